@@ -1,0 +1,53 @@
+package store
+
+// This file fixes the contract between the storage layer (controlplane/store)
+// and the record service (services/records). The implementation lives in the
+// rest of the package.
+
+import (
+	"context"
+	"errors"
+
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+)
+
+// Errors callers test with errors.Is. Implementations wrap them with the
+// thing that failed.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict is returned when optimistic concurrency kept failing after
+	// retries.
+	ErrConflict = errors.New("concurrent modification")
+)
+
+// ZoneView is a consistent read (one etcd revision) of the parts of a zone a
+// record write needs to validate itself against. All methods read at the
+// same revision; the write commits only if no record of the zone changed
+// since that revision.
+type ZoneView interface {
+	Zone() *dnsv1.Zone
+	Settings() *dnsv1.ZoneSettings
+	// Record returns the record with this id, or ErrNotFound.
+	Record(ctx context.Context, id string) (*dnsv1.Record, error)
+	// RecordsAt returns every record whose name is exactly name (normalized).
+	RecordsAt(ctx context.Context, name string) ([]*dnsv1.Record, error)
+	// RecordsUnder returns every record at name or below it.
+	RecordsUnder(ctx context.Context, name string) ([]*dnsv1.Record, error)
+}
+
+// RecordOp is one change of a record write: Put stores Record (creating or
+// replacing by Record.Id, which must be set), Delete removes the record with
+// id DeleteID.
+type RecordOp struct {
+	Put      *dnsv1.Record
+	DeleteID string
+}
+
+// RecordFilter selects records in ListRecords; empty fields match all.
+type RecordFilter struct {
+	Name    string // normalized
+	Type    string
+	Content string
+	Proxied *bool
+}

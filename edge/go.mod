@@ -1,0 +1,3 @@
+module github.com/zonegrid/zonegrid/edge
+
+go 1.26.0
