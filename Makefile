@@ -1,0 +1,64 @@
+# zonegrid — see README.md. Every target works from a fresh clone with only Go
+# installed (and, for `make bench`, apt-get for the peer servers).
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+MODULES   := . ./pkg ./proto ./edge ./e2e
+PKGS      := ./... ./pkg/... ./proto/... ./edge/... ./e2e/...
+FUZZTIME  ?= 20s
+BUF_VERSION            := v1.75.0
+PROTOC_GEN_GO_VERSION  := v1.36.12
+PROTOC_GEN_GRPC_VERSION := v1.6.2
+
+.PHONY: all build run test test-unit test-e2e fuzz vet proto proto-check bench clean tidy
+
+all: build
+
+## build: compile the binaries into ./bin
+build:
+	$(GO) build -o $(BIN)/ ./controlplane/cmd/controlplane ./controlplane/cmd/dnsctl
+	$(GO) build -o $(BIN)/ ./edge/cmd/edge
+
+## run: the whole system on this machine: embedded etcd and NATS, the control
+## plane (gRPC 127.0.0.1:50051) and one edge (DNS 127.0.0.1:8053, UDP and TCP).
+run: build
+	deploy/local/run.sh
+
+## test: unit tests of every module, then the end-to-end tests.
+test: vet
+	$(GO) test -count=1 $(PKGS)
+
+test-unit:
+	$(GO) test -count=1 ./... ./pkg/... ./proto/... ./edge/...
+
+test-e2e:
+	$(GO) test -count=1 -v ./e2e/...
+
+## fuzz: a short run of the edge's query-handler fuzz target.
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzServeDNS -fuzztime=$(FUZZTIME) ./edge/dnsserver
+
+vet:
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
+
+## proto: lint the API and regenerate the Go code (committed).
+proto:
+	GOBIN=$(BIN) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOBIN=$(BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GRPC_VERSION)
+	cd proto && PATH=$(BIN):$$PATH buf lint && PATH=$(BIN):$$PATH buf generate
+
+## proto-check: fail when the committed generated code is stale.
+proto-check: proto
+	git diff --exit-code -- proto pkg/snapshot
+
+## bench: benchmarks whose figures go into docs/BENCHMARKS.md.
+bench:
+	$(GO) test -run='^$$' -bench=. -benchtime=200x ./e2e/...
+
+tidy:
+	for m in $(MODULES); do (cd $$m && $(GO) mod tidy); done
+
+clean:
+	rm -rf $(BIN) .data

@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Benchmark harness: our edge next to NSD, Knot and CoreDNS on one reference
+# zone, in one run. See docs/BENCHMARKS.md for what it measures and how to read
+# it. Usage: deploy/bench/run.sh [--duration SECONDS] [--names N]
+#
+# Every server is pinned to core $SERVER_CPU (taskset) and limited to one
+# thread/worker; dnsperf runs on core $CLIENT_CPU.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+
+DURATION=15
+NAMES=10000
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --duration) DURATION=$2; shift 2 ;;
+    --names) NAMES=$2; shift 2 ;;
+    *) echo "unknown flag $1" >&2; exit 2 ;;
+  esac
+done
+SERVER_CPU=${SERVER_CPU:-1}
+CLIENT_CPU=${CLIENT_CPU:-0}
+OUT=${BENCH_DIR:-$ROOT/.bench}
+ZONE=bench.test.
+COREDNS_VERSION=${COREDNS_VERSION:-v1.15.0}
+PORT_EDGE=5300 PORT_NSD=5301 PORT_KNOT=5302 PORT_COREDNS=5303
+GRPC=127.0.0.1:50151
+
+log() { printf '== %s\n' "$*" >&2; }
+
+install_tools() {
+  local need=()
+  command -v dnsperf >/dev/null || need+=(dnsperf)
+  command -v nsd >/dev/null || [[ -x /usr/sbin/nsd ]] || need+=(nsd)
+  command -v knotd >/dev/null || [[ -x /usr/sbin/knotd ]] || need+=(knot)
+  command -v taskset >/dev/null || need+=(util-linux)
+  if ((${#need[@]})); then
+    log "installing ${need[*]} from Debian"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+  if [[ ! -x bin/coredns ]]; then
+    log "building CoreDNS $COREDNS_VERSION"
+    GOBIN=$ROOT/bin go install "github.com/coredns/coredns@$COREDNS_VERSION"
+  fi
+  log "building zonegrid"
+  make -s build
+  go build -o bin/ ./e2e/cmd/benchzone ./e2e/cmd/benchload
+}
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+wait_answer() { # port name
+  for _ in $(seq 1 600); do
+    if dig +short +time=1 +tries=1 @127.0.0.1 -p "$1" "$2" A 2>/dev/null | grep -q .; then return 0; fi
+    sleep 0.1
+  done
+  echo "server on port $1 never answered $2" >&2; return 1
+}
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+start_nsd() {
+  local d=$OUT/nsd; mkdir -p "$d"
+  cat >"$d/nsd.conf" <<CONF
+server:
+  ip-address: 127.0.0.1@$PORT_NSD
+  server-count: 1
+  username: ""
+  chroot: ""
+  zonesdir: "$OUT"
+  database: ""
+  zonelistfile: "$d/zone.list"
+  xfrdfile: "$d/xfrd.state"
+  pidfile: "$d/nsd.pid"
+  logfile: "$d/nsd.log"
+  hide-version: yes
+  # Debian's NSD limits each client /24 to 200 answers/s (RRL): off, as in
+  # Knot and CoreDNS, or dnsperf measures the rate limiter.
+  rrl-ratelimit: 0
+  rrl-whitelist-ratelimit: 0
+  receive-buffer-size: 8388608
+  send-buffer-size: 8388608
+remote-control:
+  control-enable: no
+zone:
+  name: $ZONE
+  zonefile: zone.db
+CONF
+  taskset -c "$SERVER_CPU" nsd -d -c "$d/nsd.conf" & pids+=($!); NSD_PID=$!
+}
+
+start_knot() {
+  local d=$OUT/knot; mkdir -p "$d"
+  cat >"$d/knot.conf" <<CONF
+server:
+  listen: 127.0.0.1@$PORT_KNOT
+  rundir: "$d"
+  udp-workers: 1
+  tcp-workers: 1
+  background-workers: 1
+database:
+  storage: "$d"
+log:
+  - target: stderr
+    any: error
+zone:
+  - domain: $ZONE
+    file: "$OUT/zone.db"
+    journal-content: none
+    zonefile-load: whole
+CONF
+  taskset -c "$SERVER_CPU" knotd -c "$d/knot.conf" & pids+=($!); KNOT_PID=$!
+}
+
+start_coredns() {
+  local d=$OUT/coredns; mkdir -p "$d"
+  cat >"$d/Corefile" <<CONF
+$ZONE:$PORT_COREDNS {
+  bind 127.0.0.1
+  file $OUT/zone.db
+}
+CONF
+  (cd "$d" && GOMAXPROCS=1 exec taskset -c "$SERVER_CPU" "$ROOT/bin/coredns" -conf Corefile -quiet) & pids+=($!); COREDNS_PID=$!
+}
+
+start_zonegrid() {
+  rm -rf "$OUT/zonegrid"
+  # The control plane (with embedded etcd and NATS) runs on the client core so
+  # the edge has its core to itself, as the peers do.
+  taskset -c "$CLIENT_CPU" bin/controlplane --embedded --data-dir "$OUT/zonegrid" \
+    --embedded-etcd-port 23791 --embedded-nats-port 42221 --grpc-addr $GRPC >"$OUT/controlplane.log" 2>&1 & pids+=($!)
+  for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/${GRPC##*:}) 2>/dev/null && break; sleep 0.1; done
+  GOMAXPROCS=1 taskset -c "$SERVER_CPU" bin/edge --listen 127.0.0.1:$PORT_EDGE \
+    --nats-url nats://127.0.0.1:42221 >"$OUT/edge.log" 2>&1 & pids+=($!); EDGE_PID=$!
+  log "loading the zone through the API"
+  bin/benchload -endpoint $GRPC -zone "$ZONE" -zone-file "$OUT/zone.db" -edge 127.0.0.1:$PORT_EDGE \
+    -proxied-every 20 | tee "$OUT/load.txt" >&2
+}
+
+# perf port label -> prints "label qps avg_ms p99_ms lost"
+perf() {
+  local port=$1 label=$2 res
+  res=$(taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$port" -d "$OUT/queries.txt" \
+        -l "$DURATION" -c 8 -q 200 -t 2 2>&1)
+  echo "$res" >"$OUT/dnsperf-$label.txt"
+  local qps avg lost
+  qps=$(awk '/Queries per second/ {print $4}' <<<"$res")
+  avg=$(awk '/Average Latency/ {print $4*1000}' <<<"$res")
+  lost=$(awk '/Queries lost/ {print $3}' <<<"$res")
+  # p99 at a fixed, moderate rate (dnsperf 2.10 has no histogram): per-query
+  # latencies from -v over a short run at 20k qps.
+  local p99
+  p99=$(taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$port" -d "$OUT/queries.txt" \
+        -l 3 -Q 20000 -c 4 -v 2>/dev/null | awk '$1==">" {print $NF*1000}' | sort -n |
+        awk '{a[NR]=$1} END {if (NR) print a[int(NR*0.99)]; else print "n/a"}')
+  printf '%s %s %s %s %s\n' "$label" "${qps:-0}" "${avg:-n/a}" "${p99:-n/a}" "${lost:-n/a}"
+}
+
+main() {
+  install_tools
+  mkdir -p "$OUT"
+  log "generating the reference zone ($NAMES names) and query mix"
+  bin/benchzone -out "$OUT" -names "$NAMES"
+  start_nsd; start_knot; start_coredns; start_zonegrid
+  for p in $PORT_NSD $PORT_KNOT $PORT_COREDNS $PORT_EDGE; do wait_answer "$p" "host00000.$ZONE"; done
+
+  log "dnsperf, $DURATION s per server, servers on core $SERVER_CPU, dnsperf on core $CLIENT_CPU"
+  local results
+  results=$( perf $PORT_EDGE zonegrid; perf $PORT_NSD nsd; perf $PORT_KNOT knot; perf $PORT_COREDNS coredns )
+  {
+    echo "# $(date -u +%FT%TZ) $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | xargs)"
+    echo "# zone: $NAMES names; queries: $(wc -l <"$OUT/queries.txt"); $DURATION s per server"
+    printf '%-10s %12s %10s %10s %8s %14s %10s\n' server qps avg_ms p99_ms lost "zonegrid/peer" rss_MiB
+    local ours
+    ours=$(awk '$1=="zonegrid" {print $2}' <<<"$results")
+    while read -r label qps avg p99 lost; do
+      local pid ratio rss
+      case $label in zonegrid) pid=$EDGE_PID ;; nsd) pid=$NSD_PID ;; knot) pid=$KNOT_PID ;; coredns) pid=$COREDNS_PID ;; esac
+      ratio=$(awk -v a="$ours" -v b="$qps" 'BEGIN {if (b>0) printf "%.2f", a/b; else print "n/a"}')
+      rss=$(awk -v k="$(rss_kb "$pid" 2>/dev/null || echo 0)" 'BEGIN {printf "%.1f", k/1024}')
+      printf '%-10s %12s %10s %10s %8s %14s %10s\n' "$label" "$qps" "$avg" "$p99" "$lost" "$ratio" "$rss"
+    done <<<"$results"
+  } | tee "$OUT/results.txt"
+}
+
+main

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Starts the whole system on one machine: the control plane with embedded etcd
+# and NATS (real servers, run as libraries) and one edge. Ctrl-C stops both.
+# Every address is overridable through the environment.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DATA_DIR=${DATA_DIR:-$PWD/.data}
+GRPC_ADDR=${GRPC_ADDR:-127.0.0.1:50051}
+DNS_ADDR=${DNS_ADDR:-127.0.0.1:8053}
+ETCD_PORT=${ETCD_PORT:-23790}
+NATS_PORT=${NATS_PORT:-42220}
+CP_METRICS=${CP_METRICS:-127.0.0.1:9152}
+EDGE_METRICS=${EDGE_METRICS:-127.0.0.1:9153}
+
+mkdir -p "$DATA_DIR"
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+bin/controlplane --embedded --data-dir "$DATA_DIR" \
+  --embedded-etcd-port "$ETCD_PORT" --embedded-nats-port "$NATS_PORT" \
+  --grpc-addr "$GRPC_ADDR" --metrics-addr "$CP_METRICS" &
+pids+=($!)
+
+# The edge needs NATS; wait until the control plane (and so NATS) listens.
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/${GRPC_ADDR%:*}/${GRPC_ADDR##*:}") 2>/dev/null && break
+  sleep 0.1
+done
+
+bin/edge --listen "$DNS_ADDR" --nats-url "nats://127.0.0.1:$NATS_PORT" \
+  --metrics-addr "$EDGE_METRICS" &
+pids+=($!)
+
+cat <<MSG
+
+zonegrid is running (data in $DATA_DIR):
+  control plane gRPC  $GRPC_ADDR   (reflection on: grpcurl -plaintext $GRPC_ADDR list)
+  edge DNS            $DNS_ADDR    (UDP and TCP)
+  etcd                http://127.0.0.1:$ETCD_PORT
+  NATS                nats://127.0.0.1:$NATS_PORT
+  metrics             http://$CP_METRICS/metrics  http://$EDGE_METRICS/metrics
+
+Try:
+  bin/dnsctl zone create example.com --account acme
+  bin/dnsctl record create example.com --account acme --name www --type A --content 192.0.2.1
+  dig @${DNS_ADDR%:*} -p ${DNS_ADDR##*:} www.example.com A
+
+MSG
+wait -n "${pids[@]}"
