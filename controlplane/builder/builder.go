@@ -1,0 +1,427 @@
+// Package builder is the zone builder and publisher: it follows every
+// change of the control-plane state in etcd, compiles each affected zone
+// name into a self-contained snapshot and publishes it to NATS JetStream,
+// where the edges pick it up. See README.md for the design, including the
+// planned deltas for very large zones.
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+	"go.uber.org/zap"
+
+	"github.com/zonegrid/zonegrid/controlplane/store"
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// Config tunes the builder.
+type Config struct {
+	// SOARname is the SOA RNAME of every zone; default "dns.zonegrid.test.".
+	SOARname string
+	// KVReplicas is the replica count of the buckets it creates; default 1.
+	KVReplicas int
+	// Coalesce is how long to wait for more changes after one arrives, so
+	// that a burst compiles each zone once; default 2ms. Changes arriving
+	// while a batch publishes are coalesced into the next batch anyway, so
+	// the window only needs to cover one burst of commits.
+	Coalesce time.Duration
+	// SessionTTL is the leader lease in seconds; default 10.
+	SessionTTL int
+	// ID names this builder in the election; default host name + pid.
+	ID string
+	// Registerer receives the metrics; nil keeps them unregistered.
+	Registerer prometheus.Registerer
+}
+
+// Builder compiles and publishes zones. Create with New, run with Run.
+type Builder struct {
+	st    *store.Store
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	cfg   Config
+	log   *zap.Logger
+	m     *metrics
+	opts  CompileOptions
+	zones jetstream.KeyValue
+	accts jetstream.KeyValue
+	objs  jetstream.ObjectStore
+	// names whose snapshot currently lives in the object store.
+	inObjects map[string]bool
+	// zone id → name; ids never change name, so entries never go stale.
+	names map[string]string
+}
+
+// New returns a builder publishing through nc. It does not touch the
+// network until Run.
+func New(st *store.Store, nc *nats.Conn, cfg Config, log *zap.Logger) (*Builder, error) {
+	if cfg.SOARname == "" {
+		cfg.SOARname = "dns.zonegrid.test."
+	}
+	if cfg.KVReplicas <= 0 {
+		cfg.KVReplicas = 1
+	}
+	if cfg.Coalesce <= 0 {
+		cfg.Coalesce = 2 * time.Millisecond
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 10
+	}
+	if cfg.ID == "" {
+		host, _ := os.Hostname()
+		cfg.ID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("builder: jetstream context: %w", err)
+	}
+	return &Builder{
+		st: st, nc: nc, js: js, cfg: cfg, log: log, m: newMetrics(cfg.Registerer),
+		opts:      CompileOptions{SOARname: cfg.SOARname},
+		inObjects: map[string]bool{},
+		names:     map[string]string{},
+	}, nil
+}
+
+// Run campaigns for leadership and, while leader, publishes every change.
+// It returns only when ctx ends; failures are logged and retried from the
+// last stored revision (publishing is at-least-once, edges ignore versions
+// they already have).
+func (b *Builder) Run(ctx context.Context) error {
+	backoff := 200 * time.Millisecond
+	for {
+		started := time.Now()
+		err := b.runOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(started) > time.Minute {
+			backoff = 200 * time.Millisecond // it worked for a while: not a crash loop
+		}
+		b.log.Warn("builder stopped, restarting", zap.Error(err), zap.Duration("backoff", backoff))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+func (b *Builder) runOnce(ctx context.Context) error {
+	sess, err := concurrency.NewSession(b.st.Client(), concurrency.WithTTL(b.cfg.SessionTTL))
+	if err != nil {
+		return fmt.Errorf("builder election session: %w", err)
+	}
+	defer sess.Close()
+	el := concurrency.NewElection(sess, b.st.Prefix()+"/meta/builder/election")
+	if err := el.Campaign(ctx, b.cfg.ID); err != nil {
+		return fmt.Errorf("builder campaign: %w", err)
+	}
+	b.log.Info("builder is leader", zap.String("id", b.cfg.ID))
+	b.m.leader.Set(1)
+	defer b.m.leader.Set(0)
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = el.Resign(rctx)
+	}()
+
+	// Leading ends when the lease does: stop publishing at once.
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-sess.Done():
+			cancel()
+		case <-lctx.Done():
+		}
+	}()
+	if err := b.ensureBuckets(lctx); err != nil {
+		return err
+	}
+	return b.lead(lctx)
+}
+
+func (b *Builder) ensureBuckets(ctx context.Context) error {
+	var err error
+	if b.zones, err = b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: snapshot.ZonesBucket, History: 1, Storage: jetstream.FileStorage, Replicas: b.cfg.KVReplicas,
+		Description: "zonegrid zone snapshots",
+	}); err != nil {
+		return fmt.Errorf("create kv bucket %s: %w", snapshot.ZonesBucket, err)
+	}
+	if b.accts, err = b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: snapshot.AccountsBucket, History: 1, Storage: jetstream.FileStorage, Replicas: b.cfg.KVReplicas,
+		Description: "zonegrid account settings",
+	}); err != nil {
+		return fmt.Errorf("create kv bucket %s: %w", snapshot.AccountsBucket, err)
+	}
+	if b.objs, err = b.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: snapshot.ObjectBucket, Storage: jetstream.FileStorage, Replicas: b.cfg.KVReplicas,
+		Description: "zonegrid zone snapshots too large for one message",
+	}); err != nil {
+		return fmt.Errorf("create object store %s: %w", snapshot.ObjectBucket, err)
+	}
+	// Remember which zones live in the object store, so that one which
+	// shrinks back into a KV value gets its stale object removed.
+	objs, err := b.objs.List(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return fmt.Errorf("list object store %s: %w", snapshot.ObjectBucket, err)
+	}
+	for _, o := range objs {
+		b.inObjects[snapshot.NameFromKey(o.Name)] = true
+	}
+	return nil
+}
+
+// lead publishes until ctx ends or something fails.
+func (b *Builder) lead(ctx context.Context) error {
+	rev, err := b.st.BuilderRevision(ctx)
+	if err != nil {
+		return err
+	}
+	if rev == 0 {
+		if rev, err = b.fullRebuild(ctx); err != nil {
+			return err
+		}
+	}
+	for {
+		last, err := b.follow(ctx, rev)
+		if !errors.Is(err, rpctypes.ErrCompacted) {
+			return err
+		}
+		b.log.Warn("builder revision compacted, rebuilding everything", zap.Int64("revision", last))
+		if rev, err = b.fullRebuild(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// batch is the set of things a run of watch events touched.
+type batch struct {
+	names    map[string]bool
+	zoneIDs  map[string]bool
+	accounts map[string]bool
+	rev      int64
+}
+
+func newBatch() *batch {
+	return &batch{names: map[string]bool{}, zoneIDs: map[string]bool{}, accounts: map[string]bool{}}
+}
+
+func (b *Builder) addEvent(bt *batch, ev *clientv3.Event) {
+	dk := b.st.ParseDataKey(string(ev.Kv.Key))
+	switch dk.Kind {
+	case store.KindAccountSettings:
+		bt.accounts[dk.AccountID] = true
+	case store.KindZoneName:
+		bt.names[dk.Name] = true
+	case store.KindZone:
+		if ev.Type == clientv3.EventTypeDelete {
+			// DeleteZone removes the zonenames key in the same transaction;
+			// that event names the zone.
+			delete(b.names, dk.ZoneID) // keep the cache bounded by live zones
+			return
+		}
+		z := &dnsv1.Zone{}
+		if err := proto.Unmarshal(ev.Kv.Value, z); err == nil && z.GetName() != "" {
+			bt.names[z.GetName()] = true
+			b.names[dk.ZoneID] = z.GetName()
+		} else {
+			bt.zoneIDs[dk.ZoneID] = true // publishBatch reports it as corrupt
+		}
+	case store.KindZoneSettings, store.KindRecord, store.KindRecordID, store.KindZoneMark:
+		if n, ok := b.names[dk.ZoneID]; ok {
+			bt.names[n] = true
+		} else {
+			bt.zoneIDs[dk.ZoneID] = true
+		}
+	}
+}
+
+// follow watches from rev+1 and publishes batch after batch, returning the
+// last published revision with the error that stopped it.
+func (b *Builder) follow(ctx context.Context, rev int64) (int64, error) {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	wch := b.st.Client().Watch(wctx, b.st.DataPrefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	b.log.Info("builder following changes", zap.Int64("from_revision", rev+1))
+	for {
+		bt := newBatch()
+		// Block for the first response, then gather whatever else arrives
+		// within the coalescing window, so a burst compiles each zone once.
+		select {
+		case <-ctx.Done():
+			return rev, ctx.Err()
+		case resp, ok := <-wch:
+			if err := b.absorb(bt, resp, ok); err != nil {
+				return rev, err
+			}
+		}
+		timer := time.NewTimer(b.cfg.Coalesce)
+	gather:
+		for {
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return rev, ctx.Err()
+			case <-timer.C:
+				break gather
+			case resp, ok := <-wch:
+				if err := b.absorb(bt, resp, ok); err != nil {
+					timer.Stop()
+					return rev, err
+				}
+			}
+		}
+		if bt.rev <= rev {
+			continue
+		}
+		b.m.lagRevisions.Set(float64(bt.rev - rev))
+		if err := b.publishBatch(ctx, bt); err != nil {
+			return rev, err
+		}
+		if err := b.st.SetBuilderRevision(ctx, bt.rev); err != nil {
+			return rev, err
+		}
+		rev = bt.rev
+		b.m.publishedRevision.Set(float64(rev))
+		b.m.lagRevisions.Set(0)
+	}
+}
+
+func (b *Builder) absorb(bt *batch, resp clientv3.WatchResponse, ok bool) error {
+	if !ok {
+		return errors.New("etcd watch closed")
+	}
+	if resp.CompactRevision != 0 {
+		return rpctypes.ErrCompacted
+	}
+	if err := resp.Err(); err != nil {
+		return fmt.Errorf("etcd watch: %w", err)
+	}
+	for _, ev := range resp.Events {
+		b.addEvent(bt, ev)
+	}
+	if resp.Header.Revision > bt.rev {
+		bt.rev = resp.Header.Revision
+	}
+	return nil
+}
+
+// publishBatch compiles and publishes every name and account of the batch
+// at the batch's revision.
+func (b *Builder) publishBatch(ctx context.Context, bt *batch) error {
+	start := time.Now()
+	for id := range bt.zoneIDs {
+		z, err := b.st.GetZoneAt(ctx, id, bt.rev)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted: its zonenames delete event names it
+		}
+		if err != nil {
+			if err = b.skipPermanent(err, "zone_id", id); err != nil {
+				return err
+			}
+			continue
+		}
+		b.names[id] = z.GetName()
+		bt.names[z.GetName()] = true
+	}
+	for name := range bt.names {
+		if err := b.skipPermanent(b.publishName(ctx, name, bt.rev), "zone", name); err != nil {
+			return err
+		}
+	}
+	for acct := range bt.accounts {
+		if err := b.skipPermanent(b.publishAccount(ctx, acct, bt.rev), "account", acct); err != nil {
+			return err
+		}
+	}
+	b.m.publishSeconds.Observe(time.Since(start).Seconds())
+	b.log.Debug("published batch", zap.Int64("revision", bt.rev),
+		zap.Int("names", len(bt.names)), zap.Int("accounts", len(bt.accounts)))
+	return nil
+}
+
+// skipPermanent logs and swallows errors retrying cannot fix, so one bad
+// zone or account does not stall publishing for all others; other errors
+// pass through and make the builder retry from its stored revision.
+func (b *Builder) skipPermanent(err error, kind, id string) error {
+	if err == nil || !(errors.Is(err, store.ErrCorrupt) || errors.Is(err, errUnpublishable)) {
+		return err
+	}
+	b.m.skipped.Inc()
+	b.log.Error("skipped: cannot publish", zap.String(kind, id), zap.Error(err))
+	return nil
+}
+
+// fullRebuild publishes every zone name and account at the current
+// revision, removes snapshots of names that no longer exist, and stores the
+// revision.
+func (b *Builder) fullRebuild(ctx context.Context) (int64, error) {
+	b.m.fullRebuilds.Inc()
+	rev, err := b.st.CurrentRevision(ctx)
+	if err != nil {
+		return 0, err
+	}
+	names, err := b.st.ZoneNamesAt(ctx, rev)
+	if err != nil {
+		return 0, err
+	}
+	b.log.Info("builder full rebuild", zap.Int64("revision", rev), zap.Int("names", len(names)))
+	live := map[string]bool{}
+	for _, n := range names {
+		live[snapshot.ZoneKey(n)] = true
+		if err := b.skipPermanent(b.publishName(ctx, n, rev), "zone", n); err != nil {
+			return 0, err
+		}
+	}
+	keys, err := b.zones.Keys(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
+		return 0, fmt.Errorf("list kv bucket %s: %w", snapshot.ZonesBucket, err)
+	}
+	for _, k := range keys {
+		if !live[k] {
+			if err := b.publishName(ctx, snapshot.NameFromKey(k), rev); err != nil {
+				return 0, err
+			}
+		}
+	}
+	objs, err := b.objs.List(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return 0, fmt.Errorf("list object store %s: %w", snapshot.ObjectBucket, err)
+	}
+	for _, o := range objs {
+		if !b.inObjects[snapshot.NameFromKey(o.Name)] {
+			if err := b.objs.Delete(ctx, o.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+				return 0, fmt.Errorf("delete stale object %s: %w", o.Name, err)
+			}
+		}
+	}
+	accts, err := b.st.AccountsWithSettingsAt(ctx, rev)
+	if err != nil {
+		return 0, err
+	}
+	for _, a := range accts {
+		if err := b.skipPermanent(b.publishAccount(ctx, a, rev), "account", a); err != nil {
+			return 0, err
+		}
+	}
+	if err := b.st.SetBuilderRevision(ctx, rev); err != nil {
+		return 0, err
+	}
+	b.m.publishedRevision.Set(float64(rev))
+	return rev, nil
+}

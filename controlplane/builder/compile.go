@@ -1,0 +1,149 @@
+package builder
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+)
+
+// SOA and NS defaults of a compiled zone; zone settings override the
+// timers (0 in a setting means "use the default").
+const (
+	DefaultNSTTL      = 86400
+	DefaultSOARefresh = 10000
+	DefaultSOARetry   = 2400
+	DefaultSOAExpire  = 604800
+	DefaultSOAMinimum = 1800
+	DefaultSOATTL     = 3600
+	// AutoTTL is what a record TTL of 1 ("automatic") becomes.
+	AutoTTL = 300
+)
+
+// CompileOptions are the platform-wide inputs of compilation.
+type CompileOptions struct {
+	// SOARname is the SOA RNAME of every zone, fully qualified.
+	SOARname string
+}
+
+// choose picks the zone that serves a name: the ACTIVE zone if any, else
+// the earliest-created PENDING zone; MOVED zones are never served. zones
+// must be sorted oldest first.
+func choose(zones []*dnsv1.Zone) *dnsv1.Zone {
+	for _, z := range zones {
+		if z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE {
+			return z
+		}
+	}
+	for _, z := range zones {
+		if z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_PENDING {
+			return z
+		}
+	}
+	return nil
+}
+
+// compileZone turns a zone, its settings and records, read at revision rev,
+// into the snapshot edges serve. A record that does not parse is skipped and
+// reported in the second result, so one bad record cannot take a zone down.
+func compileZone(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, rev int64, opts CompileOptions) (*snapshot.Zone, []error) {
+	orDefault := func(v, def uint32) uint32 {
+		if v == 0 {
+			return def
+		}
+		return v
+	}
+	status := snapshot.ZoneStatus_ZONE_STATUS_PENDING
+	if z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE {
+		status = snapshot.ZoneStatus_ZONE_STATUS_ACTIVE
+	}
+	mname := ""
+	if ns := z.GetNameServers(); len(ns) > 0 {
+		mname = ns[0]
+	}
+	h := &snapshot.ZoneHeader{
+		Format:      snapshot.FormatVersion,
+		ZoneId:      z.GetId(),
+		AccountId:   z.GetAccountId(),
+		Name:        z.GetName(),
+		Version:     uint64(rev),
+		Status:      status,
+		NameServers: z.GetNameServers(),
+		NsTtl:       orDefault(zs.GetNsTtl(), DefaultNSTTL),
+		Soa: &snapshot.Soa{
+			Mname:   mname,
+			Rname:   opts.SOARname,
+			Serial:  uint32(rev),
+			Refresh: orDefault(zs.GetSoaRefresh(), DefaultSOARefresh),
+			Retry:   orDefault(zs.GetSoaRetry(), DefaultSOARetry),
+			Expire:  orDefault(zs.GetSoaExpire(), DefaultSOAExpire),
+			Minimum: orDefault(zs.GetSoaMinTtl(), DefaultSOAMinimum),
+			Ttl:     DefaultSOATTL,
+		},
+		FlattenAllCnames: zs.GetFlattenAllCnames(),
+	}
+	out := &snapshot.Zone{Header: h, Records: make([]*snapshot.Record, 0, len(recs))}
+	var errs []error
+	buf := make([]byte, dns.MaxMsgSize)
+	for _, r := range recs {
+		wire, err := packRecord(r, buf)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("record %s (%s %s): %w", r.GetId(), r.GetName(), r.GetType(), err))
+			continue
+		}
+		out.Records = append(out.Records, &snapshot.Record{
+			Id:           r.GetId(),
+			Rr:           wire,
+			Proxied:      r.GetProxied(),
+			FlattenCname: r.GetSettings().GetFlattenCname(),
+			ManagedBy:    r.GetMeta().GetManagedBy(),
+		})
+	}
+	return out, errs
+}
+
+// presentation renders a record as a zone-file line for dns.NewRR.
+func presentation(r *dnsv1.Record) string {
+	ttl := r.GetTtl()
+	if ttl <= 1 {
+		ttl = AutoTTL
+	}
+	typ := strings.ToUpper(r.GetType())
+	var b strings.Builder
+	b.WriteString(r.GetName())
+	b.WriteByte(' ')
+	b.WriteString(strconv.FormatUint(uint64(ttl), 10))
+	b.WriteString(" IN ")
+	b.WriteString(typ)
+	b.WriteByte(' ')
+	if typ == "MX" || typ == "URI" {
+		b.WriteString(strconv.FormatUint(uint64(r.GetPriority()), 10))
+		b.WriteByte(' ')
+	}
+	b.WriteString(r.GetContent())
+	return b.String()
+}
+
+// packRecord returns the uncompressed wire form of a record. buf is scratch
+// space of dns.MaxMsgSize bytes.
+func packRecord(r *dnsv1.Record, buf []byte) ([]byte, error) {
+	if strings.ContainsAny(r.GetContent(), "\n\r") {
+		return nil, fmt.Errorf("content holds a line break")
+	}
+	rr, err := dns.NewRR(presentation(r))
+	if err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	if rr == nil {
+		return nil, fmt.Errorf("parse: empty record")
+	}
+	n, err := dns.PackRR(rr, buf, 0, nil, false)
+	if err != nil {
+		return nil, fmt.Errorf("pack: %w", err)
+	}
+	return append([]byte(nil), buf[:n]...), nil
+}

@@ -1,0 +1,126 @@
+package builder
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
+)
+
+// errUnpublishable marks a zone that cannot be compiled however often we
+// retry (e.g. corrupt stored data): it is skipped so the others still flow.
+var errUnpublishable = errors.New("zone cannot be published")
+
+// maxInline is the largest encoded zone put directly into a KV value: the
+// server's max payload less room for the subject and JetStream headers.
+func (b *Builder) maxInline() int64 {
+	mp := b.nc.MaxPayload()
+	return mp - min(64<<10, mp/8)
+}
+
+// publishName compiles the zone serving name at rev and puts it in the
+// zones bucket, or deletes the key when no zone serves the name.
+func (b *Builder) publishName(ctx context.Context, name string, rev int64) error {
+	key := snapshot.ZoneKey(name)
+	zones, err := b.st.ZonesNamedAt(ctx, name, rev)
+	if err != nil {
+		return err
+	}
+	z := choose(zones)
+	if z == nil {
+		if err := b.zones.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("delete zone snapshot %s: %w", key, err)
+		}
+		if err := b.dropObject(ctx, name); err != nil {
+			return err
+		}
+		b.m.zonesPublished.WithLabelValues("deleted").Inc()
+		b.log.Debug("zone unpublished", zap.String("zone", name), zap.Int64("revision", rev))
+		return nil
+	}
+	zs, err := b.st.ZoneSettingsAt(ctx, z.GetId(), rev)
+	if err != nil {
+		return err
+	}
+	recs, err := b.st.ZoneRecords(ctx, z.GetId(), rev)
+	if err != nil {
+		return err
+	}
+	snap, bad := compileZone(z, zs, recs, rev, b.opts)
+	for _, e := range bad {
+		b.m.badRecords.Inc()
+		b.log.Warn("record skipped: does not compile", zap.String("zone", name), zap.String("zone_id", z.GetId()), zap.Error(e))
+	}
+	data, err := snapshot.MarshalZone(snap)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUnpublishable, err)
+	}
+	if int64(len(data)) <= b.maxInline() {
+		if _, err := b.zones.Put(ctx, key, data); err != nil {
+			return fmt.Errorf("put zone snapshot %s: %w", key, err)
+		}
+		if err := b.dropObject(ctx, name); err != nil {
+			return err
+		}
+		b.m.zonesPublished.WithLabelValues("kv").Inc()
+		b.log.Debug("zone published", zap.String("zone", name), zap.Int64("version", rev), zap.Int("records", len(snap.Records)), zap.Int("bytes", len(data)))
+		return nil
+	}
+	// Too large for one message: the whole zone goes to the object store
+	// first, then the KV value points at it, so an edge that sees the new
+	// pointer can always fetch the object.
+	chunk := uint32(min(128<<10, b.maxInline()))
+	meta := jetstream.ObjectMeta{Name: key, Opts: &jetstream.ObjectMetaOptions{ChunkSize: chunk}}
+	if _, err := b.objs.Put(ctx, meta, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("put zone object %s: %w", key, err)
+	}
+	b.inObjects[name] = true
+	ptr, err := snapshot.MarshalZone(&snapshot.Zone{Header: snap.Header, RecordsObject: key})
+	if err != nil {
+		return err
+	}
+	if _, err := b.zones.Put(ctx, key, ptr); err != nil {
+		return fmt.Errorf("put zone snapshot pointer %s: %w", key, err)
+	}
+	b.m.zonesPublished.WithLabelValues("object").Inc()
+	b.log.Info("zone published to object store", zap.String("zone", name), zap.Int64("version", rev), zap.Int("records", len(snap.Records)), zap.Int("bytes", len(data)))
+	return nil
+}
+
+// dropObject removes a zone's object-store copy once the KV value no
+// longer points at it.
+func (b *Builder) dropObject(ctx context.Context, name string) error {
+	if !b.inObjects[name] {
+		return nil
+	}
+	if err := b.objs.Delete(ctx, snapshot.ZoneKey(name)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		return fmt.Errorf("delete zone object %s: %w", snapshot.ZoneKey(name), err)
+	}
+	delete(b.inObjects, name)
+	return nil
+}
+
+// publishAccount puts the account's settings at rev into the accounts
+// bucket; no zone is recompiled, edges apply them at answer time.
+func (b *Builder) publishAccount(ctx context.Context, accountID string, rev int64) error {
+	as, err := b.st.AccountSettingsAt(ctx, accountID, rev)
+	if err != nil {
+		return err
+	}
+	data, err := snapshot.MarshalAccount(&snapshot.Account{
+		Format: snapshot.FormatVersion, AccountId: accountID, Version: uint64(rev), EnforceDnsOnly: as.GetEnforceDnsOnly(),
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := b.accts.Put(ctx, accountID, data); err != nil {
+		return fmt.Errorf("put account snapshot %s: %w", accountID, err)
+	}
+	b.m.accountsPublished.Inc()
+	return nil
+}

@@ -1,0 +1,124 @@
+// Command controlplane runs the zonegrid control plane: the gRPC API
+// (zones, records, settings) and the zone builder. With --embedded it also
+// runs a real etcd and NATS server in-process, for development.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/zonegrid/zonegrid/controlplane/embedded"
+	"github.com/zonegrid/zonegrid/controlplane/server"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "controlplane:", err)
+		os.Exit(1)
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("controlplane", flag.ContinueOnError)
+	var (
+		cfg           server.Config
+		etcdEndpoints = fs.String("etcd-endpoints", "127.0.0.1:2379", "comma-separated etcd endpoints")
+		nameservers   = fs.String("nameservers", "", "comma-separated nameserver pool (default ns1..ns4.zonegrid.test.)")
+		isEmbedded    = fs.Bool("embedded", false, "run an embedded etcd and NATS server (development)")
+		dataDir       = fs.String("data-dir", "", "data directory of the embedded servers (default ./zonegrid-data)")
+		etcdPort      = fs.Int("embedded-etcd-port", 0, "client port of the embedded etcd (0 = free port)")
+		natsPort      = fs.Int("embedded-nats-port", 0, "port of the embedded NATS server (0 = free port)")
+		debug         = fs.Bool("debug", false, "debug logging")
+	)
+	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen address")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "Prometheus /metrics listen address (empty = off)")
+	fs.StringVar(&cfg.EtcdTLS.CertFile, "etcd-cert", "", "etcd client certificate (PEM)")
+	fs.StringVar(&cfg.EtcdTLS.KeyFile, "etcd-key", "", "etcd client key (PEM)")
+	fs.StringVar(&cfg.EtcdTLS.CAFile, "etcd-ca", "", "etcd CA bundle (PEM)")
+	fs.StringVar(&cfg.EtcdUsername, "etcd-username", "", "etcd user")
+	fs.StringVar(&cfg.EtcdPassword, "etcd-password", os.Getenv("ZONEGRID_ETCD_PASSWORD"), "etcd password (default $ZONEGRID_ETCD_PASSWORD)")
+	fs.StringVar(&cfg.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS URL")
+	fs.StringVar(&cfg.NATSTLS.CertFile, "nats-cert", "", "NATS client certificate (PEM)")
+	fs.StringVar(&cfg.NATSTLS.KeyFile, "nats-key", "", "NATS client key (PEM)")
+	fs.StringVar(&cfg.NATSTLS.CAFile, "nats-ca", "", "NATS CA bundle (PEM)")
+	fs.StringVar(&cfg.NATSCredsFile, "nats-creds", "", "NATS credentials file")
+	fs.StringVar(&cfg.Prefix, "prefix", "/zonegrid", "etcd key prefix")
+	fs.StringVar(&cfg.SOARname, "soa-rname", "dns.zonegrid.test.", "SOA RNAME of every zone")
+	fs.StringVar(&cfg.ActivationMode, "activation", "immediate", "zone activation: immediate | delegation")
+	fs.StringVar(&cfg.ActivationResolver, "activation-resolver", "", "resolver host:port for delegation activation")
+	fs.IntVar(&cfg.KVReplicas, "kv-replicas", 1, "replicas of the JetStream buckets")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.EtcdEndpoints = splitList(*etcdEndpoints)
+	cfg.NameserverPool = splitList(*nameservers)
+
+	zcfg := zap.NewProductionConfig()
+	if *debug {
+		zcfg.Level = zap.NewAtomicLevelAt(zap.DebugLevel)
+	}
+	log, err := zcfg.Build()
+	if err != nil {
+		return fmt.Errorf("build logger: %w", err)
+	}
+	defer func() { _ = log.Sync() }()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if *isEmbedded {
+		dir := *dataDir
+		if dir == "" {
+			dir = "zonegrid-data"
+		}
+		if dir, err = filepath.Abs(dir); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
+		srv, err := embedded.Start(ctx, embedded.Config{DataDir: dir, EtcdClientPort: *etcdPort, NATSPort: *natsPort}, log.Named("embedded"))
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		cfg.EtcdEndpoints = srv.EtcdEndpoints()
+		cfg.NATSURL = srv.NATSURL()
+	}
+
+	s, err := server.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := s.Start(ctx); err != nil {
+		s.Stop()
+		return err
+	}
+	log.Info("control plane ready",
+		zap.Strings("etcd", cfg.EtcdEndpoints), zap.String("nats", cfg.NATSURL), zap.String("grpc", s.GRPCAddr()))
+	fmt.Printf("etcd=%s nats=%s grpc=%s\n", strings.Join(cfg.EtcdEndpoints, ","), cfg.NATSURL, s.GRPCAddr())
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	s.Stop()
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return nil
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+)
+
+// app holds the global flags and the lazily opened connection.
+type app struct {
+	endpoint string
+	output   string
+	account  string
+	timeout  time.Duration
+
+	stdout, stderr io.Writer
+	conn           *grpc.ClientConn
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "dnsctl",
+		Short:         "Manage zonegrid zones, DNS records and settings",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if a.output != "table" && a.output != "json" {
+				return usagef("--output must be table or json, not %q", a.output)
+			}
+			return nil
+		},
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&a.endpoint, "endpoint", "127.0.0.1:50051", "control plane gRPC address")
+	f.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
+	f.StringVar(&a.account, "account", "", "account id (zone commands; resolves zones given by name)")
+	f.DurationVar(&a.timeout, "timeout", 30*time.Second, "deadline of each request")
+	root.AddCommand(a.zoneCmd(), a.recordCmd(), a.settingsCmd())
+	return root
+}
+
+func (a *app) dial() (*grpc.ClientConn, error) {
+	if a.conn != nil {
+		return a.conn, nil
+	}
+	conn, err := grpc.NewClient(a.endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", a.endpoint, err)
+	}
+	a.conn = conn
+	return conn, nil
+}
+
+func (a *app) close() {
+	if a.conn != nil {
+		a.conn.Close()
+	}
+}
+
+// rpc returns a context bounded by --timeout.
+func (a *app) rpc(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(cmd.Context(), a.timeout)
+}
+
+func (a *app) zones() (dnsv1.ZoneServiceClient, error) {
+	c, err := a.dial()
+	if err != nil {
+		return nil, err
+	}
+	return dnsv1.NewZoneServiceClient(c), nil
+}
+
+func (a *app) records() (dnsv1.RecordServiceClient, error) {
+	c, err := a.dial()
+	if err != nil {
+		return nil, err
+	}
+	return dnsv1.NewRecordServiceClient(c), nil
+}
+
+func (a *app) settings() (dnsv1.SettingsServiceClient, error) {
+	c, err := a.dial()
+	if err != nil {
+		return nil, err
+	}
+	return dnsv1.NewSettingsServiceClient(c), nil
+}
+
+// resolveZone turns a zone argument into a zone id: an argument with a dot
+// is a zone name, looked up with ListZones (and --account when given).
+func (a *app) resolveZone(cmd *cobra.Command, arg string) (string, error) {
+	if !strings.Contains(arg, ".") {
+		return arg, nil
+	}
+	zc, err := a.zones()
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := a.rpc(cmd)
+	defer cancel()
+	resp, err := zc.ListZones(ctx, &dnsv1.ListZonesRequest{AccountId: a.account, Name: arg, PageSize: 2})
+	if err != nil {
+		return "", err
+	}
+	switch len(resp.GetZones()) {
+	case 0:
+		return "", usagef("no zone named %s%s", arg, a.inAccount())
+	case 1:
+		return resp.GetZones()[0].GetId(), nil
+	}
+	return "", usagef("several zones are named %s; give --account or the zone id", arg)
+}
+
+func (a *app) inAccount() string {
+	if a.account == "" {
+		return ""
+	}
+	return " in account " + a.account
+}
+
+// print writes msg as JSON, or as the table rows returns.
+func (a *app) print(msg proto.Message, header string, rows func(w io.Writer)) error {
+	if a.output == "json" {
+		b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(msg)
+		if err != nil {
+			return fmt.Errorf("encode output: %w", err)
+		}
+		_, err = fmt.Fprintln(a.stdout, string(b))
+		return err
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	if header != "" {
+		fmt.Fprintln(tw, header)
+	}
+	rows(tw)
+	return tw.Flush()
+}

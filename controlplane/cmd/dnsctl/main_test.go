@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/grpc"
+
+	"github.com/zonegrid/zonegrid/controlplane/embedded"
+	"github.com/zonegrid/zonegrid/controlplane/store"
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+	"github.com/zonegrid/zonegrid/services/records"
+	"github.com/zonegrid/zonegrid/services/settings"
+	"github.com/zonegrid/zonegrid/services/zones"
+)
+
+var etcdCli *clientv3.Client
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "dnsctl-test")
+	if err != nil {
+		panic(err)
+	}
+	srv, err := embedded.Start(context.Background(), embedded.Config{DataDir: dir, UnsafeNoFsync: true}, zap.NewNop())
+	if err != nil {
+		panic(err)
+	}
+	etcdCli, err = clientv3.New(clientv3.Config{Endpoints: srv.EtcdEndpoints(), DialTimeout: 5 * time.Second})
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	etcdCli.Close()
+	srv.Close()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// serve starts the record, zone and settings services on 127.0.0.1 over a
+// real store, creates zone example.com. in account acct1 through dnsctl and
+// returns the endpoint and the zone id.
+func serve(t *testing.T) (string, string) {
+	t.Helper()
+	log := zaptest.NewLogger(t)
+	st := store.New(etcdCli, "/test/"+t.Name(), log)
+	zs, err := zones.New(st, zones.Options{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	dnsv1.RegisterRecordServiceServer(gs, records.New(st, records.Options{}, log))
+	dnsv1.RegisterZoneServiceServer(gs, zs)
+	dnsv1.RegisterSettingsServiceServer(gs, settings.New(st, log))
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+	ep := lis.Addr().String()
+	code, out, errOut := dnsctl(t, ep, "-o", "json", "zone", "create", "example.com", "--account", "acct1")
+	if code != 0 {
+		t.Fatalf("zone create: exit %d: %s", code, errOut)
+	}
+	var z struct{ ID string }
+	if err := json.Unmarshal([]byte(out), &z); err != nil || z.ID == "" {
+		t.Fatalf("zone create output %q: %v", out, err)
+	}
+	return ep, z.ID
+}
+
+func dnsctl(t *testing.T, endpoint string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), append([]string{"--endpoint", endpoint}, args...), strings.NewReader(""), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestRecordCommandsAgainstServer(t *testing.T) {
+	ep, zone := serve(t)
+
+	code, out, errOut := dnsctl(t, ep, "-o", "json", "record", "create", zone, "--name", "www", "--type", "A", "--content", "192.0.2.1", "--ttl", "300")
+	if code != 0 {
+		t.Fatalf("create: exit %d: %s", code, errOut)
+	}
+	var created struct{ ID string }
+	if err := json.Unmarshal([]byte(out), &created); err != nil || len(created.ID) != 32 {
+		t.Fatalf("create output %q: %v", out, err)
+	}
+
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+		wantErr  string
+	}{
+		{"patch only given flags", []string{"record", "patch", zone, created.ID, "--ttl", "600"}, 0, "192.0.2.1", ""},
+		{"get by zone name", []string{"--account", "acct1", "record", "get", "example.com", created.ID}, 0, "600", ""},
+		{"list filter", []string{"record", "list", zone, "--type", "A"}, 0, "www.example.com.", ""},
+		{"invalid content shows field", []string{"record", "create", zone, "--name", "x", "--type", "A", "--content", "1.2.3"}, 1, "", "record.content"},
+		{"conflict shows message", []string{"record", "create", zone, "--name", "www", "--type", "CNAME", "--content", "a.example.net"}, 1, "", "InvalidArgument"},
+		{"structured data", []string{"record", "create", zone, "--name", "_sip._tcp", "--type", "SRV", "--data", `{"srv":{"priority":1,"weight":2,"port":5060,"target":"sip.example.com"}}`}, 0, "1 2 5060 sip.example.com.", ""},
+		{"unknown zone name", []string{"record", "list", "nope.example"}, 1, "", "no zone named"},
+		{"patch without flags", []string{"record", "patch", zone, created.ID}, 1, "", "at least one field"},
+		{"delete", []string{"record", "delete", zone, created.ID}, 0, created.ID, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := dnsctl(t, ep, tt.args...)
+			if code != tt.wantCode || !strings.Contains(out, tt.wantOut) || !strings.Contains(errOut, tt.wantErr) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d, stdout containing %q, stderr containing %q",
+					code, out, errOut, tt.wantCode, tt.wantOut, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestImportIsOneBatch(t *testing.T) {
+	ep, zone := serve(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.zone")
+	os.WriteFile(good, []byte(`$TTL 3600
+@	IN SOA ns1.example.net. admin.example.com. 1 7200 3600 1209600 3600
+@	IN MX 10 mx1.example.net.
+www	IN A 192.0.2.1 ; cf_tags=cf-proxied:true
+api	300 IN AAAA 2001:db8::1
+@	IN TXT "v=spf1 -all"
+_u._tcp	IN URI 10 1 "https://example.com/"
+`), 0o600)
+	bad := filepath.Join(dir, "bad.zone")
+	os.WriteFile(bad, []byte("$ORIGIN example.com.\nok IN A 192.0.2.9\nwww IN CNAME other.example.net.\n"), 0o600)
+
+	code, out, errOut := dnsctl(t, ep, "record", "import", zone, good)
+	if code != 0 {
+		t.Fatalf("import: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "skipping SOA") || strings.Count(out, "\n") != 6 {
+		t.Fatalf("import output %q / %q", out, errOut)
+	}
+	t.Log("\n" + out)
+	_, out, _ = dnsctl(t, ep, "record", "list", zone, "--proxied=true")
+	if !strings.Contains(out, "www.example.com.") || strings.Count(out, "\n") != 2 {
+		t.Errorf("cf-proxied:true not honoured, proxied records: %q", out)
+	}
+	// The CNAME conflicts with the imported A: nothing of bad.zone lands.
+	code, _, errOut = dnsctl(t, ep, "record", "import", zone, bad)
+	if code != 1 || !strings.Contains(errOut, "posts[1].name") {
+		t.Fatalf("conflicting import: exit %d, %q", code, errOut)
+	}
+	_, out, _ = dnsctl(t, ep, "record", "list", zone, "--name", "ok")
+	if strings.Contains(out, "192.0.2.9") {
+		t.Fatalf("part of a rejected import was written: %q", out)
+	}
+}
+
+func TestZoneAndSettingsCommandsAgainstServer(t *testing.T) {
+	ep, zone := serve(t)
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+		wantErr  string
+	}{
+		{"create needs an account", []string{"zone", "create", "other.example"}, 1, "", "--account is required"},
+		{"create rejects unknown plan", []string{"zone", "create", "other.example", "--account", "acct1", "--plan", "gold"}, 1, "", "--plan"},
+		{"create on pro", []string{"zone", "create", "pro.example", "--account", "acct1", "--plan", "pro"}, 0, "pro.example.", ""},
+		{"get by id", []string{"zone", "get", zone}, 0, "example.com.", ""},
+		{"get by name", []string{"--account", "acct1", "zone", "get", "example.com"}, 0, zone, ""},
+		{"list by account", []string{"zone", "list", "--account", "acct1"}, 0, "pro.example.", ""},
+		{"activate", []string{"zone", "activate", zone}, 0, "example.com.", ""},
+		{"get missing zone", []string{"zone", "get", "nosuchzone"}, 1, "", "NotFound"},
+		{"flatten all refused on free", []string{"settings", "zone", "set", zone, "--flatten-all-cnames=true"}, 1, "", "settings.flatten_all_cnames"},
+		{"zone settings set by name", []string{"--account", "acct1", "settings", "zone", "set", "pro.example", "--flatten-all-cnames=true", "--ns-ttl", "3600"}, 0, "flatten_all_cnames  true", ""},
+		{"zone settings get by name", []string{"--account", "acct1", "settings", "zone", "get", "pro.example"}, 0, "ns_ttl              3600", ""},
+		{"zone settings set needs a flag", []string{"settings", "zone", "set", zone}, 1, "", "at least one setting"},
+		{"account settings set", []string{"settings", "account", "set", "acct1", "--enforce-dns-only=true"}, 0, "enforce_dns_only  true", ""},
+		{"account settings get json", []string{"-o", "json", "settings", "account", "get", "acct1"}, 0, `"enforceDnsOnly"`, ""},
+		{"bad output format", []string{"-o", "yaml", "zone", "list"}, 1, "", "--output"},
+		{"delete", []string{"zone", "delete", zone}, 0, zone, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := dnsctl(t, ep, tt.args...)
+			if code != tt.wantCode || !strings.Contains(out, tt.wantOut) || !strings.Contains(errOut, tt.wantErr) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d, stdout containing %q, stderr containing %q",
+					code, out, errOut, tt.wantCode, tt.wantOut, tt.wantErr)
+			}
+		})
+	}
+}

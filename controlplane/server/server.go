@@ -1,0 +1,322 @@
+// Package server wires the control plane together as a library: etcd and
+// NATS clients, the store, the gRPC services (zones, records, settings),
+// health, reflection, metrics and the zone builder. cmd/controlplane and
+// the end-to-end tests both run it.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/zonegrid/zonegrid/controlplane/builder"
+	"github.com/zonegrid/zonegrid/controlplane/nameservers"
+	"github.com/zonegrid/zonegrid/controlplane/store"
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+	"github.com/zonegrid/zonegrid/services/records"
+	"github.com/zonegrid/zonegrid/services/settings"
+	"github.com/zonegrid/zonegrid/services/zones"
+)
+
+// TLSFiles names PEM files for a TLS client; all empty means no TLS.
+type TLSFiles struct{ CertFile, KeyFile, CAFile string }
+
+func (t TLSFiles) enabled() bool { return t.CertFile != "" || t.KeyFile != "" || t.CAFile != "" }
+
+// Config configures the control plane.
+type Config struct {
+	GRPCAddr      string // e.g. "127.0.0.1:0"
+	MetricsAddr   string // "" = off
+	EtcdEndpoints []string
+	EtcdTLS       TLSFiles
+	EtcdUsername  string
+	EtcdPassword  string
+	NATSURL       string
+	NATSTLS       TLSFiles
+	NATSCredsFile string
+	Prefix        string // etcd key prefix; "" = store.DefaultPrefix
+	// NameserverPool; empty = nameservers.DefaultPool.
+	NameserverPool []string
+	// SOARname of every zone; "" = "dns.zonegrid.test.".
+	SOARname string
+	// ActivationMode is "immediate" (default) or "delegation".
+	ActivationMode string
+	// ActivationResolver is host:port for delegation mode.
+	ActivationResolver string
+	// KVReplicas of the JetStream buckets; 0 = 1.
+	KVReplicas int
+	// DisableBuilder runs only the API (for API-only replicas and tests).
+	DisableBuilder bool
+}
+
+// etcdMaxSend matches the embedded etcd's request limit so large record
+// batches fit one transaction.
+const etcdMaxSend = 10 << 20
+
+// Server is a running (or ready to run) control plane.
+type Server struct {
+	cfg     Config
+	log     *zap.Logger
+	etcd    *clientv3.Client
+	nc      *nats.Conn
+	st      *store.Store
+	grpc    *grpc.Server
+	health  *health.Server
+	reg     *prometheus.Registry
+	builder *builder.Builder
+
+	mu      sync.Mutex
+	lis     net.Listener
+	metrics *http.Server
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	stopped bool
+}
+
+// New connects to etcd and NATS and builds every service. Nothing listens
+// until Start.
+func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if len(cfg.EtcdEndpoints) == 0 {
+		return nil, errors.New("server: at least one etcd endpoint is required")
+	}
+	if cfg.NATSURL == "" && !cfg.DisableBuilder {
+		return nil, errors.New("server: a NATS URL is required")
+	}
+	if cfg.GRPCAddr == "" {
+		cfg.GRPCAddr = "127.0.0.1:0"
+	}
+	pool, err := nameservers.NewPool(orDefault(cfg.NameserverPool, nameservers.DefaultPool()))
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	ecfg := clientv3.Config{
+		Endpoints:          cfg.EtcdEndpoints,
+		DialTimeout:        5 * time.Second,
+		Username:           cfg.EtcdUsername,
+		Password:           cfg.EtcdPassword,
+		MaxCallSendMsgSize: etcdMaxSend,
+		// The client's retry warnings are noise in our logs; errors reach
+		// us through return values anyway.
+		Logger: log.Named("etcd-client").WithOptions(zap.IncreaseLevel(zapcore.ErrorLevel)),
+	}
+	if cfg.EtcdTLS.enabled() {
+		if ecfg.TLS, err = tlsConfig(cfg.EtcdTLS); err != nil {
+			return nil, fmt.Errorf("server: etcd tls: %w", err)
+		}
+	}
+	cli, err := clientv3.New(ecfg)
+	if err != nil {
+		return nil, fmt.Errorf("server: connect etcd %v: %w", cfg.EtcdEndpoints, err)
+	}
+	s := &Server{cfg: cfg, log: log, etcd: cli, reg: prometheus.NewRegistry()}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.st = store.New(cli, cfg.Prefix, log.Named("store"))
+	// Fail at startup, with a clear error, rather than on the first RPC.
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, err = s.st.CurrentRevision(pctx)
+	cancel()
+	if err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("server: reach etcd %v: %w", cfg.EtcdEndpoints, err)
+	}
+
+	if cfg.NATSURL != "" {
+		opts := []nats.Option{nats.Name("zonegrid-controlplane"), nats.MaxReconnects(-1)}
+		if cfg.NATSTLS.enabled() {
+			tc, err := tlsConfig(cfg.NATSTLS)
+			if err != nil {
+				cli.Close()
+				return nil, fmt.Errorf("server: nats tls: %w", err)
+			}
+			opts = append(opts, nats.Secure(tc))
+		}
+		if cfg.NATSCredsFile != "" {
+			opts = append(opts, nats.UserCredentials(cfg.NATSCredsFile))
+		}
+		if s.nc, err = nats.Connect(cfg.NATSURL, opts...); err != nil {
+			cli.Close()
+			return nil, fmt.Errorf("server: connect nats %s: %w", cfg.NATSURL, err)
+		}
+	}
+	if !cfg.DisableBuilder {
+		if s.builder, err = builder.New(s.st, s.nc, builder.Config{
+			SOARname: cfg.SOARname, KVReplicas: cfg.KVReplicas, Registerer: s.reg,
+		}, log.Named("builder")); err != nil {
+			s.closeClients()
+			return nil, err
+		}
+	}
+
+	zoneSvc, err := zones.New(s.st, zones.Options{
+		Pool: pool, ActivationMode: cfg.ActivationMode, Resolver: cfg.ActivationResolver,
+	}, log.Named("zones"))
+	if err != nil {
+		s.closeClients()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	rpcMetrics := newRPCMetrics(s.reg)
+	s.grpc = grpc.NewServer(
+		grpc.ChainUnaryInterceptor(rpcMetrics.unary, loggingInterceptor(log.Named("grpc"))),
+		grpc.MaxRecvMsgSize(etcdMaxSend),
+	)
+	dnsv1.RegisterZoneServiceServer(s.grpc, zoneSvc)
+	dnsv1.RegisterSettingsServiceServer(s.grpc, settings.New(s.st, log.Named("settings")))
+	dnsv1.RegisterRecordServiceServer(s.grpc, records.New(s.st, records.Options{Registerer: s.reg}, log.Named("records")))
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	return s, nil
+}
+
+func orDefault(v, def []string) []string {
+	if len(v) == 0 {
+		return def
+	}
+	return v
+}
+
+func tlsConfig(f TLSFiles) (*tls.Config, error) {
+	// Cert and key are optional: a CA alone authenticates the server only.
+	info := transport.TLSInfo{CertFile: f.CertFile, KeyFile: f.KeyFile, TrustedCAFile: f.CAFile}
+	return info.ClientConfig()
+}
+
+// Start listens for gRPC (and metrics), and starts the builder. It does not
+// block.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lis != nil {
+		return errors.New("server: already started")
+	}
+	lis, err := net.Listen("tcp", s.cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("server: listen grpc %s: %w", s.cfg.GRPCAddr, err)
+	}
+	if s.cfg.MetricsAddr != "" {
+		mlis, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			lis.Close()
+			return fmt.Errorf("server: listen metrics %s: %w", s.cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.metrics.Serve(mlis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("metrics server failed", zap.Error(err))
+			}
+		}()
+		s.log.Info("metrics listening", zap.String("addr", mlis.Addr().String()))
+	}
+	s.lis = lis
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	if s.builder != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			_ = s.builder.Run(bctx)
+		}()
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.log.Error("grpc server failed", zap.Error(err))
+		}
+	}()
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.log.Info("control plane listening", zap.String("grpc", lis.Addr().String()))
+	return nil
+}
+
+// GRPCAddr is the address gRPC listens on (after Start).
+func (s *Server) GRPCAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lis == nil {
+		return ""
+	}
+	return s.lis.Addr().String()
+}
+
+// GRPCServer lets other packages register services before Start.
+func (s *Server) GRPCServer() *grpc.Server { return s.grpc }
+
+// Store is the control plane's store.
+func (s *Server) Store() *store.Store { return s.st }
+
+// Registry holds the control plane's metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// stopGrace bounds how long Stop waits for in-flight RPCs.
+const stopGrace = 10 * time.Second
+
+// Stop drains in-flight RPCs (up to a grace period), stops the builder and
+// closes the clients. It is safe to call more than once.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	s.stopped = true
+	s.mu.Unlock()
+
+	s.health.Shutdown()
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(stopGrace):
+		s.grpc.Stop()
+		<-done
+	}
+	if s.metrics != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.metrics.Shutdown(ctx)
+		cancel()
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	s.closeClients()
+	s.log.Info("control plane stopped")
+}
+
+func (s *Server) closeClients() {
+	if s.nc != nil {
+		s.nc.Close()
+	}
+	if s.etcd != nil {
+		_ = s.etcd.Close()
+	}
+}

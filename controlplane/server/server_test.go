@@ -1,0 +1,121 @@
+package server
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/zonegrid/zonegrid/controlplane/embedded"
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+)
+
+// TestServerServesAPIAndPublishes runs the whole control plane against real
+// embedded etcd and NATS: a zone and a record created over gRPC end up as a
+// snapshot in the JetStream KV bucket.
+func TestServerServesAPIAndPublishes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	log := zaptest.NewLogger(t)
+	emb, err := embedded.Start(ctx, embedded.Config{DataDir: t.TempDir(), UnsafeNoFsync: true}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+	s, err := New(ctx, Config{
+		GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0",
+		EtcdEndpoints: emb.EtcdEndpoints(), NATSURL: emb.NATSURL(),
+		NameserverPool: []string{"ns1.zg.test", "ns2.zg.test", "ns3.zg.test"},
+	}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+
+	conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hr, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health = %v, %v", hr, err)
+	}
+	zr, err := dnsv1.NewZoneServiceClient(conn).CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acct1", Name: "example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zid := zr.GetZone().GetId()
+	if _, err := dnsv1.NewRecordServiceClient(conn).CreateRecord(ctx, &dnsv1.CreateRecordRequest{ZoneId: zid,
+		Record: &dnsv1.Record{Name: "www", Type: "A", Content: "192.0.2.1", Ttl: 1}}); err != nil {
+		t.Fatal(err)
+	}
+
+	nc, err := nats.Connect(emb.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if z, ok := fetch(ctx, js, "example.com."); ok && len(z.GetRecords()) == 1 {
+			rr, _, err := dns.UnpackRR(z.GetRecords()[0].GetRr(), 0)
+			if err != nil || rr.String() != "www.example.com.\t300\tIN\tA\t192.0.2.1" {
+				t.Fatalf("published rr = %v, %v", rr, err)
+			}
+			if z.GetHeader().GetZoneId() != zid || z.GetHeader().GetStatus() != snapshot.ZoneStatus_ZONE_STATUS_ACTIVE {
+				t.Fatalf("header = %v", z.GetHeader())
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("snapshot with the record never appeared")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func fetch(ctx context.Context, js jetstream.JetStream, name string) (*snapshot.Zone, bool) {
+	kv, err := js.KeyValue(ctx, snapshot.ZonesBucket)
+	if err != nil {
+		return nil, false
+	}
+	e, err := kv.Get(ctx, snapshot.ZoneKey(name))
+	if err != nil {
+		return nil, false
+	}
+	z, err := snapshot.UnmarshalZone(e.Value())
+	return z, err == nil
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"no etcd", Config{NATSURL: "nats://127.0.0.1:1"}},
+		{"no nats", Config{EtcdEndpoints: []string{"127.0.0.1:1"}}},
+		{"pool too small", Config{EtcdEndpoints: []string{"127.0.0.1:1"}, NATSURL: "nats://127.0.0.1:1", NameserverPool: []string{"ns1.x"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if s, err := New(ctx, tt.cfg, zaptest.NewLogger(t)); err == nil {
+				s.Stop()
+				t.Fatal("New succeeded")
+			}
+		})
+	}
+}

@@ -1,0 +1,214 @@
+package answer
+
+// The answer-time rules, in one place. README.md has the decision table;
+// each function below names the rows it implements.
+
+import (
+	"context"
+	"net"
+	"net/netip"
+
+	"github.com/miekg/dns"
+	"github.com/zonegrid/zonegrid/edge/zonecache"
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
+)
+
+// ProxiedTTL is the TTL of every proxied answer (TTL "Auto").
+const ProxiedTTL = 300
+
+// proxiedSet reports whether set answers as proxied (rows P1, P5, E1, E2):
+// it holds a proxied record, the zone is not pending, and either the
+// account does not enforce DNS-only or the record is managed by a product.
+func (e *Engine) proxiedSet(z *zonecache.Zone, set *zonecache.RRset) bool {
+	if set == nil || !set.Proxied {
+		return false
+	}
+	if z.Header.GetStatus() == snapshot.ZoneStatus_ZONE_STATUS_PENDING {
+		return false
+	}
+	if set.Managed {
+		return true
+	}
+	return !e.accounts.EnforceDNSOnly(z.Header.GetAccountId())
+}
+
+// proxiedName reports whether a node answers address queries from the
+// anycast pools: any proxied A or AAAA makes the whole name proxied (P2),
+// and so does a proxied CNAME (P3).
+func (e *Engine) proxiedName(z *zonecache.Zone, n *zonecache.Node) bool {
+	return e.proxiedSet(z, n.Set(dns.TypeA)) ||
+		e.proxiedSet(z, n.Set(dns.TypeAAAA)) ||
+		e.proxiedSet(z, n.Set(dns.TypeCNAME))
+}
+
+// proxyRules answers the queries a proxied name answers differently (rows
+// P1-P4); it reports whether it did. Other types at a proxied name are
+// answered normally (P6).
+func (e *Engine) proxyRules(z *zonecache.Zone, n *zonecache.Node, owner string, qtype uint16, resp *dns.Msg) bool {
+	switch qtype {
+	case dns.TypeA, dns.TypeAAAA:
+		if !e.proxiedName(z, n) {
+			return false
+		}
+		e.anycast(z, owner, qtype, resp)
+		return true
+	case dns.TypeHTTPS:
+		if n.Set(dns.TypeHTTPS) != nil || !e.proxiedName(z, n) {
+			return false
+		}
+		e.syntheticHTTPS(z, owner, resp)
+		return true
+	}
+	return false
+}
+
+// flattens reports whether a CNAME is flattened (F1-F3): at the apex
+// always, everywhere when the zone flattens all CNAMEs, or when the record
+// asks for it.
+func (e *Engine) flattens(z *zonecache.Zone, n *zonecache.Node, c *zonecache.RRset) bool {
+	return n == z.Apex || z.Header.GetFlattenAllCnames() || c.Flatten
+}
+
+// flatten follows the chain from the CNAME set c and answers with the
+// final records of qtype under owner (F4-F9): targets in a zone the edge
+// serves are read from memory, others through the resolver; a proxied
+// target answers from the anycast pools; a dangling target or a loop gives
+// NODATA; the TTL is the lowest along the chain.
+func (e *Engine) flatten(ctx context.Context, z *zonecache.Zone, owner string, c *zonecache.RRset, qtype uint16, resp *dns.Msg) {
+	ttl := c.MinTTL
+	target := c.RRs[0].(*dns.CNAME).Target
+	var seen [MaxChain + 1]string
+	seen[0] = owner
+	for hop := 1; hop <= MaxChain; hop++ {
+		if contains(seen[:hop], target) {
+			nodata(z, resp)
+			return
+		}
+		seen[hop] = target
+		tz := e.zones.Find(target)
+		var m zonecache.Match
+		if tz != nil {
+			m = tz.Lookup(target, false)
+		}
+		if tz == nil || m.Kind == zonecache.Delegation {
+			e.flattenExternal(ctx, z, owner, target, qtype, ttl, resp)
+			return
+		}
+		if m.Kind == zonecache.NXDomain {
+			nodata(z, resp)
+			return
+		}
+		n := m.Node
+		if (qtype == dns.TypeA || qtype == dns.TypeAAAA) && e.proxiedName(tz, n) {
+			e.anycast(tz, owner, qtype, resp)
+			return
+		}
+		if set := n.Set(qtype); set != nil {
+			resp.Answer = appendSet(resp.Answer, set, owner, true, min(ttl, set.MinTTL))
+			return
+		}
+		next := n.Set(dns.TypeCNAME)
+		if next == nil {
+			nodata(z, resp)
+			return
+		}
+		ttl = min(ttl, next.MinTTL)
+		target = next.RRs[0].(*dns.CNAME).Target
+	}
+	nodata(z, resp)
+}
+
+func (e *Engine) flattenExternal(ctx context.Context, z *zonecache.Zone, owner, target string, qtype uint16, ttl uint32, resp *dns.Msg) {
+	if e.resolver == nil {
+		resp.Rcode = dns.RcodeServerFailure
+		resp.Answer = resp.Answer[:0]
+		return
+	}
+	rrs, err := e.resolver.Resolve(ctx, target, qtype)
+	if err != nil {
+		resp.Rcode = dns.RcodeServerFailure
+		resp.Answer = resp.Answer[:0]
+		return
+	}
+	start := len(resp.Answer)
+	for _, rr := range rrs {
+		ttl = min(ttl, rr.Header().Ttl)
+	}
+	for _, rr := range rrs {
+		if rr.Header().Rrtype != qtype {
+			continue
+		}
+		c := dns.Copy(rr)
+		c.Header().Name = owner
+		c.Header().Ttl = ttl
+		resp.Answer = append(resp.Answer, c)
+	}
+	if len(resp.Answer) == start {
+		nodata(z, resp)
+	}
+}
+
+// anycast answers an address query at a proxied name (P1-P3).
+func (e *Engine) anycast(z *zonecache.Zone, owner string, qtype uint16, resp *dns.Msg) {
+	pool := e.v4
+	if qtype == dns.TypeAAAA {
+		pool = e.v6
+	}
+	start, k := pick(z.Header.GetZoneId(), len(pool), e.pick)
+	if k == 0 {
+		nodata(z, resp)
+		return
+	}
+	hdr := dns.RR_Header{Name: owner, Rrtype: qtype, Class: dns.ClassINET, Ttl: ProxiedTTL}
+	for i := range k {
+		ip := pool[(start+i)%len(pool)]
+		if qtype == dns.TypeA {
+			resp.Answer = append(resp.Answer, &dns.A{Hdr: hdr, A: ip.AsSlice()})
+		} else {
+			resp.Answer = append(resp.Answer, &dns.AAAA{Hdr: hdr, AAAA: ip.AsSlice()})
+		}
+	}
+}
+
+// syntheticHTTPS answers an HTTPS query at a proxied name that has no
+// HTTPS record of its own (P4).
+func (e *Engine) syntheticHTTPS(z *zonecache.Zone, owner string, resp *dns.Msg) {
+	rr := &dns.HTTPS{SVCB: dns.SVCB{
+		Hdr:      dns.RR_Header{Name: owner, Rrtype: dns.TypeHTTPS, Class: dns.ClassINET, Ttl: ProxiedTTL},
+		Priority: 1,
+		Target:   ".",
+		Value:    []dns.SVCBKeyValue{&dns.SVCBAlpn{Alpn: []string{"h3", "h2"}}},
+	}}
+	if v4 := e.zonePool(z, e.v4); len(v4) > 0 {
+		rr.Value = append(rr.Value, &dns.SVCBIPv4Hint{Hint: v4})
+	}
+	if v6 := e.zonePool(z, e.v6); len(v6) > 0 {
+		rr.Value = append(rr.Value, &dns.SVCBIPv6Hint{Hint: v6})
+	}
+	resp.Answer = append(resp.Answer, rr)
+}
+
+func (e *Engine) zonePool(z *zonecache.Zone, pool []netip.Addr) []net.IP {
+	start, k := pick(z.Header.GetZoneId(), len(pool), e.pick)
+	out := make([]net.IP, 0, k)
+	for i := range k {
+		out = append(out, pool[(start+i)%len(pool)].AsSlice())
+	}
+	return out
+}
+
+// pick chooses k consecutive addresses of a pool of size n for a zone,
+// starting at a position derived from the zone id, so that every edge
+// gives a zone the same addresses.
+func pick(zoneID string, n, want int) (start, k int) {
+	if n == 0 {
+		return 0, 0
+	}
+	// FNV-1a, inline so that the answer path does not allocate a hasher.
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(zoneID); i++ {
+		h ^= uint64(zoneID[i])
+		h *= 1099511628211
+	}
+	return int(h % uint64(n)), min(want, n)
+}

@@ -1,0 +1,117 @@
+// Command edge runs one zonegrid edge: an authoritative DNS server that
+// answers from zone snapshots it follows over NATS JetStream.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/zonegrid/zonegrid/edge/node"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "edge:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
+	var (
+		listen   = fs.String("listen", "127.0.0.1:8053", "UDP and TCP listen address (shorthand for --udp-addr and --tcp-addr)")
+		udpAddr  = fs.String("udp-addr", "", "UDP listen address (default: --listen)")
+		tcpAddr  = fs.String("tcp-addr", "", "TCP listen address (default: the UDP address)")
+		metrics  = fs.String("metrics-addr", "", "HTTP address for /metrics and /ready (empty: off)")
+		natsURL  = fs.String("nats-url", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
+		natsCert = fs.String("nats-cert", "", "NATS client certificate (PEM)")
+		natsKey  = fs.String("nats-key", "", "NATS client key (PEM)")
+		natsCA   = fs.String("nats-ca", "", "CA bundle for the NATS server (PEM)")
+		creds    = fs.String("nats-creds", "", "NATS credentials file")
+		v4       = fs.String("anycast-v4", "192.0.2.10,192.0.2.11,192.0.2.12,192.0.2.13", "IPv4 anycast pool for proxied names, comma-separated")
+		v6       = fs.String("anycast-v6", "2001:db8::10,2001:db8::11,2001:db8::12,2001:db8::13", "IPv6 anycast pool for proxied names, comma-separated")
+		upstream = fs.String("upstream", "", "host:port resolvers for flattening external CNAME targets, comma-separated")
+		debug    = fs.Bool("debug", false, "debug logging")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg := node.Config{
+		UDPAddr: *udpAddr, TCPAddr: *tcpAddr, MetricsAddr: *metrics,
+		NATSURL:       *natsURL,
+		NATSTLS:       node.TLSFiles{CertFile: *natsCert, KeyFile: *natsKey, CAFile: *natsCA},
+		NATSCredsFile: *creds,
+		Upstreams:     splitList(*upstream),
+	}
+	if cfg.UDPAddr == "" {
+		cfg.UDPAddr = *listen
+	}
+	if cfg.TCPAddr == "" {
+		if *udpAddr == "" {
+			cfg.TCPAddr = *listen
+		} else {
+			cfg.TCPAddr = cfg.UDPAddr
+		}
+	}
+	var err error
+	if cfg.AnycastIPv4, err = parseAddrs(*v4); err != nil {
+		return fmt.Errorf("--anycast-v4: %w", err)
+	}
+	if cfg.AnycastIPv6, err = parseAddrs(*v6); err != nil {
+		return fmt.Errorf("--anycast-v6: %w", err)
+	}
+
+	zc := zap.NewProductionConfig()
+	if *debug {
+		zc.Level = zap.NewAtomicLevelAt(zap.DebugLevel)
+	}
+	log, err := zc.Build()
+	if err != nil {
+		return fmt.Errorf("logger: %w", err)
+	}
+	defer log.Sync() //nolint:errcheck // nothing useful to do at exit
+
+	n, err := node.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := n.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("edge listening on udp %s tcp %s\n", n.UDPAddr(), n.TCPAddr())
+	<-ctx.Done()
+	log.Info("shutting down")
+	return n.Close()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func parseAddrs(s string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, f := range splitList(s) {
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}

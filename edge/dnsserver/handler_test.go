@@ -1,0 +1,258 @@
+package dnsserver
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/zonegrid/zonegrid/edge/answer"
+	"github.com/zonegrid/zonegrid/edge/internal/zonetest"
+	"github.com/zonegrid/zonegrid/edge/zonecache"
+)
+
+func testHandler(tb testing.TB) *Handler {
+	tb.Helper()
+	var big strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&big, "big IN TXT \"%s-%02d\"\n", strings.Repeat("x", 60), i)
+	}
+	s := zonetest.Zone(tb, zonetest.Header("example.com.", 1), "www IN A 192.0.2.1\n"+big.String())
+	z, err := zonecache.Build(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	set := zonecache.NewSet()
+	set.Put(z)
+	h := NewHandler(answer.New(answer.Config{Zones: set}), nil)
+	h.SetReady(true)
+	return h
+}
+
+func pack(tb testing.TB, m *dns.Msg) []byte {
+	tb.Helper()
+	b, err := m.Pack()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func query(name string, qtype uint16, edns int) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	if edns > 0 {
+		m.SetEdns0(uint16(edns), false)
+	}
+	return m
+}
+
+func TestHandlerProtocol(t *testing.T) {
+	h := testHandler(t)
+	tests := []struct {
+		name   string
+		query  func() []byte
+		tcp    bool
+		drop   bool
+		verify func(t *testing.T, r *dns.Msg)
+	}{
+		{name: "answer with edns echoes our buffer size", query: func() []byte { return pack(t, query("www.example.com.", dns.TypeA, 4096)) },
+			verify: func(t *testing.T, r *dns.Msg) {
+				opt := r.IsEdns0()
+				if opt == nil || opt.UDPSize() != EDNSBufferSize || opt.Version() != 0 {
+					t.Errorf("opt = %v, want udp size %d", opt, EDNSBufferSize)
+				}
+				if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || !r.Authoritative {
+					t.Errorf("unexpected answer %v", r)
+				}
+			}},
+		{name: "no opt without edns", query: func() []byte { return pack(t, query("www.example.com.", dns.TypeA, 0)) },
+			verify: func(t *testing.T, r *dns.Msg) {
+				if r.IsEdns0() != nil {
+					t.Errorf("opt in answer to a plain query")
+				}
+			}},
+		{name: "question echoed with its case, rd copied, ra clear", query: func() []byte {
+			m := query("WWW.Example.COM.", dns.TypeA, 0)
+			m.RecursionDesired = true
+			return pack(t, m)
+		}, verify: func(t *testing.T, r *dns.Msg) {
+			if r.Question[0].Name != "WWW.Example.COM." || !r.RecursionDesired || r.RecursionAvailable || r.Id == 0 {
+				t.Errorf("header/question not as asked: %v", r)
+			}
+			if len(r.Answer) != 1 {
+				t.Errorf("case-insensitive match failed: %v", r)
+			}
+		}},
+		{name: "unknown edns version is badvers", query: func() []byte {
+			m := query("www.example.com.", dns.TypeA, 1232)
+			m.IsEdns0().SetVersion(1)
+			return pack(t, m)
+		}, verify: func(t *testing.T, r *dns.Msg) {
+			if r.Rcode != dns.RcodeBadVers || r.IsEdns0() == nil || len(r.Answer) != 0 {
+				t.Errorf("rcode %d, want BADVERS with opt: %v", r.Rcode, r)
+			}
+		}},
+		{name: "no question is formerr", query: func() []byte {
+			m := query("www.example.com.", dns.TypeA, 0)
+			m.Question = nil
+			return pack(t, m)
+		}, verify: rcodeIs(dns.RcodeFormatError)},
+		{name: "two questions is formerr", query: func() []byte {
+			m := query("www.example.com.", dns.TypeA, 0)
+			m.Question = append(m.Question, m.Question[0])
+			return pack(t, m)
+		}, verify: rcodeIs(dns.RcodeFormatError)},
+		{name: "update opcode is notimp", query: func() []byte {
+			m := query("example.com.", dns.TypeSOA, 0)
+			m.Opcode = dns.OpcodeUpdate
+			return pack(t, m)
+		}, verify: rcodeIs(dns.RcodeNotImplemented)},
+		{name: "response packets are dropped", query: func() []byte {
+			m := query("www.example.com.", dns.TypeA, 0)
+			m.Response = true
+			return pack(t, m)
+		}, drop: true},
+		{name: "short packets are dropped", query: func() []byte { return []byte{1, 2, 3} }, drop: true},
+		{name: "unparsable packets are dropped", query: func() []byte {
+			b := pack(t, query("www.example.com.", dns.TypeA, 0))
+			return b[:len(b)-3]
+		}, drop: true},
+		{name: "large answer truncated at 512 without edns", query: func() []byte { return pack(t, query("big.example.com.", dns.TypeTXT, 0)) },
+			verify: truncatedWithin(512)},
+		{name: "large answer truncated at our size with big edns", query: func() []byte { return pack(t, query("big.example.com.", dns.TypeTXT, 65000)) },
+			verify: truncatedWithin(EDNSBufferSize)},
+		{name: "tiny edns size treated as 512", query: func() []byte { return pack(t, query("big.example.com.", dns.TypeTXT, 100)) },
+			verify: truncatedWithin(512)},
+		{name: "full answer over tcp", tcp: true, query: func() []byte { return pack(t, query("big.example.com.", dns.TypeTXT, 0)) },
+			verify: func(t *testing.T, r *dns.Msg) {
+				if r.Truncated || len(r.Answer) != 40 {
+					t.Errorf("tcp answer truncated=%v with %d records, want 40", r.Truncated, len(r.Answer))
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := tt.query()
+			b := h.Serve(context.Background(), q, tt.tcp, nil)
+			if tt.drop {
+				if b != nil {
+					t.Fatalf("want drop, got %d bytes", len(b))
+				}
+				return
+			}
+			if b == nil {
+				t.Fatal("dropped, want an answer")
+			}
+			r := new(dns.Msg)
+			if err := r.Unpack(b); err != nil {
+				t.Fatalf("unpack answer: %v", err)
+			}
+			if !r.Response || r.Id != dns.Id() && r.Id != (uint16(q[0])<<8|uint16(q[1])) {
+				t.Errorf("not a response to the query: %v", r)
+			}
+			tt.verify(t, r)
+		})
+	}
+}
+
+func rcodeIs(rc int) func(t *testing.T, r *dns.Msg) {
+	return func(t *testing.T, r *dns.Msg) {
+		t.Helper()
+		if r.Rcode != rc {
+			t.Errorf("rcode %s, want %s", dns.RcodeToString[r.Rcode], dns.RcodeToString[rc])
+		}
+	}
+}
+
+func truncatedWithin(size int) func(t *testing.T, r *dns.Msg) {
+	return func(t *testing.T, r *dns.Msg) {
+		t.Helper()
+		if !r.Truncated {
+			t.Errorf("TC not set")
+		}
+		// Uncompressed, the stricter measure some clients use.
+		if l := r.Len(); l > size {
+			t.Errorf("answer %d bytes, limit %d", l, size)
+		}
+	}
+}
+
+func TestHandlerServfailUntilReady(t *testing.T) {
+	h := testHandler(t)
+	h.SetReady(false)
+	b := h.Serve(context.Background(), pack(t, query("www.example.com.", dns.TypeA, 0)), false, nil)
+	r := new(dns.Msg)
+	if err := r.Unpack(b); err != nil {
+		t.Fatal(err)
+	}
+	if r.Rcode != dns.RcodeServerFailure {
+		t.Errorf("rcode %s before ready, want SERVFAIL", dns.RcodeToString[r.Rcode])
+	}
+}
+
+func FuzzServeDNS(f *testing.F) {
+	for _, m := range []*dns.Msg{
+		query("www.example.com.", dns.TypeA, 0),
+		query("big.example.com.", dns.TypeTXT, 1232),
+		query("nx.example.com.", dns.TypeAAAA, 4096),
+		query("example.org.", dns.TypeANY, 0),
+	} {
+		b, _ := m.Pack()
+		f.Add(b, false)
+	}
+	h := testHandler(f)
+	f.Fuzz(func(t *testing.T, q []byte, tcp bool) {
+		b := h.Serve(context.Background(), q, tcp, make([]byte, 0, 512))
+		if b == nil {
+			return
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(b); err != nil {
+			t.Fatalf("answer does not parse: %v", err)
+		}
+		if !tcp && len(b) > EDNSBufferSize {
+			t.Fatalf("udp answer of %d bytes", len(b))
+		}
+	})
+}
+
+func BenchmarkServeExact(b *testing.B) {
+	h := testHandler(b)
+	q := pack(b, query("www.example.com.", dns.TypeA, 1232))
+	out := make([]byte, 0, 65535)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if h.Serve(ctx, q, false, out) == nil {
+			b.Fatal("dropped")
+		}
+	}
+}
+
+func TestHandlerConcurrentQueriesShareZones(t *testing.T) {
+	h := testHandler(t)
+	queries := [][]byte{
+		pack(t, query("www.example.com.", dns.TypeA, 1232)),
+		pack(t, query("big.example.com.", dns.TypeTXT, 0)),
+		pack(t, query("nope.example.com.", dns.TypeA, 0)),
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			out := make([]byte, 0, 512)
+			for i := range 200 {
+				b := h.Serve(context.Background(), queries[(g+i)%len(queries)], i%2 == 0, out)
+				r := new(dns.Msg)
+				if err := r.Unpack(b); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -1,0 +1,367 @@
+// Package follow keeps an edge's zones and account settings in step with
+// the control plane: it watches the JetStream KV buckets the control plane
+// publishes snapshots to (fetching large zones from the object store) and
+// installs each snapshot into the in-memory sets.
+//
+// The watch delivers every current value first and then a marker, after
+// which the follower reports ready; then it applies updates as they come.
+// While NATS is away the edge keeps answering from memory; nats.go
+// reconnects and the watch's ordered consumer resumes. Should the watch end
+// anyway, it is started again and the full listing reconciled (zones no
+// longer listed are dropped).
+package follow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/zonegrid/zonegrid/edge/zonecache"
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
+)
+
+// Config configures a Follower.
+type Config struct {
+	Conn     *nats.Conn
+	Zones    *zonecache.Set
+	Accounts *zonecache.Accounts
+	Log      *zap.Logger
+	// Registerer for the metrics; nil leaves them unregistered.
+	Registerer prometheus.Registerer
+	// RetryWait is the pause before watching again after a failure
+	// (default 1s).
+	RetryWait time.Duration
+}
+
+// Follower applies snapshots from JetStream to the in-memory sets.
+type Follower struct {
+	cfg       Config
+	js        jetstream.JetStream
+	log       *zap.Logger
+	m         *metrics
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	mu      sync.Mutex
+	loaded  map[string]bool // bucket -> initial load done
+	objects jetstream.ObjectStore
+	// kick asks each bucket's watch to start over (after a reconnect).
+	kick map[string]chan struct{}
+}
+
+// New returns a Follower; Run starts it.
+func New(cfg Config) (*Follower, error) {
+	if cfg.Conn == nil || cfg.Zones == nil || cfg.Accounts == nil {
+		return nil, errors.New("follow: connection, zones and accounts are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
+	if cfg.RetryWait <= 0 {
+		cfg.RetryWait = time.Second
+	}
+	js, err := jetstream.New(cfg.Conn)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream context: %w", err)
+	}
+	return &Follower{
+		cfg: cfg, js: js, log: cfg.Log, m: newMetrics(cfg.Registerer),
+		ready:  make(chan struct{}),
+		loaded: map[string]bool{},
+		kick: map[string]chan struct{}{
+			snapshot.ZonesBucket:    make(chan struct{}, 1),
+			snapshot.AccountsBucket: make(chan struct{}, 1),
+		},
+	}, nil
+}
+
+// Reconnected tells the follower that the NATS connection came back. The
+// watches start over at once instead of waiting for their consumers'
+// heartbeats to notice a restarted server (which takes tens of seconds);
+// the fresh listing is cheap for zones already held (same version) and
+// catches deletes missed meanwhile.
+func (f *Follower) Reconnected() {
+	for _, c := range f.kick {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Ready is closed once the zones and accounts present when the follower
+// started have been loaded.
+func (f *Follower) Ready() <-chan struct{} { return f.ready }
+
+// Run follows both buckets until ctx ends.
+func (f *Follower) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); f.follow(ctx, snapshot.ZonesBucket, f.applyZone, f.dropZone, f.zoneKeys) }()
+	go func() {
+		defer wg.Done()
+		f.follow(ctx, snapshot.AccountsBucket, f.applyAccount, f.dropAccount, f.cfg.Accounts.IDs)
+	}()
+	wg.Wait()
+}
+
+type (
+	applyFunc func(ctx context.Context, e jetstream.KeyValueEntry) error
+	dropFunc  func(key string)
+	keysFunc  func() []string
+)
+
+// follow watches one bucket, starting over after any failure.
+func (f *Follower) follow(ctx context.Context, bucket string, apply applyFunc, drop dropFunc, held keysFunc) {
+	for first := true; ctx.Err() == nil; first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(f.cfg.RetryWait):
+			}
+		}
+		err := f.watch(ctx, bucket, apply, drop, held)
+		if ctx.Err() != nil {
+			return
+		}
+		f.m.watchRestarts.WithLabelValues(bucket).Inc()
+		f.log.Warn("snapshot watch ended; watching again", zap.String("bucket", bucket), zap.Error(err))
+	}
+}
+
+func (f *Follower) watch(ctx context.Context, bucket string, apply applyFunc, drop dropFunc, held keysFunc) error {
+	kv, err := f.js.KeyValue(ctx, bucket)
+	if err != nil {
+		return fmt.Errorf("open kv bucket %q: %w", bucket, err)
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch kv bucket %q: %w", bucket, err)
+	}
+	defer w.Stop()
+	initial := map[string]struct{}{}
+	inInitial := true
+	for {
+		var e jetstream.KeyValueEntry
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-f.kick[bucket]:
+			return errors.New("nats reconnected")
+		case e, ok = <-w.Updates():
+		}
+		if !ok {
+			return fmt.Errorf("watch of kv bucket %q closed", bucket)
+		}
+		if e == nil {
+			if inInitial {
+				inInitial = false
+				f.reconcile(bucket, initial, drop, held)
+				initial = nil
+				f.markLoaded(bucket)
+			}
+			continue
+		}
+		if inInitial {
+			initial[e.Key()] = struct{}{}
+		}
+		switch e.Operation() {
+		case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
+			drop(e.Key())
+			f.m.updates.WithLabelValues(bucket, "deleted").Inc()
+			continue
+		}
+		start := time.Now()
+		if err := apply(ctx, e); err != nil {
+			// A bad snapshot is skipped, never half-applied: the version
+			// held keeps being served until a good one arrives.
+			f.m.updates.WithLabelValues(bucket, "failed").Inc()
+			f.log.Error("snapshot not applied", zap.String("bucket", bucket), zap.String("key", e.Key()),
+				zap.Uint64("revision", e.Revision()), zap.Error(err))
+			continue
+		}
+		f.m.applySeconds.WithLabelValues(bucket).Observe(time.Since(start).Seconds())
+		f.m.lagSeconds.WithLabelValues(bucket).Observe(max(0, time.Since(e.Created()).Seconds()))
+	}
+}
+
+// reconcile drops what is held but was not in a fresh watch's listing: it
+// was deleted while the watch was down.
+func (f *Follower) reconcile(bucket string, listed map[string]struct{}, drop dropFunc, held keysFunc) {
+	if held == nil {
+		return
+	}
+	for _, k := range held() {
+		if _, ok := listed[k]; !ok {
+			f.log.Info("dropping snapshot no longer published", zap.String("bucket", bucket), zap.String("key", k))
+			drop(k)
+		}
+	}
+}
+
+func (f *Follower) markLoaded(bucket string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.loaded[bucket] {
+		return
+	}
+	f.loaded[bucket] = true
+	f.log.Info("initial snapshot load done", zap.String("bucket", bucket), zap.Int("zones", f.cfg.Zones.Len()))
+	if f.loaded[snapshot.ZonesBucket] && f.loaded[snapshot.AccountsBucket] {
+		f.readyOnce.Do(func() { close(f.ready) })
+	}
+}
+
+func (f *Follower) zoneKeys() []string {
+	names := f.cfg.Zones.Names()
+	for i, n := range names {
+		names[i] = snapshot.ZoneKey(n)
+	}
+	return names
+}
+
+func (f *Follower) applyZone(ctx context.Context, e jetstream.KeyValueEntry) error {
+	s, err := snapshot.UnmarshalZone(e.Value())
+	if err != nil {
+		return fmt.Errorf("zone key %q: %w", e.Key(), err)
+	}
+	name := s.GetHeader().GetName()
+	if snapshot.ZoneKey(name) != e.Key() {
+		return fmt.Errorf("zone key %q holds zone %q", e.Key(), name)
+	}
+	if v, ok := f.cfg.Zones.Version(name); ok && v >= s.GetHeader().GetVersion() {
+		f.m.updates.WithLabelValues(snapshot.ZonesBucket, "stale").Inc()
+		return nil
+	}
+	if obj := s.GetRecordsObject(); obj != "" {
+		s, err = f.fetchObject(ctx, name, obj)
+		if err != nil {
+			return err
+		}
+	}
+	z, err := zonecache.Build(s)
+	if err != nil {
+		return fmt.Errorf("build zone %q version %d: %w", name, s.GetHeader().GetVersion(), err)
+	}
+	if !f.cfg.Zones.Put(z) {
+		f.m.updates.WithLabelValues(snapshot.ZonesBucket, "stale").Inc()
+		return nil
+	}
+	f.m.updates.WithLabelValues(snapshot.ZonesBucket, "applied").Inc()
+	f.m.zones.Set(float64(f.cfg.Zones.Len()))
+	f.m.version.Set(float64(z.Version))
+	f.log.Debug("zone applied", zap.String("zone", name), zap.Uint64("version", z.Version), zap.Int("names", z.Len()))
+	return nil
+}
+
+// fetchObject loads a zone too large for a KV value from the object store.
+func (f *Follower) fetchObject(ctx context.Context, name, object string) (*snapshot.Zone, error) {
+	f.mu.Lock()
+	os := f.objects
+	f.mu.Unlock()
+	if os == nil {
+		var err error
+		os, err = f.js.ObjectStore(ctx, snapshot.ObjectBucket)
+		if err != nil {
+			return nil, fmt.Errorf("open object store %q for zone %q: %w", snapshot.ObjectBucket, name, err)
+		}
+		f.mu.Lock()
+		f.objects = os
+		f.mu.Unlock()
+	}
+	b, err := os.GetBytes(ctx, object)
+	if err != nil {
+		return nil, fmt.Errorf("fetch object %q of zone %q: %w", object, name, err)
+	}
+	s, err := snapshot.UnmarshalZone(b)
+	if err != nil {
+		return nil, fmt.Errorf("object %q of zone %q: %w", object, name, err)
+	}
+	if s.GetHeader().GetName() != name {
+		return nil, fmt.Errorf("object %q holds zone %q, want %q", object, s.GetHeader().GetName(), name)
+	}
+	if s.GetRecordsObject() != "" {
+		return nil, fmt.Errorf("object %q of zone %q refers to another object", object, name)
+	}
+	return s, nil
+}
+
+func (f *Follower) dropZone(key string) {
+	if f.cfg.Zones.Delete(snapshot.NameFromKey(key)) {
+		f.m.zones.Set(float64(f.cfg.Zones.Len()))
+		f.log.Info("zone removed", zap.String("zone", snapshot.NameFromKey(key)))
+	}
+}
+
+func (f *Follower) applyAccount(_ context.Context, e jetstream.KeyValueEntry) error {
+	a, err := snapshot.UnmarshalAccount(e.Value())
+	if err != nil {
+		return fmt.Errorf("account key %q: %w", e.Key(), err)
+	}
+	if a.GetAccountId() != e.Key() {
+		return fmt.Errorf("account key %q holds account %q", e.Key(), a.GetAccountId())
+	}
+	if f.cfg.Accounts.Put(a) {
+		f.m.updates.WithLabelValues(snapshot.AccountsBucket, "applied").Inc()
+		f.log.Info("account settings applied", zap.String("account", a.GetAccountId()),
+			zap.Uint64("version", a.GetVersion()), zap.Bool("enforce_dns_only", a.GetEnforceDnsOnly()))
+	} else {
+		f.m.updates.WithLabelValues(snapshot.AccountsBucket, "stale").Inc()
+	}
+	return nil
+}
+
+func (f *Follower) dropAccount(key string) { f.cfg.Accounts.Delete(key) }
+
+type metrics struct {
+	updates       *prometheus.CounterVec
+	watchRestarts *prometheus.CounterVec
+	applySeconds  *prometheus.HistogramVec
+	lagSeconds    *prometheus.HistogramVec
+	zones         prometheus.Gauge
+	version       prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "zonegrid", Subsystem: "edge", Name: "snapshot_updates_total",
+			Help: "Snapshot updates received, by bucket and result (applied, stale, deleted, failed).",
+		}, []string{"bucket", "result"}),
+		watchRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "zonegrid", Subsystem: "edge", Name: "snapshot_watch_restarts_total",
+			Help: "Times a bucket watch had to be started again.",
+		}, []string{"bucket"}),
+		applySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "zonegrid", Subsystem: "edge", Name: "snapshot_apply_seconds",
+			Help:    "Time to decode, fetch and index one snapshot.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+		}, []string{"bucket"}),
+		lagSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "zonegrid", Subsystem: "edge", Name: "snapshot_propagation_seconds",
+			Help:    "Time from a snapshot's publication to its being served.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}, []string{"bucket"}),
+		zones: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "zonegrid", Subsystem: "edge", Name: "zones_loaded",
+			Help: "Zones held in memory.",
+		}),
+		version: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "zonegrid", Subsystem: "edge", Name: "snapshot_last_applied_version",
+			Help: "Version of the last zone snapshot applied.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.updates, m.watchRestarts, m.applySeconds, m.lagSeconds, m.zones, m.version)
+	}
+	return m
+}

@@ -1,0 +1,605 @@
+// Package records implements dns.v1.RecordService: it validates DNS records
+// (per type through package rdata, then against the other records of the
+// zone) and writes them through controlplane/store. Every write is one
+// store.UpdateRecords call whose closure re-validates on each attempt, so
+// concurrent writers cannot both pass a cross-record rule, and a rejected
+// write changes nothing.
+package records
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/zonegrid/zonegrid/controlplane/store"
+	"github.com/zonegrid/zonegrid/pkg/dnsname"
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+	"github.com/zonegrid/zonegrid/services/records/rdata"
+	"github.com/zonegrid/zonegrid/services/status"
+)
+
+// Listing limits (record.proto).
+const (
+	defaultPageSize = 100
+	maxPageSize     = 5000
+)
+
+// Batch limits per plan (source documents, "Batch record changes").
+const (
+	maxBatchFree = 200
+	maxBatchPaid = 3500
+)
+
+// Service is the RecordService server.
+type Service struct {
+	dnsv1.UnimplementedRecordServiceServer
+
+	st      *store.Store
+	np      NonProxiable
+	now     func() time.Time
+	log     *zap.Logger
+	metrics *metrics
+}
+
+// New returns the RecordService backed by st.
+func New(st *store.Store, opts Options, log *zap.Logger) dnsv1.RecordServiceServer {
+	return newService(st, opts, log)
+}
+
+func newService(st *store.Store, opts Options, log *zap.Logger) *Service {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &Service{st: st, np: opts.NonProxiable, now: opts.Now, log: log, metrics: newMetrics(opts.Registerer)}
+	if s.np.empty() {
+		s.np = DefaultNonProxiable()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// CreateRecord validates and adds one record.
+func (s *Service) CreateRecord(ctx context.Context, req *dnsv1.CreateRecordRequest) (_ *dnsv1.CreateRecordResponse, err error) {
+	defer s.observe("CreateRecord", &err)
+	if err := checkZoneID(req.GetZoneId()); err != nil {
+		return nil, err
+	}
+	id, err := newID()
+	if err != nil {
+		return nil, err
+	}
+	var out *dnsv1.Record
+	err = s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
+		r, err := w.create(ctx, req.GetRecord(), id, "record.")
+		out = r
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &dnsv1.CreateRecordResponse{Record: out}, nil
+}
+
+// GetRecord returns one record.
+func (s *Service) GetRecord(ctx context.Context, req *dnsv1.GetRecordRequest) (_ *dnsv1.GetRecordResponse, err error) {
+	defer s.observe("GetRecord", &err)
+	if err := checkZoneID(req.GetZoneId()); err != nil {
+		return nil, err
+	}
+	if err := checkRecordID("record_id", req.GetRecordId()); err != nil {
+		return nil, err
+	}
+	if _, err := s.zone(ctx, req.GetZoneId()); err != nil {
+		return nil, err
+	}
+	r, err := s.st.GetRecord(ctx, req.GetZoneId(), req.GetRecordId())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, recordNotFound("record_id", req.GetRecordId(), req.GetZoneId())
+	}
+	if err != nil {
+		return nil, s.storeErr(req.GetZoneId(), err)
+	}
+	return &dnsv1.GetRecordResponse{Record: r}, nil
+}
+
+// ListRecords lists a zone's records, filtered and paginated.
+func (s *Service) ListRecords(ctx context.Context, req *dnsv1.ListRecordsRequest) (_ *dnsv1.ListRecordsResponse, err error) {
+	defer s.observe("ListRecords", &err)
+	if err := checkZoneID(req.GetZoneId()); err != nil {
+		return nil, err
+	}
+	size := int(req.GetPageSize())
+	switch {
+	case size < 0:
+		return nil, status.InvalidArgument("page_size", "must not be negative")
+	case size == 0:
+		size = defaultPageSize
+	case size > maxPageSize:
+		size = maxPageSize
+	}
+	zone, err := s.zone(ctx, req.GetZoneId())
+	if err != nil {
+		return nil, err
+	}
+	f := store.RecordFilter{Type: strings.ToUpper(strings.TrimSpace(req.GetType())), Content: req.GetContent()}
+	if req.Proxied != nil {
+		p := req.GetProxied()
+		f.Proxied = &p
+	}
+	if req.GetName() != "" {
+		if f.Name, err = dnsname.Qualify(strings.TrimSpace(req.GetName()), zone.GetName()); err != nil {
+			return nil, status.InvalidArgument("name", err.Error())
+		}
+	}
+	if f.Type != "" && f.Content != "" {
+		// Match what is stored: "fe80::0:1" finds "fe80::1".
+		if rd, err := rdata.Parse(f.Type, f.Content, nil, 0); err == nil {
+			f.Content = rd.Content
+		}
+	}
+	recs, next, err := s.st.ListRecords(ctx, req.GetZoneId(), f, size, req.GetPageToken())
+	if errors.Is(err, store.ErrBadPageToken) {
+		return nil, status.InvalidArgument("page_token", "is not a token of this listing")
+	}
+	if err != nil {
+		return nil, s.storeErr(req.GetZoneId(), err)
+	}
+	return &dnsv1.ListRecordsResponse{Records: recs, NextPageToken: next}, nil
+}
+
+// UpdateRecord replaces every user-writable field of a record.
+func (s *Service) UpdateRecord(ctx context.Context, req *dnsv1.UpdateRecordRequest) (_ *dnsv1.UpdateRecordResponse, err error) {
+	defer s.observe("UpdateRecord", &err)
+	if err := checkZoneID(req.GetZoneId()); err != nil {
+		return nil, err
+	}
+	if err := checkRecordID("record_id", req.GetRecordId()); err != nil {
+		return nil, err
+	}
+	var out *dnsv1.Record
+	err = s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
+		r, err := w.replace(ctx, req.GetRecordId(), req.GetRecord(), "record_id", "record.")
+		out = r
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &dnsv1.UpdateRecordResponse{Record: out}, nil
+}
+
+// PatchRecord changes the fields of a record named in update_mask.
+func (s *Service) PatchRecord(ctx context.Context, req *dnsv1.PatchRecordRequest) (_ *dnsv1.PatchRecordResponse, err error) {
+	defer s.observe("PatchRecord", &err)
+	if err := checkZoneID(req.GetZoneId()); err != nil {
+		return nil, err
+	}
+	if err := checkRecordID("record_id", req.GetRecordId()); err != nil {
+		return nil, err
+	}
+	if err := checkMask("update_mask", req.GetUpdateMask()); err != nil {
+		return nil, err
+	}
+	var out *dnsv1.Record
+	err = s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
+		r, err := w.patch(ctx, req.GetRecordId(), req.GetRecord(), req.GetUpdateMask(), "record_id", "record.")
+		out = r
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &dnsv1.PatchRecordResponse{Record: out}, nil
+}
+
+// DeleteRecord removes a record.
+func (s *Service) DeleteRecord(ctx context.Context, req *dnsv1.DeleteRecordRequest) (_ *dnsv1.DeleteRecordResponse, err error) {
+	defer s.observe("DeleteRecord", &err)
+	if err := checkZoneID(req.GetZoneId()); err != nil {
+		return nil, err
+	}
+	if err := checkRecordID("record_id", req.GetRecordId()); err != nil {
+		return nil, err
+	}
+	err = s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
+		return w.delete(ctx, req.GetRecordId(), "record_id")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &dnsv1.DeleteRecordResponse{RecordId: req.GetRecordId()}, nil
+}
+
+// BatchRecords applies deletes, patches, puts and posts, in that order and
+// each list in its order, as one write: each operation is validated against
+// the state the earlier ones leave, and the first failure rejects all.
+func (s *Service) BatchRecords(ctx context.Context, req *dnsv1.BatchRecordsRequest) (_ *dnsv1.BatchRecordsResponse, err error) {
+	defer s.observe("BatchRecords", &err)
+	if err := checkZoneID(req.GetZoneId()); err != nil {
+		return nil, err
+	}
+	for i, id := range req.GetDeletes() {
+		if err := checkRecordID(fmt.Sprintf("deletes[%d]", i), id); err != nil {
+			return nil, err
+		}
+	}
+	for i, p := range req.GetPatches() {
+		if err := checkRecordID(fmt.Sprintf("patches[%d].record_id", i), p.GetRecordId()); err != nil {
+			return nil, err
+		}
+		if err := checkMask(fmt.Sprintf("patches[%d].update_mask", i), p.GetUpdateMask()); err != nil {
+			return nil, err
+		}
+	}
+	for i, p := range req.GetPuts() {
+		if err := checkRecordID(fmt.Sprintf("puts[%d].record_id", i), p.GetRecordId()); err != nil {
+			return nil, err
+		}
+	}
+	ids := make([]string, len(req.GetPosts()))
+	for i := range ids {
+		if ids[i], err = newID(); err != nil {
+			return nil, err
+		}
+	}
+	total := len(req.GetDeletes()) + len(req.GetPatches()) + len(req.GetPuts()) + len(req.GetPosts())
+	if total == 0 {
+		if _, err := s.zone(ctx, req.GetZoneId()); err != nil {
+			return nil, err
+		}
+		return &dnsv1.BatchRecordsResponse{}, nil
+	}
+	var resp *dnsv1.BatchRecordsResponse
+	err = s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
+		limit := maxBatchPaid
+		if p := w.zone.GetPlan(); p == dnsv1.Plan_PLAN_FREE || p == dnsv1.Plan_PLAN_UNSPECIFIED {
+			limit = maxBatchFree
+		}
+		if total > limit {
+			return status.InvalidArgument(overflowList(req, limit),
+				fmt.Sprintf("a batch on this zone's plan may hold at most %d operations, got %d", limit, total))
+		}
+		out := &dnsv1.BatchRecordsResponse{}
+		for i, id := range req.GetDeletes() {
+			if err := w.delete(ctx, id, fmt.Sprintf("deletes[%d]", i)); err != nil {
+				return err
+			}
+			out.Deleted = append(out.Deleted, id)
+		}
+		for i, p := range req.GetPatches() {
+			r, err := w.patch(ctx, p.GetRecordId(), p.GetRecord(), p.GetUpdateMask(),
+				fmt.Sprintf("patches[%d].record_id", i), fmt.Sprintf("patches[%d].record.", i))
+			if err != nil {
+				return err
+			}
+			out.Patched = append(out.Patched, r)
+		}
+		for i, p := range req.GetPuts() {
+			r, err := w.replace(ctx, p.GetRecordId(), p.GetRecord(),
+				fmt.Sprintf("puts[%d].record_id", i), fmt.Sprintf("puts[%d].record.", i))
+			if err != nil {
+				return err
+			}
+			out.Put = append(out.Put, r)
+		}
+		for i, p := range req.GetPosts() {
+			r, err := w.create(ctx, p, ids[i], fmt.Sprintf("posts[%d].", i))
+			if err != nil {
+				return err
+			}
+			out.Posted = append(out.Posted, r)
+		}
+		// A record patched or put several times is returned in its final
+		// form everywhere, as it is stored.
+		final := func(rs []*dnsv1.Record) {
+			for i, r := range rs {
+				if f, ok := w.ov.puts[r.GetId()]; ok {
+					rs[i] = f
+				}
+			}
+		}
+		final(out.Patched)
+		final(out.Put)
+		resp = out
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// overflowList names the list of a batch in which the operation beyond limit
+// falls (operations count in execution order).
+func overflowList(req *dnsv1.BatchRecordsRequest, limit int) string {
+	n := 0
+	for _, l := range []struct {
+		name string
+		len  int
+	}{{"deletes", len(req.GetDeletes())}, {"patches", len(req.GetPatches())}, {"puts", len(req.GetPuts())}, {"posts", len(req.GetPosts())}} {
+		if n += l.len; n > limit {
+			return l.name
+		}
+	}
+	return "posts"
+}
+
+// write runs fn inside one store.UpdateRecords call. fn may run several
+// times (on conflicts) and must only touch the writer.
+func (s *Service) write(ctx context.Context, zoneID string, fn func(ctx context.Context, w *writer) error) error {
+	now := timestamppb.New(s.now())
+	var committed []store.RecordOp
+	err := s.st.UpdateRecords(ctx, zoneID, func(ctx context.Context, v store.ZoneView) ([]store.RecordOp, error) {
+		w := &writer{ov: newOverlay(v), zone: v.Zone(), settings: v.Settings(), np: s.np, now: now}
+		if err := fn(ctx, w); err != nil {
+			return nil, err
+		}
+		committed = w.ov.ops()
+		return committed, nil
+	})
+	if err != nil {
+		return s.storeErr(zoneID, err)
+	}
+	puts, deletes := 0, 0
+	for _, op := range committed {
+		if op.Put != nil {
+			puts++
+		} else {
+			deletes++
+		}
+	}
+	s.metrics.written.WithLabelValues("put").Add(float64(puts))
+	s.metrics.written.WithLabelValues("delete").Add(float64(deletes))
+	s.log.Info("records written", zap.String("zone_id", zoneID), zap.Int("puts", puts), zap.Int("deletes", deletes))
+	return nil
+}
+
+// zone reads a zone for the read paths, mapping a missing zone to NotFound.
+func (s *Service) zone(ctx context.Context, zoneID string) (*dnsv1.Zone, error) {
+	z, err := s.st.GetZone(ctx, zoneID)
+	if err != nil {
+		return nil, s.storeErr(zoneID, err)
+	}
+	return z, nil
+}
+
+// storeErr maps a store error to a status. Statuses built by the validation
+// pass through; a NotFound left over can only be the zone, since records
+// not found are reported inside the write.
+func (s *Service) storeErr(zoneID string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(interface{ GRPCStatus() *grpcstatus.Status }); ok {
+		return err
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return grpcstatus.Errorf(codes.NotFound, "zone_id: zone %q not found", zoneID)
+	}
+	st := status.FromStore(err)
+	if grpcstatus.Code(st) == codes.Internal || grpcstatus.Code(st) == codes.Unavailable {
+		s.log.Error("record store failure", zap.String("zone_id", zoneID), zap.Error(err))
+	}
+	return st
+}
+
+func (s *Service) observe(method string, err *error) {
+	s.metrics.requests.WithLabelValues(method, grpcstatus.Code(*err).String()).Inc()
+}
+
+// writer prepares the operations of one write against an overlay of the
+// zone read at one revision.
+type writer struct {
+	ov       *overlay
+	zone     *dnsv1.Zone
+	settings *dnsv1.ZoneSettings
+	np       NonProxiable
+	now      *timestamppb.Timestamp
+}
+
+func (w *writer) create(ctx context.Context, in *dnsv1.Record, id, prefix string) (*dnsv1.Record, error) {
+	r, err := normalize(in, w.zone, w.settings, w.np)
+	if err != nil {
+		return nil, fieldStatus(prefix, err)
+	}
+	r.Id, r.ZoneId, r.CreatedOn, r.ModifiedOn = id, w.zone.GetId(), w.now, w.now
+	return w.commit(ctx, r, prefix)
+}
+
+func (w *writer) replace(ctx context.Context, id string, in *dnsv1.Record, idField, prefix string) (*dnsv1.Record, error) {
+	old, err := w.existing(ctx, id, idField)
+	if err != nil {
+		return nil, err
+	}
+	return w.rewrite(ctx, old, in, prefix)
+}
+
+func (w *writer) patch(ctx context.Context, id string, in *dnsv1.Record, mask *fieldmaskpb.FieldMask, idField, prefix string) (*dnsv1.Record, error) {
+	old, err := w.existing(ctx, id, idField)
+	if err != nil {
+		return nil, err
+	}
+	return w.rewrite(ctx, old, applyMask(old, in, mask.GetPaths()), prefix)
+}
+
+// rewrite validates in as the new version of old, keeping what users cannot
+// change.
+func (w *writer) rewrite(ctx context.Context, old, in *dnsv1.Record, prefix string) (*dnsv1.Record, error) {
+	r, err := normalize(in, w.zone, w.settings, w.np)
+	if err != nil {
+		return nil, fieldStatus(prefix, err)
+	}
+	r.Id, r.ZoneId, r.Meta, r.CreatedOn, r.ModifiedOn = old.GetId(), w.zone.GetId(), old.GetMeta(), old.GetCreatedOn(), w.now
+	return w.commit(ctx, r, prefix)
+}
+
+func (w *writer) commit(ctx context.Context, r *dnsv1.Record, prefix string) (*dnsv1.Record, error) {
+	if err := checkConflicts(ctx, w.ov, r, w.zone.GetName()); err != nil {
+		return nil, fieldStatus(prefix, err)
+	}
+	w.ov.put(r)
+	return r, nil
+}
+
+func (w *writer) delete(ctx context.Context, id, idField string) error {
+	if _, err := w.existing(ctx, id, idField); err != nil {
+		return err
+	}
+	w.ov.delete(id)
+	return nil
+}
+
+func (w *writer) existing(ctx context.Context, id, idField string) (*dnsv1.Record, error) {
+	r, err := w.ov.Record(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, recordNotFound(idField, id, w.zone.GetId())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read record %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// maskPaths are the Record fields PatchRecord can change (record.proto).
+var maskPaths = map[string]bool{
+	"name": true, "type": true, "content": true, "data": true, "priority": true, "ttl": true,
+	"proxied": true, "comment": true, "tags": true, "settings": true, "settings.flatten_cname": true,
+}
+
+func checkMask(field string, m *fieldmaskpb.FieldMask) error {
+	if len(m.GetPaths()) == 0 {
+		return status.InvalidArgument(field, "must name at least one field")
+	}
+	for _, p := range m.GetPaths() {
+		if !maskPaths[p] {
+			return status.InvalidArgument(field, fmt.Sprintf("unknown or read-only path %q", p))
+		}
+	}
+	return nil
+}
+
+// applyMask returns old with the masked fields taken from in. Content and
+// data are two forms of one value: changing one alone drops the other so
+// that the stale form cannot contradict the new one.
+func applyMask(old, in *dnsv1.Record, paths []string) *dnsv1.Record {
+	m := proto.Clone(old).(*dnsv1.Record)
+	if in == nil {
+		in = &dnsv1.Record{}
+	}
+	set := map[string]bool{}
+	for _, p := range paths {
+		set[p] = true
+	}
+	if set["name"] {
+		m.Name = in.GetName()
+	}
+	if set["type"] {
+		m.Type = in.GetType()
+	}
+	if set["content"] {
+		m.Content = in.GetContent()
+		if !set["data"] {
+			m.Data = nil
+		}
+	}
+	if set["data"] {
+		m.Data = in.GetData()
+		if !set["content"] {
+			m.Content = ""
+		}
+	}
+	if set["priority"] {
+		m.Priority = in.GetPriority()
+	}
+	if set["ttl"] {
+		m.Ttl = in.GetTtl()
+	}
+	if set["proxied"] {
+		m.Proxied = in.GetProxied()
+	}
+	if set["comment"] {
+		m.Comment = in.GetComment()
+	}
+	if set["tags"] {
+		m.Tags = in.GetTags()
+	}
+	if set["settings"] || set["settings.flatten_cname"] {
+		m.Settings = in.GetSettings()
+	}
+	return m
+}
+
+// fieldStatus turns a validation failure into InvalidArgument naming the
+// field as it appears in the request.
+func fieldStatus(prefix string, err error) error {
+	var fe *fieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	field := prefix + fe.Field
+	if fe.Field == "" {
+		field = strings.TrimSuffix(prefix, ".")
+	}
+	return status.InvalidArgument(field, fe.Description)
+}
+
+func recordNotFound(field, id, zoneID string) error {
+	return grpcstatus.Errorf(codes.NotFound, "%s: record %q not found in zone %q", field, id, zoneID)
+}
+
+func checkZoneID(id string) error {
+	if id == "" {
+		return status.InvalidArgument("zone_id", "is required")
+	}
+	if !validID(id) {
+		return status.InvalidArgument("zone_id", "is not a valid id")
+	}
+	return nil
+}
+
+func checkRecordID(field, id string) error {
+	if id == "" {
+		return status.InvalidArgument(field, "is required")
+	}
+	if !validID(id) {
+		return status.InvalidArgument(field, "is not a valid id")
+	}
+	return nil
+}
+
+// validID mirrors the store's id alphabet, so a bad id is the caller's
+// error rather than a storage failure.
+func validID(id string) bool {
+	if len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// newID returns 32 random hex characters.
+func newID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generate record id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}

@@ -1,0 +1,192 @@
+package records
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/zonegrid/zonegrid/pkg/dnsname"
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+	"github.com/zonegrid/zonegrid/services/records/rdata"
+)
+
+// Limits from the source documents ("Time to Live (TTL)", "DNS record
+// comments and tags").
+const (
+	ttlAuto          = 1
+	ttlMax           = 86400
+	ttlMinDefault    = 60
+	ttlMinEnterprise = 30
+
+	commentMaxFree = 100
+	commentMaxPaid = 500
+	maxTags        = 20
+	tagNameMax     = 32
+	tagValueMax    = 100
+)
+
+type fieldError = rdata.FieldError
+
+func invalid(field, format string, args ...any) *fieldError {
+	return &fieldError{Field: field, Description: fmt.Sprintf(format, args...)}
+}
+
+// normalize validates the user-writable fields of in, on their own and
+// against the zone, and returns the record as it is stored (without id,
+// zone id, meta or times). It does not look at other records.
+func normalize(in *dnsv1.Record, zone *dnsv1.Zone, settings *dnsv1.ZoneSettings, np NonProxiable) (*dnsv1.Record, error) {
+	if in == nil {
+		return nil, invalid("", "record is required")
+	}
+	out := &dnsv1.Record{}
+
+	rawName := strings.TrimSpace(in.GetName())
+	if rawName == "" {
+		return nil, invalid("name", "is required (use @ for the zone apex)")
+	}
+	name, err := dnsname.Qualify(rawName, zone.GetName())
+	if err != nil {
+		return nil, invalid("name", "%v", err)
+	}
+	out.Name = name
+
+	out.Type = strings.ToUpper(strings.TrimSpace(in.GetType()))
+	if out.Type == "" {
+		return nil, invalid("type", "is required")
+	}
+	rd, err := rdata.Parse(out.Type, in.GetContent(), in.GetData(), in.GetPriority())
+	if err != nil {
+		return nil, err
+	}
+	out.Content, out.Data, out.Priority = rd.Content, rd.Data, rd.Priority
+	if out.Type == "CNAME" && out.Content == out.Name {
+		return nil, invalid("content", "a CNAME record cannot point to its own name")
+	}
+
+	out.Proxiable = proxiable(out.Type, out.Content, np)
+	if in.GetProxied() {
+		switch {
+		case out.Type != "A" && out.Type != "AAAA" && out.Type != "CNAME":
+			return nil, invalid("proxied", "only A, AAAA and CNAME records can be proxied, not %s", out.Type)
+		case !out.Proxiable:
+			return nil, invalid("proxied", "CNAME target %s cannot be proxied", out.Content)
+		}
+		out.Proxied = true
+	}
+
+	out.Ttl, err = ttl(in.GetTtl(), out.Proxied, zone.GetPlan())
+	if err != nil {
+		return nil, err
+	}
+
+	if in.GetSettings().GetFlattenCname() {
+		if err := checkFlatten(out, zone, settings); err != nil {
+			return nil, err
+		}
+		out.Settings = &dnsv1.RecordSettings{FlattenCname: true}
+	}
+
+	if out.Comment, err = comment(in.GetComment(), zone.GetPlan()); err != nil {
+		return nil, err
+	}
+	if out.Tags, err = tags(in.GetTags()); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// proxiable: only records used for IP address resolution, and not CNAMEs to
+// targets on the non-proxiable list. Wildcards can be proxied.
+func proxiable(typ, content string, np NonProxiable) bool {
+	switch typ {
+	case "A", "AAAA":
+		return true
+	case "CNAME":
+		return !np.Blocks(content)
+	}
+	return false
+}
+
+// ttl applies the TTL rules: 0 means automatic; proxied records are always
+// automatic (the documents: "This value cannot be edited"), so a given TTL is
+// replaced rather than refused.
+func ttl(v uint32, proxied bool, plan dnsv1.Plan) (uint32, error) {
+	if v == 0 || proxied {
+		return ttlAuto, nil
+	}
+	minTTL := uint32(ttlMinDefault)
+	if plan == dnsv1.Plan_PLAN_ENTERPRISE {
+		minTTL = ttlMinEnterprise
+	}
+	if v != ttlAuto && (v < minTTL || v > ttlMax) {
+		return 0, invalid("ttl", "must be 1 (automatic) or between %d and %d seconds", minTTL, ttlMax)
+	}
+	return v, nil
+}
+
+func checkFlatten(r *dnsv1.Record, zone *dnsv1.Zone, settings *dnsv1.ZoneSettings) error {
+	const field = "settings.flatten_cname"
+	switch {
+	case r.Type != "CNAME":
+		return invalid(field, "only CNAME records can be flattened")
+	case r.Name == zone.GetName():
+		return invalid(field, "a CNAME at the zone apex is always flattened")
+	case r.Proxied:
+		return invalid(field, "proxied records are flattened by default")
+	case settings.GetFlattenAllCnames():
+		return invalid(field, "the zone already flattens all CNAME records")
+	case zone.GetPlan() == dnsv1.Plan_PLAN_FREE || zone.GetPlan() == dnsv1.Plan_PLAN_UNSPECIFIED:
+		return invalid(field, "flattening individual CNAME records needs a paid plan")
+	}
+	return nil
+}
+
+func comment(c string, plan dnsv1.Plan) (string, error) {
+	limit := commentMaxPaid
+	if plan == dnsv1.Plan_PLAN_FREE || plan == dnsv1.Plan_PLAN_UNSPECIFIED {
+		limit = commentMaxFree
+	}
+	if !utf8.ValidString(c) {
+		return "", invalid("comment", "is not valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(c); n > limit {
+		return "", invalid("comment", "is %d characters, at most %d are allowed on this plan", n, limit)
+	}
+	if strings.IndexFunc(c, unicode.IsControl) >= 0 {
+		return "", invalid("comment", "contains a control character")
+	}
+	return c, nil
+}
+
+// tags: at most 20 of the form name:value, name up to 32 and value up to 100
+// characters, no duplicates.
+func tags(in []string) ([]string, error) {
+	if len(in) > maxTags {
+		return nil, invalid("tags", "%d tags given, at most %d are allowed", len(in), maxTags)
+	}
+	if len(in) == 0 {
+		return nil, nil
+	}
+	seen := make(map[string]bool, len(in))
+	out := make([]string, 0, len(in))
+	for i, t := range in {
+		field := fmt.Sprintf("tags[%d]", i)
+		name, value, ok := strings.Cut(t, ":")
+		switch {
+		case !ok || name == "":
+			return nil, invalid(field, "%q is not of the form name:value", t)
+		case !utf8.ValidString(t) || strings.IndexFunc(t, unicode.IsControl) >= 0:
+			return nil, invalid(field, "contains invalid characters")
+		case utf8.RuneCountInString(name) > tagNameMax:
+			return nil, invalid(field, "tag name is longer than %d characters", tagNameMax)
+		case utf8.RuneCountInString(value) > tagValueMax:
+			return nil, invalid(field, "tag value is longer than %d characters", tagValueMax)
+		case seen[t]:
+			return nil, invalid(field, "duplicate tag %q", t)
+		}
+		seen[t] = true
+		out = append(out, t)
+	}
+	return out, nil
+}

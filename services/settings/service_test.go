@@ -1,0 +1,187 @@
+package settings
+
+import (
+	"context"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	grpcstatus "google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/zonegrid/zonegrid/controlplane/embedded"
+	"github.com/zonegrid/zonegrid/controlplane/store"
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+)
+
+var etcdCli *clientv3.Client
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "settings-test")
+	if err != nil {
+		panic(err)
+	}
+	srv, err := embedded.Start(context.Background(), embedded.Config{DataDir: dir, UnsafeNoFsync: true}, zap.NewNop())
+	if err != nil {
+		panic(err)
+	}
+	etcdCli, err = clientv3.New(clientv3.Config{Endpoints: srv.EtcdEndpoints(), DialTimeout: 5 * time.Second})
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	etcdCli.Close()
+	srv.Close()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type fixture struct {
+	c        dnsv1.SettingsServiceClient
+	freeZone string
+	proZone  string
+}
+
+// newFixture serves the settings service over real gRPC on 127.0.0.1,
+// backed by real etcd, with one Free and one Pro zone.
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	st := store.New(etcdCli, "/test/"+strings.ReplaceAll(t.Name(), "/", "_"), zaptest.NewLogger(t))
+	mk := func(id, name string, plan dnsv1.Plan) string {
+		_, err := st.CreateZone(context.Background(), "acct1", name, func(store.ZoneCreation) (*dnsv1.Zone, error) {
+			return &dnsv1.Zone{Id: id, AccountId: "acct1", Name: name, Plan: plan}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	f := fixture{freeZone: mk("free1", "free.example.", dnsv1.Plan_PLAN_FREE), proZone: mk("pro1", "pro.example.", dnsv1.Plan_PLAN_PRO)}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	dnsv1.RegisterSettingsServiceServer(gs, New(st, zaptest.NewLogger(t)))
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	f.c = dnsv1.NewSettingsServiceClient(conn)
+	return f
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func violation(err error) (codes.Code, string) {
+	st := grpcstatus.Convert(err)
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
+			return st.Code(), br.GetFieldViolations()[0].GetField()
+		}
+	}
+	return st.Code(), ""
+}
+
+func mask(paths ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: paths} }
+
+func TestAccountSettingsRoundTrip(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	got, err := f.c.GetAccountSettings(ctx, &dnsv1.GetAccountSettingsRequest{AccountId: "acct9"})
+	if err != nil || got.GetSettings().GetEnforceDnsOnly() {
+		t.Fatalf("default = %v, %v", got, err)
+	}
+	upd, err := f.c.UpdateAccountSettings(ctx, &dnsv1.UpdateAccountSettingsRequest{
+		AccountId: "acct9", Settings: &dnsv1.AccountSettings{EnforceDnsOnly: true}})
+	if err != nil || !upd.GetSettings().GetEnforceDnsOnly() {
+		t.Fatalf("update = %v, %v", upd, err)
+	}
+	// An unknown path rejects the whole update.
+	_, err = f.c.UpdateAccountSettings(ctx, &dnsv1.UpdateAccountSettingsRequest{
+		AccountId: "acct9", Settings: &dnsv1.AccountSettings{}, UpdateMask: mask("nope")})
+	if code, field := violation(err); code != codes.InvalidArgument || field != "update_mask" {
+		t.Fatalf("unknown path err = %v", err)
+	}
+	got, _ = f.c.GetAccountSettings(ctx, &dnsv1.GetAccountSettingsRequest{AccountId: "acct9"})
+	if !got.GetSettings().GetEnforceDnsOnly() {
+		t.Fatal("rejected update changed the setting")
+	}
+	if _, err := f.c.GetAccountSettings(ctx, &dnsv1.GetAccountSettingsRequest{}); grpcstatus.Code(err) != codes.InvalidArgument {
+		t.Fatalf("missing account err = %v", err)
+	}
+}
+
+func TestUpdateZoneSettingsValidates(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name  string
+		zone  func(fixture) string
+		s     *dnsv1.ZoneSettings
+		mask  *fieldmaskpb.FieldMask
+		code  codes.Code
+		field string
+	}{
+		{"flatten all on free plan", func(f fixture) string { return f.freeZone }, &dnsv1.ZoneSettings{FlattenAllCnames: true}, nil, codes.InvalidArgument, "settings.flatten_all_cnames"},
+		{"flatten all on pro plan", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{FlattenAllCnames: true}, nil, codes.OK, ""},
+		{"ns ttl too low", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{NsTtl: 29}, mask("ns_ttl"), codes.InvalidArgument, "settings.ns_ttl"},
+		{"ns ttl too high", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{NsTtl: 86401}, mask("ns_ttl"), codes.InvalidArgument, "settings.ns_ttl"},
+		{"ns ttl in range", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{NsTtl: 30}, mask("ns_ttl"), codes.OK, ""},
+		{"soa retry above max", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{SoaRetry: 7200}, mask("soa_retry"), codes.InvalidArgument, "settings.soa_retry"},
+		{"soa retry above refresh", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{SoaRefresh: 900, SoaRetry: 1000}, mask("soa_refresh", "soa_retry"), codes.InvalidArgument, "settings.soa_retry"},
+		{"soa expire below min", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{SoaExpire: 100}, mask("soa_expire"), codes.InvalidArgument, "settings.soa_expire"},
+		{"soa min ttl below min", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{SoaMinTtl: 10}, mask("soa_min_ttl"), codes.InvalidArgument, "settings.soa_min_ttl"},
+		{"unknown mask path", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{}, mask("soa_serial"), codes.InvalidArgument, "update_mask"},
+		{"missing zone", func(fixture) string { return "nozone" }, &dnsv1.ZoneSettings{}, nil, codes.NotFound, ""},
+		{"bad zone id", func(fixture) string { return "a/b" }, &dnsv1.ZoneSettings{}, nil, codes.InvalidArgument, "zone_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.c.UpdateZoneSettings(ctxT(t), &dnsv1.UpdateZoneSettingsRequest{ZoneId: tt.zone(f), Settings: tt.s, UpdateMask: tt.mask})
+			code, field := violation(err)
+			if code != tt.code || field != tt.field {
+				t.Fatalf("err = %v (field %q), want %v on %q", err, field, tt.code, tt.field)
+			}
+		})
+	}
+}
+
+func TestUpdateZoneSettingsAppliesOnlyMaskedFields(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	full := &dnsv1.ZoneSettings{FlattenAllCnames: true, NsTtl: 600, SoaRefresh: 7200, SoaRetry: 1200, SoaExpire: 1209600, SoaMinTtl: 300}
+	if _, err := f.c.UpdateZoneSettings(ctx, &dnsv1.UpdateZoneSettingsRequest{ZoneId: f.proZone, Settings: full}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.c.UpdateZoneSettings(ctx, &dnsv1.UpdateZoneSettingsRequest{
+		ZoneId: f.proZone, Settings: &dnsv1.ZoneSettings{NsTtl: 3600, SoaMinTtl: 999}, UpdateMask: mask("ns_ttl")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.c.GetZoneSettings(ctx, &dnsv1.GetZoneSettingsRequest{ZoneId: f.proZone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := proto.Clone(full).(*dnsv1.ZoneSettings)
+	want.NsTtl = 3600
+	if !proto.Equal(got.GetSettings(), want) {
+		t.Fatalf("settings = %v, want %v", got.GetSettings(), want)
+	}
+}

@@ -1,0 +1,316 @@
+// Package zones implements dns.v1.ZoneService: creating zones (validated,
+// with nameservers assigned), reading, listing, deleting, and activation.
+// How a zone becomes active is pluggable; see README.md.
+package zones
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/zonegrid/zonegrid/controlplane/nameservers"
+	"github.com/zonegrid/zonegrid/controlplane/store"
+	"github.com/zonegrid/zonegrid/pkg/dnsname"
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+	"github.com/zonegrid/zonegrid/services/status"
+)
+
+// Page sizes of ListZones.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// Activation modes.
+const (
+	// ModeImmediate activates a zone at creation unless another account's
+	// zone of the same name is already active.
+	ModeImmediate = "immediate"
+	// ModeDelegation activates a zone when the public DNS delegates its
+	// name to exactly the assigned nameservers.
+	ModeDelegation = "delegation"
+)
+
+// Options configure the service.
+type Options struct {
+	// Pool assigns nameservers; nil means nameservers.DefaultPool.
+	Pool *nameservers.Pool
+	// ActivationMode is ModeImmediate (default) or ModeDelegation.
+	ActivationMode string
+	// Resolver is the host:port asked for NS records in delegation mode.
+	Resolver string
+	// ResolverTimeout bounds one delegation query; default 3s.
+	ResolverTimeout time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service implements dns.v1.ZoneService.
+type Service struct {
+	dnsv1.UnimplementedZoneServiceServer
+	st   *store.Store
+	pool *nameservers.Pool
+	act  activator
+	now  func() time.Time
+	log  *zap.Logger
+}
+
+// New returns the zone service.
+func New(st *store.Store, opts Options, log *zap.Logger) (*Service, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	pool := opts.Pool
+	if pool == nil {
+		var err error
+		if pool, err = nameservers.NewPool(nameservers.DefaultPool()); err != nil {
+			return nil, err
+		}
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	var act activator
+	switch opts.ActivationMode {
+	case "", ModeImmediate:
+		act = immediate{}
+	case ModeDelegation:
+		if opts.Resolver == "" {
+			return nil, errors.New("zones: delegation activation needs a resolver address")
+		}
+		timeout := opts.ResolverTimeout
+		if timeout <= 0 {
+			timeout = 3 * time.Second
+		}
+		act = &delegation{resolver: opts.Resolver, timeout: timeout}
+	default:
+		return nil, fmt.Errorf("zones: unknown activation mode %q", opts.ActivationMode)
+	}
+	return &Service{st: st, pool: pool, act: act, now: now, log: log}, nil
+}
+
+var accountIDRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+
+// validZoneID accepts what newZoneID makes, so that malformed ids fail
+// fast as InvalidArgument rather than as a lookup.
+func validZoneID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	return accountIDRe.MatchString(id)
+}
+
+func newZoneID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generate zone id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// zoneName validates and normalizes a zone name given in field.
+func zoneName(field, name string) (string, error) {
+	if name == "" {
+		return "", status.InvalidArgument(field, "is required")
+	}
+	n, err := dnsname.Normalize(name)
+	if err != nil {
+		return "", status.InvalidArgument(field, err.Error())
+	}
+	if strings.Contains(n, "*") {
+		return "", status.InvalidArgument(field, "must not contain \"*\"")
+	}
+	if dnsname.CountLabels(n) < 2 {
+		return "", status.InvalidArgument(field, "must have at least two labels (a registrable domain or below)")
+	}
+	return n, nil
+}
+
+// fail maps an error to a status and logs the ones clients cannot act on.
+func (s *Service) fail(op string, err error) error {
+	st := status.FromStore(err)
+	if grpcstatus.Code(st) == codes.Internal {
+		s.log.Error("zone service failure", zap.String("op", op), zap.Error(err))
+	}
+	return st
+}
+
+// CreateZone adds a zone to an account.
+func (s *Service) CreateZone(ctx context.Context, req *dnsv1.CreateZoneRequest) (*dnsv1.CreateZoneResponse, error) {
+	var violations []status.FieldViolation
+	if !accountIDRe.MatchString(req.GetAccountId()) {
+		violations = append(violations, status.FieldViolation{Field: "account_id", Description: "must be 1-64 characters of letters, digits, '-' and '_'"})
+	}
+	name, err := zoneName("name", req.GetName())
+	if err != nil {
+		violations = append(violations, status.FieldViolation{Field: "name", Description: statusMessage(err)})
+	}
+	typ := req.GetType()
+	if typ == dnsv1.ZoneType_ZONE_TYPE_UNSPECIFIED {
+		typ = dnsv1.ZoneType_ZONE_TYPE_FULL
+	}
+	if _, ok := dnsv1.ZoneType_name[int32(typ)]; !ok {
+		violations = append(violations, status.FieldViolation{Field: "type", Description: "unknown zone type"})
+	}
+	plan := req.GetPlan()
+	if plan == dnsv1.Plan_PLAN_UNSPECIFIED {
+		plan = dnsv1.Plan_PLAN_FREE
+	}
+	if _, ok := dnsv1.Plan_name[int32(plan)]; !ok {
+		violations = append(violations, status.FieldViolation{Field: "plan", Description: "unknown plan"})
+	}
+	if len(violations) > 0 {
+		return nil, status.InvalidArguments(violations...)
+	}
+	id, err := newZoneID()
+	if err != nil {
+		return nil, s.fail("create", err)
+	}
+	now := timestamppb.New(s.now())
+	z, err := s.st.CreateZone(ctx, req.GetAccountId(), name, func(c store.ZoneCreation) (*dnsv1.Zone, error) {
+		r := nameservers.Request{AccountID: req.GetAccountId(), Preferred: c.PreferredNameservers}
+		for _, o := range append(append([]*dnsv1.Zone{}, c.SameName...), c.Related...) {
+			r.Taken = append(r.Taken, o.GetNameServers())
+		}
+		z := &dnsv1.Zone{
+			Id: id, AccountId: req.GetAccountId(), Name: name, Type: typ, Plan: plan,
+			Status:      dnsv1.ZoneStatus_ZONE_STATUS_PENDING,
+			NameServers: s.pool.Assign(r),
+			CreatedOn:   now, ModifiedOn: now,
+		}
+		if s.act.activateOnCreate(c.SameName) {
+			z.Status = dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE
+			z.ActivatedOn = now
+		}
+		return z, nil
+	})
+	if err != nil {
+		return nil, s.fail("create", err)
+	}
+	s.log.Info("zone created", zap.String("zone_id", z.GetId()), zap.String("zone", z.GetName()),
+		zap.String("account_id", z.GetAccountId()), zap.Stringer("status", z.GetStatus()), zap.Strings("name_servers", z.GetNameServers()))
+	return &dnsv1.CreateZoneResponse{Zone: z}, nil
+}
+
+func statusMessage(err error) string {
+	st := grpcstatus.Convert(err)
+	msg := st.Message()
+	if i := strings.Index(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
+}
+
+func (s *Service) zoneID(id string) error {
+	if id == "" {
+		return status.InvalidArgument("zone_id", "is required")
+	}
+	if !validZoneID(id) {
+		return status.InvalidArgument("zone_id", "is not a valid id")
+	}
+	return nil
+}
+
+// GetZone returns a zone.
+func (s *Service) GetZone(ctx context.Context, req *dnsv1.GetZoneRequest) (*dnsv1.GetZoneResponse, error) {
+	if err := s.zoneID(req.GetZoneId()); err != nil {
+		return nil, err
+	}
+	z, err := s.st.GetZone(ctx, req.GetZoneId())
+	if err != nil {
+		return nil, s.fail("get", err)
+	}
+	return &dnsv1.GetZoneResponse{Zone: z}, nil
+}
+
+// ListZones lists zones by account and/or name.
+func (s *Service) ListZones(ctx context.Context, req *dnsv1.ListZonesRequest) (*dnsv1.ListZonesResponse, error) {
+	size := int(req.GetPageSize())
+	switch {
+	case size < 0:
+		return nil, status.InvalidArgument("page_size", "must not be negative")
+	case size == 0:
+		size = DefaultPageSize
+	case size > MaxPageSize:
+		size = MaxPageSize
+	}
+	f := store.ZoneFilter{AccountID: req.GetAccountId()}
+	if f.AccountID != "" && !accountIDRe.MatchString(f.AccountID) {
+		return nil, status.InvalidArgument("account_id", "must be 1-64 characters of letters, digits, '-' and '_'")
+	}
+	if req.GetName() != "" {
+		n, err := dnsname.Normalize(req.GetName())
+		if err != nil {
+			return nil, status.InvalidArgument("name", err.Error())
+		}
+		f.Name = n
+	}
+	zs, next, err := s.st.ListZones(ctx, f, size, req.GetPageToken())
+	if errors.Is(err, store.ErrBadPageToken) {
+		return nil, status.InvalidArgument("page_token", "is not a token of this listing")
+	}
+	if err != nil {
+		return nil, s.fail("list", err)
+	}
+	return &dnsv1.ListZonesResponse{Zones: zs, NextPageToken: next}, nil
+}
+
+// DeleteZone deletes a zone with its records and settings.
+func (s *Service) DeleteZone(ctx context.Context, req *dnsv1.DeleteZoneRequest) (*dnsv1.DeleteZoneResponse, error) {
+	if err := s.zoneID(req.GetZoneId()); err != nil {
+		return nil, err
+	}
+	z, err := s.st.DeleteZone(ctx, req.GetZoneId())
+	if err != nil {
+		return nil, s.fail("delete", err)
+	}
+	s.log.Info("zone deleted", zap.String("zone_id", z.GetId()), zap.String("zone", z.GetName()), zap.String("account_id", z.GetAccountId()))
+	return &dnsv1.DeleteZoneResponse{ZoneId: z.GetId()}, nil
+}
+
+// ActivationCheck re-runs the ownership check of a zone that is not active
+// and activates it when the check passes.
+func (s *Service) ActivationCheck(ctx context.Context, req *dnsv1.ActivationCheckRequest) (*dnsv1.ActivationCheckResponse, error) {
+	if err := s.zoneID(req.GetZoneId()); err != nil {
+		return nil, err
+	}
+	z, err := s.st.GetZone(ctx, req.GetZoneId())
+	if err != nil {
+		return nil, s.fail("activation_check", err)
+	}
+	if z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE {
+		return &dnsv1.ActivationCheckResponse{Zone: z}, nil
+	}
+	others, err := s.st.ZonesNamedAt(ctx, z.GetName(), 0)
+	if err != nil {
+		return nil, s.fail("activation_check", err)
+	}
+	var sameName []*dnsv1.Zone
+	for _, o := range others {
+		if o.GetId() != z.GetId() {
+			sameName = append(sameName, o)
+		}
+	}
+	ok, reason := s.act.check(ctx, z, sameName)
+	if !ok {
+		s.log.Info("zone not activated", zap.String("zone_id", z.GetId()), zap.String("zone", z.GetName()), zap.String("reason", reason))
+		return &dnsv1.ActivationCheckResponse{Zone: z, Reason: reason}, nil
+	}
+	z, err = s.st.ActivateZone(ctx, z.GetId(), s.now())
+	if err != nil {
+		return nil, s.fail("activation_check", err)
+	}
+	s.log.Info("zone activated", zap.String("zone_id", z.GetId()), zap.String("zone", z.GetName()), zap.String("account_id", z.GetAccountId()))
+	return &dnsv1.ActivationCheckResponse{Zone: z}, nil
+}
