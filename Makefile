@@ -10,7 +10,7 @@ BUF_VERSION            := v1.75.0
 PROTOC_GEN_GO_VERSION  := v1.36.12
 PROTOC_GEN_GRPC_VERSION := v1.6.2
 
-.PHONY: all build run test test-unit test-e2e fuzz vet proto proto-check bench clean tidy
+.PHONY: all build run test test-unit test-e2e fuzz vet proto proto-check bench bench-go clean tidy
 
 all: build
 
@@ -34,9 +34,11 @@ test-unit:
 test-e2e:
 	$(GO) test -count=1 -v ./e2e/...
 
-## fuzz: a short run of the edge's query-handler fuzz target.
+## fuzz: short runs of the fuzz targets: the edge's query handler and the
+## control plane's RDATA parser.
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzServeDNS -fuzztime=$(FUZZTIME) ./edge/dnsserver
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./services/records/rdata
 
 vet:
 	$(GO) vet $(PKGS)
@@ -53,8 +55,13 @@ proto:
 proto-check: proto
 	git diff --exit-code -- proto pkg/snapshot
 
-## bench: benchmarks whose figures go into docs/BENCHMARKS.md.
+## bench: our edge next to NSD, Knot and CoreDNS (installs them; root for apt-get).
+## Longer runs: make bench BENCH_FLAGS='--duration 60'. Figures: docs/BENCHMARKS.md.
 bench:
+	deploy/bench/run.sh $(BENCH_FLAGS)
+
+## bench-go: the Go benchmarks (propagation, flips, throughput).
+bench-go:
 	$(GO) test -run='^$$' -bench=. -benchtime=200x ./e2e/...
 
 tidy:

@@ -49,7 +49,7 @@ func run(args []string) error {
 		natsPort      = fs.Int("embedded-nats-port", 0, "port of the embedded NATS server (0 = free port)")
 		debug         = fs.Bool("debug", false, "debug logging")
 	)
-	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen address")
+	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:50051", "gRPC listen address")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "Prometheus /metrics listen address (empty = off)")
 	fs.StringVar(&cfg.EtcdTLS.CertFile, "etcd-cert", "", "etcd client certificate (PEM)")
 	fs.StringVar(&cfg.EtcdTLS.KeyFile, "etcd-key", "", "etcd client key (PEM)")
@@ -66,6 +66,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.ActivationMode, "activation", "immediate", "zone activation: immediate | delegation")
 	fs.StringVar(&cfg.ActivationResolver, "activation-resolver", "", "resolver host:port for delegation activation")
 	fs.IntVar(&cfg.KVReplicas, "kv-replicas", 1, "replicas of the JetStream buckets")
+	fs.StringVar(&cfg.NonProxiableFile, "non-proxiable-file", "", "CNAME targets that must not be proxied, one \"exact|exact-or-subdomain|subdomain NAME\" per line; replaces the built-in list (empty = built-in)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
