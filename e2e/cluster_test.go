@@ -55,6 +55,22 @@ type clusterOption func(*clusterOptions)
 type clusterOptions struct {
 	upstreams []string
 	quiet     bool
+	// activation mode of the control plane and, for "delegation", the
+	// resolver its ActivationCheck asks.
+	activation, activationResolver string
+	nonProxiableFile               string
+}
+
+// withActivation sets the control plane's activation mode ("immediate" or
+// "delegation") and the resolver delegation checks ask.
+func withActivation(mode, resolver string) clusterOption {
+	return func(o *clusterOptions) { o.activation, o.activationResolver = mode, resolver }
+}
+
+// withNonProxiableFile gives the control plane a non-proxiable CNAME target
+// list file.
+func withNonProxiableFile(path string) clusterOption {
+	return func(o *clusterOptions) { o.nonProxiableFile = path }
 }
 
 func withUpstreams(addrs ...string) clusterOption {
@@ -92,6 +108,11 @@ func newCluster(tb testing.TB, edges int, opts ...clusterOption) *cluster {
 		NameserverPool: []string{"ns1.zonegrid.test.", "ns2.zonegrid.test.", "ns3.zonegrid.test.", "ns4.zonegrid.test."},
 		SOARname:       "dns.zonegrid.test.",
 		ActivationMode: "immediate",
+
+		NonProxiableFile: o.nonProxiableFile,
+	}
+	if o.activation != "" {
+		c.cpCfg.ActivationMode, c.cpCfg.ActivationResolver = o.activation, o.activationResolver
 	}
 	c.startControlPlane(ctx)
 	for i := 0; i < edges; i++ {

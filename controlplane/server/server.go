@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -65,6 +66,10 @@ type Config struct {
 	KVReplicas int
 	// DisableBuilder runs only the API (for API-only replicas and tests).
 	DisableBuilder bool
+	// NonProxiableFile names the list of CNAME targets that must not be
+	// proxied, in the format of records.ParseNonProxiable; it replaces the
+	// built-in list. "" = records.DefaultNonProxiable.
+	NonProxiableFile string
 }
 
 // etcdMaxSend matches the embedded etcd's request limit so large record
@@ -107,6 +112,12 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 		cfg.GRPCAddr = "127.0.0.1:0"
 	}
 	pool, err := nameservers.NewPool(orDefault(cfg.NameserverPool, nameservers.DefaultPool()))
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	// Read before connecting anything: a bad list is a configuration error
+	// that must stop the start, not surface later as wrong answers.
+	nonProxiable, err := loadNonProxiable(cfg.NonProxiableFile)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -182,11 +193,29 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 	)
 	dnsv1.RegisterZoneServiceServer(s.grpc, zoneSvc)
 	dnsv1.RegisterSettingsServiceServer(s.grpc, settings.New(s.st, log.Named("settings")))
-	dnsv1.RegisterRecordServiceServer(s.grpc, records.New(s.st, records.Options{Registerer: s.reg}, log.Named("records")))
+	dnsv1.RegisterRecordServiceServer(s.grpc, records.New(s.st, records.Options{NonProxiable: nonProxiable, Registerer: s.reg}, log.Named("records")))
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	return s, nil
+}
+
+// loadNonProxiable reads the non-proxiable CNAME target list from path; ""
+// means the built-in list.
+func loadNonProxiable(path string) (records.NonProxiable, error) {
+	if path == "" {
+		return records.DefaultNonProxiable(), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return records.NonProxiable{}, fmt.Errorf("open non-proxiable list: %w", err)
+	}
+	defer f.Close()
+	np, err := records.ParseNonProxiable(f)
+	if err != nil {
+		return records.NonProxiable{}, fmt.Errorf("non-proxiable list %s: %w", path, err)
+	}
+	return np, nil
 }
 
 func orDefault(v, def []string) []string {

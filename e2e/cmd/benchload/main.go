@@ -162,6 +162,7 @@ func load(ctx context.Context, records dnsv1.RecordServiceClient, zone *dnsv1.Zo
 func singleWrites(ctx context.Context, records dnsv1.RecordServiceClient, zone *dnsv1.Zone, n, conc int) error {
 	var next atomic.Int64
 	var failed atomic.Int64
+	lat := make([]time.Duration, n) // per write, indexed by i: no lock needed
 	var firstErr error
 	var once sync.Once
 	var wg sync.WaitGroup
@@ -176,9 +177,11 @@ func singleWrites(ctx context.Context, records dnsv1.RecordServiceClient, zone *
 				if i >= int64(n) {
 					return
 				}
+				t := time.Now()
 				_, err := records.CreateRecord(ctx, &dnsv1.CreateRecordRequest{ZoneId: zone.GetId(), Record: &dnsv1.Record{
 					Name: fmt.Sprintf("w%x-%d", stamp, i), Type: "A", Content: "198.51.100.7", Ttl: 300,
 				}})
+				lat[i] = time.Since(t)
 				if err != nil {
 					failed.Add(1)
 					once.Do(func() { firstErr = err })
@@ -188,7 +191,10 @@ func singleWrites(ctx context.Context, records dnsv1.RecordServiceClient, zone *
 	}
 	wg.Wait()
 	el := time.Since(start)
-	fmt.Printf("single creates: %d in %v with %d callers = %.0f writes/s (%d failed)\n", n, el.Round(time.Millisecond), conc, float64(n)/el.Seconds(), failed.Load())
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[min(n-1, int(p*float64(n)))].Round(100 * time.Microsecond) }
+	fmt.Printf("single creates: %d in %v with %d callers = %.0f writes/s (%d failed); latency p50 %v p99 %v max %v\n",
+		n, el.Round(time.Millisecond), conc, float64(n)/el.Seconds(), failed.Load(), pct(0.5), pct(0.99), lat[n-1].Round(100*time.Microsecond))
 	if firstErr != nil {
 		return fmt.Errorf("first failure: %w", firstErr)
 	}

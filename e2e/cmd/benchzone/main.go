@@ -59,7 +59,7 @@ func run(zone string, n, nq int, out string, seed uint64) error {
 			fmt.Fprintf(w, "%s IN A 10.%d.%d.%d\n", name, i>>16&255, i>>8&255, i&255)
 			o.types = append(o.types, "A")
 			if rng.IntN(3) == 0 {
-				fmt.Fprintf(w, "%s IN AAAA 2001:db8::%x\n", name, i)
+				fmt.Fprintf(w, "%s IN AAAA 2001:db8::%x:%x\n", name, i>>16, i&0xffff)
 				o.types = append(o.types, "AAAA")
 			}
 		case r < 70: // alias to an earlier address name in the zone
@@ -70,7 +70,7 @@ func run(zone string, n, nq int, out string, seed uint64) error {
 			fmt.Fprintf(w, "%s IN CNAME host%05d\n", name, target)
 			o.types = append(o.types, "CNAME")
 		case r < 80:
-			fmt.Fprintf(w, "%s IN AAAA 2001:db8::%x\n", name, i)
+			fmt.Fprintf(w, "%s IN AAAA 2001:db8::%x:%x\n", name, i>>16, i&0xffff)
 			o.types = append(o.types, "AAAA")
 		case r < 90:
 			fmt.Fprintf(w, "%s IN MX 10 mx%d.example.net.\n%s IN A 10.%d.%d.%d\n", name, i%7, name, i>>16&255, i>>8&255, i&255)
