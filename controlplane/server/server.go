@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, etcd: cli, reg: prometheus.NewRegistry()}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.st = store.New(cli, cfg.Prefix, log.Named("store"))
+	s.st = store.NewWithConfig(cli, store.Config{Prefix: cfg.Prefix, Registerer: s.reg}, log.Named("store"))
 	// Fail at startup, with a clear error, rather than on the first RPC.
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	_, err = s.st.CurrentRevision(pctx)

@@ -36,6 +36,15 @@ type ZoneView interface {
 	RecordsUnder(ctx context.Context, name string) ([]*dnsv1.Record, error)
 }
 
+// Prefetcher is implemented by the views of grouped writes. Prefetch is a
+// hint: it reads the records named exactly one of names, and the records
+// with these ids, in a few etcd round trips, so that the lookups of a large
+// batch on a zone too large to hold in memory do not cost one round trip
+// each. It is a no-op when the view holds the whole zone already.
+type Prefetcher interface {
+	Prefetch(ctx context.Context, names, ids []string) error
+}
+
 // RecordOp is one change of a record write: Put stores Record (creating or
 // replacing by Record.Id, which must be set), Delete removes the record with
 // id DeleteID.

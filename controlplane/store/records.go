@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
@@ -178,14 +179,14 @@ func (v *zoneView) RecordsUnder(ctx context.Context, name string) ([]*dnsv1.Reco
 	return v.s.recordsUnder(ctx, v.zone.GetId(), name, false, v.rev)
 }
 
-// UpdateRecords reads a ZoneView at one revision, calls fn, and commits the
-// returned ops in one transaction that also bumps zonemark/<zone_id> and
+// updateDirect is a record write outside the group committer: it reads a
+// ZoneView at one revision (each lookup an etcd read), calls fn, and commits
+// the returned ops in one transaction that also bumps zonemark/<zone_id> and
 // fails if any record of the zone, the zone or its settings changed since
-// the read; then it re-reads and calls fn again (fn must be side-effect
-// free). An error from fn is returned as is, so gRPC status errors pass
-// through. ErrNotFound if the zone does not exist, or if an op deletes a
-// record that does not exist. Several ops on the same id apply in order.
-func (s *Store) UpdateRecords(ctx context.Context, zoneID string, fn func(ctx context.Context, v ZoneView) ([]RecordOp, error)) error {
+// the read; then it re-reads and calls fn again. It serves writes issued
+// from inside a group's callback (which would wait on their own committer)
+// and zones too large for the in-memory index.
+func (s *Store) updateDirect(ctx context.Context, zoneID string, fn func(ctx context.Context, v ZoneView) ([]RecordOp, error)) error {
 	for range maxAttempts {
 		zr, zs, sr, err := s.zoneAndSettings(ctx, zoneID, 0)
 		if err != nil {
@@ -304,6 +305,85 @@ func (s *Store) recordTxnOps(ctx context.Context, zoneID string, rev int64, ops 
 			out = append(out,
 				clientv3.OpDelete(s.recordKey(zoneID, st.origRName, id)),
 				clientv3.OpDelete(s.recordIDKey(zoneID, id)))
+		}
+	}
+	return out, nil
+}
+
+// readChunk is how many range operations one multi-read transaction holds;
+// it stays under etcd's default --max-txn-ops (128) so that the read path
+// works against any etcd.
+const readChunk = 128
+
+// readMany runs get ops in transactions of readChunk ops and returns their
+// key-values in op order.
+func (s *Store) readMany(ctx context.Context, ops []clientv3.Op, what string) ([][]*mvccpb.KeyValue, error) {
+	out := make([][]*mvccpb.KeyValue, 0, len(ops))
+	for len(ops) > 0 {
+		chunk := ops[:min(readChunk, len(ops))]
+		ops = ops[len(chunk):]
+		tr, err := s.cli.Txn(ctx).Then(chunk...).Commit()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: etcd txn: %w", what, err)
+		}
+		for _, r := range tr.Responses {
+			out = append(out, r.GetResponseRange().GetKvs())
+		}
+	}
+	return out, nil
+}
+
+// recordsAtNames reads every record named exactly one of names at rev.
+func (s *Store) recordsAtNames(ctx context.Context, zoneID string, names []string, rev int64) ([]*dnsv1.Record, error) {
+	ops := make([]clientv3.Op, len(names))
+	for i, n := range names {
+		ops[i] = clientv3.OpGet(s.recordsPrefix(zoneID)+dnsname.Reverse(n)+"/", clientv3.WithPrefix(), clientv3.WithRev(rev))
+	}
+	res, err := s.readMany(ctx, ops, "records of zone "+zoneID)
+	if err != nil {
+		return nil, err
+	}
+	var out []*dnsv1.Record
+	for _, kvs := range res {
+		for _, kv := range kvs {
+			r, err := unmarshal(kv.Value, &dnsv1.Record{}, "record "+string(kv.Key))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// recordsByIDs reads the records with these (valid) ids at rev; absent ids
+// are left out.
+func (s *Store) recordsByIDs(ctx context.Context, zoneID string, ids []string, rev int64) ([]*dnsv1.Record, error) {
+	ops := make([]clientv3.Op, len(ids))
+	for i, id := range ids {
+		ops[i] = clientv3.OpGet(s.recordIDKey(zoneID, id), clientv3.WithRev(rev))
+	}
+	res, err := s.readMany(ctx, ops, "record ids of zone "+zoneID)
+	if err != nil {
+		return nil, err
+	}
+	ops = ops[:0]
+	for i, kvs := range res {
+		if len(kvs) > 0 {
+			ops = append(ops, clientv3.OpGet(s.recordKey(zoneID, string(kvs[0].Value), ids[i]), clientv3.WithRev(rev)))
+		}
+	}
+	if res, err = s.readMany(ctx, ops, "records of zone "+zoneID); err != nil {
+		return nil, err
+	}
+	var out []*dnsv1.Record
+	for _, kvs := range res {
+		if len(kvs) > 0 {
+			r, err := unmarshal(kvs[0].Value, &dnsv1.Record{}, "record "+string(kvs[0].Key))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
 		}
 	}
 	return out, nil

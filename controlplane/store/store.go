@@ -1,8 +1,9 @@
 // Package store keeps zonegrid's control-plane state in etcd: accounts,
 // zones, zone settings and records, with the indexes the services and the
 // zone builder need. Every write is one etcd transaction guarded by
-// optimistic concurrency, so a failed or conflicting write changes nothing.
-// The key schema is documented in README.md.
+// optimistic concurrency, so a failed or conflicting write changes nothing;
+// record writes to one zone are group-committed (see group.go). The key
+// schema is documented in README.md.
 package store
 
 import (
@@ -10,7 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
@@ -22,24 +26,94 @@ const DefaultPrefix = "/zonegrid"
 // maxAttempts bounds optimistic-concurrency retries before ErrConflict.
 const maxAttempts = 16
 
+// Config configures a Store. Zero fields take the defaults below.
+type Config struct {
+	// Prefix is the etcd key prefix ("" means DefaultPrefix).
+	Prefix string
+	// MaxGroupWrites bounds how many queued record writes of one zone are
+	// committed together in one etcd transaction (default 500).
+	MaxGroupWrites int
+	// MaxTxnOps and MaxTxnBytes bound the etcd operations and the bytes
+	// (keys plus values) of one group transaction (defaults 10,000 and
+	// 8 MiB). The etcd server must accept them: the embedded etcd runs with
+	// --max-txn-ops 10000 and --max-request-bytes 10 MiB; a production etcd
+	// needs the same flags raised at least this far (its defaults, 128 ops
+	// and 1.5 MiB, would refuse large groups and large batches). A single
+	// write above the bounds is still sent alone, and etcd decides.
+	MaxTxnOps   int
+	MaxTxnBytes int
+	// MaxPreloadRecords is the largest zone (in records) whose records a
+	// committer reads whole, in one range scan, into its in-memory
+	// validation index (default 50,000). Larger zones get an index that
+	// reads etcd on demand and keeps what it read.
+	MaxPreloadRecords int
+	// MaxIndexedRecords caps the records a committer keeps in memory
+	// between groups (default 200,000); above it the index is dropped and
+	// rebuilt on demand.
+	MaxIndexedRecords int
+	// CommitterIdle is how long a zone's committer (and its index) stays
+	// after its last write (default one minute).
+	CommitterIdle time.Duration
+	// TxnTimeout bounds one group's etcd reads and commit (default 30 s).
+	TxnTimeout time.Duration
+	// Registerer receives the store's metrics (nil: not exported).
+	Registerer prometheus.Registerer
+}
+
+func (c Config) withDefaults() Config {
+	if c.Prefix == "" {
+		c.Prefix = DefaultPrefix
+	}
+	c.Prefix = strings.TrimSuffix(c.Prefix, "/")
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxGroupWrites, 500)
+	def(&c.MaxTxnOps, 10000)
+	def(&c.MaxTxnBytes, 8<<20)
+	def(&c.MaxPreloadRecords, 50000)
+	def(&c.MaxIndexedRecords, 200000)
+	if c.CommitterIdle <= 0 {
+		c.CommitterIdle = time.Minute
+	}
+	if c.TxnTimeout <= 0 {
+		c.TxnTimeout = 30 * time.Second
+	}
+	return c
+}
+
 // Store is the etcd-backed state of the control plane. It is safe for
 // concurrent use.
 type Store struct {
-	cli    *clientv3.Client
-	prefix string
-	log    *zap.Logger
+	cli     *clientv3.Client
+	prefix  string
+	cfg     Config
+	log     *zap.Logger
+	metrics *metrics
+
+	mu         sync.Mutex
+	committers map[string]*committer // zone id → its record-write committer
 }
 
-// New returns a Store keeping its keys under prefix ("" means DefaultPrefix).
+// New returns a Store keeping its keys under prefix ("" means DefaultPrefix),
+// with the default Config otherwise.
 func New(cli *clientv3.Client, prefix string, log *zap.Logger) *Store {
-	if prefix == "" {
-		prefix = DefaultPrefix
-	}
-	prefix = strings.TrimSuffix(prefix, "/")
+	return NewWithConfig(cli, Config{Prefix: prefix}, log)
+}
+
+// NewWithConfig returns a Store configured by cfg.
+func NewWithConfig(cli *clientv3.Client, cfg Config, log *zap.Logger) *Store {
+	cfg = cfg.withDefaults()
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Store{cli: cli, prefix: prefix, log: log}
+	return &Store{
+		cli: cli, prefix: cfg.Prefix, cfg: cfg, log: log,
+		metrics:    newMetrics(cfg.Registerer),
+		committers: map[string]*committer{},
+	}
 }
 
 // Client is the etcd client the store uses (the builder watches with it).

@@ -39,10 +39,10 @@ func checkConflicts(ctx context.Context, rr recordReader, r *dnsv1.Record, apex 
 			continue
 		}
 		switch {
-		case r.GetType() == "CNAME":
-			return invalid("name", "%s already has a %s record; a CNAME record cannot share its name with other records", r.GetName(), o.GetType())
-		case o.GetType() == "CNAME":
-			return invalid("name", "%s has a CNAME record; no other record can share its name", r.GetName())
+		case r.GetType() == "CNAME" && cnameExcludes(r.GetName(), apex, o.GetType()):
+			return invalid("name", "%s already has a %s record; a CNAME record cannot share its name with %s", r.GetName(), o.GetType(), cnameExcluded(r.GetName(), apex))
+		case o.GetType() == "CNAME" && cnameExcludes(r.GetName(), apex, r.GetType()):
+			return invalid("name", "%s has a CNAME record; it cannot share its name with %s", r.GetName(), cnameExcluded(r.GetName(), apex))
 		case o.GetType() == r.GetType() && o.GetContent() == r.GetContent() && o.GetPriority() == r.GetPriority():
 			return invalid("content", "an identical record already exists (id %s)", o.GetId())
 		case o.GetType() == "TXT" && r.GetType() == "TXT":
@@ -59,6 +59,30 @@ func checkConflicts(ctx context.Context, rr recordReader, r *dnsv1.Record, apex 
 		return checkNothingBelowNS(ctx, rr, r, apex)
 	}
 	return nil
+}
+
+// cnameExcludes reports whether a CNAME at name rules out a record of type
+// typ there. Below the apex a CNAME stands alone (RFC 1034; issue "The whole
+// path"). At the apex the CNAME is always flattened and the apex keeps its
+// other types (MX, TXT, NS, ...: source documents, "CNAME flattening" and
+// "Cannot add DNS records with the same name"), so only address records and
+// a second CNAME conflict with it.
+func cnameExcludes(name, apex, typ string) bool {
+	if name != apex {
+		return true
+	}
+	switch typ {
+	case "A", "AAAA", "CNAME":
+		return true
+	}
+	return false
+}
+
+func cnameExcluded(name, apex string) string {
+	if name != apex {
+		return "other records"
+	}
+	return "A, AAAA or CNAME records at the apex"
 }
 
 // checkNotDelegated refuses address records at or below a name delegated

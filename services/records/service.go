@@ -3,7 +3,9 @@
 // zone) and writes them through controlplane/store. Every write is one
 // store.UpdateRecords call whose closure re-validates on each attempt, so
 // concurrent writers cannot both pass a cross-record rule, and a rejected
-// write changes nothing.
+// write changes nothing. The store group-commits the writes of a zone: the
+// closure runs on the zone's committer against a view that already holds
+// the writes queued before it.
 package records
 
 import (
@@ -83,6 +85,9 @@ func (s *Service) CreateRecord(ctx context.Context, req *dnsv1.CreateRecordReque
 	}
 	var out *dnsv1.Record
 	err = s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
+		if err := w.prefetch(ctx, []*dnsv1.Record{req.GetRecord()}, nil); err != nil {
+			return err
+		}
 		r, err := w.create(ctx, req.GetRecord(), id, "record.")
 		out = r
 		return err
@@ -272,6 +277,17 @@ func (s *Service) BatchRecords(ctx context.Context, req *dnsv1.BatchRecordsReque
 			return status.InvalidArgument(overflowList(req, limit),
 				fmt.Sprintf("a batch on this zone's plan may hold at most %d operations, got %d", limit, total))
 		}
+		recs := append([]*dnsv1.Record(nil), req.GetPosts()...)
+		touched := append([]string(nil), req.GetDeletes()...)
+		for _, p := range req.GetPatches() {
+			recs, touched = append(recs, p.GetRecord()), append(touched, p.GetRecordId())
+		}
+		for _, p := range req.GetPuts() {
+			recs, touched = append(recs, p.GetRecord()), append(touched, p.GetRecordId())
+		}
+		if err := w.prefetch(ctx, recs, touched); err != nil {
+			return err
+		}
 		out := &dnsv1.BatchRecordsResponse{}
 		for i, id := range req.GetDeletes() {
 			if err := w.delete(ctx, id, fmt.Sprintf("deletes[%d]", i)); err != nil {
@@ -338,12 +354,14 @@ func overflowList(req *dnsv1.BatchRecordsRequest, limit int) string {
 }
 
 // write runs fn inside one store.UpdateRecords call. fn may run several
-// times (on conflicts) and must only touch the writer.
+// times (on conflicts, or when its group was full) and must only touch the
+// writer; it runs on the zone's committer, so it must not block.
 func (s *Service) write(ctx context.Context, zoneID string, fn func(ctx context.Context, w *writer) error) error {
 	now := timestamppb.New(s.now())
 	var committed []store.RecordOp
 	err := s.st.UpdateRecords(ctx, zoneID, func(ctx context.Context, v store.ZoneView) ([]store.RecordOp, error) {
 		w := &writer{ov: newOverlay(v), zone: v.Zone(), settings: v.Settings(), np: s.np, now: now}
+		w.pf, _ = v.(store.Prefetcher)
 		if err := fn(ctx, w); err != nil {
 			return nil, err
 		}
@@ -408,6 +426,41 @@ type writer struct {
 	settings *dnsv1.ZoneSettings
 	np       NonProxiable
 	now      *timestamppb.Timestamp
+	pf       store.Prefetcher // nil if the view cannot prefetch
+}
+
+// prefetch tells the store what the write is about to read: the name of
+// each record with its ancestors down to the apex (the delegation rule
+// reads them) and the ids it replaces or deletes. Names that do not
+// qualify are skipped: validation reports them.
+func (w *writer) prefetch(ctx context.Context, recs []*dnsv1.Record, ids []string) error {
+	if w.pf == nil {
+		return nil
+	}
+	apex := w.zone.GetName()
+	seen := map[string]bool{}
+	var names []string
+	for _, r := range recs {
+		raw := strings.TrimSpace(r.GetName())
+		if raw == "" {
+			continue
+		}
+		n, err := dnsname.Qualify(raw, apex)
+		if err != nil || !dnsname.IsSubdomain(n, apex) {
+			continue
+		}
+		for a := n; !seen[a]; a = dnsname.Parent(a) {
+			seen[a] = true
+			names = append(names, a)
+			if a == apex {
+				break
+			}
+		}
+	}
+	if err := w.pf.Prefetch(ctx, names, ids); err != nil {
+		return fmt.Errorf("prefetch records: %w", err)
+	}
+	return nil
 }
 
 func (w *writer) create(ctx context.Context, in *dnsv1.Record, id, prefix string) (*dnsv1.Record, error) {

@@ -66,8 +66,15 @@ var zoneSeq atomic.Int64
 // real store, with one zone example.com of the given plan.
 func newEnv(t *testing.T, plan dnsv1.Plan) *env {
 	t.Helper()
+	return newEnvWith(t, plan, store.Config{})
+}
+
+// newEnvWith is newEnv with a store configuration (the prefix is set here).
+func newEnvWith(t *testing.T, plan dnsv1.Plan, cfg store.Config) *env {
+	t.Helper()
 	log := zaptest.NewLogger(t)
-	st := store.New(etcdCli, "/test/"+strings.ReplaceAll(t.Name(), "/", "_"), log)
+	cfg.Prefix = "/test/" + strings.ReplaceAll(t.Name(), "/", "_")
+	st := store.NewWithConfig(etcdCli, cfg, log)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -294,6 +301,14 @@ func TestCrossRecordRules(t *testing.T) {
 			&dnsv1.Record{Name: "www", Type: "CNAME", Content: "b.example.net"}, "record.name"},
 		{"A where a CNAME exists", []*dnsv1.Record{{Name: "www", Type: "CNAME", Content: "a.example.net"}},
 			&dnsv1.Record{Name: "www", Type: "A", Content: "192.0.2.1"}, "record.name"},
+		{"CNAME at the apex next to MX and TXT", []*dnsv1.Record{{Name: "@", Type: "MX", Content: "mx.example.net", Priority: 10}, {Name: "@", Type: "TXT", Content: "v=spf1 -all"}},
+			&dnsv1.Record{Name: "@", Type: "CNAME", Content: "a.example.net"}, ""},
+		{"MX at the apex next to a CNAME", []*dnsv1.Record{{Name: "@", Type: "CNAME", Content: "a.example.net"}},
+			&dnsv1.Record{Name: "@", Type: "MX", Content: "mx.example.net", Priority: 10}, ""},
+		{"CNAME at the apex where an A exists", []*dnsv1.Record{{Name: "@", Type: "A", Content: "192.0.2.1"}},
+			&dnsv1.Record{Name: "@", Type: "CNAME", Content: "a.example.net"}, "record.name"},
+		{"AAAA at the apex where a CNAME exists", []*dnsv1.Record{{Name: "@", Type: "CNAME", Content: "a.example.net"}},
+			&dnsv1.Record{Name: "@", Type: "AAAA", Content: "2001:db8::1"}, "record.name"},
 		{"several A records at one name", []*dnsv1.Record{{Name: "www", Type: "A", Content: "192.0.2.1"}},
 			&dnsv1.Record{Name: "www", Type: "A", Content: "192.0.2.2"}, ""},
 		{"identical record", []*dnsv1.Record{{Name: "www", Type: "A", Content: "192.0.2.1"}},

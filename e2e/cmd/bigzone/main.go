@@ -149,7 +149,7 @@ func run(o options) error {
 		"--embedded-nats-port", strconv.Itoa(natsPort), "--grpc-addr", grpcAddr); err != nil {
 		return err
 	}
-	if err := waitTCP(grpcAddr, time.Minute); err != nil {
+	if err := waitTCP(grpcAddr, 10*time.Minute); err != nil {
 		return fmt.Errorf("control plane: %w", err)
 	}
 
