@@ -38,6 +38,36 @@ type Config struct {
 	Resolver Resolver
 }
 
+// CachedResolver is optionally implemented by a Resolver that can tell,
+// without blocking, whether it holds a fresh answer. With it, an answer
+// that flattens onto a cached external target stays on the caller's
+// goroutine instead of being deferred (see AnswerQuery).
+type CachedResolver interface {
+	Cached(name string, qtype uint16) ([]dns.RR, bool)
+}
+
+// Info says what one answer depended on, so that a caller may keep the
+// packed answer and reuse it for as long as Unchanged reports those inputs
+// unchanged, and whether the answer was deferred.
+type Info struct {
+	// Zone and Version name the zone that answered and its version; ""
+	// when no served zone holds the name (REFUSED). Not a pointer: a
+	// cached Info must not keep an old version of a zone in memory.
+	Zone    string
+	Version uint64
+	// Cacheable is false when the answer read anything besides Zone and
+	// the account setting below: another zone (DS parent, flattening
+	// across zones), an upstream lookup, a non-IN class.
+	Cacheable bool
+	// UsesAccount is true when the answer depended on the zone account's
+	// enforce_dns_only; Enforce is the value it saw.
+	UsesAccount, Enforce bool
+	// Deferred is true when the answer needs an upstream lookup that the
+	// caller asked not to wait for: resp is incomplete and must be
+	// discarded; ask again with upstream lookups allowed.
+	Deferred bool
+}
+
 // Engine produces answers. It is safe for concurrent use.
 type Engine struct {
 	zones    *zonecache.Set
@@ -69,27 +99,72 @@ func New(cfg Config) *Engine {
 // the answer to q: the sections, the RCODE and the AA bit. The question is
 // not touched, so it is echoed as asked.
 func (e *Engine) Answer(ctx context.Context, q dns.Question, resp *dns.Msg) {
+	e.AnswerQuery(ctx, q, resp, true)
+}
+
+// AnswerQuery is Answer reporting what the answer depended on. With
+// upstream false, an answer that would wait on an upstream lookup is not
+// made: Info.Deferred is set instead, so that a caller serving many
+// queries on one goroutine can hand that one to another goroutine.
+func (e *Engine) AnswerQuery(ctx context.Context, q dns.Question, resp *dns.Msg, upstream bool) Info {
+	a := call{ctx: ctx, resp: resp, upstream: upstream, info: Info{Cacheable: true}}
+	info := &a.info
 	if q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY {
 		resp.Rcode = dns.RcodeRefused
-		return
+		info.Cacheable = false // Unchanged checks the zone, which was not read
+		return *info
 	}
 	name := lowerFQDN(q.Name)
 	z := e.zones.Find(name)
 	if z == nil {
 		resp.Rcode = dns.RcodeRefused
-		return
+		return *info
 	}
+	info.Zone, info.Version = z.Name, z.Version
 	switch q.Qtype {
 	case dns.TypeAXFR, dns.TypeIXFR, dns.TypeMAILA, dns.TypeMAILB:
 		// Zone transfers are not served by the query path.
 		resp.Rcode = dns.RcodeRefused
-		return
+		return *info
 	}
 	if q.Qtype == dns.TypeDS && name == z.Name {
 		z = e.dsParent(z)
+		info.Cacheable = false // the parent zone may answer
 	}
 	resp.Authoritative = true
-	e.inZone(ctx, z, name, q.Qtype, resp)
+	a.zone = z
+	e.inZone(&a, z, name, q.Qtype)
+	return a.info
+}
+
+// Unchanged reports whether an answer to name made with info would still
+// be the same: the same zone, at the same version, answers the name, and
+// the account setting it read has the same value. It does not allocate.
+func (e *Engine) Unchanged(name string, info *Info) bool {
+	if !info.Cacheable {
+		return false
+	}
+	z := e.zones.Find(name)
+	if z == nil {
+		return info.Zone == ""
+	}
+	// Name and version identify the content: versions only grow, and the
+	// zone set never replaces a zone by one of an equal version.
+	if z.Name != info.Zone || z.Version != info.Version {
+		return false
+	}
+	return !info.UsesAccount || e.accounts.EnforceDNSOnly(z.Header.GetAccountId()) == info.Enforce
+}
+
+// call is the state of one AnswerQuery.
+type call struct {
+	ctx  context.Context
+	resp *dns.Msg
+	info Info
+	// zone is the zone Info describes (DS queries aside, the one
+	// answering).
+	zone     *zonecache.Zone
+	upstream bool
 }
 
 // dsParent returns the zone that answers a DS query at z's apex: the DS
@@ -110,7 +185,8 @@ func (e *Engine) dsParent(z *zonecache.Zone) *zonecache.Zone {
 }
 
 // inZone answers name inside z, following CNAMEs within the zone.
-func (e *Engine) inZone(ctx context.Context, z *zonecache.Zone, name string, qtype uint16, resp *dns.Msg) {
+func (e *Engine) inZone(a *call, z *zonecache.Zone, name string, qtype uint16) {
+	resp := a.resp
 	var seen [MaxChain]string
 	for hop := 0; ; hop++ {
 		seen[hop] = name
@@ -128,7 +204,7 @@ func (e *Engine) inZone(ctx context.Context, z *zonecache.Zone, name string, qty
 			resp.Ns = append(resp.Ns, z.NegSOA)
 			return
 		}
-		next, more := e.atNode(ctx, z, m.Node, name, m.Kind == zonecache.Wildcard, qtype, resp)
+		next, more := e.atNode(a, z, m.Node, name, m.Kind == zonecache.Wildcard, qtype)
 		if !more || hop+1 >= MaxChain || !dnsname.IsSubdomain(next, z.Name) || contains(seen[:hop+1], next) {
 			return
 		}
@@ -139,8 +215,9 @@ func (e *Engine) inZone(ctx context.Context, z *zonecache.Zone, name string, qty
 // atNode answers qtype at an existing node; owner is the name asked (which
 // differs from the node's for a wildcard). It returns the target and true
 // when a CNAME must be followed inside the zone.
-func (e *Engine) atNode(ctx context.Context, z *zonecache.Zone, n *zonecache.Node, owner string, synth bool, qtype uint16, resp *dns.Msg) (string, bool) {
-	if e.proxyRules(z, n, owner, qtype, resp) {
+func (e *Engine) atNode(a *call, z *zonecache.Zone, n *zonecache.Node, owner string, synth bool, qtype uint16) (string, bool) {
+	resp := a.resp
+	if e.proxyRules(a, z, n, owner, qtype) {
 		return "", false
 	}
 	if qtype == dns.TypeANY {
@@ -161,7 +238,7 @@ func (e *Engine) atNode(ctx context.Context, z *zonecache.Zone, n *zonecache.Nod
 			// A flattened CNAME stands for the addresses it leads to
 			// (F4-F9); the name has no other data (F10).
 			if qtype == dns.TypeA || qtype == dns.TypeAAAA {
-				e.flatten(ctx, z, owner, c, qtype, resp)
+				e.flatten(a, z, owner, c, qtype)
 			} else {
 				nodata(z, resp)
 			}

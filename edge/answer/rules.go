@@ -4,7 +4,6 @@ package answer
 // each function below names the rows it implements.
 
 import (
-	"context"
 	"net"
 	"net/netip"
 
@@ -19,7 +18,7 @@ const ProxiedTTL = 300
 // proxiedSet reports whether set answers as proxied (rows P1, P5, E1, E2):
 // it holds a proxied record, the zone is not pending, and either the
 // account does not enforce DNS-only or the record is managed by a product.
-func (e *Engine) proxiedSet(z *zonecache.Zone, set *zonecache.RRset) bool {
+func (e *Engine) proxiedSet(a *call, z *zonecache.Zone, set *zonecache.RRset) bool {
 	if set == nil || !set.Proxied {
 		return false
 	}
@@ -29,34 +28,41 @@ func (e *Engine) proxiedSet(z *zonecache.Zone, set *zonecache.RRset) bool {
 	if set.Managed {
 		return true
 	}
-	return !e.accounts.EnforceDNSOnly(z.Header.GetAccountId())
+	enforce := e.accounts.EnforceDNSOnly(z.Header.GetAccountId())
+	if z == a.zone {
+		a.info.UsesAccount, a.info.Enforce = true, enforce
+	} else {
+		// Another zone's account: Unchanged checks only the zone's own.
+		a.info.Cacheable = false
+	}
+	return !enforce
 }
 
 // proxiedName reports whether a node answers address queries from the
 // anycast pools: any proxied A or AAAA makes the whole name proxied (P2),
 // and so does a proxied CNAME (P3).
-func (e *Engine) proxiedName(z *zonecache.Zone, n *zonecache.Node) bool {
-	return e.proxiedSet(z, n.Set(dns.TypeA)) ||
-		e.proxiedSet(z, n.Set(dns.TypeAAAA)) ||
-		e.proxiedSet(z, n.Set(dns.TypeCNAME))
+func (e *Engine) proxiedName(a *call, z *zonecache.Zone, n *zonecache.Node) bool {
+	return e.proxiedSet(a, z, n.Set(dns.TypeA)) ||
+		e.proxiedSet(a, z, n.Set(dns.TypeAAAA)) ||
+		e.proxiedSet(a, z, n.Set(dns.TypeCNAME))
 }
 
 // proxyRules answers the queries a proxied name answers differently (rows
 // P1-P4); it reports whether it did. Other types at a proxied name are
 // answered normally (P6).
-func (e *Engine) proxyRules(z *zonecache.Zone, n *zonecache.Node, owner string, qtype uint16, resp *dns.Msg) bool {
+func (e *Engine) proxyRules(a *call, z *zonecache.Zone, n *zonecache.Node, owner string, qtype uint16) bool {
 	switch qtype {
 	case dns.TypeA, dns.TypeAAAA:
-		if !e.proxiedName(z, n) {
+		if !e.proxiedName(a, z, n) {
 			return false
 		}
-		e.anycast(z, owner, qtype, resp)
+		e.anycast(z, owner, qtype, a.resp)
 		return true
 	case dns.TypeHTTPS:
-		if n.Set(dns.TypeHTTPS) != nil || !e.proxiedName(z, n) {
+		if n.Set(dns.TypeHTTPS) != nil || !e.proxiedName(a, z, n) {
 			return false
 		}
-		e.syntheticHTTPS(z, owner, resp)
+		e.syntheticHTTPS(z, owner, a.resp)
 		return true
 	}
 	return false
@@ -74,7 +80,8 @@ func (e *Engine) flattens(z *zonecache.Zone, n *zonecache.Node, c *zonecache.RRs
 // serves are read from memory, others through the resolver; a proxied
 // target answers from the anycast pools; a dangling target or a loop gives
 // NODATA; the TTL is the lowest along the chain.
-func (e *Engine) flatten(ctx context.Context, z *zonecache.Zone, owner string, c *zonecache.RRset, qtype uint16, resp *dns.Msg) {
+func (e *Engine) flatten(a *call, z *zonecache.Zone, owner string, c *zonecache.RRset, qtype uint16) {
+	resp := a.resp
 	ttl := c.MinTTL
 	target := c.RRs[0].(*dns.CNAME).Target
 	var seen [MaxChain + 1]string
@@ -91,15 +98,19 @@ func (e *Engine) flatten(ctx context.Context, z *zonecache.Zone, owner string, c
 			m = tz.Lookup(target, false)
 		}
 		if tz == nil || m.Kind == zonecache.Delegation {
-			e.flattenExternal(ctx, z, owner, target, qtype, ttl, resp)
+			e.flattenExternal(a, z, owner, target, qtype, ttl)
 			return
+		}
+		if tz != a.zone {
+			// The answer now depends on another zone too.
+			a.info.Cacheable = false
 		}
 		if m.Kind == zonecache.NXDomain {
 			nodata(z, resp)
 			return
 		}
 		n := m.Node
-		if (qtype == dns.TypeA || qtype == dns.TypeAAAA) && e.proxiedName(tz, n) {
+		if (qtype == dns.TypeA || qtype == dns.TypeAAAA) && e.proxiedName(a, tz, n) {
 			e.anycast(tz, owner, qtype, resp)
 			return
 		}
@@ -118,13 +129,29 @@ func (e *Engine) flatten(ctx context.Context, z *zonecache.Zone, owner string, c
 	nodata(z, resp)
 }
 
-func (e *Engine) flattenExternal(ctx context.Context, z *zonecache.Zone, owner, target string, qtype uint16, ttl uint32, resp *dns.Msg) {
+func (e *Engine) flattenExternal(a *call, z *zonecache.Zone, owner, target string, qtype uint16, ttl uint32) {
+	resp := a.resp
+	// Upstream data changes by the second (TTLs): never reused.
+	a.info.Cacheable = false
 	if e.resolver == nil {
 		resp.Rcode = dns.RcodeServerFailure
 		resp.Answer = resp.Answer[:0]
 		return
 	}
-	rrs, err := e.resolver.Resolve(ctx, target, qtype)
+	var rrs []dns.RR
+	var err error
+	if a.upstream {
+		rrs, err = e.resolver.Resolve(a.ctx, target, qtype)
+	} else {
+		cr, ok := e.resolver.(CachedResolver)
+		if ok {
+			rrs, ok = cr.Cached(target, qtype)
+		}
+		if !ok {
+			a.info.Deferred = true
+			return
+		}
+	}
 	if err != nil {
 		resp.Rcode = dns.RcodeServerFailure
 		resp.Answer = resp.Answer[:0]

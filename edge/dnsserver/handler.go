@@ -1,10 +1,14 @@
 // Package dnsserver puts the answer engine on the wire: it parses queries,
 // applies the protocol rules that do not depend on zone content (EDNS0,
-// FORMERR, NOTIMP, truncation), and serves UDP and TCP.
+// FORMERR, NOTIMP, truncation), and serves UDP and TCP. Its query path
+// reads plain queries without unpacking a message (wire.go), reuses packed
+// answers while what they depended on is unchanged (cache.go), and moves
+// UDP datagrams in batches on one reader loop per socket (server.go).
 package dnsserver
 
 import (
 	"context"
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 
@@ -33,23 +37,43 @@ type Handler struct {
 	ready   atomic.Bool
 	engine  *answer.Engine
 	metrics *Metrics
+	cache   *answerCache
 	msgs    sync.Pool
 }
 
+// exchange is the pooled state of one query: reused, so that a query
+// allocates no messages.
 type exchange struct {
 	req, resp dns.Msg
+	q         [1]dns.Question
+	opt       dns.OPT
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithAnswerCache sets the number of slots of the packed-answer cache
+// (rounded up to a power of two); 0 turns it off. The default is
+// DefaultCacheSlots.
+func WithAnswerCache(slots int) Option {
+	return func(h *Handler) { h.cache = newAnswerCache(slots) }
 }
 
 // NewHandler returns a Handler answering with engine; metrics may be nil.
-func NewHandler(engine *answer.Engine, metrics *Metrics) *Handler {
+func NewHandler(engine *answer.Engine, metrics *Metrics, opts ...Option) *Handler {
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	return &Handler{
+	h := &Handler{
 		engine:  engine,
 		metrics: metrics,
+		cache:   newAnswerCache(DefaultCacheSlots),
 		msgs:    sync.Pool{New: func() any { return new(exchange) }},
 	}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // SetReady switches between answering (true) and SERVFAIL for everything
@@ -60,22 +84,158 @@ func (h *Handler) SetReady(ready bool) { h.ready.Store(ready) }
 // if needed), or nil when the packet must be dropped: too short, a
 // response, or unparsable (answering those only helps reflection attacks).
 // tcp selects the size limit: 65535 over TCP, the client's EDNS0 size
-// (capped at EDNSBufferSize) or 512 over UDP.
+// (capped at EDNSBufferSize) or 512 over UDP. It may wait on an upstream
+// lookup (see ServeInline).
 func (h *Handler) Serve(ctx context.Context, query []byte, tcp bool, out []byte) []byte {
+	b, _ := h.serve(ctx, query, tcp, out, true)
+	return b
+}
+
+// ServeInline is Serve for a caller that must not wait: a query whose
+// answer needs an upstream lookup is not answered but reported deferred
+// (nil, true), to be passed to Serve on another goroutine.
+func (h *Handler) ServeInline(ctx context.Context, query []byte, tcp bool, out []byte) (resp []byte, deferred bool) {
+	return h.serve(ctx, query, tcp, out, false)
+}
+
+func (h *Handler) serve(ctx context.Context, query []byte, tcp bool, out []byte, upstream bool) ([]byte, bool) {
 	if len(query) < headerLen {
 		h.metrics.dropped("short")
-		return nil
+		return nil, false
 	}
-	if query[2]&0x80 != 0 { // QR: a response, never answered
+	if query[2]&flagQR != 0 { // a response, never answered
 		h.metrics.dropped("response")
-		return nil
+		return nil, false
 	}
+	if h.ready.Load() {
+		var q fastQuery
+		if parseFast(query, &q) {
+			return h.serveFast(ctx, query, &q, tcp, out, upstream)
+		}
+	}
+	return h.serveFull(ctx, query, tcp, out, upstream)
+}
+
+// serveFast answers a query parseFast read: from the answer cache when it
+// holds a valid answer that fits, otherwise through the engine (filling
+// the cache when the answer may be reused).
+func (h *Handler) serveFast(ctx context.Context, query []byte, q *fastQuery, tcp bool, out []byte, upstream bool) ([]byte, bool) {
+	limit := q.limit(tcp)
+	optLen := 0
+	if q.edns {
+		optLen = optRRLen
+	}
+	// Only all-lower-case questions use the cache. The packer compresses
+	// names case-sensitively, so an answer packed for one spelling never
+	// points into the question for a name of another case; reused for a
+	// query spelled differently, such pointers would show the client's
+	// case in owner names and rdata. Mixed case (0x20 resolvers) is
+	// answered as it always was, without the cache.
+	cache := h.cache
+	if q.mixed {
+		cache = nil
+	}
+	if cache != nil {
+		e := cache.get(q.name(), q.qtype, q.qclass)
+		if e != nil && e.fullLen+optLen <= limit && h.engine.Unchanged(e.name, &e.info) {
+			h.metrics.cacheHits.Inc()
+			h.metrics.answered(int(e.flags3&0x0f), q.qtype)
+			return appendCached(out[:0], query, q, e), false
+		}
+		h.metrics.cacheMisses.Inc()
+	}
+
+	x := h.msgs.Get().(*exchange)
+	defer h.release(x)
+	resp := &x.resp
+	resp.Id = binary.BigEndian.Uint16(query)
+	resp.Response = true
+	resp.RecursionDesired = query[2]&flagRD != 0
+	resp.CheckingDisabled = query[3]&flagCD != 0
+	// The question is echoed as asked (the engine lower-cases it itself).
+	x.q[0] = dns.Question{Name: string(q.askedName()), Qtype: q.qtype, Qclass: q.qclass}
+	resp.Question = x.q[:]
+	info := h.engine.AnswerQuery(ctx, x.q[0], resp, upstream)
+	if info.Deferred {
+		return nil, true
+	}
+	if q.edns {
+		resp.Extra = append(resp.Extra, x.ourOPT(q.do))
+	}
+	truncate(resp, limit)
+	fullLen := 0
+	if info.Cacheable && cache != nil && !resp.Truncated {
+		fullLen = resp.Len() - optLen // uncompressed: truncate left Compress off
+	}
+	resp.Compress = true
+	b, err := resp.PackBuffer(out[:cap(out)])
+	if err != nil {
+		// Every RR we serve was packed once already, so this is a bug;
+		// SERVFAIL rather than silence tells the client to try elsewhere.
+		h.metrics.answered(dns.RcodeServerFailure, q.qtype)
+		return servfail(resp, out), false
+	}
+	if fullLen > 0 && resp.Rcode <= 0x0f && len(b)-q.qEnd-optLen <= maxCachedAnswer {
+		cache.put(newCacheEntry(x.q[0], info, b, q.qEnd, optLen, fullLen))
+	}
+	h.metrics.answered(resp.Rcode, q.qtype)
+	return b, false
+}
+
+// newCacheEntry keeps the parts of packed answer b that do not depend on
+// the query.
+func newCacheEntry(q dns.Question, info answer.Info, b []byte, qEnd, optLen, fullLen int) *cacheEntry {
+	ar := binary.BigEndian.Uint16(b[10:])
+	if optLen > 0 {
+		ar--
+	}
+	return &cacheEntry{
+		name: q.Name, qtype: q.Qtype, qclass: q.Qclass, info: info,
+		flags2: b[2] &^ flagRD, flags3: b[3] &^ flagCD,
+		an: binary.BigEndian.Uint16(b[6:]), ns: binary.BigEndian.Uint16(b[8:]), ar: ar,
+		fullLen: fullLen,
+		tail:    append([]byte(nil), b[qEnd:len(b)-optLen]...),
+	}
+}
+
+// appendCached writes the answer to query from a cache entry: header with
+// the query's id, RD and CD, the question as the client sent it, the
+// cached sections and, for an EDNS query, our OPT.
+func appendCached(b, query []byte, q *fastQuery, e *cacheEntry) []byte {
+	ar := e.ar
+	if q.edns {
+		ar++
+	}
+	b = append(b, query[0], query[1], e.flags2|query[2]&flagRD, e.flags3|query[3]&flagCD,
+		0, 1, byte(e.an>>8), byte(e.an), byte(e.ns>>8), byte(e.ns), byte(ar>>8), byte(ar))
+	b = append(b, query[headerLen:q.qEnd]...)
+	b = append(b, e.tail...)
+	if q.edns {
+		b = appendOPT(b, q.do)
+	}
+	return b
+}
+
+// ourOPT returns the exchange's OPT record set up as ours: UDP size
+// EDNSBufferSize, version 0, DO as asked, no options.
+func (x *exchange) ourOPT(do bool) *dns.OPT {
+	o := &x.opt
+	*o = dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	o.SetUDPSize(EDNSBufferSize)
+	if do {
+		o.SetDo()
+	}
+	return o
+}
+
+// serveFull answers any query the full parser accepts.
+func (h *Handler) serveFull(ctx context.Context, query []byte, tcp bool, out []byte, upstream bool) ([]byte, bool) {
 	x := h.msgs.Get().(*exchange)
 	defer h.release(x)
 	req, resp := &x.req, &x.resp
 	if err := req.Unpack(query); err != nil {
 		h.metrics.dropped("unparsable")
-		return nil
+		return nil, false
 	}
 
 	resp.Id = req.Id
@@ -107,17 +267,14 @@ func (h *Handler) Serve(ctx context.Context, query []byte, tcp bool, out []byte)
 	case !h.ready.Load():
 		resp.Rcode = dns.RcodeServerFailure
 	default:
-		h.engine.Answer(ctx, req.Question[0], resp)
+		if h.engine.AnswerQuery(ctx, req.Question[0], resp, upstream).Deferred {
+			return nil, true
+		}
 	}
 
 	limit := MinUDPSize
 	if reqOpt != nil {
-		o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
-		o.SetUDPSize(EDNSBufferSize)
-		if reqOpt.Do() {
-			o.SetDo()
-		}
-		resp.Extra = append(resp.Extra, o)
+		resp.Extra = append(resp.Extra, x.ourOPT(reqOpt.Do()))
 		limit = min(max(int(reqOpt.UDPSize()), MinUDPSize), EDNSBufferSize)
 	}
 	if tcp {
@@ -133,7 +290,7 @@ func (h *Handler) Serve(ctx context.Context, query []byte, tcp bool, out []byte)
 		resp.Rcode = dns.RcodeServerFailure
 	}
 	h.metrics.answered(resp.Rcode, qtype)
-	return b
+	return b, false
 }
 
 // truncate makes resp fit size even uncompressed (some clients and tools
@@ -186,6 +343,7 @@ func (h *Handler) release(x *exchange) {
 		Extra:    x.resp.Extra[:0],
 	}
 	x.req = dns.Msg{}
+	x.q[0] = dns.Question{}
 	h.msgs.Put(x)
 }
 
@@ -193,11 +351,26 @@ func (h *Handler) release(x *exchange) {
 type Metrics struct {
 	queries *prometheus.CounterVec
 	drops   *prometheus.CounterVec
+	// byCode caches the counters of queries by rcode and qtype: looking a
+	// labelled counter up hashes its labels, a cost per query that an
+	// array index does not have. Filled on first use.
+	byCode                 [countedRcodes * countedQtypes]atomic.Pointer[prometheus.Counter]
+	cacheHits, cacheMisses prometheus.Counter
 }
+
+// Bounds of Metrics.byCode; other codes take the slower path.
+const (
+	countedRcodes = 16
+	countedQtypes = 512
+)
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
 // registered, as in tests).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "zonegrid", Subsystem: "edge", Name: "answer_cache_lookups_total",
+		Help: "Packed-answer cache lookups, by result (hit, miss).",
+	}, []string{"result"})
 	m := &Metrics{
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "zonegrid", Subsystem: "edge", Name: "queries_total",
@@ -207,14 +380,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "zonegrid", Subsystem: "edge", Name: "dropped_packets_total",
 			Help: "Packets dropped without an answer, by reason.",
 		}, []string{"reason"}),
+		cacheHits:   cache.WithLabelValues("hit"),
+		cacheMisses: cache.WithLabelValues("miss"),
 	}
 	if reg != nil {
-		reg.MustRegister(m.queries, m.drops)
+		reg.MustRegister(m.queries, m.drops, cache)
 	}
 	return m
 }
 
 func (m *Metrics) answered(rcode int, qtype uint16) {
+	i := -1
+	if rcode >= 0 && rcode < countedRcodes && qtype < countedQtypes {
+		i = rcode*countedQtypes + int(qtype)
+		if c := m.byCode[i].Load(); c != nil {
+			(*c).Inc()
+			return
+		}
+	}
 	rc, ok := dns.RcodeToString[rcode]
 	if !ok {
 		rc = "OTHER"
@@ -224,7 +407,11 @@ func (m *Metrics) answered(rcode int, qtype uint16) {
 		// Bounded label values: a client must not grow our series.
 		qt = "OTHER"
 	}
-	m.queries.WithLabelValues(rc, qt).Inc()
+	c := m.queries.WithLabelValues(rc, qt)
+	if i >= 0 {
+		m.byCode[i].Store(&c)
+	}
+	c.Inc()
 }
 
 func (m *Metrics) dropped(reason string) { m.drops.WithLabelValues(reason).Inc() }

@@ -1,8 +1,10 @@
 package dnsserver
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -14,20 +16,20 @@ import (
 	"github.com/zonegrid/zonegrid/edge/zonecache"
 )
 
-func testHandler(tb testing.TB) *Handler {
+func testHandler(tb testing.TB, opts ...Option) *Handler {
 	tb.Helper()
 	var big strings.Builder
 	for i := range 40 {
 		fmt.Fprintf(&big, "big IN TXT \"%s-%02d\"\n", strings.Repeat("x", 60), i)
 	}
-	s := zonetest.Zone(tb, zonetest.Header("example.com.", 1), "www IN A 192.0.2.1\n"+big.String())
+	s := zonetest.Zone(tb, zonetest.Header("example.com.", 1), "www IN A 192.0.2.1\nalias IN CNAME www\n"+big.String())
 	z, err := zonecache.Build(s)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	set := zonecache.NewSet()
 	set.Put(z)
-	h := NewHandler(answer.New(answer.Config{Zones: set}), nil)
+	h := NewHandler(answer.New(answer.Config{Zones: set}), nil, opts...)
 	h.SetReady(true)
 	return h
 }
@@ -217,6 +219,15 @@ func FuzzServeDNS(f *testing.F) {
 		if !tcp && len(b) > EDNSBufferSize {
 			t.Fatalf("udp answer of %d bytes", len(b))
 		}
+		// The fast path, and the cache it filled, must answer exactly as
+		// the full parser does.
+		full, _ := h.serveFull(context.Background(), q, tcp, nil, true)
+		if !bytes.Equal(b, full) {
+			t.Fatalf("fast path answer differs from the full parser's\n got %x\nwant %x", b, full)
+		}
+		if again := h.Serve(context.Background(), q, tcp, nil); !bytes.Equal(again, full) {
+			t.Fatalf("second (cached) answer differs from the full parser's\n got %x\nwant %x", again, full)
+		}
 	})
 }
 
@@ -255,4 +266,99 @@ func TestHandlerConcurrentQueriesShareZones(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func benchServe(b *testing.B, opts []Option, q []byte) {
+	h := testHandler(b, opts...)
+	out := make([]byte, 0, 65535)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if h.Serve(ctx, q, false, out) == nil {
+			b.Fatal("dropped")
+		}
+	}
+}
+
+func BenchmarkServeExactUncached(b *testing.B) {
+	benchServe(b, []Option{WithAnswerCache(0)}, pack(b, query("www.example.com.", dns.TypeA, 1232)))
+}
+
+func BenchmarkServeNXDOMAIN(b *testing.B) {
+	benchServe(b, nil, pack(b, query("nope.example.com.", dns.TypeA, 0)))
+}
+
+func BenchmarkServeNXDOMAINUncached(b *testing.B) {
+	benchServe(b, []Option{WithAnswerCache(0)}, pack(b, query("nope.example.com.", dns.TypeA, 0)))
+}
+
+// BenchmarkServeFullParser is a query the fast path leaves to the full
+// parser (an EDNS option it does not know).
+func BenchmarkServeFullParser(b *testing.B) {
+	m := query("www.example.com.", dns.TypeA, 1232)
+	m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID})
+	benchServe(b, nil, pack(b, m))
+}
+
+// BenchmarkServeMix answers a mix like the benchmark harness's
+// (deploy/bench): 10,000 names with A, AAAA, CNAME, MX and TXT, every
+// twentieth address proxied, queries spread over them with one in ten for
+// a missing name never asked before (as random-name queries are).
+func BenchmarkServeMix(b *testing.B) {
+	var zone strings.Builder
+	for i := range 10000 {
+		proxied := ""
+		if i%20 == 0 {
+			proxied = " ; proxied"
+		}
+		switch i % 10 {
+		case 0, 1, 2, 3, 4, 5:
+			fmt.Fprintf(&zone, "host%05d IN A 10.0.%d.%d%s\nhost%05d IN AAAA 2001:db8::%x\n", i, i>>8&255, i&255, proxied, i, i)
+		case 6, 7:
+			fmt.Fprintf(&zone, "host%05d IN CNAME host%05d\n", i, i/2)
+		case 8:
+			fmt.Fprintf(&zone, "host%05d IN MX 10 mx.example.net.\n", i)
+		default:
+			fmt.Fprintf(&zone, "host%05d IN TXT \"token-%d\"\n", i, i)
+		}
+	}
+	z, err := zonecache.Build(zonetest.Zone(b, zonetest.Header("bench.test.", 1), zone.String()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	set := zonecache.NewSet()
+	set.Put(z)
+	h := NewHandler(answer.New(answer.Config{Zones: set, AnycastIPv4: []netip.Addr{netip.MustParseAddr("192.0.2.10")}}), nil)
+	h.SetReady(true)
+	queries := make([][]byte, 50000)
+	for i := range queries {
+		n := (i * 7919) % 10000
+		// A type the name has (CNAME names are asked for A), as a
+		// resolver asks.
+		qtype := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeA, dns.TypeA, dns.TypeA, dns.TypeA,
+			dns.TypeA, dns.TypeA, dns.TypeMX, dns.TypeTXT}[n%10]
+		name := fmt.Sprintf("host%05d.bench.test.", n)
+		if i%10 == 0 {
+			name, qtype = "nx00000000.bench.test.", dns.TypeA
+		}
+		queries[i] = pack(b, query(name, qtype, 0))
+	}
+	out := make([]byte, 0, 4096)
+	ctx := context.Background()
+	b.ReportAllocs()
+	const hex = "0123456789abcdef"
+	i := 0
+	for b.Loop() {
+		q := queries[i%len(queries)]
+		if i%10 == 0 {
+			// A fresh name: the label "nx" + 8 hex digits starts at 13.
+			for j, v := 0, uint32(i); j < 8; j, v = j+1, v>>4 {
+				q[headerLen+3+7-j] = hex[v&15]
+			}
+		}
+		if h.Serve(ctx, q, false, out) == nil {
+			b.Fatal("dropped")
+		}
+		i++
+	}
 }

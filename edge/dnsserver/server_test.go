@@ -7,7 +7,12 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/zonegrid/zonegrid/edge/answer"
+	"github.com/zonegrid/zonegrid/edge/internal/zonetest"
+	"github.com/zonegrid/zonegrid/edge/zonecache"
 )
 
 func TestServerAnswersUDPAndPipelinedTCP(t *testing.T) {
@@ -53,4 +58,119 @@ func TestServerAnswersUDPAndPipelinedTCP(t *testing.T) {
 			t.Errorf("answer %d is for %s (id %d), want %s (id %d)", i, r.Question[0].Name, r.Id, n, ids[i])
 		}
 	}
+}
+
+func TestServerSpreadsUDPOverReusePortSockets(t *testing.T) {
+	s, err := ListenOptions(Options{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", UDPSockets: 4, Batch: 8}, testHandler(t), zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start(context.Background())
+	t.Cleanup(func() { s.Close() })
+	if want := 4; reusePortSupported && len(s.udp) != want {
+		t.Fatalf("%d udp sockets, want %d", len(s.udp), want)
+	}
+	// Many client sockets (source ports), so that the kernel's hash
+	// spreads them over the server's sockets; every one is answered.
+	for i := range 32 {
+		c := &dns.Client{Timeout: 2 * time.Second}
+		r, _, err := c.Exchange(query("www.example.com.", dns.TypeA, 1232), s.UDPAddr())
+		if err != nil || len(r.Answer) != 1 {
+			t.Fatalf("client %d: %v %v", i, r, err)
+		}
+	}
+}
+
+// blockingResolver answers only once released.
+type blockingResolver struct{ release chan struct{} }
+
+func (b blockingResolver) Resolve(ctx context.Context, name string, _ uint16) ([]dns.RR, error) {
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	rr, err := dns.NewRR(name + " 60 IN A 203.0.113.7")
+	return []dns.RR{rr}, err
+}
+
+func TestServerSlowUpstreamDoesNotStallTheSocket(t *testing.T) {
+	z, err := zonecache.Build(zonetest.Zone(t, zonetest.Header("example.com.", 1),
+		"www IN A 192.0.2.1\next IN CNAME target.elsewhere.net. ; flatten\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := zonecache.NewSet()
+	set.Put(z)
+	res := blockingResolver{release: make(chan struct{})}
+	h := NewHandler(answer.New(answer.Config{Zones: set, Resolver: res}), nil)
+	h.SetReady(true)
+	// One socket, one reader loop: a stall would block everything.
+	s, err := ListenOptions(Options{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", UDPSockets: 1}, h, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start(context.Background())
+	t.Cleanup(func() { s.Close() })
+
+	slow := make(chan *dns.Msg, 1)
+	go func() {
+		r, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(query("ext.example.com.", dns.TypeA, 0), s.UDPAddr())
+		if err != nil {
+			t.Error(err)
+		}
+		slow <- r
+	}()
+	for i := range 5 {
+		r, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(query("www.example.com.", dns.TypeA, 0), s.UDPAddr())
+		if err != nil || len(r.Answer) != 1 {
+			t.Fatalf("query %d while the upstream hangs: %v %v", i, r, err)
+		}
+	}
+	select {
+	case <-slow:
+		t.Fatal("flattened answer came before the upstream answered")
+	default:
+	}
+	close(res.release)
+	if r := <-slow; r == nil || len(r.Answer) != 1 || r.Answer[0].Header().Name != "ext.example.com." {
+		t.Fatalf("flattened answer %v", r)
+	}
+}
+
+// BenchmarkServerUDP measures the UDP path end to end over loopback:
+// batched receive, the handler (answer cache hit) and batched send. The
+// clients are connected sockets doing one query at a time; the figure
+// includes their system calls, and allocs/op is the server's (the clients
+// allocate nothing).
+func BenchmarkServerUDP(b *testing.B) {
+	s, err := ListenOptions(Options{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"}, testHandler(b), zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.Start(context.Background())
+	b.Cleanup(func() { s.Close() })
+	q := pack(b, query("www.example.com.", dns.TypeA, 1232))
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		c, err := net.Dial("udp", s.UDPAddr())
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 2048)
+		for pb.Next() {
+			if _, err := c.Write(q); err != nil {
+				b.Error(err)
+				return
+			}
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if _, err := c.Read(buf); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"os"
 	"sync"
@@ -46,6 +47,16 @@ type Config struct {
 	AnycastIPv4, AnycastIPv6 []netip.Addr
 	// Upstreams are host:port resolvers for flattening external targets.
 	Upstreams []string
+	// UDPSockets is how many SO_REUSEPORT sockets serve UDPAddr (Linux),
+	// each with its own reader loop; 0 means GOMAXPROCS.
+	UDPSockets int
+	// AnswerCacheSlots sizes the packed-answer cache; 0 means
+	// dnsserver.DefaultCacheSlots, negative turns it off.
+	AnswerCacheSlots int
+	// Pprof serves net/http/pprof under /debug/pprof/ on MetricsAddr, for
+	// profiling a running edge. Off by default: profiles expose internals
+	// and cost CPU while taken.
+	Pprof bool
 }
 
 // TLSFiles names PEM files for a TLS connection; all empty means no TLS.
@@ -116,7 +127,11 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 		AnycastIPv4: cfg.AnycastIPv4, AnycastIPv6: cfg.AnycastIPv6,
 		Resolver: res,
 	})
-	n.handler = dnsserver.NewHandler(engine, dnsserver.NewMetrics(reg))
+	var opts []dnsserver.Option
+	if cfg.AnswerCacheSlots != 0 {
+		opts = append(opts, dnsserver.WithAnswerCache(max(cfg.AnswerCacheSlots, 0)))
+	}
+	n.handler = dnsserver.NewHandler(engine, dnsserver.NewMetrics(reg), opts...)
 	return n, nil
 }
 
@@ -125,7 +140,9 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 // an error: the connection keeps retrying. ctx is for the start only (its
 // values are kept); the node runs until Close.
 func (n *Node) Start(ctx context.Context) error {
-	srv, err := dnsserver.Listen(n.cfg.UDPAddr, n.cfg.TCPAddr, n.handler, n.log.Named("dns"))
+	srv, err := dnsserver.ListenOptions(dnsserver.Options{
+		UDPAddr: n.cfg.UDPAddr, TCPAddr: n.cfg.TCPAddr, UDPSockets: n.cfg.UDPSockets,
+	}, n.handler, n.log.Named("dns"))
 	if err != nil {
 		return err
 	}
@@ -170,6 +187,13 @@ func (n *Node) Start(ctx context.Context) error {
 				http.Error(w, "loading", http.StatusServiceUnavailable)
 			}
 		})
+		if n.cfg.Pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		n.metricsAddr = ln.Addr().String()
 		n.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		n.wg.Add(1)

@@ -177,3 +177,27 @@ func TestNodeFlattensApexThroughUpstream(t *testing.T) {
 		t.Errorf("flattened apex answered %v", r.Answer)
 	}
 }
+
+func TestNodePprofOnlyWhenAsked(t *testing.T) {
+	srv := natstest.Start(t, t.TempDir(), 0)
+	for _, on := range []bool{false, true} {
+		n, err := New(Config{UDPAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", NATSURL: srv.URL(), Pprof: on, UDPSockets: 2}, zaptest.NewLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get("http://" + n.MetricsAddr() + "/debug/pprof/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.StatusCode == http.StatusOK; got != on {
+			t.Errorf("pprof %v: /debug/pprof/ answered %d", on, resp.StatusCode)
+		}
+		if err := n.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}

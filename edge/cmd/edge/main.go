@@ -39,6 +39,9 @@ func run(args []string) error {
 		v4       = fs.String("anycast-v4", "192.0.2.10,192.0.2.11,192.0.2.12,192.0.2.13", "IPv4 anycast pool for proxied names, comma-separated")
 		v6       = fs.String("anycast-v6", "2001:db8::10,2001:db8::11,2001:db8::12,2001:db8::13", "IPv6 anycast pool for proxied names, comma-separated")
 		upstream = fs.String("upstream", "", "host:port resolvers for flattening external CNAME targets, comma-separated")
+		sockets  = fs.Int("udp-sockets", 0, "SO_REUSEPORT UDP sockets, one reader each (0: GOMAXPROCS; Linux only)")
+		cache    = fs.Int("answer-cache", 0, "slots of the packed-answer cache (0: default, negative: off)")
+		pprofOn  = fs.Bool("pprof", false, "serve /debug/pprof/ on --metrics-addr")
 		debug    = fs.Bool("debug", false, "debug logging")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -50,6 +53,7 @@ func run(args []string) error {
 		NATSTLS:       node.TLSFiles{CertFile: *natsCert, KeyFile: *natsKey, CAFile: *natsCA},
 		NATSCredsFile: *creds,
 		Upstreams:     splitList(*upstream),
+		UDPSockets:    *sockets, AnswerCacheSlots: *cache, Pprof: *pprofOn,
 	}
 	if cfg.UDPAddr == "" {
 		cfg.UDPAddr = *listen

@@ -1,0 +1,128 @@
+package dnsserver
+
+import (
+	"sync/atomic"
+
+	"github.com/zonegrid/zonegrid/edge/answer"
+)
+
+// The answer cache keeps answers packed, so that a repeated question costs
+// a table lookup and a copy instead of the engine and the packer. An entry
+// records what its answer depended on (answer.Info: the zone and its
+// version, the account setting the rules read) and is used only while
+// Engine.Unchanged says those are unchanged; answers that depended on
+// anything else (another zone, an upstream) are never stored. So a new
+// zone version or a flipped enforce_dns_only takes effect on the very next
+// query, with no invalidation step to forget.
+//
+// The table has a fixed number of slots and each question two candidate
+// slots (two-choice hashing: far fewer hot questions evict each other than
+// with one). Its memory is bounded whatever the clients ask (a flood of
+// random names only replaces entries), and readers need no lock (at most
+// two atomic loads per query).
+
+// DefaultCacheSlots is the default size of the answer cache.
+const DefaultCacheSlots = 1 << 15
+
+// maxCachedAnswer bounds the packed size of a cached answer: larger ones
+// are rare and not worth the memory.
+const maxCachedAnswer = 512
+
+type cacheEntry struct {
+	name   string // lower-cased, fully qualified
+	qtype  uint16
+	qclass uint16
+	info   answer.Info
+	// flags2 and flags3 are the answer's header bytes 2 and 3 without the
+	// bits copied from the query (RD, CD).
+	flags2, flags3 byte
+	an, ns, ar     uint16 // section counts, OPT not included
+	// fullLen is the uncompressed length of the whole answer without OPT,
+	// the measure truncation uses.
+	fullLen int
+	// tail is the packed answer after the question, without OPT. Its
+	// compression pointers into the question stay valid because a hit has
+	// the same name, hence the same question length.
+	tail []byte
+}
+
+type answerCache struct {
+	slots []atomic.Pointer[cacheEntry]
+	mask  uint64
+}
+
+func newAnswerCache(slots int) *answerCache {
+	if slots <= 0 {
+		return nil
+	}
+	n := 1
+	for n < slots {
+		n <<= 1
+	}
+	return &answerCache{slots: make([]atomic.Pointer[cacheEntry], n), mask: uint64(n - 1)}
+}
+
+func cacheHash[T string | []byte](name T, qtype, qclass uint16) uint64 {
+	// FNV-1a: cheap, allocation-free and good enough for a table whose
+	// worst case (collisions) only costs misses.
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(name); i++ {
+		h ^= uint64(name[i])
+		h *= 1099511628211
+	}
+	h ^= uint64(qtype) | uint64(qclass)<<16
+	h *= 1099511628211
+	return h
+}
+
+// get returns the entry for the question, or nil; it does not check
+// whether the entry is still valid.
+func (c *answerCache) get(name []byte, qtype, qclass uint16) *cacheEntry {
+	h := cacheHash(name, qtype, qclass)
+	if e := c.slots[h&c.mask].Load(); e.is(name, qtype, qclass) {
+		return e
+	}
+	if e := c.slots[(h>>32)&c.mask].Load(); e.is(name, qtype, qclass) {
+		return e
+	}
+	return nil
+}
+
+func (e *cacheEntry) is(name []byte, qtype, qclass uint16) bool {
+	return e != nil && e.qtype == qtype && e.qclass == qclass && e.name == string(name)
+}
+
+// negative reports whether the entry is an error answer (NXDOMAIN,
+// REFUSED): the kind a flood of random names produces.
+func (e *cacheEntry) negative() bool { return e.flags3&0x0f != 0 }
+
+// put stores e in the first of its slots that is free or holds the same
+// question. Otherwise it replaces a negative answer, preferably; a
+// positive answer may also replace a positive one (chosen by the hash),
+// a negative one may not: random names asked at a high rate then only
+// churn among themselves and never push the zone's real names out.
+func (c *answerCache) put(e *cacheEntry) {
+	h := cacheHash(e.name, e.qtype, e.qclass)
+	a, b := &c.slots[h&c.mask], &c.slots[(h>>32)&c.mask]
+	oa, ob := a.Load(), b.Load()
+	switch {
+	case oa == nil || oa.same(e):
+		a.Store(e)
+	case ob == nil || ob.same(e):
+		b.Store(e)
+	case oa.negative():
+		a.Store(e)
+	case ob.negative():
+		b.Store(e)
+	case e.negative():
+		// Both slots hold positive answers: keep them.
+	case h&(1<<31) != 0:
+		a.Store(e)
+	default:
+		b.Store(e)
+	}
+}
+
+func (e *cacheEntry) same(o *cacheEntry) bool {
+	return e.name == o.name && e.qtype == o.qtype && e.qclass == o.qclass
+}
