@@ -1,15 +1,19 @@
 // Package builder is the zone builder and publisher: it follows every
 // change of the control-plane state in etcd, compiles each affected zone
 // name into a self-contained snapshot and publishes it to NATS JetStream,
-// where the edges pick it up. See README.md for the design, including the
-// planned deltas for very large zones.
+// where the edges pick it up; changes of large zones travel as deltas
+// (delta.go). See README.md for the design.
 package builder
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -43,6 +47,20 @@ type Config struct {
 	ID string
 	// Registerer receives the metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
+
+	// DeltaThreshold is the record count from which a zone's changes are
+	// published as deltas (see README.md); default 5000, negative: never.
+	DeltaThreshold int
+	// DeltaChainMax is how many deltas may follow a zone's full snapshot
+	// before it is rewritten; default 1000.
+	DeltaChainMax int
+	// FullEvery is the longest a delta zone's full snapshot may lag behind
+	// its deltas; default 60s.
+	FullEvery time.Duration
+	// DeltaMaxAge and DeltaMaxBytes limit the delta stream; defaults 1h
+	// and 1 GiB. DeltaMaxAge must stay well above FullEvery.
+	DeltaMaxAge   time.Duration
+	DeltaMaxBytes int64
 }
 
 // Builder compiles and publishes zones. Create with New, run with Run.
@@ -61,6 +79,15 @@ type Builder struct {
 	inObjects map[string]bool
 	// zone id → name; ids never change name, so entries never go stale.
 	names map[string]string
+
+	// mu guards inObjects and zstate, which the background rewriter
+	// shares with the main loop.
+	mu     sync.Mutex
+	zstate map[string]*zoneState
+	// rewrites feeds the background full-snapshot writer.
+	rewrites chan string
+	// published is the last revision whose changes are all published.
+	published atomic.Int64
 }
 
 // New returns a builder publishing through nc. It does not touch the
@@ -78,6 +105,21 @@ func New(st *store.Store, nc *nats.Conn, cfg Config, log *zap.Logger) (*Builder,
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 10
 	}
+	if cfg.DeltaThreshold == 0 {
+		cfg.DeltaThreshold = 5000
+	}
+	if cfg.DeltaChainMax <= 0 {
+		cfg.DeltaChainMax = 1000
+	}
+	if cfg.FullEvery <= 0 {
+		cfg.FullEvery = time.Minute
+	}
+	if cfg.DeltaMaxAge <= 0 {
+		cfg.DeltaMaxAge = max(time.Hour, 10*cfg.FullEvery)
+	}
+	if cfg.DeltaMaxBytes <= 0 {
+		cfg.DeltaMaxBytes = 1 << 30
+	}
 	if cfg.ID == "" {
 		host, _ := os.Hostname()
 		cfg.ID = fmt.Sprintf("%s-%d", host, os.Getpid())
@@ -91,6 +133,8 @@ func New(st *store.Store, nc *nats.Conn, cfg Config, log *zap.Logger) (*Builder,
 		opts:      CompileOptions{SOARname: cfg.SOARname},
 		inObjects: map[string]bool{},
 		names:     map[string]string{},
+		zstate:    map[string]*zoneState{},
+		rewrites:  make(chan string, 1024),
 	}, nil
 }
 
@@ -148,9 +192,15 @@ func (b *Builder) runOnce(ctx context.Context) error {
 		case <-lctx.Done():
 		}
 	}()
+	// Another builder may have published meanwhile: what this one knew
+	// about versions and delta chains is void.
+	b.mu.Lock()
+	b.zstate = map[string]*zoneState{}
+	b.mu.Unlock()
 	if err := b.ensureBuckets(lctx); err != nil {
 		return err
 	}
+	go b.rewriter(lctx)
 	return b.lead(lctx)
 }
 
@@ -174,12 +224,18 @@ func (b *Builder) ensureBuckets(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("create object store %s: %w", snapshot.ObjectBucket, err)
 	}
+	if err := b.ensureDeltaStream(ctx); err != nil {
+		return err
+	}
 	// Remember which zones live in the object store, so that one which
 	// shrinks back into a KV value gets its stale object removed.
 	objs, err := b.objs.List(ctx)
 	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
 		return fmt.Errorf("list object store %s: %w", snapshot.ObjectBucket, err)
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.inObjects = map[string]bool{}
 	for _, o := range objs {
 		b.inObjects[snapshot.NameFromKey(o.Name)] = true
 	}
@@ -197,6 +253,7 @@ func (b *Builder) lead(ctx context.Context) error {
 			return err
 		}
 	}
+	b.published.Store(rev)
 	for {
 		last, err := b.follow(ctx, rev)
 		if !errors.Is(err, rpctypes.ErrCompacted) {
@@ -214,11 +271,23 @@ type batch struct {
 	names    map[string]bool
 	zoneIDs  map[string]bool
 	accounts map[string]bool
-	rev      int64
+	// headers holds the names whose zones, zone settings or zone list
+	// changed: their header (or serving zone) may differ.
+	headers map[string]bool
+	// settingsOf lists zone ids with a settings change whose name was not
+	// known yet.
+	settingsOf []string
+	// rewrite lists delta zones whose chain reached its limit.
+	rewrite []string
+	// records holds the last change of each record id, by zone id: the
+	// content of a delta.
+	records map[string]map[string]*recordChange
+	rev     int64
 }
 
 func newBatch() *batch {
-	return &batch{names: map[string]bool{}, zoneIDs: map[string]bool{}, accounts: map[string]bool{}}
+	return &batch{names: map[string]bool{}, zoneIDs: map[string]bool{}, accounts: map[string]bool{},
+		headers: map[string]bool{}, records: map[string]map[string]*recordChange{}}
 }
 
 func (b *Builder) addEvent(bt *batch, ev *clientv3.Event) {
@@ -228,6 +297,7 @@ func (b *Builder) addEvent(bt *batch, ev *clientv3.Event) {
 		bt.accounts[dk.AccountID] = true
 	case store.KindZoneName:
 		bt.names[dk.Name] = true
+		bt.headers[dk.Name] = true
 	case store.KindZone:
 		if ev.Type == clientv3.EventTypeDelete {
 			// DeleteZone removes the zonenames key in the same transaction;
@@ -238,15 +308,26 @@ func (b *Builder) addEvent(bt *batch, ev *clientv3.Event) {
 		z := &dnsv1.Zone{}
 		if err := proto.Unmarshal(ev.Kv.Value, z); err == nil && z.GetName() != "" {
 			bt.names[z.GetName()] = true
+			bt.headers[z.GetName()] = true
 			b.names[dk.ZoneID] = z.GetName()
 		} else {
 			bt.zoneIDs[dk.ZoneID] = true // publishBatch reports it as corrupt
 		}
 	case store.KindZoneSettings, store.KindRecord, store.KindRecordID, store.KindZoneMark:
-		if n, ok := b.names[dk.ZoneID]; ok {
-			bt.names[n] = true
-		} else {
+		if dk.Kind == store.KindRecord {
+			bt.addRecordEvent(dk.ZoneID, ev)
+		}
+		n, ok := b.names[dk.ZoneID]
+		if !ok {
 			bt.zoneIDs[dk.ZoneID] = true
+			if dk.Kind == store.KindZoneSettings {
+				bt.settingsOf = append(bt.settingsOf, dk.ZoneID)
+			}
+			return
+		}
+		bt.names[n] = true
+		if dk.Kind == store.KindZoneSettings {
+			bt.headers[n] = true
 		}
 	}
 }
@@ -258,16 +339,26 @@ func (b *Builder) follow(ctx context.Context, rev int64) (int64, error) {
 	defer cancel()
 	wch := b.st.Client().Watch(wctx, b.st.DataPrefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1))
 	b.log.Info("builder following changes", zap.Int64("from_revision", rev+1))
+	// Delta zones whose full snapshot got old are rewritten in the
+	// background; checking a few times per FullEvery is enough.
+	tick := time.NewTicker(max(b.cfg.FullEvery/4, 10*time.Millisecond))
+	defer tick.Stop()
 	for {
 		bt := newBatch()
 		// Block for the first response, then gather whatever else arrives
 		// within the coalescing window, so a burst compiles each zone once.
-		select {
-		case <-ctx.Done():
-			return rev, ctx.Err()
-		case resp, ok := <-wch:
-			if err := b.absorb(bt, resp, ok); err != nil {
-				return rev, err
+	first:
+		for {
+			select {
+			case <-ctx.Done():
+				return rev, ctx.Err()
+			case <-tick.C:
+				b.dueRewrites()
+			case resp, ok := <-wch:
+				if err := b.absorb(bt, resp, ok); err != nil {
+					return rev, err
+				}
+				break first
 			}
 		}
 		timer := time.NewTimer(b.cfg.Coalesce)
@@ -297,7 +388,11 @@ func (b *Builder) follow(ctx context.Context, rev int64) (int64, error) {
 			return rev, err
 		}
 		rev = bt.rev
+		b.published.Store(rev)
 		b.m.publishedRevision.Set(float64(rev))
+		for _, name := range bt.rewrite {
+			b.scheduleRewrite(name)
+		}
 		b.m.lagRevisions.Set(0)
 	}
 }
@@ -338,9 +433,12 @@ func (b *Builder) publishBatch(ctx context.Context, bt *batch) error {
 		}
 		b.names[id] = z.GetName()
 		bt.names[z.GetName()] = true
+		if slices.Contains(bt.settingsOf, id) {
+			bt.headers[z.GetName()] = true
+		}
 	}
 	for name := range bt.names {
-		if err := b.skipPermanent(b.publishName(ctx, name, bt.rev), "zone", name); err != nil {
+		if err := b.skipPermanent(b.publishChange(ctx, bt, name), "zone", name); err != nil {
 			return err
 		}
 	}
@@ -384,7 +482,7 @@ func (b *Builder) fullRebuild(ctx context.Context) (int64, error) {
 	live := map[string]bool{}
 	for _, n := range names {
 		live[snapshot.ZoneKey(n)] = true
-		if err := b.skipPermanent(b.publishName(ctx, n, rev), "zone", n); err != nil {
+		if err := b.skipPermanent(b.publishFull(ctx, n, rev, false), "zone", n); err != nil {
 			return 0, err
 		}
 	}
@@ -394,7 +492,7 @@ func (b *Builder) fullRebuild(ctx context.Context) (int64, error) {
 	}
 	for _, k := range keys {
 		if !live[k] {
-			if err := b.publishName(ctx, snapshot.NameFromKey(k), rev); err != nil {
+			if err := b.publishFull(ctx, snapshot.NameFromKey(k), rev, false); err != nil {
 				return 0, err
 			}
 		}
@@ -403,8 +501,11 @@ func (b *Builder) fullRebuild(ctx context.Context) (int64, error) {
 	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
 		return 0, fmt.Errorf("list object store %s: %w", snapshot.ObjectBucket, err)
 	}
+	b.mu.Lock()
+	inObjects := maps.Clone(b.inObjects)
+	b.mu.Unlock()
 	for _, o := range objs {
-		if !b.inObjects[snapshot.NameFromKey(o.Name)] {
+		if !inObjects[snapshot.NameFromKey(o.Name)] {
 			if err := b.objs.Delete(ctx, o.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 				return 0, fmt.Errorf("delete stale object %s: %w", o.Name, err)
 			}
@@ -422,6 +523,7 @@ func (b *Builder) fullRebuild(ctx context.Context) (int64, error) {
 	if err := b.st.SetBuilderRevision(ctx, rev); err != nil {
 		return 0, err
 	}
+	b.published.Store(rev)
 	b.m.publishedRevision.Set(float64(rev))
 	return rev, nil
 }

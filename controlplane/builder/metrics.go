@@ -12,13 +12,14 @@ type metrics struct {
 	fullRebuilds      prometheus.Counter
 	badRecords        prometheus.Counter
 	skipped           prometheus.Counter
+	fullRewrites      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		zonesPublished: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zonegrid_builder_zones_published_total",
-			Help: "Zone snapshots published, by how: kv (inline), object (object store), deleted.",
+			Help: "Zone snapshots published, by how: kv (inline), object (object store), delta, deleted.",
 		}, []string{"how"}),
 		accountsPublished: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zonegrid_builder_accounts_published_total",
@@ -53,10 +54,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "zonegrid_builder_skipped_total",
 			Help: "Zones or accounts skipped because their stored data cannot be published.",
 		}),
+		fullRewrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zonegrid_builder_full_rewrites_total",
+			Help: "Background rewrites of the full snapshot of a zone published as deltas.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.zonesPublished, m.accountsPublished, m.publishSeconds, m.lagRevisions,
-			m.publishedRevision, m.leader, m.fullRebuilds, m.badRecords, m.skipped)
+			m.publishedRevision, m.leader, m.fullRebuilds, m.badRecords, m.skipped, m.fullRewrites)
 	}
 	return m
 }

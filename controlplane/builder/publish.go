@@ -23,53 +23,63 @@ func (b *Builder) maxInline() int64 {
 	return mp - min(64<<10, mp/8)
 }
 
+// published says what publishName put: the id of the zone serving the
+// name ("" when none does) and how many records it has.
+type published struct {
+	zoneID  string
+	records int
+}
+
 // publishName compiles the zone serving name at rev and puts it in the
-// zones bucket, or deletes the key when no zone serves the name.
-func (b *Builder) publishName(ctx context.Context, name string, rev int64) error {
+// zones bucket, or deletes the key when no zone serves the name. Callers
+// hold the name's zoneState.fullMu (see publishFull).
+func (b *Builder) publishName(ctx context.Context, name string, rev int64) (published, error) {
 	key := snapshot.ZoneKey(name)
 	zones, err := b.st.ZonesNamedAt(ctx, name, rev)
 	if err != nil {
-		return err
+		return published{}, err
 	}
 	z := choose(zones)
 	if z == nil {
 		if err := b.zones.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return fmt.Errorf("delete zone snapshot %s: %w", key, err)
+			return published{}, fmt.Errorf("delete zone snapshot %s: %w", key, err)
 		}
 		if err := b.dropObject(ctx, name); err != nil {
-			return err
+			return published{}, err
 		}
 		b.m.zonesPublished.WithLabelValues("deleted").Inc()
 		b.log.Debug("zone unpublished", zap.String("zone", name), zap.Int64("revision", rev))
-		return nil
+		return published{}, nil
 	}
 	zs, err := b.st.ZoneSettingsAt(ctx, z.GetId(), rev)
 	if err != nil {
-		return err
+		return published{}, err
 	}
 	recs, err := b.st.ZoneRecords(ctx, z.GetId(), rev)
 	if err != nil {
-		return err
+		return published{}, err
 	}
+	res := published{zoneID: z.GetId(), records: len(recs)}
 	snap, bad := compileZone(z, zs, recs, rev, b.opts)
 	for _, e := range bad {
 		b.m.badRecords.Inc()
 		b.log.Warn("record skipped: does not compile", zap.String("zone", name), zap.String("zone_id", z.GetId()), zap.Error(e))
 	}
+	recs = nil // a million decoded records: let them go before encoding
 	data, err := snapshot.MarshalZone(snap)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errUnpublishable, err)
+		return published{}, fmt.Errorf("%w: %w", errUnpublishable, err)
 	}
 	if int64(len(data)) <= b.maxInline() {
 		if _, err := b.zones.Put(ctx, key, data); err != nil {
-			return fmt.Errorf("put zone snapshot %s: %w", key, err)
+			return published{}, fmt.Errorf("put zone snapshot %s: %w", key, err)
 		}
 		if err := b.dropObject(ctx, name); err != nil {
-			return err
+			return published{}, err
 		}
 		b.m.zonesPublished.WithLabelValues("kv").Inc()
 		b.log.Debug("zone published", zap.String("zone", name), zap.Int64("version", rev), zap.Int("records", len(snap.Records)), zap.Int("bytes", len(data)))
-		return nil
+		return res, nil
 	}
 	// Too large for one message: the whole zone goes to the object store
 	// first, then the KV value points at it, so an edge that sees the new
@@ -77,31 +87,40 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) error
 	chunk := uint32(min(128<<10, b.maxInline()))
 	meta := jetstream.ObjectMeta{Name: key, Opts: &jetstream.ObjectMetaOptions{ChunkSize: chunk}}
 	if _, err := b.objs.Put(ctx, meta, bytes.NewReader(data)); err != nil {
-		return fmt.Errorf("put zone object %s: %w", key, err)
+		return published{}, fmt.Errorf("put zone object %s: %w", key, err)
 	}
+	b.mu.Lock()
 	b.inObjects[name] = true
+	b.mu.Unlock()
+	// The pointer's header carries the version of the object, which is
+	// where an edge starts replaying the zone's deltas.
 	ptr, err := snapshot.MarshalZone(&snapshot.Zone{Header: snap.Header, RecordsObject: key})
 	if err != nil {
-		return err
+		return published{}, err
 	}
 	if _, err := b.zones.Put(ctx, key, ptr); err != nil {
-		return fmt.Errorf("put zone snapshot pointer %s: %w", key, err)
+		return published{}, fmt.Errorf("put zone snapshot pointer %s: %w", key, err)
 	}
 	b.m.zonesPublished.WithLabelValues("object").Inc()
 	b.log.Info("zone published to object store", zap.String("zone", name), zap.Int64("version", rev), zap.Int("records", len(snap.Records)), zap.Int("bytes", len(data)))
-	return nil
+	return res, nil
 }
 
 // dropObject removes a zone's object-store copy once the KV value no
 // longer points at it.
 func (b *Builder) dropObject(ctx context.Context, name string) error {
-	if !b.inObjects[name] {
+	b.mu.Lock()
+	held := b.inObjects[name]
+	b.mu.Unlock()
+	if !held {
 		return nil
 	}
 	if err := b.objs.Delete(ctx, snapshot.ZoneKey(name)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 		return fmt.Errorf("delete zone object %s: %w", snapshot.ZoneKey(name), err)
 	}
+	b.mu.Lock()
 	delete(b.inObjects, name)
+	b.mu.Unlock()
 	return nil
 }
 

@@ -15,6 +15,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -52,8 +54,19 @@ type Follower struct {
 	mu      sync.Mutex
 	loaded  map[string]bool // bucket -> initial load done
 	objects jetstream.ObjectStore
-	// kick asks each bucket's watch to start over (after a reconnect).
+	// kick asks each bucket's watch and the delta consumer to start over
+	// (after a reconnect).
 	kick map[string]chan struct{}
+	// stream is the delta stream once opened (guarded by mu).
+	stream jetstream.Stream
+
+	// zonesListed is closed once the zones bucket's first listing is in.
+	zonesListed chan struct{}
+	// deltaMu serialises delta application and replays.
+	deltaMu sync.Mutex
+	// deltaChecks carries zones whose full snapshot was installed after
+	// the delta consumer started: deltas it passed may follow it.
+	deltaChecks chan string
 }
 
 // New returns a Follower; Run starts it.
@@ -78,7 +91,10 @@ func New(cfg Config) (*Follower, error) {
 		kick: map[string]chan struct{}{
 			snapshot.ZonesBucket:    make(chan struct{}, 1),
 			snapshot.AccountsBucket: make(chan struct{}, 1),
+			deltasKey:               make(chan struct{}, 1),
 		},
+		zonesListed: make(chan struct{}),
+		deltaChecks: make(chan string, 4096),
 	}, nil
 }
 
@@ -97,13 +113,16 @@ func (f *Follower) Reconnected() {
 }
 
 // Ready is closed once the zones and accounts present when the follower
-// started have been loaded.
+// started have been loaded, and the deltas published after those zones'
+// full snapshots applied.
 func (f *Follower) Ready() <-chan struct{} { return f.ready }
 
-// Run follows both buckets until ctx ends.
+// Run follows both buckets and the delta stream until ctx ends.
 func (f *Follower) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(4)
+	go func() { defer wg.Done(); f.followDeltas(ctx) }()
+	go func() { defer wg.Done(); f.checkDeltas(ctx) }()
 	go func() { defer wg.Done(); f.follow(ctx, snapshot.ZonesBucket, f.applyZone, f.dropZone, f.zoneKeys) }()
 	go func() {
 		defer wg.Done()
@@ -216,8 +235,24 @@ func (f *Follower) markLoaded(bucket string) {
 	}
 	f.loaded[bucket] = true
 	f.log.Info("initial snapshot load done", zap.String("bucket", bucket), zap.Int("zones", f.cfg.Zones.Len()))
-	if f.loaded[snapshot.ZonesBucket] && f.loaded[snapshot.AccountsBucket] {
+	if bucket == snapshot.ZonesBucket {
+		close(f.zonesListed)
+	}
+	if f.loaded[snapshot.ZonesBucket] && f.loaded[snapshot.AccountsBucket] && f.loaded[deltasKey] {
 		f.readyOnce.Do(func() { close(f.ready) })
+	}
+}
+
+// deltasStarted reports whether the zones bucket's first listing is in:
+// from then on the delta consumer runs, and may pass a zone's deltas
+// before the bucket watch installs the full snapshot they follow. Zones of
+// the first listing need no check: the consumer starts after them.
+func (f *Follower) deltasStarted() bool {
+	select {
+	case <-f.zonesListed:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -242,29 +277,42 @@ func (f *Follower) applyZone(ctx context.Context, e jetstream.KeyValueEntry) err
 		f.m.updates.WithLabelValues(snapshot.ZonesBucket, "stale").Inc()
 		return nil
 	}
+	var z *zonecache.Zone
 	if obj := s.GetRecordsObject(); obj != "" {
-		s, err = f.fetchObject(ctx, name, obj)
-		if err != nil {
+		if z, err = f.loadObject(ctx, name, obj); err != nil {
 			return err
 		}
-	}
-	z, err := zonecache.Build(s)
-	if err != nil {
+	} else if z, err = zonecache.Build(s); err != nil {
 		return fmt.Errorf("build zone %q version %d: %w", name, s.GetHeader().GetVersion(), err)
 	}
 	if !f.cfg.Zones.Put(z) {
 		f.m.updates.WithLabelValues(snapshot.ZonesBucket, "stale").Inc()
 		return nil
 	}
+	if f.deltasStarted() {
+		select {
+		case f.deltaChecks <- name:
+		default:
+			f.log.Warn("delta check queue full; zone catches up at its next delta", zap.String("zone", name))
+		}
+	}
 	f.m.updates.WithLabelValues(snapshot.ZonesBucket, "applied").Inc()
 	f.m.zones.Set(float64(f.cfg.Zones.Len()))
 	f.m.version.Set(float64(z.Version))
 	f.log.Debug("zone applied", zap.String("zone", name), zap.Uint64("version", z.Version), zap.Int("names", z.Len()))
+	if s.GetRecordsObject() != "" {
+		// Loading a large zone leaves hundreds of MB of garbage (the
+		// encoded object, the zone version replaced) that the runtime would
+		// otherwise hand back to the OS only over minutes: return it now,
+		// so the edge's RSS is what it serves from.
+		debug.FreeOSMemory()
+	}
 	return nil
 }
 
-// fetchObject loads a zone too large for a KV value from the object store.
-func (f *Follower) fetchObject(ctx context.Context, name, object string) (*snapshot.Zone, error) {
+// loadObject loads a zone too large for a KV value from the object store,
+// indexing it straight from the encoded bytes.
+func (f *Follower) loadObject(ctx context.Context, name, object string) (*zonecache.Zone, error) {
 	f.mu.Lock()
 	os := f.objects
 	f.mu.Unlock()
@@ -278,21 +326,37 @@ func (f *Follower) fetchObject(ctx context.Context, name, object string) (*snaps
 		f.objects = os
 		f.mu.Unlock()
 	}
-	b, err := os.GetBytes(ctx, object)
+	start := time.Now()
+	r, err := os.Get(ctx, object)
 	if err != nil {
 		return nil, fmt.Errorf("fetch object %q of zone %q: %w", object, name, err)
 	}
-	s, err := snapshot.UnmarshalZone(b)
+	defer r.Close()
+	info, err := r.Info()
+	if err != nil {
+		return nil, fmt.Errorf("object %q of zone %q: info: %w", object, name, err)
+	}
+	// One buffer of the final size: growing one by doubling would hold
+	// up to three times a large zone's bytes at once.
+	b := make([]byte, info.Size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("read object %q of zone %q: %w", object, name, err)
+	}
+	// Reading on to the end makes the object store check its digest.
+	if n, err := r.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read object %q of zone %q: longer than its size or corrupt: %v", object, name, err)
+	}
+	fetched := time.Now()
+	z, err := zonecache.BuildBytes(b)
 	if err != nil {
 		return nil, fmt.Errorf("object %q of zone %q: %w", object, name, err)
 	}
-	if s.GetHeader().GetName() != name {
-		return nil, fmt.Errorf("object %q holds zone %q, want %q", object, s.GetHeader().GetName(), name)
+	f.log.Info("large zone loaded", zap.String("zone", name), zap.Uint64("version", z.Version), zap.Int("bytes", len(b)),
+		zap.Int("names", z.Len()), zap.Duration("fetch", fetched.Sub(start)), zap.Duration("index", time.Since(fetched)))
+	if z.Name != name {
+		return nil, fmt.Errorf("object %q holds zone %q, want %q", object, z.Name, name)
 	}
-	if s.GetRecordsObject() != "" {
-		return nil, fmt.Errorf("object %q of zone %q refers to another object", object, name)
-	}
-	return s, nil
+	return z, nil
 }
 
 func (f *Follower) dropZone(key string) {

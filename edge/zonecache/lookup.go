@@ -54,7 +54,7 @@ func (z *Zone) Lookup(name string, dsQuery bool) Match {
 	}
 	prev := z.Apex
 	for j := n - 1; j >= 0; j-- {
-		node := z.nodes[name[starts[j]:]]
+		node := z.nodes.get(name[starts[j]:])
 		if node == nil {
 			if prev.Wildcard != nil {
 				return Match{Kind: Wildcard, Node: prev.Wildcard}

@@ -95,3 +95,38 @@ func UnmarshalAccount(b []byte) (*Account, error) {
 	}
 	return a, nil
 }
+
+// Deltas of large zones (see docs/DESIGN.md, "Deltas"): the builder
+// publishes a ZoneDelta on DeltaStream under DeltaSubject(name) for each
+// change of a zone above its size threshold; the zone's KV value keeps the
+// latest full snapshot, whose header version tells an edge where to start
+// replaying deltas.
+const (
+	DeltaStream        = "zonegrid-deltas"
+	DeltaSubjectPrefix = "zonegrid.delta."
+)
+
+// DeltaSubject is the subject the deltas of a zone travel on.
+func DeltaSubject(name string) string { return DeltaSubjectPrefix + ZoneKey(name) }
+
+// MarshalDelta encodes a zone delta deterministically.
+func MarshalDelta(d *ZoneDelta) ([]byte, error) {
+	b, err := marshal.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("marshal zone delta %q %d→%d: %w", d.GetName(), d.GetFromVersion(), d.GetToVersion(), err)
+	}
+	return b, nil
+}
+
+// UnmarshalDelta decodes a zone delta and checks the format of the header
+// it may carry.
+func UnmarshalDelta(b []byte) (*ZoneDelta, error) {
+	d := &ZoneDelta{}
+	if err := proto.Unmarshal(b, d); err != nil {
+		return nil, fmt.Errorf("unmarshal zone delta: %w", err)
+	}
+	if h := d.GetHeader(); h != nil && h.GetFormat() != FormatVersion {
+		return nil, fmt.Errorf("zone delta %q header format %d: %w", d.GetName(), h.GetFormat(), ErrFormat)
+	}
+	return d, nil
+}

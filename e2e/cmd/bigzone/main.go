@@ -1,15 +1,22 @@
 // Command bigzone measures zonegrid with one very large zone (issue 4): edge
 // memory and cold start for a zone of about a million records, and the time
-// one changed record takes to reach the edge through the real path (gRPC API
-// → etcd → builder → NATS delta → edge), next to NSD on the same zone file.
+// one changed record takes to reach the edge through the real path (gRPC
+// PatchRecord → etcd → builder → NATS delta → edge), next to NSD on the same
+// zone file.
 //
 //	make build && go build -o bin/ ./e2e/cmd/benchzone ./e2e/cmd/benchload ./e2e/cmd/bigzone
 //	bin/bigzone -names 1000000 -dir .bigzone -changes 200
 //
-// Every part runs as its own process (bin/controlplane with embedded etcd and
-// NATS, bin/edge, nsd), so the edge's RSS is the edge's alone. The zone comes
-// from bin/benchzone and is loaded with bin/benchload; -reuse keeps the data
-// directory of a previous run and skips generating and loading.
+// The zone comes from bin/benchzone (-names 1000000: 1,283,037 records) and
+// is loaded with bin/benchload into a control plane running in this process
+// with its builder off (resuming after the records committed if etcd times
+// out). Then everything runs as its own process, so the edge's RSS is the
+// edge's alone: bin/controlplane with embedded etcd and NATS (its builder
+// publishes the zone in one full rebuild), bin/edge (-cold-starts times,
+// start → /ready), and nsd. -reuse keeps the loaded data of a previous run
+// in -dir; -resume finishes an interrupted load; -wait-full=false starts the
+// edges without waiting for the full snapshot to catch up with the deltas
+// (they replay the deltas after it).
 package main
 
 import (
@@ -53,7 +60,7 @@ const zoneName = "bench.test."
 type options struct {
 	names, changes, coldStarts int
 	dir, bin, nsd              string
-	reuse, resume              bool
+	reuse, resume, waitFull    bool
 	gap                        time.Duration
 }
 
@@ -67,6 +74,7 @@ func main() {
 	flag.StringVar(&o.nsd, "nsd", "/usr/sbin/nsd", "NSD binary to compare with (empty: skip)")
 	flag.BoolVar(&o.reuse, "reuse", false, "reuse the zone file and loaded data of a previous run in -dir")
 	flag.BoolVar(&o.resume, "resume", false, "reuse the zone file of a previous run in -dir and finish loading it")
+	flag.BoolVar(&o.waitFull, "wait-full", true, "before starting edges, wait until the zone's full snapshot is as new as its last delta (false: edges replay the deltas after it)")
 	flag.DurationVar(&o.gap, "gap", 20*time.Millisecond, "pause between timed changes")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -158,12 +166,14 @@ func run(o options) error {
 		return fmt.Errorf("connect nats: %w", err)
 	}
 	defer nc.Close()
-	t := time.Now()
-	full, last, err := waitFullSnapshot(nc, 15*time.Minute)
-	if err != nil {
-		return err
+	if o.waitFull {
+		t := time.Now()
+		full, last, err := waitFullSnapshot(nc, 15*time.Minute)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("full snapshot current: version %d (last delta to %d), waited %s\n", full, last, time.Since(t).Round(time.Second))
 	}
-	fmt.Printf("full snapshot current: version %d (last delta to %d), waited %s\n", full, last, time.Since(t).Round(time.Second))
 
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
