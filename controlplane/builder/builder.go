@@ -23,6 +23,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
@@ -416,36 +417,52 @@ func (b *Builder) absorb(bt *batch, resp clientv3.WatchResponse, ok bool) error 
 	return nil
 }
 
+// publishParallelism bounds the zones read and published at once.
+const publishParallelism = 16
+
 // publishBatch compiles and publishes every name and account of the batch
 // at the batch's revision.
 func (b *Builder) publishBatch(ctx context.Context, bt *batch) error {
 	start := time.Now()
+	// Zones and names are independent of one another: reading and
+	// publishing them in parallel keeps a burst of thousands of new zones
+	// (an account onboarding) from queueing behind one etcd read and one
+	// JetStream acknowledgement at a time.
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(publishParallelism)
 	for id := range bt.zoneIDs {
-		z, err := b.st.GetZoneAt(ctx, id, bt.rev)
-		if errors.Is(err, store.ErrNotFound) {
-			continue // deleted: its zonenames delete event names it
-		}
-		if err != nil {
-			if err = b.skipPermanent(err, "zone_id", id); err != nil {
-				return err
+		g.Go(func() error {
+			z, err := b.st.GetZoneAt(gctx, id, bt.rev)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil // deleted: its zonenames delete event names it
 			}
-			continue
-		}
-		b.names[id] = z.GetName()
-		bt.names[z.GetName()] = true
-		if slices.Contains(bt.settingsOf, id) {
-			bt.headers[z.GetName()] = true
-		}
+			if err != nil {
+				return b.skipPermanent(err, "zone_id", id)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			b.names[id] = z.GetName()
+			bt.names[z.GetName()] = true
+			if slices.Contains(bt.settingsOf, id) {
+				bt.headers[z.GetName()] = true
+			}
+			return nil
+		})
 	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(publishParallelism)
 	for name := range bt.names {
-		if err := b.skipPermanent(b.publishChange(ctx, bt, name), "zone", name); err != nil {
-			return err
-		}
+		g.Go(func() error { return b.skipPermanent(b.publishChange(gctx, bt, name), "zone", name) })
 	}
 	for acct := range bt.accounts {
-		if err := b.skipPermanent(b.publishAccount(ctx, acct, bt.rev), "account", acct); err != nil {
-			return err
-		}
+		g.Go(func() error { return b.skipPermanent(b.publishAccount(gctx, acct, bt.rev), "account", acct) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	b.m.publishSeconds.Observe(time.Since(start).Seconds())
 	b.log.Debug("published batch", zap.Int64("revision", bt.rev),
