@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/zonegrid/zonegrid/controlplane/embedded/etcdtest"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
@@ -21,7 +22,7 @@ import (
 func newStoreWith(t *testing.T, cfg store.Config) (*store.Store, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	cfg.Prefix = "/test/" + strings.ReplaceAll(t.Name(), "/", "_")
+	cfg.Prefix = etcdtest.Prefix(t)
 	cfg.Registerer = reg
 	return store.NewWithConfig(etcdCli, cfg, zaptest.NewLogger(t)), reg
 }

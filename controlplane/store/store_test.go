@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -12,39 +11,18 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/zonegrid/zonegrid/controlplane/embedded"
+	"github.com/zonegrid/zonegrid/controlplane/embedded/etcdtest"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
 var etcdCli *clientv3.Client
 
-// TestMain starts one real embedded etcd for the package; each test works
-// under its own key prefix.
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "store-test")
-	if err != nil {
-		panic(err)
-	}
-	ctx := context.Background()
-	srv, err := embedded.Start(ctx, embedded.Config{DataDir: dir, UnsafeNoFsync: true}, zap.NewNop())
-	if err != nil {
-		panic(err)
-	}
-	etcdCli, err = clientv3.New(clientv3.Config{Endpoints: srv.EtcdEndpoints(), DialTimeout: 5 * time.Second})
-	if err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	etcdCli.Close()
-	srv.Close()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+// TestMain starts one real embedded etcd for the package.
+func TestMain(m *testing.M) { etcdtest.Run(m, &etcdCli) }
 
 func newStore(t *testing.T) *store.Store {
 	t.Helper()

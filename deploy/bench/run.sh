@@ -63,7 +63,16 @@ wait_answer() { # port name
   echo "server on port $1 never answered $2" >&2; return 1
 }
 
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# rss_kb PID: resident memory of PID and all its descendants (NSD forks its
+# server processes), in KiB.
+rss_kb() {
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" 2>/dev/null); do
+    if [[ $p != "$1" ]]; then total=$((total + $(rss_kb "$p"))); continue; fi
+    total=$((total + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
 
 start_nsd() {
   local d=$OUT/nsd; mkdir -p "$d"

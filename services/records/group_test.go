@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/zonegrid/zonegrid/controlplane/embedded/etcdtest"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 	"github.com/zonegrid/zonegrid/services/records"
@@ -59,7 +59,7 @@ func TestConcurrentCreatesToOneZoneAllSucceed(t *testing.T) {
 // an A at each name; exactly one of them may land per name.
 func TestTwoControlPlanesKeepCNAMEExclusive(t *testing.T) {
 	e := newEnv(t, dnsv1.Plan_PLAN_FREE)
-	prefix := "/test/" + strings.ReplaceAll(t.Name(), "/", "_")
+	prefix := etcdtest.Prefix(t)
 	other := records.New(store.New(etcdCli, prefix, zaptest.NewLogger(t)), records.Options{}, zaptest.NewLogger(t))
 	const names = 30
 	for i := range names {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -24,7 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
-	"github.com/zonegrid/zonegrid/controlplane/embedded"
+	"github.com/zonegrid/zonegrid/controlplane/embedded/etcdtest"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 	"github.com/zonegrid/zonegrid/services/records"
@@ -32,27 +30,8 @@ import (
 
 var etcdCli *clientv3.Client
 
-// TestMain starts one real embedded etcd; each test keeps its keys under
-// its own prefix.
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "records-test")
-	if err != nil {
-		panic(err)
-	}
-	srv, err := embedded.Start(context.Background(), embedded.Config{DataDir: dir, UnsafeNoFsync: true}, zap.NewNop())
-	if err != nil {
-		panic(err)
-	}
-	etcdCli, err = clientv3.New(clientv3.Config{Endpoints: srv.EtcdEndpoints(), DialTimeout: 5 * time.Second})
-	if err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	etcdCli.Close()
-	srv.Close()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+// TestMain starts one real embedded etcd for the package.
+func TestMain(m *testing.M) { etcdtest.Run(m, &etcdCli) }
 
 type env struct {
 	st     *store.Store
@@ -73,7 +52,7 @@ func newEnv(t *testing.T, plan dnsv1.Plan) *env {
 func newEnvWith(t *testing.T, plan dnsv1.Plan, cfg store.Config) *env {
 	t.Helper()
 	log := zaptest.NewLogger(t)
-	cfg.Prefix = "/test/" + strings.ReplaceAll(t.Name(), "/", "_")
+	cfg.Prefix = etcdtest.Prefix(t)
 	st := store.NewWithConfig(etcdCli, cfg, log)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -3,13 +3,11 @@ package settings
 import (
 	"context"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -19,32 +17,15 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
-	"github.com/zonegrid/zonegrid/controlplane/embedded"
+	"github.com/zonegrid/zonegrid/controlplane/embedded/etcdtest"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
 var etcdCli *clientv3.Client
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "settings-test")
-	if err != nil {
-		panic(err)
-	}
-	srv, err := embedded.Start(context.Background(), embedded.Config{DataDir: dir, UnsafeNoFsync: true}, zap.NewNop())
-	if err != nil {
-		panic(err)
-	}
-	etcdCli, err = clientv3.New(clientv3.Config{Endpoints: srv.EtcdEndpoints(), DialTimeout: 5 * time.Second})
-	if err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	etcdCli.Close()
-	srv.Close()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+// TestMain starts one real embedded etcd for the package.
+func TestMain(m *testing.M) { etcdtest.Run(m, &etcdCli) }
 
 type fixture struct {
 	c        dnsv1.SettingsServiceClient

@@ -3,7 +3,6 @@ package zones
 import (
 	"context"
 	"net"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -21,7 +20,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	grpcstatus "google.golang.org/grpc/status"
 
-	"github.com/zonegrid/zonegrid/controlplane/embedded"
+	"github.com/zonegrid/zonegrid/controlplane/embedded/etcdtest"
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -29,25 +28,8 @@ import (
 
 var etcdCli *clientv3.Client
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "zones-test")
-	if err != nil {
-		panic(err)
-	}
-	srv, err := embedded.Start(context.Background(), embedded.Config{DataDir: dir, UnsafeNoFsync: true}, zap.NewNop())
-	if err != nil {
-		panic(err)
-	}
-	etcdCli, err = clientv3.New(clientv3.Config{Endpoints: srv.EtcdEndpoints(), DialTimeout: 5 * time.Second})
-	if err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	etcdCli.Close()
-	srv.Close()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+// TestMain starts one real embedded etcd for the package.
+func TestMain(m *testing.M) { etcdtest.Run(m, &etcdCli) }
 
 // newClient serves a zone service over real gRPC on 127.0.0.1, backed by
 // real etcd under a per-test prefix.

@@ -9,14 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc"
 
-	"github.com/zonegrid/zonegrid/controlplane/embedded"
+	"github.com/zonegrid/zonegrid/controlplane/embedded/etcdtest"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 	"github.com/zonegrid/zonegrid/services/records"
@@ -26,25 +24,8 @@ import (
 
 var etcdCli *clientv3.Client
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "dnsctl-test")
-	if err != nil {
-		panic(err)
-	}
-	srv, err := embedded.Start(context.Background(), embedded.Config{DataDir: dir, UnsafeNoFsync: true}, zap.NewNop())
-	if err != nil {
-		panic(err)
-	}
-	etcdCli, err = clientv3.New(clientv3.Config{Endpoints: srv.EtcdEndpoints(), DialTimeout: 5 * time.Second})
-	if err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	etcdCli.Close()
-	srv.Close()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+// TestMain starts one real embedded etcd for the package.
+func TestMain(m *testing.M) { etcdtest.Run(m, &etcdCli) }
 
 // serve starts the record, zone and settings services on 127.0.0.1 over a
 // real store, creates zone example.com. in account acct1 through dnsctl and
