@@ -11,10 +11,12 @@ ROOT=$PWD
 
 DURATION=15
 NAMES=10000
+MILLION=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --duration) DURATION=$2; shift 2 ;;
     --names) NAMES=$2; shift 2 ;;
+    --million) MILLION=1; shift ;;
     *) echo "unknown flag $1" >&2; exit 2 ;;
   esac
 done
@@ -45,7 +47,7 @@ install_tools() {
   fi
   log "building zonegrid"
   make -s build
-  go build -o bin/ ./e2e/cmd/benchzone ./e2e/cmd/benchload
+  go build -o bin/ ./e2e/cmd/benchzone ./e2e/cmd/benchload ./e2e/cmd/bigzone
 }
 
 pids=()
@@ -196,6 +198,18 @@ main() {
       printf '%-10s %12s %10s %10s %8s %14s %10s\n' "$label" "$qps" "$avg" "$p99" "$lost" "$ratio" "$rss"
     done <<<"$results"
   } | tee "$OUT/results.txt"
+
+  log "control-plane writes: single creates into one zone, 256 callers"
+  bin/benchload -endpoint $GRPC -zone writes.test. -writes 10000 -concurrency 256 | tee -a "$OUT/results.txt"
+  cleanup; pids=()
+
+  log "propagation: API acknowledgement → every edge answers (1, 2, 3 edges)"
+  go test -run '^$' -bench BenchmarkPropagation -benchtime 200x ./e2e/ | grep Benchmark | tee -a "$OUT/results.txt"
+
+  if ((MILLION)); then
+    log "a zone of 1,000,000 names (about 1.3M records): edge vs NSD memory, cold start, one change"
+    bin/bigzone -names 1000000 -dir "$OUT/million" -wait-full=false | tee -a "$OUT/results.txt"
+  fi
 }
 
 main
