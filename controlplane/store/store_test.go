@@ -26,7 +26,7 @@ func TestMain(m *testing.M) { etcdtest.Run(m, &etcdCli) }
 
 func newStore(t *testing.T) *store.Store {
 	t.Helper()
-	return store.New(etcdCli, "/test/"+strings.ReplaceAll(t.Name(), "/", "_"), zaptest.NewLogger(t))
+	return store.New(etcdCli, etcdtest.Prefix(t), zaptest.NewLogger(t))
 }
 
 func ctxT(t *testing.T) context.Context {

@@ -3,7 +3,6 @@ package settings
 import (
 	"context"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,7 +36,7 @@ type fixture struct {
 // backed by real etcd, with one Free and one Pro zone.
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	st := store.New(etcdCli, "/test/"+strings.ReplaceAll(t.Name(), "/", "_"), zaptest.NewLogger(t))
+	st := store.New(etcdCli, etcdtest.Prefix(t), zaptest.NewLogger(t))
 	mk := func(id, name string, plan dnsv1.Plan) string {
 		_, err := st.CreateZone(context.Background(), "acct1", name, func(store.ZoneCreation) (*dnsv1.Zone, error) {
 			return &dnsv1.Zone{Id: id, AccountId: "acct1", Name: name, Plan: plan}, nil

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) { etcdtest.Run(m, &etcdCli) }
 // real etcd under a per-test prefix.
 func newClient(t *testing.T, opts Options) dnsv1.ZoneServiceClient {
 	t.Helper()
-	st := store.New(etcdCli, "/test/"+strings.ReplaceAll(t.Name(), "/", "_"), zaptest.NewLogger(t))
+	st := store.New(etcdCli, etcdtest.Prefix(t), zaptest.NewLogger(t))
 	svc, err := New(st, opts, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)

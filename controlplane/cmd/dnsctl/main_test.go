@@ -33,7 +33,7 @@ func TestMain(m *testing.M) { etcdtest.Run(m, &etcdCli) }
 func serve(t *testing.T) (string, string) {
 	t.Helper()
 	log := zaptest.NewLogger(t)
-	st := store.New(etcdCli, "/test/"+t.Name(), log)
+	st := store.New(etcdCli, etcdtest.Prefix(t), log)
 	zs, err := zones.New(st, zones.Options{}, log)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,7 +49,24 @@ func run(m *testing.M, cli **clientv3.Client) int {
 	return m.Run()
 }
 
-// Prefix is a key prefix of its own for the calling test.
+// prefixes remembers the prefix of each running test, so that a test that
+// asks twice gets the same one while a repeated run (go test -count=N) of
+// the same test gets a fresh one and does not see the data of the last run.
+var (
+	prefixes sync.Map // testing.TB → string
+	runs     atomic.Uint64
+)
+
+// Prefix is a key prefix of its own for the calling test: the same for every
+// call within one run of the test, different across runs.
 func Prefix(t testing.TB) string {
-	return "/test/" + strings.ReplaceAll(t.Name(), "/", "_")
+	if p, ok := prefixes.Load(t); ok {
+		return p.(string)
+	}
+	p := fmt.Sprintf("/test/%s/%d", strings.ReplaceAll(t.Name(), "/", "_"), runs.Add(1))
+	if actual, loaded := prefixes.LoadOrStore(t, p); loaded {
+		return actual.(string)
+	}
+	t.Cleanup(func() { prefixes.Delete(t) })
+	return p
 }
