@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -98,25 +99,17 @@ func (a *app) recordCreateCmd() *cobra.Command {
 		Short: "Create a record",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			zoneID, err := a.resolveZone(cmd, args[0])
-			if err != nil {
-				return err
-			}
 			r, err := f.record()
 			if err != nil {
 				return err
 			}
-			rc, err := a.records()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.rpc(cmd)
-			defer cancel()
-			resp, err := rc.CreateRecord(ctx, &dnsv1.CreateRecordRequest{ZoneId: zoneID, Record: r})
-			if err != nil {
-				return err
-			}
-			return a.printRecord(resp.GetRecord())
+			return a.recordCall(cmd, args[0], func(ctx context.Context, rc dnsv1.RecordServiceClient, zoneID string) error {
+				resp, err := rc.CreateRecord(ctx, &dnsv1.CreateRecordRequest{ZoneId: zoneID, Record: r})
+				if err != nil {
+					return err
+				}
+				return a.printRecord(resp.GetRecord())
+			})
 		},
 	}
 	f.register(cmd.Flags())
@@ -176,21 +169,13 @@ func (a *app) recordGetCmd() *cobra.Command {
 		Short: "Show a record",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			zoneID, err := a.resolveZone(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			rc, err := a.records()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.rpc(cmd)
-			defer cancel()
-			resp, err := rc.GetRecord(ctx, &dnsv1.GetRecordRequest{ZoneId: zoneID, RecordId: args[1]})
-			if err != nil {
-				return err
-			}
-			return a.printRecord(resp.GetRecord())
+			return a.recordCall(cmd, args[0], func(ctx context.Context, rc dnsv1.RecordServiceClient, zoneID string) error {
+				resp, err := rc.GetRecord(ctx, &dnsv1.GetRecordRequest{ZoneId: zoneID, RecordId: args[1]})
+				if err != nil {
+					return err
+				}
+				return a.printRecord(resp.GetRecord())
+			})
 		},
 	}
 }
@@ -202,25 +187,17 @@ func (a *app) recordUpdateCmd() *cobra.Command {
 		Short: "Replace a record (fields not given take their defaults)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			zoneID, err := a.resolveZone(cmd, args[0])
-			if err != nil {
-				return err
-			}
 			r, err := f.record()
 			if err != nil {
 				return err
 			}
-			rc, err := a.records()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.rpc(cmd)
-			defer cancel()
-			resp, err := rc.UpdateRecord(ctx, &dnsv1.UpdateRecordRequest{ZoneId: zoneID, RecordId: args[1], Record: r})
-			if err != nil {
-				return err
-			}
-			return a.printRecord(resp.GetRecord())
+			return a.recordCall(cmd, args[0], func(ctx context.Context, rc dnsv1.RecordServiceClient, zoneID string) error {
+				resp, err := rc.UpdateRecord(ctx, &dnsv1.UpdateRecordRequest{ZoneId: zoneID, RecordId: args[1], Record: r})
+				if err != nil {
+					return err
+				}
+				return a.printRecord(resp.GetRecord())
+			})
 		},
 	}
 	f.register(cmd.Flags())
@@ -238,26 +215,18 @@ func (a *app) recordPatchCmd() *cobra.Command {
 			if len(paths) == 0 {
 				return usagef("give at least one field to change")
 			}
-			zoneID, err := a.resolveZone(cmd, args[0])
-			if err != nil {
-				return err
-			}
 			r, err := f.record()
 			if err != nil {
 				return err
 			}
-			rc, err := a.records()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.rpc(cmd)
-			defer cancel()
-			resp, err := rc.PatchRecord(ctx, &dnsv1.PatchRecordRequest{ZoneId: zoneID, RecordId: args[1], Record: r,
-				UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
-			if err != nil {
-				return err
-			}
-			return a.printRecord(resp.GetRecord())
+			return a.recordCall(cmd, args[0], func(ctx context.Context, rc dnsv1.RecordServiceClient, zoneID string) error {
+				resp, err := rc.PatchRecord(ctx, &dnsv1.PatchRecordRequest{ZoneId: zoneID, RecordId: args[1], Record: r,
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+				if err != nil {
+					return err
+				}
+				return a.printRecord(resp.GetRecord())
+			})
 		},
 	}
 	f.register(cmd.Flags())
@@ -270,21 +239,13 @@ func (a *app) recordDeleteCmd() *cobra.Command {
 		Short: "Delete a record",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			zoneID, err := a.resolveZone(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			rc, err := a.records()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.rpc(cmd)
-			defer cancel()
-			resp, err := rc.DeleteRecord(ctx, &dnsv1.DeleteRecordRequest{ZoneId: zoneID, RecordId: args[1]})
-			if err != nil {
-				return err
-			}
-			return a.print(resp, "", func(w io.Writer) { fmt.Fprintln(w, "deleted record", resp.GetRecordId()) })
+			return a.recordCall(cmd, args[0], func(ctx context.Context, rc dnsv1.RecordServiceClient, zoneID string) error {
+				resp, err := rc.DeleteRecord(ctx, &dnsv1.DeleteRecordRequest{ZoneId: zoneID, RecordId: args[1]})
+				if err != nil {
+					return err
+				}
+				return a.print(resp, "", func(w io.Writer) { fmt.Fprintln(w, "deleted record", resp.GetRecordId()) })
+			})
 		},
 	}
 }
