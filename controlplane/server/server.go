@@ -70,6 +70,14 @@ type Config struct {
 	// proxied, in the format of records.ParseNonProxiable; it replaces the
 	// built-in list. "" = records.DefaultNonProxiable.
 	NonProxiableFile string
+	// MaxGroupWrites and MaxTxnOps bound one group commit of a zone's record
+	// writes; 0 = the store's defaults (500 writes, 10,000 operations).
+	// etcd's --max-txn-ops must allow MaxTxnOps.
+	MaxGroupWrites int
+	MaxTxnOps      int
+	// DeltaThreshold is the record count from which a zone's changes travel
+	// as deltas; 0 = the builder's default (5,000), negative = never.
+	DeltaThreshold int
 }
 
 // etcdMaxSend matches the embedded etcd's request limit so large record
@@ -142,7 +150,10 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, etcd: cli, reg: prometheus.NewRegistry()}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.st = store.NewWithConfig(cli, store.Config{Prefix: cfg.Prefix, Registerer: s.reg}, log.Named("store"))
+	s.st = store.NewWithConfig(cli, store.Config{
+		Prefix: cfg.Prefix, Registerer: s.reg,
+		MaxGroupWrites: cfg.MaxGroupWrites, MaxTxnOps: cfg.MaxTxnOps,
+	}, log.Named("store"))
 	// Fail at startup, with a clear error, rather than on the first RPC.
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	_, err = s.st.CurrentRevision(pctx)
@@ -173,6 +184,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 	if !cfg.DisableBuilder {
 		if s.builder, err = builder.New(s.st, s.nc, builder.Config{
 			SOARname: cfg.SOARname, KVReplicas: cfg.KVReplicas, Registerer: s.reg,
+			DeltaThreshold: cfg.DeltaThreshold,
 		}, log.Named("builder")); err != nil {
 			s.closeClients()
 			return nil, err
