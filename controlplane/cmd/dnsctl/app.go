@@ -97,24 +97,25 @@ func (a *app) settings() (dnsv1.SettingsServiceClient, error) {
 	return dnsv1.NewSettingsServiceClient(c), nil
 }
 
-// resolveZone turns a zone argument into a zone id: an argument with a dot
-// is a zone name, looked up with ListZones (and --account when given).
-// recordCall resolves the zone argument and runs call with a record client
-// and a context bounded by --timeout: the shape every record command shares.
-func (a *app) recordCall(cmd *cobra.Command, zoneArg string, call func(ctx context.Context, rc dnsv1.RecordServiceClient, zoneID string) error) error {
+// zoneCall resolves the zone argument, makes a client with newClient and
+// runs call with a context bounded by --timeout: the shape every command on
+// one zone shares.
+func zoneCall[C any](a *app, cmd *cobra.Command, zoneArg string, newClient func() (C, error), call func(ctx context.Context, c C, zoneID string) error) error {
 	zoneID, err := a.resolveZone(cmd, zoneArg)
 	if err != nil {
 		return err
 	}
-	rc, err := a.records()
+	c, err := newClient()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := a.rpc(cmd)
 	defer cancel()
-	return call(ctx, rc, zoneID)
+	return call(ctx, c, zoneID)
 }
 
+// resolveZone turns a zone argument into a zone id: an argument with a dot
+// is a zone name, looked up with ListZones (and --account when given).
 func (a *app) resolveZone(cmd *cobra.Command, arg string) (string, error) {
 	if !strings.Contains(arg, ".") {
 		return arg, nil

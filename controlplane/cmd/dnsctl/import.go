@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -26,44 +27,36 @@ func (a *app) recordImportCmd() *cobra.Command {
 		Short: "Create the records of a zone file in one batch (all or nothing)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			zoneID, err := a.resolveZone(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			zc, err := a.zones()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.rpc(cmd)
-			defer cancel()
-			zresp, err := zc.GetZone(ctx, &dnsv1.GetZoneRequest{ZoneId: zoneID})
-			if err != nil {
-				return err
-			}
-			f, err := os.Open(args[1])
-			if err != nil {
-				return fmt.Errorf("open zone file: %w", err)
-			}
-			defer f.Close()
-			posts, err := parseZoneFile(f, args[1], zresp.GetZone().GetName(), a.stderr)
-			if err != nil {
-				return err
-			}
-			if len(posts) == 0 {
-				return usagef("%s holds no records to import", args[1])
-			}
-			rc, err := a.records()
-			if err != nil {
-				return err
-			}
-			resp, err := rc.BatchRecords(ctx, &dnsv1.BatchRecordsRequest{ZoneId: zoneID, Posts: posts})
-			if err != nil {
-				return err
-			}
-			return a.print(resp, recordHeader, func(w io.Writer) {
-				for _, r := range resp.GetPosted() {
-					recordRow(w, r)
+			return zoneCall(a, cmd, args[0], a.zones, func(ctx context.Context, zc dnsv1.ZoneServiceClient, zoneID string) error {
+				zresp, err := zc.GetZone(ctx, &dnsv1.GetZoneRequest{ZoneId: zoneID})
+				if err != nil {
+					return err
 				}
+				f, err := os.Open(args[1])
+				if err != nil {
+					return fmt.Errorf("open zone file: %w", err)
+				}
+				defer f.Close()
+				posts, err := parseZoneFile(f, args[1], zresp.GetZone().GetName(), a.stderr)
+				if err != nil {
+					return err
+				}
+				if len(posts) == 0 {
+					return usagef("%s holds no records to import", args[1])
+				}
+				rc, err := a.records()
+				if err != nil {
+					return err
+				}
+				resp, err := rc.BatchRecords(ctx, &dnsv1.BatchRecordsRequest{ZoneId: zoneID, Posts: posts})
+				if err != nil {
+					return err
+				}
+				return a.print(resp, recordHeader, func(w io.Writer) {
+					for _, r := range resp.GetPosted() {
+						recordRow(w, r)
+					}
+				})
 			})
 		},
 	}

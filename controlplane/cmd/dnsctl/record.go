@@ -103,7 +103,7 @@ func (a *app) recordCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.recordCall(cmd, args[0], func(ctx context.Context, rc dnsv1.RecordServiceClient, zoneID string) error {
+			return zoneCall(a, cmd, args[0], a.records, func(ctx context.Context, rc dnsv1.RecordServiceClient, zoneID string) error {
 				resp, err := rc.CreateRecord(ctx, &dnsv1.CreateRecordRequest{ZoneId: zoneID, Record: r})
 				if err != nil {
 					return err
@@ -169,7 +169,7 @@ func (a *app) recordGetCmd() *cobra.Command {
 		Short: "Show a record",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.recordCall(cmd, args[0], func(ctx context.Context, rc dnsv1.RecordServiceClient, zoneID string) error {
+			return zoneCall(a, cmd, args[0], a.records, func(ctx context.Context, rc dnsv1.RecordServiceClient, zoneID string) error {
 				resp, err := rc.GetRecord(ctx, &dnsv1.GetRecordRequest{ZoneId: zoneID, RecordId: args[1]})
 				if err != nil {
 					return err
@@ -191,7 +191,7 @@ func (a *app) recordUpdateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.recordCall(cmd, args[0], func(ctx context.Context, rc dnsv1.RecordServiceClient, zoneID string) error {
+			return zoneCall(a, cmd, args[0], a.records, func(ctx context.Context, rc dnsv1.RecordServiceClient, zoneID string) error {
 				resp, err := rc.UpdateRecord(ctx, &dnsv1.UpdateRecordRequest{ZoneId: zoneID, RecordId: args[1], Record: r})
 				if err != nil {
 					return err
@@ -219,7 +219,7 @@ func (a *app) recordPatchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.recordCall(cmd, args[0], func(ctx context.Context, rc dnsv1.RecordServiceClient, zoneID string) error {
+			return zoneCall(a, cmd, args[0], a.records, func(ctx context.Context, rc dnsv1.RecordServiceClient, zoneID string) error {
 				resp, err := rc.PatchRecord(ctx, &dnsv1.PatchRecordRequest{ZoneId: zoneID, RecordId: args[1], Record: r,
 					UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
 				if err != nil {
@@ -239,7 +239,7 @@ func (a *app) recordDeleteCmd() *cobra.Command {
 		Short: "Delete a record",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.recordCall(cmd, args[0], func(ctx context.Context, rc dnsv1.RecordServiceClient, zoneID string) error {
+			return zoneCall(a, cmd, args[0], a.records, func(ctx context.Context, rc dnsv1.RecordServiceClient, zoneID string) error {
 				resp, err := rc.DeleteRecord(ctx, &dnsv1.DeleteRecordRequest{ZoneId: zoneID, RecordId: args[1]})
 				if err != nil {
 					return err

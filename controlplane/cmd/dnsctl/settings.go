@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -92,21 +93,13 @@ func (a *app) zoneSettingsGetCmd() *cobra.Command {
 		Short: "Show a zone's settings",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			zoneID, err := a.resolveZone(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			sc, err := a.settings()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.rpc(cmd)
-			defer cancel()
-			resp, err := sc.GetZoneSettings(ctx, &dnsv1.GetZoneSettingsRequest{ZoneId: zoneID})
-			if err != nil {
-				return err
-			}
-			return a.print(resp.GetSettings(), "", zoneSettingsRows(resp.GetSettings()))
+			return zoneCall(a, cmd, args[0], a.settings, func(ctx context.Context, sc dnsv1.SettingsServiceClient, zoneID string) error {
+				resp, err := sc.GetZoneSettings(ctx, &dnsv1.GetZoneSettingsRequest{ZoneId: zoneID})
+				if err != nil {
+					return err
+				}
+				return a.print(resp.GetSettings(), "", zoneSettingsRows(resp.GetSettings()))
+			})
 		},
 	}
 }
@@ -125,22 +118,14 @@ func (a *app) zoneSettingsSetCmd() *cobra.Command {
 			if len(paths) == 0 {
 				return usagef("give at least one setting to change")
 			}
-			zoneID, err := a.resolveZone(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			sc, err := a.settings()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.rpc(cmd)
-			defer cancel()
-			resp, err := sc.UpdateZoneSettings(ctx, &dnsv1.UpdateZoneSettingsRequest{ZoneId: zoneID,
-				Settings: &s, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
-			if err != nil {
-				return err
-			}
-			return a.print(resp.GetSettings(), "", zoneSettingsRows(resp.GetSettings()))
+			return zoneCall(a, cmd, args[0], a.settings, func(ctx context.Context, sc dnsv1.SettingsServiceClient, zoneID string) error {
+				resp, err := sc.UpdateZoneSettings(ctx, &dnsv1.UpdateZoneSettingsRequest{ZoneId: zoneID,
+					Settings: &s, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+				if err != nil {
+					return err
+				}
+				return a.print(resp.GetSettings(), "", zoneSettingsRows(resp.GetSettings()))
+			})
 		},
 	}
 	fs := cmd.Flags()

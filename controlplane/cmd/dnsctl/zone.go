@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -79,21 +80,13 @@ func (a *app) zoneGetCmd() *cobra.Command {
 		Short: "Show a zone (by id, or by name with --account)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := a.resolveZone(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			zc, err := a.zones()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.rpc(cmd)
-			defer cancel()
-			resp, err := zc.GetZone(ctx, &dnsv1.GetZoneRequest{ZoneId: id})
-			if err != nil {
-				return err
-			}
-			return a.print(resp.GetZone(), zoneHeader, func(w io.Writer) { zoneRow(w, resp.GetZone()) })
+			return zoneCall(a, cmd, args[0], a.zones, func(ctx context.Context, zc dnsv1.ZoneServiceClient, id string) error {
+				resp, err := zc.GetZone(ctx, &dnsv1.GetZoneRequest{ZoneId: id})
+				if err != nil {
+					return err
+				}
+				return a.print(resp.GetZone(), zoneHeader, func(w io.Writer) { zoneRow(w, resp.GetZone()) })
+			})
 		},
 	}
 }
@@ -140,21 +133,13 @@ func (a *app) zoneDeleteCmd() *cobra.Command {
 		Short: "Delete a zone and its records",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := a.resolveZone(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			zc, err := a.zones()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.rpc(cmd)
-			defer cancel()
-			resp, err := zc.DeleteZone(ctx, &dnsv1.DeleteZoneRequest{ZoneId: id})
-			if err != nil {
-				return err
-			}
-			return a.print(resp, "", func(w io.Writer) { fmt.Fprintln(w, "deleted zone", resp.GetZoneId()) })
+			return zoneCall(a, cmd, args[0], a.zones, func(ctx context.Context, zc dnsv1.ZoneServiceClient, id string) error {
+				resp, err := zc.DeleteZone(ctx, &dnsv1.DeleteZoneRequest{ZoneId: id})
+				if err != nil {
+					return err
+				}
+				return a.print(resp, "", func(w io.Writer) { fmt.Fprintln(w, "deleted zone", resp.GetZoneId()) })
+			})
 		},
 	}
 }
@@ -165,25 +150,17 @@ func (a *app) zoneActivateCmd() *cobra.Command {
 		Short: "Re-run the activation check of a pending zone",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := a.resolveZone(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			zc, err := a.zones()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.rpc(cmd)
-			defer cancel()
-			resp, err := zc.ActivationCheck(ctx, &dnsv1.ActivationCheckRequest{ZoneId: id})
-			if err != nil {
-				return err
-			}
-			return a.print(resp, zoneHeader, func(w io.Writer) {
-				zoneRow(w, resp.GetZone())
-				if resp.GetReason() != "" {
-					fmt.Fprintln(w, "still pending:", resp.GetReason())
+			return zoneCall(a, cmd, args[0], a.zones, func(ctx context.Context, zc dnsv1.ZoneServiceClient, id string) error {
+				resp, err := zc.ActivationCheck(ctx, &dnsv1.ActivationCheckRequest{ZoneId: id})
+				if err != nil {
+					return err
 				}
+				return a.print(resp, zoneHeader, func(w io.Writer) {
+					zoneRow(w, resp.GetZone())
+					if resp.GetReason() != "" {
+						fmt.Fprintln(w, "still pending:", resp.GetReason())
+					}
+				})
 			})
 		},
 	}
