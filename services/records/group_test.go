@@ -3,7 +3,6 @@ package records_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,12 +10,12 @@ import (
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/zonegrid/zonegrid/controlplane/embedded/etcdtest"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 	"github.com/zonegrid/zonegrid/services/records"
+	"github.com/zonegrid/zonegrid/services/servicetest"
 )
 
 // TestConcurrentCreatesToOneZoneAllSucceed: many callers creating records
@@ -85,7 +84,7 @@ func TestTwoControlPlanesKeepCNAMEExclusive(t *testing.T) {
 		}
 		wg.Wait()
 		for _, err := range errs {
-			if c, _ := violation(err); err != nil && c != codes.InvalidArgument {
+			if c, _ := servicetest.Violation(err); err != nil && c != codes.InvalidArgument {
 				t.Fatalf("%s: unexpected error %v", name, err)
 			}
 		}
@@ -151,19 +150,9 @@ func TestRulesHoldOnZonesReadOnDemand(t *testing.T) {
 // service and the committer, not the disk).
 func BenchmarkConcurrentCreates(b *testing.B) {
 	st := store.New(etcdCli, fmt.Sprintf("/bench/%d", zoneSeq.Add(1)), nil)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	dnsv1.RegisterRecordServiceServer(gs, records.New(st, records.Options{}, nil))
-	go gs.Serve(lis)
-	defer gs.Stop()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
+	conn := servicetest.Serve(b, func(gs *grpc.Server) {
+		dnsv1.RegisterRecordServiceServer(gs, records.New(st, records.Options{}, nil))
+	})
 	client := dnsv1.NewRecordServiceClient(conn)
 	id := fmt.Sprintf("zone%d", zoneSeq.Add(1))
 	if _, err := st.CreateZone(context.Background(), "acct1", "example.com.", func(store.ZoneCreation) (*dnsv1.Zone, error) {
@@ -191,19 +180,9 @@ func BenchmarkConcurrentCreates(b *testing.B) {
 // without fsync: validation and the service, not the disk).
 func BenchmarkBatch3500(b *testing.B) {
 	st := store.New(etcdCli, fmt.Sprintf("/bench/%d", zoneSeq.Add(1)), nil)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(16 << 20))
-	dnsv1.RegisterRecordServiceServer(gs, records.New(st, records.Options{}, nil))
-	go gs.Serve(lis)
-	defer gs.Stop()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
+	conn := servicetest.Serve(b, func(gs *grpc.Server) {
+		dnsv1.RegisterRecordServiceServer(gs, records.New(st, records.Options{}, nil))
+	}, grpc.MaxRecvMsgSize(16<<20))
 	client := dnsv1.NewRecordServiceClient(conn)
 	batch := func(zoneID string, round int) *dnsv1.BatchRecordsRequest {
 		req := &dnsv1.BatchRecordsRequest{ZoneId: zoneID}

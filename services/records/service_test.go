@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"regexp"
 	"strings"
 	"sync"
@@ -14,10 +13,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap/zaptest"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -26,6 +23,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 	"github.com/zonegrid/zonegrid/services/records"
+	"github.com/zonegrid/zonegrid/services/servicetest"
 )
 
 var etcdCli *clientv3.Client
@@ -54,19 +52,9 @@ func newEnvWith(t *testing.T, plan dnsv1.Plan, cfg store.Config) *env {
 	log := zaptest.NewLogger(t)
 	cfg.Prefix = etcdtest.Prefix(t)
 	st := store.NewWithConfig(etcdCli, cfg, log)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	dnsv1.RegisterRecordServiceServer(gs, records.New(st, records.Options{}, log))
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := servicetest.Serve(t, func(gs *grpc.Server) {
+		dnsv1.RegisterRecordServiceServer(gs, records.New(st, records.Options{}, log))
+	})
 	e := &env{st: st, client: dnsv1.NewRecordServiceClient(conn)}
 	e.zone = e.newZone(t, "example.com.", plan)
 	return e
@@ -109,19 +97,9 @@ func (e *env) all(t *testing.T) []*dnsv1.Record {
 }
 
 // violation returns the code and the first field violation of err.
-func violation(err error) (codes.Code, string) {
-	st := grpcstatus.Convert(err)
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
-			return st.Code(), br.GetFieldViolations()[0].GetField()
-		}
-	}
-	return st.Code(), ""
-}
-
 func wantInvalid(t *testing.T, err error, field string) {
 	t.Helper()
-	code, got := violation(err)
+	code, got := servicetest.Violation(err)
 	if code != codes.InvalidArgument || got != field {
 		t.Fatalf("error = %v (field %q), want InvalidArgument on %q", err, got, field)
 	}
@@ -641,7 +619,7 @@ func TestConcurrentConflictingWritesOneWins(t *testing.T) {
 		for _, err := range errs {
 			if err == nil {
 				ok++
-			} else if c, _ := violation(err); c != codes.InvalidArgument && !errors.Is(err, context.Canceled) {
+			} else if c, _ := servicetest.Violation(err); c != codes.InvalidArgument && !errors.Is(err, context.Canceled) {
 				t.Fatalf("unexpected error %v", err)
 			}
 		}

@@ -2,16 +2,13 @@ package settings
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap/zaptest"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -19,6 +16,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/embedded/etcdtest"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+	"github.com/zonegrid/zonegrid/services/servicetest"
 )
 
 var etcdCli *clientv3.Client
@@ -47,19 +45,9 @@ func newFixture(t *testing.T) fixture {
 		return id
 	}
 	f := fixture{freeZone: mk("free1", "free.example.", dnsv1.Plan_PLAN_FREE), proZone: mk("pro1", "pro.example.", dnsv1.Plan_PLAN_PRO)}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	dnsv1.RegisterSettingsServiceServer(gs, New(st, zaptest.NewLogger(t)))
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := servicetest.Serve(t, func(gs *grpc.Server) {
+		dnsv1.RegisterSettingsServiceServer(gs, New(st, zaptest.NewLogger(t)))
+	})
 	f.c = dnsv1.NewSettingsServiceClient(conn)
 	return f
 }
@@ -68,16 +56,6 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func violation(err error) (codes.Code, string) {
-	st := grpcstatus.Convert(err)
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
-			return st.Code(), br.GetFieldViolations()[0].GetField()
-		}
-	}
-	return st.Code(), ""
 }
 
 func mask(paths ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: paths} }
@@ -97,7 +75,7 @@ func TestAccountSettingsRoundTrip(t *testing.T) {
 	// An unknown path rejects the whole update.
 	_, err = f.c.UpdateAccountSettings(ctx, &dnsv1.UpdateAccountSettingsRequest{
 		AccountId: "acct9", Settings: &dnsv1.AccountSettings{}, UpdateMask: mask("nope")})
-	if code, field := violation(err); code != codes.InvalidArgument || field != "update_mask" {
+	if code, field := servicetest.Violation(err); code != codes.InvalidArgument || field != "update_mask" {
 		t.Fatalf("unknown path err = %v", err)
 	}
 	got, _ = f.c.GetAccountSettings(ctx, &dnsv1.GetAccountSettingsRequest{AccountId: "acct9"})
@@ -135,7 +113,7 @@ func TestUpdateZoneSettingsValidates(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := f.c.UpdateZoneSettings(ctxT(t), &dnsv1.UpdateZoneSettingsRequest{ZoneId: tt.zone(f), Settings: tt.s, UpdateMask: tt.mask})
-			code, field := violation(err)
+			code, field := servicetest.Violation(err)
 			if code != tt.code || field != tt.field {
 				t.Fatalf("err = %v (field %q), want %v on %q", err, field, tt.code, tt.field)
 			}

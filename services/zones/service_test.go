@@ -14,16 +14,15 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/zonegrid/zonegrid/controlplane/embedded/etcdtest"
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+	"github.com/zonegrid/zonegrid/services/servicetest"
 )
 
 var etcdCli *clientv3.Client
@@ -40,19 +39,9 @@ func newClient(t *testing.T, opts Options) dnsv1.ZoneServiceClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	dnsv1.RegisterZoneServiceServer(gs, svc)
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := servicetest.Serve(t, func(gs *grpc.Server) {
+		dnsv1.RegisterZoneServiceServer(gs, svc)
+	})
 	return dnsv1.NewZoneServiceClient(conn)
 }
 
@@ -60,16 +49,6 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func badField(err error) (codes.Code, string) {
-	st := grpcstatus.Convert(err)
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
-			return st.Code(), br.GetFieldViolations()[0].GetField()
-		}
-	}
-	return st.Code(), ""
 }
 
 func TestCreateZoneRejectsBadInput(t *testing.T) {
@@ -93,7 +72,7 @@ func TestCreateZoneRejectsBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := c.CreateZone(ctxT(t), tt.req)
-			code, field := badField(err)
+			code, field := servicetest.Violation(err)
 			if code != codes.InvalidArgument || field != tt.field {
 				t.Fatalf("err = %v (field %q), want InvalidArgument on %q", err, field, tt.field)
 			}

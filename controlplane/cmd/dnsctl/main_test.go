@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 	"github.com/zonegrid/zonegrid/services/records"
+	"github.com/zonegrid/zonegrid/services/servicetest"
 	"github.com/zonegrid/zonegrid/services/settings"
 	"github.com/zonegrid/zonegrid/services/zones"
 )
@@ -38,17 +38,12 @@ func serve(t *testing.T) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	dnsv1.RegisterRecordServiceServer(gs, records.New(st, records.Options{}, log))
-	dnsv1.RegisterZoneServiceServer(gs, zs)
-	dnsv1.RegisterSettingsServiceServer(gs, settings.New(st, log))
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	ep := lis.Addr().String()
+	conn := servicetest.Serve(t, func(gs *grpc.Server) {
+		dnsv1.RegisterRecordServiceServer(gs, records.New(st, records.Options{}, log))
+		dnsv1.RegisterZoneServiceServer(gs, zs)
+		dnsv1.RegisterSettingsServiceServer(gs, settings.New(st, log))
+	})
+	ep := conn.Target()
 	code, out, errOut := dnsctl(t, ep, "-o", "json", "zone", "create", "example.com", "--account", "acct1")
 	if code != 0 {
 		t.Fatalf("zone create: exit %d: %s", code, errOut)
