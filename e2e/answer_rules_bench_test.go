@@ -73,20 +73,9 @@ func BenchmarkEnforceDNSOnlyFlip(b *testing.B) {
 					b.Fatalf("set enforce_dns_only=%v: %v", enforced, err)
 				}
 				acked := time.Now()
-				var wg sync.WaitGroup
-				var mu sync.Mutex
-				worst := time.Duration(0)
-				for _, e := range c.edges {
-					wg.Add(1)
-					go func(addr string) {
-						defer wg.Done()
-						d := waitForAll(b, addr, zones, sample, enforced, pool, acked, time.Minute)
-						mu.Lock()
-						worst = max(worst, d)
-						mu.Unlock()
-					}(e.UDPAddr())
-				}
-				wg.Wait()
+				worst := c.slowestEdge(func(addr string) time.Duration {
+					return waitForAll(b, addr, zones, sample, enforced, pool, acked, time.Minute)
+				})
 				lat = append(lat, worst)
 			}
 			b.StopTimer()

@@ -40,26 +40,37 @@ func BenchmarkPropagation(b *testing.B) {
 					b.Fatalf("patch: %v", err)
 				}
 				acked := time.Now()
-				var wg sync.WaitGroup
-				var mu sync.Mutex
-				worst := time.Duration(0)
-				for _, e := range c.edges {
-					wg.Add(1)
-					go func(addr string) {
-						defer wg.Done()
-						d := waitFor(b, addr, "www.propagation.test.", want, acked)
-						mu.Lock()
-						worst = max(worst, d)
-						mu.Unlock()
-					}(e.UDPAddr())
-				}
-				wg.Wait()
+				worst := c.slowestEdge(func(addr string) time.Duration {
+					return waitFor(b, addr, "www.propagation.test.", want, acked)
+				})
 				lat = append(lat, worst)
 			}
 			b.StopTimer()
 			reportPercentiles(b, lat)
 		})
 	}
+}
+
+// slowestEdge runs wait against every edge at once and returns the longest
+// duration: a change has propagated when the last edge has it.
+func (c *cluster) slowestEdge(wait func(addr string) time.Duration) time.Duration {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		worst time.Duration
+	)
+	for _, e := range c.edges {
+		wg.Add(1)
+		go func(addr string) {
+			defer wg.Done()
+			d := wait(addr)
+			mu.Lock()
+			worst = max(worst, d)
+			mu.Unlock()
+		}(e.UDPAddr())
+	}
+	wg.Wait()
+	return worst
 }
 
 func addrFor(i int) string {
