@@ -119,3 +119,77 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// Config.DeltaThreshold reaches the builder: with a threshold of one
+// record, the second record of a zone travels as a ZoneDelta on the delta
+// stream instead of a new full snapshot.
+func TestDeltaThresholdFromConfig(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	log := zaptest.NewLogger(t)
+	emb, err := embedded.Start(ctx, embedded.Config{DataDir: t.TempDir(), UnsafeNoFsync: true}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+	s, err := New(ctx, Config{
+		GRPCAddr: "127.0.0.1:0", EtcdEndpoints: emb.EtcdEndpoints(), NATSURL: emb.NATSURL(),
+		DeltaThreshold: 1, MaxGroupWrites: 1,
+	}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	zr, err := dnsv1.NewZoneServiceClient(conn).CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acct1", Name: "delta.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := dnsv1.NewRecordServiceClient(conn)
+	create := func(name string) {
+		if _, err := records.CreateRecord(ctx, &dnsv1.CreateRecordRequest{ZoneId: zr.GetZone().GetId(),
+			Record: &dnsv1.Record{Name: name, Type: "A", Content: "192.0.2.1"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc, err := nats.Connect(emb.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	create("one")
+	waitUntil(t, "full snapshot with one record", func() bool {
+		z, ok := fetch(ctx, js, "delta.test.")
+		return ok && len(z.GetRecords()) == 1
+	})
+	create("two")
+	waitUntil(t, "a delta on the stream", func() bool {
+		st, err := js.Stream(ctx, snapshot.DeltaStream)
+		if err != nil {
+			return false
+		}
+		m, err := st.GetLastMsgForSubject(ctx, snapshot.DeltaSubject("delta.test."))
+		if err != nil {
+			return false
+		}
+		d, err := snapshot.UnmarshalDelta(m.Data)
+		return err == nil && len(d.GetUpserts()) == 1
+	})
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
