@@ -420,48 +420,53 @@ func (b *Builder) absorb(bt *batch, resp clientv3.WatchResponse, ok bool) error 
 // publishParallelism bounds the zones read and published at once.
 const publishParallelism = 16
 
+// inParallel runs fn for every item, publishParallelism at a time, and
+// returns the first error (cancelling the rest). Zones are independent of
+// one another: reading and publishing them in parallel keeps a burst of
+// thousands (an account onboarding, a full rebuild) from queueing behind
+// one etcd read and one JetStream acknowledgement at a time.
+func inParallel(ctx context.Context, items []string, fn func(ctx context.Context, item string) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(publishParallelism)
+	for _, it := range items {
+		g.Go(func() error { return fn(gctx, it) })
+	}
+	return g.Wait()
+}
+
 // publishBatch compiles and publishes every name and account of the batch
 // at the batch's revision.
 func (b *Builder) publishBatch(ctx context.Context, bt *batch) error {
 	start := time.Now()
-	// Zones and names are independent of one another: reading and
-	// publishing them in parallel keeps a burst of thousands of new zones
-	// (an account onboarding) from queueing behind one etcd read and one
-	// JetStream acknowledgement at a time.
 	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(publishParallelism)
-	for id := range bt.zoneIDs {
-		g.Go(func() error {
-			z, err := b.st.GetZoneAt(gctx, id, bt.rev)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil // deleted: its zonenames delete event names it
-			}
-			if err != nil {
-				return b.skipPermanent(err, "zone_id", id)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			b.names[id] = z.GetName()
-			bt.names[z.GetName()] = true
-			if slices.Contains(bt.settingsOf, id) {
-				bt.headers[z.GetName()] = true
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	err := inParallel(ctx, slices.Collect(maps.Keys(bt.zoneIDs)), func(ctx context.Context, id string) error {
+		z, err := b.st.GetZoneAt(ctx, id, bt.rev)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // deleted: its zonenames delete event names it
+		}
+		if err != nil {
+			return b.skipPermanent(err, "zone_id", id)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		b.names[id] = z.GetName()
+		bt.names[z.GetName()] = true
+		if slices.Contains(bt.settingsOf, id) {
+			bt.headers[z.GetName()] = true
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(publishParallelism)
-	for name := range bt.names {
-		g.Go(func() error { return b.skipPermanent(b.publishChange(gctx, bt, name), "zone", name) })
+	if err := inParallel(ctx, slices.Collect(maps.Keys(bt.names)), func(ctx context.Context, name string) error {
+		return b.skipPermanent(b.publishChange(ctx, bt, name), "zone", name)
+	}); err != nil {
+		return err
 	}
-	for acct := range bt.accounts {
-		g.Go(func() error { return b.skipPermanent(b.publishAccount(gctx, acct, bt.rev), "account", acct) })
-	}
-	if err := g.Wait(); err != nil {
+	if err := inParallel(ctx, slices.Collect(maps.Keys(bt.accounts)), func(ctx context.Context, acct string) error {
+		return b.skipPermanent(b.publishAccount(ctx, acct, bt.rev), "account", acct)
+	}); err != nil {
 		return err
 	}
 	b.m.publishSeconds.Observe(time.Since(start).Seconds())
@@ -499,9 +504,11 @@ func (b *Builder) fullRebuild(ctx context.Context) (int64, error) {
 	live := map[string]bool{}
 	for _, n := range names {
 		live[snapshot.ZoneKey(n)] = true
-		if err := b.skipPermanent(b.publishFull(ctx, n, rev, false), "zone", n); err != nil {
-			return 0, err
-		}
+	}
+	if err := inParallel(ctx, names, func(ctx context.Context, n string) error {
+		return b.skipPermanent(b.publishFull(ctx, n, rev, false), "zone", n)
+	}); err != nil {
+		return 0, err
 	}
 	keys, err := b.zones.Keys(ctx)
 	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
@@ -532,10 +539,10 @@ func (b *Builder) fullRebuild(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, a := range accts {
-		if err := b.skipPermanent(b.publishAccount(ctx, a, rev), "account", a); err != nil {
-			return 0, err
-		}
+	if err := inParallel(ctx, accts, func(ctx context.Context, a string) error {
+		return b.skipPermanent(b.publishAccount(ctx, a, rev), "account", a)
+	}); err != nil {
+		return 0, err
 	}
 	if err := b.st.SetBuilderRevision(ctx, rev); err != nil {
 		return 0, err
