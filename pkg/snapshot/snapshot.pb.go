@@ -82,6 +82,11 @@ type Zone struct {
 	// When the zone is too large for one message, records is empty and the
 	// whole Zone is stored under this name in the snapshot object store.
 	RecordsObject string `protobuf:"bytes,3,opt,name=records_object,json=recordsObject,proto3" json:"records_object,omitempty"`
+	// Set on the value the builder puts when no zone serves the name any
+	// more (only the header's name and version are set). A signed tombstone
+	// replaces deleting the key, so that an edge that verifies signatures
+	// can tell a real removal from a forged delete: it ignores raw deletes.
+	Tombstone     bool `protobuf:"varint,4,opt,name=tombstone,proto3" json:"tombstone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -135,6 +140,13 @@ func (x *Zone) GetRecordsObject() string {
 		return x.RecordsObject
 	}
 	return ""
+}
+
+func (x *Zone) GetTombstone() bool {
+	if x != nil {
+		return x.Tombstone
+	}
+	return false
 }
 
 // ZoneHeader is everything about a zone but its records.
@@ -604,15 +616,88 @@ func (x *Account) GetEnforceDnsOnly() bool {
 	return false
 }
 
+// Signed is the envelope of every value the control plane signs (zone and
+// account KV values, zone objects, deltas; see pkg/snapshot/sign.go). On
+// the wire it follows the 5-byte prefix "\x00ZGS1", which no bare snapshot
+// can start with (field number 0 is invalid protobuf), so edges tell
+// signed and unsigned values apart. The signature is Ed25519ph (RFC 8032)
+// with context "zonegrid-snapshot-v1" over SHA-512(len(binding) ||
+// binding || payload), where binding names where the value is published
+// ("kv/zonegrid-zones/example.com", "stream/zonegrid-deltas/zonegrid.delta.example.com",
+// ...): a value signed for one key or subject does not verify under another.
+type Signed struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The encoded Zone, Account or ZoneDelta.
+	Payload   []byte `protobuf:"bytes,1,opt,name=payload,proto3" json:"payload,omitempty"`
+	Signature []byte `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	// Identifies the signing key: the first 8 bytes of SHA-256 of the
+	// public key, in hex.
+	KeyId         string `protobuf:"bytes,3,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Signed) Reset() {
+	*x = Signed{}
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Signed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Signed) ProtoMessage() {}
+
+func (x *Signed) ProtoReflect() protoreflect.Message {
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Signed.ProtoReflect.Descriptor instead.
+func (*Signed) Descriptor() ([]byte, []int) {
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Signed) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+func (x *Signed) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *Signed) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
 var File_snapshot_v1_snapshot_proto protoreflect.FileDescriptor
 
 const file_snapshot_v1_snapshot_proto_rawDesc = "" +
 	"\n" +
-	"\x1asnapshot/v1/snapshot.proto\x12\vsnapshot.v1\"\x8d\x01\n" +
+	"\x1asnapshot/v1/snapshot.proto\x12\vsnapshot.v1\"\xab\x01\n" +
 	"\x04Zone\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.snapshot.v1.ZoneHeaderR\x06header\x12-\n" +
 	"\arecords\x18\x02 \x03(\v2\x13.snapshot.v1.RecordR\arecords\x12%\n" +
-	"\x0erecords_object\x18\x03 \x01(\tR\rrecordsObject\"\xc7\x02\n" +
+	"\x0erecords_object\x18\x03 \x01(\tR\rrecordsObject\x12\x1c\n" +
+	"\ttombstone\x18\x04 \x01(\bR\ttombstone\"\xc7\x02\n" +
 	"\n" +
 	"ZoneHeader\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x17\n" +
@@ -657,7 +742,11 @@ const file_snapshot_v1_snapshot_proto_rawDesc = "" +
 	"\n" +
 	"account_id\x18\x02 \x01(\tR\taccountId\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x04R\aversion\x12(\n" +
-	"\x10enforce_dns_only\x18\x04 \x01(\bR\x0eenforceDnsOnly*Z\n" +
+	"\x10enforce_dns_only\x18\x04 \x01(\bR\x0eenforceDnsOnly\"W\n" +
+	"\x06Signed\x12\x18\n" +
+	"\apayload\x18\x01 \x01(\fR\apayload\x12\x1c\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\x12\x15\n" +
+	"\x06key_id\x18\x03 \x01(\tR\x05keyId*Z\n" +
 	"\n" +
 	"ZoneStatus\x12\x1b\n" +
 	"\x17ZONE_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -677,7 +766,7 @@ func file_snapshot_v1_snapshot_proto_rawDescGZIP() []byte {
 }
 
 var file_snapshot_v1_snapshot_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_snapshot_v1_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_snapshot_v1_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_snapshot_v1_snapshot_proto_goTypes = []any{
 	(ZoneStatus)(0),    // 0: snapshot.v1.ZoneStatus
 	(*Zone)(nil),       // 1: snapshot.v1.Zone
@@ -686,6 +775,7 @@ var file_snapshot_v1_snapshot_proto_goTypes = []any{
 	(*Record)(nil),     // 4: snapshot.v1.Record
 	(*ZoneDelta)(nil),  // 5: snapshot.v1.ZoneDelta
 	(*Account)(nil),    // 6: snapshot.v1.Account
+	(*Signed)(nil),     // 7: snapshot.v1.Signed
 }
 var file_snapshot_v1_snapshot_proto_depIdxs = []int32{
 	2, // 0: snapshot.v1.Zone.header:type_name -> snapshot.v1.ZoneHeader
@@ -712,7 +802,7 @@ func file_snapshot_v1_snapshot_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_snapshot_v1_snapshot_proto_rawDesc), len(file_snapshot_v1_snapshot_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
