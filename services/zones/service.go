@@ -53,6 +53,17 @@ type Options struct {
 	ResolverTimeout time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// ExtraSuffixes are public suffixes added to the Public Suffix List,
+	// e.g. "test" or "internal" for private or testing TLDs; without them a
+	// name under a TLD the list does not know is refused.
+	ExtraSuffixes []string
+	// SOARname is the platform's SOA contact; its domain is reserved like
+	// the nameservers' domains. "" means DefaultSOARname, the builder's
+	// default.
+	SOARname string
+	// PartialSuffix is the suffix partial setups point hostnames at; its
+	// registrable domain is reserved. "" means DefaultPartialSuffix.
+	PartialSuffix string
 }
 
 // Service implements dns.v1.ZoneService.
@@ -63,6 +74,8 @@ type Service struct {
 	act  activator
 	now  func() time.Time
 	log  *zap.Logger
+	// names decides which names may become zones (ownership.go).
+	names *nameRules
 }
 
 // New returns the zone service.
@@ -97,7 +110,19 @@ func New(st *store.Store, opts Options, log *zap.Logger) (*Service, error) {
 	default:
 		return nil, fmt.Errorf("zones: unknown activation mode %q", opts.ActivationMode)
 	}
-	return &Service{st: st, pool: pool, act: act, now: now, log: log}, nil
+	partial := opts.PartialSuffix
+	if partial == "" {
+		partial = DefaultPartialSuffix
+	}
+	rname := opts.SOARname
+	if rname == "" {
+		rname = DefaultSOARname
+	}
+	names, err := newNameRules(opts.ExtraSuffixes, pool.Names(), rname, partial)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{st: st, pool: pool, act: act, now: now, log: log, names: names}, nil
 }
 
 var accountIDRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
@@ -172,6 +197,13 @@ func (s *Service) CreateZone(ctx context.Context, req *dnsv1.CreateZoneRequest) 
 	}
 	if len(violations) > 0 {
 		return nil, status.InvalidArguments(violations...)
+	}
+	// Who may hold the name: registrable domains only, subdomain setups on
+	// Enterprise, never the platform's own names (ownership.go).
+	if v := s.names.check(name, plan); v != nil {
+		s.log.Info("zone refused", zap.String("zone", name), zap.String("account_id", req.GetAccountId()),
+			zap.String("reason", v.Reason), zap.Int("code", v.Code))
+		return nil, status.InvalidArgumentCoded(*v)
 	}
 	id, err := newZoneID()
 	if err != nil {

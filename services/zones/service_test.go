@@ -35,6 +35,9 @@ func TestMain(m *testing.M) { etcdtest.Run(m, &etcdCli) }
 func newClient(t *testing.T, opts Options) dnsv1.ZoneServiceClient {
 	t.Helper()
 	st := store.New(etcdCli, etcdtest.Prefix(t), zaptest.NewLogger(t))
+	if opts.ExtraSuffixes == nil {
+		opts.ExtraSuffixes = []string{"example"} // a.example, x.example
+	}
 	svc, err := New(st, opts, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)

@@ -34,7 +34,7 @@ func serve(t *testing.T) (string, string) {
 	t.Helper()
 	log := zaptest.NewLogger(t)
 	st := store.New(etcdCli, etcdtest.Prefix(t), log)
-	zs, err := zones.New(st, zones.Options{}, log)
+	zs, err := zones.New(st, zones.Options{ExtraSuffixes: []string{"example"}}, log) // pro.example
 	if err != nil {
 		t.Fatal(err)
 	}
