@@ -256,7 +256,11 @@ func (s *Store) attemptGroup(ctx context.Context, c *committer, batch []*pending
 	x := c.index
 	origin := map[string]string{} // touched id → its name before the group ("" = absent)
 	var order []string
-	txnOps, txnBytes := 1, 0 // the zonemark put
+	// The zonemark put, and the audit due marker of the zone's account.
+	now := time.Now()
+	dueKey := s.dueKey(g.zone.GetAccountId(), now)
+	txnOps, txnBytes := 2, len(dueKey)+64
+	var audits []auditEntry // one per committed write that changed records
 	committedWrites := 0
 	for i, w := range batch {
 		if err := w.ctx.Err(); err != nil {
@@ -274,6 +278,14 @@ func (s *Store) attemptGroup(ctx context.Context, c *committer, batch []*pending
 			results[i] = err
 			continue
 		}
+		audit, hasAudit, err := s.recordWriteAudit(w.ctx, now, g.zone, x, final)
+		if err != nil {
+			results[i] = err
+			continue
+		}
+		if hasAudit {
+			nOps, nBytes = nOps+1, nBytes+audit.size()
+		}
 		if committedWrites > 0 && (txnOps+nOps > s.cfg.MaxTxnOps || txnBytes+nBytes > s.cfg.MaxTxnBytes) {
 			deferred = batch[i:]
 			results = results[:i]
@@ -281,6 +293,9 @@ func (s *Store) attemptGroup(ctx context.Context, c *committer, batch []*pending
 		}
 		txnOps, txnBytes = txnOps+nOps, txnBytes+nBytes
 		committedWrites++
+		if hasAudit {
+			audits = append(audits, audit)
+		}
 		for _, f := range final {
 			if _, seen := origin[f.id]; !seen {
 				if old, ok := x.byID[f.id]; ok {
@@ -302,7 +317,7 @@ func (s *Store) attemptGroup(ctx context.Context, c *committer, batch []*pending
 		return results, deferred, outcomeDone
 	}
 
-	ops := make([]clientv3.Op, 0, 2*len(order)+1)
+	ops := make([]clientv3.Op, 0, 2*len(order)+len(audits)+2)
 	for _, id := range order {
 		orig := origin[id]
 		cur, exists := x.byID[id]
@@ -327,6 +342,7 @@ func (s *Store) attemptGroup(ctx context.Context, c *committer, batch []*pending
 		}
 	}
 	ops = append(ops, clientv3.OpPut(s.zoneMarkKey(c.zoneID), strconv.FormatInt(g.rev, 10)))
+	ops = append(ops, s.auditOps(now, audits...)...)
 	tr, err := s.cli.Txn(ctx).If(
 		clientv3.Compare(clientv3.ModRevision(s.zoneMarkKey(c.zoneID)), "=", g.markRev),
 		clientv3.Compare(clientv3.ModRevision(s.zoneKey(c.zoneID)), "=", g.zoneModRev),
@@ -445,4 +461,28 @@ func (s *Store) planWrite(ctx context.Context, x *recordIndex, zoneID string, op
 		}
 	}
 	return out, nOps, nBytes, nil
+}
+
+// recordWriteAudit builds the audit entry of one record write of a group:
+// each record it touches as x holds it before the write (the zone plus the
+// earlier writes of the group) and as final leaves it. It returns false
+// when the write changes nothing (e.g. puts then deletes a new record).
+func (s *Store) recordWriteAudit(ctx context.Context, now time.Time, zone *dnsv1.Zone, x *recordIndex, final []finalOp) (auditEntry, bool, error) {
+	changes := make([]*dnsv1.AuditChange, 0, len(final))
+	for _, f := range final {
+		before, existed := x.byID[f.id]
+		if !existed && f.put == nil {
+			continue
+		}
+		ch, err := auditChange(AuditRecord, f.id, before, f.put)
+		if err != nil {
+			return auditEntry{}, false, err
+		}
+		changes = append(changes, ch)
+	}
+	if len(changes) == 0 {
+		return auditEntry{}, false, nil
+	}
+	e, err := s.buildAudit(ctx, now, auditInput{AccountID: zone.GetAccountId(), ZoneID: zone.GetId(), Op: "UpdateRecords", Changes: changes})
+	return e, err == nil, err
 }

@@ -222,8 +222,9 @@ func TestGroupFailsOnlyTheInvalidWrite(t *testing.T) {
 // TestGroupSplitsAtTxnBound: writes that do not fit in a transaction go to
 // the next group, in order.
 func TestGroupSplitsAtTxnBound(t *testing.T) {
-	// 2 etcd ops per new record plus the zonemark put: two writes per txn.
-	s, reg := newStoreWith(t, store.Config{MaxTxnOps: 5})
+	// 2 etcd ops per new record and 1 for its audit entry, plus the
+	// zonemark and audit due-marker puts: two writes per txn.
+	s, reg := newStoreWith(t, store.Config{MaxTxnOps: 8})
 	ctx := ctxT(t)
 	zid := createZone(t, s, "acct1", "example.com.").GetId()
 	const n = 7

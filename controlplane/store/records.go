@@ -205,11 +205,18 @@ func (s *Store) updateDirect(ctx context.Context, zoneID string, fn func(ctx con
 		if err != nil {
 			return err
 		}
-		txnOps, err := s.recordTxnOps(ctx, zoneID, sr.rev, ops)
+		txnOps, changes, err := s.recordTxnOps(ctx, zoneID, sr.rev, ops)
 		if err != nil {
 			return err
 		}
 		txnOps = append(txnOps, clientv3.OpPut(s.zoneMarkKey(zoneID), strconv.FormatInt(sr.rev, 10)))
+		if len(changes) > 0 {
+			audit, err := s.auditPut(ctx, auditInput{AccountID: zr.zone.GetAccountId(), ZoneID: zoneID, Op: "UpdateRecords", Changes: changes})
+			if err != nil {
+				return err
+			}
+			txnOps = append(txnOps, audit...)
+		}
 		tr, err := s.cli.Txn(ctx).If(
 			clientv3.Compare(clientv3.ModRevision(s.zoneMarkKey(zoneID)), "=", markRev),
 			clientv3.Compare(clientv3.ModRevision(s.zoneKey(zoneID)), "=", sr.zoneModRev),
@@ -227,12 +234,35 @@ func (s *Store) updateDirect(ctx context.Context, zoneID string, fn func(ctx con
 }
 
 // recordTxnOps folds ops into the final state per record id and returns the
-// etcd operations producing it; each key appears once, as etcd requires.
-func (s *Store) recordTxnOps(ctx context.Context, zoneID string, rev int64, ops []RecordOp) ([]clientv3.Op, error) {
+// etcd operations producing it (each key appears once, as etcd requires)
+// and the audit changes (each touched record before and after). The
+// records the ops touch are read in two round trips, whatever their number.
+func (s *Store) recordTxnOps(ctx context.Context, zoneID string, rev int64, ops []RecordOp) ([]clientv3.Op, []*dnsv1.AuditChange, error) {
 	type state struct {
-		origRName string // "" if the record did not exist at rev
+		origRName string        // "" if the record did not exist at rev
+		orig      *dnsv1.Record // the record at rev, for the audit entry
 		put       *dnsv1.Record
 		deleted   bool
+	}
+	var want []string
+	wanted := map[string]bool{}
+	for _, op := range ops {
+		id := op.DeleteID
+		if op.Put != nil {
+			id = op.Put.GetId()
+		}
+		if validID(id) && !wanted[id] {
+			wanted[id] = true
+			want = append(want, id)
+		}
+	}
+	origs, err := s.recordsByIDs(ctx, zoneID, want, rev)
+	if err != nil {
+		return nil, nil, err
+	}
+	byID := make(map[string]*dnsv1.Record, len(origs))
+	for _, r := range origs {
+		byID[r.GetId()] = r
 	}
 	states := map[string]*state{}
 	var order []string
@@ -243,13 +273,9 @@ func (s *Store) recordTxnOps(ctx context.Context, zoneID string, rev int64, ops 
 		if !validID(id) {
 			return nil, fmt.Errorf("record id %q: invalid", id)
 		}
-		resp, err := s.getAt(ctx, s.recordIDKey(zoneID, id), rev)
-		if err != nil {
-			return nil, err
-		}
 		st := &state{}
-		if len(resp.Kvs) > 0 {
-			st.origRName = string(resp.Kvs[0].Value)
+		if r, ok := byID[id]; ok {
+			st.orig, st.origRName = r, dnsname.Reverse(r.GetName())
 		}
 		states[id] = st
 		order = append(order, id)
@@ -258,16 +284,16 @@ func (s *Store) recordTxnOps(ctx context.Context, zoneID string, rev int64, ops 
 	for _, op := range ops {
 		switch {
 		case op.Put != nil && op.DeleteID != "":
-			return nil, errors.New("record op: both Put and DeleteID set")
+			return nil, nil, errors.New("record op: both Put and DeleteID set")
 		case op.Put != nil:
 			r := op.Put
 			n, err := dnsname.Normalize(r.GetName())
 			if err != nil || n != r.GetName() {
-				return nil, fmt.Errorf("record %s: name %q not normalized", r.GetId(), r.GetName())
+				return nil, nil, fmt.Errorf("record %s: name %q not normalized", r.GetId(), r.GetName())
 			}
 			st, err := lookup(r.GetId())
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			c := protoClone(r)
 			c.ZoneId = zoneID
@@ -275,19 +301,27 @@ func (s *Store) recordTxnOps(ctx context.Context, zoneID string, rev int64, ops 
 		case op.DeleteID != "":
 			st, err := lookup(op.DeleteID)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if st.put == nil && (st.deleted || st.origRName == "") {
-				return nil, fmt.Errorf("record %s: %w", op.DeleteID, ErrNotFound)
+				return nil, nil, fmt.Errorf("record %s: %w", op.DeleteID, ErrNotFound)
 			}
 			st.put, st.deleted = nil, true
 		default:
-			return nil, errors.New("record op: neither Put nor DeleteID set")
+			return nil, nil, errors.New("record op: neither Put nor DeleteID set")
 		}
 	}
 	var out []clientv3.Op
+	var changes []*dnsv1.AuditChange
 	for _, id := range order {
 		st := states[id]
+		if st.orig != nil || st.put != nil {
+			ch, err := auditChange(AuditRecord, id, st.orig, st.put)
+			if err != nil {
+				return nil, nil, err
+			}
+			changes = append(changes, ch)
+		}
 		switch {
 		case st.put != nil:
 			rname := dnsname.Reverse(st.put.GetName())
@@ -296,7 +330,7 @@ func (s *Store) recordTxnOps(ctx context.Context, zoneID string, rev int64, ops 
 			}
 			v, err := marshal(st.put, "record "+id)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			out = append(out,
 				clientv3.OpPut(s.recordKey(zoneID, rname, id), v),
@@ -307,7 +341,7 @@ func (s *Store) recordTxnOps(ctx context.Context, zoneID string, rev int64, ops 
 				clientv3.OpDelete(s.recordIDKey(zoneID, id)))
 		}
 	}
-	return out, nil
+	return out, changes, nil
 }
 
 // readChunk is how many range operations one multi-read transaction holds;

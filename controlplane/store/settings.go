@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
 
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
@@ -59,9 +60,13 @@ func (s *Store) UpdateAccountSettings(ctx context.Context, accountID string, fn 
 		if err != nil {
 			return nil, err
 		}
+		audit, err := s.settingsAudit(ctx, auditInput{AccountID: accountID, Op: "UpdateAccountSettings"}, AuditAccountSettings, accountID, cur, next)
+		if err != nil {
+			return nil, err
+		}
 		tr, err := s.cli.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
-			Then(clientv3.OpPut(key, v)).Commit()
+			Then(append([]clientv3.Op{clientv3.OpPut(key, v)}, audit...)...).Commit()
 		if err != nil {
 			return nil, fmt.Errorf("update account settings %s: etcd txn: %w", accountID, err)
 		}
@@ -127,12 +132,16 @@ func (s *Store) UpdateZoneSettings(ctx context.Context, zoneID string, fn func(z
 		if err != nil {
 			return nil, err
 		}
+		audit, err := s.settingsAudit(ctx, auditInput{AccountID: zr.zone.GetAccountId(), ZoneID: zoneID, Op: "UpdateZoneSettings"}, AuditZoneSettings, zoneID, cur, next)
+		if err != nil {
+			return nil, err
+		}
 		tr, err := s.cli.Txn(ctx).
 			If(
 				clientv3.Compare(clientv3.ModRevision(s.zoneKey(zoneID)), "=", sr.zoneModRev),
 				clientv3.Compare(clientv3.ModRevision(s.zoneSettingsKey(zoneID)), "=", sr.settingsModRev),
 			).
-			Then(clientv3.OpPut(s.zoneSettingsKey(zoneID), v)).Commit()
+			Then(append([]clientv3.Op{clientv3.OpPut(s.zoneSettingsKey(zoneID), v)}, audit...)...).Commit()
 		if err != nil {
 			return nil, fmt.Errorf("update zone settings %s: etcd txn: %w", zoneID, err)
 		}
@@ -141,4 +150,15 @@ func (s *Store) UpdateZoneSettings(ctx context.Context, zoneID string, fn func(z
 		}
 	}
 	return nil, fmt.Errorf("update zone settings %s: %w", zoneID, ErrConflict)
+}
+
+// settingsAudit returns the audit ops of a settings change from before to
+// after.
+func (s *Store) settingsAudit(ctx context.Context, in auditInput, resourceType, resourceID string, before, after proto.Message) ([]clientv3.Op, error) {
+	ch, err := auditChange(resourceType, resourceID, before, after)
+	if err != nil {
+		return nil, err
+	}
+	in.Changes = []*dnsv1.AuditChange{ch}
+	return s.auditPut(ctx, in)
 }

@@ -58,6 +58,10 @@ type Config struct {
 	TxnTimeout time.Duration
 	// Registerer receives the store's metrics (nil: not exported).
 	Registerer prometheus.Registerer
+	// AuditRetention is how long audit entries are kept (default
+	// DefaultAuditRetention, 90 days; negative: forever). Listings hide
+	// older entries at once; SweepAudit deletes them.
+	AuditRetention time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -80,6 +84,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TxnTimeout <= 0 {
 		c.TxnTimeout = 30 * time.Second
+	}
+	if c.AuditRetention == 0 {
+		c.AuditRetention = DefaultAuditRetention
 	}
 	return c
 }

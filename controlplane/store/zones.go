@@ -10,6 +10,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -231,6 +232,11 @@ func (s *Store) CreateZone(ctx context.Context, accountID, name string, build fu
 		if c.PreferredNameservers == nil && len(z.GetNameServers()) > 0 {
 			ops = append(ops, clientv3.OpPut(s.accountNSKey(accountID), encodeNS(z.GetNameServers())))
 		}
+		audit, err := s.zonesAudit(ctx, "CreateZone", nil, []*dnsv1.Zone{z})
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, audit...)
 		tr, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 		if err != nil {
 			return nil, fmt.Errorf("create zone %s: etcd txn: %w", name, err)
@@ -268,23 +274,32 @@ func (s *Store) AccountNameservers(ctx context.Context, accountID string) ([]str
 // in one transaction and returns the deleted zone.
 func (s *Store) DeleteZone(ctx context.Context, zoneID string) (*dnsv1.Zone, error) {
 	for range maxAttempts {
-		zr, _, err := s.getZoneRev(ctx, zoneID, 0)
+		zr, markRev, nRecords, err := s.readZoneForDelete(ctx, zoneID)
 		if err != nil {
 			return nil, err
 		}
 		z := zr.zone
+		audit, err := s.deleteZoneAudit(ctx, z, nRecords)
+		if err != nil {
+			return nil, err
+		}
 		tr, err := s.cli.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(s.zoneKey(zoneID)), "=", zr.modRev)).
-			Then(
+			If(
+				clientv3.Compare(clientv3.ModRevision(s.zoneKey(zoneID)), "=", zr.modRev),
+				// The audit entry counts the records deleted: none may
+				// have been written since the count.
+				clientv3.Compare(clientv3.ModRevision(s.zoneMarkKey(zoneID)), "=", markRev),
+			).
+			Then(append([]clientv3.Op{
 				clientv3.OpDelete(s.zoneKey(zoneID)),
 				clientv3.OpDelete(s.zoneSettingsKey(zoneID)),
 				clientv3.OpDelete(s.zoneNameKey(z.GetName(), z.GetAccountId())),
 				clientv3.OpDelete(s.zoneTreeKey(dnsname.Reverse(z.GetName()), z.GetAccountId())),
-				clientv3.OpDelete(s.accountZonesPrefix(z.GetAccountId())+z.GetName()),
+				clientv3.OpDelete(s.accountZonesPrefix(z.GetAccountId()) + z.GetName()),
 				clientv3.OpDelete(s.recordsPrefix(zoneID), clientv3.WithPrefix()),
 				clientv3.OpDelete(s.recordIDsPrefix(zoneID), clientv3.WithPrefix()),
 				clientv3.OpDelete(s.zoneMarkKey(zoneID)),
-			).Commit()
+			}, audit...)...).Commit()
 		if err != nil {
 			return nil, fmt.Errorf("delete zone %s: etcd txn: %w", zoneID, err)
 		}
@@ -320,6 +335,12 @@ func (s *Store) UpdateZoneGroup(ctx context.Context, zoneID string, fn func(targ
 				others = append(others, g.zone)
 			}
 		}
+		// fn may change the zones it gets in place; the audit entry needs
+		// them as read.
+		pristine := map[string]*dnsv1.Zone{}
+		for id, g := range byID {
+			pristine[id] = cloneZone(g.zone)
+		}
 		changed, err := fn(zr.zone, others)
 		if err != nil {
 			return nil, err
@@ -333,12 +354,14 @@ func (s *Store) UpdateZoneGroup(ctx context.Context, zoneID string, fn func(targ
 		var ops []clientv3.Op
 		target := zr.zone
 		seen := map[string]bool{}
+		var befores []*dnsv1.Zone
 		for _, c := range changed {
 			orig, ok := byID[c.GetId()]
 			if !ok || seen[c.GetId()] || c.GetAccountId() != orig.zone.GetAccountId() || c.GetName() != orig.zone.GetName() {
 				return nil, fmt.Errorf("update zones named %s: zone %s may not be changed this way", zr.zone.GetName(), c.GetId())
 			}
 			seen[c.GetId()] = true
+			befores = append(befores, pristine[c.GetId()])
 			v, err := marshal(c, "zone "+c.GetId())
 			if err != nil {
 				return nil, err
@@ -349,6 +372,11 @@ func (s *Store) UpdateZoneGroup(ctx context.Context, zoneID string, fn func(targ
 				target = c
 			}
 		}
+		audit, err := s.zonesAudit(ctx, "UpdateZoneGroup", befores, changed)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, audit...)
 		tr, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 		if err != nil {
 			return nil, fmt.Errorf("update zones named %s: etcd txn: %w", zr.zone.GetName(), err)
@@ -466,4 +494,85 @@ func (s *Store) listIndex(ctx context.Context, prefix string, pageSize int, page
 
 func cloneZone(z *dnsv1.Zone) *dnsv1.Zone {
 	return protoClone(z)
+}
+
+// readZoneForDelete reads the zone, its zonemark revision and its record
+// count in one round trip.
+func (s *Store) readZoneForDelete(ctx context.Context, zoneID string) (zr zoneRev, markRev, records int64, err error) {
+	if !validID(zoneID) {
+		return zoneRev{}, 0, 0, fmt.Errorf("zone %q: %w", zoneID, ErrNotFound)
+	}
+	tr, err := s.cli.Txn(ctx).Then(
+		clientv3.OpGet(s.zoneKey(zoneID)),
+		clientv3.OpGet(s.zoneMarkKey(zoneID)),
+		clientv3.OpGet(s.recordIDsPrefix(zoneID), clientv3.WithPrefix(), clientv3.WithCountOnly()),
+	).Commit()
+	if err != nil {
+		return zoneRev{}, 0, 0, fmt.Errorf("read zone %s for delete: etcd txn: %w", zoneID, err)
+	}
+	kvs := tr.Responses[0].GetResponseRange().Kvs
+	if len(kvs) == 0 {
+		return zoneRev{}, 0, 0, fmt.Errorf("zone %s: %w", zoneID, ErrNotFound)
+	}
+	z, err := unmarshal(kvs[0].Value, &dnsv1.Zone{}, "zone "+zoneID)
+	if err != nil {
+		return zoneRev{}, 0, 0, err
+	}
+	if m := tr.Responses[1].GetResponseRange().Kvs; len(m) > 0 {
+		markRev = m[0].ModRevision
+	}
+	return zoneRev{zone: z, modRev: kvs[0].ModRevision}, markRev, tr.Responses[2].GetResponseRange().Count, nil
+}
+
+// deleteZoneAudit returns the audit ops of deleting z with its records:
+// the zone, and the records summarized as their count.
+func (s *Store) deleteZoneAudit(ctx context.Context, z *dnsv1.Zone, records int64) ([]clientv3.Op, error) {
+	zc, err := auditChange(AuditZone, z.GetId(), z, nil)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := auditChange(AuditRecordsDeleted, z.GetId(), wrapperspb.Int64(records), nil)
+	if err != nil {
+		return nil, err
+	}
+	return s.auditPut(ctx, auditInput{AccountID: z.GetAccountId(), ZoneID: z.GetId(), Op: "DeleteZone", Changes: []*dnsv1.AuditChange{zc, rc}})
+}
+
+// zonesAudit returns the audit ops of zones changed from befores[i] (nil:
+// created) to afters[i]: one entry per account whose zones changed, so that
+// activating a zone shows in the log of the account whose zone it moved.
+func (s *Store) zonesAudit(ctx context.Context, op string, befores, afters []*dnsv1.Zone) ([]clientv3.Op, error) {
+	now := time.Now()
+	var entries []auditEntry
+	var accounts []string
+	byAccount := map[string]*auditInput{}
+	for i, z := range afters {
+		var before *dnsv1.Zone
+		if i < len(befores) {
+			before = befores[i]
+		}
+		ch, err := auditChange(AuditZone, z.GetId(), before, z)
+		if err != nil {
+			return nil, err
+		}
+		in := byAccount[z.GetAccountId()]
+		if in == nil {
+			in = &auditInput{AccountID: z.GetAccountId(), Op: op}
+			byAccount[z.GetAccountId()] = in
+			accounts = append(accounts, z.GetAccountId())
+		}
+		in.Changes = append(in.Changes, ch)
+	}
+	for _, a := range accounts {
+		in := byAccount[a]
+		if len(in.Changes) == 1 {
+			in.ZoneID = in.Changes[0].GetResourceId()
+		}
+		e, err := s.buildAudit(ctx, now, *in)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, e)
+	}
+	return s.auditOps(now, entries...), nil
 }
