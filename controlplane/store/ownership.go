@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+)
+
+// Reads the zone builder needs to decide whether a zone may be served
+// without shadowing another account's zone (controlplane/builder/README.md,
+// "Served zone of a name"): the zones at a name's ancestors, a parent
+// zone's NS records at a child's name, and every (name, account) pair.
+
+// ZoneNameKey is one zonenames index entry: a zone name held by an account.
+type ZoneNameKey struct {
+	Name      string
+	AccountID string
+}
+
+// ZoneNameKeysAt returns every zonenames entry at rev (keys only: one range
+// read however many zones there are).
+func (s *Store) ZoneNameKeysAt(ctx context.Context, rev int64) ([]ZoneNameKey, error) {
+	keys, err := s.keysAt(ctx, s.zoneNamesPrefix(), rev)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ZoneNameKey, 0, len(keys))
+	for _, k := range keys {
+		if dk := s.ParseDataKey(k); dk.Kind == KindZoneName {
+			out = append(out, ZoneNameKey{Name: dk.Name, AccountID: dk.AccountID})
+		}
+	}
+	return out, nil
+}
+
+// ZonesNamedManyAt returns, for each name, every zone of that name (all
+// accounts) at rev, oldest first, as ZonesNamedAt does; names without a
+// zone are absent. Two round trips whatever the number of names: one for
+// the name index, one for the zones.
+func (s *Store) ZonesNamedManyAt(ctx context.Context, names []string, rev int64) (map[string][]*dnsv1.Zone, error) {
+	out := map[string][]*dnsv1.Zone{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	ops := make([]clientv3.Op, len(names))
+	for i, n := range names {
+		ops[i] = clientv3.OpGet(s.zoneNamePrefix(n), clientv3.WithPrefix(), clientv3.WithRev(rev))
+	}
+	idx, err := s.readMany(ctx, ops, "zone names")
+	if err != nil {
+		return nil, err
+	}
+	var zops []clientv3.Op
+	for _, kvs := range idx {
+		for _, kv := range kvs {
+			zops = append(zops, clientv3.OpGet(s.zoneKey(string(kv.Value)), clientv3.WithRev(rev)))
+		}
+	}
+	zs, err := s.readMany(ctx, zops, "zones by name")
+	if err != nil {
+		return nil, err
+	}
+	for _, kvs := range zs {
+		for _, kv := range kvs { // absent: index ahead of data cannot happen in one txn
+			z, err := unmarshal(kv.Value, &dnsv1.Zone{}, "zone "+string(kv.Key))
+			if err != nil {
+				return nil, err
+			}
+			out[z.GetName()] = append(out[z.GetName()], z)
+		}
+	}
+	for _, group := range out {
+		slices.SortStableFunc(group, func(a, b *dnsv1.Zone) int {
+			if c := a.GetCreatedOn().AsTime().Compare(b.GetCreatedOn().AsTime()); c != 0 {
+				return c
+			}
+			return strings.Compare(a.GetId(), b.GetId())
+		})
+	}
+	return out, nil
+}
+
+// RecordsAtNameAt returns the records of a zone named exactly name at rev.
+func (s *Store) RecordsAtNameAt(ctx context.Context, zoneID, name string, rev int64) ([]*dnsv1.Record, error) {
+	return s.recordsUnder(ctx, zoneID, name, true, rev)
+}
