@@ -118,6 +118,11 @@ func (f *Follower) consumeDeltas(ctx context.Context, seq *uint64) error {
 // full snapshot and replays its deltas from there. Callers hold deltaMu.
 func (f *Follower) handleDelta(ctx context.Context, subject string, data []byte, published time.Time) {
 	start := time.Now()
+	data, err := f.cfg.Verifier.Open(snapshot.DeltaBinding(subject), data)
+	if err != nil {
+		f.rejected(deltasKey, subject, err)
+		return
+	}
 	d, err := snapshot.UnmarshalDelta(data)
 	if err == nil && snapshot.DeltaSubject(d.GetName()) != subject {
 		err = fmt.Errorf("delta of zone %q on subject %q", d.GetName(), subject)
@@ -189,6 +194,9 @@ func (f *Follower) catchUp(ctx context.Context, name string) error {
 		return fmt.Errorf("get zone %q: %w", name, err)
 	}
 	if err := f.applyZone(ctx, e); err != nil {
+		if snapshot.SignatureFailure(err) != "" {
+			f.rejected(snapshot.ZonesBucket, e.Key(), err)
+		}
 		return err
 	}
 	return f.replay(ctx, name)
@@ -215,7 +223,7 @@ func (f *Follower) replay(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("last delta of zone %q: %w", name, err)
 	}
-	if ld, err := snapshot.UnmarshalDelta(last.Data); err == nil && ld.GetToVersion() <= held {
+	if ld, err := f.openDelta(last.Subject, last.Data); err == nil && ld.GetToVersion() <= held {
 		return nil
 	}
 	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
@@ -235,8 +243,10 @@ func (f *Follower) replay(ctx context.Context, name string) error {
 			if err != nil {
 				return fmt.Errorf("replay delta metadata: %w", err)
 			}
-			d, err := snapshot.UnmarshalDelta(msg.Data())
-			if err != nil || d.GetName() != name {
+			d, err := f.openDelta(msg.Subject(), msg.Data())
+			if snapshot.SignatureFailure(err) != "" {
+				f.rejected(deltasKey, msg.Subject(), err)
+			} else if err != nil || d.GetName() != name {
 				f.m.updates.WithLabelValues(deltasKey, "failed").Inc()
 			} else if res := f.applyDelta(d); res == "applied" {
 				applied++
@@ -282,4 +292,14 @@ func (f *Follower) checkDeltas(ctx context.Context) {
 			f.deltaMu.Unlock()
 		}
 	}
+}
+
+// openDelta checks a delta's signature for the subject it came on and
+// decodes it.
+func (f *Follower) openDelta(subject string, data []byte) (*snapshot.ZoneDelta, error) {
+	data, err := f.cfg.Verifier.Open(snapshot.DeltaBinding(subject), data)
+	if err != nil {
+		return nil, err
+	}
+	return snapshot.UnmarshalDelta(data)
 }

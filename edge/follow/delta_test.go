@@ -50,6 +50,10 @@ func publishDelta(t *testing.T, pub *natstest.Publisher, d *snapshot.ZoneDelta) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	subject := snapshot.DeltaSubject(d.GetName())
+	if b, err = pub.Signer.Seal(snapshot.DeltaBinding(subject), b); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := pub.JS.Publish(context.Background(), snapshot.DeltaSubject(d.GetName()), b); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,13 @@
 // reconnects and the watch's ordered consumer resumes. Should the watch end
 // anyway, it is started again and the full listing reconciled (zones no
 // longer listed are dropped).
+//
+// With a Verifier, every value must carry a valid signature of a trusted
+// key for the key or subject it arrived under (pkg/snapshot/sign.go);
+// anything else is dropped, logged and counted, and the version held keeps
+// being served. Deletes cannot be signed, so a verifying follower ignores
+// them (and the reconciliation) and drops a zone only on a signed
+// tombstone. Verification happens as a snapshot arrives, never per query.
 package follow
 
 import (
@@ -40,6 +47,9 @@ type Config struct {
 	// RetryWait is the pause before watching again after a failure
 	// (default 1s).
 	RetryWait time.Duration
+	// Verifier checks the signature of every value; nil accepts unsigned
+	// values (and signed ones without checking them).
+	Verifier *snapshot.Verifier
 }
 
 // Follower applies snapshots from JetStream to the in-memory sets.
@@ -195,12 +205,21 @@ func (f *Follower) watch(ctx context.Context, bucket string, apply applyFunc, dr
 		}
 		switch e.Operation() {
 		case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
+			if f.cfg.Verifier != nil {
+				// Nobody signs a delete: the control plane unpublishes with
+				// a signed tombstone, so this one is not from it.
+				f.rejected(bucket, e.Key(), snapshot.ErrUnsigned)
+				continue
+			}
 			drop(e.Key())
 			f.m.updates.WithLabelValues(bucket, "deleted").Inc()
 			continue
 		}
 		start := time.Now()
-		if err := apply(ctx, e); err != nil {
+		if err := apply(ctx, e); snapshot.SignatureFailure(err) != "" {
+			f.rejected(bucket, e.Key(), err)
+			continue
+		} else if err != nil {
 			// A bad snapshot is skipped, never half-applied: the version
 			// held keeps being served until a good one arrives.
 			f.m.updates.WithLabelValues(bucket, "failed").Inc()
@@ -216,7 +235,9 @@ func (f *Follower) watch(ctx context.Context, bucket string, apply applyFunc, dr
 // reconcile drops what is held but was not in a fresh watch's listing: it
 // was deleted while the watch was down.
 func (f *Follower) reconcile(bucket string, listed map[string]struct{}, drop dropFunc, held keysFunc) {
-	if held == nil {
+	if held == nil || f.cfg.Verifier != nil {
+		// A verifying edge drops zones on signed tombstones only: a key
+		// missing from the listing may have been deleted by anyone.
 		return
 	}
 	for _, k := range held() {
@@ -265,7 +286,11 @@ func (f *Follower) zoneKeys() []string {
 }
 
 func (f *Follower) applyZone(ctx context.Context, e jetstream.KeyValueEntry) error {
-	s, err := snapshot.UnmarshalZone(e.Value())
+	data, err := f.cfg.Verifier.Open(snapshot.ZoneBinding(e.Key()), e.Value())
+	if err != nil {
+		return fmt.Errorf("zone key %q: %w", e.Key(), err)
+	}
+	s, err := snapshot.UnmarshalZone(data)
 	if err != nil {
 		return fmt.Errorf("zone key %q: %w", e.Key(), err)
 	}
@@ -275,6 +300,13 @@ func (f *Follower) applyZone(ctx context.Context, e jetstream.KeyValueEntry) err
 	}
 	if v, ok := f.cfg.Zones.Version(name); ok && v >= s.GetHeader().GetVersion() {
 		f.m.updates.WithLabelValues(snapshot.ZonesBucket, "stale").Inc()
+		return nil
+	}
+	if s.GetTombstone() {
+		// The control plane stopped serving the name after the version
+		// held (a signed delete).
+		f.dropZone(e.Key())
+		f.m.updates.WithLabelValues(snapshot.ZonesBucket, "deleted").Inc()
 		return nil
 	}
 	var z *zonecache.Zone
@@ -347,6 +379,9 @@ func (f *Follower) loadObject(ctx context.Context, name, object string) (*zoneca
 		return nil, fmt.Errorf("read object %q of zone %q: longer than its size or corrupt: %v", object, name, err)
 	}
 	fetched := time.Now()
+	if b, err = f.cfg.Verifier.Open(snapshot.ObjectBinding(object), b); err != nil {
+		return nil, fmt.Errorf("object %q of zone %q: %w", object, name, err)
+	}
 	z, err := zonecache.BuildBytes(b)
 	if err != nil {
 		return nil, fmt.Errorf("object %q of zone %q: %w", object, name, err)
@@ -367,7 +402,11 @@ func (f *Follower) dropZone(key string) {
 }
 
 func (f *Follower) applyAccount(_ context.Context, e jetstream.KeyValueEntry) error {
-	a, err := snapshot.UnmarshalAccount(e.Value())
+	data, err := f.cfg.Verifier.Open(snapshot.AccountBinding(e.Key()), e.Value())
+	if err != nil {
+		return fmt.Errorf("account key %q: %w", e.Key(), err)
+	}
+	a, err := snapshot.UnmarshalAccount(data)
 	if err != nil {
 		return fmt.Errorf("account key %q: %w", e.Key(), err)
 	}
@@ -386,6 +425,16 @@ func (f *Follower) applyAccount(_ context.Context, e jetstream.KeyValueEntry) er
 
 func (f *Follower) dropAccount(key string) { f.cfg.Accounts.Delete(key) }
 
+// rejected counts and logs a value dropped because its signature is
+// missing or does not verify; the version held keeps being served. The
+// log names where it came from and why, nothing of its content.
+func (f *Follower) rejected(bucket, key string, err error) {
+	reason := snapshot.SignatureFailure(err)
+	f.m.rejected.WithLabelValues(bucket, reason).Inc()
+	f.log.Warn("snapshot rejected: signature missing or invalid; keeping the version held",
+		zap.String("bucket", bucket), zap.String("key", key), zap.String("reason", reason), zap.Error(err))
+}
+
 type metrics struct {
 	updates       *prometheus.CounterVec
 	watchRestarts *prometheus.CounterVec
@@ -393,6 +442,7 @@ type metrics struct {
 	lagSeconds    *prometheus.HistogramVec
 	zones         prometheus.Gauge
 	version       prometheus.Gauge
+	rejected      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -423,9 +473,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "zonegrid", Subsystem: "edge", Name: "snapshot_last_applied_version",
 			Help: "Version of the last zone snapshot applied.",
 		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "zonegrid", Subsystem: "edge", Name: "snapshot_rejected_total",
+			Help: "Snapshots, objects, deltas, account values and deletes dropped because their signature is missing or invalid, by bucket and reason (unsigned, unknown_key, bad_signature, malformed).",
+		}, []string{"bucket", "reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.updates, m.watchRestarts, m.applySeconds, m.lagSeconds, m.zones, m.version)
+		reg.MustRegister(m.updates, m.watchRestarts, m.applySeconds, m.lagSeconds, m.zones, m.version, m.rejected)
 	}
 	return m
 }

@@ -7,13 +7,17 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
+	"github.com/zonegrid/zonegrid/pkg/natsauth"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 )
 
@@ -22,11 +26,72 @@ type Server struct {
 	*server.Server
 	Dir  string
 	Port int
+	// Users are the nkey users of a server started with StartSecure.
+	Users *Users
+}
+
+// Users holds one nkey user per role, granted natsauth's permissions.
+type Users struct {
+	ControlPlane, Edge nkeys.KeyPair
+}
+
+// Option connects as the role's user.
+func (u *Users) Option(tb testing.TB, r natsauth.Role) nats.Option {
+	tb.Helper()
+	kp := u.ControlPlane
+	if r == natsauth.Edge {
+		kp = u.Edge
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return nats.Nkey(pub, kp.Sign)
+}
+
+// SeedFile writes the role's seed to a 0600 file under dir (what
+// --nats-nkey-seed reads) and returns its path.
+func (u *Users) SeedFile(tb testing.TB, dir string, r natsauth.Role) string {
+	tb.Helper()
+	kp := u.ControlPlane
+	if r == natsauth.Edge {
+		kp = u.Edge
+	}
+	seed, err := kp.Seed()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := filepath.Join(dir, string(r)+".nk")
+	if err := os.WriteFile(p, seed, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return p
 }
 
 // Start runs a JetStream-enabled server storing in dir; port 0 picks a
 // free one (pass a previous Port to restart on the same address).
 func Start(tb testing.TB, dir string, port int) *Server {
+	tb.Helper()
+	return start(tb, dir, port, nil)
+}
+
+// StartSecure runs a server like Start that admits only two nkey users,
+// the control plane and an edge, with the permissions of package
+// natsauth.
+func StartSecure(tb testing.TB, dir string) *Server {
+	tb.Helper()
+	u := &Users{}
+	var err error
+	if u.ControlPlane, err = nkeys.CreateUser(); err != nil {
+		tb.Fatal(err)
+	}
+	if u.Edge, err = nkeys.CreateUser(); err != nil {
+		tb.Fatal(err)
+	}
+	return start(tb, dir, 0, u)
+}
+
+func start(tb testing.TB, dir string, port int, users *Users) *Server {
 	tb.Helper()
 	if port == 0 {
 		port = server.RANDOM_PORT
@@ -34,6 +99,25 @@ func Start(tb testing.TB, dir string, port int) *Server {
 	opts := &server.Options{
 		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir,
 		NoLog: true, NoSigs: true,
+	}
+	if users != nil {
+		for _, r := range []struct {
+			role natsauth.Role
+			kp   nkeys.KeyPair
+		}{{natsauth.ControlPlane, users.ControlPlane}, {natsauth.Edge, users.Edge}} {
+			pub, err := r.kp.PublicKey()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			p, err := natsauth.For(r.role)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: pub, Permissions: &server.Permissions{
+				Publish:   &server.SubjectPermission{Allow: p.PublishAllow},
+				Subscribe: &server.SubjectPermission{Allow: p.SubscribeAllow},
+			}})
+		}
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
@@ -43,7 +127,7 @@ func Start(tb testing.TB, dir string, port int) *Server {
 	if !s.ReadyForConnections(10 * time.Second) {
 		tb.Fatal("nats server not ready")
 	}
-	return &Server{Server: s, Dir: dir, Port: s.Addr().(*net.TCPAddr).Port}
+	return &Server{Server: s, Dir: dir, Port: s.Addr().(*net.TCPAddr).Port, Users: users}
 }
 
 // URL is the client URL of the server.
@@ -63,12 +147,15 @@ type Publisher struct {
 	Zones   jetstream.KeyValue
 	Accts   jetstream.KeyValue
 	Objects jetstream.ObjectStore
+	// Signer, when set, signs every value like a control plane with
+	// --snapshot-signing-key.
+	Signer *snapshot.Signer
 }
 
 // NewPublisher connects to url and creates the buckets.
-func NewPublisher(tb testing.TB, url string) *Publisher {
+func NewPublisher(tb testing.TB, url string, opts ...nats.Option) *Publisher {
 	tb.Helper()
-	nc, err := nats.Connect(url)
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		tb.Fatalf("connect publisher: %v", err)
 	}
@@ -99,7 +186,18 @@ func (p *Publisher) PutZone(z *snapshot.Zone) {
 	if err != nil {
 		p.tb.Fatal(err)
 	}
-	p.PutZoneBytes(snapshot.ZoneKey(z.GetHeader().GetName()), b)
+	key := snapshot.ZoneKey(z.GetHeader().GetName())
+	p.PutZoneBytes(key, p.seal(snapshot.ZoneBinding(key), b))
+}
+
+// seal signs b for binding when the publisher has a Signer.
+func (p *Publisher) seal(binding string, b []byte) []byte {
+	p.tb.Helper()
+	out, err := p.Signer.Seal(binding, b)
+	if err != nil {
+		p.tb.Fatal(err)
+	}
+	return out
 }
 
 // PutZoneBytes publishes raw bytes under a zone key (for bad input).
@@ -119,6 +217,7 @@ func (p *Publisher) PutZoneObject(z *snapshot.Zone) {
 	if err != nil {
 		p.tb.Fatal(err)
 	}
+	b = p.seal(snapshot.ObjectBinding(key), b)
 	if _, err := p.Objects.Put(context.Background(), jetstream.ObjectMeta{Name: key}, bytes.NewReader(b)); err != nil {
 		p.tb.Fatalf("put object %s: %v", key, err)
 	}
@@ -140,6 +239,7 @@ func (p *Publisher) PutAccount(a *snapshot.Account) {
 	if err != nil {
 		p.tb.Fatal(err)
 	}
+	b = p.seal(snapshot.AccountBinding(a.GetAccountId()), b)
 	if _, err := p.Accts.Put(context.Background(), a.GetAccountId(), b); err != nil {
 		p.tb.Fatalf("put account %s: %v", a.GetAccountId(), err)
 	}
