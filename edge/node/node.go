@@ -30,6 +30,7 @@ import (
 	"github.com/zonegrid/zonegrid/edge/follow"
 	"github.com/zonegrid/zonegrid/edge/resolver"
 	"github.com/zonegrid/zonegrid/edge/zonecache"
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
 )
 
 // Config configures a Node.
@@ -43,6 +44,15 @@ type Config struct {
 	NATSURL       string
 	NATSTLS       TLSFiles
 	NATSCredsFile string
+	// NATSNkeySeedFile authenticates to NATS with an nkey (a file holding
+	// the user's seed, "SU…"), as the embedded server of `make run` and
+	// the permissions in pkg/natsauth expect.
+	NATSNkeySeedFile string
+	// SnapshotTrustKeyFiles are PEM files of the Ed25519 public keys whose
+	// signatures the edge accepts (several during a key rotation). Empty
+	// accepts unsigned snapshots: the library default, for tests; the edge
+	// command refuses to start so unless told --insecure-unsigned-snapshots.
+	SnapshotTrustKeyFiles []string
 	// Anycast pools proxied names answer with.
 	AnycastIPv4, AnycastIPv6 []netip.Addr
 	// Upstreams are host:port resolvers for flattening external targets.
@@ -71,6 +81,9 @@ type Node struct {
 	accounts *zonecache.Accounts
 	handler  *dnsserver.Handler
 	resolver *resolver.Resolver
+
+	// verifier checks snapshot signatures; nil accepts unsigned ones.
+	verifier *snapshot.Verifier
 
 	ready       chan struct{}
 	server      *dnsserver.Server
@@ -106,10 +119,21 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 			return nil, fmt.Errorf("edge config: anycast IPv6 pool holds %s", a)
 		}
 	}
+	var verifier *snapshot.Verifier
+	if len(cfg.SnapshotTrustKeyFiles) > 0 {
+		v, err := snapshot.LoadVerifier(cfg.SnapshotTrustKeyFiles...)
+		if err != nil {
+			return nil, fmt.Errorf("edge config: %w", err)
+		}
+		verifier = v
+		log.Info("snapshot signatures verified", zap.Strings("trusted_key_ids", v.KeyIDs()))
+	} else {
+		log.Warn("snapshot signatures not verified: whoever can write to NATS can change answers")
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n := &Node{
-		cfg: cfg, log: log, reg: reg,
+		cfg: cfg, log: log, reg: reg, verifier: verifier,
 		zones: zonecache.NewSet(), accounts: zonecache.NewAccounts(),
 		ready: make(chan struct{}),
 	}
@@ -163,7 +187,8 @@ func (n *Node) Start(ctx context.Context) error {
 		srv.Close()
 		return fmt.Errorf("connect to nats %q: %w", n.cfg.NATSURL, err)
 	}
-	f, err := follow.New(follow.Config{Conn: nc, Zones: n.zones, Accounts: n.accounts, Log: n.log.Named("follow"), Registerer: n.reg})
+	f, err := follow.New(follow.Config{Conn: nc, Zones: n.zones, Accounts: n.accounts, Log: n.log.Named("follow"),
+		Registerer: n.reg, Verifier: n.verifier})
 	if err != nil {
 		nc.Close()
 		srv.Close()
@@ -242,6 +267,13 @@ func (n *Node) natsOptions(reconnected func()) ([]nats.Option, error) {
 	}
 	if n.cfg.NATSCredsFile != "" {
 		opts = append(opts, nats.UserCredentials(n.cfg.NATSCredsFile))
+	}
+	if n.cfg.NATSNkeySeedFile != "" {
+		o, err := nats.NkeyOptionFromSeed(n.cfg.NATSNkeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("nats nkey seed %q: %w", n.cfg.NATSNkeySeedFile, err)
+		}
+		opts = append(opts, o)
 	}
 	t := n.cfg.NATSTLS
 	if t.CertFile != "" || t.KeyFile != "" || t.CAFile != "" {

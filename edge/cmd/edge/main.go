@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/netip"
@@ -36,6 +37,9 @@ func run(args []string) error {
 		natsKey  = fs.String("nats-key", "", "NATS client key (PEM)")
 		natsCA   = fs.String("nats-ca", "", "CA bundle for the NATS server (PEM)")
 		creds    = fs.String("nats-creds", "", "NATS credentials file")
+		nkeySeed = fs.String("nats-nkey-seed", "", "NATS nkey seed file (the edge user of the embedded server: DATA_DIR/credentials/edge.nk)")
+		trust    = fs.String("snapshot-trust-keys", "", "PEM Ed25519 public keys whose snapshot signatures are accepted, comma-separated files (several during a key rotation)")
+		insecure = fs.Bool("insecure-unsigned-snapshots", false, "accept snapshots without verifying signatures (anyone who can write to NATS can change answers)")
 		v4       = fs.String("anycast-v4", "192.0.2.10,192.0.2.11,192.0.2.12,192.0.2.13", "IPv4 anycast pool for proxied names, comma-separated")
 		v6       = fs.String("anycast-v6", "2001:db8::10,2001:db8::11,2001:db8::12,2001:db8::13", "IPv6 anycast pool for proxied names, comma-separated")
 		upstream = fs.String("upstream", "", "host:port resolvers for flattening external CNAME targets, comma-separated")
@@ -49,11 +53,13 @@ func run(args []string) error {
 	}
 	cfg := node.Config{
 		UDPAddr: *udpAddr, TCPAddr: *tcpAddr, MetricsAddr: *metrics,
-		NATSURL:       *natsURL,
-		NATSTLS:       node.TLSFiles{CertFile: *natsCert, KeyFile: *natsKey, CAFile: *natsCA},
-		NATSCredsFile: *creds,
-		Upstreams:     splitList(*upstream),
-		UDPSockets:    *sockets, AnswerCacheSlots: *cache, Pprof: *pprofOn,
+		NATSURL:               *natsURL,
+		NATSTLS:               node.TLSFiles{CertFile: *natsCert, KeyFile: *natsKey, CAFile: *natsCA},
+		NATSCredsFile:         *creds,
+		NATSNkeySeedFile:      *nkeySeed,
+		SnapshotTrustKeyFiles: splitList(*trust),
+		Upstreams:             splitList(*upstream),
+		UDPSockets:            *sockets, AnswerCacheSlots: *cache, Pprof: *pprofOn,
 	}
 	if cfg.UDPAddr == "" {
 		cfg.UDPAddr = *listen
@@ -64,6 +70,13 @@ func run(args []string) error {
 		} else {
 			cfg.TCPAddr = cfg.UDPAddr
 		}
+	}
+	if len(cfg.SnapshotTrustKeyFiles) == 0 && !*insecure {
+		return errors.New("--snapshot-trust-keys is required (the control plane's public key; " +
+			"`make run` writes it to DATA_DIR/credentials/snapshot-signing.pub.pem), or --insecure-unsigned-snapshots")
+	}
+	if len(cfg.SnapshotTrustKeyFiles) > 0 && *insecure {
+		return errors.New("--snapshot-trust-keys and --insecure-unsigned-snapshots exclude each other")
 	}
 	var err error
 	if cfg.AnycastIPv4, err = parseAddrs(*v4); err != nil {

@@ -11,11 +11,15 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"bad v4 pool", []string{"--anycast-v4", "192.0.2.1,not-an-ip"}, "--anycast-v4"},
-		{"v6 address in the v4 pool", []string{"--anycast-v4", "2001:db8::1"}, "anycast IPv4 pool"},
-		{"bad v6 pool", []string{"--anycast-v6", "nope"}, "--anycast-v6"},
-		{"bad upstream", []string{"--upstream", "no-port"}, "upstream"},
+		{"bad v4 pool", []string{"--insecure-unsigned-snapshots", "--anycast-v4", "192.0.2.1,not-an-ip"}, "--anycast-v4"},
+		{"v6 address in the v4 pool", []string{"--insecure-unsigned-snapshots", "--anycast-v4", "2001:db8::1"}, "anycast IPv4 pool"},
+		{"bad v6 pool", []string{"--insecure-unsigned-snapshots", "--anycast-v6", "nope"}, "--anycast-v6"},
+		{"bad upstream", []string{"--insecure-unsigned-snapshots", "--upstream", "no-port"}, "upstream"},
 		{"unknown flag", []string{"--bogus"}, "bogus"},
+		{"no trust keys and not insecure", nil, "--snapshot-trust-keys is required"},
+		{"trust keys and insecure", []string{"--snapshot-trust-keys", "k.pem", "--insecure-unsigned-snapshots"}, "exclude each other"},
+		{"missing trust key file", []string{"--snapshot-trust-keys", "/nonexistent/k.pem"}, "snapshot trust key"},
+		{"trust key file without a key", []string{"--snapshot-trust-keys", "main.go"}, "no PEM"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
