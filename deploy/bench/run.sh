@@ -145,7 +145,8 @@ start_zonegrid() {
   # The control plane (with embedded etcd and NATS) runs on the client core so
   # the edge has its core to itself, as the peers do.
   taskset -c "$CLIENT_CPU" bin/controlplane --embedded --data-dir "$OUT/zonegrid" \
-    --embedded-etcd-port 23791 --embedded-nats-port 42221 --grpc-addr $GRPC >"$OUT/controlplane.log" 2>&1 & pids+=($!)
+    --embedded-etcd-port 23791 --embedded-nats-port 42221 --grpc-addr $GRPC \
+    --extra-public-suffixes test >"$OUT/controlplane.log" 2>&1 & pids+=($!)
   for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/${GRPC##*:}) 2>/dev/null && break; sleep 0.1; done
   GOMAXPROCS=1 taskset -c "$SERVER_CPU" bin/edge --listen 127.0.0.1:$PORT_EDGE \
     --nats-url nats://127.0.0.1:42221 >"$OUT/edge.log" 2>&1 & pids+=($!); EDGE_PID=$!

@@ -154,7 +154,7 @@ func run(o options) error {
 	natsPort, grpcAddr := freePort(), fmt.Sprintf("127.0.0.1:%d", freePort())
 	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
 	if _, err := ps.start(filepath.Join(o.dir, "controlplane.log"), bin("controlplane"), "--embedded", "--data-dir", dataDir,
-		"--embedded-nats-port", strconv.Itoa(natsPort), "--grpc-addr", grpcAddr); err != nil {
+		"--embedded-nats-port", strconv.Itoa(natsPort), "--grpc-addr", grpcAddr, "--extra-public-suffixes", "test"); err != nil {
 		return err
 	}
 	if err := waitTCP(grpcAddr, 10*time.Minute); err != nil {
@@ -272,6 +272,7 @@ func load(o options, benchload, dataDir, zoneFile string) error {
 	defer srv.Close()
 	cp, err := server.New(ctx, server.Config{
 		GRPCAddr: "127.0.0.1:0", EtcdEndpoints: srv.EtcdEndpoints(), NATSURL: srv.NATSURL(), DisableBuilder: true,
+		ExtraPublicSuffixes: []string{"test"}, // bench.test.
 	}, log)
 	if err != nil {
 		return fmt.Errorf("control plane: %w", err)
