@@ -12,8 +12,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/zonegrid/zonegrid/controlplane/authn"
+	"github.com/zonegrid/zonegrid/controlplane/clientconfig"
 	"github.com/zonegrid/zonegrid/controlplane/embedded"
 	"github.com/zonegrid/zonegrid/controlplane/server"
 	"github.com/zonegrid/zonegrid/edge/node"
@@ -108,6 +109,9 @@ func newCluster(tb testing.TB, edges int, opts ...clusterOption) *cluster {
 		NameserverPool: []string{"ns1.zonegrid.test.", "ns2.zonegrid.test.", "ns3.zonegrid.test.", "ns4.zonegrid.test."},
 		SOARname:       "dns.zonegrid.test.",
 		ActivationMode: "immediate",
+		OperatorTokens: []string{operatorToken(tb)},
+		// The tests' zones live under testing TLDs (RFC 2606).
+		ExtraPublicSuffixes: []string{"test", "example"},
 
 		NonProxiableFile: o.nonProxiableFile,
 	}
@@ -121,6 +125,16 @@ func newCluster(tb testing.TB, edges int, opts ...clusterOption) *cluster {
 	return c
 }
 
+// operatorToken makes a fresh bootstrap credential for one cluster.
+func operatorToken(tb testing.TB) string {
+	tb.Helper()
+	s, err := authn.NewOperatorSecret()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
 func (c *cluster) startControlPlane(ctx context.Context) {
 	c.tb.Helper()
 	cp, err := server.New(ctx, c.cpCfg, c.log.Named("controlplane"))
@@ -132,15 +146,60 @@ func (c *cluster) startControlPlane(ctx context.Context) {
 	}
 	c.cp = cp
 	c.tb.Cleanup(cp.Stop)
-	conn, err := grpc.NewClient(cp.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		c.tb.Fatalf("dial control plane: %v", err)
-	}
-	c.tb.Cleanup(func() { _ = conn.Close() })
+	conn := c.dial(c.cpCfg.OperatorTokens[0])
 	c.conn = conn
 	c.zones = dnsv1.NewZoneServiceClient(conn)
 	c.records = dnsv1.NewRecordServiceClient(conn)
 	c.settings = dnsv1.NewSettingsServiceClient(conn)
+}
+
+// dial connects to the control plane as the holder of token ("" for none).
+func (c *cluster) dial(token string) *grpc.ClientConn {
+	c.tb.Helper()
+	conn, err := clientconfig.Config{Endpoint: c.cp.GRPCAddr(), Token: token}.Dial()
+	if err != nil {
+		c.tb.Fatalf("dial control plane: %v", err)
+	}
+	c.tb.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// tenant is one account's view of the API, through its own token.
+type tenant struct {
+	account  string
+	token    *dnsv1.Token
+	conn     *grpc.ClientConn
+	zones    dnsv1.ZoneServiceClient
+	records  dnsv1.RecordServiceClient
+	settings dnsv1.SettingsServiceClient
+}
+
+// tenant creates (as the operator) a token of account with perms, or
+// every permission when none are given, and returns clients that use it.
+func (c *cluster) tenant(account string, perms ...dnsv1.Permission) *tenant {
+	c.tb.Helper()
+	if len(perms) == 0 {
+		for v := range dnsv1.Permission_name {
+			if v != 0 {
+				perms = append(perms, dnsv1.Permission(v))
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := dnsv1.NewTokenServiceClient(c.conn).CreateToken(ctx, &dnsv1.CreateTokenRequest{
+		AccountId: account, Name: "e2e " + account, Permissions: perms,
+	})
+	if err != nil {
+		c.tb.Fatalf("create token of account %s: %v", account, err)
+	}
+	conn := c.dial(resp.GetSecret())
+	return &tenant{
+		account: account, token: resp.GetToken(), conn: conn,
+		zones:    dnsv1.NewZoneServiceClient(conn),
+		records:  dnsv1.NewRecordServiceClient(conn),
+		settings: dnsv1.NewSettingsServiceClient(conn),
+	}
 }
 
 // restartControlPlane stops the control plane and starts a new one on the

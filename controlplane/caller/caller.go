@@ -6,7 +6,9 @@ package caller
 
 import (
 	"context"
+	"net/netip"
 	"slices"
+	"time"
 
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
@@ -29,6 +31,11 @@ type Caller struct {
 	// ZoneIDs limits the token to these zones of its account; empty means
 	// the whole account.
 	ZoneIDs []string
+	// Expires is when the token stops working (zero: never), and
+	// AllowedNets the source ranges it may call from (empty: any): a token
+	// may only create tokens that are no wider.
+	Expires     time.Time
+	AllowedNets []netip.Prefix
 	// RemoteAddr is the peer address of the call.
 	RemoteAddr string
 	// Method is the full gRPC method being called.

@@ -28,14 +28,31 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/zonegrid/zonegrid/controlplane/authn"
+	"github.com/zonegrid/zonegrid/controlplane/authz"
 	"github.com/zonegrid/zonegrid/controlplane/builder"
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+	"github.com/zonegrid/zonegrid/services/auditlog"
 	"github.com/zonegrid/zonegrid/services/records"
 	"github.com/zonegrid/zonegrid/services/settings"
+	"github.com/zonegrid/zonegrid/services/tokens"
 	"github.com/zonegrid/zonegrid/services/zones"
 )
+
+// ServerTLS configures TLS on the gRPC listener; an empty CertFile means
+// plaintext (allowed on loopback addresses only, unless AllowPlaintext).
+type ServerTLS struct {
+	CertFile, KeyFile string
+	// ClientCAFile, when set, verifies client certificates against this
+	// CA: mutual TLS for machine callers. RequireClientCert refuses
+	// connections without one; otherwise a presented certificate must
+	// verify and an absent one is allowed. Either way every call still
+	// needs an API token.
+	ClientCAFile      string
+	RequireClientCert bool
+}
 
 // TLSFiles names PEM files for a TLS client; all empty means no TLS.
 type TLSFiles struct{ CertFile, KeyFile, CAFile string }
@@ -58,6 +75,14 @@ type Config struct {
 	NameserverPool []string
 	// SOARname of every zone; "" = "dns.zonegrid.test.".
 	SOARname string
+	// ExtraPublicSuffixes are added to the Public Suffix List for zone
+	// names (e.g. "test" for testing TLDs); a name under a TLD the list
+	// does not know is refused otherwise.
+	ExtraPublicSuffixes []string
+	// PartialSuffix is the partial-setup suffix; its domain is reserved
+	// like the nameservers' and the SOA contact's. "" =
+	// zones.DefaultPartialSuffix.
+	PartialSuffix string
 	// ActivationMode is "immediate" (default) or "delegation".
 	ActivationMode string
 	// ActivationResolver is host:port for delegation mode.
@@ -78,6 +103,19 @@ type Config struct {
 	// DeltaThreshold is the record count from which a zone's changes travel
 	// as deltas; 0 = the builder's default (5,000), negative = never.
 	DeltaThreshold int
+	// OperatorTokens are the bootstrap credentials (secrets as made by
+	// authn.NewOperatorSecret): every permission on every account, to
+	// create the first account tokens. Kept in memory as hashes only.
+	OperatorTokens []string
+	// DisableAuth serves every RPC without authentication or
+	// authorization. Library only (benchmarks measuring the cost of auth);
+	// no flag exposes it.
+	DisableAuth bool
+	// TLS of the gRPC listener.
+	TLS ServerTLS
+	// AllowPlaintext permits a plaintext gRPC listener on a non-loopback
+	// address (bearer tokens then cross the network in the clear).
+	AllowPlaintext bool
 }
 
 // etcdMaxSend matches the embedded etcd's request limit so large record
@@ -95,6 +133,7 @@ type Server struct {
 	health  *health.Server
 	reg     *prometheus.Registry
 	builder *builder.Builder
+	authn   *authn.Verifier
 
 	mu      sync.Mutex
 	lis     net.Listener
@@ -193,19 +232,44 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 
 	zoneSvc, err := zones.New(s.st, zones.Options{
 		Pool: pool, ActivationMode: cfg.ActivationMode, Resolver: cfg.ActivationResolver,
+		ExtraSuffixes: cfg.ExtraPublicSuffixes, SOARname: cfg.SOARname,
+		PartialSuffix: cfg.PartialSuffix,
 	}, log.Named("zones"))
 	if err != nil {
 		s.closeClients()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	rpcMetrics := newRPCMetrics(s.reg)
-	s.grpc = grpc.NewServer(
-		grpc.ChainUnaryInterceptor(rpcMetrics.unary, loggingInterceptor(log.Named("grpc"))),
+	unary := []grpc.UnaryServerInterceptor{rpcMetrics.unary, loggingInterceptor(log.Named("grpc"))}
+	var stream []grpc.StreamServerInterceptor
+	if !cfg.DisableAuth {
+		s.authn = authn.New(s.st, authn.Options{OperatorSecrets: cfg.OperatorTokens}, log.Named("authn"))
+		az := authz.New(s.authn, s.st, log.Named("authz"))
+		unary = append(unary, az.Unary)
+		stream = append(stream, az.Stream)
+	}
+	gopts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(etcdMaxSend),
-	)
+	}
+	creds, err := serverCredentials(cfg.TLS)
+	if err != nil {
+		s.closeClients()
+		return nil, fmt.Errorf("server: grpc tls: %w", err)
+	}
+	if creds != nil {
+		gopts = append(gopts, grpc.Creds(creds))
+	} else if !cfg.AllowPlaintext && !loopback(cfg.GRPCAddr) {
+		s.closeClients()
+		return nil, fmt.Errorf("server: refusing a plaintext gRPC listener on %s: API tokens would cross the network in the clear; give a TLS certificate (--tls-cert, --tls-key) or --allow-plaintext", cfg.GRPCAddr)
+	}
+	s.grpc = grpc.NewServer(gopts...)
 	dnsv1.RegisterZoneServiceServer(s.grpc, zoneSvc)
 	dnsv1.RegisterSettingsServiceServer(s.grpc, settings.New(s.st, log.Named("settings")))
 	dnsv1.RegisterRecordServiceServer(s.grpc, records.New(s.st, records.Options{NonProxiable: nonProxiable, Registerer: s.reg}, log.Named("records")))
+	dnsv1.RegisterTokenServiceServer(s.grpc, tokens.New(s.st, log.Named("tokens")))
+	dnsv1.RegisterAuditServiceServer(s.grpc, auditlog.New(s.st, log.Named("auditlog")))
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
@@ -276,6 +340,13 @@ func (s *Server) Start(ctx context.Context) error {
 	s.lis = lis
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
+	if s.authn != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.authn.Run(bctx)
+		}()
+	}
 	if s.builder != nil {
 		s.wg.Add(1)
 		go func() {

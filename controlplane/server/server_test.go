@@ -10,9 +10,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/zonegrid/zonegrid/controlplane/clientconfig"
 	"github.com/zonegrid/zonegrid/controlplane/embedded"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -34,6 +34,7 @@ func TestServerServesAPIAndPublishes(t *testing.T) {
 		GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0",
 		EtcdEndpoints: emb.EtcdEndpoints(), NATSURL: emb.NATSURL(),
 		NameserverPool: []string{"ns1.zg.test", "ns2.zg.test", "ns3.zg.test"},
+		OperatorTokens: []string{testOperatorToken},
 	}, log)
 	if err != nil {
 		t.Fatal(err)
@@ -43,11 +44,7 @@ func TestServerServesAPIAndPublishes(t *testing.T) {
 	}
 	defer s.Stop()
 
-	conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := operatorConn(t, s)
 	hr, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
 	if err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health = %v, %v", hr, err)
@@ -135,6 +132,8 @@ func TestDeltaThresholdFromConfig(t *testing.T) {
 	s, err := New(ctx, Config{
 		GRPCAddr: "127.0.0.1:0", EtcdEndpoints: emb.EtcdEndpoints(), NATSURL: emb.NATSURL(),
 		DeltaThreshold: 1, MaxGroupWrites: 1,
+		ExtraPublicSuffixes: []string{"test"}, // delta.test
+		OperatorTokens:      []string{testOperatorToken},
 	}, log)
 	if err != nil {
 		t.Fatal(err)
@@ -143,11 +142,7 @@ func TestDeltaThresholdFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := operatorConn(t, s)
 	zr, err := dnsv1.NewZoneServiceClient(conn).CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acct1", Name: "delta.test"})
 	if err != nil {
 		t.Fatal(err)
@@ -192,4 +187,18 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
+}
+
+// testOperatorToken is the bootstrap credential of the test servers.
+const testOperatorToken = "zgt_operator_test-only-secret"
+
+// operatorConn dials s as the operator.
+func operatorConn(t *testing.T, s *Server) *grpc.ClientConn {
+	t.Helper()
+	conn, err := clientconfig.Config{Endpoint: s.GRPCAddr(), Token: testOperatorToken}.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }

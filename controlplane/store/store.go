@@ -170,6 +170,10 @@ func (s *Store) recordIDKey(zoneID, id string) string { return s.recordIDsPrefix
 func (s *Store) zoneMarkKey(zoneID string) string     { return s.prefix + "/data/zonemark/" + zoneID }
 func (s *Store) builderRevisionKey() string           { return s.prefix + "/meta/builder/revision" }
 
+// ValidID reports whether id can name an object (zone, record, token,
+// account) in the key schema.
+func ValidID(id string) bool { return validID(id) }
+
 // validID rejects ids that would escape their place in the key schema.
 func validID(id string) bool {
 	if id == "" || len(id) > 128 {

@@ -18,6 +18,7 @@ import (
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/zonegrid/zonegrid/controlplane/caller"
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
@@ -288,6 +289,14 @@ func (s *Service) ListZones(ctx context.Context, req *dnsv1.ListZonesRequest) (*
 		}
 		f.Name = n
 	}
+	// A caller sees its own account only (authz refused any other), and a
+	// zone-scoped token only its zones.
+	if c := caller.From(ctx); c != nil && !c.Operator {
+		f.AccountID = c.AccountID
+		if len(c.ZoneIDs) > 0 {
+			return s.listOwnZones(ctx, c.ZoneIDs, f.Name)
+		}
+	}
 	zs, next, err := s.st.ListZones(ctx, f, size, req.GetPageToken())
 	if errors.Is(err, store.ErrBadPageToken) {
 		return nil, status.InvalidArgument("page_token", "is not a token of this listing")
@@ -345,4 +354,23 @@ func (s *Service) ActivationCheck(ctx context.Context, req *dnsv1.ActivationChec
 	}
 	s.log.Info("zone activated", zap.String("zone_id", z.GetId()), zap.String("zone", z.GetName()), zap.String("account_id", z.GetAccountId()))
 	return &dnsv1.ActivationCheckResponse{Zone: z}, nil
+}
+
+// listOwnZones lists the zones a zone-scoped token names (at most
+// tokens.MaxZones, so one page), optionally only those named name.
+func (s *Service) listOwnZones(ctx context.Context, ids []string, name string) (*dnsv1.ListZonesResponse, error) {
+	out := &dnsv1.ListZonesResponse{}
+	for _, id := range ids {
+		z, err := s.st.GetZone(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted since the token was made
+		}
+		if err != nil {
+			return nil, s.fail("list", err)
+		}
+		if name == "" || z.GetName() == name {
+			out.Zones = append(out.Zones, z)
+		}
+	}
+	return out, nil
 }

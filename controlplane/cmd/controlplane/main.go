@@ -16,6 +16,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/zonegrid/zonegrid/controlplane/clientconfig"
+	"github.com/zonegrid/zonegrid/controlplane/devcreds"
 	"github.com/zonegrid/zonegrid/controlplane/embedded"
 	"github.com/zonegrid/zonegrid/controlplane/server"
 )
@@ -43,12 +45,19 @@ func run(args []string) error {
 		cfg           server.Config
 		etcdEndpoints = fs.String("etcd-endpoints", "127.0.0.1:2379", "comma-separated etcd endpoints")
 		nameservers   = fs.String("nameservers", "", "comma-separated nameserver pool (default ns1..ns4.zonegrid.test.)")
+		extraSuffixes = fs.String("extra-public-suffixes", "", "comma-separated public suffixes added to the Public Suffix List for zone names, e.g. test,example,internal (names under a TLD the list does not know are refused)")
 		isEmbedded    = fs.Bool("embedded", false, "run an embedded etcd and NATS server (development)")
 		dataDir       = fs.String("data-dir", "", "data directory of the embedded servers (default ./zonegrid-data)")
 		etcdPort      = fs.Int("embedded-etcd-port", 0, "client port of the embedded etcd (0 = free port)")
 		natsPort      = fs.Int("embedded-nats-port", 0, "port of the embedded NATS server (0 = free port)")
 		debug         = fs.Bool("debug", false, "debug logging")
+		operatorFile  = fs.String("operator-token-file", "", "file holding the operator's bootstrap API token (every permission on every account); with --embedded, generated under the data dir when not given")
 	)
+	fs.StringVar(&cfg.TLS.CertFile, "tls-cert", "", "gRPC server certificate (PEM); with --embedded and no --tls-cert, a local CA and certificate are generated under the data dir")
+	fs.StringVar(&cfg.TLS.KeyFile, "tls-key", "", "gRPC server key (PEM)")
+	fs.StringVar(&cfg.TLS.ClientCAFile, "tls-client-ca", "", "CA that client certificates must chain to (mutual TLS for machine callers)")
+	fs.BoolVar(&cfg.TLS.RequireClientCert, "tls-require-client-cert", false, "refuse gRPC connections without a client certificate (needs --tls-client-ca)")
+	fs.BoolVar(&cfg.AllowPlaintext, "allow-plaintext", false, "allow a plaintext gRPC listener on a non-loopback address (tokens cross the network in the clear)")
 	fs.IntVar(&cfg.MaxGroupWrites, "max-group-writes", 0, "record writes of one zone committed in one etcd transaction at most (0 = 500)")
 	fs.IntVar(&cfg.MaxTxnOps, "max-txn-ops", 0, "etcd operations in one transaction at most; etcd's --max-txn-ops must allow it (0 = 10000)")
 	fs.IntVar(&cfg.DeltaThreshold, "delta-threshold", 0, "records from which a zone's changes are published as deltas (0 = 5000, negative = never)")
@@ -66,6 +75,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.NATSCredsFile, "nats-creds", "", "NATS credentials file")
 	fs.StringVar(&cfg.Prefix, "prefix", "/zonegrid", "etcd key prefix")
 	fs.StringVar(&cfg.SOARname, "soa-rname", "dns.zonegrid.test.", "SOA RNAME of every zone")
+	fs.StringVar(&cfg.PartialSuffix, "partial-suffix", "cdn.zonegrid.test.", "suffix partial (CNAME) setups point hostnames at; its domain is reserved")
 	fs.StringVar(&cfg.ActivationMode, "activation", "immediate", "zone activation: immediate | delegation")
 	fs.StringVar(&cfg.ActivationResolver, "activation-resolver", "", "resolver host:port for delegation activation")
 	fs.IntVar(&cfg.KVReplicas, "kv-replicas", 1, "replicas of the JetStream buckets")
@@ -75,6 +85,7 @@ func run(args []string) error {
 	}
 	cfg.EtcdEndpoints = splitList(*etcdEndpoints)
 	cfg.NameserverPool = splitList(*nameservers)
+	cfg.ExtraPublicSuffixes = splitList(*extraSuffixes)
 
 	zcfg := zap.NewProductionConfig()
 	if *debug {
@@ -89,6 +100,7 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	var devCA string
 	if *isEmbedded {
 		dir := *dataDir
 		if dir == "" {
@@ -104,6 +116,27 @@ func run(args []string) error {
 		defer srv.Close()
 		cfg.EtcdEndpoints = srv.EtcdEndpoints()
 		cfg.NATSURL = srv.NATSURL()
+		if *operatorFile == "" {
+			*operatorFile = filepath.Join(dir, "credentials", "operator.token")
+			if _, err := devcreds.OperatorToken(*operatorFile); err != nil {
+				return err
+			}
+		}
+		if cfg.TLS.CertFile == "" {
+			f, err := devcreds.ServerTLS(filepath.Join(dir, "tls"))
+			if err != nil {
+				return err
+			}
+			cfg.TLS.CertFile, cfg.TLS.KeyFile = f.Cert, f.Key
+			devCA = f.CA
+		}
+	}
+	if *operatorFile != "" {
+		b, err := os.ReadFile(*operatorFile)
+		if err != nil {
+			return fmt.Errorf("operator token: %w", err)
+		}
+		cfg.OperatorTokens = []string{strings.TrimSpace(string(b))}
 	}
 
 	s, err := server.New(ctx, cfg, log)
@@ -117,6 +150,19 @@ func run(args []string) error {
 	log.Info("control plane ready",
 		zap.Strings("etcd", cfg.EtcdEndpoints), zap.String("nats", cfg.NATSURL), zap.String("grpc", s.GRPCAddr()))
 	fmt.Printf("etcd=%s nats=%s grpc=%s\n", strings.Join(cfg.EtcdEndpoints, ","), cfg.NATSURL, s.GRPCAddr())
+	if *isEmbedded {
+		// dnsctl finds this file (clientconfig.DefaultFiles) and needs no
+		// flags: the endpoint, the operator token and the local CA.
+		cc := clientconfig.Config{Endpoint: s.GRPCAddr(), TokenFile: *operatorFile, TLS: devCA != "", CAFile: devCA}
+		path := filepath.Join(*dataDir, "dnsctl.json")
+		if *dataDir == "" {
+			path = filepath.Join("zonegrid-data", "dnsctl.json")
+		}
+		if err := clientconfig.Save(path, cc); err != nil {
+			return err
+		}
+		log.Info("client config written", zap.String("path", path))
+	}
 
 	<-ctx.Done()
 	log.Info("shutting down")

@@ -10,19 +10,22 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/zonegrid/zonegrid/controlplane/clientconfig"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
 // app holds the global flags and the lazily opened connection.
 type app struct {
-	endpoint string
-	output   string
-	account  string
-	timeout  time.Duration
+	// client holds the connection flags; the environment and a config
+	// file fill what they leave empty (clientconfig.Merge).
+	client     clientconfig.Config
+	configFile string
+	output     string
+	account    string
+	timeout    time.Duration
 
 	stdout, stderr io.Writer
 	conn           *grpc.ClientConn
@@ -42,11 +45,18 @@ func (a *app) rootCmd() *cobra.Command {
 		},
 	}
 	f := root.PersistentFlags()
-	f.StringVar(&a.endpoint, "endpoint", "127.0.0.1:50051", "control plane gRPC address")
+	f.StringVar(&a.client.Endpoint, "endpoint", "", "control plane gRPC address (default: $ZONEGRID_ENDPOINT, the config file, else 127.0.0.1:50051)")
+	f.StringVar(&a.configFile, "config", "", "client config file (default: $ZONEGRID_CONFIG, else ./.data/dnsctl.json as `make run` writes it, else ~/.config/zonegrid/dnsctl.json)")
+	f.StringVar(&a.client.Token, "token", "", "API token (default: $ZONEGRID_TOKEN, --token-file, the config file)")
+	f.StringVar(&a.client.TokenFile, "token-file", "", "file holding the API token (default: $ZONEGRID_TOKEN_FILE)")
+	f.BoolVar(&a.client.TLS, "tls", false, "use TLS (implied by --ca-file, --cert or a config file that says so)")
+	f.StringVar(&a.client.CAFile, "ca-file", "", "CA bundle that verifies the control plane (default: $ZONEGRID_CA; system roots with --tls)")
+	f.StringVar(&a.client.CertFile, "cert", "", "client certificate for mutual TLS (PEM)")
+	f.StringVar(&a.client.KeyFile, "key", "", "client key for mutual TLS (PEM)")
 	f.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	f.StringVar(&a.account, "account", "", "account id (zone commands; resolves zones given by name)")
 	f.DurationVar(&a.timeout, "timeout", 30*time.Second, "deadline of each request")
-	root.AddCommand(a.zoneCmd(), a.recordCmd(), a.settingsCmd())
+	root.AddCommand(a.zoneCmd(), a.recordCmd(), a.settingsCmd(), a.tokenCmd(), a.auditCmd())
 	return root
 }
 
@@ -54,9 +64,17 @@ func (a *app) dial() (*grpc.ClientConn, error) {
 	if a.conn != nil {
 		return a.conn, nil
 	}
-	conn, err := grpc.NewClient(a.endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	file, err := clientconfig.Find(a.configFile)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", a.endpoint, err)
+		return nil, err
+	}
+	cfg := a.client.Merge(file)
+	if cfg.Endpoint == "" {
+		cfg.Endpoint = "127.0.0.1:50051"
+	}
+	conn, err := cfg.Dial()
+	if err != nil {
+		return nil, err
 	}
 	a.conn = conn
 	return conn, nil
