@@ -151,7 +151,7 @@ start_zonegrid() {
   GOMAXPROCS=1 taskset -c "$SERVER_CPU" bin/edge --listen 127.0.0.1:$PORT_EDGE \
     --nats-url nats://127.0.0.1:42221 >"$OUT/edge.log" 2>&1 & pids+=($!); EDGE_PID=$!
   log "loading the zone through the API"
-  bin/benchload -endpoint $GRPC -zone "$ZONE" -zone-file "$OUT/zone.db" -edge 127.0.0.1:$PORT_EDGE \
+  bin/benchload -config "$OUT/zonegrid/dnsctl.json" -endpoint $GRPC -zone "$ZONE" -zone-file "$OUT/zone.db" -edge 127.0.0.1:$PORT_EDGE \
     -proxied-every 20 | tee "$OUT/load.txt" >&2
 }
 
@@ -201,7 +201,7 @@ main() {
   } | tee "$OUT/results.txt"
 
   log "control-plane writes: single creates into one zone, 256 callers"
-  bin/benchload -endpoint $GRPC -zone writes.test. -writes 10000 -concurrency 256 | tee -a "$OUT/results.txt"
+  bin/benchload -config "$OUT/zonegrid/dnsctl.json" -endpoint $GRPC -zone writes.test. -writes 10000 -concurrency 256 | tee -a "$OUT/results.txt"
   cleanup; pids=()
 
   log "propagation: API acknowledgement → every edge answers (1, 2, 3 edges)"

@@ -24,9 +24,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/zonegrid/zonegrid/controlplane/clientconfig"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
@@ -41,11 +40,27 @@ func main() {
 		writes      = flag.Int("writes", 0, "single record creates to time (0 = skip)")
 		concurrency = flag.Int("concurrency", 32, "parallel callers for -writes")
 		proxied     = flag.Int("proxied-every", 0, "mark every Nth A/AAAA/CNAME record proxied (0 = none)")
+		config      = flag.String("config", "", "client config file with the endpoint, API token and CA (as `controlplane --embedded` writes it); -endpoint and -token override it")
+		token       = flag.String("token", "", "API token (default: $ZONEGRID_TOKEN or the config file's)")
 	)
 	flag.Parse()
-	conn, err := grpc.NewClient(*endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	file, err := clientconfig.Find(*config)
 	if err != nil {
-		log.Fatalf("dial %s: %v", *endpoint, err)
+		log.Fatal(err)
+	}
+	cc := clientconfig.Config{Token: *token}
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == "endpoint" {
+			cc.Endpoint = *endpoint
+		}
+	})
+	cc = cc.Merge(file)
+	if cc.Endpoint == "" {
+		cc.Endpoint = *endpoint
+	}
+	conn, err := cc.Dial()
+	if err != nil {
+		log.Fatalf("dial %s: %v", cc.Endpoint, err)
 	}
 	defer conn.Close()
 	ctx := context.Background()

@@ -43,12 +43,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/zonegrid/zonegrid/controlplane/clientconfig"
 	"github.com/zonegrid/zonegrid/controlplane/embedded"
 	"github.com/zonegrid/zonegrid/controlplane/server"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
@@ -175,7 +175,11 @@ func run(o options) error {
 		fmt.Printf("full snapshot current: version %d (last delta to %d), waited %s\n", full, last, time.Since(t).Round(time.Second))
 	}
 
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := clientconfig.Load(filepath.Join(dataDir, "dnsctl.json"))
+	if err != nil {
+		return err
+	}
+	conn, err := cc.Dial()
 	if err != nil {
 		return fmt.Errorf("dial control plane: %w", err)
 	}
@@ -262,6 +266,10 @@ func run(o options) error {
 // written only slows the load down (and on a shared two-core machine made
 // etcd time out). The control plane started next publishes the loaded zone
 // in one full rebuild, as a fresh control plane does.
+// loadToken is the operator credential of the in-process control plane
+// that loads the zone; it lives only as long as that load.
+const loadToken = "zgt_operator_bigzone-load"
+
 func load(o options, benchload, dataDir, zoneFile string) error {
 	ctx := context.Background()
 	log := zap.NewNop()
@@ -273,6 +281,7 @@ func load(o options, benchload, dataDir, zoneFile string) error {
 	cp, err := server.New(ctx, server.Config{
 		GRPCAddr: "127.0.0.1:0", EtcdEndpoints: srv.EtcdEndpoints(), NATSURL: srv.NATSURL(), DisableBuilder: true,
 		ExtraPublicSuffixes: []string{"test"}, // bench.test.
+		OperatorTokens:      []string{loadToken},
 	}, log)
 	if err != nil {
 		return fmt.Errorf("control plane: %w", err)
@@ -312,7 +321,7 @@ func load(o options, benchload, dataDir, zoneFile string) error {
 		if err := os.WriteFile(part, []byte(body), 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", part, err)
 		}
-		out, err := exec.Command(benchload, "-endpoint", cp.GRPCAddr(), "-zone", zoneName, "-zone-file", part, "-batch", "3500").CombinedOutput()
+		out, err := exec.Command(benchload, "-endpoint", cp.GRPCAddr(), "-token", loadToken, "-zone", zoneName, "-zone-file", part, "-batch", "3500").CombinedOutput()
 		if err == nil {
 			fmt.Printf("records %d..%d loaded through the API\n%s", done, total, indent(string(out)))
 			break
