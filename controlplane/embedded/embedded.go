@@ -2,6 +2,12 @@
 // JetStream inside the current process, for `make run`, demos and tests.
 // They are the same servers production uses, not fakes, so code exercised
 // against them behaves as it will in a deployment.
+//
+// With Config.Secure (what `controlplane --embedded` uses) neither server
+// is open: NATS admits only the control plane's and the edge's nkey users,
+// with the permissions of pkg/natsauth, and etcd has auth enabled with a
+// root user only the control plane knows (credentials.go). The zero
+// Config runs both without authentication, for test harnesses.
 package embedded
 
 import (
@@ -44,6 +50,10 @@ type Config struct {
 	NATSPort       int
 	// UnsafeNoFsync skips etcd fsyncs; for tests only.
 	UnsafeNoFsync bool
+	// Secure turns authentication on: credentials are generated once under
+	// DataDir/credentials (mode 0600) and reused on restart; see
+	// Servers.Credentials.
+	Secure bool
 }
 
 // Servers are the running embedded servers.
@@ -51,6 +61,7 @@ type Servers struct {
 	etcd    *embed.Etcd
 	nats    *natsserver.Server
 	etcdURL string
+	creds   Credentials
 	// etcdLevel gates etcd's own logs; raised on Close, where etcd reports
 	// its listeners closing as errors.
 	etcdLevel zap.AtomicLevel
@@ -70,19 +81,34 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Servers, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
+	var creds Credentials
+	var users []*natsserver.NkeyUser
+	if cfg.Secure {
+		var err error
+		if creds, users, err = ensureCredentials(filepath.Join(cfg.DataDir, "credentials")); err != nil {
+			return nil, err
+		}
+	}
 	level := zap.NewAtomicLevelAt(zapcore.WarnLevel)
 	e, etcdURL, err := startEtcd(ctx, cfg, log, level)
 	if err != nil {
 		return nil, err
 	}
-	ns, err := startNATS(cfg, log)
+	if cfg.Secure {
+		if err := enableEtcdAuth(ctx, etcdURL, creds, log); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+	ns, err := startNATS(cfg, users, log)
 	if err != nil {
 		e.Close()
 		return nil, err
 	}
-	s := &Servers{etcd: e, nats: ns, etcdURL: etcdURL, etcdLevel: level}
+	s := &Servers{etcd: e, nats: ns, etcdURL: etcdURL, etcdLevel: level, creds: creds}
 	log.Info("embedded servers started",
-		zap.String("etcd", etcdURL), zap.String("nats", ns.ClientURL()), zap.String("data_dir", cfg.DataDir))
+		zap.String("etcd", etcdURL), zap.String("nats", ns.ClientURL()), zap.String("data_dir", cfg.DataDir),
+		zap.Bool("authentication", cfg.Secure))
 	return s, nil
 }
 
@@ -180,7 +206,7 @@ func tryStartEtcd(ctx context.Context, cfg Config, log *zap.Logger, level zap.At
 	return e, cu.String(), nil
 }
 
-func startNATS(cfg Config, log *zap.Logger) (*natsserver.Server, error) {
+func startNATS(cfg Config, users []*natsserver.NkeyUser, log *zap.Logger) (*natsserver.Server, error) {
 	port := cfg.NATSPort
 	if port == 0 {
 		port = natsserver.RANDOM_PORT
@@ -194,6 +220,7 @@ func startNATS(cfg Config, log *zap.Logger) (*natsserver.Server, error) {
 		MaxPayload: MaxPayload,
 		NoSigs:     true,
 		NoLog:      true,
+		Nkeys:      users,
 	}
 	ns, err := natsserver.NewServer(opts)
 	if err != nil {
