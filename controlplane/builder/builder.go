@@ -62,6 +62,13 @@ type Config struct {
 	// and 1 GiB. DeltaMaxAge must stay well above FullEvery.
 	DeltaMaxAge   time.Duration
 	DeltaMaxBytes int64
+
+	// Signer signs every value published (zone and account values, zone
+	// objects, deltas; see pkg/snapshot/sign.go); nil publishes them
+	// unsigned. With a signer, a name no longer served gets a signed
+	// tombstone instead of a deleted key, since edges that verify ignore
+	// deletes nobody signed.
+	Signer *snapshot.Signer
 }
 
 // Builder compiles and publishes zones. Create with New, run with Run.
@@ -76,6 +83,9 @@ type Builder struct {
 	zones jetstream.KeyValue
 	accts jetstream.KeyValue
 	objs  jetstream.ObjectStore
+	// verify checks what the builder reads back (recoverState) against
+	// its own key; nil when not signing.
+	verify *snapshot.Verifier
 	// names whose snapshot currently lives in the object store.
 	inObjects map[string]bool
 	// zone id → name; ids never change name, so entries never go stale.
@@ -129,8 +139,15 @@ func New(st *store.Store, nc *nats.Conn, cfg Config, log *zap.Logger) (*Builder,
 	if err != nil {
 		return nil, fmt.Errorf("builder: jetstream context: %w", err)
 	}
+	var verify *snapshot.Verifier
+	if cfg.Signer != nil {
+		if verify, err = snapshot.NewVerifier(cfg.Signer.PublicKey()); err != nil {
+			return nil, fmt.Errorf("builder: %w", err)
+		}
+		log.Info("snapshots are signed", zap.String("key_id", cfg.Signer.KeyID()))
+	}
 	return &Builder{
-		st: st, nc: nc, js: js, cfg: cfg, log: log, m: newMetrics(cfg.Registerer),
+		st: st, nc: nc, js: js, cfg: cfg, log: log, m: newMetrics(cfg.Registerer), verify: verify,
 		opts:      CompileOptions{SOARname: cfg.SOARname},
 		inObjects: map[string]bool{},
 		names:     map[string]string{},
@@ -516,6 +533,9 @@ func (b *Builder) fullRebuild(ctx context.Context) (int64, error) {
 	}
 	for _, k := range keys {
 		if !live[k] {
+			if b.isTombstone(ctx, k) {
+				continue // unpublished before; nothing to do again
+			}
 			if err := b.publishFull(ctx, snapshot.NameFromKey(k), rev, false); err != nil {
 				return 0, err
 			}

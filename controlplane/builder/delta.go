@@ -156,8 +156,8 @@ func (b *Builder) recoverState(ctx context.Context, name string, st *zoneState) 
 	if err != nil {
 		return fmt.Errorf("get zone snapshot %s: %w", name, err)
 	}
-	z, err := snapshot.UnmarshalZone(e.Value())
-	if err != nil {
+	z, err := b.readZone(snapshot.ZoneKey(name), e.Value())
+	if err != nil || z.GetTombstone() {
 		return nil // republished in full
 	}
 	h := z.GetHeader()
@@ -175,7 +175,11 @@ func (b *Builder) recoverState(ctx context.Context, name string, st *zoneState) 
 	case err != nil:
 		return fmt.Errorf("last delta of %s: %w", name, err)
 	default:
-		d, err := snapshot.UnmarshalDelta(m.Data)
+		data, err := b.verify.Open(snapshot.DeltaBinding(m.Subject), m.Data)
+		if err != nil {
+			return nil // not signed by this builder: publish in full
+		}
+		d, err := snapshot.UnmarshalDelta(data)
 		if err != nil || d.GetZoneId() != h.GetZoneId() {
 			return nil // not a chain of this zone: publish in full
 		}
@@ -231,6 +235,9 @@ func (b *Builder) publishDelta(ctx context.Context, name string, st *zoneState, 
 	data, err := snapshot.MarshalDelta(d)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUnpublishable, err)
+	}
+	if data, err = b.cfg.Signer.Seal(snapshot.DeltaBinding(snapshot.DeltaSubject(name)), data); err != nil {
+		return err
 	}
 	if int64(len(data)) > b.maxInline() {
 		// A bulk change larger than a message: a full snapshot is cheaper

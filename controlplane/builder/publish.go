@@ -41,8 +41,8 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 	}
 	z := choose(zones)
 	if z == nil {
-		if err := b.zones.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return published{}, fmt.Errorf("delete zone snapshot %s: %w", key, err)
+		if err := b.unpublish(ctx, name, rev); err != nil {
+			return published{}, err
 		}
 		if err := b.dropObject(ctx, name); err != nil {
 			return published{}, err
@@ -70,8 +70,12 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 	if err != nil {
 		return published{}, fmt.Errorf("%w: %w", errUnpublishable, err)
 	}
-	if int64(len(data)) <= b.maxInline() {
-		if _, err := b.zones.Put(ctx, key, data); err != nil {
+	inline, err := b.cfg.Signer.Seal(snapshot.ZoneBinding(key), data)
+	if err != nil {
+		return published{}, err
+	}
+	if int64(len(inline)) <= b.maxInline() {
+		if _, err := b.zones.Put(ctx, key, inline); err != nil {
 			return published{}, fmt.Errorf("put zone snapshot %s: %w", key, err)
 		}
 		if err := b.dropObject(ctx, name); err != nil {
@@ -84,6 +88,10 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 	// Too large for one message: the whole zone goes to the object store
 	// first, then the KV value points at it, so an edge that sees the new
 	// pointer can always fetch the object.
+	inline = nil
+	if data, err = b.cfg.Signer.Seal(snapshot.ObjectBinding(key), data); err != nil {
+		return published{}, err
+	}
 	chunk := uint32(min(128<<10, b.maxInline()))
 	meta := jetstream.ObjectMeta{Name: key, Opts: &jetstream.ObjectMetaOptions{ChunkSize: chunk}}
 	if _, err := b.objs.Put(ctx, meta, bytes.NewReader(data)); err != nil {
@@ -96,6 +104,9 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 	// where an edge starts replaying the zone's deltas.
 	ptr, err := snapshot.MarshalZone(&snapshot.Zone{Header: snap.Header, RecordsObject: key})
 	if err != nil {
+		return published{}, err
+	}
+	if ptr, err = b.cfg.Signer.Seal(snapshot.ZoneBinding(key), ptr); err != nil {
 		return published{}, err
 	}
 	if _, err := b.zones.Put(ctx, key, ptr); err != nil {
@@ -137,9 +148,60 @@ func (b *Builder) publishAccount(ctx context.Context, accountID string, rev int6
 	if err != nil {
 		return err
 	}
+	if data, err = b.cfg.Signer.Seal(snapshot.AccountBinding(accountID), data); err != nil {
+		return err
+	}
 	if _, err := b.accts.Put(ctx, accountID, data); err != nil {
 		return fmt.Errorf("put account snapshot %s: %w", accountID, err)
 	}
 	b.m.accountsPublished.Inc()
 	return nil
+}
+
+// unpublish removes the name from the zones bucket. Unsigned, the key is
+// deleted. Signed, a signed tombstone at rev replaces the value: an edge
+// that verifies signatures ignores deletes (anyone who can write to NATS
+// could forge one), so only a signed tombstone makes it drop the zone.
+func (b *Builder) unpublish(ctx context.Context, name string, rev int64) error {
+	key := snapshot.ZoneKey(name)
+	if b.cfg.Signer == nil {
+		if err := b.zones.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("delete zone snapshot %s: %w", key, err)
+		}
+		return nil
+	}
+	data, err := snapshot.MarshalZone(&snapshot.Zone{
+		Header:    &snapshot.ZoneHeader{Format: snapshot.FormatVersion, Name: name, Version: uint64(rev)},
+		Tombstone: true,
+	})
+	if err != nil {
+		return err
+	}
+	if data, err = b.cfg.Signer.Seal(snapshot.ZoneBinding(key), data); err != nil {
+		return err
+	}
+	if _, err := b.zones.Put(ctx, key, data); err != nil {
+		return fmt.Errorf("put zone tombstone %s: %w", key, err)
+	}
+	return nil
+}
+
+// readZone decodes a zone value the builder reads back, checking it was
+// signed by this builder's key when signing is on.
+func (b *Builder) readZone(key string, value []byte) (*snapshot.Zone, error) {
+	data, err := b.verify.Open(snapshot.ZoneBinding(key), value)
+	if err != nil {
+		return nil, err
+	}
+	return snapshot.UnmarshalZone(data)
+}
+
+// isTombstone reports whether the zones bucket holds a tombstone at key.
+func (b *Builder) isTombstone(ctx context.Context, key string) bool {
+	e, err := b.zones.Get(ctx, key)
+	if err != nil {
+		return false
+	}
+	z, err := b.readZone(key, e.Value())
+	return err == nil && z.GetTombstone()
 }

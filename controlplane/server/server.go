@@ -33,6 +33,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/builder"
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/controlplane/store"
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 	"github.com/zonegrid/zonegrid/services/auditlog"
 	"github.com/zonegrid/zonegrid/services/records"
@@ -71,6 +72,12 @@ type Config struct {
 	NATSTLS       TLSFiles
 	NATSCredsFile string
 	Prefix        string // etcd key prefix; "" = store.DefaultPrefix
+	// NATSNkeySeedFile authenticates to NATS with an nkey seed (the
+	// control plane's user of pkg/natsauth).
+	NATSNkeySeedFile string
+	// SnapshotSigningKeyFile is the PEM Ed25519 private key the builder
+	// signs every snapshot with; "" publishes unsigned snapshots.
+	SnapshotSigningKeyFile string
 	// NameserverPool; empty = nameservers.DefaultPool.
 	NameserverPool []string
 	// SOARname of every zone; "" = "dns.zonegrid.test.".
@@ -215,15 +222,30 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 		if cfg.NATSCredsFile != "" {
 			opts = append(opts, nats.UserCredentials(cfg.NATSCredsFile))
 		}
+		if cfg.NATSNkeySeedFile != "" {
+			o, err := nats.NkeyOptionFromSeed(cfg.NATSNkeySeedFile)
+			if err != nil {
+				cli.Close()
+				return nil, fmt.Errorf("server: nats nkey seed %s: %w", cfg.NATSNkeySeedFile, err)
+			}
+			opts = append(opts, o)
+		}
 		if s.nc, err = nats.Connect(cfg.NATSURL, opts...); err != nil {
 			cli.Close()
 			return nil, fmt.Errorf("server: connect nats %s: %w", cfg.NATSURL, err)
 		}
 	}
 	if !cfg.DisableBuilder {
+		var signer *snapshot.Signer
+		if cfg.SnapshotSigningKeyFile != "" {
+			if signer, err = snapshot.LoadSigner(cfg.SnapshotSigningKeyFile); err != nil {
+				s.closeClients()
+				return nil, fmt.Errorf("server: %w", err)
+			}
+		}
 		if s.builder, err = builder.New(s.st, s.nc, builder.Config{
 			SOARname: cfg.SOARname, KVReplicas: cfg.KVReplicas, Registerer: s.reg,
-			DeltaThreshold: cfg.DeltaThreshold,
+			DeltaThreshold: cfg.DeltaThreshold, Signer: signer,
 		}, log.Named("builder")); err != nil {
 			s.closeClients()
 			return nil, err

@@ -619,3 +619,34 @@ func TestAuditWritesDoNotWakeTheBuilder(t *testing.T) {
 		t.Fatal("no watch event for the settings change")
 	}
 }
+
+// TestTokenChangesAreAuditedWithoutTheirHash: creating and revoking a
+// token write one entry each, holding the token but never its hash.
+func TestTokenChangesAreAuditedWithoutTheirHash(t *testing.T) {
+	s := newStore(t)
+	ctx := asCaller(ctxT(t), "tok1", "acct1")
+	tok := &dnsv1.Token{Id: "tnew", AccountId: "acct1", Name: "ci"}
+	var hash [store.TokenHashSize]byte
+	copy(hash[:], "0123456789abcdef0123456789abcdef")
+	if err := s.CreateToken(ctx, store.StoredToken{Token: tok, Hash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeToken(ctx, "tnew"); err != nil {
+		t.Fatal(err)
+	}
+	es := byToken(auditOf(t, s, store.AuditFilter{AccountID: "acct1"}), "tok1")
+	if len(es) != 2 {
+		t.Fatalf("%d entries, want 2 (create, revoke)", len(es))
+	}
+	checkChanges(t, es[0], []change{{"token", "tnew", nil, tok}})
+	checkChanges(t, es[1], []change{{"token", "tnew", tok, nil}})
+	resp, err := etcdCli.Get(ctxT(t), s.AuditPrefix(), clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range resp.Kvs {
+		if strings.Contains(string(kv.Value), string(hash[:])) {
+			t.Fatalf("audit key %s holds the token hash", kv.Key)
+		}
+	}
+}

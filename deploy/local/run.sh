@@ -29,7 +29,12 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# The embedded NATS admits only known users and the edge verifies every
+# snapshot: the control plane wrote the edge's nkey seed and its snapshot
+# public key under $DATA_DIR/credentials before it started listening.
 bin/edge --listen "$DNS_ADDR" --nats-url "nats://127.0.0.1:$NATS_PORT" \
+  --nats-nkey-seed "$DATA_DIR/credentials/edge.nk" \
+  --snapshot-trust-keys "$DATA_DIR/credentials/snapshot-signing.pub.pem" \
   --metrics-addr "$EDGE_METRICS" &
 pids+=($!)
 

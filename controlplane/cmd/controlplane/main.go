@@ -20,6 +20,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/devcreds"
 	"github.com/zonegrid/zonegrid/controlplane/embedded"
 	"github.com/zonegrid/zonegrid/controlplane/server"
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
 )
 
 func main() {
@@ -73,6 +74,8 @@ func run(args []string) error {
 	fs.StringVar(&cfg.NATSTLS.KeyFile, "nats-key", "", "NATS client key (PEM)")
 	fs.StringVar(&cfg.NATSTLS.CAFile, "nats-ca", "", "NATS CA bundle (PEM)")
 	fs.StringVar(&cfg.NATSCredsFile, "nats-creds", "", "NATS credentials file")
+	fs.StringVar(&cfg.NATSNkeySeedFile, "nats-nkey-seed", "", "NATS nkey seed file (with --embedded: the generated DATA_DIR/credentials/controlplane.nk)")
+	fs.StringVar(&cfg.SnapshotSigningKeyFile, "snapshot-signing-key", "", "PEM Ed25519 private key that signs every snapshot (with --embedded: generated as DATA_DIR/credentials/snapshot-signing.pem, public key next to it); empty without --embedded: snapshots unsigned")
 	fs.StringVar(&cfg.Prefix, "prefix", "/zonegrid", "etcd key prefix")
 	fs.StringVar(&cfg.SOARname, "soa-rname", "dns.zonegrid.test.", "SOA RNAME of every zone")
 	fs.StringVar(&cfg.PartialSuffix, "partial-suffix", "cdn.zonegrid.test.", "suffix partial (CNAME) setups point hostnames at; its domain is reserved")
@@ -109,13 +112,29 @@ func run(args []string) error {
 		if dir, err = filepath.Abs(dir); err != nil {
 			return fmt.Errorf("data dir: %w", err)
 		}
-		srv, err := embedded.Start(ctx, embedded.Config{DataDir: dir, EtcdClientPort: *etcdPort, NATSPort: *natsPort}, log.Named("embedded"))
+		srv, err := embedded.Start(ctx, embedded.Config{DataDir: dir, EtcdClientPort: *etcdPort, NATSPort: *natsPort, Secure: true}, log.Named("embedded"))
 		if err != nil {
 			return err
 		}
 		defer srv.Close()
 		cfg.EtcdEndpoints = srv.EtcdEndpoints()
 		cfg.NATSURL = srv.NATSURL()
+		// The embedded servers require credentials (generated under the
+		// data dir); the edge's are there too, for deploy/local/run.sh.
+		creds := srv.Credentials()
+		cfg.EtcdUsername, cfg.EtcdPassword = creds.EtcdUsername, creds.EtcdPassword
+		cfg.NATSNkeySeedFile = creds.ControlPlaneNkeySeedFile
+		if cfg.SnapshotSigningKeyFile == "" {
+			cfg.SnapshotSigningKeyFile = filepath.Join(creds.Dir, "snapshot-signing.pem")
+			signer, err := snapshot.EnsureSigningKey(cfg.SnapshotSigningKeyFile, filepath.Join(creds.Dir, "snapshot-signing.pub.pem"))
+			if err != nil {
+				return err
+			}
+			log.Info("snapshot signing key", zap.String("key_id", signer.KeyID()),
+				zap.String("trust_key_for_edges", filepath.Join(creds.Dir, "snapshot-signing.pub.pem")))
+		}
+		log.Info("embedded servers require credentials", zap.String("credentials_dir", creds.Dir),
+			zap.String("edge_nkey_seed", creds.EdgeNkeySeedFile))
 		if *operatorFile == "" {
 			*operatorFile = filepath.Join(dir, "credentials", "operator.token")
 			if _, err := devcreds.OperatorToken(*operatorFile); err != nil {
@@ -139,6 +158,9 @@ func run(args []string) error {
 		cfg.OperatorTokens = []string{strings.TrimSpace(string(b))}
 	}
 
+	if cfg.SnapshotSigningKeyFile == "" {
+		log.Warn("snapshots are published unsigned (no --snapshot-signing-key): edges must run with --insecure-unsigned-snapshots")
+	}
 	s, err := server.New(ctx, cfg, log)
 	if err != nil {
 		return err
