@@ -40,10 +40,12 @@ func TestSignedBuilderSignsEverythingItPublishes(t *testing.T) {
 	putRecords(t, e.st, "big", rs...)
 	e.startDeltaBuilder(t, Config{Signer: signer})
 
-	zones, err := e.js.KeyValue(ctx, snapshot.ZonesBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var zones jetstream.KeyValue
+	eventually(t, "zones bucket created", func() (bool, string) {
+		var err error
+		zones, err = e.js.KeyValue(ctx, snapshot.ZonesBucket)
+		return err == nil, fmt.Sprint(err)
+	})
 	zoneValue := func(name string) (*snapshot.Zone, error) {
 		key := snapshot.ZoneKey(name)
 		en, err := zones.Get(ctx, key)
