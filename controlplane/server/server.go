@@ -28,6 +28,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/zonegrid/zonegrid/controlplane/auditsweep"
 	"github.com/zonegrid/zonegrid/controlplane/authn"
 	"github.com/zonegrid/zonegrid/controlplane/authz"
 	"github.com/zonegrid/zonegrid/controlplane/builder"
@@ -120,6 +121,9 @@ type Config struct {
 	DisableAuth bool
 	// TLS of the gRPC listener.
 	TLS ServerTLS
+	// AuditRetention is how long audit entries are kept; 0 =
+	// store.DefaultAuditRetention (90 days), negative = forever.
+	AuditRetention time.Duration
 	// AllowPlaintext permits a plaintext gRPC listener on a non-loopback
 	// address (bearer tokens then cross the network in the clear).
 	AllowPlaintext bool
@@ -199,6 +203,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 	s.st = store.NewWithConfig(cli, store.Config{
 		Prefix: cfg.Prefix, Registerer: s.reg,
 		MaxGroupWrites: cfg.MaxGroupWrites, MaxTxnOps: cfg.MaxTxnOps,
+		AuditRetention: cfg.AuditRetention,
 	}, log.Named("store"))
 	// Fail at startup, with a clear error, rather than on the first RPC.
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -362,6 +367,13 @@ func (s *Server) Start(ctx context.Context) error {
 	s.lis = lis
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
+	// Every control plane sweeps expired audit entries; concurrent sweeps
+	// are safe, and one left running keeps etcd bounded.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = auditsweep.New(s.st, 0, s.log.Named("auditsweep")).Run(bctx)
+	}()
 	if s.authn != nil {
 		s.wg.Add(1)
 		go func() {
