@@ -41,13 +41,14 @@ pids+=($!)
 cat <<MSG
 
 zonegrid is running (data in $DATA_DIR):
-  control plane gRPC  $GRPC_ADDR   (reflection on: grpcurl -plaintext $GRPC_ADDR list)
+  control plane gRPC  $GRPC_ADDR   (TLS with the local CA $DATA_DIR/tls/ca.pem; reflection: grpcurl -cacert $DATA_DIR/tls/ca.pem $GRPC_ADDR list)
+  API token           $DATA_DIR/credentials/operator.token (the operator's; dnsctl reads $DATA_DIR/dnsctl.json)
   edge DNS            $DNS_ADDR    (UDP and TCP)
   etcd                http://127.0.0.1:$ETCD_PORT
   NATS                nats://127.0.0.1:$NATS_PORT
   metrics             http://$CP_METRICS/metrics  http://$EDGE_METRICS/metrics
 
-Try:
+Try (from this directory; elsewhere first: export ZONEGRID_CONFIG=$DATA_DIR/dnsctl.json):
   bin/dnsctl zone create example.com --account acme
   bin/dnsctl record create example.com --account acme --name www --type A --content 192.0.2.1
   dig @${DNS_ADDR%:*} -p ${DNS_ADDR##*:} www.example.com A
