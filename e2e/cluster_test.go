@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/embedded"
 	"github.com/zonegrid/zonegrid/controlplane/server"
 	"github.com/zonegrid/zonegrid/edge/node"
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
@@ -42,6 +44,9 @@ type cluster struct {
 	cpCfg   server.Config
 	conn    *grpc.ClientConn
 	edges   []*node.Node
+	// trustKey is the public key of the control plane's snapshot signing
+	// key: every edge verifies snapshots, as in production.
+	trustKey string
 
 	zones    dnsv1.ZoneServiceClient
 	records  dnsv1.RecordServiceClient
@@ -101,6 +106,11 @@ func newCluster(tb testing.TB, edges int, opts ...clusterOption) *cluster {
 	tb.Cleanup(func() { _ = srv.Close() })
 
 	c := &cluster{tb: tb, log: log, servers: srv, upstreams: o.upstreams}
+	keyDir := tb.TempDir()
+	c.trustKey = filepath.Join(keyDir, "snapshot-signing.pub.pem")
+	if _, err := snapshot.EnsureSigningKey(filepath.Join(keyDir, "snapshot-signing.pem"), c.trustKey); err != nil {
+		tb.Fatalf("snapshot signing key: %v", err)
+	}
 	c.cpCfg = server.Config{
 		GRPCAddr:       "127.0.0.1:0",
 		EtcdEndpoints:  srv.EtcdEndpoints(),
@@ -114,6 +124,8 @@ func newCluster(tb testing.TB, edges int, opts ...clusterOption) *cluster {
 		ExtraPublicSuffixes: []string{"test", "example"},
 
 		NonProxiableFile: o.nonProxiableFile,
+
+		SnapshotSigningKeyFile: filepath.Join(keyDir, "snapshot-signing.pem"),
 	}
 	if o.activation != "" {
 		c.cpCfg.ActivationMode, c.cpCfg.ActivationResolver = o.activation, o.activationResolver
@@ -222,6 +234,8 @@ func (c *cluster) addEdge(ctx context.Context) *node.Node {
 		AnycastIPv4: testAnycastV4,
 		AnycastIPv6: testAnycastV6,
 		Upstreams:   c.upstreams,
+
+		SnapshotTrustKeyFiles: []string{c.trustKey},
 	}, c.log.Named(fmt.Sprintf("edge%d", len(c.edges))))
 	if err != nil {
 		c.tb.Fatalf("new edge: %v", err)
