@@ -90,6 +90,9 @@ type Builder struct {
 	inObjects map[string]bool
 	// zone id → name; ids never change name, so entries never go stale.
 	names map[string]string
+	// tree holds every zone name at the revision being followed, to find
+	// the zones below a change (shadow.go). Only the main loop uses it.
+	tree *nameTree
 
 	// mu guards inObjects and zstate, which the background rewriter
 	// shares with the main loop.
@@ -151,6 +154,7 @@ func New(st *store.Store, nc *nats.Conn, cfg Config, log *zap.Logger) (*Builder,
 		opts:      CompileOptions{SOARname: cfg.SOARname},
 		inObjects: map[string]bool{},
 		names:     map[string]string{},
+		tree:      newNameTree(),
 		zstate:    map[string]*zoneState{},
 		rewrites:  make(chan string, 1024),
 	}, nil
@@ -273,7 +277,11 @@ func (b *Builder) lead(ctx context.Context) error {
 	}
 	b.published.Store(rev)
 	for {
-		last, err := b.follow(ctx, rev)
+		err := b.loadTree(ctx, rev)
+		last := rev
+		if err == nil {
+			last, err = b.follow(ctx, rev)
+		}
 		if !errors.Is(err, rpctypes.ErrCompacted) {
 			return err
 		}
@@ -316,6 +324,13 @@ func (b *Builder) addEvent(bt *batch, ev *clientv3.Event) {
 	case store.KindZoneName:
 		bt.names[dk.Name] = true
 		bt.headers[dk.Name] = true
+		if ev.Type == clientv3.EventTypeDelete {
+			b.tree.remove(dk.Name, dk.AccountID)
+		} else {
+			b.tree.add(dk.Name, dk.AccountID)
+		}
+		// A zone appearing or going above others changes who governs them.
+		b.touchBelow(bt, dk.Name, false)
 	case store.KindZone:
 		if ev.Type == clientv3.EventTypeDelete {
 			// DeleteZone removes the zonenames key in the same transaction;
@@ -328,12 +343,15 @@ func (b *Builder) addEvent(bt *batch, ev *clientv3.Event) {
 			bt.names[z.GetName()] = true
 			bt.headers[z.GetName()] = true
 			b.names[dk.ZoneID] = z.GetName()
+			// Its status may have changed: that decides the zones below.
+			b.touchBelow(bt, z.GetName(), false)
 		} else {
 			bt.zoneIDs[dk.ZoneID] = true // publishBatch reports it as corrupt
 		}
 	case store.KindZoneSettings, store.KindRecord, store.KindRecordID, store.KindZoneMark:
 		if dk.Kind == store.KindRecord {
 			bt.addRecordEvent(dk.ZoneID, ev)
+			b.delegationEvent(bt, dk)
 		}
 		n, ok := b.names[dk.ZoneID]
 		if !ok {

@@ -114,11 +114,10 @@ func (b *Builder) publishChange(ctx context.Context, bt *batch, name string) err
 	if bt.headers[name] {
 		// The zone, its settings or the zones of the name changed: the
 		// header may differ, or another zone may now serve the name.
-		zones, err := b.st.ZonesNamedAt(ctx, name, bt.rev)
+		z, err := b.serving(ctx, name, bt.rev)
 		if err != nil {
 			return err
 		}
-		z := choose(zones)
 		if z == nil || z.GetId() != zoneID {
 			return b.publishFull(ctx, name, bt.rev, false)
 		}

@@ -35,11 +35,10 @@ type published struct {
 // hold the name's zoneState.fullMu (see publishFull).
 func (b *Builder) publishName(ctx context.Context, name string, rev int64) (published, error) {
 	key := snapshot.ZoneKey(name)
-	zones, err := b.st.ZonesNamedAt(ctx, name, rev)
+	z, err := b.serving(ctx, name, rev)
 	if err != nil {
 		return published{}, err
 	}
-	z := choose(zones)
 	if z == nil {
 		if err := b.unpublish(ctx, name, rev); err != nil {
 			return published{}, err
