@@ -255,3 +255,23 @@ func TestTLSListener(t *testing.T) {
 		})
 	}
 }
+
+// TestAnotherAccountsZoneLooksMissing: the error for another account's
+// zone is the very error for a zone id that does not exist, so ids do not
+// reveal that a zone exists.
+func TestAnotherAccountsZoneLooksMissing(t *testing.T) {
+	s := startAuthServer(t)
+	fx := newMatrixFixture(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	records := dnsv1.NewRecordServiceClient(dialToken(t, s, fx.tokens[pRight]))
+	const missing = "0123456789abcdef0123456789abcdef"
+	_, errMissing := records.ListRecords(ctx, &dnsv1.ListRecordsRequest{ZoneId: missing})
+	_, errForeign := records.ListRecords(ctx, &dnsv1.ListRecordsRequest{ZoneId: fx.zo})
+	norm := func(err error) string {
+		return strings.ReplaceAll(strings.ReplaceAll(err.Error(), missing, "ID"), fx.zo, "ID")
+	}
+	if grpcstatus.Code(errForeign) != codes.NotFound || norm(errForeign) != norm(errMissing) {
+		t.Fatalf("foreign zone: %v; missing zone: %v", errForeign, errMissing)
+	}
+}
