@@ -99,7 +99,9 @@ func newCluster(tb testing.TB, edges int, opts ...clusterOption) *cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	srv, err := embedded.Start(ctx, embedded.Config{DataDir: tb.TempDir()}, log.Named("embedded"))
+	// Locked down as `make run` runs them: etcd with auth, NATS with one
+	// nkey user per role.
+	srv, err := embedded.Start(ctx, embedded.Config{DataDir: tb.TempDir(), Secure: true}, log.Named("embedded"))
 	if err != nil {
 		tb.Fatalf("start embedded etcd and NATS: %v", err)
 	}
@@ -126,6 +128,9 @@ func newCluster(tb testing.TB, edges int, opts ...clusterOption) *cluster {
 		NonProxiableFile: o.nonProxiableFile,
 
 		SnapshotSigningKeyFile: filepath.Join(keyDir, "snapshot-signing.pem"),
+		EtcdUsername:           srv.Credentials().EtcdUsername,
+		EtcdPassword:           srv.Credentials().EtcdPassword,
+		NATSNkeySeedFile:       srv.Credentials().ControlPlaneNkeySeedFile,
 	}
 	if o.activation != "" {
 		c.cpCfg.ActivationMode, c.cpCfg.ActivationResolver = o.activation, o.activationResolver
@@ -236,6 +241,7 @@ func (c *cluster) addEdge(ctx context.Context) *node.Node {
 		Upstreams:   c.upstreams,
 
 		SnapshotTrustKeyFiles: []string{c.trustKey},
+		NATSNkeySeedFile:      c.servers.Credentials().EdgeNkeySeedFile,
 	}, c.log.Named(fmt.Sprintf("edge%d", len(c.edges))))
 	if err != nil {
 		c.tb.Fatalf("new edge: %v", err)

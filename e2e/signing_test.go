@@ -24,7 +24,13 @@ func TestForgedSnapshotInNATSDoesNotChangeAnswers(t *testing.T) {
 	c.createRecord(z.GetId(), &dnsv1.Record{Name: "www", Type: "A", Content: "192.0.2.1", Ttl: 120})
 	c.eventually("signed zone answered", answerIs("www.signed.test.", dns.TypeA, dns.RcodeSuccess, "192.0.2.1"))
 
-	nc, err := nats.Connect(c.servers.NATSURL())
+	// The forger holds the control plane's NATS credential (a compromised
+	// NATS or publisher), but not the signing key.
+	seed, err := nats.NkeyOptionFromSeed(c.servers.Credentials().ControlPlaneNkeySeedFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(c.servers.NATSURL(), seed)
 	if err != nil {
 		t.Fatal(err)
 	}
