@@ -52,7 +52,7 @@ func run(args []string) error {
 		etcdPort      = fs.Int("embedded-etcd-port", 0, "client port of the embedded etcd (0 = free port)")
 		natsPort      = fs.Int("embedded-nats-port", 0, "port of the embedded NATS server (0 = free port)")
 		debug         = fs.Bool("debug", false, "debug logging")
-		operatorFile  = fs.String("operator-token-file", "", "file holding the operator's bootstrap API token (every permission on every account); with --embedded, generated under the data dir when not given")
+		operatorFile  = fs.String("operator-token-file", "", "file(s) holding the operator's bootstrap API token (every permission on every account), comma-separated to rotate; with --embedded, generated under the data dir when not given")
 	)
 	fs.StringVar(&cfg.TLS.CertFile, "tls-cert", "", "gRPC server certificate (PEM); with --embedded and no --tls-cert, a local CA and certificate are generated under the data dir")
 	fs.StringVar(&cfg.TLS.KeyFile, "tls-key", "", "gRPC server key (PEM)")
@@ -151,12 +151,16 @@ func run(args []string) error {
 			devCA = f.CA
 		}
 	}
-	if *operatorFile != "" {
-		b, err := os.ReadFile(*operatorFile)
+	for _, f := range splitList(*operatorFile) {
+		b, err := os.ReadFile(f)
 		if err != nil {
 			return fmt.Errorf("operator token: %w", err)
 		}
-		cfg.OperatorTokens = []string{strings.TrimSpace(string(b))}
+		tok := strings.TrimSpace(string(b))
+		if !strings.HasPrefix(tok, "zgt_operator_") || len(tok) < len("zgt_operator_")+32 {
+			return fmt.Errorf("operator token %s: not of the form zgt_operator_<at least 32 random characters>", f)
+		}
+		cfg.OperatorTokens = append(cfg.OperatorTokens, tok)
 	}
 
 	if cfg.SnapshotSigningKeyFile == "" {
@@ -176,7 +180,7 @@ func run(args []string) error {
 	if *isEmbedded {
 		// dnsctl finds this file (clientconfig.DefaultFiles) and needs no
 		// flags: the endpoint, the operator token and the local CA.
-		cc := clientconfig.Config{Endpoint: s.GRPCAddr(), TokenFile: *operatorFile, TLS: devCA != "", CAFile: devCA}
+		cc := clientconfig.Config{Endpoint: s.GRPCAddr(), TokenFile: splitList(*operatorFile)[0], TLS: devCA != "", CAFile: devCA}
 		path := filepath.Join(*dataDir, "dnsctl.json")
 		if *dataDir == "" {
 			path = filepath.Join("zonegrid-data", "dnsctl.json")
