@@ -90,8 +90,8 @@ func (b *Builder) governedBy(ctx context.Context, parent, child *dnsv1.Zone, rev
 			ns = append(ns, r.GetContent())
 		}
 	}
-	want := nameSet(child.GetNameServers())
-	return len(want) > 0 && slices.Equal(nameSet(ns), want), nil
+	want := dnsname.NormalizedSet(child.GetNameServers())
+	return len(want) > 0 && slices.Equal(dnsname.NormalizedSet(ns), want), nil
 }
 
 func active(zs []*dnsv1.Zone) *dnsv1.Zone {
@@ -101,23 +101,6 @@ func active(zs []*dnsv1.Zone) *dnsv1.Zone {
 		}
 	}
 	return nil
-}
-
-// nameSet normalizes, dedupes and sorts nameserver names, so that case,
-// order and a missing final dot do not matter.
-func nameSet(names []string) []string {
-	var out []string
-	for _, n := range names {
-		nn, err := dnsname.Normalize(n)
-		if err != nil {
-			continue
-		}
-		if !slices.Contains(out, nn) {
-			out = append(out, nn)
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // nameTree holds every zone name (with the accounts holding it) as a tree

@@ -6,9 +6,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap/zaptest"
 
-	"github.com/zonegrid/zonegrid/controlplane/embedded"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
@@ -18,21 +16,7 @@ import (
 func TestServerAuditsAndSweepsExpiredEntries(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	log := zaptest.NewLogger(t)
-	emb, err := embedded.Start(ctx, embedded.Config{DataDir: t.TempDir(), UnsafeNoFsync: true}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
-	s, err := New(ctx, Config{GRPCAddr: "127.0.0.1:0", EtcdEndpoints: emb.EtcdEndpoints(), DisableBuilder: true,
-		OperatorTokens: []string{testOperatorToken}, AuditRetention: 2 * time.Second}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
+	s, _ := startServer(t, Config{DisableBuilder: true, AuditRetention: 2 * time.Second})
 	conn := operatorConn(t, s)
 	z, err := dnsv1.NewZoneServiceClient(conn).CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acme", Name: "audited.com"})
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/zonegrid/zonegrid/controlplane/clientconfig"
 	"github.com/zonegrid/zonegrid/controlplane/devcreds"
-	"github.com/zonegrid/zonegrid/controlplane/embedded"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
@@ -189,11 +188,7 @@ func TestTLSListener(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	log := zaptest.NewLogger(t)
-	emb, err := embedded.Start(ctx, embedded.Config{DataDir: t.TempDir(), UnsafeNoFsync: true}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
+	emb := startEmbedded(t)
 	dir := t.TempDir()
 	files, err := devcreds.ServerTLS(filepath.Join(dir, "tls"))
 	if err != nil {

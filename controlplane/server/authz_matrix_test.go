@@ -9,7 +9,6 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap/zaptest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -19,7 +18,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/zonegrid/zonegrid/controlplane/clientconfig"
-	"github.com/zonegrid/zonegrid/controlplane/embedded"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
@@ -283,25 +281,7 @@ func matrixRows() map[string]matrixRow {
 // startAuthServer runs a control plane (API only) on real etcd.
 func startAuthServer(t *testing.T) *Server {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	log := zaptest.NewLogger(t)
-	emb, err := embedded.Start(ctx, embedded.Config{DataDir: t.TempDir(), UnsafeNoFsync: true}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emb.Close() })
-	s, err := New(ctx, Config{
-		GRPCAddr: "127.0.0.1:0", EtcdEndpoints: emb.EtcdEndpoints(), DisableBuilder: true,
-		OperatorTokens: []string{testOperatorToken},
-	}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
+	s, _ := startServer(t, Config{DisableBuilder: true})
 	return s
 }
 

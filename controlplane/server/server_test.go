@@ -24,25 +24,8 @@ import (
 func TestServerServesAPIAndPublishes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	log := zaptest.NewLogger(t)
-	emb, err := embedded.Start(ctx, embedded.Config{DataDir: t.TempDir(), UnsafeNoFsync: true}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
-	s, err := New(ctx, Config{
-		GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0",
-		EtcdEndpoints: emb.EtcdEndpoints(), NATSURL: emb.NATSURL(),
-		NameserverPool: []string{"ns1.zg.test", "ns2.zg.test", "ns3.zg.test"},
-		OperatorTokens: []string{testOperatorToken},
-	}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
+	s, emb := startServer(t, Config{MetricsAddr: "127.0.0.1:0",
+		NameserverPool: []string{"ns1.zg.test", "ns2.zg.test", "ns3.zg.test"}})
 
 	conn := operatorConn(t, s)
 	hr, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
@@ -123,25 +106,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 func TestDeltaThresholdFromConfig(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	log := zaptest.NewLogger(t)
-	emb, err := embedded.Start(ctx, embedded.Config{DataDir: t.TempDir(), UnsafeNoFsync: true}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
-	s, err := New(ctx, Config{
-		GRPCAddr: "127.0.0.1:0", EtcdEndpoints: emb.EtcdEndpoints(), NATSURL: emb.NATSURL(),
-		DeltaThreshold: 1, MaxGroupWrites: 1,
-		ExtraPublicSuffixes: []string{"test"}, // delta.test
-		OperatorTokens:      []string{testOperatorToken},
-	}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
+	s, emb := startServer(t, Config{DeltaThreshold: 1, MaxGroupWrites: 1,
+		ExtraPublicSuffixes: []string{"test"}}) // delta.test
 	conn := operatorConn(t, s)
 	zr, err := dnsv1.NewZoneServiceClient(conn).CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acct1", Name: "delta.test"})
 	if err != nil {
@@ -201,4 +167,40 @@ func operatorConn(t *testing.T, s *Server) *grpc.ClientConn {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// startServer runs a control plane on fresh embedded etcd and NATS (etcd
+// without fsync); cfg gets the listen address, the endpoints and the test
+// operator token filled in. Both stop when t ends.
+func startServer(t *testing.T, cfg Config) (*Server, *embedded.Servers) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	log := zaptest.NewLogger(t)
+	emb := startEmbedded(t)
+	cfg.GRPCAddr = "127.0.0.1:0"
+	cfg.EtcdEndpoints, cfg.NATSURL = emb.EtcdEndpoints(), emb.NATSURL()
+	cfg.OperatorTokens = []string{testOperatorToken}
+	s, err := New(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s, emb
+}
+
+// startEmbedded starts real etcd and NATS for one test.
+func startEmbedded(t *testing.T) *embedded.Servers {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	emb, err := embedded.Start(ctx, embedded.Config{DataDir: t.TempDir(), UnsafeNoFsync: true}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emb.Close() })
+	return emb
 }

@@ -6,6 +6,7 @@ package dnsname
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -159,4 +160,22 @@ func Unreverse(r string) string {
 		return "."
 	}
 	return Reverse(r)
+}
+
+// NormalizedSet normalizes names, drops the invalid ones and duplicates,
+// and sorts the rest: two nameserver sets compare equal whatever their
+// case, order or final dots.
+func NormalizedSet(names []string) []string {
+	var out []string
+	for _, n := range names {
+		nn, err := Normalize(n)
+		if err != nil {
+			continue
+		}
+		if !slices.Contains(out, nn) {
+			out = append(out, nn)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -55,7 +55,7 @@ func (d *delegation) check(ctx context.Context, z *dnsv1.Zone, _ []*dnsv1.Zone) 
 	if err != nil {
 		return false, fmt.Sprintf("could not look up the nameservers of %s: %v", z.GetName(), err)
 	}
-	want := normalizedSet(z.GetNameServers())
+	want := dnsname.NormalizedSet(z.GetNameServers())
 	if !slices.Equal(got, want) {
 		if len(got) == 0 {
 			return false, fmt.Sprintf("%s has no NS records; set them to %s", z.GetName(), strings.Join(want, ", "))
@@ -92,20 +92,5 @@ func (d *delegation) lookupNS(ctx context.Context, name string) ([]string, error
 			break
 		}
 	}
-	return normalizedSet(ns), nil
-}
-
-func normalizedSet(names []string) []string {
-	var out []string
-	for _, n := range names {
-		nn, err := dnsname.Normalize(n)
-		if err != nil {
-			continue
-		}
-		if !slices.Contains(out, nn) {
-			out = append(out, nn)
-		}
-	}
-	slices.Sort(out)
-	return out
+	return dnsname.NormalizedSet(ns), nil
 }

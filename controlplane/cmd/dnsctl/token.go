@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -19,6 +20,18 @@ func (a *app) tokens() (dnsv1.TokenServiceClient, error) {
 		return nil, err
 	}
 	return dnsv1.NewTokenServiceClient(c), nil
+}
+
+// tokenCall makes a token client and runs call with a context bounded by
+// --timeout.
+func (a *app) tokenCall(cmd *cobra.Command, call func(ctx context.Context, tc dnsv1.TokenServiceClient) error) error {
+	tc, err := a.tokens()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.rpc(cmd)
+	defer cancel()
+	return call(ctx, tc)
 }
 
 func (a *app) tokenCmd() *cobra.Command {
@@ -164,17 +177,13 @@ func (a *app) tokenGetCmd() *cobra.Command {
 		Short: "Show an API token (never its secret)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tc, err := a.tokens()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.rpc(cmd)
-			defer cancel()
-			resp, err := tc.GetToken(ctx, &dnsv1.GetTokenRequest{TokenId: args[0]})
-			if err != nil {
-				return err
-			}
-			return a.print(resp.GetToken(), tokenHeader, tokenRows(resp.GetToken()))
+			return a.tokenCall(cmd, func(ctx context.Context, tc dnsv1.TokenServiceClient) error {
+				resp, err := tc.GetToken(ctx, &dnsv1.GetTokenRequest{TokenId: args[0]})
+				if err != nil {
+					return err
+				}
+				return a.print(resp.GetToken(), tokenHeader, tokenRows(resp.GetToken()))
+			})
 		},
 	}
 }
@@ -185,17 +194,13 @@ func (a *app) tokenRevokeCmd() *cobra.Command {
 		Short: "Revoke an API token",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tc, err := a.tokens()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.rpc(cmd)
-			defer cancel()
-			resp, err := tc.RevokeToken(ctx, &dnsv1.RevokeTokenRequest{TokenId: args[0]})
-			if err != nil {
-				return err
-			}
-			return a.print(resp, "", func(w io.Writer) { fmt.Fprintln(w, "revoked", resp.GetTokenId()) })
+			return a.tokenCall(cmd, func(ctx context.Context, tc dnsv1.TokenServiceClient) error {
+				resp, err := tc.RevokeToken(ctx, &dnsv1.RevokeTokenRequest{TokenId: args[0]})
+				if err != nil {
+					return err
+				}
+				return a.print(resp, "", func(w io.Writer) { fmt.Fprintln(w, "revoked", resp.GetTokenId()) })
+			})
 		},
 	}
 }
@@ -206,20 +211,16 @@ func (a *app) tokenVerifyCmd() *cobra.Command {
 		Short: "Show the token dnsctl calls with",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tc, err := a.tokens()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.rpc(cmd)
-			defer cancel()
-			resp, err := tc.VerifyToken(ctx, &dnsv1.VerifyTokenRequest{})
-			if err != nil {
-				return err
-			}
-			if resp.GetOperator() {
-				return a.print(resp, "", func(w io.Writer) { fmt.Fprintln(w, "operator (every permission on every account)") })
-			}
-			return a.print(resp, tokenHeader, tokenRows(resp.GetToken()))
+			return a.tokenCall(cmd, func(ctx context.Context, tc dnsv1.TokenServiceClient) error {
+				resp, err := tc.VerifyToken(ctx, &dnsv1.VerifyTokenRequest{})
+				if err != nil {
+					return err
+				}
+				if resp.GetOperator() {
+					return a.print(resp, "", func(w io.Writer) { fmt.Fprintln(w, "operator (every permission on every account)") })
+				}
+				return a.print(resp, tokenHeader, tokenRows(resp.GetToken()))
+			})
 		},
 	}
 }
