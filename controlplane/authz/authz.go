@@ -166,7 +166,12 @@ func (a *Authorizer) check(ctx context.Context, c *caller.Caller, r Rule, req an
 		// A malformed zone_id names no zone: the handler answers
 		// InvalidArgument once the permission check passes.
 	case Account:
-		if acct := field(req, "account_id"); acct != "" && !c.AccountWide(acct) {
+		acct := field(req, "account_id")
+		if acct == "" {
+			// No account, nothing to authorize against.
+			return status.InvalidArgument("account_id", "is required")
+		}
+		if !c.AccountWide(acct) {
 			return grpcstatus.Errorf(codes.PermissionDenied, "the API token is not valid for the whole of account %s", acct)
 		}
 	case AccountList:
