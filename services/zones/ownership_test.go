@@ -129,3 +129,37 @@ func TestImmediateModeCannotTakeAnActiveName(t *testing.T) {
 		t.Fatalf("owner's zone is %s after the check, want ACTIVE", got.GetZone().GetStatus())
 	}
 }
+
+// The documents' "available setups" table: a Partial child of a Full or
+// Secondary parent is not available; a Full or Secondary child is, and a
+// Partial child of a Partial parent too.
+func TestPartialZoneBelowAFullZoneIsRefused(t *testing.T) {
+	c := newClient(t, Options{})
+	ctx := ctxT(t)
+	for _, p := range []struct {
+		name string
+		typ  dnsv1.ZoneType
+	}{{"full.example", dnsv1.ZoneType_ZONE_TYPE_FULL}, {"partial.example", dnsv1.ZoneType_ZONE_TYPE_PARTIAL}} {
+		if _, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "parent", Name: p.name, Type: p.typ}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name      string
+		typ       dnsv1.ZoneType
+		wantField string
+	}{
+		{"www.full.example", dnsv1.ZoneType_ZONE_TYPE_PARTIAL, "type"},
+		{"app.full.example", dnsv1.ZoneType_ZONE_TYPE_FULL, ""},
+		{"sec.full.example", dnsv1.ZoneType_ZONE_TYPE_SECONDARY, ""},
+		{"www.partial.example", dnsv1.ZoneType_ZONE_TYPE_PARTIAL, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"/"+tt.typ.String(), func(t *testing.T) {
+			_, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "child", Name: tt.name, Type: tt.typ, Plan: dnsv1.Plan_PLAN_ENTERPRISE})
+			if _, field := servicetest.Violation(err); field != tt.wantField || (tt.wantField == "") != (err == nil) {
+				t.Fatalf("err %v (field %q), want field %q", err, field, tt.wantField)
+			}
+		})
+	}
+}

@@ -222,6 +222,9 @@ func (s *Service) CreateZone(ctx context.Context, req *dnsv1.CreateZoneRequest) 
 			NameServers: s.pool.Assign(r),
 			CreatedOn:   now, ModifiedOn: now,
 		}
+		if err := partialBelowFull(typ, name, c.Related); err != nil {
+			return nil, err
+		}
 		if s.act.activateOnCreate(c.SameName) {
 			z.Status = dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE
 			z.ActivatedOn = now
@@ -373,4 +376,25 @@ func (s *Service) listOwnZones(ctx context.Context, ids []string, name string) (
 		}
 	}
 	return out, nil
+}
+
+// partialBelowFull refuses a partial (CNAME) setup below an active full or
+// secondary zone: the documents' "Subdomain delegation and available
+// setups" table lists a Partial child of a Full or Secondary parent as not
+// available (a partial zone is not delegated, so it would answer for names
+// the parent's nameservers own).
+func partialBelowFull(typ dnsv1.ZoneType, name string, related []*dnsv1.Zone) error {
+	if typ != dnsv1.ZoneType_ZONE_TYPE_PARTIAL {
+		return nil
+	}
+	for _, p := range related {
+		if p.GetStatus() != dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE || p.GetName() == name || !dnsname.IsSubdomain(name, p.GetName()) {
+			continue
+		}
+		if t := p.GetType(); t == dnsv1.ZoneType_ZONE_TYPE_FULL || t == dnsv1.ZoneType_ZONE_TYPE_SECONDARY {
+			return status.InvalidArgument("type", fmt.Sprintf("a partial setup is not available below %s, a %s setup zone; use a full or secondary setup for the child zone",
+				strings.TrimSuffix(p.GetName(), "."), strings.ToLower(strings.TrimPrefix(t.String(), "ZONE_TYPE_"))))
+		}
+	}
+	return nil
 }
