@@ -161,14 +161,25 @@ func run(o options) error {
 		return fmt.Errorf("control plane: %w", err)
 	}
 
-	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1))
+	// The control plane runs its embedded NATS and etcd locked down; the
+	// edge's credential (read-only) is enough to watch the snapshots.
+	creds := filepath.Join(dataDir, "credentials")
+	seed, err := nats.NkeyOptionFromSeed(filepath.Join(creds, "edge.nk"))
+	if err != nil {
+		return fmt.Errorf("edge nkey: %w", err)
+	}
+	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), seed)
 	if err != nil {
 		return fmt.Errorf("connect nats: %w", err)
 	}
 	defer nc.Close()
 	if o.waitFull {
 		t := time.Now()
-		full, last, err := waitFullSnapshot(nc, 15*time.Minute)
+		verifier, err := snapshot.LoadVerifier(filepath.Join(creds, "snapshot-signing.pub.pem"))
+		if err != nil {
+			return err
+		}
+		full, last, err := waitFullSnapshot(nc, verifier, 15*time.Minute)
 		if err != nil {
 			return err
 		}
@@ -200,7 +211,8 @@ func run(o options) error {
 		edgeAddr = fmt.Sprintf("127.0.0.1:%d", freePort())
 		metrics := fmt.Sprintf("127.0.0.1:%d", freePort())
 		start := time.Now()
-		edge, err = ps.start(filepath.Join(o.dir, fmt.Sprintf("edge%d.log", i)), bin("edge"), "--listen", edgeAddr, "--nats-url", natsURL, "--metrics-addr", metrics)
+		edge, err = ps.start(filepath.Join(o.dir, fmt.Sprintf("edge%d.log", i)), bin("edge"), "--listen", edgeAddr, "--nats-url", natsURL, "--metrics-addr", metrics,
+			"--nats-nkey-seed", filepath.Join(creds, "edge.nk"), "--snapshot-trust-keys", filepath.Join(creds, "snapshot-signing.pub.pem"))
 		if err != nil {
 			return err
 		}
@@ -347,7 +359,7 @@ func readLines(path string) ([]string, error) {
 // least as new as its last delta, so that a starting edge loads one object
 // and replays nothing: the steady state the builder's periodic rewrite
 // reaches within FullEvery of the last change.
-func waitFullSnapshot(nc *nats.Conn, timeout time.Duration) (uint64, uint64, error) {
+func waitFullSnapshot(nc *nats.Conn, v *snapshot.Verifier, timeout time.Duration) (uint64, uint64, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return 0, 0, fmt.Errorf("jetstream: %w", err)
@@ -359,15 +371,19 @@ func waitFullSnapshot(nc *nats.Conn, timeout time.Duration) (uint64, uint64, err
 		full, last = 0, 0
 		if kv, err := js.KeyValue(ctx, snapshot.ZonesBucket); err == nil {
 			if e, err := kv.Get(ctx, snapshot.ZoneKey(zoneName)); err == nil {
-				if z, err := snapshot.UnmarshalZone(e.Value()); err == nil {
-					full = z.GetHeader().GetVersion()
+				if b, err := v.Open(snapshot.ZoneBinding(e.Key()), e.Value()); err == nil {
+					if z, err := snapshot.UnmarshalZone(b); err == nil {
+						full = z.GetHeader().GetVersion()
+					}
 				}
 			}
 		}
 		if s, err := js.Stream(ctx, snapshot.DeltaStream); err == nil {
 			if m, err := s.GetLastMsgForSubject(ctx, snapshot.DeltaSubject(zoneName)); err == nil {
-				if d, err := snapshot.UnmarshalDelta(m.Data); err == nil {
-					last = d.GetToVersion()
+				if b, err := v.Open(snapshot.DeltaBinding(m.Subject), m.Data); err == nil {
+					if d, err := snapshot.UnmarshalDelta(b); err == nil {
+						last = d.GetToVersion()
+					}
 				}
 			}
 		}
