@@ -25,6 +25,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/authn"
 	"github.com/zonegrid/zonegrid/controlplane/caller"
 	"github.com/zonegrid/zonegrid/controlplane/store"
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 	"github.com/zonegrid/zonegrid/services/status"
 )
 
@@ -60,7 +61,15 @@ func (a *Authorizer) Unary(ctx context.Context, req any, info *grpc.UnaryServerI
 	if err != nil {
 		return nil, err
 	}
-	return handler(ctx, req)
+	resp, err := handler(ctx, req)
+	// A response naming a zone (CreateZone above all) tells its owner:
+	// the calls that follow a creation need no etcd read to authorize.
+	if zr, ok := resp.(interface{ GetZone() *dnsv1.Zone }); ok && err == nil {
+		if z := zr.GetZone(); z != nil {
+			a.remember(z.GetId(), z.GetAccountId())
+		}
+	}
+	return resp, err
 }
 
 // Stream authorizes streaming calls. Only public methods (health watch,
@@ -213,11 +222,18 @@ func (a *Authorizer) zoneAccount(ctx context.Context, zoneID string) (string, er
 	if err != nil {
 		return "", err
 	}
+	a.remember(zoneID, z.GetAccountId())
+	return z.GetAccountId(), nil
+}
+
+func (a *Authorizer) remember(zoneID, accountID string) {
+	if zoneID == "" || accountID == "" {
+		return
+	}
 	a.mu.Lock()
 	if len(a.owners) >= maxOwners {
 		a.owners = map[string]string{}
 	}
-	a.owners[zoneID] = z.GetAccountId()
+	a.owners[zoneID] = accountID
 	a.mu.Unlock()
-	return z.GetAccountId(), nil
 }

@@ -133,22 +133,28 @@ func (f *Follower) Run(ctx context.Context) {
 	wg.Add(4)
 	go func() { defer wg.Done(); f.followDeltas(ctx) }()
 	go func() { defer wg.Done(); f.checkDeltas(ctx) }()
-	go func() { defer wg.Done(); f.follow(ctx, snapshot.ZonesBucket, f.applyZone, f.dropZone, f.zoneKeys) }()
 	go func() {
 		defer wg.Done()
-		f.follow(ctx, snapshot.AccountsBucket, f.applyAccount, f.dropAccount, f.cfg.Accounts.IDs)
+		f.follow(ctx, snapshot.ZonesBucket, snapshot.ZoneBinding, f.applyZonePayload, f.dropZone, f.zoneKeys)
+	}()
+	go func() {
+		defer wg.Done()
+		f.follow(ctx, snapshot.AccountsBucket, snapshot.AccountBinding, f.applyAccount, f.dropAccount, f.cfg.Accounts.IDs)
 	}()
 	wg.Wait()
 }
 
 type (
-	applyFunc func(ctx context.Context, e jetstream.KeyValueEntry) error
-	dropFunc  func(key string)
-	keysFunc  func() []string
+	// applyFunc applies an entry whose value opened (verified) to payload.
+	applyFunc func(ctx context.Context, e jetstream.KeyValueEntry, payload []byte) error
+	// bindFunc is where a bucket's key is published, as signatures bind it.
+	bindFunc func(key string) string
+	dropFunc func(key string)
+	keysFunc func() []string
 )
 
 // follow watches one bucket, starting over after any failure.
-func (f *Follower) follow(ctx context.Context, bucket string, apply applyFunc, drop dropFunc, held keysFunc) {
+func (f *Follower) follow(ctx context.Context, bucket string, bind bindFunc, apply applyFunc, drop dropFunc, held keysFunc) {
 	for first := true; ctx.Err() == nil; first = false {
 		if !first {
 			select {
@@ -157,7 +163,7 @@ func (f *Follower) follow(ctx context.Context, bucket string, apply applyFunc, d
 			case <-time.After(f.cfg.RetryWait):
 			}
 		}
-		err := f.watch(ctx, bucket, apply, drop, held)
+		err := f.watch(ctx, bucket, bind, apply, drop, held)
 		if ctx.Err() != nil {
 			return
 		}
@@ -166,7 +172,7 @@ func (f *Follower) follow(ctx context.Context, bucket string, apply applyFunc, d
 	}
 }
 
-func (f *Follower) watch(ctx context.Context, bucket string, apply applyFunc, drop dropFunc, held keysFunc) error {
+func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, apply applyFunc, drop dropFunc, held keysFunc) error {
 	kv, err := f.js.KeyValue(ctx, bucket)
 	if err != nil {
 		return fmt.Errorf("open kv bucket %q: %w", bucket, err)
@@ -176,21 +182,26 @@ func (f *Follower) watch(ctx context.Context, bucket string, apply applyFunc, dr
 		return fmt.Errorf("watch kv bucket %q: %w", bucket, err)
 	}
 	defer w.Stop()
+	vctx, stop := context.WithCancel(ctx)
+	defer stop()
+	updates := f.verifyAhead(vctx, w.Updates(), bind)
 	initial := map[string]struct{}{}
 	inInitial := true
 	for {
-		var e jetstream.KeyValueEntry
+		var o *opened
 		var ok bool
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-f.kick[bucket]:
 			return errors.New("nats reconnected")
-		case e, ok = <-w.Updates():
+		case o, ok = <-updates:
 		}
 		if !ok {
 			return fmt.Errorf("watch of kv bucket %q closed", bucket)
 		}
+		<-o.done
+		e := o.e
 		if e == nil {
 			if inInitial {
 				inInitial = false
@@ -216,7 +227,13 @@ func (f *Follower) watch(ctx context.Context, bucket string, apply applyFunc, dr
 			continue
 		}
 		start := time.Now()
-		if err := apply(ctx, e); snapshot.SignatureFailure(err) != "" {
+		err := o.err
+		if err != nil {
+			err = fmt.Errorf("%s key %q: %w", bucket, e.Key(), err)
+		} else {
+			err = apply(ctx, e, o.payload)
+		}
+		if snapshot.SignatureFailure(err) != "" {
 			f.rejected(bucket, e.Key(), err)
 			continue
 		} else if err != nil {
@@ -285,11 +302,18 @@ func (f *Follower) zoneKeys() []string {
 	return names
 }
 
+// applyZone verifies and applies a zone value read outside the watch (a
+// reload after a delta gap).
 func (f *Follower) applyZone(ctx context.Context, e jetstream.KeyValueEntry) error {
 	data, err := f.cfg.Verifier.Open(snapshot.ZoneBinding(e.Key()), e.Value())
 	if err != nil {
 		return fmt.Errorf("zone key %q: %w", e.Key(), err)
 	}
+	return f.applyZonePayload(ctx, e, data)
+}
+
+// applyZonePayload applies a zone value whose payload was verified.
+func (f *Follower) applyZonePayload(ctx context.Context, e jetstream.KeyValueEntry, data []byte) error {
 	s, err := snapshot.UnmarshalZone(data)
 	if err != nil {
 		return fmt.Errorf("zone key %q: %w", e.Key(), err)
@@ -401,11 +425,7 @@ func (f *Follower) dropZone(key string) {
 	}
 }
 
-func (f *Follower) applyAccount(_ context.Context, e jetstream.KeyValueEntry) error {
-	data, err := f.cfg.Verifier.Open(snapshot.AccountBinding(e.Key()), e.Value())
-	if err != nil {
-		return fmt.Errorf("account key %q: %w", e.Key(), err)
-	}
+func (f *Follower) applyAccount(_ context.Context, e jetstream.KeyValueEntry, data []byte) error {
 	a, err := snapshot.UnmarshalAccount(data)
 	if err != nil {
 		return fmt.Errorf("account key %q: %w", e.Key(), err)
