@@ -69,7 +69,9 @@ func run(args []string) error {
 	fs.StringVar(&cfg.EtcdTLS.KeyFile, "etcd-key", "", "etcd client key (PEM)")
 	fs.StringVar(&cfg.EtcdTLS.CAFile, "etcd-ca", "", "etcd CA bundle (PEM)")
 	fs.StringVar(&cfg.EtcdUsername, "etcd-username", "", "etcd user")
-	fs.StringVar(&cfg.EtcdPassword, "etcd-password", os.Getenv("ZONEGRID_ETCD_PASSWORD"), "etcd password (default $ZONEGRID_ETCD_PASSWORD)")
+	// The environment is read after parsing, not as the flag's default:
+	// -h prints defaults, and a password must not appear there.
+	fs.StringVar(&cfg.EtcdPassword, "etcd-password", "", "etcd password (default $ZONEGRID_ETCD_PASSWORD)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS URL")
 	fs.StringVar(&cfg.NATSTLS.CertFile, "nats-cert", "", "NATS client certificate (PEM)")
 	fs.StringVar(&cfg.NATSTLS.KeyFile, "nats-key", "", "NATS client key (PEM)")
@@ -86,6 +88,9 @@ func run(args []string) error {
 	fs.StringVar(&cfg.NonProxiableFile, "non-proxiable-file", "", "CNAME targets that must not be proxied, one \"exact|exact-or-subdomain|subdomain NAME\" per line; replaces the built-in list (empty = built-in)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if cfg.EtcdPassword == "" {
+		cfg.EtcdPassword = os.Getenv("ZONEGRID_ETCD_PASSWORD")
 	}
 	cfg.EtcdEndpoints = splitList(*etcdEndpoints)
 	cfg.NameserverPool = splitList(*nameservers)
