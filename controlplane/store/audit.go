@@ -277,7 +277,7 @@ func (s *Store) ListAuditLogs(ctx context.Context, f AuditFilter, pageSize int, 
 		return nil, "", nil
 	}
 	if f.ZoneID == "" {
-		resp, err := s.cli.Get(ctx, start, clientv3.WithRange(end), clientv3.WithLimit(int64(pageSize)+1))
+		resp, err := s.kv.Get(ctx, start, clientv3.WithRange(end), clientv3.WithLimit(int64(pageSize)+1))
 		if err != nil {
 			return nil, "", fmt.Errorf("etcd list audit of account %s: %w", f.AccountID, err)
 		}
@@ -314,7 +314,7 @@ func (s *Store) listZoneAudit(ctx context.Context, f AuditFilter, start, end str
 		if rev > 0 {
 			opts = append(opts, clientv3.WithRev(rev))
 		}
-		resp, err := s.cli.Get(ctx, start, opts...)
+		resp, err := s.kv.Get(ctx, start, opts...)
 		if err != nil {
 			return nil, "", fmt.Errorf("etcd list audit of zone %s: %w", f.ZoneID, err)
 		}
@@ -388,7 +388,7 @@ func (s *Store) SweepAudit(ctx context.Context, now time.Time) (int, error) {
 	dueEnd := duePrefix + timeHex(cutoff.Add(time.Nanosecond))
 	deleted := 0
 	for {
-		resp, err := s.cli.Get(ctx, duePrefix, clientv3.WithRange(dueEnd), clientv3.WithKeysOnly(), clientv3.WithLimit(sweepBatch))
+		resp, err := s.kv.Get(ctx, duePrefix, clientv3.WithRange(dueEnd), clientv3.WithKeysOnly(), clientv3.WithLimit(sweepBatch))
 		if err != nil {
 			return deleted, fmt.Errorf("etcd read audit due markers: %w", err)
 		}
@@ -418,7 +418,7 @@ func (s *Store) SweepAudit(ctx context.Context, now time.Time) (int, error) {
 		// The markers go only after their entries, so a sweep that fails
 		// half way is finished by the next one.
 		last := string(resp.Kvs[len(resp.Kvs)-1].Key)
-		if _, err := s.cli.Delete(ctx, duePrefix, clientv3.WithRange(last+"\x00")); err != nil {
+		if _, err := s.kv.Delete(ctx, duePrefix, clientv3.WithRange(last+"\x00")); err != nil {
 			return deleted, fmt.Errorf("etcd delete audit due markers: %w", err)
 		}
 		if !resp.More {
@@ -434,7 +434,7 @@ func (s *Store) deleteAuditBefore(ctx context.Context, acct, endHex string) (int
 	end := prefix + endHex
 	deleted := 0
 	for {
-		resp, err := s.cli.Get(ctx, prefix, clientv3.WithRange(end), clientv3.WithKeysOnly(), clientv3.WithLimit(sweepBatch))
+		resp, err := s.kv.Get(ctx, prefix, clientv3.WithRange(end), clientv3.WithKeysOnly(), clientv3.WithLimit(sweepBatch))
 		if err != nil {
 			return deleted, fmt.Errorf("etcd read expired audit entries of account %s: %w", acct, err)
 		}
@@ -442,7 +442,7 @@ func (s *Store) deleteAuditBefore(ctx context.Context, acct, endHex string) (int
 			return deleted, nil
 		}
 		last := string(resp.Kvs[len(resp.Kvs)-1].Key)
-		dr, err := s.cli.Delete(ctx, prefix, clientv3.WithRange(last+"\x00"))
+		dr, err := s.kv.Delete(ctx, prefix, clientv3.WithRange(last+"\x00"))
 		if err != nil {
 			return deleted, fmt.Errorf("etcd delete expired audit entries of account %s: %w", acct, err)
 		}

@@ -146,7 +146,7 @@ type groupRead struct {
 // readGroup reads zone, settings, zonemark and the record count in one
 // etcd round trip.
 func (s *Store) readGroup(ctx context.Context, zoneID string) (groupRead, error) {
-	tr, err := s.cli.Txn(ctx).Then(
+	tr, err := s.kv.Txn(ctx).Then(
 		clientv3.OpGet(s.zoneKey(zoneID)),
 		clientv3.OpGet(s.zoneSettingsKey(zoneID)),
 		clientv3.OpGet(s.zoneMarkKey(zoneID)),
@@ -190,8 +190,10 @@ const (
 // to be queued first for the next one.
 func (s *Store) commitGroup(c *committer, batch []*pendingWrite) []*pendingWrite {
 	// The commit must not depend on any one caller's context: others wait
-	// on the same transaction.
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.TxnTimeout)
+	// on the same transaction. Its bound is server-side, so running out of
+	// it is etcd being unavailable, not a caller's deadline.
+	ctx, cancel := context.WithTimeoutCause(context.Background(), s.cfg.TxnTimeout, &UnavailableError{
+		Reason: fmt.Sprintf("record write not committed within %s", s.cfg.TxnTimeout)})
 	defer cancel()
 	for range maxAttempts {
 		results, deferred, outcome := s.attemptGroup(ctx, c, batch)
@@ -343,7 +345,7 @@ func (s *Store) attemptGroup(ctx context.Context, c *committer, batch []*pending
 	}
 	ops = append(ops, clientv3.OpPut(s.zoneMarkKey(c.zoneID), strconv.FormatInt(g.rev, 10)))
 	ops = append(ops, s.auditOps(now, audits...)...)
-	tr, err := s.cli.Txn(ctx).If(
+	tr, err := s.kv.Txn(ctx).If(
 		clientv3.Compare(clientv3.ModRevision(s.zoneMarkKey(c.zoneID)), "=", g.markRev),
 		clientv3.Compare(clientv3.ModRevision(s.zoneKey(c.zoneID)), "=", g.zoneModRev),
 		clientv3.Compare(clientv3.ModRevision(s.zoneSettingsKey(c.zoneID)), "=", g.settingsModRev),

@@ -31,7 +31,7 @@ func (s *Store) BuilderRevision(ctx context.Context) (int64, error) {
 // SetBuilderRevision stores the last revision the builder published. It is
 // outside the data prefix so that storing it does not wake the builder.
 func (s *Store) SetBuilderRevision(ctx context.Context, rev int64) error {
-	if _, err := s.cli.Put(ctx, s.builderRevisionKey(), strconv.FormatInt(rev, 10)); err != nil {
+	if _, err := s.kv.Put(ctx, s.builderRevisionKey(), strconv.FormatInt(rev, 10)); err != nil {
 		return fmt.Errorf("store builder revision %d: %w", rev, err)
 	}
 	return nil
@@ -39,7 +39,7 @@ func (s *Store) SetBuilderRevision(ctx context.Context, rev int64) error {
 
 // CurrentRevision returns etcd's current revision.
 func (s *Store) CurrentRevision(ctx context.Context) (int64, error) {
-	resp, err := s.cli.Get(ctx, s.builderRevisionKey(), clientv3.WithCountOnly())
+	resp, err := s.kv.Get(ctx, s.builderRevisionKey(), clientv3.WithCountOnly())
 	if err != nil {
 		return 0, fmt.Errorf("etcd current revision: %w", err)
 	}

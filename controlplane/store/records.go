@@ -217,7 +217,7 @@ func (s *Store) updateDirect(ctx context.Context, zoneID string, fn func(ctx con
 			}
 			txnOps = append(txnOps, audit...)
 		}
-		tr, err := s.cli.Txn(ctx).If(
+		tr, err := s.kv.Txn(ctx).If(
 			clientv3.Compare(clientv3.ModRevision(s.zoneMarkKey(zoneID)), "=", markRev),
 			clientv3.Compare(clientv3.ModRevision(s.zoneKey(zoneID)), "=", sr.zoneModRev),
 			clientv3.Compare(clientv3.ModRevision(s.zoneSettingsKey(zoneID)), "=", sr.settingsModRev),
@@ -356,7 +356,7 @@ func (s *Store) readMany(ctx context.Context, ops []clientv3.Op, what string) ([
 	for len(ops) > 0 {
 		chunk := ops[:min(readChunk, len(ops))]
 		ops = ops[len(chunk):]
-		tr, err := s.cli.Txn(ctx).Then(chunk...).Commit()
+		tr, err := s.kv.Txn(ctx).Then(chunk...).Commit()
 		if err != nil {
 			return nil, fmt.Errorf("read %s: etcd txn: %w", what, err)
 		}

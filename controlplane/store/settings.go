@@ -64,7 +64,7 @@ func (s *Store) UpdateAccountSettings(ctx context.Context, accountID string, fn 
 		if err != nil {
 			return nil, err
 		}
-		tr, err := s.cli.Txn(ctx).
+		tr, err := s.kv.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
 			Then(append([]clientv3.Op{clientv3.OpPut(key, v)}, audit...)...).Commit()
 		if err != nil {
@@ -136,7 +136,7 @@ func (s *Store) UpdateZoneSettings(ctx context.Context, zoneID string, fn func(z
 		if err != nil {
 			return nil, err
 		}
-		tr, err := s.cli.Txn(ctx).
+		tr, err := s.kv.Txn(ctx).
 			If(
 				clientv3.Compare(clientv3.ModRevision(s.zoneKey(zoneID)), "=", sr.zoneModRev),
 				clientv3.Compare(clientv3.ModRevision(s.zoneSettingsKey(zoneID)), "=", sr.settingsModRev),

@@ -54,7 +54,14 @@ type Config struct {
 	// CommitterIdle is how long a zone's committer (and its index) stays
 	// after its last write (default one minute).
 	CommitterIdle time.Duration
-	// TxnTimeout bounds one group's etcd reads and commit (default 30 s).
+	// CallTimeout bounds every etcd call of the store, server-side,
+	// whatever the caller's deadline (default DefaultCallTimeout, 5 s): a
+	// call etcd does not answer in time fails with an *UnavailableError
+	// instead of hanging the RPC that made it.
+	CallTimeout time.Duration
+	// TxnTimeout bounds one group commit as a whole: its reads, its commit
+	// and its conflict retries, each of them also bounded by CallTimeout
+	// (default six call timeouts, 30 s; never less than CallTimeout).
 	TxnTimeout time.Duration
 	// Registerer receives the store's metrics (nil: not exported).
 	Registerer prometheus.Registerer
@@ -82,9 +89,13 @@ func (c Config) withDefaults() Config {
 	if c.CommitterIdle <= 0 {
 		c.CommitterIdle = time.Minute
 	}
-	if c.TxnTimeout <= 0 {
-		c.TxnTimeout = 30 * time.Second
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = DefaultCallTimeout
 	}
+	if c.TxnTimeout <= 0 {
+		c.TxnTimeout = txnTimeoutCalls * c.CallTimeout
+	}
+	c.TxnTimeout = max(c.TxnTimeout, c.CallTimeout)
 	if c.AuditRetention == 0 {
 		c.AuditRetention = DefaultAuditRetention
 	}
@@ -94,7 +105,10 @@ func (c Config) withDefaults() Config {
 // Store is the etcd-backed state of the control plane. It is safe for
 // concurrent use.
 type Store struct {
-	cli     *clientv3.Client
+	cli *clientv3.Client
+	// kv is cli's KV with a server-side deadline on every call; every read
+	// and write of the store goes through it.
+	kv      etcdKV
 	prefix  string
 	cfg     Config
 	log     *zap.Logger
@@ -117,7 +131,8 @@ func NewWithConfig(cli *clientv3.Client, cfg Config, log *zap.Logger) *Store {
 		log = zap.NewNop()
 	}
 	return &Store{
-		cli: cli, prefix: cfg.Prefix, cfg: cfg, log: log,
+		cli: cli, kv: boundedKV{kv: cli.KV, timeout: cfg.CallTimeout},
+		prefix: cfg.Prefix, cfg: cfg, log: log,
 		metrics:    newMetrics(cfg.Registerer),
 		committers: map[string]*committer{},
 	}

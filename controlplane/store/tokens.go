@@ -78,7 +78,7 @@ func (s *Store) CreateToken(ctx context.Context, t StoredToken) error {
 	if err != nil {
 		return err
 	}
-	tr, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(s.tokenKey(id)), "=", 0)).Then(ops...).Commit()
+	tr, err := s.kv.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(s.tokenKey(id)), "=", 0)).Then(ops...).Commit()
 	if err != nil {
 		return fmt.Errorf("create token %s: etcd txn: %w", id, err)
 	}
@@ -126,7 +126,7 @@ func (s *Store) RevokeToken(ctx context.Context, id string) (*dnsv1.Token, error
 		if err != nil {
 			return nil, err
 		}
-		tr, err := s.cli.Txn(ctx).
+		tr, err := s.kv.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(s.tokenKey(id)), "=", resp.Kvs[0].ModRevision)).
 			Then(ops...).Commit()
 		if err != nil {
@@ -153,7 +153,7 @@ func (s *Store) ListTokens(ctx context.Context, accountID string, pageSize int, 
 		}
 		start = last + "\x00"
 	}
-	resp, err := s.cli.Get(ctx, start, clientv3.WithRange(prefixEnd(prefix)), clientv3.WithLimit(int64(pageSize)+1), clientv3.WithKeysOnly())
+	resp, err := s.kv.Get(ctx, start, clientv3.WithRange(prefixEnd(prefix)), clientv3.WithLimit(int64(pageSize)+1), clientv3.WithKeysOnly())
 	if err != nil {
 		return nil, "", fmt.Errorf("list tokens of account %s: %w", accountID, err)
 	}
@@ -190,7 +190,7 @@ func (s *Store) ListTokens(ctx context.Context, accountID string, pageSize int, 
 // AllTokens reads every token with the revision of the read, for the
 // verifier's cache, which then watches from that revision.
 func (s *Store) AllTokens(ctx context.Context) ([]StoredToken, int64, error) {
-	resp, err := s.cli.Get(ctx, s.tokensPrefix(), clientv3.WithPrefix())
+	resp, err := s.kv.Get(ctx, s.tokensPrefix(), clientv3.WithPrefix())
 	if err != nil {
 		return nil, 0, fmt.Errorf("read tokens: %w", err)
 	}

@@ -43,7 +43,7 @@ func (s *Store) getAt(ctx context.Context, key string, rev int64, opts ...client
 	if rev > 0 {
 		opts = append(opts, clientv3.WithRev(rev))
 	}
-	resp, err := s.cli.Get(ctx, key, opts...)
+	resp, err := s.kv.Get(ctx, key, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("etcd get %s: %w", key, err)
 	}
@@ -237,7 +237,7 @@ func (s *Store) CreateZone(ctx context.Context, accountID, name string, build fu
 			return nil, err
 		}
 		ops = append(ops, audit...)
-		tr, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		tr, err := s.kv.Txn(ctx).If(cmps...).Then(ops...).Commit()
 		if err != nil {
 			return nil, fmt.Errorf("create zone %s: etcd txn: %w", name, err)
 		}
@@ -283,7 +283,7 @@ func (s *Store) DeleteZone(ctx context.Context, zoneID string) (*dnsv1.Zone, err
 		if err != nil {
 			return nil, err
 		}
-		tr, err := s.cli.Txn(ctx).
+		tr, err := s.kv.Txn(ctx).
 			If(
 				clientv3.Compare(clientv3.ModRevision(s.zoneKey(zoneID)), "=", zr.modRev),
 				// The audit entry counts the records deleted: none may
@@ -377,7 +377,7 @@ func (s *Store) UpdateZoneGroup(ctx context.Context, zoneID string, fn func(targ
 			return nil, err
 		}
 		ops = append(ops, audit...)
-		tr, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		tr, err := s.kv.Txn(ctx).If(cmps...).Then(ops...).Commit()
 		if err != nil {
 			return nil, fmt.Errorf("update zones named %s: etcd txn: %w", zr.zone.GetName(), err)
 		}
@@ -460,7 +460,7 @@ func (s *Store) listIndex(ctx context.Context, prefix string, pageSize int, page
 		}
 		start = last + "\x00"
 	}
-	resp, err := s.cli.Get(ctx, start, clientv3.WithRange(prefixEnd(prefix)), clientv3.WithLimit(int64(pageSize)+1))
+	resp, err := s.kv.Get(ctx, start, clientv3.WithRange(prefixEnd(prefix)), clientv3.WithLimit(int64(pageSize)+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("etcd list %s: %w", prefix, err)
 	}
@@ -502,7 +502,7 @@ func (s *Store) readZoneForDelete(ctx context.Context, zoneID string) (zr zoneRe
 	if !validID(zoneID) {
 		return zoneRev{}, 0, 0, fmt.Errorf("zone %q: %w", zoneID, ErrNotFound)
 	}
-	tr, err := s.cli.Txn(ctx).Then(
+	tr, err := s.kv.Txn(ctx).Then(
 		clientv3.OpGet(s.zoneKey(zoneID)),
 		clientv3.OpGet(s.zoneMarkKey(zoneID)),
 		clientv3.OpGet(s.recordIDsPrefix(zoneID), clientv3.WithPrefix(), clientv3.WithCountOnly()),

@@ -79,7 +79,16 @@ func FromStore(err error) error {
 	if _, ok := err.(interface{ GRPCStatus() *grpcstatus.Status }); ok {
 		return err
 	}
+	// Before the context errors: a server-side bound on an etcd call ends
+	// in context.DeadlineExceeded too, but it is etcd's failure, not the
+	// client's deadline, and a retry later may succeed.
+	var ue *store.UnavailableError
+	if errors.As(err, &ue) {
+		return grpcstatus.Error(codes.Unavailable, "etcd unavailable: "+ue.Reason+"; retry later")
+	}
 	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		return grpcstatus.Error(codes.Unavailable, "etcd unavailable, retry later")
 	case errors.Is(err, store.ErrNotFound):
 		return grpcstatus.Error(codes.NotFound, err.Error())
 	case errors.Is(err, store.ErrAlreadyExists):
@@ -100,7 +109,7 @@ func FromStore(err error) error {
 		case codes.DeadlineExceeded:
 			return grpcstatus.Error(codes.DeadlineExceeded, "deadline exceeded")
 		case codes.Unavailable:
-			return grpcstatus.Error(codes.Unavailable, "storage unavailable, retry later")
+			return grpcstatus.Error(codes.Unavailable, "etcd unavailable, retry later")
 		}
 	}
 	return grpcstatus.Error(codes.Internal, "internal error")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -51,6 +52,9 @@ func TestFromStoreMapsErrors(t *testing.T) {
 		{"deadline", fmt.Errorf("get: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
 		{"status passes through", passthrough, codes.InvalidArgument},
 		{"wrapped etcd status unavailable", fmt.Errorf("get: %w", grpcstatus.Error(codes.Unavailable, "etcdserver: no leader")), codes.Unavailable},
+		{"server-side etcd deadline is unavailable", fmt.Errorf("etcd get /k: %w", &store.UnavailableError{Reason: "no answer within 5s", Err: context.DeadlineExceeded}), codes.Unavailable},
+		{"etcd unreachable is unavailable", fmt.Errorf("txn: %w", &store.UnavailableError{Reason: "unreachable or without a leader", Err: grpcstatus.Error(codes.Unavailable, "connection refused")}), codes.Unavailable},
+		{"client deadline stays deadline exceeded", fmt.Errorf("etcd get /k: %w", grpcstatus.Error(codes.DeadlineExceeded, "context deadline exceeded")), codes.DeadlineExceeded},
 		{"unknown is internal", errors.New("disk on fire at /var/x"), codes.Internal},
 	}
 	for _, tt := range tests {
@@ -65,6 +69,9 @@ func TestFromStoreMapsErrors(t *testing.T) {
 			st := grpcstatus.Convert(got)
 			if st.Code() != tt.want {
 				t.Fatalf("code = %v, want %v", st.Code(), tt.want)
+			}
+			if tt.want == codes.Unavailable && !strings.HasPrefix(st.Message(), "etcd unavailable") {
+				t.Fatalf("unavailable message %q does not name etcd", st.Message())
 			}
 			if tt.want == codes.Internal && st.Message() != "internal error" {
 				t.Fatalf("internal message leaks: %q", st.Message())
