@@ -127,6 +127,17 @@ type Config struct {
 	// AllowPlaintext permits a plaintext gRPC listener on a non-loopback
 	// address (bearer tokens then cross the network in the clear).
 	AllowPlaintext bool
+	// EtcdTimeout bounds every etcd call of the store, server-side: an RPC
+	// whose etcd call gets no answer in time fails with Unavailable ("etcd
+	// unavailable: ...") instead of hanging for as long as its client
+	// waits. A group commit of record writes gets six times as long in all
+	// (its reads, commit and conflict retries). 0 =
+	// store.DefaultCallTimeout (5 s).
+	EtcdTimeout time.Duration
+	// EtcdProbeInterval is how often etcd is probed, and how long one probe
+	// may take; while probes fail, gRPC health says NOT_SERVING and /ready
+	// 503. 0 = 1 s.
+	EtcdProbeInterval time.Duration
 }
 
 // etcdMaxSend matches the embedded etcd's request limit so large record
@@ -142,6 +153,7 @@ type Server struct {
 	st      *store.Store
 	grpc    *grpc.Server
 	health  *health.Server
+	probe   *etcdProbe
 	reg     *prometheus.Registry
 	builder *builder.Builder
 	authn   *authn.Verifier
@@ -152,6 +164,9 @@ type Server struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	stopped bool
+
+	// metricsAddr is where the metrics listener listens (after Start).
+	metricsAddr string
 }
 
 // New connects to etcd and NATS and builds every service. Nothing listens
@@ -189,6 +204,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 		// us through return values anyway.
 		Logger: log.Named("etcd-client").WithOptions(zap.IncreaseLevel(zapcore.ErrorLevel)),
 	}
+	tuneEtcdClient(&ecfg)
 	if cfg.EtcdTLS.enabled() {
 		if ecfg.TLS, err = tlsConfig(cfg.EtcdTLS); err != nil {
 			return nil, fmt.Errorf("server: etcd tls: %w", err)
@@ -203,7 +219,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 	s.st = store.NewWithConfig(cli, store.Config{
 		Prefix: cfg.Prefix, Registerer: s.reg,
 		MaxGroupWrites: cfg.MaxGroupWrites, MaxTxnOps: cfg.MaxTxnOps,
-		AuditRetention: cfg.AuditRetention,
+		AuditRetention: cfg.AuditRetention, CallTimeout: cfg.EtcdTimeout,
 	}, log.Named("store"))
 	// Fail at startup, with a clear error, rather than on the first RPC.
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -299,6 +315,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 	dnsv1.RegisterAuditServiceServer(s.grpc, auditlog.New(s.st, log.Named("auditlog")))
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
+	s.probe = newEtcdProbe(s.st, s.health, cfg.EtcdProbeInterval, s.reg, log.Named("etcd-probe"))
 	reflection.Register(s.grpc)
 	return s, nil
 }
@@ -354,6 +371,8 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+		mux.HandleFunc("/ready", s.serveReady)
+		s.metricsAddr = mlis.Addr().String()
 		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		s.wg.Add(1)
 		go func() {
@@ -396,6 +415,12 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	// After SERVING is set, so that a failed probe is not overwritten.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.probe.run(bctx)
+	}()
 	s.log.Info("control plane listening", zap.String("grpc", lis.Addr().String()))
 	return nil
 }
@@ -408,6 +433,14 @@ func (s *Server) GRPCAddr() string {
 		return ""
 	}
 	return s.lis.Addr().String()
+}
+
+// MetricsAddr is the address of the metrics and /ready listener (after
+// Start; "" when off).
+func (s *Server) MetricsAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.metricsAddr
 }
 
 // GRPCServer lets other packages register services before Start.
