@@ -81,8 +81,9 @@ func NewHandler(engine *answer.Engine, metrics *Metrics, opts ...Option) *Handle
 func (h *Handler) SetReady(ready bool) { h.ready.Store(ready) }
 
 // Serve answers one query and returns the response packed into out (grown
-// if needed), or nil when the packet must be dropped: too short, a
-// response, or unparsable (answering those only helps reflection attacks).
+// if needed), or nil when the packet must be dropped: shorter than a
+// header or a response (answering those only helps reflection attacks). A
+// query that cannot be parsed gets FORMERR, never longer than the query.
 // tcp selects the size limit: 65535 over TCP, the client's EDNS0 size
 // (capped at EDNSBufferSize) or 512 over UDP. It may wait on an upstream
 // lookup (see ServeInline).
@@ -228,14 +229,36 @@ func (x *exchange) ourOPT(do bool) *dns.OPT {
 	return o
 }
 
-// serveFull answers any query the full parser accepts.
+// serveFull answers every query the fast path leaves: those the full
+// parser accepts, and FORMERR for those it does not.
 func (h *Handler) serveFull(ctx context.Context, query []byte, tcp bool, out []byte, upstream bool) ([]byte, bool) {
+	if query[2]&opcodeMask == 0 && binary.BigEndian.Uint16(query[4:]) != 1 {
+		// A QUERY asks one question (RFC 1035 4.1.2, and RFC 9619 for
+		// QDCOUNT > 1). The header decides: no unpacking, so that a flood
+		// of these costs no allocation.
+		return h.replyError(query, out, dns.RcodeFormatError, 0), false
+	}
 	x := h.msgs.Get().(*exchange)
 	defer h.release(x)
 	req, resp := &x.req, &x.resp
 	if err := req.Unpack(query); err != nil {
-		h.metrics.dropped("unparsable")
-		return nil, false
+		// RFC 1035 4.1.1, RCODE 1: "The name server was unable to
+		// interpret the query." The header was readable (serve checked its
+		// length), so the client gets an answer it can match by id.
+		return h.replyError(query, out, dns.RcodeFormatError, 0), false
+	}
+	qtype := uint16(0)
+	if len(req.Question) == 1 {
+		qtype = req.Question[0].Qtype
+	}
+	if req.Opcode != dns.OpcodeQuery {
+		// NOTIFY, UPDATE, IQUERY, STATUS, DSO...: not implemented here
+		// (RFC 1035 4.1.1 RCODE 4), as NSD and Knot answer them.
+		return h.replyError(query, out, dns.RcodeNotImplemented, qtype), false
+	}
+	reqOpt, ok := queryOPT(query, req)
+	if !ok {
+		return h.replyError(query, out, dns.RcodeFormatError, qtype), false
 	}
 
 	resp.Id = req.Id
@@ -245,25 +268,12 @@ func (h *Handler) serveFull(ctx context.Context, query []byte, tcp bool, out []b
 	resp.CheckingDisabled = req.CheckingDisabled
 	resp.Question = append(resp.Question[:0], req.Question...)
 
-	var reqOpt *dns.OPT
-	nOpt := 0
-	for _, rr := range req.Extra {
-		if o, ok := rr.(*dns.OPT); ok {
-			reqOpt = o
-			nOpt++
-		}
-	}
-	qtype := uint16(0)
-	if len(req.Question) == 1 {
-		qtype = req.Question[0].Qtype
-	}
 	switch {
-	case req.Opcode != dns.OpcodeQuery:
-		resp.Rcode = dns.RcodeNotImplemented
-	case len(req.Question) != 1 || nOpt > 1 || (reqOpt != nil && reqOpt.Hdr.Name != "."):
-		resp.Rcode = dns.RcodeFormatError
 	case reqOpt != nil && reqOpt.Version() != 0:
+		// Before the options: their format is the unknown version's.
 		resp.Rcode = dns.RcodeBadVers
+	case reqOpt != nil && !optionsOK(reqOpt):
+		return h.replyError(query, out, dns.RcodeFormatError, qtype), false
 	case !h.ready.Load():
 		resp.Rcode = dns.RcodeServerFailure
 	default:
@@ -321,6 +331,53 @@ func truncate(resp *dns.Msg, size int) {
 	}
 }
 
+// replyError answers query with a FORMERR or NOTIMP built from its bytes
+// (appendError) and counts it.
+func (h *Handler) replyError(query, out []byte, rcode int, qtype uint16) []byte {
+	h.metrics.answered(rcode, qtype)
+	return appendError(out[:0], query, rcode)
+}
+
+// queryOPT returns the query's OPT record, and false when the query is
+// malformed for this server: QDCOUNT other than 1 (counted in the header:
+// the parser forgives a count larger than the questions present), or an
+// OPT record that is not alone, not in the additional section, or not
+// owned by the root (RFC 6891 6.1.1 and 6.1.2).
+func queryOPT(query []byte, req *dns.Msg) (*dns.OPT, bool) {
+	if binary.BigEndian.Uint16(query[4:]) != 1 || len(req.Question) != 1 {
+		return nil, false
+	}
+	for _, rrs := range [][]dns.RR{req.Answer, req.Ns} {
+		for _, rr := range rrs {
+			if rr.Header().Rrtype == dns.TypeOPT {
+				return nil, false
+			}
+		}
+	}
+	var opt *dns.OPT
+	for _, rr := range req.Extra {
+		if o, ok := rr.(*dns.OPT); ok {
+			if opt != nil || o.Hdr.Name != "." {
+				return nil, false
+			}
+			opt = o
+		}
+	}
+	return opt, true
+}
+
+// optionsOK reports whether the options we read are well formed: a COOKIE
+// must be 8 or 16 to 40 bytes long (RFC 7873 5.2.2). dns.Msg keeps the
+// cookie hex-encoded, two characters a byte.
+func optionsOK(opt *dns.OPT) bool {
+	for _, o := range opt.Option {
+		if c, ok := o.(*dns.EDNS0_COOKIE); ok && !cookieLenOK(len(c.Cookie)/2) {
+			return false
+		}
+	}
+	return true
+}
+
 func servfail(req *dns.Msg, out []byte) []byte {
 	m := new(dns.Msg)
 	m.SetRcode(req, dns.RcodeServerFailure)
@@ -358,9 +415,10 @@ type Metrics struct {
 	cacheHits, cacheMisses prometheus.Counter
 }
 
-// Bounds of Metrics.byCode; other codes take the slower path.
+// Bounds of Metrics.byCode; other codes take the slower path. Rcodes up
+// to 16 (BADVERS) are the ones the edge sends.
 const (
-	countedRcodes = 16
+	countedRcodes = 17
 	countedQtypes = 512
 )
 
@@ -398,10 +456,7 @@ func (m *Metrics) answered(rcode int, qtype uint16) {
 			return
 		}
 	}
-	rc, ok := dns.RcodeToString[rcode]
-	if !ok {
-		rc = "OTHER"
-	}
+	rc := rcodeLabel(rcode)
 	qt, ok := dns.TypeToString[qtype]
 	if !ok {
 		// Bounded label values: a client must not grow our series.
@@ -412,6 +467,20 @@ func (m *Metrics) answered(rcode int, qtype uint16) {
 		m.byCode[i].Store(&c)
 	}
 	c.Inc()
+}
+
+// rcodeLabel names a response code. 16 is BADVERS: dns.RcodeToString
+// calls it BADSIG, its meaning in a TSIG record (RFC 8945), but the rcode
+// of a response is the OPT record's extended RCODE, and 16 there is
+// BADVERS (RFC 6891 9); the edge signs nothing.
+func rcodeLabel(rcode int) string {
+	if rcode == dns.RcodeBadVers {
+		return "BADVERS"
+	}
+	if rc, ok := dns.RcodeToString[rcode]; ok {
+		return rc
+	}
+	return "OTHER"
 }
 
 func (m *Metrics) dropped(reason string) { m.drops.WithLabelValues(reason).Inc() }

@@ -119,10 +119,10 @@ func TestHandlerProtocol(t *testing.T) {
 			return pack(t, m)
 		}, drop: true},
 		{name: "short packets are dropped", query: func() []byte { return []byte{1, 2, 3} }, drop: true},
-		{name: "unparsable packets are dropped", query: func() []byte {
+		{name: "unparsable packets are formerr", query: func() []byte {
 			b := pack(t, query("www.example.com.", dns.TypeA, 0))
 			return b[:len(b)-3]
-		}, drop: true},
+		}, verify: rcodeIs(dns.RcodeFormatError)},
 		{name: "large answer truncated at 512 without edns", query: func() []byte { return pack(t, query("big.example.com.", dns.TypeTXT, 0)) },
 			verify: truncatedWithin(512)},
 		{name: "large answer truncated at our size with big edns", query: func() []byte { return pack(t, query("big.example.com.", dns.TypeTXT, 65000)) },
@@ -205,6 +205,9 @@ func FuzzServeDNS(f *testing.F) {
 	} {
 		b, _ := m.Pack()
 		f.Add(b, false)
+	}
+	for _, tt := range wireErrorCases() {
+		f.Add(tt.query, false)
 	}
 	h := testHandler(f)
 	f.Fuzz(func(t *testing.T, q []byte, tcp bool) {

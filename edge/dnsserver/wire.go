@@ -138,7 +138,8 @@ func parseFast(b []byte, q *fastQuery) bool {
 		code := binary.BigEndian.Uint16(b[off:])
 		l := int(binary.BigEndian.Uint16(b[off+2:]))
 		off += 4 + l
-		if off > end || (code != dns.EDNS0COOKIE && code != dns.EDNS0PADDING) {
+		if off > end || (code != dns.EDNS0COOKIE && code != dns.EDNS0PADDING) ||
+			(code == dns.EDNS0COOKIE && !cookieLenOK(l)) {
 			return false
 		}
 	}
@@ -169,4 +170,129 @@ func appendOPT(b []byte, do bool) []byte {
 		byte(EDNSBufferSize>>8), byte(EDNSBufferSize&0xff),
 		0, 0, flags, 0, // extended RCODE, version, DO + Z
 		0, 0) // no options
+}
+
+// cookieLenOK reports whether a COOKIE option of l bytes is well formed
+// (RFC 7873 4 and 5.2.2): a client cookie of 8 bytes, alone or followed by
+// a server cookie of 8 to 32 bytes. Any other length gets FORMERR.
+func cookieLenOK(l int) bool { return l == 8 || 16 <= l && l <= 40 }
+
+// The error path builds FORMERR and NOTIMP replies straight from the
+// packet: it must answer packets dns.Msg cannot unpack (that is what makes
+// them FORMERR), and it allocates nothing. Such a reply is never longer
+// than the query (header, at most the query's one question, and our OPT
+// only when the query carried one), so answering instead of dropping gives
+// an attacker no amplification (RFC 8906 asks servers to answer).
+
+// skipName returns the offset just past the (possibly compressed) name at
+// off, or -1 when it runs past the packet or uses a reserved label type.
+func skipName(b []byte, off int) int {
+	for {
+		if off >= len(b) {
+			return -1
+		}
+		l := int(b[off])
+		switch {
+		case l == 0:
+			return off + 1
+		case l&0xc0 == 0xc0: // a pointer ends the name
+			if off+2 > len(b) {
+				return -1
+			}
+			return off + 2
+		case l > 63:
+			return -1
+		}
+		off += 1 + l
+	}
+}
+
+// questionEnd returns the offset just past the query's first question when
+// it is well formed and uncompressed (a compression pointer in the first
+// question could only point into the header), or -1.
+func questionEnd(b []byte) int {
+	off, wire := headerLen, 0
+	for {
+		if off >= len(b) {
+			return -1
+		}
+		l := int(b[off])
+		if l > 63 {
+			return -1
+		}
+		wire += l + 1
+		off += 1 + l
+		if wire > maxNameLen {
+			return -1
+		}
+		if l == 0 {
+			break
+		}
+	}
+	if off+4 > len(b) {
+		return -1
+	}
+	return off + 4
+}
+
+// ednsOf reports whether the query holds an OPT record whose fixed part
+// can be read (in whichever section: a misplaced OPT still says the client
+// speaks EDNS) and the DO bit of the first one.
+func ednsOf(b []byte) (edns, do bool) {
+	off := headerLen
+	for range binary.BigEndian.Uint16(b[4:]) {
+		if off = skipName(b, off); off < 0 || off+4 > len(b) {
+			return false, false
+		}
+		off += 4
+	}
+	rrs := int(binary.BigEndian.Uint16(b[6:])) + int(binary.BigEndian.Uint16(b[8:])) +
+		int(binary.BigEndian.Uint16(b[10:]))
+	for range rrs {
+		if off = skipName(b, off); off < 0 || off+10 > len(b) {
+			return false, false
+		}
+		if binary.BigEndian.Uint16(b[off:]) == dns.TypeOPT {
+			return true, b[off+6]&0x80 != 0
+		}
+		off += 10 + int(binary.BigEndian.Uint16(b[off+8:]))
+	}
+	return false, false
+}
+
+// appendError appends the reply with rcode (FORMERR or NOTIMP, below 16)
+// to query: its id and opcode; for QUERY, RD and CD copied as in every
+// answer, for other opcodes no flag at all (AA, TC, RD, RA, AD and CD are
+// QUERY's: RFC 2136 2.2 makes those bits Z in UPDATE, and an opcode we do
+// not implement has no answer to qualify); the question when the query has
+// exactly one and it could be read; and, when the query carried an OPT
+// record, ours (RFC 6891 6 and 7: a FORMERR over a malformed OPT still
+// carries one, so that the client can tell it from a server without EDNS).
+func appendError(b, query []byte, rcode int) []byte {
+	op := query[2] & opcodeMask
+	f2, f3 := flagQR|op, byte(rcode)
+	if op == 0 {
+		f2 |= query[2] & flagRD
+		f3 |= query[3] & flagCD
+	}
+	qEnd := -1
+	if binary.BigEndian.Uint16(query[4:]) == 1 {
+		qEnd = questionEnd(query)
+	}
+	edns, do := ednsOf(query)
+	var qd, ar byte
+	if qEnd > 0 {
+		qd = 1
+	}
+	if edns {
+		ar = 1
+	}
+	b = append(b, query[0], query[1], f2, f3, 0, qd, 0, 0, 0, 0, 0, ar)
+	if qEnd > 0 {
+		b = append(b, query[headerLen:qEnd]...)
+	}
+	if edns {
+		b = appendOPT(b, do)
+	}
+	return b
 }
