@@ -32,6 +32,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/authn"
 	"github.com/zonegrid/zonegrid/controlplane/authz"
 	"github.com/zonegrid/zonegrid/controlplane/builder"
+	"github.com/zonegrid/zonegrid/controlplane/grpccodec"
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
@@ -283,7 +284,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	rpcMetrics := newRPCMetrics(s.reg)
-	unary := []grpc.UnaryServerInterceptor{rpcMetrics.unary, loggingInterceptor(log.Named("grpc"))}
+	unary := []grpc.UnaryServerInterceptor{rpcMetrics.unary, loggingInterceptor(log.Named("grpc")), grpccodec.UnaryInterceptor}
 	var stream []grpc.StreamServerInterceptor
 	if !cfg.DisableAuth {
 		s.authn = authn.New(s.st, authn.Options{OperatorSecrets: cfg.OperatorTokens}, log.Named("authn"))
@@ -296,6 +297,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(etcdMaxSend),
 	}
+	gopts = append(gopts, grpccodec.ServerOptions()...) // invalid UTF-8: InvalidArgument naming the field
 	creds, err := serverCredentials(cfg.TLS)
 	if err != nil {
 		s.closeClients()
