@@ -42,8 +42,17 @@ type Config struct {
 	// while a batch publishes are coalesced into the next batch anyway, so
 	// the window only needs to cover one burst of commits.
 	Coalesce time.Duration
-	// SessionTTL is the leader lease in seconds; default 10.
+	// SessionTTL is the leader lease in seconds; default 2. A dead
+	// leader's successor publishes within about this long (plus etcd's
+	// half-second expiry check); every write of a leader is fenced by it
+	// (fence.go). etcd refuses leases shorter than its minimum (1.5 s with
+	// default timing).
 	SessionTTL int
+	// ReconcileInterval is how often the leader compares what NATS holds
+	// with etcd and republishes what is missing, older or divergent
+	// (reconcile.go); default 1 minute, negative: only when it becomes
+	// leader.
+	ReconcileInterval time.Duration
 	// ID names this builder in the election; default host name + pid.
 	ID string
 	// Registerer receives the metrics; nil keeps them unregistered.
@@ -102,6 +111,12 @@ type Builder struct {
 	rewrites chan string
 	// published is the last revision whose changes are all published.
 	published atomic.Int64
+	// fence bounds the leader's writes by its election lease (fence.go);
+	// nil while not leading.
+	fence atomic.Pointer[fence]
+	// refill is set when a bucket or the delta stream had to be created:
+	// the next reconcile republishes every name. Main loop only.
+	refill bool
 }
 
 // New returns a builder publishing through nc. It does not touch the
@@ -117,7 +132,10 @@ func New(st *store.Store, nc *nats.Conn, cfg Config, log *zap.Logger) (*Builder,
 		cfg.Coalesce = 2 * time.Millisecond
 	}
 	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = 10
+		cfg.SessionTTL = 2
+	}
+	if cfg.ReconcileInterval == 0 {
+		cfg.ReconcileInterval = time.Minute
 	}
 	if cfg.DeltaThreshold == 0 {
 		cfg.DeltaThreshold = 5000
@@ -195,7 +213,9 @@ func (b *Builder) runOnce(ctx context.Context) error {
 	if err := el.Campaign(ctx, b.cfg.ID); err != nil {
 		return fmt.Errorf("builder campaign: %w", err)
 	}
-	b.log.Info("builder is leader", zap.String("id", b.cfg.ID))
+	b.fence.Store(newFence(b.st.Client(), sess.Lease(), b.cfg.SessionTTL))
+	defer b.fence.Store(nil)
+	b.log.Info("builder is leader", zap.String("id", b.cfg.ID), zap.Int("lease_ttl_seconds", b.cfg.SessionTTL))
 	b.m.leader.Set(1)
 	defer b.m.leader.Set(0)
 	defer func() {
@@ -219,35 +239,77 @@ func (b *Builder) runOnce(ctx context.Context) error {
 	b.mu.Lock()
 	b.zstate = map[string]*zoneState{}
 	b.mu.Unlock()
-	if err := b.ensureBuckets(lctx); err != nil {
+	if err := b.ensureBuckets(lctx, true); err != nil {
 		return err
 	}
 	go b.rewriter(lctx)
 	return b.lead(lctx)
 }
 
-func (b *Builder) ensureBuckets(ctx context.Context) error {
+// ensureBuckets opens the buckets, the object store and the delta stream,
+// creating what is missing. A store that had to be created while zones may
+// exist (NATS lost its state, or someone deleted it) sets refill, so that
+// the next reconcile republishes everything; a KV bucket created so is
+// marked snapshot.FillingMetadata until then, so edges do not take its
+// partial listing for the whole. At start (update) existing buckets get
+// the configured settings; the periodic check only looks.
+func (b *Builder) ensureBuckets(ctx context.Context, update bool) error {
 	var err error
-	if b.zones, err = b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	if b.zones, err = b.ensureKV(ctx, update, jetstream.KeyValueConfig{
 		Bucket: snapshot.ZonesBucket, History: 1, Storage: jetstream.FileStorage, Replicas: b.cfg.KVReplicas,
 		Description: "zonegrid zone snapshots",
 	}); err != nil {
-		return fmt.Errorf("create kv bucket %s: %w", snapshot.ZonesBucket, err)
+		return err
 	}
-	if b.accts, err = b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	if b.accts, err = b.ensureKV(ctx, update, jetstream.KeyValueConfig{
 		Bucket: snapshot.AccountsBucket, History: 1, Storage: jetstream.FileStorage, Replicas: b.cfg.KVReplicas,
 		Description: "zonegrid account settings",
 	}); err != nil {
-		return fmt.Errorf("create kv bucket %s: %w", snapshot.AccountsBucket, err)
-	}
-	if b.objs, err = b.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: snapshot.ObjectBucket, Storage: jetstream.FileStorage, Replicas: b.cfg.KVReplicas,
-		Description: "zonegrid zone snapshots too large for one message",
-	}); err != nil {
-		return fmt.Errorf("create object store %s: %w", snapshot.ObjectBucket, err)
-	}
-	if err := b.ensureDeltaStream(ctx); err != nil {
 		return err
+	}
+	objsMissing := false
+	if b.objs, err = b.js.ObjectStore(ctx, snapshot.ObjectBucket); errors.Is(err, jetstream.ErrBucketNotFound) {
+		objsMissing = true
+	} else if err != nil {
+		return fmt.Errorf("open object store %s: %w", snapshot.ObjectBucket, err)
+	}
+	if objsMissing || update {
+		if err := b.guarded(ctx, func(ctx context.Context) error {
+			b.objs, err = b.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+				Bucket: snapshot.ObjectBucket, Storage: jetstream.FileStorage, Replicas: b.cfg.KVReplicas,
+				Description: "zonegrid zone snapshots too large for one message",
+			})
+			return err
+		}); err != nil {
+			return fmt.Errorf("create object store %s: %w", snapshot.ObjectBucket, err)
+		}
+	}
+	if _, err := b.js.Stream(ctx, snapshot.DeltaStream); errors.Is(err, jetstream.ErrStreamNotFound) {
+		b.log.Warn("delta stream missing: creating it, every zone will be republished", zap.String("stream", snapshot.DeltaStream))
+		b.refill = true
+		if err := b.ensureDeltaStream(ctx); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return fmt.Errorf("open stream %s: %w", snapshot.DeltaStream, err)
+	} else if update {
+		if err := b.ensureDeltaStream(ctx); err != nil {
+			return err
+		}
+	}
+	if objsMissing {
+		b.log.Warn("object store missing: created it, every zone will be republished", zap.String("bucket", snapshot.ObjectBucket))
+		b.refill = true
+	}
+	if !update && !b.refill {
+		return nil
+	}
+	if b.refill {
+		// Delta chains and object copies the builder remembers may be gone
+		// with the stores: every name is republished whole.
+		b.mu.Lock()
+		b.zstate = map[string]*zoneState{}
+		b.mu.Unlock()
 	}
 	// Remember which zones live in the object store, so that one which
 	// shrinks back into a KV value gets its stale object removed.
@@ -264,6 +326,39 @@ func (b *Builder) ensureBuckets(ctx context.Context) error {
 	return nil
 }
 
+// ensureKV opens a KV bucket, creating it (marked as filling) when missing.
+// An existing bucket keeps its filling mark: a builder that died while
+// filling it leaves it to the next reconcile.
+func (b *Builder) ensureKV(ctx context.Context, update bool, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := b.js.KeyValue(ctx, cfg.Bucket)
+	switch {
+	case errors.Is(err, jetstream.ErrBucketNotFound):
+		b.log.Warn("kv bucket missing: creating it, every zone will be republished", zap.String("bucket", cfg.Bucket))
+		b.refill = true
+		cfg.Metadata = map[string]string{snapshot.FillingMetadata: b.cfg.ID}
+	case err != nil:
+		return nil, fmt.Errorf("open kv bucket %s: %w", cfg.Bucket, err)
+	case !update:
+		return kv, nil
+	default:
+		st, err := kv.Status(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("kv bucket %s status: %w", cfg.Bucket, err)
+		}
+		if v, ok := st.Metadata()[snapshot.FillingMetadata]; ok {
+			cfg.Metadata = map[string]string{snapshot.FillingMetadata: v}
+			b.refill = true
+		}
+	}
+	if err := b.guarded(ctx, func(ctx context.Context) error {
+		kv, err = b.js.CreateOrUpdateKeyValue(ctx, cfg)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("create kv bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
+}
+
 // lead publishes until ctx ends or something fails.
 func (b *Builder) lead(ctx context.Context) error {
 	rev, err := b.st.BuilderRevision(ctx)
@@ -274,6 +369,7 @@ func (b *Builder) lead(ctx context.Context) error {
 		if rev, err = b.fullRebuild(ctx); err != nil {
 			return err
 		}
+		b.refill = false // everything was just published at rev
 	}
 	b.published.Store(rev)
 	for {
@@ -375,6 +471,19 @@ func (b *Builder) follow(ctx context.Context, rev int64) (int64, error) {
 	defer cancel()
 	wch := b.st.Client().Watch(wctx, b.st.DataPrefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1))
 	b.log.Info("builder following changes", zap.Int64("from_revision", rev+1))
+	// What NATS holds is compared with etcd before anything else and then
+	// every ReconcileInterval (reconcile.go): a store lost while no
+	// builder led, or a builder resuming from a revision whose snapshots
+	// NATS no longer holds, is repaired here.
+	if err := b.reconcile(ctx, rev); err != nil {
+		return rev, err
+	}
+	var reconcileC <-chan time.Time
+	if b.cfg.ReconcileInterval > 0 {
+		rt := time.NewTicker(b.cfg.ReconcileInterval)
+		defer rt.Stop()
+		reconcileC = rt.C
+	}
 	// Delta zones whose full snapshot got old are rewritten in the
 	// background; checking a few times per FullEvery is enough.
 	tick := time.NewTicker(max(b.cfg.FullEvery/4, 10*time.Millisecond))
@@ -390,6 +499,10 @@ func (b *Builder) follow(ctx context.Context, rev int64) (int64, error) {
 				return rev, ctx.Err()
 			case <-tick.C:
 				b.dueRewrites()
+			case <-reconcileC:
+				if err := b.reconcile(ctx, rev); err != nil {
+					return rev, err
+				}
 			case resp, ok := <-wch:
 				if err := b.absorb(bt, resp, ok); err != nil {
 					return rev, err
@@ -568,7 +681,9 @@ func (b *Builder) fullRebuild(ctx context.Context) (int64, error) {
 	b.mu.Unlock()
 	for _, o := range objs {
 		if !inObjects[snapshot.NameFromKey(o.Name)] {
-			if err := b.objs.Delete(ctx, o.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			if err := b.guarded(ctx, func(ctx context.Context) error {
+				return b.objs.Delete(ctx, o.Name)
+			}); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 				return 0, fmt.Errorf("delete stale object %s: %w", o.Name, err)
 			}
 		}

@@ -243,7 +243,10 @@ func (b *Builder) publishDelta(ctx context.Context, name string, st *zoneState, 
 		// for everyone than a chain of split deltas.
 		return b.publishFull(ctx, name, bt.rev, false)
 	}
-	if _, err := b.js.Publish(ctx, snapshot.DeltaSubject(name), data); err != nil {
+	if err := b.guarded(ctx, func(ctx context.Context) error {
+		_, err := b.js.Publish(ctx, snapshot.DeltaSubject(name), data)
+		return err
+	}); err != nil {
 		return fmt.Errorf("publish delta of zone %s %d→%d: %w", name, from, bt.rev, err)
 	}
 	b.mu.Lock()

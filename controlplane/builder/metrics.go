@@ -13,6 +13,8 @@ type metrics struct {
 	badRecords        prometheus.Counter
 	skipped           prometheus.Counter
 	fullRewrites      prometheus.Counter
+	reconciles        *prometheus.CounterVec
+	reconcileFixed    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -58,10 +60,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "zonegrid_builder_full_rewrites_total",
 			Help: "Background rewrites of the full snapshot of a zone published as deltas.",
 		}),
+		reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zonegrid_builder_reconciles_total",
+			Help: "Comparisons of what NATS holds with etcd, by result (ok, repaired, failed).",
+		}, []string{"result"}),
+		reconcileFixed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zonegrid_builder_reconcile_republished_total",
+			Help: "Zones and accounts republished by a reconcile, by reason (missing, older, divergent, object_missing, refill, account).",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.zonesPublished, m.accountsPublished, m.publishSeconds, m.lagRevisions,
-			m.publishedRevision, m.leader, m.fullRebuilds, m.badRecords, m.skipped, m.fullRewrites)
+			m.publishedRevision, m.leader, m.fullRebuilds, m.badRecords, m.skipped, m.fullRewrites,
+			m.reconciles, m.reconcileFixed)
 	}
 	return m
 }

@@ -74,7 +74,10 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 		return published{}, err
 	}
 	if int64(len(inline)) <= b.maxInline() {
-		if _, err := b.zones.Put(ctx, key, inline); err != nil {
+		if err := b.guarded(ctx, func(ctx context.Context) error {
+			_, err := b.zones.Put(ctx, key, inline)
+			return err
+		}); err != nil {
 			return published{}, fmt.Errorf("put zone snapshot %s: %w", key, err)
 		}
 		if err := b.dropObject(ctx, name); err != nil {
@@ -93,7 +96,10 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 	}
 	chunk := uint32(min(128<<10, b.maxInline()))
 	meta := jetstream.ObjectMeta{Name: key, Opts: &jetstream.ObjectMetaOptions{ChunkSize: chunk}}
-	if _, err := b.objs.Put(ctx, meta, bytes.NewReader(data)); err != nil {
+	if err := b.guarded(ctx, func(ctx context.Context) error {
+		_, err := b.objs.Put(ctx, meta, bytes.NewReader(data))
+		return err
+	}); err != nil {
 		return published{}, fmt.Errorf("put zone object %s: %w", key, err)
 	}
 	b.mu.Lock()
@@ -108,7 +114,10 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 	if ptr, err = b.cfg.Signer.Seal(snapshot.ZoneBinding(key), ptr); err != nil {
 		return published{}, err
 	}
-	if _, err := b.zones.Put(ctx, key, ptr); err != nil {
+	if err := b.guarded(ctx, func(ctx context.Context) error {
+		_, err := b.zones.Put(ctx, key, ptr)
+		return err
+	}); err != nil {
 		return published{}, fmt.Errorf("put zone snapshot pointer %s: %w", key, err)
 	}
 	b.m.zonesPublished.WithLabelValues("object").Inc()
@@ -125,7 +134,9 @@ func (b *Builder) dropObject(ctx context.Context, name string) error {
 	if !held {
 		return nil
 	}
-	if err := b.objs.Delete(ctx, snapshot.ZoneKey(name)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+	if err := b.guarded(ctx, func(ctx context.Context) error {
+		return b.objs.Delete(ctx, snapshot.ZoneKey(name))
+	}); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 		return fmt.Errorf("delete zone object %s: %w", snapshot.ZoneKey(name), err)
 	}
 	b.mu.Lock()
@@ -150,7 +161,10 @@ func (b *Builder) publishAccount(ctx context.Context, accountID string, rev int6
 	if data, err = b.cfg.Signer.Seal(snapshot.AccountBinding(accountID), data); err != nil {
 		return err
 	}
-	if _, err := b.accts.Put(ctx, accountID, data); err != nil {
+	if err := b.guarded(ctx, func(ctx context.Context) error {
+		_, err := b.accts.Put(ctx, accountID, data)
+		return err
+	}); err != nil {
 		return fmt.Errorf("put account snapshot %s: %w", accountID, err)
 	}
 	b.m.accountsPublished.Inc()
@@ -164,7 +178,9 @@ func (b *Builder) publishAccount(ctx context.Context, accountID string, rev int6
 func (b *Builder) unpublish(ctx context.Context, name string, rev int64) error {
 	key := snapshot.ZoneKey(name)
 	if b.cfg.Signer == nil {
-		if err := b.zones.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		if err := b.guarded(ctx, func(ctx context.Context) error {
+			return b.zones.Delete(ctx, key)
+		}); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return fmt.Errorf("delete zone snapshot %s: %w", key, err)
 		}
 		return nil
@@ -179,7 +195,10 @@ func (b *Builder) unpublish(ctx context.Context, name string, rev int64) error {
 	if data, err = b.cfg.Signer.Seal(snapshot.ZoneBinding(key), data); err != nil {
 		return err
 	}
-	if _, err := b.zones.Put(ctx, key, data); err != nil {
+	if err := b.guarded(ctx, func(ctx context.Context) error {
+		_, err := b.zones.Put(ctx, key, data)
+		return err
+	}); err != nil {
 		return fmt.Errorf("put zone tombstone %s: %w", key, err)
 	}
 	return nil
@@ -203,4 +222,16 @@ func (b *Builder) isTombstone(ctx context.Context, key string) bool {
 	}
 	z, err := b.readZone(key, e.Value())
 	return err == nil && z.GetTombstone()
+}
+
+// guarded runs one NATS write under the leader's fence (fence.go): it
+// fails without writing when leadership is not proven, and its context
+// ends before the election lease could have expired.
+func (b *Builder) guarded(ctx context.Context, write func(ctx context.Context) error) error {
+	wctx, cancel, err := b.fence.Load().writeCtx(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return write(wctx)
 }

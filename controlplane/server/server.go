@@ -112,6 +112,14 @@ type Config struct {
 	// DeltaThreshold is the record count from which a zone's changes travel
 	// as deltas; 0 = the builder's default (5,000), negative = never.
 	DeltaThreshold int
+	// BuilderLeaseTTL is the builder's election lease in whole seconds: a
+	// dead leader's successor publishes within about this long, and every
+	// write of a leader is fenced by it. 0 = the builder's default (2 s).
+	BuilderLeaseTTL time.Duration
+	// ReconcileInterval is how often the leading builder compares what NATS
+	// holds with etcd and republishes what is missing or older; 0 = the
+	// builder's default (1 min), negative = only when it becomes leader.
+	ReconcileInterval time.Duration
 	// OperatorTokens are the bootstrap credentials (secrets as made by
 	// authn.NewOperatorSecret): every permission on every account, to
 	// create the first account tokens. Kept in memory as hashes only.
@@ -268,6 +276,8 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 		if s.builder, err = builder.New(s.st, s.nc, builder.Config{
 			SOARname: cfg.SOARname, KVReplicas: cfg.KVReplicas, Registerer: s.reg,
 			DeltaThreshold: cfg.DeltaThreshold, Signer: signer,
+			SessionTTL:        int((cfg.BuilderLeaseTTL + time.Second - 1) / time.Second),
+			ReconcileInterval: cfg.ReconcileInterval,
 		}, log.Named("builder")); err != nil {
 			s.closeClients()
 			return nil, err

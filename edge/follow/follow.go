@@ -187,6 +187,48 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 	updates := f.verifyAhead(vctx, w.Updates(), bind)
 	initial := map[string]struct{}{}
 	inInitial := true
+	// Until the bucket's first load counts as done, a listing is not
+	// complete while the control plane marks the bucket as filling (it
+	// had to recreate it) or while a listed zone could not be fetched
+	// (its object is missing): the edge would answer REFUSED for zones
+	// that exist. Both are repaired by the control plane's reconcile,
+	// whose writes arrive on this watch.
+	unfetched := map[string]bool{}
+	var recheck <-chan time.Time
+	var recheckT *time.Ticker
+	defer func() {
+		if recheckT != nil {
+			recheckT.Stop()
+		}
+	}()
+	tryLoaded := func() error {
+		if f.isLoaded(bucket) {
+			return nil
+		}
+		if len(unfetched) > 0 {
+			f.log.Info("initial load waits for zones whose object could not be fetched",
+				zap.String("bucket", bucket), zap.Int("zones", len(unfetched)))
+			return nil
+		}
+		filling, err := bucketFilling(ctx, kv)
+		if err != nil {
+			return err
+		}
+		if filling {
+			if recheck == nil {
+				f.log.Warn("bucket is being refilled by the control plane; not ready yet", zap.String("bucket", bucket))
+				recheckT = time.NewTicker(f.cfg.RetryWait)
+				recheck = recheckT.C
+			}
+			return nil
+		}
+		if recheckT != nil {
+			recheckT.Stop()
+			recheckT, recheck = nil, nil
+		}
+		f.markLoaded(bucket)
+		return nil
+	}
 	for {
 		var o *opened
 		var ok bool
@@ -195,6 +237,11 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 			return ctx.Err()
 		case <-f.kick[bucket]:
 			return errors.New("nats reconnected")
+		case <-recheck:
+			if err := tryLoaded(); err != nil {
+				return err
+			}
+			continue
 		case o, ok = <-updates:
 		}
 		if !ok {
@@ -207,7 +254,9 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 				inInitial = false
 				f.reconcile(bucket, initial, drop, held)
 				initial = nil
-				f.markLoaded(bucket)
+				if err := tryLoaded(); err != nil {
+					return err
+				}
 			}
 			continue
 		}
@@ -224,6 +273,7 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 			}
 			drop(e.Key())
 			f.m.updates.WithLabelValues(bucket, "deleted").Inc()
+			f.fetched(e.Key(), unfetched, inInitial, tryLoaded)
 			continue
 		}
 		start := time.Now()
@@ -237,12 +287,18 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 			f.rejected(bucket, e.Key(), err)
 			continue
 		} else if err != nil {
+			if errors.Is(err, errObjectUnavailable) && !f.isLoaded(bucket) {
+				unfetched[e.Key()] = true
+			}
 			// A bad snapshot is skipped, never half-applied: the version
 			// held keeps being served until a good one arrives.
 			f.m.updates.WithLabelValues(bucket, "failed").Inc()
 			f.log.Error("snapshot not applied", zap.String("bucket", bucket), zap.String("key", e.Key()),
 				zap.Uint64("revision", e.Revision()), zap.Error(err))
 			continue
+		}
+		if err := f.fetched(e.Key(), unfetched, inInitial, tryLoaded); err != nil {
+			return err
 		}
 		f.m.applySeconds.WithLabelValues(bucket).Observe(time.Since(start).Seconds())
 		f.m.lagSeconds.WithLabelValues(bucket).Observe(max(0, time.Since(e.Created()).Seconds()))
@@ -263,6 +319,37 @@ func (f *Follower) reconcile(bucket string, listed map[string]struct{}, drop dro
 			drop(k)
 		}
 	}
+}
+
+// fetched clears a key that could not be fetched during the initial load
+// once a later value of it applied (or it went), and completes the load
+// when it was the last.
+func (f *Follower) fetched(key string, unfetched map[string]bool, inInitial bool, tryLoaded func() error) error {
+	if !unfetched[key] {
+		return nil
+	}
+	delete(unfetched, key)
+	if len(unfetched) > 0 || inInitial {
+		return nil
+	}
+	return tryLoaded()
+}
+
+// bucketFilling reports whether the control plane marked the bucket as
+// being refilled (snapshot.FillingMetadata): its listing is incomplete.
+func bucketFilling(ctx context.Context, kv jetstream.KeyValue) (bool, error) {
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return false, fmt.Errorf("kv bucket %q status: %w", kv.Bucket(), err)
+	}
+	_, filling := st.Metadata()[snapshot.FillingMetadata]
+	return filling, nil
+}
+
+func (f *Follower) isLoaded(bucket string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.loaded[bucket]
 }
 
 func (f *Follower) markLoaded(bucket string) {
@@ -366,6 +453,11 @@ func (f *Follower) applyZonePayload(ctx context.Context, e jetstream.KeyValueEnt
 	return nil
 }
 
+// errObjectUnavailable marks a zone whose object could not be fetched (it
+// is missing, or the object store is): unlike a bad snapshot, one the
+// control plane will republish, so the initial load waits for it.
+var errObjectUnavailable = errors.New("zone object unavailable")
+
 // loadObject loads a zone too large for a KV value from the object store,
 // indexing it straight from the encoded bytes.
 func (f *Follower) loadObject(ctx context.Context, name, object string) (*zonecache.Zone, error) {
@@ -376,7 +468,7 @@ func (f *Follower) loadObject(ctx context.Context, name, object string) (*zoneca
 		var err error
 		os, err = f.js.ObjectStore(ctx, snapshot.ObjectBucket)
 		if err != nil {
-			return nil, fmt.Errorf("open object store %q for zone %q: %w", snapshot.ObjectBucket, name, err)
+			return nil, fmt.Errorf("%w: open object store %q for zone %q: %w", errObjectUnavailable, snapshot.ObjectBucket, name, err)
 		}
 		f.mu.Lock()
 		f.objects = os
@@ -385,7 +477,7 @@ func (f *Follower) loadObject(ctx context.Context, name, object string) (*zoneca
 	start := time.Now()
 	r, err := os.Get(ctx, object)
 	if err != nil {
-		return nil, fmt.Errorf("fetch object %q of zone %q: %w", object, name, err)
+		return nil, fmt.Errorf("%w: fetch object %q of zone %q: %w", errObjectUnavailable, object, name, err)
 	}
 	defer r.Close()
 	info, err := r.Info()

@@ -63,6 +63,8 @@ func run(args []string) error {
 	fs.IntVar(&cfg.MaxGroupWrites, "max-group-writes", 0, "record writes of one zone committed in one etcd transaction at most (0 = 500)")
 	fs.IntVar(&cfg.MaxTxnOps, "max-txn-ops", 0, "etcd operations in one transaction at most; etcd's --max-txn-ops must allow it (0 = 10000)")
 	fs.IntVar(&cfg.DeltaThreshold, "delta-threshold", 0, "records from which a zone's changes are published as deltas (0 = 5000, negative = never)")
+	fs.DurationVar(&cfg.BuilderLeaseTTL, "builder-lease-ttl", 0, "builder election lease, whole seconds: a dead leader's successor publishes within about this long, and a leader's writes are fenced by it (0 = 2s; etcd's minimum is 1.5s with default timing)")
+	fs.DurationVar(&cfg.ReconcileInterval, "reconcile-interval", 0, "how often the leading builder compares what NATS holds with etcd and republishes what is missing or older (0 = 1m, negative = only on becoming leader)")
 	fs.DurationVar(&cfg.EtcdTimeout, "etcd-timeout", 0, "server-side bound on every etcd call: an RPC whose etcd call gets no answer in time fails with Unavailable \"etcd unavailable\" (a group commit of record writes gets six times as long) (0 = 5s)")
 	fs.DurationVar(&cfg.EtcdProbeInterval, "etcd-probe-interval", 0, "how often etcd is probed, and how long a probe may take; while probes fail gRPC health is NOT_SERVING and /ready on --metrics-addr answers 503 (0 = 1s)")
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:50051", "gRPC listen address")

@@ -1,0 +1,110 @@
+package follow
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/zonegrid/zonegrid/edge/internal/natstest"
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
+)
+
+// An edge must not call itself ready on an incomplete listing: the zones
+// it lacks would be answered REFUSED although they exist.
+func TestFollowerIsNotReadyOnAnIncompleteListing(t *testing.T) {
+	cases := []struct {
+		name string
+		// before runs before the follower starts; it leaves the listing
+		// incomplete. repair makes it complete.
+		before, repair func(t *testing.T, url string) *natstest.Publisher
+		want           string
+	}{
+		{
+			name:   "no buckets yet",
+			before: func(*testing.T, string) *natstest.Publisher { return nil },
+			repair: func(t *testing.T, url string) *natstest.Publisher {
+				p := natstest.NewPublisher(t, url)
+				p.PutZone(zone(t, "small.test.", 3))
+				return p
+			},
+			want: "small.test.",
+		},
+		{
+			name: "zone object missing",
+			before: func(t *testing.T, url string) *natstest.Publisher {
+				p := natstest.NewPublisher(t, url)
+				p.PutZone(zone(t, "small.test.", 3))
+				// The pointer names an object the store does not hold.
+				p.PutZone(&snapshot.Zone{Header: zone(t, "large.test.", 5).GetHeader(), RecordsObject: snapshot.ZoneKey("large.test.")})
+				return p
+			},
+			repair: func(t *testing.T, url string) *natstest.Publisher {
+				p := natstest.NewPublisher(t, url)
+				p.PutZoneObject(zone(t, "large.test.", 6))
+				return p
+			},
+			want: "large.test.",
+		},
+		{
+			name: "bucket being refilled",
+			before: func(t *testing.T, url string) *natstest.Publisher {
+				p := natstest.NewPublisher(t, url)
+				setFilling(t, p, true)
+				p.PutZone(zone(t, "small.test.", 3))
+				return p
+			},
+			repair: func(t *testing.T, url string) *natstest.Publisher {
+				p := natstest.NewPublisher(t, url)
+				p.PutZone(zone(t, "later.test.", 4))
+				setFilling(t, p, false)
+				return p
+			},
+			want: "later.test.",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := natstest.Start(t, t.TempDir(), 0)
+			t.Cleanup(srv.Stop)
+			tc.before(t, srv.URL())
+			f, zones, _ := startFollower(t, srv.URL())
+			select {
+			case <-f.Ready():
+				t.Fatal("ready on an incomplete listing")
+			case <-time.After(time.Second):
+			}
+			tc.repair(t, srv.URL())
+			select {
+			case <-f.Ready():
+			case <-time.After(wait):
+				t.Fatal("never ready after the repair")
+			}
+			if zones.Get(tc.want) == nil {
+				t.Fatalf("ready without zone %s", tc.want)
+			}
+		})
+	}
+}
+
+// setFilling sets or clears the mark the control plane puts on a bucket it
+// recreated and is still filling.
+func setFilling(t *testing.T, p *natstest.Publisher, on bool) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := p.Zones.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.Config()
+	if cfg.Metadata == nil {
+		cfg.Metadata = map[string]string{}
+	}
+	if on {
+		cfg.Metadata[snapshot.FillingMetadata] = "test"
+	} else {
+		delete(cfg.Metadata, snapshot.FillingMetadata)
+	}
+	if _, err := p.JS.UpdateKeyValue(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+}
