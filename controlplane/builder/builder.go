@@ -484,6 +484,12 @@ func (b *Builder) follow(ctx context.Context, rev int64) (int64, error) {
 		defer rt.Stop()
 		reconcileC = rt.C
 	}
+	// A reconnect to NATS is a possible gap: the server may have come back
+	// with less than it had (a wiped or restored store). Checked every
+	// second: the connection's counter costs nothing to read.
+	reconnects := b.nc.Stats().Reconnects
+	gapTick := time.NewTicker(time.Second)
+	defer gapTick.Stop()
 	// Delta zones whose full snapshot got old are rewritten in the
 	// background; checking a few times per FullEvery is enough.
 	tick := time.NewTicker(max(b.cfg.FullEvery/4, 10*time.Millisecond))
@@ -502,6 +508,14 @@ func (b *Builder) follow(ctx context.Context, rev int64) (int64, error) {
 			case <-reconcileC:
 				if err := b.reconcile(ctx, rev); err != nil {
 					return rev, err
+				}
+			case <-gapTick.C:
+				if n := b.nc.Stats().Reconnects; n != reconnects {
+					reconnects = n
+					b.log.Info("reconnected to NATS: comparing what it holds with etcd")
+					if err := b.reconcile(ctx, rev); err != nil {
+						return rev, err
+					}
 				}
 			case resp, ok := <-wch:
 				if err := b.absorb(bt, resp, ok); err != nil {

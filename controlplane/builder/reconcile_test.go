@@ -221,3 +221,52 @@ func TestBuilderRestartedOnWipedJetStreamRepublishesEverything(t *testing.T) {
 		})
 	}
 }
+
+// A NATS server that comes back without its store while the builder runs:
+// the reconnect is a gap, and the builder repairs it without waiting for
+// the periodic reconcile.
+func TestBuilderRepairsANATSServerThatCameBackEmpty(t *testing.T) {
+	e := newEnv(t, 0)
+	dir := t.TempDir()
+	startNATS := func(port int) *server.Server {
+		ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true,
+			StoreDir: dir, NoLog: true, NoSigs: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go ns.Start()
+		if !ns.ReadyForConnections(30 * time.Second) {
+			t.Fatal("nats not ready")
+		}
+		return ns
+	}
+	ns := startNATS(server.RANDOM_PORT)
+	t.Cleanup(func() { ns.Shutdown() })
+	nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	e.nc = nc
+	if e.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	seed(t, e)
+	// The periodic reconcile is far away: only the reconnect can trigger it.
+	e.startDeltaBuilder(t, Config{ReconcileInterval: time.Hour})
+	eventually(t, "first publication", func() (bool, string) { return e.allPublished(t) })
+
+	var port int
+	if _, err := fmt.Sscanf(ns.Addr().String()[len("127.0.0.1:"):], "%d", &port); err != nil {
+		t.Fatal(err)
+	}
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	ns = startNATS(port)
+	back := time.Now()
+	eventually(t, "repaired after the reconnect", func() (bool, string) { return e.allPublished(t) })
+	t.Logf("repaired %v after the empty server came back", time.Since(back).Round(time.Millisecond))
+}

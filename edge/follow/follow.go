@@ -273,7 +273,9 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 			}
 			drop(e.Key())
 			f.m.updates.WithLabelValues(bucket, "deleted").Inc()
-			f.fetched(e.Key(), unfetched, inInitial, tryLoaded)
+			if err := f.fetched(e.Key(), unfetched, inInitial, tryLoaded); err != nil {
+				return err
+			}
 			continue
 		}
 		start := time.Now()
