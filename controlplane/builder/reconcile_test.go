@@ -161,18 +161,7 @@ func TestBuilderRestartedOnWipedJetStreamRepublishesEverything(t *testing.T) {
 		t.Run(fmt.Sprintf("signed=%v", signed), func(t *testing.T) {
 			e := newEnv(t, 0)
 			dir := t.TempDir()
-			startNATS := func(port int) *server.Server {
-				ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true,
-					StoreDir: dir, NoLog: true, NoSigs: true})
-				if err != nil {
-					t.Fatal(err)
-				}
-				go ns.Start()
-				if !ns.ReadyForConnections(30 * time.Second) {
-					t.Fatal("nats not ready")
-				}
-				return ns
-			}
+			startNATS := func(port int) *server.Server { return startNATSAt(t, dir, port) }
 			ns := startNATS(server.RANDOM_PORT)
 			t.Cleanup(func() { ns.Shutdown() })
 			connect := func() {
@@ -228,18 +217,7 @@ func TestBuilderRestartedOnWipedJetStreamRepublishesEverything(t *testing.T) {
 func TestBuilderRepairsANATSServerThatCameBackEmpty(t *testing.T) {
 	e := newEnv(t, 0)
 	dir := t.TempDir()
-	startNATS := func(port int) *server.Server {
-		ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true,
-			StoreDir: dir, NoLog: true, NoSigs: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go ns.Start()
-		if !ns.ReadyForConnections(30 * time.Second) {
-			t.Fatal("nats not ready")
-		}
-		return ns
-	}
+	startNATS := func(port int) *server.Server { return startNATSAt(t, dir, port) }
 	ns := startNATS(server.RANDOM_PORT)
 	t.Cleanup(func() { ns.Shutdown() })
 	nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
@@ -269,4 +247,21 @@ func TestBuilderRepairsANATSServerThatCameBackEmpty(t *testing.T) {
 	back := time.Now()
 	eventually(t, "repaired after the reconnect", func() (bool, string) { return e.allPublished(t) })
 	t.Logf("repaired %v after the empty server came back", time.Since(back).Round(time.Millisecond))
+}
+
+// startNATSAt starts a JetStream server keeping its store in dir, on port
+// (server.RANDOM_PORT for any), so a test can stop it and bring it back on
+// the same address with the same or a wiped store.
+func startNATSAt(t *testing.T, dir string, port int) *server.Server {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true,
+		StoreDir: dir, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	return ns
 }
