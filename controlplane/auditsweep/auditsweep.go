@@ -1,7 +1,8 @@
 // Package auditsweep deletes audit-log entries past their retention
 // (store.Config.AuditRetention): a loop that calls store.SweepAudit at an
 // interval. Listings already hide expired entries; the sweep is what frees
-// their space in etcd.
+// their space in etcd. The same loop forgets request ids (idempotency
+// keys) past store.Config.IdempotencyRetention.
 //
 // Why a sweeper and not etcd leases: without etcd's LeaseCheckpoint
 // feature gates (off by default) every leader change resets a lease's
@@ -43,6 +44,9 @@ func DefaultInterval(retention time.Duration) time.Duration {
 func New(st *store.Store, interval time.Duration, log *zap.Logger) *Sweeper {
 	if interval <= 0 {
 		interval = DefaultInterval(st.AuditRetention())
+		if r := st.IdempotencyRetention(); r >= 0 {
+			interval = min(interval, DefaultInterval(r))
+		}
 	}
 	if log == nil {
 		log = zap.NewNop()
@@ -54,7 +58,7 @@ func New(st *store.Store, interval time.Duration, log *zap.Logger) *Sweeper {
 // sweep is logged and retried at the next tick (what it did not delete
 // stays due). It returns nil when ctx ends.
 func (w *Sweeper) Run(ctx context.Context) error {
-	if w.st.AuditRetention() < 0 {
+	if w.st.AuditRetention() < 0 && w.st.IdempotencyRetention() < 0 {
 		w.log.Info("audit retention unlimited: no sweeping")
 		return nil
 	}
@@ -79,6 +83,15 @@ func (w *Sweeper) SweepOnce(ctx context.Context) int {
 		w.log.Warn("audit sweep failed", zap.Int("deleted", n), zap.Error(err))
 	case n > 0:
 		w.log.Info("audit entries past retention deleted", zap.Int("deleted", n), zap.Duration("took", time.Since(start)))
+	}
+	// Request ids (store/idem.go) expire by the same loop: one sweeper,
+	// one interval, no etcd leases (see the store README).
+	m, err := w.st.SweepIdempotency(ctx, start)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		w.log.Warn("request id sweep failed", zap.Int("deleted", m), zap.Error(err))
+	case m > 0:
+		w.log.Info("request ids past retention forgotten", zap.Int("deleted", m))
 	}
 	return n
 }

@@ -133,6 +133,9 @@ type Config struct {
 	// AuditRetention is how long audit entries are kept; 0 =
 	// store.DefaultAuditRetention (90 days), negative = forever.
 	AuditRetention time.Duration
+	// IdempotencyRetention is how long request ids are remembered; 0 =
+	// store.DefaultIdempotencyRetention (24 h), negative = forever.
+	IdempotencyRetention time.Duration
 	// AllowPlaintext permits a plaintext gRPC listener on a non-loopback
 	// address (bearer tokens then cross the network in the clear).
 	AllowPlaintext bool
@@ -228,7 +231,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 	s.st = store.NewWithConfig(cli, store.Config{
 		Prefix: cfg.Prefix, Registerer: s.reg,
 		MaxGroupWrites: cfg.MaxGroupWrites, MaxTxnOps: cfg.MaxTxnOps,
-		AuditRetention: cfg.AuditRetention, CallTimeout: cfg.EtcdTimeout,
+		AuditRetention: cfg.AuditRetention, IdempotencyRetention: cfg.IdempotencyRetention, CallTimeout: cfg.EtcdTimeout,
 	}, log.Named("store"))
 	// Fail at startup, with a clear error, rather than on the first RPC.
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -48,8 +48,9 @@ func (s *Store) UpdateRecords(ctx context.Context, zoneID string, fn func(ctx co
 	}
 	if ctx.Value(inCommitKey{}) == s {
 		// Called from inside a group's callback: queueing would wait for
-		// the committer that is running the caller.
-		return s.updateDirect(ctx, zoneID, fn)
+		// the committer that is running the caller. The request id is the
+		// outer write's, remembered by its group, not by this write.
+		return s.updateDirect(WithIdempotency(ctx, nil), zoneID, fn)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("update records of zone %s: %w", zoneID, err)
@@ -264,10 +265,28 @@ func (s *Store) attemptGroup(ctx context.Context, c *committer, batch []*pending
 	txnOps, txnBytes := 2, len(dueKey)+64
 	var audits []auditEntry // one per committed write that changed records
 	committedWrites := 0
+	used, err := s.usedRequestIDs(ctx, batch)
+	if err != nil {
+		return failAll(err)
+	}
+	var idemCmps []clientv3.Cmp
+	var idemPuts []clientv3.Op
 	for i, w := range batch {
 		if err := w.ctx.Err(); err != nil {
 			results[i] = fmt.Errorf("update records of zone %s: %w", c.zoneID, err)
 			continue
+		}
+		idem := IdempotencyFrom(w.ctx)
+		if idem != nil {
+			// Remembered already, or taken by an earlier write of this
+			// group (a concurrent retry): the caller answers from the
+			// outcome once it is committed.
+			k := s.idemKey(idem.Scope, idem.RequestID)
+			if used[k] {
+				results[i] = fmt.Errorf("update records of zone %s: request id %s: %w", c.zoneID, idem.RequestID, ErrIdempotentReplay)
+				continue
+			}
+			idem.set = false // set again by this attempt's callback
 		}
 		view := &indexView{zone: protoClone(g.zone), settings: protoClone(g.settings), x: x}
 		ops, err := s.callWrite(w, view, c.zoneID)
@@ -288,6 +307,15 @@ func (s *Store) attemptGroup(ctx context.Context, c *committer, batch []*pending
 		if hasAudit {
 			nOps, nBytes = nOps+1, nBytes+audit.size()
 		}
+		var cmp clientv3.Cmp
+		var iops []clientv3.Op
+		if idem != nil {
+			if cmp, iops, err = s.idemOps(idem, now); err != nil {
+				results[i] = err
+				continue
+			}
+			nOps, nBytes = nOps+len(iops), nBytes+idemSize(idem)
+		}
 		if committedWrites > 0 && (txnOps+nOps > s.cfg.MaxTxnOps || txnBytes+nBytes > s.cfg.MaxTxnBytes) {
 			deferred = batch[i:]
 			results = results[:i]
@@ -297,6 +325,10 @@ func (s *Store) attemptGroup(ctx context.Context, c *committer, batch []*pending
 		committedWrites++
 		if hasAudit {
 			audits = append(audits, audit)
+		}
+		if idem != nil {
+			used[s.idemKey(idem.Scope, idem.RequestID)] = true
+			idemCmps, idemPuts = append(idemCmps, cmp), append(idemPuts, iops...)
 		}
 		for _, f := range final {
 			if _, seen := origin[f.id]; !seen {
@@ -314,8 +346,9 @@ func (s *Store) attemptGroup(ctx context.Context, c *committer, batch []*pending
 			}
 		}
 	}
-	if len(order) == 0 {
-		// Nothing to write (every write failed, or wrote nothing).
+	if len(order) == 0 && len(idemPuts) == 0 {
+		// Nothing to write (every write failed, or wrote nothing, and no
+		// write has a request id to remember).
 		return results, deferred, outcomeDone
 	}
 
@@ -345,11 +378,15 @@ func (s *Store) attemptGroup(ctx context.Context, c *committer, batch []*pending
 	}
 	ops = append(ops, clientv3.OpPut(s.zoneMarkKey(c.zoneID), strconv.FormatInt(g.rev, 10)))
 	ops = append(ops, s.auditOps(now, audits...)...)
-	tr, err := s.kv.Txn(ctx).If(
+	ops = append(ops, idemPuts...)
+	// A request id remembered since usedRequestIDs read (another control
+	// plane committed a retry) fails the compare: the group is retried and
+	// the next read sees it.
+	tr, err := s.kv.Txn(ctx).If(append([]clientv3.Cmp{
 		clientv3.Compare(clientv3.ModRevision(s.zoneMarkKey(c.zoneID)), "=", g.markRev),
 		clientv3.Compare(clientv3.ModRevision(s.zoneKey(c.zoneID)), "=", g.zoneModRev),
 		clientv3.Compare(clientv3.ModRevision(s.zoneSettingsKey(c.zoneID)), "=", g.settingsModRev),
-	).Then(ops...).Commit()
+	}, idemCmps...)...).Then(ops...).Commit()
 	if err != nil {
 		return failAll(fmt.Errorf("update records of zone %s: etcd txn: %w", c.zoneID, err))
 	}
@@ -363,6 +400,31 @@ func (s *Store) attemptGroup(ctx context.Context, c *committer, batch []*pending
 	s.metrics.groups.WithLabelValues("committed").Inc()
 	s.metrics.groupWrites.Observe(float64(committedWrites))
 	return results, deferred, outcomeDone
+}
+
+// usedRequestIDs reads which request ids of batch are remembered already,
+// in one round trip and only when some write has one.
+func (s *Store) usedRequestIDs(ctx context.Context, batch []*pendingWrite) (map[string]bool, error) {
+	used := map[string]bool{}
+	var gets []clientv3.Op
+	for _, w := range batch {
+		if i := IdempotencyFrom(w.ctx); i != nil {
+			gets = append(gets, clientv3.OpGet(s.idemKey(i.Scope, i.RequestID), clientv3.WithKeysOnly()))
+		}
+	}
+	if len(gets) == 0 {
+		return used, nil
+	}
+	res, err := s.readMany(ctx, gets, "request ids")
+	if err != nil {
+		return nil, err
+	}
+	for _, kvs := range res {
+		for _, kv := range kvs {
+			used[string(kv.Key)] = true
+		}
+	}
+	return used, nil
 }
 
 // callWrite runs one write's callback. A panic fails that write alone

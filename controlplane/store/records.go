@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -187,7 +188,20 @@ func (v *zoneView) RecordsUnder(ctx context.Context, name string) ([]*dnsv1.Reco
 // from inside a group's callback (which would wait on their own committer)
 // and zones too large for the in-memory index.
 func (s *Store) updateDirect(ctx context.Context, zoneID string, fn func(ctx context.Context, v ZoneView) ([]RecordOp, error)) error {
+	idem := IdempotencyFrom(ctx)
 	for range maxAttempts {
+		if idem != nil {
+			// Checked on every attempt: a concurrent retry that committed
+			// makes the compare below fail, and must end the loop.
+			o, err := s.Remembered(ctx, idem.Scope, idem.RequestID)
+			if err != nil {
+				return err
+			}
+			if o != nil {
+				return fmt.Errorf("update records of zone %s: request id %s: %w", zoneID, idem.RequestID, ErrIdempotentReplay)
+			}
+			idem.set = false
+		}
 		zr, zs, sr, err := s.zoneAndSettings(ctx, zoneID, 0)
 		if err != nil {
 			return err
@@ -210,6 +224,18 @@ func (s *Store) updateDirect(ctx context.Context, zoneID string, fn func(ctx con
 			return err
 		}
 		txnOps = append(txnOps, clientv3.OpPut(s.zoneMarkKey(zoneID), strconv.FormatInt(sr.rev, 10)))
+		cmps := []clientv3.Cmp{
+			clientv3.Compare(clientv3.ModRevision(s.zoneMarkKey(zoneID)), "=", markRev),
+			clientv3.Compare(clientv3.ModRevision(s.zoneKey(zoneID)), "=", sr.zoneModRev),
+			clientv3.Compare(clientv3.ModRevision(s.zoneSettingsKey(zoneID)), "=", sr.settingsModRev),
+		}
+		if idem != nil {
+			cmp, iops, err := s.idemOps(idem, time.Now())
+			if err != nil {
+				return err
+			}
+			cmps, txnOps = append(cmps, cmp), append(txnOps, iops...)
+		}
 		if len(changes) > 0 {
 			audit, err := s.auditPut(ctx, auditInput{AccountID: zr.zone.GetAccountId(), ZoneID: zoneID, Op: "UpdateRecords", Changes: changes})
 			if err != nil {
@@ -217,11 +243,7 @@ func (s *Store) updateDirect(ctx context.Context, zoneID string, fn func(ctx con
 			}
 			txnOps = append(txnOps, audit...)
 		}
-		tr, err := s.kv.Txn(ctx).If(
-			clientv3.Compare(clientv3.ModRevision(s.zoneMarkKey(zoneID)), "=", markRev),
-			clientv3.Compare(clientv3.ModRevision(s.zoneKey(zoneID)), "=", sr.zoneModRev),
-			clientv3.Compare(clientv3.ModRevision(s.zoneSettingsKey(zoneID)), "=", sr.settingsModRev),
-		).Then(txnOps...).Commit()
+		tr, err := s.kv.Txn(ctx).If(cmps...).Then(txnOps...).Commit()
 		if err != nil {
 			return fmt.Errorf("update records of zone %s: etcd txn: %w", zoneID, err)
 		}

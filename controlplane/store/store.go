@@ -69,6 +69,10 @@ type Config struct {
 	// DefaultAuditRetention, 90 days; negative: forever). Listings hide
 	// older entries at once; SweepAudit deletes them.
 	AuditRetention time.Duration
+	// IdempotencyRetention is how long a request id is remembered at least
+	// (default DefaultIdempotencyRetention, 24 h; negative: forever);
+	// SweepIdempotency forgets older ones.
+	IdempotencyRetention time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -98,6 +102,9 @@ func (c Config) withDefaults() Config {
 	c.TxnTimeout = max(c.TxnTimeout, c.CallTimeout)
 	if c.AuditRetention == 0 {
 		c.AuditRetention = DefaultAuditRetention
+	}
+	if c.IdempotencyRetention == 0 {
+		c.IdempotencyRetention = DefaultIdempotencyRetention
 	}
 	return c
 }

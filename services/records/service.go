@@ -27,6 +27,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+	"github.com/zonegrid/zonegrid/services/idempotency"
 	"github.com/zonegrid/zonegrid/services/records/rdata"
 	"github.com/zonegrid/zonegrid/services/status"
 )
@@ -83,19 +84,21 @@ func (s *Service) CreateRecord(ctx context.Context, req *dnsv1.CreateRecordReque
 	if err != nil {
 		return nil, err
 	}
-	var out *dnsv1.Record
-	err = s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
-		if err := w.prefetch(ctx, []*dnsv1.Record{req.GetRecord()}, nil); err != nil {
+	return idempotency.Do(ctx, s.st, dnsv1.RecordService_CreateRecord_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.CreateRecordResponse, error) {
+		resp := &dnsv1.CreateRecordResponse{}
+		err := s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
+			if err := w.prefetch(ctx, []*dnsv1.Record{req.GetRecord()}, nil); err != nil {
+				return err
+			}
+			r, err := w.create(ctx, req.GetRecord(), id, "record.")
+			resp.Record = r
 			return err
+		}, resp)
+		if err != nil {
+			return nil, err
 		}
-		r, err := w.create(ctx, req.GetRecord(), id, "record.")
-		out = r
-		return err
+		return resp, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &dnsv1.CreateRecordResponse{Record: out}, nil
 }
 
 // GetRecord returns one record.
@@ -174,16 +177,18 @@ func (s *Service) UpdateRecord(ctx context.Context, req *dnsv1.UpdateRecordReque
 	if err := checkRecordID("record_id", req.GetRecordId()); err != nil {
 		return nil, err
 	}
-	var out *dnsv1.Record
-	err = s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
-		r, err := w.replace(ctx, req.GetRecordId(), req.GetRecord(), "record_id", "record.")
-		out = r
-		return err
+	return idempotency.Do(ctx, s.st, dnsv1.RecordService_UpdateRecord_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.UpdateRecordResponse, error) {
+		resp := &dnsv1.UpdateRecordResponse{}
+		err := s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
+			r, err := w.replace(ctx, req.GetRecordId(), req.GetRecord(), "record_id", "record.")
+			resp.Record = r
+			return err
+		}, resp)
+		if err != nil {
+			return nil, err
+		}
+		return resp, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &dnsv1.UpdateRecordResponse{Record: out}, nil
 }
 
 // PatchRecord changes the fields of a record named in update_mask.
@@ -198,16 +203,18 @@ func (s *Service) PatchRecord(ctx context.Context, req *dnsv1.PatchRecordRequest
 	if err := checkMask("update_mask", req.GetUpdateMask()); err != nil {
 		return nil, err
 	}
-	var out *dnsv1.Record
-	err = s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
-		r, err := w.patch(ctx, req.GetRecordId(), req.GetRecord(), req.GetUpdateMask(), "record_id", "record.")
-		out = r
-		return err
+	return idempotency.Do(ctx, s.st, dnsv1.RecordService_PatchRecord_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.PatchRecordResponse, error) {
+		resp := &dnsv1.PatchRecordResponse{}
+		err := s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
+			r, err := w.patch(ctx, req.GetRecordId(), req.GetRecord(), req.GetUpdateMask(), "record_id", "record.")
+			resp.Record = r
+			return err
+		}, resp)
+		if err != nil {
+			return nil, err
+		}
+		return resp, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &dnsv1.PatchRecordResponse{Record: out}, nil
 }
 
 // DeleteRecord removes a record.
@@ -219,13 +226,16 @@ func (s *Service) DeleteRecord(ctx context.Context, req *dnsv1.DeleteRecordReque
 	if err := checkRecordID("record_id", req.GetRecordId()); err != nil {
 		return nil, err
 	}
-	err = s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
-		return w.delete(ctx, req.GetRecordId(), "record_id")
+	return idempotency.Do(ctx, s.st, dnsv1.RecordService_DeleteRecord_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.DeleteRecordResponse, error) {
+		resp := &dnsv1.DeleteRecordResponse{RecordId: req.GetRecordId()}
+		err := s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
+			return w.delete(ctx, req.GetRecordId(), "record_id")
+		}, resp)
+		if err != nil {
+			return nil, err
+		}
+		return resp, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &dnsv1.DeleteRecordResponse{RecordId: req.GetRecordId()}, nil
 }
 
 // BatchRecords applies deletes, patches, puts and posts, in that order and
@@ -267,8 +277,15 @@ func (s *Service) BatchRecords(ctx context.Context, req *dnsv1.BatchRecordsReque
 		}
 		return &dnsv1.BatchRecordsResponse{}, nil
 	}
-	var resp *dnsv1.BatchRecordsResponse
-	err = s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
+	return idempotency.Do(ctx, s.st, dnsv1.RecordService_BatchRecords_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.BatchRecordsResponse, error) {
+		return s.batch(ctx, req, ids, total)
+	})
+}
+
+// batch runs the write of BatchRecords.
+func (s *Service) batch(ctx context.Context, req *dnsv1.BatchRecordsRequest, ids []string, total int) (*dnsv1.BatchRecordsResponse, error) {
+	resp := &dnsv1.BatchRecordsResponse{}
+	err := s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
 		limit := maxBatchPaid
 		if p := w.zone.GetPlan(); p == dnsv1.Plan_PLAN_FREE || p == dnsv1.Plan_PLAN_UNSPECIFIED {
 			limit = maxBatchFree
@@ -329,9 +346,9 @@ func (s *Service) BatchRecords(ctx context.Context, req *dnsv1.BatchRecordsReque
 		}
 		final(out.Patched)
 		final(out.Put)
-		resp = out
+		resp.Deleted, resp.Patched, resp.Put, resp.Posted = out.Deleted, out.Patched, out.Put, out.Posted
 		return nil
-	})
+	}, resp)
 	if err != nil {
 		return nil, err
 	}
@@ -355,8 +372,10 @@ func overflowList(req *dnsv1.BatchRecordsRequest, limit int) string {
 
 // write runs fn inside one store.UpdateRecords call. fn may run several
 // times (on conflicts, or when its group was full) and must only touch the
-// writer; it runs on the zone's committer, so it must not block.
-func (s *Service) write(ctx context.Context, zoneID string, fn func(ctx context.Context, w *writer) error) error {
+// writer; it runs on the zone's committer, so it must not block. resp is
+// the RPC's response, which fn fills: with a request id it is remembered in
+// the write's transaction.
+func (s *Service) write(ctx context.Context, zoneID string, fn func(ctx context.Context, w *writer) error, resp proto.Message) error {
 	now := timestamppb.New(s.now())
 	var committed []store.RecordOp
 	err := s.st.UpdateRecords(ctx, zoneID, func(ctx context.Context, v store.ZoneView) ([]store.RecordOp, error) {
@@ -365,9 +384,15 @@ func (s *Service) write(ctx context.Context, zoneID string, fn func(ctx context.
 		if err := fn(ctx, w); err != nil {
 			return nil, err
 		}
+		if err := idempotency.Respond(ctx, resp); err != nil {
+			return nil, err
+		}
 		committed = w.ov.ops()
 		return committed, nil
 	})
+	if errors.Is(err, store.ErrIdempotentReplay) {
+		return err // answered by idempotency.Do
+	}
 	if err != nil {
 		return s.storeErr(zoneID, err)
 	}

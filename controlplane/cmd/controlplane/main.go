@@ -59,6 +59,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.TLS.ClientCAFile, "tls-client-ca", "", "CA that client certificates must chain to (mutual TLS for machine callers)")
 	fs.BoolVar(&cfg.TLS.RequireClientCert, "tls-require-client-cert", false, "refuse gRPC connections without a client certificate (needs --tls-client-ca)")
 	fs.DurationVar(&cfg.AuditRetention, "audit-retention", 0, "how long audit log entries are kept (0 = 90 days = 2160h, negative = forever)")
+	fs.DurationVar(&cfg.IdempotencyRetention, "idempotency-retention", 0, "how long request ids of mutating calls are remembered for safe retries (0 = 24h, negative = forever)")
 	fs.BoolVar(&cfg.AllowPlaintext, "allow-plaintext", false, "allow a plaintext gRPC listener on a non-loopback address (tokens cross the network in the clear)")
 	fs.IntVar(&cfg.MaxGroupWrites, "max-group-writes", 0, "record writes of one zone committed in one etcd transaction at most (0 = 500)")
 	fs.IntVar(&cfg.MaxTxnOps, "max-txn-ops", 0, "etcd operations in one transaction at most; etcd's --max-txn-ops must allow it (0 = 10000)")

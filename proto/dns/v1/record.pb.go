@@ -1334,7 +1334,13 @@ type CreateRecordRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	ZoneId string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
 	// id, zone_id, proxiable, meta and the times are ignored.
-	Record        *Record `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	Record *Record `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	// Idempotency key chosen by the client (1-128 of A-Z a-z 0-9 . _ : -).
+	// A retry with the same request_id and the same request returns the
+	// first response without writing again; another request under a
+	// remembered request_id is InvalidArgument. Remembered 24 hours per
+	// account. Empty: no idempotency.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1381,6 +1387,13 @@ func (x *CreateRecordRequest) GetRecord() *Record {
 		return x.Record
 	}
 	return nil
+}
+
+func (x *CreateRecordRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type CreateRecordResponse struct {
@@ -1672,10 +1685,16 @@ func (x *ListRecordsResponse) GetNextPageToken() string {
 }
 
 type UpdateRecordRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ZoneId        string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
-	RecordId      string                 `protobuf:"bytes,2,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
-	Record        *Record                `protobuf:"bytes,3,opt,name=record,proto3" json:"record,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId   string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	RecordId string                 `protobuf:"bytes,2,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	Record   *Record                `protobuf:"bytes,3,opt,name=record,proto3" json:"record,omitempty"`
+	// Idempotency key chosen by the client (1-128 of A-Z a-z 0-9 . _ : -).
+	// A retry with the same request_id and the same request returns the
+	// first response without writing again; another request under a
+	// remembered request_id is InvalidArgument. Remembered 24 hours per
+	// account. Empty: no idempotency.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1731,6 +1750,13 @@ func (x *UpdateRecordRequest) GetRecord() *Record {
 	return nil
 }
 
+func (x *UpdateRecordRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type UpdateRecordResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Record        *Record                `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
@@ -1782,7 +1808,13 @@ type PatchRecordRequest struct {
 	Record   *Record                `protobuf:"bytes,3,opt,name=record,proto3" json:"record,omitempty"`
 	// Paths of Record: name, type, content, data, priority, ttl, proxied,
 	// comment, tags, settings.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,4,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,4,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key chosen by the client (1-128 of A-Z a-z 0-9 . _ : -).
+	// A retry with the same request_id and the same request returns the
+	// first response without writing again; another request under a
+	// remembered request_id is InvalidArgument. Remembered 24 hours per
+	// account. Empty: no idempotency.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1845,6 +1877,13 @@ func (x *PatchRecordRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *PatchRecordRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type PatchRecordResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Record        *Record                `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
@@ -1890,9 +1929,15 @@ func (x *PatchRecordResponse) GetRecord() *Record {
 }
 
 type DeleteRecordRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ZoneId        string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
-	RecordId      string                 `protobuf:"bytes,2,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId   string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	RecordId string                 `protobuf:"bytes,2,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	// Idempotency key chosen by the client (1-128 of A-Z a-z 0-9 . _ : -).
+	// A retry with the same request_id and the same request returns the
+	// first response without writing again; another request under a
+	// remembered request_id is InvalidArgument. Remembered 24 hours per
+	// account. Empty: no idempotency.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1937,6 +1982,13 @@ func (x *DeleteRecordRequest) GetZoneId() string {
 func (x *DeleteRecordRequest) GetRecordId() string {
 	if x != nil {
 		return x.RecordId
+	}
+	return ""
+}
+
+func (x *DeleteRecordRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -2098,12 +2150,18 @@ func (x *RecordPut) GetRecord() *Record {
 }
 
 type BatchRecordsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ZoneId        string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
-	Deletes       []string               `protobuf:"bytes,2,rep,name=deletes,proto3" json:"deletes,omitempty"`
-	Patches       []*RecordPatch         `protobuf:"bytes,3,rep,name=patches,proto3" json:"patches,omitempty"`
-	Puts          []*RecordPut           `protobuf:"bytes,4,rep,name=puts,proto3" json:"puts,omitempty"`
-	Posts         []*Record              `protobuf:"bytes,5,rep,name=posts,proto3" json:"posts,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId  string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	Deletes []string               `protobuf:"bytes,2,rep,name=deletes,proto3" json:"deletes,omitempty"`
+	Patches []*RecordPatch         `protobuf:"bytes,3,rep,name=patches,proto3" json:"patches,omitempty"`
+	Puts    []*RecordPut           `protobuf:"bytes,4,rep,name=puts,proto3" json:"puts,omitempty"`
+	Posts   []*Record              `protobuf:"bytes,5,rep,name=posts,proto3" json:"posts,omitempty"`
+	// Idempotency key chosen by the client (1-128 of A-Z a-z 0-9 . _ : -).
+	// A retry with the same request_id and the same request returns the
+	// first response without writing again; another request under a
+	// remembered request_id is InvalidArgument. Remembered 24 hours per
+	// account. Empty: no idempotency.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2171,6 +2229,13 @@ func (x *BatchRecordsRequest) GetPosts() []*Record {
 		return x.Posts
 	}
 	return nil
+}
+
+func (x *BatchRecordsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type BatchRecordsResponse struct {
@@ -2356,10 +2421,12 @@ const file_dns_v1_record_proto_rawDesc = "" +
 	"\x04size\x18\n" +
 	" \x01(\x01R\x04size\x12%\n" +
 	"\x0eprecision_horz\x18\v \x01(\x01R\rprecisionHorz\x12%\n" +
-	"\x0eprecision_vert\x18\f \x01(\x01R\rprecisionVert\"V\n" +
+	"\x0eprecision_vert\x18\f \x01(\x01R\rprecisionVert\"u\n" +
 	"\x13CreateRecordRequest\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12&\n" +
-	"\x06record\x18\x02 \x01(\v2\x0e.dns.v1.RecordR\x06record\">\n" +
+	"\x06record\x18\x02 \x01(\v2\x0e.dns.v1.RecordR\x06record\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\">\n" +
 	"\x14CreateRecordResponse\x12&\n" +
 	"\x06record\x18\x01 \x01(\v2\x0e.dns.v1.RecordR\x06record\"H\n" +
 	"\x10GetRecordRequest\x12\x17\n" +
@@ -2380,24 +2447,30 @@ const file_dns_v1_record_proto_rawDesc = "" +
 	"\b_proxied\"g\n" +
 	"\x13ListRecordsResponse\x12(\n" +
 	"\arecords\x18\x01 \x03(\v2\x0e.dns.v1.RecordR\arecords\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"s\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x92\x01\n" +
 	"\x13UpdateRecordRequest\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x1b\n" +
 	"\trecord_id\x18\x02 \x01(\tR\brecordId\x12&\n" +
-	"\x06record\x18\x03 \x01(\v2\x0e.dns.v1.RecordR\x06record\">\n" +
+	"\x06record\x18\x03 \x01(\v2\x0e.dns.v1.RecordR\x06record\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\">\n" +
 	"\x14UpdateRecordResponse\x12&\n" +
-	"\x06record\x18\x01 \x01(\v2\x0e.dns.v1.RecordR\x06record\"\xaf\x01\n" +
+	"\x06record\x18\x01 \x01(\v2\x0e.dns.v1.RecordR\x06record\"\xce\x01\n" +
 	"\x12PatchRecordRequest\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x1b\n" +
 	"\trecord_id\x18\x02 \x01(\tR\brecordId\x12&\n" +
 	"\x06record\x18\x03 \x01(\v2\x0e.dns.v1.RecordR\x06record\x12;\n" +
 	"\vupdate_mask\x18\x04 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"=\n" +
+	"updateMask\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"=\n" +
 	"\x13PatchRecordResponse\x12&\n" +
-	"\x06record\x18\x01 \x01(\v2\x0e.dns.v1.RecordR\x06record\"K\n" +
+	"\x06record\x18\x01 \x01(\v2\x0e.dns.v1.RecordR\x06record\"j\n" +
 	"\x13DeleteRecordRequest\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x1b\n" +
-	"\trecord_id\x18\x02 \x01(\tR\brecordId\"3\n" +
+	"\trecord_id\x18\x02 \x01(\tR\brecordId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"3\n" +
 	"\x14DeleteRecordResponse\x12\x1b\n" +
 	"\trecord_id\x18\x01 \x01(\tR\brecordId\"\x8f\x01\n" +
 	"\vRecordPatch\x12\x1b\n" +
@@ -2407,13 +2480,15 @@ const file_dns_v1_record_proto_rawDesc = "" +
 	"updateMask\"P\n" +
 	"\tRecordPut\x12\x1b\n" +
 	"\trecord_id\x18\x01 \x01(\tR\brecordId\x12&\n" +
-	"\x06record\x18\x02 \x01(\v2\x0e.dns.v1.RecordR\x06record\"\xc4\x01\n" +
+	"\x06record\x18\x02 \x01(\v2\x0e.dns.v1.RecordR\x06record\"\xe3\x01\n" +
 	"\x13BatchRecordsRequest\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x18\n" +
 	"\adeletes\x18\x02 \x03(\tR\adeletes\x12-\n" +
 	"\apatches\x18\x03 \x03(\v2\x13.dns.v1.RecordPatchR\apatches\x12%\n" +
 	"\x04puts\x18\x04 \x03(\v2\x11.dns.v1.RecordPutR\x04puts\x12$\n" +
-	"\x05posts\x18\x05 \x03(\v2\x0e.dns.v1.RecordR\x05posts\"\xa4\x01\n" +
+	"\x05posts\x18\x05 \x03(\v2\x0e.dns.v1.RecordR\x05posts\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"\xa4\x01\n" +
 	"\x14BatchRecordsResponse\x12\x18\n" +
 	"\adeleted\x18\x01 \x03(\tR\adeleted\x12(\n" +
 	"\apatched\x18\x02 \x03(\v2\x0e.dns.v1.RecordR\apatched\x12 \n" +

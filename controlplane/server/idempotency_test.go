@@ -1,0 +1,195 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+)
+
+// TestRequestIDMakesRecordWritesSafeToRetry: a write whose reply was lost
+// (simulated by simply calling again with the same request id) returns the
+// first response and changes nothing (the etcd revision stays, so no
+// record and no audit entry is written twice); the same id with another
+// request is refused naming request_id.
+func TestRequestIDMakesRecordWritesSafeToRetry(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, _ := startServer(t, Config{DisableBuilder: true})
+	conn := operatorConn(t, s)
+	zr, err := dnsv1.NewZoneServiceClient(conn).CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acme", Name: "retry.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zid := zr.GetZone().GetId()
+	rc := dnsv1.NewRecordServiceClient(conn)
+	seed, err := rc.CreateRecord(ctx, &dnsv1.CreateRecordRequest{ZoneId: zid, Record: &dnsv1.Record{Name: "seed", Type: "A", Content: "192.0.2.9", Ttl: 300}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedID := seed.GetRecord().GetId()
+
+	revision := func() int64 {
+		t.Helper()
+		resp, err := s.Store().Client().Get(ctx, "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Header.Revision
+	}
+	mask := &fieldmaskpb.FieldMask{Paths: []string{"comment"}}
+	tests := []struct {
+		name  string
+		call  func(id string) (proto.Message, error)
+		other func(id string) (proto.Message, error) // another request under the same id
+	}{
+		{"create record",
+			func(id string) (proto.Message, error) {
+				return rc.CreateRecord(ctx, &dnsv1.CreateRecordRequest{ZoneId: zid, RequestId: id, Record: &dnsv1.Record{Name: "www", Type: "A", Content: "192.0.2.1", Ttl: 300}})
+			},
+			func(id string) (proto.Message, error) {
+				return rc.CreateRecord(ctx, &dnsv1.CreateRecordRequest{ZoneId: zid, RequestId: id, Record: &dnsv1.Record{Name: "www", Type: "A", Content: "192.0.2.2", Ttl: 300}})
+			}},
+		{"update record",
+			func(id string) (proto.Message, error) {
+				return rc.UpdateRecord(ctx, &dnsv1.UpdateRecordRequest{ZoneId: zid, RecordId: seedID, RequestId: id, Record: &dnsv1.Record{Name: "seed", Type: "A", Content: "192.0.2.10", Ttl: 300}})
+			},
+			func(id string) (proto.Message, error) {
+				return rc.PatchRecord(ctx, &dnsv1.PatchRecordRequest{ZoneId: zid, RecordId: seedID, RequestId: id, Record: &dnsv1.Record{Comment: "x"}, UpdateMask: mask})
+			}},
+		{"patch record",
+			func(id string) (proto.Message, error) {
+				return rc.PatchRecord(ctx, &dnsv1.PatchRecordRequest{ZoneId: zid, RecordId: seedID, RequestId: id, Record: &dnsv1.Record{Comment: "patched"}, UpdateMask: mask})
+			},
+			func(id string) (proto.Message, error) {
+				return rc.PatchRecord(ctx, &dnsv1.PatchRecordRequest{ZoneId: zid, RecordId: seedID, RequestId: id, Record: &dnsv1.Record{Comment: "other"}, UpdateMask: mask})
+			}},
+		{"batch records",
+			func(id string) (proto.Message, error) {
+				return rc.BatchRecords(ctx, &dnsv1.BatchRecordsRequest{ZoneId: zid, RequestId: id, Posts: []*dnsv1.Record{{Name: "b", Type: "TXT", Content: "one", Ttl: 300}}})
+			},
+			func(id string) (proto.Message, error) {
+				return rc.BatchRecords(ctx, &dnsv1.BatchRecordsRequest{ZoneId: zid, RequestId: id, Posts: []*dnsv1.Record{{Name: "b", Type: "TXT", Content: "two", Ttl: 300}}})
+			}},
+		{"delete record",
+			func(id string) (proto.Message, error) {
+				return rc.DeleteRecord(ctx, &dnsv1.DeleteRecordRequest{ZoneId: zid, RecordId: seedID, RequestId: id})
+			},
+			func(id string) (proto.Message, error) {
+				return rc.DeleteRecord(ctx, &dnsv1.DeleteRecordRequest{ZoneId: zid, RecordId: "0123456789abcdef", RequestId: id})
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := "req:" + strings.ReplaceAll(tt.name, " ", "-")
+			first, err := tt.call(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := revision()
+			again, err := tt.call(id) // the first reply "lost": the client retries
+			if err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			if !proto.Equal(first, again) {
+				t.Fatalf("retry answered %v, first %v", again, first)
+			}
+			if after := revision(); after != before {
+				t.Fatalf("retry changed etcd: revision %d → %d", before, after)
+			}
+			_, err = tt.other(id)
+			if grpcstatus.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "request_id") {
+				t.Fatalf("another request under the id: %v, want InvalidArgument naming request_id", err)
+			}
+			if after := revision(); after != before {
+				t.Fatalf("refused request changed etcd: revision %d → %d", before, after)
+			}
+		})
+	}
+
+	t.Run("invalid request id", func(t *testing.T) {
+		before := revision()
+		for _, id := range []string{"a/b", strings.Repeat("x", 129), "sp ace", "é"} {
+			_, err := rc.CreateRecord(ctx, &dnsv1.CreateRecordRequest{ZoneId: zid, RequestId: id, Record: &dnsv1.Record{Name: "bad", Type: "A", Content: "192.0.2.3", Ttl: 300}})
+			if grpcstatus.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "request_id") {
+				t.Fatalf("request id %q: %v, want InvalidArgument naming request_id", id, err)
+			}
+		}
+		if after := revision(); after != before {
+			t.Fatalf("refused requests changed etcd: revision %d → %d", before, after)
+		}
+	})
+
+	t.Run("concurrent retries apply once", func(t *testing.T) {
+		const n = 8
+		var wg sync.WaitGroup
+		ids := make([]string, n)
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := rc.CreateRecord(ctx, &dnsv1.CreateRecordRequest{ZoneId: zid, RequestId: "req:concurrent", Record: &dnsv1.Record{Name: "many", Type: "A", Content: "192.0.2.4", Ttl: 300}})
+				ids[i], errs[i] = r.GetRecord().GetId(), err
+			}()
+		}
+		wg.Wait()
+		for i := range n {
+			// Aborted is allowed: a retry that raced the first one's commit
+			// and is told to retry.
+			if errs[i] != nil && grpcstatus.Code(errs[i]) != codes.Aborted {
+				t.Fatalf("call %d: %v", i, errs[i])
+			}
+			if errs[i] == nil && ids[i] != ids[0] && ids[0] != "" {
+				t.Fatalf("calls answered different records %s and %s", ids[0], ids[i])
+			}
+		}
+		list, err := rc.ListRecords(ctx, &dnsv1.ListRecordsRequest{ZoneId: zid, Name: "many"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.GetRecords()) != 1 {
+			t.Fatalf("%d records created by one request id, want 1", len(list.GetRecords()))
+		}
+	})
+
+}
+
+// TestRequestIDsAreForgottenAfterRetention checks the wiring of the sweep:
+// the control plane's sweeper deletes a remembered request id once the
+// retention has passed, and the id may then be used again.
+func TestRequestIDsAreForgottenAfterRetention(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, _ := startServer(t, Config{DisableBuilder: true, IdempotencyRetention: time.Second})
+	conn := operatorConn(t, s)
+	zr, err := dnsv1.NewZoneServiceClient(conn).CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acme", Name: "forget.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := dnsv1.NewRecordServiceClient(conn)
+	create := func(content string) error {
+		_, err := rc.CreateRecord(ctx, &dnsv1.CreateRecordRequest{ZoneId: zr.GetZone().GetId(), RequestId: "once",
+			Record: &dnsv1.Record{Name: "www", Type: "A", Content: content, Ttl: 300}})
+		return err
+	}
+	if err := create("192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the request id swept", func() bool {
+		resp, err := s.Store().Client().Get(ctx, s.Store().IdempotencyPrefix(), clientv3.WithPrefix(), clientv3.WithCountOnly())
+		return err == nil && resp.Count == 0
+	})
+	if err := create("192.0.2.2"); err != nil {
+		t.Fatalf("the id again after its retention: %v", err)
+	}
+}
