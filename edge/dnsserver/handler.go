@@ -413,6 +413,10 @@ type Metrics struct {
 	// array index does not have. Filled on first use.
 	byCode                 [countedRcodes * countedQtypes]atomic.Pointer[prometheus.Counter]
 	cacheHits, cacheMisses prometheus.Counter
+	// TCP connections and response rate limiting (server.go).
+	tcpOpen                prometheus.Gauge
+	tcpRefused, tcpEvicted prometheus.Counter
+	rrlDropped, rrlSlipped prometheus.Counter
 }
 
 // Bounds of Metrics.byCode; other codes take the slower path. Rcodes up
@@ -429,7 +433,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "zonegrid", Subsystem: "edge", Name: "answer_cache_lookups_total",
 		Help: "Packed-answer cache lookups, by result (hit, miss).",
 	}, []string{"result"})
+	tcpClosed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "zonegrid", Subsystem: "edge", Name: "tcp_connections_closed_total",
+		Help: "TCP connections the edge closed itself: refused (the source holds its share, or every connection is busy) or evicted (idle longest when the table was full).",
+	}, []string{"reason"})
+	rrlTotal := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "zonegrid", Subsystem: "edge", Name: "rrl_responses_total",
+		Help: "UDP responses over the response rate limit, by action (dropped, slipped: sent truncated).",
+	}, []string{"action"})
+	tcpOpen := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "zonegrid", Subsystem: "edge", Name: "tcp_connections_open",
+		Help: "TCP connections open.",
+	})
 	m := &Metrics{
+		tcpOpen:    tcpOpen,
+		tcpRefused: tcpClosed.WithLabelValues("refused"),
+		tcpEvicted: tcpClosed.WithLabelValues("evicted"),
+		rrlDropped: rrlTotal.WithLabelValues("dropped"),
+		rrlSlipped: rrlTotal.WithLabelValues("slipped"),
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "zonegrid", Subsystem: "edge", Name: "queries_total",
 			Help: "Queries answered, by response code and query type.",
@@ -442,7 +463,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		cacheMisses: cache.WithLabelValues("miss"),
 	}
 	if reg != nil {
-		reg.MustRegister(m.queries, m.drops, cache)
+		reg.MustRegister(m.queries, m.drops, cache, tcpClosed, rrlTotal, tcpOpen)
 	}
 	return m
 }

@@ -7,20 +7,22 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/zonegrid/zonegrid/edge/rrl"
 )
 
 // Limits of the listeners.
 const (
-	tcpIdleTimeout = 10 * time.Second
-	tcpMaxConns    = 1024
-	udpReadSize    = 4096
+	udpReadSize = 4096
 	// udpOutSize holds any UDP answer (at most EDNSBufferSize) with room
 	// for the packer to work in.
 	udpOutSize = 2 * EDNSBufferSize
@@ -33,6 +35,18 @@ const (
 const (
 	DefaultBatch       = 32
 	DefaultMaxDeferred = 1024
+	// DefaultTCPMaxConns is the number of TCP connections open at once.
+	DefaultTCPMaxConns = 1024
+	// DefaultTCPMaxConnsPerSource is how many of them one source (an IPv4
+	// address, an IPv6 /64) may hold: a sixteenth of the default total,
+	// generous for a resolver that pipelines, far from a lock-out.
+	DefaultTCPMaxConnsPerSource = 64
+	// DefaultTCPIdleTimeout is how long a connection may wait for its
+	// next query while fewer than half the connections are open (RFC 7766
+	// 6.2.3 suggests seconds, not minutes); above half it shrinks.
+	DefaultTCPIdleTimeout = 10 * time.Second
+	// minTCPIdleTimeout is the floor the idle timeout shrinks to.
+	minTCPIdleTimeout = 500 * time.Millisecond
 )
 
 // Options configure a Server.
@@ -52,6 +66,22 @@ type Options struct {
 	// once; more are dropped (the client retries). 0 means
 	// DefaultMaxDeferred.
 	MaxDeferred int
+	// TCPMaxConns bounds the open TCP connections; at the bound a new
+	// connection closes the one idle longest (RFC 7766 6.2.3) rather than
+	// being refused. 0 means DefaultTCPMaxConns.
+	TCPMaxConns int
+	// TCPMaxConnsPerSource bounds the connections of one source (IPv4
+	// address, IPv6 /64); more are refused. 0 means
+	// DefaultTCPMaxConnsPerSource, negative no bound.
+	TCPMaxConnsPerSource int
+	// TCPIdleTimeout is how long a connection may stay idle between
+	// queries while at most half of TCPMaxConns are open; above that it
+	// shrinks in proportion to the room left, down to 500 ms. 0 means
+	// DefaultTCPIdleTimeout.
+	TCPIdleTimeout time.Duration
+	// RRL limits the rate of UDP responses (nil: no limit). TCP answers
+	// are never limited: a TCP client cannot spoof its address.
+	RRL *rrl.Limiter
 }
 
 // Server serves a Handler on UDP sockets and one TCP listener.
@@ -69,9 +99,25 @@ type Server struct {
 	// its answer waits on an upstream.
 	deferred chan struct{}
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	slots chan struct{}
+	// mu guards the TCP connections and their count per source; only
+	// accepting and closing take it, never a query.
+	mu        sync.Mutex
+	conns     map[*tcpConn]struct{}
+	perSource map[netip.Addr]int
+	// open is len(conns), read without mu by every connection when it
+	// sets its idle deadline.
+	open atomic.Int64
+}
+
+// tcpConn is one TCP connection and what eviction needs to know of it.
+type tcpConn struct {
+	net.Conn
+	source netip.Addr
+	// idleSince is when the connection started waiting for its next
+	// query (Unix nanoseconds), 0 while it reads or answers one: only
+	// idle connections are evicted, so that no answer is cut.
+	idleSince atomic.Int64
+	removed   bool // under Server.mu
 }
 
 // Listen binds the UDP and TCP addresses (port 0 picks a free port) with
@@ -94,6 +140,15 @@ func ListenOptions(o Options, h *Handler, log *zap.Logger) (*Server, error) {
 	if o.MaxDeferred <= 0 {
 		o.MaxDeferred = DefaultMaxDeferred
 	}
+	if o.TCPMaxConns <= 0 {
+		o.TCPMaxConns = DefaultTCPMaxConns
+	}
+	if o.TCPMaxConnsPerSource == 0 {
+		o.TCPMaxConnsPerSource = DefaultTCPMaxConnsPerSource
+	}
+	if o.TCPIdleTimeout <= 0 {
+		o.TCPIdleTimeout = DefaultTCPIdleTimeout
+	}
 	udp, err := listenUDP(o.UDPAddr, o.UDPSockets)
 	if err != nil {
 		return nil, err
@@ -105,9 +160,9 @@ func ListenOptions(o Options, h *Handler, log *zap.Logger) (*Server, error) {
 	}
 	return &Server{
 		h: h, log: log, opts: o, udp: udp, tcp: tl,
-		deferred: make(chan struct{}, o.MaxDeferred),
-		conns:    map[net.Conn]struct{}{},
-		slots:    make(chan struct{}, tcpMaxConns),
+		deferred:  make(chan struct{}, o.MaxDeferred),
+		conns:     map[*tcpConn]struct{}{},
+		perSource: map[netip.Addr]int{},
 	}, nil
 }
 
@@ -226,6 +281,12 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 			continue
 		}
 		k := 0
+		// One clock reading a batch: the limiter counts in windows of a
+		// second, the batch takes microseconds.
+		var now int64
+		if s.opts.RRL != nil {
+			now = time.Now().UnixNano()
+		}
 		for i := range got {
 			m := &in[i]
 			q := m.Buffers[0][:m.N]
@@ -234,7 +295,7 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 				s.deferUDP(c, q, m.Addr)
 				continue
 			}
-			if b == nil {
+			if b = s.limit(now, m.Addr, b); b == nil {
 				continue
 			}
 			out[k].Buffers[0] = b
@@ -289,6 +350,9 @@ func (s *Server) deferUDP(c *net.UDPConn, query []byte, addr net.Addr) {
 			s.wg.Done()
 		}()
 		b := s.h.Serve(s.ctx, q, false, make([]byte, 0, udpOutSize))
+		if s.opts.RRL != nil {
+			b = s.limit(time.Now().UnixNano(), addr, b)
+		}
 		if b == nil {
 			return
 		}
@@ -296,6 +360,27 @@ func (s *Server) deferUDP(c *net.UDPConn, query []byte, addr net.Addr) {
 			s.log.Debug("udp write failed", zap.Stringer("client", addr), zap.Error(err))
 		}
 	}()
+}
+
+// limit applies response rate limiting to UDP answer b for addr: b, nil
+// (dropped) or the slip answer made of b.
+func (s *Server) limit(now int64, addr net.Addr, b []byte) []byte {
+	if s.opts.RRL == nil || b == nil {
+		return b
+	}
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return b
+	}
+	switch s.opts.RRL.Check(now, ua.IP, b) {
+	case rrl.Drop:
+		s.h.metrics.rrlDropped.Inc()
+		return nil
+	case rrl.Slip:
+		s.h.metrics.rrlSlipped.Inc()
+		return rrl.Truncate(b)
+	}
+	return b
 }
 
 func (s *Server) acceptTCP() {
@@ -310,40 +395,130 @@ func (s *Server) acceptTCP() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		select {
-		case s.slots <- struct{}{}:
-		default:
-			// Too many connections: shed this one rather than queue it.
+		tc := &tcpConn{Conn: c, source: tcpSource(c.RemoteAddr())}
+		tc.idleSince.Store(time.Now().UnixNano())
+		if !s.admit(tc) {
 			c.Close()
 			continue
 		}
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
 		s.wg.Add(1)
-		go s.serveTCP(c)
+		go s.serveTCP(tc)
 	}
 }
 
+// tcpSource is the key connections are counted under: the IPv4 address,
+// or the IPv6 /64 (one host may hold a whole /64).
+func tcpSource(a net.Addr) netip.Addr {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return netip.Addr{}
+	}
+	ip, _ := netip.AddrFromSlice(ta.IP)
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.Addr()
+	}
+	return ip
+}
+
+// admit registers c, or refuses it when its source holds its share. At
+// the global bound it evicts the connection idle longest (RFC 7766 6.2.3:
+// a server under pressure frees idle connections first) instead of
+// refusing the newcomer, so that a client holding many connections cannot
+// lock others out by keeping them barely alive.
+func (s *Server) admit(c *tcpConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if limit := s.opts.TCPMaxConnsPerSource; limit > 0 && s.perSource[c.source] >= limit {
+		s.h.metrics.tcpRefused.Inc()
+		return false
+	}
+	for len(s.conns) >= s.opts.TCPMaxConns {
+		victim := s.idlest()
+		if victim == nil {
+			// Every connection is busy answering: shed the newcomer
+			// rather than cut an answer.
+			s.h.metrics.tcpRefused.Inc()
+			return false
+		}
+		s.removeLocked(victim)
+		victim.Close() // its reader sees the error and leaves
+		s.h.metrics.tcpEvicted.Inc()
+	}
+	s.conns[c] = struct{}{}
+	s.perSource[c.source]++
+	s.open.Add(1)
+	s.h.metrics.tcpOpen.Inc()
+	return true
+}
+
+// idlest returns the connection waiting longest for a query, nil when
+// none waits. A scan: it runs only when the table is full, and is
+// microseconds for thousands of connections.
+func (s *Server) idlest() *tcpConn {
+	var victim *tcpConn
+	oldest := int64(0)
+	for c := range s.conns {
+		if t := c.idleSince.Load(); t != 0 && (victim == nil || t < oldest) {
+			victim, oldest = c, t
+		}
+	}
+	return victim
+}
+
+// removeLocked forgets c once (its reader and an eviction both call it).
+func (s *Server) removeLocked(c *tcpConn) {
+	if c.removed {
+		return
+	}
+	c.removed = true
+	delete(s.conns, c)
+	if s.perSource[c.source]--; s.perSource[c.source] <= 0 {
+		delete(s.perSource, c.source)
+	}
+	s.open.Add(-1)
+	s.h.metrics.tcpOpen.Dec()
+}
+
+// idleTimeout is the wait allowed for the next query with open
+// connections open: the full timeout up to half the bound, then shrinking
+// in proportion to the room left (RFC 7766 6.2.3: servers under pressure
+// may shorten idle timeouts), never under minTCPIdleTimeout.
+func (s *Server) idleTimeout(open int) time.Duration {
+	bound, full := s.opts.TCPMaxConns, s.opts.TCPIdleTimeout
+	if open <= bound/2 {
+		return full
+	}
+	t := time.Duration(float64(full) * float64(bound-open) / float64(bound-bound/2))
+	return min(full, max(t, minTCPIdleTimeout))
+}
+
 // serveTCP answers length-prefixed queries on one connection in order
-// until the client closes it or stays idle.
-func (s *Server) serveTCP(c net.Conn) {
+// (pipelined, RFC 7766 6.2.1.1) until the client closes it, it stays idle
+// or it is evicted.
+func (s *Server) serveTCP(c *tcpConn) {
 	defer func() {
 		c.Close()
 		s.mu.Lock()
-		delete(s.conns, c)
+		s.removeLocked(c)
 		s.mu.Unlock()
-		<-s.slots
 		s.wg.Done()
 	}()
 	var lenBuf [2]byte
 	in := make([]byte, 0, 512)
 	out := make([]byte, 2, 4096)
 	for {
-		if err := c.SetReadDeadline(time.Now().Add(tcpIdleTimeout)); err != nil {
+		c.idleSince.Store(time.Now().UnixNano())
+		if err := c.SetReadDeadline(time.Now().Add(s.idleTimeout(int(s.open.Load())))); err != nil {
 			return
 		}
 		if _, err := io.ReadFull(c, lenBuf[:]); err != nil {
+			return
+		}
+		c.idleSince.Store(0)
+		// The rest of the query is not idleness: a fixed deadline.
+		if err := c.SetReadDeadline(time.Now().Add(s.opts.TCPIdleTimeout)); err != nil {
 			return
 		}
 		n := int(binary.BigEndian.Uint16(lenBuf[:]))
@@ -365,7 +540,7 @@ func (s *Server) serveTCP(c net.Conn) {
 		out = out[:2+len(b)]
 		copy(out[2:], b)
 		binary.BigEndian.PutUint16(out, uint16(len(b)))
-		if err := c.SetWriteDeadline(time.Now().Add(tcpIdleTimeout)); err != nil {
+		if err := c.SetWriteDeadline(time.Now().Add(s.opts.TCPIdleTimeout)); err != nil {
 			return
 		}
 		if _, err := c.Write(out); err != nil {

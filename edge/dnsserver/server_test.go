@@ -12,6 +12,7 @@ import (
 
 	"github.com/zonegrid/zonegrid/edge/answer"
 	"github.com/zonegrid/zonegrid/edge/internal/zonetest"
+	"github.com/zonegrid/zonegrid/edge/rrl"
 	"github.com/zonegrid/zonegrid/edge/zonecache"
 )
 
@@ -143,8 +144,20 @@ func TestServerSlowUpstreamDoesNotStallTheSocket(t *testing.T) {
 // clients are connected sockets doing one query at a time; the figure
 // includes their system calls, and allocs/op is the server's (the clients
 // allocate nothing).
-func BenchmarkServerUDP(b *testing.B) {
-	s, err := ListenOptions(Options{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"}, testHandler(b), zap.NewNop())
+func BenchmarkServerUDP(b *testing.B) { benchServerUDP(b, nil) }
+
+// BenchmarkServerUDPWithRRL is BenchmarkServerUDP with response rate
+// limiting on (at a rate no query reaches): the limiter's cost per query.
+func BenchmarkServerUDPWithRRL(b *testing.B) {
+	l, err := rrl.New(rrl.Config{Rate: 1 << 30, Slip: rrl.DefaultSlip})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchServerUDP(b, l)
+}
+
+func benchServerUDP(b *testing.B, l *rrl.Limiter) {
+	s, err := ListenOptions(Options{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", RRL: l}, testHandler(b), zap.NewNop())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -152,6 +165,7 @@ func BenchmarkServerUDP(b *testing.B) {
 	b.Cleanup(func() { s.Close() })
 	q := pack(b, query("www.example.com.", dns.TypeA, 1232))
 	b.ReportAllocs()
+	b.ResetTimer() // not the setup's allocations (the zone, RRL's table)
 	b.SetParallelism(4)
 	b.RunParallel(func(pb *testing.PB) {
 		c, err := net.Dial("udp", s.UDPAddr())

@@ -29,6 +29,7 @@ import (
 	"github.com/zonegrid/zonegrid/edge/dnsserver"
 	"github.com/zonegrid/zonegrid/edge/follow"
 	"github.com/zonegrid/zonegrid/edge/resolver"
+	"github.com/zonegrid/zonegrid/edge/rrl"
 	"github.com/zonegrid/zonegrid/edge/zonecache"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 )
@@ -63,6 +64,15 @@ type Config struct {
 	// AnswerCacheSlots sizes the packed-answer cache; 0 means
 	// dnsserver.DefaultCacheSlots, negative turns it off.
 	AnswerCacheSlots int
+	// TCPMaxConns, TCPMaxConnsPerSource and TCPIdleTimeout bound the TCP
+	// connections (dnsserver.Options; 0 means the dnsserver defaults: 1024,
+	// 64 per IPv4 address or IPv6 /64, 10 s).
+	TCPMaxConns, TCPMaxConnsPerSource int
+	TCPIdleTimeout                    time.Duration
+	// RRL is response rate limiting of UDP answers; its zero value (Rate
+	// 0) is off, the library default for tests. The edge command turns it
+	// on with rrl's defaults.
+	RRL rrl.Config
 	// Pprof serves net/http/pprof under /debug/pprof/ on MetricsAddr, for
 	// profiling a running edge. Off by default: profiles expose internals
 	// and cost CPU while taken.
@@ -81,6 +91,7 @@ type Node struct {
 	accounts *zonecache.Accounts
 	handler  *dnsserver.Handler
 	resolver *resolver.Resolver
+	rrl      *rrl.Limiter
 
 	// verifier checks snapshot signatures; nil accepts unsigned ones.
 	verifier *snapshot.Verifier
@@ -119,6 +130,14 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 			return nil, fmt.Errorf("edge config: anycast IPv6 pool holds %s", a)
 		}
 	}
+	limiter, err := rrl.New(cfg.RRL)
+	if err != nil {
+		return nil, fmt.Errorf("edge config: %w", err)
+	}
+	if limiter != nil {
+		log.Info("response rate limiting on", zap.Int("rate", cfg.RRL.Rate), zap.Int("slip", cfg.RRL.Slip),
+			zap.Duration("window", cfg.RRL.Window), zap.Int("ipv4_prefix", cfg.RRL.IPv4PrefixLen), zap.Int("ipv6_prefix", cfg.RRL.IPv6PrefixLen))
+	}
 	var verifier *snapshot.Verifier
 	if len(cfg.SnapshotTrustKeyFiles) > 0 {
 		v, err := snapshot.LoadVerifier(cfg.SnapshotTrustKeyFiles...)
@@ -133,7 +152,7 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n := &Node{
-		cfg: cfg, log: log, reg: reg, verifier: verifier,
+		cfg: cfg, log: log, reg: reg, verifier: verifier, rrl: limiter,
 		zones: zonecache.NewSet(), accounts: zonecache.NewAccounts(),
 		ready: make(chan struct{}),
 	}
@@ -166,6 +185,8 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 func (n *Node) Start(ctx context.Context) error {
 	srv, err := dnsserver.ListenOptions(dnsserver.Options{
 		UDPAddr: n.cfg.UDPAddr, TCPAddr: n.cfg.TCPAddr, UDPSockets: n.cfg.UDPSockets,
+		TCPMaxConns: n.cfg.TCPMaxConns, TCPMaxConnsPerSource: n.cfg.TCPMaxConnsPerSource,
+		TCPIdleTimeout: n.cfg.TCPIdleTimeout, RRL: n.rrl,
 	}, n.handler, n.log.Named("dns"))
 	if err != nil {
 		return err

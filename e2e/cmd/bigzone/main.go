@@ -212,7 +212,9 @@ func run(o options) error {
 		metrics := fmt.Sprintf("127.0.0.1:%d", freePort())
 		start := time.Now()
 		edge, err = ps.start(filepath.Join(o.dir, fmt.Sprintf("edge%d.log", i)), bin("edge"), "--listen", edgeAddr, "--nats-url", natsURL, "--metrics-addr", metrics,
-			"--nats-nkey-seed", filepath.Join(creds, "edge.nk"), "--snapshot-trust-keys", filepath.Join(creds, "snapshot-signing.pub.pem"))
+			"--nats-nkey-seed", filepath.Join(creds, "edge.nk"), "--snapshot-trust-keys", filepath.Join(creds, "snapshot-signing.pub.pem"),
+			// It polls one name every 200 µs: response rate limiting off.
+			"--rrl-rate", "0")
 		if err != nil {
 			return err
 		}

@@ -15,7 +15,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/zonegrid/zonegrid/edge/dnsserver"
 	"github.com/zonegrid/zonegrid/edge/node"
+	"github.com/zonegrid/zonegrid/edge/rrl"
 )
 
 func main() {
@@ -45,6 +47,15 @@ func run(args []string) error {
 		upstream = fs.String("upstream", "", "host:port resolvers for flattening external CNAME targets, comma-separated")
 		sockets  = fs.Int("udp-sockets", 0, "SO_REUSEPORT UDP sockets, one reader each (0: GOMAXPROCS; Linux only)")
 		cache    = fs.Int("answer-cache", 0, "slots of the packed-answer cache (0: default, negative: off)")
+		tcpMax   = fs.Int("tcp-max-conns", dnsserver.DefaultTCPMaxConns, "TCP connections open at once; when full, a new one evicts the connection idle longest")
+		tcpPer   = fs.Int("tcp-max-conns-per-source", dnsserver.DefaultTCPMaxConnsPerSource, "TCP connections per IPv4 address or IPv6 /64 (more are refused; negative: no limit)")
+		tcpIdle  = fs.Duration("tcp-idle-timeout", dnsserver.DefaultTCPIdleTimeout, "how long a TCP connection may wait for its next query (shrinks to 500ms as the connections fill up)")
+		rrlRate  = fs.Int("rrl-rate", rrl.DefaultRate, "response rate limiting: UDP responses a second per client prefix, response class and name (0: off)")
+		rrlSlip  = fs.Int("rrl-slip", rrl.DefaultSlip, "every Nth response over the rate is sent truncated (TC) instead of dropped (0: drop all)")
+		rrlWin   = fs.Duration("rrl-window", rrl.DefaultWindow, "response rate limiting window: rate × window responses per window")
+		rrlV4    = fs.Int("rrl-ipv4-prefix", rrl.DefaultIPv4PrefixLen, "IPv4 prefix length clients are grouped by for rate limiting")
+		rrlV6    = fs.Int("rrl-ipv6-prefix", rrl.DefaultIPv6PrefixLen, "IPv6 prefix length clients are grouped by for rate limiting")
+		rrlTable = fs.Int("rrl-table-size", rrl.DefaultTableSize, "rate limiting counters (32 bytes each)")
 		pprofOn  = fs.Bool("pprof", false, "serve /debug/pprof/ on --metrics-addr")
 		debug    = fs.Bool("debug", false, "debug logging")
 	)
@@ -60,6 +71,12 @@ func run(args []string) error {
 		SnapshotTrustKeyFiles: splitList(*trust),
 		Upstreams:             splitList(*upstream),
 		UDPSockets:            *sockets, AnswerCacheSlots: *cache, Pprof: *pprofOn,
+		TCPMaxConns: *tcpMax, TCPMaxConnsPerSource: *tcpPer, TCPIdleTimeout: *tcpIdle,
+		RRL: rrl.Config{Rate: *rrlRate, Slip: *rrlSlip, Window: *rrlWin,
+			IPv4PrefixLen: *rrlV4, IPv6PrefixLen: *rrlV6, TableSize: *rrlTable},
+	}
+	if *tcpMax <= 0 || *tcpIdle <= 0 {
+		return errors.New("--tcp-max-conns and --tcp-idle-timeout must be positive")
 	}
 	if cfg.UDPAddr == "" {
 		cfg.UDPAddr = *listen
