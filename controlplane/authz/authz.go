@@ -105,7 +105,7 @@ func (a *Authorizer) authorize(ctx context.Context, method string, req any) (con
 	}
 	c.Method = method
 	if req != nil || r.Scope == Self {
-		if err := a.check(ctx, c, r, req); err != nil {
+		if err := a.check(ctx, c, r, req); err != nil && !a.replay(ctx, c, method, req, err) {
 			return nil, err
 		}
 	} else {
@@ -208,6 +208,22 @@ func (a *Authorizer) check(ctx context.Context, c *caller.Caller, r Rule, req an
 		}
 	}
 	return grpcstatus.Errorf(codes.PermissionDenied, "the API token lacks the permission this call needs (one of: %s)", PermissionNames(r.AnyOf))
+}
+
+// replay reports whether a call refused with NotFound by check is a retry
+// of a write that committed: the object it named is gone because of that
+// very write (DeleteZone, RevokeToken), so the scope cannot be resolved any
+// more. It is let through when the caller's account (the scope request ids
+// are remembered in) holds an outcome of this method under the request's
+// request_id: the first call was authorized, and the handler answers from
+// the outcome or, for another request, InvalidArgument.
+func (a *Authorizer) replay(ctx context.Context, c *caller.Caller, method string, req any, err error) bool {
+	id := field(req, "request_id")
+	if grpcstatus.Code(err) != codes.NotFound || !store.ValidRequestID(id) {
+		return false
+	}
+	o, rerr := a.st.Remembered(ctx, store.IdempotencyScope(caller.With(ctx, c)), id)
+	return rerr == nil && o != nil && o.Method == method
 }
 
 // zoneAccount returns the account a zone belongs to.

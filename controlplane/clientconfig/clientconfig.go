@@ -156,8 +156,9 @@ func (c Config) ResolveToken() (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
-// Dial opens a connection that authenticates every call with the token.
-func (c Config) Dial() (*grpc.ClientConn, error) {
+// Dial opens a connection that authenticates every call with the token;
+// extra options (interceptors) are added to the defaults.
+func (c Config) Dial(extra ...grpc.DialOption) (*grpc.ClientConn, error) {
 	if c.Endpoint == "" {
 		return nil, errors.New("no control plane endpoint")
 	}
@@ -192,7 +193,7 @@ func (c Config) Dial() (*grpc.ClientConn, error) {
 	if tok != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(Bearer(tok)))
 	}
-	conn, err := grpc.NewClient(c.Endpoint, opts...)
+	conn, err := grpc.NewClient(c.Endpoint, append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", c.Endpoint, err)
 	}

@@ -16,12 +16,12 @@ import (
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
-// TestRequestIDMakesRecordWritesSafeToRetry: a write whose reply was lost
+// TestRequestIDMakesWritesSafeToRetry: a write whose reply was lost
 // (simulated by simply calling again with the same request id) returns the
 // first response and changes nothing (the etcd revision stays, so no
-// record and no audit entry is written twice); the same id with another
+// record, zone or audit entry is written twice); the same id with another
 // request is refused naming request_id.
-func TestRequestIDMakesRecordWritesSafeToRetry(t *testing.T) {
+func TestRequestIDMakesWritesSafeToRetry(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s, _ := startServer(t, Config{DisableBuilder: true})
@@ -46,6 +46,22 @@ func TestRequestIDMakesRecordWritesSafeToRetry(t *testing.T) {
 		}
 		return resp.Header.Revision
 	}
+	zc := dnsv1.NewZoneServiceClient(conn)
+	doomed, err := zc.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acme", Name: "doomed.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := dnsv1.NewSettingsServiceClient(conn)
+	tc := dnsv1.NewTokenServiceClient(conn)
+	newToken := func() string {
+		t.Helper()
+		r, err := tc.CreateToken(ctx, &dnsv1.CreateTokenRequest{AccountId: "acme", Name: "ci", Permissions: []dnsv1.Permission{dnsv1.Permission_PERMISSION_ZONE_READ}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.GetToken().GetId()
+	}
+	revoked, kept := newToken(), newToken()
 	mask := &fieldmaskpb.FieldMask{Paths: []string{"comment"}}
 	tests := []struct {
 		name  string
@@ -86,6 +102,45 @@ func TestRequestIDMakesRecordWritesSafeToRetry(t *testing.T) {
 			},
 			func(id string) (proto.Message, error) {
 				return rc.DeleteRecord(ctx, &dnsv1.DeleteRecordRequest{ZoneId: zid, RecordId: "0123456789abcdef", RequestId: id})
+			}},
+		{"create zone",
+			func(id string) (proto.Message, error) {
+				return zc.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acme", Name: "idem-a.com", RequestId: id})
+			},
+			func(id string) (proto.Message, error) {
+				return zc.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acme", Name: "idem-b.com", RequestId: id})
+			}},
+		{"delete zone",
+			func(id string) (proto.Message, error) {
+				return zc.DeleteZone(ctx, &dnsv1.DeleteZoneRequest{ZoneId: doomed.GetZone().GetId(), RequestId: id})
+			},
+			func(id string) (proto.Message, error) {
+				return zc.DeleteZone(ctx, &dnsv1.DeleteZoneRequest{ZoneId: zid, RequestId: id})
+			}},
+		{"update zone settings",
+			func(id string) (proto.Message, error) {
+				return sc.UpdateZoneSettings(ctx, &dnsv1.UpdateZoneSettingsRequest{ZoneId: zid, RequestId: id,
+					Settings: &dnsv1.ZoneSettings{NsTtl: 3600}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"ns_ttl"}}})
+			},
+			func(id string) (proto.Message, error) {
+				return sc.UpdateZoneSettings(ctx, &dnsv1.UpdateZoneSettingsRequest{ZoneId: zid, RequestId: id,
+					Settings: &dnsv1.ZoneSettings{NsTtl: 7200}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"ns_ttl"}}})
+			}},
+		{"update account settings",
+			func(id string) (proto.Message, error) {
+				return sc.UpdateAccountSettings(ctx, &dnsv1.UpdateAccountSettingsRequest{AccountId: "acme", RequestId: id,
+					Settings: &dnsv1.AccountSettings{EnforceDnsOnly: true}})
+			},
+			func(id string) (proto.Message, error) {
+				return sc.UpdateAccountSettings(ctx, &dnsv1.UpdateAccountSettingsRequest{AccountId: "acme", RequestId: id,
+					Settings: &dnsv1.AccountSettings{EnforceDnsOnly: false}})
+			}},
+		{"revoke token",
+			func(id string) (proto.Message, error) {
+				return tc.RevokeToken(ctx, &dnsv1.RevokeTokenRequest{TokenId: revoked, RequestId: id})
+			},
+			func(id string) (proto.Message, error) {
+				return tc.RevokeToken(ctx, &dnsv1.RevokeTokenRequest{TokenId: kept, RequestId: id})
 			}},
 	}
 	for _, tt := range tests {

@@ -268,3 +268,42 @@ func (s *Store) SweepIdempotency(ctx context.Context, now time.Time) (int, error
 // IdempotencyRetention is how long request ids are remembered at least
 // (negative: forever).
 func (s *Store) IdempotencyRetention() time.Duration { return s.cfg.IdempotencyRetention }
+
+// idemAttempt starts attempt n (from 0) of a non-grouped write carrying a
+// request id in ctx: from the second attempt on it fails with
+// ErrIdempotentReplay when the id got remembered meanwhile (a concurrent
+// retry committed, which is what made the previous attempt's compare
+// fail); the service checked before the first. A callback sets the
+// response again on every attempt; a write without callback (DeleteZone)
+// sets it once before the store call.
+func (s *Store) idemAttempt(ctx context.Context, n int) error {
+	i := IdempotencyFrom(ctx)
+	if i == nil {
+		return nil
+	}
+	if n > 0 {
+		o, err := s.Remembered(ctx, i.Scope, i.RequestID)
+		if err != nil {
+			return err
+		}
+		if o != nil {
+			return fmt.Errorf("request id %s: %w", i.RequestID, ErrIdempotentReplay)
+		}
+	}
+	return nil
+}
+
+// idemTxn returns what a non-grouped write adds to its transaction for the
+// request id in ctx (nothing without one): the compare that the id is not
+// remembered, and the puts remembering it.
+func (s *Store) idemTxn(ctx context.Context) ([]clientv3.Cmp, []clientv3.Op, error) {
+	i := IdempotencyFrom(ctx)
+	if i == nil {
+		return nil, nil, nil
+	}
+	cmp, ops, err := s.idemOps(i, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	return []clientv3.Cmp{cmp}, ops, nil
+}

@@ -39,7 +39,10 @@ func (s *Store) UpdateAccountSettings(ctx context.Context, accountID string, fn 
 		return nil, fmt.Errorf("account %q: %w", accountID, ErrNotFound)
 	}
 	key := s.accountSettingsKey(accountID)
-	for range maxAttempts {
+	for n := range maxAttempts {
+		if err := s.idemAttempt(ctx, n); err != nil {
+			return nil, err
+		}
 		resp, err := s.getAt(ctx, key, 0)
 		if err != nil {
 			return nil, err
@@ -64,9 +67,13 @@ func (s *Store) UpdateAccountSettings(ctx context.Context, accountID string, fn 
 		if err != nil {
 			return nil, err
 		}
+		icmps, iops, err := s.idemTxn(ctx)
+		if err != nil {
+			return nil, err
+		}
 		tr, err := s.kv.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
-			Then(append([]clientv3.Op{clientv3.OpPut(key, v)}, audit...)...).Commit()
+			If(append([]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", modRev)}, icmps...)...).
+			Then(append(append([]clientv3.Op{clientv3.OpPut(key, v)}, audit...), iops...)...).Commit()
 		if err != nil {
 			return nil, fmt.Errorf("update account settings %s: etcd txn: %w", accountID, err)
 		}
@@ -119,7 +126,10 @@ func (s *Store) zoneAndSettings(ctx context.Context, zoneID string, rev int64) (
 // changed meanwhile (else fn runs again). ErrNotFound if the zone does not
 // exist; an error from fn is returned as is.
 func (s *Store) UpdateZoneSettings(ctx context.Context, zoneID string, fn func(z *dnsv1.Zone, cur *dnsv1.ZoneSettings) (*dnsv1.ZoneSettings, error)) (*dnsv1.ZoneSettings, error) {
-	for range maxAttempts {
+	for n := range maxAttempts {
+		if err := s.idemAttempt(ctx, n); err != nil {
+			return nil, err
+		}
 		zr, cur, sr, err := s.zoneAndSettings(ctx, zoneID, 0)
 		if err != nil {
 			return nil, err
@@ -136,12 +146,16 @@ func (s *Store) UpdateZoneSettings(ctx context.Context, zoneID string, fn func(z
 		if err != nil {
 			return nil, err
 		}
+		icmps, iops, err := s.idemTxn(ctx)
+		if err != nil {
+			return nil, err
+		}
 		tr, err := s.kv.Txn(ctx).
-			If(
+			If(append([]clientv3.Cmp{
 				clientv3.Compare(clientv3.ModRevision(s.zoneKey(zoneID)), "=", sr.zoneModRev),
 				clientv3.Compare(clientv3.ModRevision(s.zoneSettingsKey(zoneID)), "=", sr.settingsModRev),
-			).
-			Then(append([]clientv3.Op{clientv3.OpPut(s.zoneSettingsKey(zoneID), v)}, audit...)...).Commit()
+			}, icmps...)...).
+			Then(append(append([]clientv3.Op{clientv3.OpPut(s.zoneSettingsKey(zoneID), v)}, audit...), iops...)...).Commit()
 		if err != nil {
 			return nil, fmt.Errorf("update zone settings %s: etcd txn: %w", zoneID, err)
 		}

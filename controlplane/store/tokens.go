@@ -105,7 +105,10 @@ func (s *Store) GetToken(ctx context.Context, id string) (StoredToken, error) {
 
 // RevokeToken deletes a token and returns it as it was.
 func (s *Store) RevokeToken(ctx context.Context, id string) (*dnsv1.Token, error) {
-	for range maxAttempts {
+	for n := range maxAttempts {
+		if err := s.idemAttempt(ctx, n); err != nil {
+			return nil, err
+		}
 		resp, err := s.getAt(ctx, s.tokenKey(id), 0)
 		if err != nil {
 			return nil, err
@@ -126,9 +129,13 @@ func (s *Store) RevokeToken(ctx context.Context, id string) (*dnsv1.Token, error
 		if err != nil {
 			return nil, err
 		}
+		icmps, iops, err := s.idemTxn(ctx)
+		if err != nil {
+			return nil, err
+		}
 		tr, err := s.kv.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(s.tokenKey(id)), "=", resp.Kvs[0].ModRevision)).
-			Then(ops...).Commit()
+			If(append([]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(s.tokenKey(id)), "=", resp.Kvs[0].ModRevision)}, icmps...)...).
+			Then(append(ops, iops...)...).Commit()
 		if err != nil {
 			return nil, fmt.Errorf("revoke token %s: etcd txn: %w", id, err)
 		}

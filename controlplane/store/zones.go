@@ -166,7 +166,10 @@ func (s *Store) CreateZone(ctx context.Context, accountID, name string, build fu
 	if !validID(accountID) {
 		return nil, fmt.Errorf("account %q: invalid id", accountID)
 	}
-	for range maxAttempts {
+	for n := range maxAttempts {
+		if err := s.idemAttempt(ctx, n); err != nil {
+			return nil, err
+		}
 		nameKey := s.zoneNameKey(name, accountID)
 		resp, err := s.getAt(ctx, nameKey, 0)
 		if err != nil {
@@ -237,7 +240,11 @@ func (s *Store) CreateZone(ctx context.Context, accountID, name string, build fu
 			return nil, err
 		}
 		ops = append(ops, audit...)
-		tr, err := s.kv.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		icmps, iops, err := s.idemTxn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		tr, err := s.kv.Txn(ctx).If(append(cmps, icmps...)...).Then(append(ops, iops...)...).Commit()
 		if err != nil {
 			return nil, fmt.Errorf("create zone %s: etcd txn: %w", name, err)
 		}
@@ -273,7 +280,10 @@ func (s *Store) AccountNameservers(ctx context.Context, accountID string) ([]str
 // DeleteZone deletes a zone with its settings, records and index entries
 // in one transaction and returns the deleted zone.
 func (s *Store) DeleteZone(ctx context.Context, zoneID string) (*dnsv1.Zone, error) {
-	for range maxAttempts {
+	for n := range maxAttempts {
+		if err := s.idemAttempt(ctx, n); err != nil {
+			return nil, err
+		}
 		zr, markRev, nRecords, err := s.readZoneForDelete(ctx, zoneID)
 		if err != nil {
 			return nil, err
@@ -283,13 +293,18 @@ func (s *Store) DeleteZone(ctx context.Context, zoneID string) (*dnsv1.Zone, err
 		if err != nil {
 			return nil, err
 		}
+		icmps, iops, err := s.idemTxn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		audit = append(audit, iops...)
 		tr, err := s.kv.Txn(ctx).
-			If(
+			If(append([]clientv3.Cmp{
 				clientv3.Compare(clientv3.ModRevision(s.zoneKey(zoneID)), "=", zr.modRev),
 				// The audit entry counts the records deleted: none may
 				// have been written since the count.
 				clientv3.Compare(clientv3.ModRevision(s.zoneMarkKey(zoneID)), "=", markRev),
-			).
+			}, icmps...)...).
 			Then(append([]clientv3.Op{
 				clientv3.OpDelete(s.zoneKey(zoneID)),
 				clientv3.OpDelete(s.zoneSettingsKey(zoneID)),

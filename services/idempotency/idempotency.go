@@ -21,13 +21,18 @@ import (
 // Field is the name of the request id field in every mutating request.
 const Field = "request_id"
 
+// Rememberer reads remembered outcomes (*store.Store).
+type Rememberer interface {
+	Remembered(ctx context.Context, scope, id string) (*store.Outcome, error)
+}
+
 // Do runs the write run for req of method, honouring requestID: empty runs
 // run as is; otherwise an invalid id is InvalidArgument, a remembered id
 // with the same method and request returns the remembered response
 // (decoded into a new R) without running run, and one used for another
 // request is InvalidArgument naming request_id. run must call Respond with
 // its response inside the store callback that makes the change.
-func Do[R proto.Message](ctx context.Context, st *store.Store, method, requestID string, req proto.Message, run func(ctx context.Context) (R, error)) (R, error) {
+func Do[R proto.Message](ctx context.Context, st Rememberer, method, requestID string, req proto.Message, run func(ctx context.Context) (R, error)) (R, error) {
 	var zero R
 	if requestID == "" {
 		return run(ctx)
@@ -65,7 +70,7 @@ func Respond(ctx context.Context, resp proto.Message) error {
 }
 
 // replay answers from the outcome remembered for in, if any (done).
-func replay[R proto.Message](ctx context.Context, st *store.Store, in *store.Idempotency) (R, bool, error) {
+func replay[R proto.Message](ctx context.Context, st Rememberer, in *store.Idempotency) (R, bool, error) {
 	var zero R
 	o, err := st.Remembered(ctx, in.Scope, in.RequestID)
 	if err != nil {

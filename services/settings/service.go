@@ -5,6 +5,7 @@ package settings
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 
@@ -13,7 +14,9 @@ import (
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+	"github.com/zonegrid/zonegrid/services/idempotency"
 	"github.com/zonegrid/zonegrid/services/status"
 )
 
@@ -23,6 +26,8 @@ type Store interface {
 	UpdateAccountSettings(ctx context.Context, accountID string, fn func(cur *dnsv1.AccountSettings) (*dnsv1.AccountSettings, error)) (*dnsv1.AccountSettings, error)
 	GetZoneSettings(ctx context.Context, zoneID string) (*dnsv1.ZoneSettings, error)
 	UpdateZoneSettings(ctx context.Context, zoneID string, fn func(z *dnsv1.Zone, cur *dnsv1.ZoneSettings) (*dnsv1.ZoneSettings, error)) (*dnsv1.ZoneSettings, error)
+	// Remembered reads the outcome of a request id (store/idem.go).
+	Remembered(ctx context.Context, scope, id string) (*store.Outcome, error)
 }
 
 // Ranges of zone settings; 0 always means "platform default".
@@ -79,6 +84,9 @@ func checkID(field, id string) error {
 }
 
 func (s *Service) fail(op string, err error) error {
+	if errors.Is(err, store.ErrIdempotentReplay) {
+		return err // answered by idempotency.Do
+	}
 	st := status.FromStore(err)
 	if grpcstatus.Code(st) == codes.Internal {
 		s.log.Error("settings service failure", zap.String("op", op), zap.Error(err))
@@ -134,17 +142,19 @@ func (s *Service) UpdateAccountSettings(ctx context.Context, req *dnsv1.UpdateAc
 		return nil, err
 	}
 	in := req.GetSettings()
-	as, err := s.st.UpdateAccountSettings(ctx, req.GetAccountId(), func(cur *dnsv1.AccountSettings) (*dnsv1.AccountSettings, error) {
-		if paths["enforce_dns_only"] {
-			cur.EnforceDnsOnly = in.GetEnforceDnsOnly()
+	return idempotency.Do(ctx, s.st, dnsv1.SettingsService_UpdateAccountSettings_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.UpdateAccountSettingsResponse, error) {
+		as, err := s.st.UpdateAccountSettings(ctx, req.GetAccountId(), func(cur *dnsv1.AccountSettings) (*dnsv1.AccountSettings, error) {
+			if paths["enforce_dns_only"] {
+				cur.EnforceDnsOnly = in.GetEnforceDnsOnly()
+			}
+			return cur, idempotency.Respond(ctx, &dnsv1.UpdateAccountSettingsResponse{Settings: cur})
+		})
+		if err != nil {
+			return nil, s.fail("update_account_settings", err)
 		}
-		return cur, nil
+		s.log.Info("account settings updated", zap.String("account_id", req.GetAccountId()), zap.Bool("enforce_dns_only", as.GetEnforceDnsOnly()))
+		return &dnsv1.UpdateAccountSettingsResponse{Settings: as}, nil
 	})
-	if err != nil {
-		return nil, s.fail("update_account_settings", err)
-	}
-	s.log.Info("account settings updated", zap.String("account_id", req.GetAccountId()), zap.Bool("enforce_dns_only", as.GetEnforceDnsOnly()))
-	return &dnsv1.UpdateAccountSettingsResponse{Settings: as}, nil
 }
 
 // GetZoneSettings returns a zone's settings.
@@ -205,6 +215,14 @@ func (s *Service) UpdateZoneSettings(ctx context.Context, req *dnsv1.UpdateZoneS
 	if len(violations) > 0 {
 		return nil, status.InvalidArguments(violations...)
 	}
+	return idempotency.Do(ctx, s.st, dnsv1.SettingsService_UpdateZoneSettings_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.UpdateZoneSettingsResponse, error) {
+		return s.updateZoneSettings(ctx, req, paths)
+	})
+}
+
+// updateZoneSettings is the write of UpdateZoneSettings.
+func (s *Service) updateZoneSettings(ctx context.Context, req *dnsv1.UpdateZoneSettingsRequest, paths map[string]bool) (*dnsv1.UpdateZoneSettingsResponse, error) {
+	in := req.GetSettings()
 	zs, err := s.st.UpdateZoneSettings(ctx, req.GetZoneId(), func(z *dnsv1.Zone, cur *dnsv1.ZoneSettings) (*dnsv1.ZoneSettings, error) {
 		if paths["flatten_all_cnames"] {
 			if in.GetFlattenAllCnames() && (z.GetPlan() == dnsv1.Plan_PLAN_FREE || z.GetPlan() == dnsv1.Plan_PLAN_UNSPECIFIED) {
@@ -236,7 +254,7 @@ func (s *Service) UpdateZoneSettings(ctx context.Context, req *dnsv1.UpdateZoneS
 		if orDefault(cur.GetSoaExpire(), DefaultSOAExpire) < refresh {
 			return nil, status.InvalidArgument("settings.soa_expire", "must not be smaller than soa_refresh")
 		}
-		return cur, nil
+		return cur, idempotency.Respond(ctx, &dnsv1.UpdateZoneSettingsResponse{Settings: cur})
 	})
 	if err != nil {
 		return nil, s.fail("update_zone_settings", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/caller"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+	"github.com/zonegrid/zonegrid/services/idempotency"
 	"github.com/zonegrid/zonegrid/services/status"
 )
 
@@ -54,6 +55,9 @@ func New(st *store.Store, log *zap.Logger) *Service {
 }
 
 func (s *Service) fail(op string, err error) error {
+	if errors.Is(err, store.ErrIdempotentReplay) {
+		return err // answered by idempotency.Do
+	}
 	st := status.FromStore(err)
 	if grpcstatus.Code(st) == codes.Internal {
 		s.log.Error("token service failure", zap.String("op", op), zap.Error(err))
@@ -222,12 +226,19 @@ func (s *Service) RevokeToken(ctx context.Context, req *dnsv1.RevokeTokenRequest
 	if err := tokenID(req.GetTokenId()); err != nil {
 		return nil, err
 	}
-	t, err := s.st.RevokeToken(ctx, req.GetTokenId())
-	if err != nil {
-		return nil, s.fail("revoke", err)
-	}
-	s.log.Info("API token revoked", zap.String("token_id", t.GetId()), zap.String("account_id", t.GetAccountId()))
-	return &dnsv1.RevokeTokenResponse{TokenId: t.GetId()}, nil
+	return idempotency.Do(ctx, s.st, dnsv1.TokenService_RevokeToken_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.RevokeTokenResponse, error) {
+		resp := &dnsv1.RevokeTokenResponse{TokenId: req.GetTokenId()}
+		// Known before the write: no callback needed.
+		if err := idempotency.Respond(ctx, resp); err != nil {
+			return nil, s.fail("revoke", err)
+		}
+		t, err := s.st.RevokeToken(ctx, req.GetTokenId())
+		if err != nil {
+			return nil, s.fail("revoke", err)
+		}
+		s.log.Info("API token revoked", zap.String("token_id", t.GetId()), zap.String("account_id", t.GetAccountId()))
+		return resp, nil
+	})
 }
 
 // VerifyToken describes the caller's own token.

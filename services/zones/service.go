@@ -23,6 +23,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+	"github.com/zonegrid/zonegrid/services/idempotency"
 	"github.com/zonegrid/zonegrid/services/status"
 )
 
@@ -165,6 +166,9 @@ func zoneName(field, name string) (string, error) {
 
 // fail maps an error to a status and logs the ones clients cannot act on.
 func (s *Service) fail(op string, err error) error {
+	if errors.Is(err, store.ErrIdempotentReplay) {
+		return err // answered by idempotency.Do
+	}
 	st := status.FromStore(err)
 	if grpcstatus.Code(st) == codes.Internal {
 		s.log.Error("zone service failure", zap.String("op", op), zap.Error(err))
@@ -211,6 +215,13 @@ func (s *Service) CreateZone(ctx context.Context, req *dnsv1.CreateZoneRequest) 
 		return nil, s.fail("create", err)
 	}
 	now := timestamppb.New(s.now())
+	return idempotency.Do(ctx, s.st, dnsv1.ZoneService_CreateZone_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.CreateZoneResponse, error) {
+		return s.createZone(ctx, req, id, name, typ, plan, now)
+	})
+}
+
+// createZone is the write of CreateZone.
+func (s *Service) createZone(ctx context.Context, req *dnsv1.CreateZoneRequest, id, name string, typ dnsv1.ZoneType, plan dnsv1.Plan, now *timestamppb.Timestamp) (*dnsv1.CreateZoneResponse, error) {
 	z, err := s.st.CreateZone(ctx, req.GetAccountId(), name, func(c store.ZoneCreation) (*dnsv1.Zone, error) {
 		r := nameservers.Request{AccountID: req.GetAccountId(), Preferred: c.PreferredNameservers}
 		for _, o := range append(append([]*dnsv1.Zone{}, c.SameName...), c.Related...) {
@@ -229,7 +240,7 @@ func (s *Service) CreateZone(ctx context.Context, req *dnsv1.CreateZoneRequest) 
 			z.Status = dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE
 			z.ActivatedOn = now
 		}
-		return z, nil
+		return z, idempotency.Respond(ctx, &dnsv1.CreateZoneResponse{Zone: z})
 	})
 	if err != nil {
 		return nil, s.fail("create", err)
@@ -315,12 +326,19 @@ func (s *Service) DeleteZone(ctx context.Context, req *dnsv1.DeleteZoneRequest) 
 	if err := s.zoneID(req.GetZoneId()); err != nil {
 		return nil, err
 	}
-	z, err := s.st.DeleteZone(ctx, req.GetZoneId())
-	if err != nil {
-		return nil, s.fail("delete", err)
-	}
-	s.log.Info("zone deleted", zap.String("zone_id", z.GetId()), zap.String("zone", z.GetName()), zap.String("account_id", z.GetAccountId()))
-	return &dnsv1.DeleteZoneResponse{ZoneId: z.GetId()}, nil
+	return idempotency.Do(ctx, s.st, dnsv1.ZoneService_DeleteZone_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.DeleteZoneResponse, error) {
+		resp := &dnsv1.DeleteZoneResponse{ZoneId: req.GetZoneId()}
+		// Known before the write: no callback needed.
+		if err := idempotency.Respond(ctx, resp); err != nil {
+			return nil, s.fail("delete", err)
+		}
+		z, err := s.st.DeleteZone(ctx, req.GetZoneId())
+		if err != nil {
+			return nil, s.fail("delete", err)
+		}
+		s.log.Info("zone deleted", zap.String("zone_id", z.GetId()), zap.String("zone", z.GetName()), zap.String("account_id", z.GetAccountId()))
+		return resp, nil
+	})
 }
 
 // ActivationCheck re-runs the ownership check of a zone that is not active

@@ -72,7 +72,7 @@ func (a *app) dial() (*grpc.ClientConn, error) {
 	if cfg.Endpoint == "" {
 		cfg.Endpoint = "127.0.0.1:50051"
 	}
-	conn, err := cfg.Dial()
+	conn, err := cfg.Dial(grpc.WithChainUnaryInterceptor(retrying))
 	if err != nil {
 		return nil, err
 	}

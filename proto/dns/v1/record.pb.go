@@ -1338,8 +1338,8 @@ type CreateRecordRequest struct {
 	// Idempotency key chosen by the client (1-128 of A-Z a-z 0-9 . _ : -).
 	// A retry with the same request_id and the same request returns the
 	// first response without writing again; another request under a
-	// remembered request_id is InvalidArgument. Remembered 24 hours per
-	// account. Empty: no idempotency.
+	// remembered request_id is InvalidArgument. Remembered per account for
+	// at least 24 hours (the default retention). Empty: no idempotency.
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1692,8 +1692,8 @@ type UpdateRecordRequest struct {
 	// Idempotency key chosen by the client (1-128 of A-Z a-z 0-9 . _ : -).
 	// A retry with the same request_id and the same request returns the
 	// first response without writing again; another request under a
-	// remembered request_id is InvalidArgument. Remembered 24 hours per
-	// account. Empty: no idempotency.
+	// remembered request_id is InvalidArgument. Remembered per account for
+	// at least 24 hours (the default retention). Empty: no idempotency.
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1812,8 +1812,8 @@ type PatchRecordRequest struct {
 	// Idempotency key chosen by the client (1-128 of A-Z a-z 0-9 . _ : -).
 	// A retry with the same request_id and the same request returns the
 	// first response without writing again; another request under a
-	// remembered request_id is InvalidArgument. Remembered 24 hours per
-	// account. Empty: no idempotency.
+	// remembered request_id is InvalidArgument. Remembered per account for
+	// at least 24 hours (the default retention). Empty: no idempotency.
 	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1935,8 +1935,8 @@ type DeleteRecordRequest struct {
 	// Idempotency key chosen by the client (1-128 of A-Z a-z 0-9 . _ : -).
 	// A retry with the same request_id and the same request returns the
 	// first response without writing again; another request under a
-	// remembered request_id is InvalidArgument. Remembered 24 hours per
-	// account. Empty: no idempotency.
+	// remembered request_id is InvalidArgument. Remembered per account for
+	// at least 24 hours (the default retention). Empty: no idempotency.
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2159,8 +2159,8 @@ type BatchRecordsRequest struct {
 	// Idempotency key chosen by the client (1-128 of A-Z a-z 0-9 . _ : -).
 	// A retry with the same request_id and the same request returns the
 	// first response without writing again; another request under a
-	// remembered request_id is InvalidArgument. Remembered 24 hours per
-	// account. Empty: no idempotency.
+	// remembered request_id is InvalidArgument. Remembered per account for
+	// at least 24 hours (the default retention). Empty: no idempotency.
 	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

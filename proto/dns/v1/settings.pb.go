@@ -249,7 +249,13 @@ type UpdateAccountSettingsRequest struct {
 	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
 	Settings  *AccountSettings       `protobuf:"bytes,2,opt,name=settings,proto3" json:"settings,omitempty"`
 	// Paths of AccountSettings; empty means every field.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key chosen by the client (1-128 of A-Z a-z 0-9 . _ : -).
+	// A retry with the same request_id and the same request returns the
+	// first response without writing again; another request under a
+	// remembered request_id is InvalidArgument. Remembered per account for
+	// at least 24 hours (the default retention). Empty: no idempotency.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -303,6 +309,13 @@ func (x *UpdateAccountSettingsRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 		return x.UpdateMask
 	}
 	return nil
+}
+
+func (x *UpdateAccountSettingsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type UpdateAccountSettingsResponse struct {
@@ -442,7 +455,13 @@ type UpdateZoneSettingsRequest struct {
 	ZoneId   string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
 	Settings *ZoneSettings          `protobuf:"bytes,2,opt,name=settings,proto3" json:"settings,omitempty"`
 	// Paths of ZoneSettings; empty means every field.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key chosen by the client (1-128 of A-Z a-z 0-9 . _ : -).
+	// A retry with the same request_id and the same request returns the
+	// first response without writing again; another request under a
+	// remembered request_id is InvalidArgument. Remembered per account for
+	// at least 24 hours (the default retention). Empty: no idempotency.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -496,6 +515,13 @@ func (x *UpdateZoneSettingsRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 		return x.UpdateMask
 	}
 	return nil
+}
+
+func (x *UpdateZoneSettingsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type UpdateZoneSettingsResponse struct {
@@ -562,24 +588,28 @@ const file_dns_v1_settings_proto_rawDesc = "" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\"Q\n" +
 	"\x1aGetAccountSettingsResponse\x123\n" +
-	"\bsettings\x18\x01 \x01(\v2\x17.dns.v1.AccountSettingsR\bsettings\"\xaf\x01\n" +
+	"\bsettings\x18\x01 \x01(\v2\x17.dns.v1.AccountSettingsR\bsettings\"\xce\x01\n" +
 	"\x1cUpdateAccountSettingsRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x123\n" +
 	"\bsettings\x18\x02 \x01(\v2\x17.dns.v1.AccountSettingsR\bsettings\x12;\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"T\n" +
+	"updateMask\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"T\n" +
 	"\x1dUpdateAccountSettingsResponse\x123\n" +
 	"\bsettings\x18\x01 \x01(\v2\x17.dns.v1.AccountSettingsR\bsettings\"1\n" +
 	"\x16GetZoneSettingsRequest\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\"K\n" +
 	"\x17GetZoneSettingsResponse\x120\n" +
-	"\bsettings\x18\x01 \x01(\v2\x14.dns.v1.ZoneSettingsR\bsettings\"\xa3\x01\n" +
+	"\bsettings\x18\x01 \x01(\v2\x14.dns.v1.ZoneSettingsR\bsettings\"\xc2\x01\n" +
 	"\x19UpdateZoneSettingsRequest\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x120\n" +
 	"\bsettings\x18\x02 \x01(\v2\x14.dns.v1.ZoneSettingsR\bsettings\x12;\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"N\n" +
+	"updateMask\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"N\n" +
 	"\x1aUpdateZoneSettingsResponse\x120\n" +
 	"\bsettings\x18\x01 \x01(\v2\x14.dns.v1.ZoneSettingsR\bsettings2\x85\x03\n" +
 	"\x0fSettingsService\x12[\n" +

@@ -311,7 +311,13 @@ type CreateZoneRequest struct {
 	// Defaults to ZONE_TYPE_FULL.
 	Type ZoneType `protobuf:"varint,3,opt,name=type,proto3,enum=dns.v1.ZoneType" json:"type,omitempty"`
 	// Defaults to PLAN_FREE.
-	Plan          Plan `protobuf:"varint,4,opt,name=plan,proto3,enum=dns.v1.Plan" json:"plan,omitempty"`
+	Plan Plan `protobuf:"varint,4,opt,name=plan,proto3,enum=dns.v1.Plan" json:"plan,omitempty"`
+	// Idempotency key chosen by the client (1-128 of A-Z a-z 0-9 . _ : -).
+	// A retry with the same request_id and the same request returns the
+	// first response without writing again; another request under a
+	// remembered request_id is InvalidArgument. Remembered per account for
+	// at least 24 hours (the default retention). Empty: no idempotency.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -372,6 +378,13 @@ func (x *CreateZoneRequest) GetPlan() Plan {
 		return x.Plan
 	}
 	return Plan_PLAN_UNSPECIFIED
+}
+
+func (x *CreateZoneRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type CreateZoneResponse struct {
@@ -632,8 +645,14 @@ func (x *ListZonesResponse) GetNextPageToken() string {
 }
 
 type DeleteZoneRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ZoneId        string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	// Idempotency key chosen by the client (1-128 of A-Z a-z 0-9 . _ : -).
+	// A retry with the same request_id and the same request returns the
+	// first response without writing again; another request under a
+	// remembered request_id is InvalidArgument. Remembered per account for
+	// at least 24 hours (the default retention). Empty: no idempotency.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -671,6 +690,13 @@ func (*DeleteZoneRequest) Descriptor() ([]byte, []int) {
 func (x *DeleteZoneRequest) GetZoneId() string {
 	if x != nil {
 		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *DeleteZoneRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -835,13 +861,15 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"\vmodified_on\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"modifiedOn\x12=\n" +
 	"\factivated_on\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\vactivatedOn\"\x8e\x01\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vactivatedOn\"\xad\x01\n" +
 	"\x11CreateZoneRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12$\n" +
 	"\x04type\x18\x03 \x01(\x0e2\x10.dns.v1.ZoneTypeR\x04type\x12 \n" +
-	"\x04plan\x18\x04 \x01(\x0e2\f.dns.v1.PlanR\x04plan\"6\n" +
+	"\x04plan\x18\x04 \x01(\x0e2\f.dns.v1.PlanR\x04plan\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"6\n" +
 	"\x12CreateZoneResponse\x12 \n" +
 	"\x04zone\x18\x01 \x01(\v2\f.dns.v1.ZoneR\x04zone\")\n" +
 	"\x0eGetZoneRequest\x12\x17\n" +
@@ -857,9 +885,11 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"_\n" +
 	"\x11ListZonesResponse\x12\"\n" +
 	"\x05zones\x18\x01 \x03(\v2\f.dns.v1.ZoneR\x05zones\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\",\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"K\n" +
 	"\x11DeleteZoneRequest\x12\x17\n" +
-	"\azone_id\x18\x01 \x01(\tR\x06zoneId\"-\n" +
+	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"-\n" +
 	"\x12DeleteZoneResponse\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\"1\n" +
 	"\x16ActivationCheckRequest\x12\x17\n" +
