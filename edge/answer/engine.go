@@ -62,6 +62,10 @@ type Info struct {
 	// UsesAccount is true when the answer depended on the zone account's
 	// enforce_dns_only; Enforce is the value it saw.
 	UsesAccount, Enforce bool
+	// Wildcard is true when the answer was synthesized from a wildcard
+	// (RFC 4592): the rate limiter counts such answers per zone, not per
+	// query name, which a client picks at will.
+	Wildcard bool
 	// Deferred is true when the answer needs an upstream lookup that the
 	// caller asked not to wait for: resp is incomplete and must be
 	// discarded; ask again with upstream lookups allowed.
@@ -203,6 +207,9 @@ func (e *Engine) inZone(a *call, z *zonecache.Zone, name string, qtype uint16) {
 			resp.Rcode = dns.RcodeNameError
 			resp.Ns = append(resp.Ns, z.NegSOA)
 			return
+		}
+		if m.Kind == zonecache.Wildcard {
+			a.info.Wildcard = true
 		}
 		next, more := e.atNode(a, z, m.Node, name, m.Kind == zonecache.Wildcard, qtype)
 		if !more || hop+1 >= MaxChain || !dnsname.IsSubdomain(next, z.Name) || contains(seen[:hop+1], next) {

@@ -66,7 +66,7 @@ func TestFastPathAnswersAsTheFullParser(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := pack(t, tt.msg())
-			want, _ := plain.serveFull(context.Background(), q, tt.tcp, nil, true)
+			want, _ := plain.serveFull(context.Background(), q, tt.tcp, nil, true, nil)
 			if got := plain.Serve(context.Background(), q, tt.tcp, nil); !bytes.Equal(got, want) {
 				t.Fatalf("fast path without cache: answer differs from the full parser's\n got %x\nwant %x", got, want)
 			}
@@ -86,7 +86,7 @@ func TestFastPathAnswersAsTheFullParser(t *testing.T) {
 				m.Question[0].Name = "W" + m.Question[0].Name[1:]
 			}
 			q = pack(t, m)
-			want, _ = plain.serveFull(context.Background(), q, tt.tcp, nil, true)
+			want, _ = plain.serveFull(context.Background(), q, tt.tcp, nil, true, nil)
 			if got := cached.Serve(context.Background(), q, tt.tcp, nil); !bytes.Equal(got, want) {
 				t.Fatalf("other id/case: answer differs\n got %x\nwant %x", got, want)
 			}

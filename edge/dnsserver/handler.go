@@ -88,7 +88,7 @@ func (h *Handler) SetReady(ready bool) { h.ready.Store(ready) }
 // (capped at EDNSBufferSize) or 512 over UDP. It may wait on an upstream
 // lookup (see ServeInline).
 func (h *Handler) Serve(ctx context.Context, query []byte, tcp bool, out []byte) []byte {
-	b, _ := h.serve(ctx, query, tcp, out, true)
+	b, _ := h.serve(ctx, query, tcp, out, true, nil)
 	return b
 }
 
@@ -96,10 +96,20 @@ func (h *Handler) Serve(ctx context.Context, query []byte, tcp bool, out []byte)
 // answer needs an upstream lookup is not answered but reported deferred
 // (nil, true), to be passed to Serve on another goroutine.
 func (h *Handler) ServeInline(ctx context.Context, query []byte, tcp bool, out []byte) (resp []byte, deferred bool) {
-	return h.serve(ctx, query, tcp, out, false)
+	return h.serve(ctx, query, tcp, out, false, nil)
 }
 
-func (h *Handler) serve(ctx context.Context, query []byte, tcp bool, out []byte, upstream bool) ([]byte, bool) {
+// ServeInlineWildcard is ServeInline that also reports the zone of an
+// answer synthesized from a wildcard ("" for any other answer), which the
+// response rate limiter keys such answers by.
+func (h *Handler) ServeInlineWildcard(ctx context.Context, query []byte, tcp bool, out []byte) (resp []byte, deferred bool, wildcardZone string) {
+	resp, deferred = h.serve(ctx, query, tcp, out, false, &wildcardZone)
+	return resp, deferred, wildcardZone
+}
+
+// serve answers query; when wild is not nil it receives the zone of a
+// wildcard answer.
+func (h *Handler) serve(ctx context.Context, query []byte, tcp bool, out []byte, upstream bool, wild *string) ([]byte, bool) {
 	if len(query) < headerLen {
 		h.metrics.dropped("short")
 		return nil, false
@@ -111,16 +121,16 @@ func (h *Handler) serve(ctx context.Context, query []byte, tcp bool, out []byte,
 	if h.ready.Load() {
 		var q fastQuery
 		if parseFast(query, &q) {
-			return h.serveFast(ctx, query, &q, tcp, out, upstream)
+			return h.serveFast(ctx, query, &q, tcp, out, upstream, wild)
 		}
 	}
-	return h.serveFull(ctx, query, tcp, out, upstream)
+	return h.serveFull(ctx, query, tcp, out, upstream, wild)
 }
 
 // serveFast answers a query parseFast read: from the answer cache when it
 // holds a valid answer that fits, otherwise through the engine (filling
 // the cache when the answer may be reused).
-func (h *Handler) serveFast(ctx context.Context, query []byte, q *fastQuery, tcp bool, out []byte, upstream bool) ([]byte, bool) {
+func (h *Handler) serveFast(ctx context.Context, query []byte, q *fastQuery, tcp bool, out []byte, upstream bool, wild *string) ([]byte, bool) {
 	limit := q.limit(tcp)
 	optLen := 0
 	if q.edns {
@@ -141,6 +151,9 @@ func (h *Handler) serveFast(ctx context.Context, query []byte, q *fastQuery, tcp
 		if e != nil && e.fullLen+optLen <= limit && h.engine.Unchanged(e.name, &e.info) {
 			h.metrics.cacheHits.Inc()
 			h.metrics.answered(int(e.flags3&0x0f), q.qtype)
+			if wild != nil && e.info.Wildcard {
+				*wild = e.info.Zone
+			}
 			return appendCached(out[:0], query, q, e), false
 		}
 		h.metrics.cacheMisses.Inc()
@@ -159,6 +172,9 @@ func (h *Handler) serveFast(ctx context.Context, query []byte, q *fastQuery, tcp
 	info := h.engine.AnswerQuery(ctx, x.q[0], resp, upstream)
 	if info.Deferred {
 		return nil, true
+	}
+	if wild != nil && info.Wildcard {
+		*wild = info.Zone
 	}
 	if q.edns {
 		resp.Extra = append(resp.Extra, x.ourOPT(q.do))
@@ -231,7 +247,7 @@ func (x *exchange) ourOPT(do bool) *dns.OPT {
 
 // serveFull answers every query the fast path leaves: those the full
 // parser accepts, and FORMERR for those it does not.
-func (h *Handler) serveFull(ctx context.Context, query []byte, tcp bool, out []byte, upstream bool) ([]byte, bool) {
+func (h *Handler) serveFull(ctx context.Context, query []byte, tcp bool, out []byte, upstream bool, wild *string) ([]byte, bool) {
 	if query[2]&opcodeMask == 0 && binary.BigEndian.Uint16(query[4:]) != 1 {
 		// A QUERY asks one question (RFC 1035 4.1.2, and RFC 9619 for
 		// QDCOUNT > 1). The header decides: no unpacking, so that a flood
@@ -277,8 +293,12 @@ func (h *Handler) serveFull(ctx context.Context, query []byte, tcp bool, out []b
 	case !h.ready.Load():
 		resp.Rcode = dns.RcodeServerFailure
 	default:
-		if h.engine.AnswerQuery(ctx, req.Question[0], resp, upstream).Deferred {
+		info := h.engine.AnswerQuery(ctx, req.Question[0], resp, upstream)
+		if info.Deferred {
 			return nil, true
+		}
+		if wild != nil && info.Wildcard {
+			*wild = info.Zone
 		}
 	}
 

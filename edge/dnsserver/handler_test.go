@@ -224,7 +224,7 @@ func FuzzServeDNS(f *testing.F) {
 		}
 		// The fast path, and the cache it filled, must answer exactly as
 		// the full parser does.
-		full, _ := h.serveFull(context.Background(), q, tcp, nil, true)
+		full, _ := h.serveFull(context.Background(), q, tcp, nil, true, nil)
 		if !bytes.Equal(b, full) {
 			t.Fatalf("fast path answer differs from the full parser's\n got %x\nwant %x", b, full)
 		}

@@ -15,7 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/zonegrid/zonegrid/edge/answer"
+	"github.com/zonegrid/zonegrid/edge/internal/zonetest"
 	"github.com/zonegrid/zonegrid/edge/rrl"
+	"github.com/zonegrid/zonegrid/edge/zonecache"
 )
 
 // The tests tell sources apart by binding clients to other loopback
@@ -209,4 +212,37 @@ func mustAddrPort(t *testing.T, s string) netip.AddrPort {
 		t.Fatal(err)
 	}
 	return ap
+}
+
+func TestServeInlineWildcardReportsTheZoneOfWildcardAnswers(t *testing.T) {
+	z, err := zonecache.Build(zonetest.Zone(t, zonetest.Header("example.com.", 1), "www IN A 192.0.2.1\n*.wild IN A 192.0.2.9\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := zonecache.NewSet()
+	set.Put(z)
+	h := NewHandler(answer.New(answer.Config{Zones: set}), nil)
+	h.SetReady(true)
+	tests := []struct {
+		name, qname, want string
+	}{
+		{"wildcard answer, engine", "a.wild.example.com.", "example.com."},
+		{"wildcard answer, cache hit", "a.wild.example.com.", "example.com."},
+		{"wildcard answer, mixed case", "B.Wild.example.com.", "example.com."},
+		{"plain answer", "www.example.com.", ""},
+		{"nxdomain", "nope.example.com.", ""},
+	}
+	out := make([]byte, 0, 1024)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, deferred, zone := h.ServeInlineWildcard(context.Background(), pack(t, query(tt.qname, dns.TypeA, 0)), false, out)
+			if b == nil || deferred || zone != tt.want {
+				t.Errorf("answer %d bytes, deferred %v, wildcard zone %q; want %q", len(b), deferred, zone, tt.want)
+			}
+		})
+	}
+	q := pack(t, query("a.wild.example.com.", dns.TypeA, 0))
+	if n := testing.AllocsPerRun(100, func() { h.ServeInlineWildcard(context.Background(), q, false, out) }); n != 0 {
+		t.Errorf("cached wildcard answer allocates %v times", n)
+	}
 }

@@ -290,12 +290,12 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 		for i := range got {
 			m := &in[i]
 			q := m.Buffers[0][:m.N]
-			b, deferred := s.h.ServeInline(s.ctx, q, false, outBufs[k])
+			b, deferred, wild := s.h.ServeInlineWildcard(s.ctx, q, false, outBufs[k])
 			if deferred {
 				s.deferUDP(c, q, m.Addr)
 				continue
 			}
-			if b = s.limit(now, m.Addr, b); b == nil {
+			if b = s.limit(now, m.Addr, b, wild); b == nil {
 				continue
 			}
 			out[k].Buffers[0] = b
@@ -351,7 +351,9 @@ func (s *Server) deferUDP(c *net.UDPConn, query []byte, addr net.Addr) {
 		}()
 		b := s.h.Serve(s.ctx, q, false, make([]byte, 0, udpOutSize))
 		if s.opts.RRL != nil {
-			b = s.limit(time.Now().UnixNano(), addr, b)
+			// A wildcard answer waiting on an upstream (flattening) is
+			// rare: counted under its query name.
+			b = s.limit(time.Now().UnixNano(), addr, b, "")
 		}
 		if b == nil {
 			return
@@ -364,7 +366,7 @@ func (s *Server) deferUDP(c *net.UDPConn, query []byte, addr net.Addr) {
 
 // limit applies response rate limiting to UDP answer b for addr: b, nil
 // (dropped) or the slip answer made of b.
-func (s *Server) limit(now int64, addr net.Addr, b []byte) []byte {
+func (s *Server) limit(now int64, addr net.Addr, b []byte, wildcardZone string) []byte {
 	if s.opts.RRL == nil || b == nil {
 		return b
 	}
@@ -372,7 +374,7 @@ func (s *Server) limit(now int64, addr net.Addr, b []byte) []byte {
 	if !ok {
 		return b
 	}
-	switch s.opts.RRL.Check(now, ua.IP, b) {
+	switch s.opts.RRL.Check(now, ua.IP, b, wildcardZone) {
 	case rrl.Drop:
 		s.h.metrics.rrlDropped.Inc()
 		return nil

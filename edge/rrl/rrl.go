@@ -22,10 +22,11 @@
 // taken by another key starts over (as in NSD): under a flood of distinct
 // keys some responses pass that an unbounded table would drop.
 //
-// Classification reads the packed response, not the engine: answers
-// synthesized from a wildcard are counted as positive answers of their
-// query name (NSD and Knot count them under the wildcard's owner; the edge
-// does not yet tell the limiter it used one).
+// Classification reads the packed response; the caller adds whether a
+// positive answer was synthesized from a wildcard, and such answers are
+// counted per zone (NSD and Knot use the wildcard's owner, which the edge
+// does not pass on; the zone is coarser and as safe: a client choosing
+// names under a wildcard still hits one key).
 package rrl
 
 import (
@@ -62,17 +63,17 @@ const (
 // Class is the kind of a response, part of its key.
 type Class uint8
 
-// Response classes, as NSD and Knot have them (wildcard excepted, see the
-// package comment).
+// Response classes, as NSD and Knot have them.
 const (
 	Positive Class = iota + 1
 	NXDomain
 	NoData
 	Referral
 	Error
+	Wildcard
 )
 
-var classNames = [...]string{Positive: "positive", NXDomain: "nxdomain", NoData: "nodata", Referral: "referral", Error: "error"}
+var classNames = [...]string{Positive: "positive", NXDomain: "nxdomain", NoData: "nodata", Referral: "referral", Error: "error", Wildcard: "wildcard"}
 
 func (c Class) String() string {
 	if int(c) < len(classNames) && classNames[c] != "" {
@@ -181,17 +182,27 @@ const keyLen = 16 + 1 + 255
 
 // Check counts resp, a packed response about to be sent to ip at now
 // (Unix nanoseconds; callers pass one reading per batch), and says what to
-// do with it. A response it cannot classify is counted as an error.
-func (l *Limiter) Check(now int64, ip net.IP, resp []byte) Action {
+// do with it. wildcardZone is the zone of a positive answer synthesized
+// from a wildcard, "" otherwise. A response it cannot classify is counted
+// as an error.
+func (l *Limiter) Check(now int64, ip net.IP, resp []byte, wildcardZone string) Action {
 	if l == nil {
 		return Send
 	}
 	var key [keyLen]byte
 	n := l.prefix(key[:], ip)
 	class, nameOff := Classify(resp)
+	if class == Positive && wildcardZone != "" {
+		class = Wildcard
+	}
 	key[n] = byte(class)
 	n++
-	if nameOff > 0 {
+	switch {
+	case class == Wildcard:
+		// The zone in presentation form (the class byte keeps it apart
+		// from wire-form names).
+		n += copy(key[n:], wildcardZone)
+	case nameOff > 0:
 		n = appendName(key[:], n, resp, nameOff)
 	}
 	return l.count(now, maphash.Bytes(l.seed, key[:n]))

@@ -1,6 +1,7 @@
 package rrl
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -93,29 +94,39 @@ func TestLimiterDropsAndSlipsPerPrefixAndClass(t *testing.T) {
 	tally := func(ip string, resp []byte, n int, at int64) map[Action]int {
 		got := map[Action]int{}
 		for range n {
-			got[l.Check(at, net.ParseIP(ip), resp)]++
+			got[l.Check(at, net.ParseIP(ip), resp, "")]++
 		}
 		return got
 	}
 	if got := tally("192.0.2.1", pos, 30, now); got[Send] != 10 || got[Slip] != 10 || got[Drop] != 10 {
 		t.Errorf("burst of 30 at 10/s, slip 2: %v, want 10 sent, 10 slipped, 10 dropped", got)
 	}
+	// A wildcard zone's limit, spent on random names under it.
+	for i := range 10 {
+		r := reply(t, fmt.Sprintf("r%d.wild.example.com.", i), 0, true, []string{fmt.Sprintf("r%d.wild.example.com. 60 IN A 192.0.2.1", i)}, nil)
+		if a := l.Check(now, net.ParseIP("192.0.2.1"), r, "example.com."); a != Send {
+			t.Fatalf("wildcard answer %d: %v", i, a)
+		}
+	}
 	tests := []struct {
 		name string
 		ip   string
 		resp []byte
+		wild string
 		at   int64
 		want Action
 	}{
-		{"same /24 shares the key", "192.0.2.77", pos, now, Drop},
-		{"another /24 is answered", "192.0.3.1", pos, now, Send},
-		{"another class from the same source is answered", "192.0.2.1", nx, now, Send},
-		{"next window is answered", "192.0.2.1", pos, now + int64(time.Second), Send},
-		{"ipv6 source is answered", "2001:db8::1", pos, now, Send},
+		{"same /24 shares the key", "192.0.2.77", pos, "", now, Drop},
+		{"another /24 is answered", "192.0.3.1", pos, "", now, Send},
+		{"another class from the same source is answered", "192.0.2.1", nx, "", now, Send},
+		{"next window is answered", "192.0.2.1", pos, "", now + int64(time.Second), Send},
+		{"ipv6 source is answered", "2001:db8::1", pos, "", now, Send},
+		{"a new name under the spent wildcard is limited", "192.0.2.1",
+			reply(t, "fresh.wild.example.com.", 0, true, []string{"fresh.wild.example.com. 60 IN A 192.0.2.1"}, nil), "example.com.", now, Drop},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := l.Check(tt.at, net.ParseIP(tt.ip), tt.resp)
+			a := l.Check(tt.at, net.ParseIP(tt.ip), tt.resp, tt.wild)
 			if a == Slip {
 				a = Drop // which of the two depends on the drop count
 			}
@@ -132,20 +143,20 @@ func TestLimiterIPv6PrefixAndOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	pos := reply(t, "www.example.com.", 0, true, []string{"www.example.com. 60 IN A 192.0.2.1"}, nil)
-	if a := l.Check(0, net.ParseIP("2001:db8:0:ff::1"), pos); a != Send {
+	if a := l.Check(0, net.ParseIP("2001:db8:0:ff::1"), pos, ""); a != Send {
 		t.Fatalf("first: %v", a)
 	}
-	if a := l.Check(0, net.ParseIP("2001:db8:0:1::2"), pos); a != Drop {
+	if a := l.Check(0, net.ParseIP("2001:db8:0:1::2"), pos, ""); a != Drop {
 		t.Errorf("same /56, slip 0: %v, want drop", a)
 	}
-	if a := l.Check(0, net.ParseIP("2001:db8:0:100::1"), pos); a != Send {
+	if a := l.Check(0, net.ParseIP("2001:db8:0:100::1"), pos, ""); a != Send {
 		t.Errorf("another /56: %v, want send", a)
 	}
 	off, err := New(Config{})
 	if err != nil || off != nil {
 		t.Fatalf("zero config: %v %v, want nil (off)", off, err)
 	}
-	if a := off.Check(0, net.ParseIP("192.0.2.1"), pos); a != Send {
+	if a := off.Check(0, net.ParseIP("192.0.2.1"), pos, ""); a != Send {
 		t.Errorf("nil limiter: %v", a)
 	}
 }
@@ -182,7 +193,7 @@ func BenchmarkCheck(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if l.Check(now, ip, resp) != Send {
+			if l.Check(now, ip, resp, "") != Send {
 				b.Fatal("limited")
 			}
 		}
@@ -205,6 +216,6 @@ func BenchmarkCheckManySources(b *testing.B) {
 	for b.Loop() {
 		ip[1], ip[2] = byte(i>>8), byte(i)
 		i++
-		l.Check(now, ip, resp)
+		l.Check(now, ip, resp, "")
 	}
 }
