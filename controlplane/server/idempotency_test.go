@@ -8,6 +8,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -246,5 +248,97 @@ func TestRequestIDsAreForgottenAfterRetention(t *testing.T) {
 	})
 	if err := create("192.0.2.2"); err != nil {
 		t.Fatalf("the id again after its retention: %v", err)
+	}
+}
+
+// TestRequestIDsAcrossAccountsAndControlPlanes: request ids are scoped to
+// the caller's account (two accounts may use the same id), concurrent
+// retries of a zone creation apply once, and a retried DeleteZone that
+// reaches another control plane (which cannot resolve the deleted zone's
+// account any more) still gets the first response.
+func TestRequestIDsAcrossAccountsAndControlPlanes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, emb := startServer(t, Config{DisableBuilder: true})
+	op := operatorConn(t, s)
+	tc := dnsv1.NewTokenServiceClient(op)
+	tokenConn := func(acct string) *grpc.ClientConn {
+		r, err := tc.CreateToken(ctx, &dnsv1.CreateTokenRequest{AccountId: acct, Name: "idem",
+			Permissions: []dnsv1.Permission{dnsv1.Permission_PERMISSION_ZONE_WRITE, dnsv1.Permission_PERMISSION_DNS_WRITE}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dialToken(t, s, r.GetSecret())
+	}
+	acme, other := dnsv1.NewZoneServiceClient(tokenConn("acme")), dnsv1.NewZoneServiceClient(tokenConn("other"))
+
+	a, err := acme.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acme", Name: "scoped-a.com", RequestId: "same"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := other.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "other", Name: "scoped-b.com", RequestId: "same"})
+	if err != nil {
+		t.Fatalf("another account's request under the same id: %v", err)
+	}
+	if a.GetZone().GetId() == b.GetZone().GetId() {
+		t.Fatal("two accounts' requests answered with one zone")
+	}
+
+	const n = 8
+	var wg sync.WaitGroup
+	ids := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := acme.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acme", Name: "race.com", RequestId: "race"})
+			ids[i], errs[i] = r.GetZone().GetId(), err
+		}()
+	}
+	wg.Wait()
+	created := ""
+	for i := range n {
+		switch {
+		case errs[i] != nil && grpcstatus.Code(errs[i]) != codes.Aborted:
+			t.Fatalf("call %d: %v", i, errs[i])
+		case errs[i] == nil && created == "":
+			created = ids[i]
+		case errs[i] == nil && ids[i] != created:
+			t.Fatalf("concurrent retries answered zones %s and %s", created, ids[i])
+		}
+	}
+
+	// A second control plane on the same etcd, with an empty zone → account
+	// cache.
+	cfg := Config{DisableBuilder: true, GRPCAddr: "127.0.0.1:0", EtcdEndpoints: emb.EtcdEndpoints(), NATSURL: emb.NATSURL(),
+		OperatorTokens: []string{testOperatorToken}}
+	s2, err := New(ctx, cfg, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s2.Stop)
+	del := &dnsv1.DeleteZoneRequest{ZoneId: created, RequestId: "delete-race"}
+	first, err := acme.DeleteZone(ctx, del)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := tc.CreateToken(ctx, &dnsv1.CreateTokenRequest{AccountId: "acme", Name: "idem2", Permissions: []dnsv1.Permission{dnsv1.Permission_PERMISSION_ZONE_WRITE}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again *dnsv1.DeleteZoneResponse
+	waitUntil(t, "the second control plane to know the token", func() bool {
+		again, err = dnsv1.NewZoneServiceClient(dialToken(t, s2, r2.GetSecret())).DeleteZone(ctx, del)
+		return grpcstatus.Code(err) != codes.Unauthenticated
+	})
+	if err != nil || !proto.Equal(first, again) {
+		t.Fatalf("retry on another control plane: %v, %v; want %v", again, err, first)
+	}
+	if _, err := acme.DeleteZone(ctx, &dnsv1.DeleteZoneRequest{ZoneId: created}); grpcstatus.Code(err) != codes.NotFound {
+		t.Fatalf("delete without a request id of the deleted zone: %v, want NotFound", err)
 	}
 }

@@ -30,7 +30,9 @@ type Rememberer interface {
 // run as is; otherwise an invalid id is InvalidArgument, a remembered id
 // with the same method and request returns the remembered response
 // (decoded into a new R) without running run, and one used for another
-// request is InvalidArgument naming request_id. run must call Respond with
+// request is InvalidArgument naming request_id; when run fails and a
+// concurrent request with the same id and request committed meanwhile,
+// its response is returned. run must call Respond with
 // its response inside the store callback that makes the change.
 func Do[R proto.Message](ctx context.Context, st Rememberer, method, requestID string, req proto.Message, run func(ctx context.Context) (R, error)) (R, error) {
 	var zero R
@@ -49,11 +51,22 @@ func Do[R proto.Message](ctx context.Context, st Rememberer, method, requestID s
 		return out, err
 	}
 	out, err := run(store.WithIdempotency(ctx, in))
-	if errors.Is(err, store.ErrIdempotentReplay) {
-		// A concurrent request with this id committed first.
-		if out, done, err := replay[R](ctx, st, in); done {
-			return out, err
+	if err == nil {
+		return out, nil
+	}
+	// A concurrent request with this id may have committed after the
+	// check above, failing this one (ErrIdempotentReplay, or through what
+	// it changed: AlreadyExists of the zone it created, NotFound of the
+	// record it deleted). Then its response is the answer.
+	if r, done, rerr := replay[R](ctx, st, in); done {
+		if rerr == nil {
+			return r, nil
 		}
+		if errors.Is(err, store.ErrIdempotentReplay) {
+			return zero, rerr // e.g. the id now holds another request
+		}
+	}
+	if errors.Is(err, store.ErrIdempotentReplay) {
 		return zero, grpcstatus.Errorf(codes.Aborted, "%s: a request with this id is in progress; retry", Field)
 	}
 	return out, err
