@@ -36,6 +36,12 @@ type Caller struct {
 	// may only create tokens that are no wider.
 	Expires     time.Time
 	AllowedNets []netip.Prefix
+	// ReplayOnly, when set, means the call was let through authorization
+	// only as a retry of a remembered write (its object is gone because of
+	// that write): the handler may answer from the remembered outcome of
+	// exactly this request and must otherwise fail with ReplayOnly, the
+	// error authorization would have returned. It never runs a write.
+	ReplayOnly error
 	// RemoteAddr is the peer address of the call.
 	RemoteAddr string
 	// Method is the full gRPC method being called.

@@ -342,3 +342,34 @@ func TestRequestIDsAcrossAccountsAndControlPlanes(t *testing.T) {
 		t.Fatalf("delete without a request id of the deleted zone: %v, want NotFound", err)
 	}
 }
+
+// TestRememberedIDOpensNoOtherAccountsObject: a request id remembered for
+// the caller's own DeleteZone lets a retry through authorization (its zone
+// is gone), but the same id sent against another account's zone — or
+// after it was forgotten — gets the NotFound of an invisible zone and
+// changes nothing.
+func TestRememberedIDOpensNoOtherAccountsObject(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := startAuthServer(t)
+	fx := newMatrixFixture(t, s)
+	evil := dnsv1.NewZoneServiceClient(dialToken(t, s, fx.tokens[pWrongAccount]))
+	own, err := evil.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "other", Name: "mine-to-delete.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evil.DeleteZone(ctx, &dnsv1.DeleteZoneRequest{ZoneId: own.GetZone().GetId(), RequestId: "del-1"}); err != nil {
+		t.Fatal(err)
+	}
+	before := revision(ctx, t, s)
+	_, err = evil.DeleteZone(ctx, &dnsv1.DeleteZoneRequest{ZoneId: fx.z1, RequestId: "del-1"})
+	if grpcstatus.Code(err) != codes.NotFound {
+		t.Fatalf("another account's zone under a remembered id: %v, want NotFound", err)
+	}
+	if revision(ctx, t, s) != before {
+		t.Fatal("the refused call wrote to etcd")
+	}
+	if _, err := dnsv1.NewZoneServiceClient(fx.op).GetZone(ctx, &dnsv1.GetZoneRequest{ZoneId: fx.z1}); err != nil {
+		t.Fatalf("acme's zone: %v", err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/zonegrid/zonegrid/controlplane/caller"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/services/status"
 )
@@ -47,10 +48,19 @@ func Do[R proto.Message](ctx context.Context, st Rememberer, method, requestID s
 		return zero, grpcstatus.Error(codes.Internal, err.Error())
 	}
 	in := &store.Idempotency{Scope: store.IdempotencyScope(ctx), RequestID: requestID, Method: method, Hash: hash}
-	if out, done, err := replay[R](ctx, st, in); done {
+	out, done, err := replay[R](ctx, st, in)
+	if c := caller.From(ctx); c != nil && c.ReplayOnly != nil {
+		// Authorized only to replay (controlplane/authz): the outcome of
+		// this very request, or the refusal authorization held back.
+		if done && err == nil {
+			return out, nil
+		}
+		return zero, c.ReplayOnly
+	}
+	if done {
 		return out, err
 	}
-	out, err := run(store.WithIdempotency(ctx, in))
+	out, err = run(store.WithIdempotency(ctx, in))
 	if err == nil {
 		return out, nil
 	}
