@@ -261,13 +261,11 @@ func (s *Store) ListAuditLogs(ctx context.Context, f AuditFilter, pageSize int, 
 		start = prefix + timeHex(since)
 	}
 	if pageToken != "" {
-		last, err := decodeToken(pageToken, prefix)
+		after, err := pageStart(prefix, pageToken)
 		if err != nil {
 			return nil, "", err
 		}
-		if after := last + "\x00"; after > start {
-			start = after
-		}
+		start = max(start, after)
 	}
 	end := prefixEnd(prefix)
 	if !f.Until.IsZero() {

@@ -128,13 +128,9 @@ func (s *Store) ListRecords(ctx context.Context, zoneID string, f RecordFilter, 
 	if f.Name != "" {
 		prefix += dnsname.Reverse(f.Name) + "/"
 	}
-	start := prefix
-	if pageToken != "" {
-		last, err := decodeToken(pageToken, prefix)
-		if err != nil {
-			return nil, "", err
-		}
-		start = last + "\x00"
+	start, err := pageStart(prefix, pageToken)
+	if err != nil {
+		return nil, "", err
 	}
 	var out []*dnsv1.Record
 	var lastKey string

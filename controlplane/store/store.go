@@ -7,6 +7,7 @@
 package store
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
@@ -247,6 +249,41 @@ func decodeToken(tok, rangePrefix string) (string, error) {
 		return "", ErrBadPageToken
 	}
 	return string(b), nil
+}
+
+// pageStart is the first key of the page pageToken asks for in the range
+// of prefix: the range's start for the first page, else just after the
+// last key the previous page returned.
+func pageStart(prefix, pageToken string) (string, error) {
+	if pageToken == "" {
+		return prefix, nil
+	}
+	last, err := decodeToken(pageToken, prefix)
+	if err != nil {
+		return "", err
+	}
+	return last + "\x00", nil
+}
+
+// page reads one page of at most pageSize keys of prefix's range (opts
+// narrow what is read, e.g. keys only) and the token of the next page
+// ("" on the last one).
+func (s *Store) page(ctx context.Context, prefix string, pageSize int, pageToken string, opts ...clientv3.OpOption) (*clientv3.GetResponse, []*mvccpb.KeyValue, string, error) {
+	start, err := pageStart(prefix, pageToken)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	opts = append(opts, clientv3.WithRange(prefixEnd(prefix)), clientv3.WithLimit(int64(pageSize)+1))
+	resp, err := s.kv.Get(ctx, start, opts...)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("etcd list %s: %w", prefix, err)
+	}
+	kvs, next := resp.Kvs, ""
+	if len(kvs) > pageSize {
+		kvs = kvs[:pageSize]
+		next = encodeToken(string(kvs[len(kvs)-1].Key))
+	}
+	return resp, kvs, next, nil
 }
 
 // prefixEnd returns the end of the range of keys with this prefix.

@@ -152,23 +152,9 @@ func (s *Store) ListTokens(ctx context.Context, accountID string, pageSize int, 
 		return nil, "", nil
 	}
 	prefix := s.accountTokensPrefix(accountID)
-	start := prefix
-	if pageToken != "" {
-		last, err := decodeToken(pageToken, prefix)
-		if err != nil {
-			return nil, "", err
-		}
-		start = last + "\x00"
-	}
-	resp, err := s.kv.Get(ctx, start, clientv3.WithRange(prefixEnd(prefix)), clientv3.WithLimit(int64(pageSize)+1), clientv3.WithKeysOnly())
+	resp, kvs, next, err := s.page(ctx, prefix, pageSize, pageToken, clientv3.WithKeysOnly())
 	if err != nil {
-		return nil, "", fmt.Errorf("list tokens of account %s: %w", accountID, err)
-	}
-	kvs := resp.Kvs
-	next := ""
-	if len(kvs) > pageSize {
-		kvs = kvs[:pageSize]
-		next = encodeToken(string(kvs[len(kvs)-1].Key))
+		return nil, "", err
 	}
 	if len(kvs) == 0 {
 		return nil, next, nil

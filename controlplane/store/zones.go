@@ -467,23 +467,9 @@ func (s *Store) ListZones(ctx context.Context, f ZoneFilter, pageSize int, pageT
 // listIndex pages through a range whose values are zone ids (indirect) or
 // zones.
 func (s *Store) listIndex(ctx context.Context, prefix string, pageSize int, pageToken string, indirect bool) ([]*dnsv1.Zone, string, error) {
-	start := prefix
-	if pageToken != "" {
-		last, err := decodeToken(pageToken, prefix)
-		if err != nil {
-			return nil, "", err
-		}
-		start = last + "\x00"
-	}
-	resp, err := s.kv.Get(ctx, start, clientv3.WithRange(prefixEnd(prefix)), clientv3.WithLimit(int64(pageSize)+1))
+	resp, kvs, next, err := s.page(ctx, prefix, pageSize, pageToken)
 	if err != nil {
-		return nil, "", fmt.Errorf("etcd list %s: %w", prefix, err)
-	}
-	kvs := resp.Kvs
-	next := ""
-	if len(kvs) > pageSize {
-		kvs = kvs[:pageSize]
-		next = encodeToken(string(kvs[len(kvs)-1].Key))
+		return nil, "", err
 	}
 	out := make([]*dnsv1.Zone, 0, len(kvs))
 	for _, kv := range kvs {
