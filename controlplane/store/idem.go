@@ -293,17 +293,17 @@ func (s *Store) idemAttempt(ctx context.Context, n int) error {
 	return nil
 }
 
-// idemTxn returns what a non-grouped write adds to its transaction for the
-// request id in ctx (nothing without one): the compare that the id is not
-// remembered, and the puts remembering it.
-func (s *Store) idemTxn(ctx context.Context) ([]clientv3.Cmp, []clientv3.Op, error) {
-	i := IdempotencyFrom(ctx)
-	if i == nil {
-		return nil, nil, nil
+// commitWrite commits one non-grouped write (its compares and ops, the
+// audit entry among them) together with what the request id in ctx adds:
+// the compare that the id is not remembered yet and the puts remembering
+// it. Every such write goes through here, so none can forget the id.
+func (s *Store) commitWrite(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op) (*clientv3.TxnResponse, error) {
+	if i := IdempotencyFrom(ctx); i != nil {
+		cmp, iops, err := s.idemOps(i, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		cmps, ops = append(cmps, cmp), append(ops, iops...)
 	}
-	cmp, ops, err := s.idemOps(i, time.Now())
-	if err != nil {
-		return nil, nil, err
-	}
-	return []clientv3.Cmp{cmp}, ops, nil
+	return s.kv.Txn(ctx).If(cmps...).Then(ops...).Commit()
 }

@@ -67,13 +67,9 @@ func (s *Store) UpdateAccountSettings(ctx context.Context, accountID string, fn 
 		if err != nil {
 			return nil, err
 		}
-		icmps, iops, err := s.idemTxn(ctx)
-		if err != nil {
-			return nil, err
-		}
-		tr, err := s.kv.Txn(ctx).
-			If(append([]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", modRev)}, icmps...)...).
-			Then(append(append([]clientv3.Op{clientv3.OpPut(key, v)}, audit...), iops...)...).Commit()
+		tr, err := s.commitWrite(ctx,
+			[]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", modRev)},
+			append([]clientv3.Op{clientv3.OpPut(key, v)}, audit...))
 		if err != nil {
 			return nil, fmt.Errorf("update account settings %s: etcd txn: %w", accountID, err)
 		}
@@ -146,16 +142,10 @@ func (s *Store) UpdateZoneSettings(ctx context.Context, zoneID string, fn func(z
 		if err != nil {
 			return nil, err
 		}
-		icmps, iops, err := s.idemTxn(ctx)
-		if err != nil {
-			return nil, err
-		}
-		tr, err := s.kv.Txn(ctx).
-			If(append([]clientv3.Cmp{
-				clientv3.Compare(clientv3.ModRevision(s.zoneKey(zoneID)), "=", sr.zoneModRev),
-				clientv3.Compare(clientv3.ModRevision(s.zoneSettingsKey(zoneID)), "=", sr.settingsModRev),
-			}, icmps...)...).
-			Then(append(append([]clientv3.Op{clientv3.OpPut(s.zoneSettingsKey(zoneID), v)}, audit...), iops...)...).Commit()
+		tr, err := s.commitWrite(ctx, []clientv3.Cmp{
+			clientv3.Compare(clientv3.ModRevision(s.zoneKey(zoneID)), "=", sr.zoneModRev),
+			clientv3.Compare(clientv3.ModRevision(s.zoneSettingsKey(zoneID)), "=", sr.settingsModRev),
+		}, append([]clientv3.Op{clientv3.OpPut(s.zoneSettingsKey(zoneID), v)}, audit...))
 		if err != nil {
 			return nil, fmt.Errorf("update zone settings %s: etcd txn: %w", zoneID, err)
 		}

@@ -129,13 +129,8 @@ func (s *Store) RevokeToken(ctx context.Context, id string) (*dnsv1.Token, error
 		if err != nil {
 			return nil, err
 		}
-		icmps, iops, err := s.idemTxn(ctx)
-		if err != nil {
-			return nil, err
-		}
-		tr, err := s.kv.Txn(ctx).
-			If(append([]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(s.tokenKey(id)), "=", resp.Kvs[0].ModRevision)}, icmps...)...).
-			Then(append(ops, iops...)...).Commit()
+		tr, err := s.commitWrite(ctx,
+			[]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(s.tokenKey(id)), "=", resp.Kvs[0].ModRevision)}, ops)
 		if err != nil {
 			return nil, fmt.Errorf("revoke token %s: etcd txn: %w", id, err)
 		}

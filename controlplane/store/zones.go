@@ -240,11 +240,7 @@ func (s *Store) CreateZone(ctx context.Context, accountID, name string, build fu
 			return nil, err
 		}
 		ops = append(ops, audit...)
-		icmps, iops, err := s.idemTxn(ctx)
-		if err != nil {
-			return nil, err
-		}
-		tr, err := s.kv.Txn(ctx).If(append(cmps, icmps...)...).Then(append(ops, iops...)...).Commit()
+		tr, err := s.commitWrite(ctx, cmps, ops)
 		if err != nil {
 			return nil, fmt.Errorf("create zone %s: etcd txn: %w", name, err)
 		}
@@ -293,28 +289,21 @@ func (s *Store) DeleteZone(ctx context.Context, zoneID string) (*dnsv1.Zone, err
 		if err != nil {
 			return nil, err
 		}
-		icmps, iops, err := s.idemTxn(ctx)
-		if err != nil {
-			return nil, err
-		}
-		audit = append(audit, iops...)
-		tr, err := s.kv.Txn(ctx).
-			If(append([]clientv3.Cmp{
-				clientv3.Compare(clientv3.ModRevision(s.zoneKey(zoneID)), "=", zr.modRev),
-				// The audit entry counts the records deleted: none may
-				// have been written since the count.
-				clientv3.Compare(clientv3.ModRevision(s.zoneMarkKey(zoneID)), "=", markRev),
-			}, icmps...)...).
-			Then(append([]clientv3.Op{
-				clientv3.OpDelete(s.zoneKey(zoneID)),
-				clientv3.OpDelete(s.zoneSettingsKey(zoneID)),
-				clientv3.OpDelete(s.zoneNameKey(z.GetName(), z.GetAccountId())),
-				clientv3.OpDelete(s.zoneTreeKey(dnsname.Reverse(z.GetName()), z.GetAccountId())),
-				clientv3.OpDelete(s.accountZonesPrefix(z.GetAccountId()) + z.GetName()),
-				clientv3.OpDelete(s.recordsPrefix(zoneID), clientv3.WithPrefix()),
-				clientv3.OpDelete(s.recordIDsPrefix(zoneID), clientv3.WithPrefix()),
-				clientv3.OpDelete(s.zoneMarkKey(zoneID)),
-			}, audit...)...).Commit()
+		tr, err := s.commitWrite(ctx, []clientv3.Cmp{
+			clientv3.Compare(clientv3.ModRevision(s.zoneKey(zoneID)), "=", zr.modRev),
+			// The audit entry counts the records deleted: none may have
+			// been written since the count.
+			clientv3.Compare(clientv3.ModRevision(s.zoneMarkKey(zoneID)), "=", markRev),
+		}, append([]clientv3.Op{
+			clientv3.OpDelete(s.zoneKey(zoneID)),
+			clientv3.OpDelete(s.zoneSettingsKey(zoneID)),
+			clientv3.OpDelete(s.zoneNameKey(z.GetName(), z.GetAccountId())),
+			clientv3.OpDelete(s.zoneTreeKey(dnsname.Reverse(z.GetName()), z.GetAccountId())),
+			clientv3.OpDelete(s.accountZonesPrefix(z.GetAccountId()) + z.GetName()),
+			clientv3.OpDelete(s.recordsPrefix(zoneID), clientv3.WithPrefix()),
+			clientv3.OpDelete(s.recordIDsPrefix(zoneID), clientv3.WithPrefix()),
+			clientv3.OpDelete(s.zoneMarkKey(zoneID)),
+		}, audit...))
 		if err != nil {
 			return nil, fmt.Errorf("delete zone %s: etcd txn: %w", zoneID, err)
 		}
