@@ -104,18 +104,19 @@ func (a *Authorizer) authorize(ctx context.Context, method string, req any) (con
 		return nil, err
 	}
 	c.Method = method
-	if req != nil || r.Scope == Self {
-		if err := a.check(ctx, c, r, req); err != nil {
-			if !a.replay(ctx, c, method, req, err) {
-				return nil, err
-			}
-			// Only the remembered outcome may answer: if it is gone (swept)
-			// or is another request's, the caller gets this error, never a
-			// write on an object it could not see.
-			c.ReplayOnly = err
-		}
-	} else {
+	if req == nil && r.Scope != Self {
+		// A stream has no request here to scope the check by; only public
+		// methods stream today.
 		return nil, grpcstatus.Error(codes.PermissionDenied, "method not allowed")
+	}
+	if err := a.check(ctx, c, r, req); err != nil {
+		if !a.replay(ctx, c, method, req, err) {
+			return nil, err
+		}
+		// Only the remembered outcome may answer: if it is gone (swept) or
+		// is another request's, the caller gets this error, never a write
+		// on an object it could not see.
+		c.ReplayOnly = err
 	}
 	return caller.With(ctx, c), nil
 }
