@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 
 	"github.com/miekg/dns"
+
+	"github.com/zonegrid/zonegrid/edge/dnswire"
 )
 
 // The fast path reads the header, the one question and the OPT record
@@ -184,29 +186,6 @@ func cookieLenOK(l int) bool { return l == 8 || 16 <= l && l <= 40 }
 // only when the query carried one), so answering instead of dropping gives
 // an attacker no amplification (RFC 8906 asks servers to answer).
 
-// skipName returns the offset just past the (possibly compressed) name at
-// off, or -1 when it runs past the packet or uses a reserved label type.
-func skipName(b []byte, off int) int {
-	for {
-		if off >= len(b) {
-			return -1
-		}
-		l := int(b[off])
-		switch {
-		case l == 0:
-			return off + 1
-		case l&0xc0 == 0xc0: // a pointer ends the name
-			if off+2 > len(b) {
-				return -1
-			}
-			return off + 2
-		case l > 63:
-			return -1
-		}
-		off += 1 + l
-	}
-}
-
 // questionEnd returns the offset just past the query's first question when
 // it is well formed and uncompressed (a compression pointer in the first
 // question could only point into the header), or -1.
@@ -241,7 +220,7 @@ func questionEnd(b []byte) int {
 func ednsOf(b []byte) (edns, do bool) {
 	off := headerLen
 	for range binary.BigEndian.Uint16(b[4:]) {
-		if off = skipName(b, off); off < 0 || off+4 > len(b) {
+		if off = dnswire.SkipName(b, off); off < 0 || off+4 > len(b) {
 			return false, false
 		}
 		off += 4
@@ -249,7 +228,7 @@ func ednsOf(b []byte) (edns, do bool) {
 	rrs := int(binary.BigEndian.Uint16(b[6:])) + int(binary.BigEndian.Uint16(b[8:])) +
 		int(binary.BigEndian.Uint16(b[10:]))
 	for range rrs {
-		if off = skipName(b, off); off < 0 || off+10 > len(b) {
+		if off = dnswire.SkipName(b, off); off < 0 || off+10 > len(b) {
 			return false, false
 		}
 		if binary.BigEndian.Uint16(b[off:]) == dns.TypeOPT {

@@ -38,6 +38,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/zonegrid/zonegrid/edge/dnswire"
 )
 
 // Defaults of Config (the edge command's; Config's zero value is off).
@@ -299,7 +301,7 @@ func questionEnd(resp []byte) int {
 	if binary.BigEndian.Uint16(resp[4:]) != 1 {
 		return 0
 	}
-	off := skipName(resp, headerLen)
+	off := dnswire.SkipName(resp, headerLen)
 	if off < 0 || off+4 > len(resp) {
 		return 0
 	}
@@ -318,43 +320,9 @@ func authorityOwner(resp []byte, qEnd int, an, ns uint16) int {
 	}
 	off := qEnd
 	for range an {
-		if off = skipRR(resp, off); off < 0 {
+		if off = dnswire.SkipRR(resp, off); off < 0 {
 			return headerLen
 		}
-	}
-	return off
-}
-
-// skipName returns the offset past the (possibly compressed) name at off,
-// or -1.
-func skipName(b []byte, off int) int {
-	for off < len(b) {
-		l := int(b[off])
-		switch {
-		case l == 0:
-			return off + 1
-		case l&0xc0 == 0xc0:
-			if off+2 > len(b) {
-				return -1
-			}
-			return off + 2
-		case l > 63:
-			return -1
-		}
-		off += 1 + l
-	}
-	return -1
-}
-
-// skipRR returns the offset past the resource record at off, or -1.
-func skipRR(b []byte, off int) int {
-	off = skipName(b, off)
-	if off < 0 || off+10 > len(b) {
-		return -1
-	}
-	off += 10 + int(binary.BigEndian.Uint16(b[off+8:]))
-	if off > len(b) {
-		return -1
 	}
 	return off
 }
