@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,5 +29,47 @@ func TestBadNonProxiableFileStopsTheStart(t *testing.T) {
 				t.Fatalf("run = %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A malformed operator token file stops the start, naming the file.
+func TestMalformedOperatorTokenStopsTheStart(t *testing.T) {
+	dir := t.TempDir()
+	short := filepath.Join(dir, "short.token")
+	if err := os.WriteFile(short, []byte("zgt_operator_tooshort\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, files, want string }{
+		{"missing file", filepath.Join(dir, "absent.token"), "operator token"},
+		{"too short", short, "short.token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run([]string{"--operator-token-file", tc.files, "--grpc-addr", "127.0.0.1:0", "--etcd-endpoints", "127.0.0.1:1"})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("run = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// -h prints flag defaults: the etcd password taken from the environment
+// must not be among them.
+func TestHelpDoesNotShowTheEtcdPassword(t *testing.T) {
+	t.Setenv("ZONEGRID_ETCD_PASSWORD", "hunter2-do-not-print")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := os.Stderr
+	os.Stderr = w
+	_ = run([]string{"-h"})
+	os.Stderr = stderr
+	w.Close()
+	out, _ := io.ReadAll(r)
+	if !strings.Contains(string(out), "-etcd-password") {
+		t.Fatalf("no usage printed: %q", out)
+	}
+	if strings.Contains(string(out), "hunter2") {
+		t.Fatal("-h printed the etcd password")
 	}
 }
