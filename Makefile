@@ -10,7 +10,7 @@ BUF_VERSION            := v1.75.0
 PROTOC_GEN_GO_VERSION  := v1.36.12
 PROTOC_GEN_GRPC_VERSION := v1.6.2
 
-.PHONY: all build run test test-unit test-e2e fuzz vet proto proto-check bench bench-go clean tidy
+.PHONY: all build run test test-unit test-e2e fuzz vet proto proto-check bench bench-go chaos soak clean tidy
 
 all: build
 
@@ -63,6 +63,16 @@ bench:
 ## bench-go: the Go benchmarks (propagation, flips, throughput).
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchtime=200x ./e2e/...
+
+## chaos: the chaos suite at full length on a real cluster layout (3 etcd, 3 NATS,
+## 2 control planes, 3 edges as processes); `make test` runs a short form.
+chaos:
+	CHAOS_FULL=1 $(GO) test -count=1 -v -run '^TestChaos' -timeout 90m ./e2e/...
+
+## soak: 10 minutes at 80% of the edge's measured peak with a write every 100 ms
+## (docs/BENCHMARKS.md, "Soak"). Longer: make soak SOAK_FLAGS='--duration 30m'.
+soak: build
+	deploy/soak/run.sh $(SOAK_FLAGS)
 
 tidy:
 	for m in $(MODULES); do (cd $$m && $(GO) mod tidy); done
