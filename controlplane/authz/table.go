@@ -85,6 +85,10 @@ func Rules() map[string]Rule {
 		dnsv1.SettingsService_UpdateZoneSettings_FullMethodName:    rule(Zone, zoneSetWrite, dnsWrite),
 		dnsv1.SettingsService_GetAccountSettings_FullMethodName:    rule(Account, acctSetRead, acctSetWrite),
 		dnsv1.SettingsService_UpdateAccountSettings_FullMethodName: rule(Account, acctSetWrite),
+		// DNS zone defaults are part of the account's DNS settings ("Update
+		// DNS Settings for an Account", zone_defaults): the same permissions.
+		dnsv1.SettingsService_GetAccountZoneDefaults_FullMethodName:    rule(Account, acctSetRead, acctSetWrite),
+		dnsv1.SettingsService_UpdateAccountZoneDefaults_FullMethodName: rule(Account, acctSetWrite),
 
 		// Tokens and the audit log.
 		dnsv1.TokenService_CreateToken_FullMethodName:   rule(Account, tokensWrite),

@@ -22,6 +22,72 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// NameserverMethod is how nameservers are assigned to a new zone.
+type NameserverMethod int32
+
+const (
+	NameserverMethod_NAMESERVER_METHOD_UNSPECIFIED NameserverMethod = 0
+	// Standard nameservers, the same pair for the zones of an account where
+	// possible (the platform default).
+	NameserverMethod_NAMESERVER_METHOD_STANDARD NameserverMethod = 1
+	// Standard nameservers, a random pair for every new zone.
+	NameserverMethod_NAMESERVER_METHOD_STANDARD_RANDOMIZED NameserverMethod = 2
+	// Advanced (Foundation DNS) nameservers.
+	NameserverMethod_NAMESERVER_METHOD_ADVANCED NameserverMethod = 3
+	// A set of the account's custom nameservers (nameserver_set, 1..5;
+	// on conflicts the other sets in ascending order).
+	NameserverMethod_NAMESERVER_METHOD_ACCOUNT_CUSTOM NameserverMethod = 4
+	// The tenant's custom nameservers (nameserver_set, 1..5).
+	NameserverMethod_NAMESERVER_METHOD_TENANT_CUSTOM NameserverMethod = 5
+)
+
+// Enum value maps for NameserverMethod.
+var (
+	NameserverMethod_name = map[int32]string{
+		0: "NAMESERVER_METHOD_UNSPECIFIED",
+		1: "NAMESERVER_METHOD_STANDARD",
+		2: "NAMESERVER_METHOD_STANDARD_RANDOMIZED",
+		3: "NAMESERVER_METHOD_ADVANCED",
+		4: "NAMESERVER_METHOD_ACCOUNT_CUSTOM",
+		5: "NAMESERVER_METHOD_TENANT_CUSTOM",
+	}
+	NameserverMethod_value = map[string]int32{
+		"NAMESERVER_METHOD_UNSPECIFIED":         0,
+		"NAMESERVER_METHOD_STANDARD":            1,
+		"NAMESERVER_METHOD_STANDARD_RANDOMIZED": 2,
+		"NAMESERVER_METHOD_ADVANCED":            3,
+		"NAMESERVER_METHOD_ACCOUNT_CUSTOM":      4,
+		"NAMESERVER_METHOD_TENANT_CUSTOM":       5,
+	}
+)
+
+func (x NameserverMethod) Enum() *NameserverMethod {
+	p := new(NameserverMethod)
+	*p = x
+	return p
+}
+
+func (x NameserverMethod) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NameserverMethod) Descriptor() protoreflect.EnumDescriptor {
+	return file_dns_v1_settings_proto_enumTypes[0].Descriptor()
+}
+
+func (NameserverMethod) Type() protoreflect.EnumType {
+	return &file_dns_v1_settings_proto_enumTypes[0]
+}
+
+func (x NameserverMethod) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NameserverMethod.Descriptor instead.
+func (NameserverMethod) EnumDescriptor() ([]byte, []int) {
+	return file_dns_v1_settings_proto_rawDescGZIP(), []int{0}
+}
+
 type AccountSettings struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Break-glass switch: while on, proxied records of every zone of the
@@ -79,9 +145,29 @@ type ZoneSettings struct {
 	SoaRetry   uint32 `protobuf:"varint,4,opt,name=soa_retry,json=soaRetry,proto3" json:"soa_retry,omitempty"`
 	SoaExpire  uint32 `protobuf:"varint,5,opt,name=soa_expire,json=soaExpire,proto3" json:"soa_expire,omitempty"`
 	// Negative-caching TTL (the SOA MINIMUM field).
-	SoaMinTtl     uint32 `protobuf:"varint,6,opt,name=soa_min_ttl,json=soaMinTtl,proto3" json:"soa_min_ttl,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	SoaMinTtl uint32 `protobuf:"varint,6,opt,name=soa_min_ttl,json=soaMinTtl,proto3" json:"soa_min_ttl,omitempty"`
+	// SOA MNAME, the primary nameserver, fully qualified; empty means the
+	// zone's first assigned nameserver. Enterprise only, as every SOA field.
+	SoaMname string `protobuf:"bytes,7,opt,name=soa_mname,json=soaMname,proto3" json:"soa_mname,omitempty"`
+	// SOA RNAME, the administrator's mailbox as a domain name, fully
+	// qualified: the first dot stands for "@", dots of the local part are
+	// escaped (`john\.doe.example.com.` for john.doe@example.com). An e-mail
+	// address is accepted and converted. Empty means the platform's RNAME.
+	SoaRname string `protobuf:"bytes,8,opt,name=soa_rname,json=soaRname,proto3" json:"soa_rname,omitempty"`
+	// TTL of the SOA record itself, 1800..3600; 0 means 3600.
+	SoaTtl uint32 `protobuf:"varint,9,opt,name=soa_ttl,json=soaTtl,proto3" json:"soa_ttl,omitempty"`
+	// Record quota of the zone granted by the operator (Enterprise zones;
+	// 0 = the plan's quota). Only the operator can set it.
+	MaxRecordsOverride uint32 `protobuf:"varint,10,opt,name=max_records_override,json=maxRecordsOverride,proto3" json:"max_records_override,omitempty"`
+	// Multi-provider DNS (full zones): apex NS records of the user are
+	// served next to the assigned nameservers, and activation accepts a
+	// delegation that lists other providers' nameservers too.
+	MultiProvider bool `protobuf:"varint,11,opt,name=multi_provider,json=multiProvider,proto3" json:"multi_provider,omitempty"`
+	// Secondary DNS override (secondary zones): records may be proxied and a
+	// CNAME may sit at the apex.
+	SecondaryOverrides bool `protobuf:"varint,12,opt,name=secondary_overrides,json=secondaryOverrides,proto3" json:"secondary_overrides,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ZoneSettings) Reset() {
@@ -156,6 +242,198 @@ func (x *ZoneSettings) GetSoaMinTtl() uint32 {
 	return 0
 }
 
+func (x *ZoneSettings) GetSoaMname() string {
+	if x != nil {
+		return x.SoaMname
+	}
+	return ""
+}
+
+func (x *ZoneSettings) GetSoaRname() string {
+	if x != nil {
+		return x.SoaRname
+	}
+	return ""
+}
+
+func (x *ZoneSettings) GetSoaTtl() uint32 {
+	if x != nil {
+		return x.SoaTtl
+	}
+	return 0
+}
+
+func (x *ZoneSettings) GetMaxRecordsOverride() uint32 {
+	if x != nil {
+		return x.MaxRecordsOverride
+	}
+	return 0
+}
+
+func (x *ZoneSettings) GetMultiProvider() bool {
+	if x != nil {
+		return x.MultiProvider
+	}
+	return false
+}
+
+func (x *ZoneSettings) GetSecondaryOverrides() bool {
+	if x != nil {
+		return x.SecondaryOverrides
+	}
+	return false
+}
+
+// AccountZoneDefaults are the DNS settings a zone added to the account
+// starts with. Zero values mean the platform default, as in ZoneSettings.
+type AccountZoneDefaults struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Nameserver assignment, for full and secondary zones. UNSPECIFIED
+	// means STANDARD.
+	NameserverMethod NameserverMethod `protobuf:"varint,1,opt,name=nameserver_method,json=nameserverMethod,proto3,enum=dns.v1.NameserverMethod" json:"nameserver_method,omitempty"`
+	// Custom nameserver set (1..5) for the custom methods; 0 means 1.
+	NameserverSet uint32 `protobuf:"varint,2,opt,name=nameserver_set,json=nameserverSet,proto3" json:"nameserver_set,omitempty"`
+	// Full zones only (secondary zones always behave so).
+	MultiProvider bool `protobuf:"varint,3,opt,name=multi_provider,json=multiProvider,proto3" json:"multi_provider,omitempty"`
+	// TTL of the apex NS records, 30..86400; 0 means 86400. Full zones only.
+	NsTtl uint32 `protobuf:"varint,4,opt,name=ns_ttl,json=nsTtl,proto3" json:"ns_ttl,omitempty"`
+	// SOA fields, with the ranges of ZoneSettings. Full zones only.
+	SoaMname   string `protobuf:"bytes,5,opt,name=soa_mname,json=soaMname,proto3" json:"soa_mname,omitempty"`
+	SoaRname   string `protobuf:"bytes,6,opt,name=soa_rname,json=soaRname,proto3" json:"soa_rname,omitempty"`
+	SoaRefresh uint32 `protobuf:"varint,7,opt,name=soa_refresh,json=soaRefresh,proto3" json:"soa_refresh,omitempty"`
+	SoaRetry   uint32 `protobuf:"varint,8,opt,name=soa_retry,json=soaRetry,proto3" json:"soa_retry,omitempty"`
+	SoaExpire  uint32 `protobuf:"varint,9,opt,name=soa_expire,json=soaExpire,proto3" json:"soa_expire,omitempty"`
+	SoaMinTtl  uint32 `protobuf:"varint,10,opt,name=soa_min_ttl,json=soaMinTtl,proto3" json:"soa_min_ttl,omitempty"`
+	SoaTtl     uint32 `protobuf:"varint,11,opt,name=soa_ttl,json=soaTtl,proto3" json:"soa_ttl,omitempty"`
+	// Flatten every CNAME of the zone.
+	FlattenAllCnames bool `protobuf:"varint,12,opt,name=flatten_all_cnames,json=flattenAllCnames,proto3" json:"flatten_all_cnames,omitempty"`
+	// Secondary DNS override, for secondary zones.
+	SecondaryOverrides bool `protobuf:"varint,13,opt,name=secondary_overrides,json=secondaryOverrides,proto3" json:"secondary_overrides,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *AccountZoneDefaults) Reset() {
+	*x = AccountZoneDefaults{}
+	mi := &file_dns_v1_settings_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccountZoneDefaults) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccountZoneDefaults) ProtoMessage() {}
+
+func (x *AccountZoneDefaults) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_settings_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccountZoneDefaults.ProtoReflect.Descriptor instead.
+func (*AccountZoneDefaults) Descriptor() ([]byte, []int) {
+	return file_dns_v1_settings_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AccountZoneDefaults) GetNameserverMethod() NameserverMethod {
+	if x != nil {
+		return x.NameserverMethod
+	}
+	return NameserverMethod_NAMESERVER_METHOD_UNSPECIFIED
+}
+
+func (x *AccountZoneDefaults) GetNameserverSet() uint32 {
+	if x != nil {
+		return x.NameserverSet
+	}
+	return 0
+}
+
+func (x *AccountZoneDefaults) GetMultiProvider() bool {
+	if x != nil {
+		return x.MultiProvider
+	}
+	return false
+}
+
+func (x *AccountZoneDefaults) GetNsTtl() uint32 {
+	if x != nil {
+		return x.NsTtl
+	}
+	return 0
+}
+
+func (x *AccountZoneDefaults) GetSoaMname() string {
+	if x != nil {
+		return x.SoaMname
+	}
+	return ""
+}
+
+func (x *AccountZoneDefaults) GetSoaRname() string {
+	if x != nil {
+		return x.SoaRname
+	}
+	return ""
+}
+
+func (x *AccountZoneDefaults) GetSoaRefresh() uint32 {
+	if x != nil {
+		return x.SoaRefresh
+	}
+	return 0
+}
+
+func (x *AccountZoneDefaults) GetSoaRetry() uint32 {
+	if x != nil {
+		return x.SoaRetry
+	}
+	return 0
+}
+
+func (x *AccountZoneDefaults) GetSoaExpire() uint32 {
+	if x != nil {
+		return x.SoaExpire
+	}
+	return 0
+}
+
+func (x *AccountZoneDefaults) GetSoaMinTtl() uint32 {
+	if x != nil {
+		return x.SoaMinTtl
+	}
+	return 0
+}
+
+func (x *AccountZoneDefaults) GetSoaTtl() uint32 {
+	if x != nil {
+		return x.SoaTtl
+	}
+	return 0
+}
+
+func (x *AccountZoneDefaults) GetFlattenAllCnames() bool {
+	if x != nil {
+		return x.FlattenAllCnames
+	}
+	return false
+}
+
+func (x *AccountZoneDefaults) GetSecondaryOverrides() bool {
+	if x != nil {
+		return x.SecondaryOverrides
+	}
+	return false
+}
+
 type GetAccountSettingsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
@@ -165,7 +443,7 @@ type GetAccountSettingsRequest struct {
 
 func (x *GetAccountSettingsRequest) Reset() {
 	*x = GetAccountSettingsRequest{}
-	mi := &file_dns_v1_settings_proto_msgTypes[2]
+	mi := &file_dns_v1_settings_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -177,7 +455,7 @@ func (x *GetAccountSettingsRequest) String() string {
 func (*GetAccountSettingsRequest) ProtoMessage() {}
 
 func (x *GetAccountSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_settings_proto_msgTypes[2]
+	mi := &file_dns_v1_settings_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -190,7 +468,7 @@ func (x *GetAccountSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccountSettingsRequest.ProtoReflect.Descriptor instead.
 func (*GetAccountSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_settings_proto_rawDescGZIP(), []int{2}
+	return file_dns_v1_settings_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetAccountSettingsRequest) GetAccountId() string {
@@ -209,7 +487,7 @@ type GetAccountSettingsResponse struct {
 
 func (x *GetAccountSettingsResponse) Reset() {
 	*x = GetAccountSettingsResponse{}
-	mi := &file_dns_v1_settings_proto_msgTypes[3]
+	mi := &file_dns_v1_settings_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -221,7 +499,7 @@ func (x *GetAccountSettingsResponse) String() string {
 func (*GetAccountSettingsResponse) ProtoMessage() {}
 
 func (x *GetAccountSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_settings_proto_msgTypes[3]
+	mi := &file_dns_v1_settings_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -234,7 +512,7 @@ func (x *GetAccountSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccountSettingsResponse.ProtoReflect.Descriptor instead.
 func (*GetAccountSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_settings_proto_rawDescGZIP(), []int{3}
+	return file_dns_v1_settings_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetAccountSettingsResponse) GetSettings() *AccountSettings {
@@ -262,7 +540,7 @@ type UpdateAccountSettingsRequest struct {
 
 func (x *UpdateAccountSettingsRequest) Reset() {
 	*x = UpdateAccountSettingsRequest{}
-	mi := &file_dns_v1_settings_proto_msgTypes[4]
+	mi := &file_dns_v1_settings_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -274,7 +552,7 @@ func (x *UpdateAccountSettingsRequest) String() string {
 func (*UpdateAccountSettingsRequest) ProtoMessage() {}
 
 func (x *UpdateAccountSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_settings_proto_msgTypes[4]
+	mi := &file_dns_v1_settings_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -287,7 +565,7 @@ func (x *UpdateAccountSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAccountSettingsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAccountSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_settings_proto_rawDescGZIP(), []int{4}
+	return file_dns_v1_settings_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UpdateAccountSettingsRequest) GetAccountId() string {
@@ -327,7 +605,7 @@ type UpdateAccountSettingsResponse struct {
 
 func (x *UpdateAccountSettingsResponse) Reset() {
 	*x = UpdateAccountSettingsResponse{}
-	mi := &file_dns_v1_settings_proto_msgTypes[5]
+	mi := &file_dns_v1_settings_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -339,7 +617,7 @@ func (x *UpdateAccountSettingsResponse) String() string {
 func (*UpdateAccountSettingsResponse) ProtoMessage() {}
 
 func (x *UpdateAccountSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_settings_proto_msgTypes[5]
+	mi := &file_dns_v1_settings_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -352,7 +630,7 @@ func (x *UpdateAccountSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAccountSettingsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAccountSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_settings_proto_rawDescGZIP(), []int{5}
+	return file_dns_v1_settings_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UpdateAccountSettingsResponse) GetSettings() *AccountSettings {
@@ -371,7 +649,7 @@ type GetZoneSettingsRequest struct {
 
 func (x *GetZoneSettingsRequest) Reset() {
 	*x = GetZoneSettingsRequest{}
-	mi := &file_dns_v1_settings_proto_msgTypes[6]
+	mi := &file_dns_v1_settings_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -383,7 +661,7 @@ func (x *GetZoneSettingsRequest) String() string {
 func (*GetZoneSettingsRequest) ProtoMessage() {}
 
 func (x *GetZoneSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_settings_proto_msgTypes[6]
+	mi := &file_dns_v1_settings_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -396,7 +674,7 @@ func (x *GetZoneSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetZoneSettingsRequest.ProtoReflect.Descriptor instead.
 func (*GetZoneSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_settings_proto_rawDescGZIP(), []int{6}
+	return file_dns_v1_settings_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetZoneSettingsRequest) GetZoneId() string {
@@ -415,7 +693,7 @@ type GetZoneSettingsResponse struct {
 
 func (x *GetZoneSettingsResponse) Reset() {
 	*x = GetZoneSettingsResponse{}
-	mi := &file_dns_v1_settings_proto_msgTypes[7]
+	mi := &file_dns_v1_settings_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +705,7 @@ func (x *GetZoneSettingsResponse) String() string {
 func (*GetZoneSettingsResponse) ProtoMessage() {}
 
 func (x *GetZoneSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_settings_proto_msgTypes[7]
+	mi := &file_dns_v1_settings_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +718,7 @@ func (x *GetZoneSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetZoneSettingsResponse.ProtoReflect.Descriptor instead.
 func (*GetZoneSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_settings_proto_rawDescGZIP(), []int{7}
+	return file_dns_v1_settings_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetZoneSettingsResponse) GetSettings() *ZoneSettings {
@@ -468,7 +746,7 @@ type UpdateZoneSettingsRequest struct {
 
 func (x *UpdateZoneSettingsRequest) Reset() {
 	*x = UpdateZoneSettingsRequest{}
-	mi := &file_dns_v1_settings_proto_msgTypes[8]
+	mi := &file_dns_v1_settings_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +758,7 @@ func (x *UpdateZoneSettingsRequest) String() string {
 func (*UpdateZoneSettingsRequest) ProtoMessage() {}
 
 func (x *UpdateZoneSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_settings_proto_msgTypes[8]
+	mi := &file_dns_v1_settings_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +771,7 @@ func (x *UpdateZoneSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateZoneSettingsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateZoneSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_settings_proto_rawDescGZIP(), []int{8}
+	return file_dns_v1_settings_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UpdateZoneSettingsRequest) GetZoneId() string {
@@ -533,7 +811,7 @@ type UpdateZoneSettingsResponse struct {
 
 func (x *UpdateZoneSettingsResponse) Reset() {
 	*x = UpdateZoneSettingsResponse{}
-	mi := &file_dns_v1_settings_proto_msgTypes[9]
+	mi := &file_dns_v1_settings_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +823,7 @@ func (x *UpdateZoneSettingsResponse) String() string {
 func (*UpdateZoneSettingsResponse) ProtoMessage() {}
 
 func (x *UpdateZoneSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_settings_proto_msgTypes[9]
+	mi := &file_dns_v1_settings_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,12 +836,218 @@ func (x *UpdateZoneSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateZoneSettingsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateZoneSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_settings_proto_rawDescGZIP(), []int{9}
+	return file_dns_v1_settings_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdateZoneSettingsResponse) GetSettings() *ZoneSettings {
 	if x != nil {
 		return x.Settings
+	}
+	return nil
+}
+
+type GetAccountZoneDefaultsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAccountZoneDefaultsRequest) Reset() {
+	*x = GetAccountZoneDefaultsRequest{}
+	mi := &file_dns_v1_settings_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAccountZoneDefaultsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAccountZoneDefaultsRequest) ProtoMessage() {}
+
+func (x *GetAccountZoneDefaultsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_settings_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAccountZoneDefaultsRequest.ProtoReflect.Descriptor instead.
+func (*GetAccountZoneDefaultsRequest) Descriptor() ([]byte, []int) {
+	return file_dns_v1_settings_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetAccountZoneDefaultsRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+type GetAccountZoneDefaultsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Defaults      *AccountZoneDefaults   `protobuf:"bytes,1,opt,name=defaults,proto3" json:"defaults,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAccountZoneDefaultsResponse) Reset() {
+	*x = GetAccountZoneDefaultsResponse{}
+	mi := &file_dns_v1_settings_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAccountZoneDefaultsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAccountZoneDefaultsResponse) ProtoMessage() {}
+
+func (x *GetAccountZoneDefaultsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_settings_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAccountZoneDefaultsResponse.ProtoReflect.Descriptor instead.
+func (*GetAccountZoneDefaultsResponse) Descriptor() ([]byte, []int) {
+	return file_dns_v1_settings_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetAccountZoneDefaultsResponse) GetDefaults() *AccountZoneDefaults {
+	if x != nil {
+		return x.Defaults
+	}
+	return nil
+}
+
+type UpdateAccountZoneDefaultsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Defaults  *AccountZoneDefaults   `protobuf:"bytes,2,opt,name=defaults,proto3" json:"defaults,omitempty"`
+	// Paths of AccountZoneDefaults; empty means every field.
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key chosen by the client (1-128 of A-Z a-z 0-9 . _ : -).
+	// A retry with the same request_id and the same request returns the
+	// first response without writing again; another request under a
+	// remembered request_id is InvalidArgument. Remembered per account for
+	// at least 24 hours (the default retention). Empty: no idempotency.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAccountZoneDefaultsRequest) Reset() {
+	*x = UpdateAccountZoneDefaultsRequest{}
+	mi := &file_dns_v1_settings_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAccountZoneDefaultsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAccountZoneDefaultsRequest) ProtoMessage() {}
+
+func (x *UpdateAccountZoneDefaultsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_settings_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAccountZoneDefaultsRequest.ProtoReflect.Descriptor instead.
+func (*UpdateAccountZoneDefaultsRequest) Descriptor() ([]byte, []int) {
+	return file_dns_v1_settings_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *UpdateAccountZoneDefaultsRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *UpdateAccountZoneDefaultsRequest) GetDefaults() *AccountZoneDefaults {
+	if x != nil {
+		return x.Defaults
+	}
+	return nil
+}
+
+func (x *UpdateAccountZoneDefaultsRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+func (x *UpdateAccountZoneDefaultsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type UpdateAccountZoneDefaultsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Defaults      *AccountZoneDefaults   `protobuf:"bytes,1,opt,name=defaults,proto3" json:"defaults,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAccountZoneDefaultsResponse) Reset() {
+	*x = UpdateAccountZoneDefaultsResponse{}
+	mi := &file_dns_v1_settings_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAccountZoneDefaultsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAccountZoneDefaultsResponse) ProtoMessage() {}
+
+func (x *UpdateAccountZoneDefaultsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_settings_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAccountZoneDefaultsResponse.ProtoReflect.Descriptor instead.
+func (*UpdateAccountZoneDefaultsResponse) Descriptor() ([]byte, []int) {
+	return file_dns_v1_settings_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *UpdateAccountZoneDefaultsResponse) GetDefaults() *AccountZoneDefaults {
+	if x != nil {
+		return x.Defaults
 	}
 	return nil
 }
@@ -574,7 +1058,7 @@ const file_dns_v1_settings_proto_rawDesc = "" +
 	"\n" +
 	"\x15dns/v1/settings.proto\x12\x06dns.v1\x1a google/protobuf/field_mask.proto\";\n" +
 	"\x0fAccountSettings\x12(\n" +
-	"\x10enforce_dns_only\x18\x01 \x01(\bR\x0eenforceDnsOnly\"\xd0\x01\n" +
+	"\x10enforce_dns_only\x18\x01 \x01(\bR\x0eenforceDnsOnly\"\xad\x03\n" +
 	"\fZoneSettings\x12,\n" +
 	"\x12flatten_all_cnames\x18\x01 \x01(\bR\x10flattenAllCnames\x12\x15\n" +
 	"\x06ns_ttl\x18\x02 \x01(\rR\x05nsTtl\x12\x1f\n" +
@@ -583,7 +1067,31 @@ const file_dns_v1_settings_proto_rawDesc = "" +
 	"\tsoa_retry\x18\x04 \x01(\rR\bsoaRetry\x12\x1d\n" +
 	"\n" +
 	"soa_expire\x18\x05 \x01(\rR\tsoaExpire\x12\x1e\n" +
-	"\vsoa_min_ttl\x18\x06 \x01(\rR\tsoaMinTtl\":\n" +
+	"\vsoa_min_ttl\x18\x06 \x01(\rR\tsoaMinTtl\x12\x1b\n" +
+	"\tsoa_mname\x18\a \x01(\tR\bsoaMname\x12\x1b\n" +
+	"\tsoa_rname\x18\b \x01(\tR\bsoaRname\x12\x17\n" +
+	"\asoa_ttl\x18\t \x01(\rR\x06soaTtl\x120\n" +
+	"\x14max_records_override\x18\n" +
+	" \x01(\rR\x12maxRecordsOverride\x12%\n" +
+	"\x0emulti_provider\x18\v \x01(\bR\rmultiProvider\x12/\n" +
+	"\x13secondary_overrides\x18\f \x01(\bR\x12secondaryOverrides\"\xf0\x03\n" +
+	"\x13AccountZoneDefaults\x12E\n" +
+	"\x11nameserver_method\x18\x01 \x01(\x0e2\x18.dns.v1.NameserverMethodR\x10nameserverMethod\x12%\n" +
+	"\x0enameserver_set\x18\x02 \x01(\rR\rnameserverSet\x12%\n" +
+	"\x0emulti_provider\x18\x03 \x01(\bR\rmultiProvider\x12\x15\n" +
+	"\x06ns_ttl\x18\x04 \x01(\rR\x05nsTtl\x12\x1b\n" +
+	"\tsoa_mname\x18\x05 \x01(\tR\bsoaMname\x12\x1b\n" +
+	"\tsoa_rname\x18\x06 \x01(\tR\bsoaRname\x12\x1f\n" +
+	"\vsoa_refresh\x18\a \x01(\rR\n" +
+	"soaRefresh\x12\x1b\n" +
+	"\tsoa_retry\x18\b \x01(\rR\bsoaRetry\x12\x1d\n" +
+	"\n" +
+	"soa_expire\x18\t \x01(\rR\tsoaExpire\x12\x1e\n" +
+	"\vsoa_min_ttl\x18\n" +
+	" \x01(\rR\tsoaMinTtl\x12\x17\n" +
+	"\asoa_ttl\x18\v \x01(\rR\x06soaTtl\x12,\n" +
+	"\x12flatten_all_cnames\x18\f \x01(\bR\x10flattenAllCnames\x12/\n" +
+	"\x13secondary_overrides\x18\r \x01(\bR\x12secondaryOverrides\":\n" +
 	"\x19GetAccountSettingsRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\"Q\n" +
@@ -611,12 +1119,36 @@ const file_dns_v1_settings_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\"N\n" +
 	"\x1aUpdateZoneSettingsResponse\x120\n" +
-	"\bsettings\x18\x01 \x01(\v2\x14.dns.v1.ZoneSettingsR\bsettings2\x85\x03\n" +
+	"\bsettings\x18\x01 \x01(\v2\x14.dns.v1.ZoneSettingsR\bsettings\">\n" +
+	"\x1dGetAccountZoneDefaultsRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\"Y\n" +
+	"\x1eGetAccountZoneDefaultsResponse\x127\n" +
+	"\bdefaults\x18\x01 \x01(\v2\x1b.dns.v1.AccountZoneDefaultsR\bdefaults\"\xd6\x01\n" +
+	" UpdateAccountZoneDefaultsRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x127\n" +
+	"\bdefaults\x18\x02 \x01(\v2\x1b.dns.v1.AccountZoneDefaultsR\bdefaults\x12;\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\\\n" +
+	"!UpdateAccountZoneDefaultsResponse\x127\n" +
+	"\bdefaults\x18\x01 \x01(\v2\x1b.dns.v1.AccountZoneDefaultsR\bdefaults*\xeb\x01\n" +
+	"\x10NameserverMethod\x12!\n" +
+	"\x1dNAMESERVER_METHOD_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aNAMESERVER_METHOD_STANDARD\x10\x01\x12)\n" +
+	"%NAMESERVER_METHOD_STANDARD_RANDOMIZED\x10\x02\x12\x1e\n" +
+	"\x1aNAMESERVER_METHOD_ADVANCED\x10\x03\x12$\n" +
+	" NAMESERVER_METHOD_ACCOUNT_CUSTOM\x10\x04\x12#\n" +
+	"\x1fNAMESERVER_METHOD_TENANT_CUSTOM\x10\x052\xe0\x04\n" +
 	"\x0fSettingsService\x12[\n" +
 	"\x12GetAccountSettings\x12!.dns.v1.GetAccountSettingsRequest\x1a\".dns.v1.GetAccountSettingsResponse\x12d\n" +
 	"\x15UpdateAccountSettings\x12$.dns.v1.UpdateAccountSettingsRequest\x1a%.dns.v1.UpdateAccountSettingsResponse\x12R\n" +
 	"\x0fGetZoneSettings\x12\x1e.dns.v1.GetZoneSettingsRequest\x1a\x1f.dns.v1.GetZoneSettingsResponse\x12[\n" +
-	"\x12UpdateZoneSettings\x12!.dns.v1.UpdateZoneSettingsRequest\x1a\".dns.v1.UpdateZoneSettingsResponseB1Z/github.com/zonegrid/zonegrid/proto/dns/v1;dnsv1b\x06proto3"
+	"\x12UpdateZoneSettings\x12!.dns.v1.UpdateZoneSettingsRequest\x1a\".dns.v1.UpdateZoneSettingsResponse\x12g\n" +
+	"\x16GetAccountZoneDefaults\x12%.dns.v1.GetAccountZoneDefaultsRequest\x1a&.dns.v1.GetAccountZoneDefaultsResponse\x12p\n" +
+	"\x19UpdateAccountZoneDefaults\x12(.dns.v1.UpdateAccountZoneDefaultsRequest\x1a).dns.v1.UpdateAccountZoneDefaultsResponseB1Z/github.com/zonegrid/zonegrid/proto/dns/v1;dnsv1b\x06proto3"
 
 var (
 	file_dns_v1_settings_proto_rawDescOnce sync.Once
@@ -630,42 +1162,58 @@ func file_dns_v1_settings_proto_rawDescGZIP() []byte {
 	return file_dns_v1_settings_proto_rawDescData
 }
 
-var file_dns_v1_settings_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_dns_v1_settings_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_dns_v1_settings_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_dns_v1_settings_proto_goTypes = []any{
-	(*AccountSettings)(nil),               // 0: dns.v1.AccountSettings
-	(*ZoneSettings)(nil),                  // 1: dns.v1.ZoneSettings
-	(*GetAccountSettingsRequest)(nil),     // 2: dns.v1.GetAccountSettingsRequest
-	(*GetAccountSettingsResponse)(nil),    // 3: dns.v1.GetAccountSettingsResponse
-	(*UpdateAccountSettingsRequest)(nil),  // 4: dns.v1.UpdateAccountSettingsRequest
-	(*UpdateAccountSettingsResponse)(nil), // 5: dns.v1.UpdateAccountSettingsResponse
-	(*GetZoneSettingsRequest)(nil),        // 6: dns.v1.GetZoneSettingsRequest
-	(*GetZoneSettingsResponse)(nil),       // 7: dns.v1.GetZoneSettingsResponse
-	(*UpdateZoneSettingsRequest)(nil),     // 8: dns.v1.UpdateZoneSettingsRequest
-	(*UpdateZoneSettingsResponse)(nil),    // 9: dns.v1.UpdateZoneSettingsResponse
-	(*fieldmaskpb.FieldMask)(nil),         // 10: google.protobuf.FieldMask
+	(NameserverMethod)(0),                     // 0: dns.v1.NameserverMethod
+	(*AccountSettings)(nil),                   // 1: dns.v1.AccountSettings
+	(*ZoneSettings)(nil),                      // 2: dns.v1.ZoneSettings
+	(*AccountZoneDefaults)(nil),               // 3: dns.v1.AccountZoneDefaults
+	(*GetAccountSettingsRequest)(nil),         // 4: dns.v1.GetAccountSettingsRequest
+	(*GetAccountSettingsResponse)(nil),        // 5: dns.v1.GetAccountSettingsResponse
+	(*UpdateAccountSettingsRequest)(nil),      // 6: dns.v1.UpdateAccountSettingsRequest
+	(*UpdateAccountSettingsResponse)(nil),     // 7: dns.v1.UpdateAccountSettingsResponse
+	(*GetZoneSettingsRequest)(nil),            // 8: dns.v1.GetZoneSettingsRequest
+	(*GetZoneSettingsResponse)(nil),           // 9: dns.v1.GetZoneSettingsResponse
+	(*UpdateZoneSettingsRequest)(nil),         // 10: dns.v1.UpdateZoneSettingsRequest
+	(*UpdateZoneSettingsResponse)(nil),        // 11: dns.v1.UpdateZoneSettingsResponse
+	(*GetAccountZoneDefaultsRequest)(nil),     // 12: dns.v1.GetAccountZoneDefaultsRequest
+	(*GetAccountZoneDefaultsResponse)(nil),    // 13: dns.v1.GetAccountZoneDefaultsResponse
+	(*UpdateAccountZoneDefaultsRequest)(nil),  // 14: dns.v1.UpdateAccountZoneDefaultsRequest
+	(*UpdateAccountZoneDefaultsResponse)(nil), // 15: dns.v1.UpdateAccountZoneDefaultsResponse
+	(*fieldmaskpb.FieldMask)(nil),             // 16: google.protobuf.FieldMask
 }
 var file_dns_v1_settings_proto_depIdxs = []int32{
-	0,  // 0: dns.v1.GetAccountSettingsResponse.settings:type_name -> dns.v1.AccountSettings
-	0,  // 1: dns.v1.UpdateAccountSettingsRequest.settings:type_name -> dns.v1.AccountSettings
-	10, // 2: dns.v1.UpdateAccountSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 3: dns.v1.UpdateAccountSettingsResponse.settings:type_name -> dns.v1.AccountSettings
-	1,  // 4: dns.v1.GetZoneSettingsResponse.settings:type_name -> dns.v1.ZoneSettings
-	1,  // 5: dns.v1.UpdateZoneSettingsRequest.settings:type_name -> dns.v1.ZoneSettings
-	10, // 6: dns.v1.UpdateZoneSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 7: dns.v1.UpdateZoneSettingsResponse.settings:type_name -> dns.v1.ZoneSettings
-	2,  // 8: dns.v1.SettingsService.GetAccountSettings:input_type -> dns.v1.GetAccountSettingsRequest
-	4,  // 9: dns.v1.SettingsService.UpdateAccountSettings:input_type -> dns.v1.UpdateAccountSettingsRequest
-	6,  // 10: dns.v1.SettingsService.GetZoneSettings:input_type -> dns.v1.GetZoneSettingsRequest
-	8,  // 11: dns.v1.SettingsService.UpdateZoneSettings:input_type -> dns.v1.UpdateZoneSettingsRequest
-	3,  // 12: dns.v1.SettingsService.GetAccountSettings:output_type -> dns.v1.GetAccountSettingsResponse
-	5,  // 13: dns.v1.SettingsService.UpdateAccountSettings:output_type -> dns.v1.UpdateAccountSettingsResponse
-	7,  // 14: dns.v1.SettingsService.GetZoneSettings:output_type -> dns.v1.GetZoneSettingsResponse
-	9,  // 15: dns.v1.SettingsService.UpdateZoneSettings:output_type -> dns.v1.UpdateZoneSettingsResponse
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	0,  // 0: dns.v1.AccountZoneDefaults.nameserver_method:type_name -> dns.v1.NameserverMethod
+	1,  // 1: dns.v1.GetAccountSettingsResponse.settings:type_name -> dns.v1.AccountSettings
+	1,  // 2: dns.v1.UpdateAccountSettingsRequest.settings:type_name -> dns.v1.AccountSettings
+	16, // 3: dns.v1.UpdateAccountSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 4: dns.v1.UpdateAccountSettingsResponse.settings:type_name -> dns.v1.AccountSettings
+	2,  // 5: dns.v1.GetZoneSettingsResponse.settings:type_name -> dns.v1.ZoneSettings
+	2,  // 6: dns.v1.UpdateZoneSettingsRequest.settings:type_name -> dns.v1.ZoneSettings
+	16, // 7: dns.v1.UpdateZoneSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 8: dns.v1.UpdateZoneSettingsResponse.settings:type_name -> dns.v1.ZoneSettings
+	3,  // 9: dns.v1.GetAccountZoneDefaultsResponse.defaults:type_name -> dns.v1.AccountZoneDefaults
+	3,  // 10: dns.v1.UpdateAccountZoneDefaultsRequest.defaults:type_name -> dns.v1.AccountZoneDefaults
+	16, // 11: dns.v1.UpdateAccountZoneDefaultsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 12: dns.v1.UpdateAccountZoneDefaultsResponse.defaults:type_name -> dns.v1.AccountZoneDefaults
+	4,  // 13: dns.v1.SettingsService.GetAccountSettings:input_type -> dns.v1.GetAccountSettingsRequest
+	6,  // 14: dns.v1.SettingsService.UpdateAccountSettings:input_type -> dns.v1.UpdateAccountSettingsRequest
+	8,  // 15: dns.v1.SettingsService.GetZoneSettings:input_type -> dns.v1.GetZoneSettingsRequest
+	10, // 16: dns.v1.SettingsService.UpdateZoneSettings:input_type -> dns.v1.UpdateZoneSettingsRequest
+	12, // 17: dns.v1.SettingsService.GetAccountZoneDefaults:input_type -> dns.v1.GetAccountZoneDefaultsRequest
+	14, // 18: dns.v1.SettingsService.UpdateAccountZoneDefaults:input_type -> dns.v1.UpdateAccountZoneDefaultsRequest
+	5,  // 19: dns.v1.SettingsService.GetAccountSettings:output_type -> dns.v1.GetAccountSettingsResponse
+	7,  // 20: dns.v1.SettingsService.UpdateAccountSettings:output_type -> dns.v1.UpdateAccountSettingsResponse
+	9,  // 21: dns.v1.SettingsService.GetZoneSettings:output_type -> dns.v1.GetZoneSettingsResponse
+	11, // 22: dns.v1.SettingsService.UpdateZoneSettings:output_type -> dns.v1.UpdateZoneSettingsResponse
+	13, // 23: dns.v1.SettingsService.GetAccountZoneDefaults:output_type -> dns.v1.GetAccountZoneDefaultsResponse
+	15, // 24: dns.v1.SettingsService.UpdateAccountZoneDefaults:output_type -> dns.v1.UpdateAccountZoneDefaultsResponse
+	19, // [19:25] is the sub-list for method output_type
+	13, // [13:19] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_dns_v1_settings_proto_init() }
@@ -678,13 +1226,14 @@ func file_dns_v1_settings_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dns_v1_settings_proto_rawDesc), len(file_dns_v1_settings_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   10,
+			NumEnums:      1,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_dns_v1_settings_proto_goTypes,
 		DependencyIndexes: file_dns_v1_settings_proto_depIdxs,
+		EnumInfos:         file_dns_v1_settings_proto_enumTypes,
 		MessageInfos:      file_dns_v1_settings_proto_msgTypes,
 	}.Build()
 	File_dns_v1_settings_proto = out.File

@@ -19,10 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SettingsService_GetAccountSettings_FullMethodName    = "/dns.v1.SettingsService/GetAccountSettings"
-	SettingsService_UpdateAccountSettings_FullMethodName = "/dns.v1.SettingsService/UpdateAccountSettings"
-	SettingsService_GetZoneSettings_FullMethodName       = "/dns.v1.SettingsService/GetZoneSettings"
-	SettingsService_UpdateZoneSettings_FullMethodName    = "/dns.v1.SettingsService/UpdateZoneSettings"
+	SettingsService_GetAccountSettings_FullMethodName        = "/dns.v1.SettingsService/GetAccountSettings"
+	SettingsService_UpdateAccountSettings_FullMethodName     = "/dns.v1.SettingsService/UpdateAccountSettings"
+	SettingsService_GetZoneSettings_FullMethodName           = "/dns.v1.SettingsService/GetZoneSettings"
+	SettingsService_UpdateZoneSettings_FullMethodName        = "/dns.v1.SettingsService/UpdateZoneSettings"
+	SettingsService_GetAccountZoneDefaults_FullMethodName    = "/dns.v1.SettingsService/GetAccountZoneDefaults"
+	SettingsService_UpdateAccountZoneDefaults_FullMethodName = "/dns.v1.SettingsService/UpdateAccountZoneDefaults"
 )
 
 // SettingsServiceClient is the client API for SettingsService service.
@@ -35,6 +37,12 @@ type SettingsServiceClient interface {
 	UpdateAccountSettings(ctx context.Context, in *UpdateAccountSettingsRequest, opts ...grpc.CallOption) (*UpdateAccountSettingsResponse, error)
 	GetZoneSettings(ctx context.Context, in *GetZoneSettingsRequest, opts ...grpc.CallOption) (*GetZoneSettingsResponse, error)
 	UpdateZoneSettings(ctx context.Context, in *UpdateZoneSettingsRequest, opts ...grpc.CallOption) (*UpdateZoneSettingsResponse, error)
+	// GetAccountZoneDefaults returns the DNS zone defaults of an account:
+	// the settings every zone added to the account afterwards starts with.
+	GetAccountZoneDefaults(ctx context.Context, in *GetAccountZoneDefaultsRequest, opts ...grpc.CallOption) (*GetAccountZoneDefaultsResponse, error)
+	// UpdateAccountZoneDefaults changes them (Enterprise accounts). They
+	// apply to zones created afterwards only, never to existing zones.
+	UpdateAccountZoneDefaults(ctx context.Context, in *UpdateAccountZoneDefaultsRequest, opts ...grpc.CallOption) (*UpdateAccountZoneDefaultsResponse, error)
 }
 
 type settingsServiceClient struct {
@@ -85,6 +93,26 @@ func (c *settingsServiceClient) UpdateZoneSettings(ctx context.Context, in *Upda
 	return out, nil
 }
 
+func (c *settingsServiceClient) GetAccountZoneDefaults(ctx context.Context, in *GetAccountZoneDefaultsRequest, opts ...grpc.CallOption) (*GetAccountZoneDefaultsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAccountZoneDefaultsResponse)
+	err := c.cc.Invoke(ctx, SettingsService_GetAccountZoneDefaults_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *settingsServiceClient) UpdateAccountZoneDefaults(ctx context.Context, in *UpdateAccountZoneDefaultsRequest, opts ...grpc.CallOption) (*UpdateAccountZoneDefaultsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateAccountZoneDefaultsResponse)
+	err := c.cc.Invoke(ctx, SettingsService_UpdateAccountZoneDefaults_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SettingsServiceServer is the server API for SettingsService service.
 // All implementations must embed UnimplementedSettingsServiceServer
 // for forward compatibility.
@@ -95,6 +123,12 @@ type SettingsServiceServer interface {
 	UpdateAccountSettings(context.Context, *UpdateAccountSettingsRequest) (*UpdateAccountSettingsResponse, error)
 	GetZoneSettings(context.Context, *GetZoneSettingsRequest) (*GetZoneSettingsResponse, error)
 	UpdateZoneSettings(context.Context, *UpdateZoneSettingsRequest) (*UpdateZoneSettingsResponse, error)
+	// GetAccountZoneDefaults returns the DNS zone defaults of an account:
+	// the settings every zone added to the account afterwards starts with.
+	GetAccountZoneDefaults(context.Context, *GetAccountZoneDefaultsRequest) (*GetAccountZoneDefaultsResponse, error)
+	// UpdateAccountZoneDefaults changes them (Enterprise accounts). They
+	// apply to zones created afterwards only, never to existing zones.
+	UpdateAccountZoneDefaults(context.Context, *UpdateAccountZoneDefaultsRequest) (*UpdateAccountZoneDefaultsResponse, error)
 	mustEmbedUnimplementedSettingsServiceServer()
 }
 
@@ -116,6 +150,12 @@ func (UnimplementedSettingsServiceServer) GetZoneSettings(context.Context, *GetZ
 }
 func (UnimplementedSettingsServiceServer) UpdateZoneSettings(context.Context, *UpdateZoneSettingsRequest) (*UpdateZoneSettingsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateZoneSettings not implemented")
+}
+func (UnimplementedSettingsServiceServer) GetAccountZoneDefaults(context.Context, *GetAccountZoneDefaultsRequest) (*GetAccountZoneDefaultsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAccountZoneDefaults not implemented")
+}
+func (UnimplementedSettingsServiceServer) UpdateAccountZoneDefaults(context.Context, *UpdateAccountZoneDefaultsRequest) (*UpdateAccountZoneDefaultsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateAccountZoneDefaults not implemented")
 }
 func (UnimplementedSettingsServiceServer) mustEmbedUnimplementedSettingsServiceServer() {}
 func (UnimplementedSettingsServiceServer) testEmbeddedByValue()                         {}
@@ -210,6 +250,42 @@ func _SettingsService_UpdateZoneSettings_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SettingsService_GetAccountZoneDefaults_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAccountZoneDefaultsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SettingsServiceServer).GetAccountZoneDefaults(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SettingsService_GetAccountZoneDefaults_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SettingsServiceServer).GetAccountZoneDefaults(ctx, req.(*GetAccountZoneDefaultsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SettingsService_UpdateAccountZoneDefaults_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateAccountZoneDefaultsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SettingsServiceServer).UpdateAccountZoneDefaults(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SettingsService_UpdateAccountZoneDefaults_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SettingsServiceServer).UpdateAccountZoneDefaults(ctx, req.(*UpdateAccountZoneDefaultsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SettingsService_ServiceDesc is the grpc.ServiceDesc for SettingsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -232,6 +308,14 @@ var SettingsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateZoneSettings",
 			Handler:    _SettingsService_UpdateZoneSettings_Handler,
+		},
+		{
+			MethodName: "GetAccountZoneDefaults",
+			Handler:    _SettingsService_GetAccountZoneDefaults_Handler,
+		},
+		{
+			MethodName: "UpdateAccountZoneDefaults",
+			Handler:    _SettingsService_UpdateAccountZoneDefaults_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
