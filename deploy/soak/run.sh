@@ -153,12 +153,15 @@ dnsperf_field() {
 # profile at the reference second.
 sampler() {
   local t0=$1 t
-  printf '%s\t%s\t%s\t%s\n' seconds edge_rss_kb controlplane_rss_kb edge_heap_inuse_kb >"$OUT/rss.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\n' seconds edge_rss_kb controlplane_rss_kb edge_heap_inuse_kb loadavg1 >"$OUT/rss.tsv"
   while [[ ! -e $OUT/.stop-sampler ]]; do
     t=$(($(date +%s) - t0))
-    printf '%d\t%s\t%s\t%s\n' "$t" "$(rss_kb "$EDGE_PID")" "$(rss_kb "$CP_PID")" "$(heap_kb "$EDGE_METRICS")" >>"$OUT/rss.tsv"
+    printf '%d\t%s\t%s\t%s\t%s\n' "$t" "$(rss_kb "$EDGE_PID")" "$(rss_kb "$CP_PID")" "$(heap_kb "$EDGE_METRICS")" \
+      "$(cut -d' ' -f1 /proc/loadavg)" >>"$OUT/rss.tsv"
     if ((t >= REF_S)) && [[ ! -e $OUT/heap-ref.pb.gz ]]; then
       curl -s --max-time 5 "http://$EDGE_METRICS/debug/pprof/heap" -o "$OUT/heap-ref.pb.gz" || true
+      # What else runs on the machine (the soak assumes it has it to itself).
+      ps -eo pcpu,pid,comm --sort=-pcpu | head -15 >"$OUT/ps-ref.txt" || true
     fi
     # Sleep to the next multiple of RSS_EVERY, in steps, so a stop is quick.
     for _ in $(seq 1 $((RSS_EVERY * 5))); do
@@ -172,7 +175,7 @@ sampler() {
 main() {
   install_tools
   mkdir -p "$OUT"
-  rm -f "$OUT"/{rss.tsv,heap-ref.pb.gz,heap-end.pb.gz,writer.txt,dnsperf-*.txt,results.txt,.stop-sampler}
+  rm -f "$OUT"/{rss.tsv,ps-ref.txt,heap-ref.pb.gz,heap-end.pb.gz,writer.txt,dnsperf-*.txt,results.txt,.stop-sampler}
   log "generating the reference zone ($NAMES names) and query mix"
   bin/benchzone -out "$OUT" -names "$NAMES"
   start_zonegrid
@@ -203,7 +206,7 @@ main() {
   local end_s edge_end cp_end
   end_s=$(($(date +%s) - t0))
   edge_end=$(rss_kb "$EDGE_PID"); cp_end=$(rss_kb "$CP_PID")
-  printf '%d\t%s\t%s\t%s\n' "$end_s" "$edge_end" "$cp_end" "$(heap_kb "$EDGE_METRICS")" >>"$OUT/rss.tsv"
+  printf '%d\t%s\t%s\t%s\t%s\n' "$end_s" "$edge_end" "$cp_end" "$(heap_kb "$EDGE_METRICS")" "$(cut -d' ' -f1 /proc/loadavg)" >>"$OUT/rss.tsv"
   curl -s --max-time 5 "http://$EDGE_METRICS/debug/pprof/heap" -o "$OUT/heap-end.pb.gz" || true
   touch "$OUT/.stop-sampler"
   local writer_rc=0
@@ -246,6 +249,7 @@ main() {
     echo "controlplane_rss: ref(s=$ref_at)=$((${cp_ref:-0} / 1024)) MiB end(s=$end_s)=$((${cp_end:-0} / 1024)) MiB ratio=$cp_growth (reported, not a criterion)"
     echo "edge_rss_range: min=$(awk 'NR>1 {if (!m || $2<m) m=$2} END {printf "%d", m/1024}' "$OUT/rss.tsv") MiB max=$(awk 'NR>1 {if ($2>m) m=$2} END {printf "%d", m/1024}' "$OUT/rss.tsv") MiB (every ${RSS_EVERY}s: rss.tsv)"
     echo "writer: ${writer:-no summary (see writer.log)}"
+    echo "load average (1 min) during the soak: $(awk 'NR>1 {s+=$5; n++; if ($5>m) m=$5} END {if (n) printf "mean %.2f, max %.2f", s/n, m}' "$OUT/rss.tsv") on $(nproc) cores (the soak's own processes load both cores; more is other work)"
     if ((${#failures[@]})); then
       printf 'FAIL: %s\n' "${failures[@]}"
     else
