@@ -34,6 +34,10 @@ type ZoneView interface {
 	RecordsAt(ctx context.Context, name string) ([]*dnsv1.Record, error)
 	// RecordsUnder returns every record at name or below it.
 	RecordsUnder(ctx context.Context, name string) ([]*dnsv1.Record, error)
+	// RecordCount returns how many records the zone holds in this view
+	// (for a grouped write: including the earlier writes of its group),
+	// for the plan's record quota.
+	RecordCount(ctx context.Context) (int, error)
 }
 
 // Prefetcher is implemented by the views of grouped writes. Prefetch is a

@@ -269,6 +269,7 @@ func (s *Store) attemptGroup(ctx context.Context, c *committer, batch []*pending
 	if err != nil {
 		return failAll(err)
 	}
+	count := int(g.records) // the zone's records after the writes applied so far
 	var idemCmps []clientv3.Cmp
 	var idemPuts []clientv3.Op
 	for i, w := range batch {
@@ -288,7 +289,7 @@ func (s *Store) attemptGroup(ctx context.Context, c *committer, batch []*pending
 			}
 			idem.set = false // set again by this attempt's callback
 		}
-		view := &indexView{zone: protoClone(g.zone), settings: protoClone(g.settings), x: x}
+		view := &indexView{zone: protoClone(g.zone), settings: protoClone(g.settings), x: x, count: count}
 		ops, err := s.callWrite(w, view, c.zoneID)
 		if err != nil {
 			results[i] = err
@@ -338,6 +339,15 @@ func (s *Store) attemptGroup(ctx context.Context, c *committer, batch []*pending
 					origin[f.id] = ""
 				}
 				order = append(order, f.id)
+			}
+			// planWrite looked every touched id up, so byID knows
+			// whether it exists.
+			_, existed := x.byID[f.id]
+			switch {
+			case f.put != nil && !existed:
+				count++
+			case f.put == nil && existed:
+				count--
 			}
 			if f.put != nil {
 				x.put(f.put)

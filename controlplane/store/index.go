@@ -289,6 +289,9 @@ type indexView struct {
 	zone     *dnsv1.Zone
 	settings *dnsv1.ZoneSettings
 	x        *recordIndex
+	// count is the zone's record count: as read for the group, plus what
+	// the earlier writes of the group added and removed.
+	count int
 }
 
 func (v *indexView) Zone() *dnsv1.Zone             { return v.zone }
@@ -315,6 +318,7 @@ func (v *indexView) RecordsUnder(ctx context.Context, name string) ([]*dnsv1.Rec
 	}
 	return v.x.under(name), nil
 }
+func (v *indexView) RecordCount(context.Context) (int, error) { return v.count, nil }
 func (v *indexView) Prefetch(ctx context.Context, names, ids []string) error {
 	return v.x.prefetch(ctx, names, ids)
 }

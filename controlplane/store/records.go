@@ -164,6 +164,13 @@ type zoneView struct {
 	rev      int64
 }
 
+func (v *zoneView) RecordCount(ctx context.Context) (int, error) {
+	resp, err := v.s.getAt(ctx, v.s.recordIDsPrefix(v.zone.GetId()), v.rev, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, fmt.Errorf("count records of zone %s: %w", v.zone.GetId(), err)
+	}
+	return int(resp.Count), nil
+}
 func (v *zoneView) Zone() *dnsv1.Zone             { return v.zone }
 func (v *zoneView) Settings() *dnsv1.ZoneSettings { return v.settings }
 func (v *zoneView) Record(ctx context.Context, id string) (*dnsv1.Record, error) {

@@ -21,7 +21,7 @@ import (
 // TestConcurrentCreatesToOneZoneAllSucceed: many callers creating records
 // in one zone at once are grouped, not turned away with Aborted.
 func TestConcurrentCreatesToOneZoneAllSucceed(t *testing.T) {
-	e := newEnv(t, dnsv1.Plan_PLAN_FREE)
+	e := newEnv(t, dnsv1.Plan_PLAN_PRO) // 400 records: above the Free quota
 	const n, callers = 400, 64
 	var wg sync.WaitGroup
 	errs := make(chan error, n)

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/zonegrid/zonegrid/controlplane/plans"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -36,12 +37,6 @@ import (
 const (
 	defaultPageSize = 100
 	maxPageSize     = 5000
-)
-
-// Batch limits per plan (source documents, "Batch record changes").
-const (
-	maxBatchFree = 200
-	maxBatchPaid = 3500
 )
 
 // Service is the RecordService server.
@@ -286,13 +281,11 @@ func (s *Service) BatchRecords(ctx context.Context, req *dnsv1.BatchRecordsReque
 func (s *Service) batch(ctx context.Context, req *dnsv1.BatchRecordsRequest, ids []string, total int) (*dnsv1.BatchRecordsResponse, error) {
 	resp := &dnsv1.BatchRecordsResponse{}
 	err := s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
-		limit := maxBatchPaid
-		if p := w.zone.GetPlan(); p == dnsv1.Plan_PLAN_FREE || p == dnsv1.Plan_PLAN_UNSPECIFIED {
-			limit = maxBatchFree
-		}
-		if total > limit {
-			return status.InvalidArgument(overflowList(req, limit),
-				fmt.Sprintf("a batch on this zone's plan may hold at most %d operations, got %d", limit, total))
+		// Batch size per plan (source documents, "Batch record changes").
+		l := plans.For(w.zone.GetPlan())
+		if limit := l.BatchOperations; total > limit {
+			return plans.NewValue(plans.LimitBatchOperations, overflowList(req, limit), w.zone.GetPlan(), int64(limit),
+				"a batch on the %s plan may hold at most %d operations, got %d", l.Name, limit, total)
 		}
 		recs := append([]*dnsv1.Record(nil), req.GetPosts()...)
 		touched := append([]string(nil), req.GetDeletes()...)
@@ -379,7 +372,7 @@ func (s *Service) write(ctx context.Context, zoneID string, fn func(ctx context.
 	now := timestamppb.New(s.now())
 	var committed []store.RecordOp
 	err := s.st.UpdateRecords(ctx, zoneID, func(ctx context.Context, v store.ZoneView) ([]store.RecordOp, error) {
-		w := &writer{ov: newOverlay(v), zone: v.Zone(), settings: v.Settings(), np: s.np, now: now}
+		w := &writer{ov: newOverlay(v), view: v, base: -1, zone: v.Zone(), settings: v.Settings(), np: s.np, now: now}
 		w.pf, _ = v.(store.Prefetcher)
 		if err := fn(ctx, w); err != nil {
 			return nil, err
@@ -446,12 +439,16 @@ func (s *Service) observe(method string, err *error) {
 // writer prepares the operations of one write against an overlay of the
 // zone read at one revision.
 type writer struct {
-	ov       *overlay
-	zone     *dnsv1.Zone
-	settings *dnsv1.ZoneSettings
-	np       NonProxiable
-	now      *timestamppb.Timestamp
-	pf       store.Prefetcher // nil if the view cannot prefetch
+	ov   *overlay
+	view store.ZoneView
+	// base is the zone's record count before this write (-1 until read);
+	// delta what the write adds (creates) and removes (deletes) so far.
+	base, delta int
+	zone        *dnsv1.Zone
+	settings    *dnsv1.ZoneSettings
+	np          NonProxiable
+	now         *timestamppb.Timestamp
+	pf          store.Prefetcher // nil if the view cannot prefetch
 }
 
 // prefetch tells the store what the write is about to read: the name of
@@ -494,7 +491,40 @@ func (w *writer) create(ctx context.Context, in *dnsv1.Record, id, prefix string
 		return nil, fieldStatus(prefix, err)
 	}
 	r.Id, r.ZoneId, r.CreatedOn, r.ModifiedOn = id, w.zone.GetId(), w.now, w.now
-	return w.commit(ctx, r, prefix)
+	if err := w.reserve(ctx, prefix); err != nil {
+		return nil, err
+	}
+	r, err = w.commit(ctx, r, prefix)
+	if err != nil {
+		w.delta--
+	}
+	return r, err
+}
+
+// reserve counts one more record against the zone's record quota (plan,
+// creation date, operator override), refusing it beyond. Only creations
+// count: updates and deletes pass on a zone above its quota (after a
+// downgrade, or an override lowered), so that it can be brought back.
+func (w *writer) reserve(ctx context.Context, prefix string) error {
+	if w.base < 0 {
+		n, err := w.view.RecordCount(ctx)
+		if err != nil {
+			return fmt.Errorf("record quota: %w", err)
+		}
+		w.base = n
+	}
+	plan := w.zone.GetPlan()
+	var created time.Time
+	if c := w.zone.GetCreatedOn(); c != nil {
+		created = c.AsTime()
+	}
+	max := plans.For(plan).MaxRecords(created, w.settings.GetMaxRecordsOverride())
+	if have := w.base + w.delta; have+1 > max {
+		return plans.NewQuota(plans.LimitRecordsPerZone, strings.TrimSuffix(prefix, "."), "zones/"+w.zone.GetId()+"/records", plan, int64(max),
+			"the zone would hold %d records, the %s plan allows %d for this zone", have+1, plans.For(plan).Name, max)
+	}
+	w.delta++
+	return nil
 }
 
 func (w *writer) replace(ctx context.Context, id string, in *dnsv1.Record, idField, prefix string) (*dnsv1.Record, error) {
@@ -537,6 +567,7 @@ func (w *writer) delete(ctx context.Context, id, idField string) error {
 		return err
 	}
 	w.ov.delete(id)
+	w.delta--
 	return nil
 }
 
@@ -623,6 +654,10 @@ func applyMask(old, in *dnsv1.Record, paths []string) *dnsv1.Record {
 // fieldStatus turns a validation failure into InvalidArgument naming the
 // field as it appears in the request.
 func fieldStatus(prefix string, err error) error {
+	var le *plans.LimitError
+	if errors.As(err, &le) {
+		return le.WithFieldPrefix(prefix)
+	}
 	var fe *fieldError
 	if !errors.As(err, &fe) {
 		return err

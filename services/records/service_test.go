@@ -178,8 +178,7 @@ func TestCreateRejectsInvalidRecordsWithoutWriting(t *testing.T) {
 		{"flatten on free plan", &dnsv1.Record{Name: "www", Type: "CNAME", Content: "a.example.net", Settings: &dnsv1.RecordSettings{FlattenCname: true}}, "record.settings.flatten_cname"},
 		{"flatten on A", &dnsv1.Record{Name: "www", Type: "A", Content: "192.0.2.1", Settings: &dnsv1.RecordSettings{FlattenCname: true}}, "record.settings.flatten_cname"},
 		{"comment over 100 on free", &dnsv1.Record{Name: "@", Type: "A", Content: "192.0.2.1", Comment: strings.Repeat("c", 101)}, "record.comment"},
-		{"bad tag", &dnsv1.Record{Name: "@", Type: "A", Content: "192.0.2.1", Tags: []string{"nocolon"}}, "record.tags[0]"},
-		{"too many tags", &dnsv1.Record{Name: "@", Type: "A", Content: "192.0.2.1", Tags: manyTags(21)}, "record.tags"},
+		{"tags on free plan", &dnsv1.Record{Name: "@", Type: "A", Content: "192.0.2.1", Tags: []string{"team:web"}}, "record.tags"},
 		{"CNAME to itself", &dnsv1.Record{Name: "loop", Type: "CNAME", Content: "loop.example.com"}, "record.content"},
 	}
 	for _, tt := range tests {
@@ -223,6 +222,8 @@ func TestPlanDependentRules(t *testing.T) {
 		{"flatten at apex", pro.GetId(), &dnsv1.Record{Name: "@", Type: "CNAME", Content: "a.example.net", Settings: &dnsv1.RecordSettings{FlattenCname: true}}, "record.settings.flatten_cname"},
 		{"flatten proxied", pro.GetId(), &dnsv1.Record{Name: "p", Type: "CNAME", Content: "a.example.net", Proxied: true, Settings: &dnsv1.RecordSettings{FlattenCname: true}}, "record.settings.flatten_cname"},
 		{"comment over 500", pro.GetId(), &dnsv1.Record{Name: "x", Type: "A", Content: "192.0.2.1", Comment: strings.Repeat("c", 501)}, "record.comment"},
+		{"bad tag", pro.GetId(), &dnsv1.Record{Name: "@", Type: "A", Content: "192.0.2.1", Tags: []string{"nocolon"}}, "record.tags[0]"},
+		{"too many tags", pro.GetId(), &dnsv1.Record{Name: "@", Type: "A", Content: "192.0.2.1", Tags: manyTags(21)}, "record.tags"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

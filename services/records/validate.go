@@ -6,25 +6,16 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/zonegrid/zonegrid/controlplane/plans"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 	"github.com/zonegrid/zonegrid/services/records/rdata"
 )
 
-// Limits from the source documents ("Time to Live (TTL)", "DNS record
-// comments and tags").
-const (
-	ttlAuto          = 1
-	ttlMax           = 86400
-	ttlMinDefault    = 60
-	ttlMinEnterprise = 30
-
-	commentMaxFree = 100
-	commentMaxPaid = 500
-	maxTags        = 20
-	tagNameMax     = 32
-	tagValueMax    = 100
-)
+// ttlAuto is the TTL value meaning "automatic". Every other per-plan limit
+// (minimum TTL, comment length, tags, per-record flattening) comes from
+// controlplane/plans.
+const ttlAuto = 1
 
 type fieldError = rdata.FieldError
 
@@ -90,7 +81,7 @@ func normalize(in *dnsv1.Record, zone *dnsv1.Zone, settings *dnsv1.ZoneSettings,
 	if out.Comment, err = comment(in.GetComment(), zone.GetPlan()); err != nil {
 		return nil, err
 	}
-	if out.Tags, err = tags(in.GetTags()); err != nil {
+	if out.Tags, err = tags(in.GetTags(), zone.GetPlan()); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -115,12 +106,15 @@ func ttl(v uint32, proxied bool, plan dnsv1.Plan) (uint32, error) {
 	if v == 0 || proxied {
 		return ttlAuto, nil
 	}
-	minTTL := uint32(ttlMinDefault)
-	if plan == dnsv1.Plan_PLAN_ENTERPRISE {
-		minTTL = ttlMinEnterprise
-	}
-	if v != ttlAuto && (v < minTTL || v > ttlMax) {
-		return 0, invalid("ttl", "must be 1 (automatic) or between %d and %d seconds", minTTL, ttlMax)
+	l := plans.For(plan)
+	switch {
+	case v == ttlAuto:
+		return v, nil
+	case v < l.MinTTL:
+		return 0, plans.NewValue(plans.LimitMinTTL, "ttl", plan, int64(l.MinTTL),
+			"must be 1 (automatic) or between %d and %d seconds on the %s plan", l.MinTTL, l.MaxTTL, l.Name)
+	case v > l.MaxTTL:
+		return 0, invalid("ttl", "must be 1 (automatic) or between %d and %d seconds", l.MinTTL, l.MaxTTL)
 	}
 	return v, nil
 }
@@ -136,22 +130,21 @@ func checkFlatten(r *dnsv1.Record, zone *dnsv1.Zone, settings *dnsv1.ZoneSetting
 		return invalid(field, "proxied records are flattened by default")
 	case settings.GetFlattenAllCnames():
 		return invalid(field, "the zone already flattens all CNAME records")
-	case zone.GetPlan() == dnsv1.Plan_PLAN_FREE || zone.GetPlan() == dnsv1.Plan_PLAN_UNSPECIFIED:
-		return invalid(field, "flattening individual CNAME records needs a paid plan")
+	case !plans.For(zone.GetPlan()).FlattenPerRecord:
+		return plans.NewFeature(plans.LimitFlattenPerRecord, field, zone.GetPlan(),
+			"flattening individual CNAME records needs a paid plan, the zone is on %s", plans.For(zone.GetPlan()).Name)
 	}
 	return nil
 }
 
 func comment(c string, plan dnsv1.Plan) (string, error) {
-	limit := commentMaxPaid
-	if plan == dnsv1.Plan_PLAN_FREE || plan == dnsv1.Plan_PLAN_UNSPECIFIED {
-		limit = commentMaxFree
-	}
+	l := plans.For(plan)
 	if !utf8.ValidString(c) {
 		return "", invalid("comment", "is not valid UTF-8")
 	}
-	if n := utf8.RuneCountInString(c); n > limit {
-		return "", invalid("comment", "is %d characters, at most %d are allowed on this plan", n, limit)
+	if n := utf8.RuneCountInString(c); n > l.CommentMax {
+		return "", plans.NewValue(plans.LimitCommentLength, "comment", plan, int64(l.CommentMax),
+			"is %d characters, at most %d are allowed on the %s plan", n, l.CommentMax, l.Name)
 	}
 	if strings.IndexFunc(c, unicode.IsControl) >= 0 {
 		return "", invalid("comment", "contains a control character")
@@ -159,14 +152,19 @@ func comment(c string, plan dnsv1.Plan) (string, error) {
 	return c, nil
 }
 
-// tags: at most 20 of the form name:value, name up to 32 and value up to 100
-// characters, no duplicates.
-func tags(in []string) ([]string, error) {
-	if len(in) > maxTags {
-		return nil, invalid("tags", "%d tags given, at most %d are allowed", len(in), maxTags)
-	}
+// tags: only on plans with tags; at most 20 of the form name:value, name up
+// to 32 and value up to 100 characters, no duplicates.
+func tags(in []string, plan dnsv1.Plan) ([]string, error) {
 	if len(in) == 0 {
 		return nil, nil
+	}
+	l := plans.For(plan)
+	if !l.Tags {
+		return nil, plans.NewFeature(plans.LimitTags, "tags", plan, "record tags are not available on the %s plan", l.Name)
+	}
+	if len(in) > l.TagsPerRecord {
+		return nil, plans.NewValue(plans.LimitTagsPerRecord, "tags", plan, int64(l.TagsPerRecord),
+			"%d tags given, at most %d are allowed", len(in), l.TagsPerRecord)
 	}
 	seen := make(map[string]bool, len(in))
 	out := make([]string, 0, len(in))
@@ -178,10 +176,12 @@ func tags(in []string) ([]string, error) {
 			return nil, invalid(field, "%q is not of the form name:value", t)
 		case !utf8.ValidString(t) || strings.IndexFunc(t, unicode.IsControl) >= 0:
 			return nil, invalid(field, "contains invalid characters")
-		case utf8.RuneCountInString(name) > tagNameMax:
-			return nil, invalid(field, "tag name is longer than %d characters", tagNameMax)
-		case utf8.RuneCountInString(value) > tagValueMax:
-			return nil, invalid(field, "tag value is longer than %d characters", tagValueMax)
+		case utf8.RuneCountInString(name) > l.TagNameMax:
+			return nil, plans.NewValue(plans.LimitTagNameLength, field, plan, int64(l.TagNameMax),
+				"tag name is longer than %d characters", l.TagNameMax)
+		case utf8.RuneCountInString(value) > l.TagValueMax:
+			return nil, plans.NewValue(plans.LimitTagValueLength, field, plan, int64(l.TagValueMax),
+				"tag value is longer than %d characters", l.TagValueMax)
 		case seen[t]:
 			return nil, invalid(field, "duplicate tag %q", t)
 		}

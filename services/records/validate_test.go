@@ -1,9 +1,11 @@
 package records
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/zonegrid/zonegrid/controlplane/plans"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
@@ -88,28 +90,39 @@ func TestTagRules(t *testing.T) {
 	tests := []struct {
 		name      string
 		tags      []string
+		plan      dnsv1.Plan
 		wantField string
+		wantLimit string // plans limit named by the error, "" for a format error
 	}{
-		{"valid", []string{"team:web", "env:"}, ""},
-		{"no colon", []string{"team"}, "tags[0]"},
-		{"empty name", []string{":v"}, "tags[0]"},
-		{"name too long", []string{strings.Repeat("n", 33) + ":v"}, "tags[0]"},
-		{"value too long", []string{"n:" + strings.Repeat("v", 101)}, "tags[0]"},
-		{"duplicate", []string{"a:b", "a:b"}, "tags[1]"},
-		{"too many", make([]string, 21), "tags"},
+		{"valid", []string{"team:web", "env:"}, dnsv1.Plan_PLAN_PRO, "", ""},
+		{"no tags on free is fine", nil, dnsv1.Plan_PLAN_FREE, "", ""},
+		{"tags refused on free", []string{"team:web"}, dnsv1.Plan_PLAN_FREE, "tags", plans.LimitTags},
+		{"no colon", []string{"team"}, dnsv1.Plan_PLAN_PRO, "tags[0]", ""},
+		{"empty name", []string{":v"}, dnsv1.Plan_PLAN_PRO, "tags[0]", ""},
+		{"name too long", []string{strings.Repeat("n", 33) + ":v"}, dnsv1.Plan_PLAN_BUSINESS, "tags[0]", plans.LimitTagNameLength},
+		{"value too long", []string{"n:" + strings.Repeat("v", 101)}, dnsv1.Plan_PLAN_ENTERPRISE, "tags[0]", plans.LimitTagValueLength},
+		{"duplicate", []string{"a:b", "a:b"}, dnsv1.Plan_PLAN_PRO, "tags[1]", ""},
+		{"too many", make([]string, 21), dnsv1.Plan_PLAN_PRO, "tags", plans.LimitTagsPerRecord},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := tags(tt.tags)
+			_, err := tags(tt.tags, tt.plan)
 			if tt.wantField == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
 				return
 			}
+			var le *plans.LimitError
+			if errors.As(err, &le) {
+				if le.Field != tt.wantField || le.Limit != tt.wantLimit {
+					t.Fatalf("tags(%q) = %v (limit %s), want field %s limit %s", tt.tags, err, le.Limit, tt.wantField, tt.wantLimit)
+				}
+				return
+			}
 			fe, ok := err.(*fieldError)
-			if !ok || fe.Field != tt.wantField {
-				t.Fatalf("tags(%q) error %v, want field %s", tt.tags, err, tt.wantField)
+			if !ok || fe.Field != tt.wantField || tt.wantLimit != "" {
+				t.Fatalf("tags(%q) error %v, want field %s limit %q", tt.tags, err, tt.wantField, tt.wantLimit)
 			}
 		})
 	}
