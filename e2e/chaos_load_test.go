@@ -103,7 +103,9 @@ func (w *chaosWriter) writeOne(ctx context.Context) {
 	w.seq++
 	seq := w.seq
 	var target string
-	if len(w.names) >= 5 && rand.IntN(10) < 3 {
+	// Updates three writes in ten, and only updates once the zone nears
+	// its plan's record quota (3,500 on Enterprise).
+	if len(w.names) >= 5 && (rand.IntN(10) < 3 || len(w.names) >= 3000) {
 		target = w.names[rand.IntN(len(w.names))]
 	}
 	recordID := w.recID[target]
@@ -169,7 +171,7 @@ func (w *chaosWriter) retrying(ctx context.Context, seq int, op func(context.Con
 		}
 		code := grpcstatus.Code(err)
 		switch code {
-		case codes.InvalidArgument, codes.AlreadyExists, codes.NotFound, codes.PermissionDenied,
+		case codes.InvalidArgument, codes.AlreadyExists, codes.ResourceExhausted, codes.NotFound, codes.PermissionDenied,
 			codes.Unauthenticated, codes.FailedPrecondition, codes.OutOfRange, codes.Unimplemented:
 			w.mu.Lock()
 			w.unexpected = append(w.unexpected, fmt.Errorf("write %d attempt %d: %w", seq, attempt, err))

@@ -110,7 +110,7 @@ func TestChaos(t *testing.T) {
 	var writers []*chaosWriter
 	var zoneNames []string
 	for i, name := range []string{"chaos-a.example", "chaos-b.example"} {
-		resp, err := zones.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "chaos", Name: name, Plan: dnsv1.Plan_PLAN_FREE})
+		resp, err := zones.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "chaos", Name: name, Plan: dnsv1.Plan_PLAN_ENTERPRISE})
 		if err != nil {
 			t.Fatalf("create zone %s: %v", name, err)
 		}
