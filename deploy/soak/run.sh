@@ -102,6 +102,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+mib() { awk -v k="${1:-0}" 'BEGIN {printf "%.1f", k/1024}'; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # heap_inuse URL: go_memstats_heap_inuse_bytes from a /metrics page, in KiB.
@@ -245,9 +246,9 @@ main() {
     echo "achieved: $(awk -v q="${qps:-0}" -v p="$PEAK" -v r="$rate" 'BEGIN {printf "%.2f of the peak, %.2f of the target", q/p, q/r}')$(awk -v q="${qps:-0}" -v r="$rate" 'BEGIN {if (q < 0.95*r) print " (dnsperf fell short: it shares its core with the control plane and the writer)"}')"
     echo "rcodes: $rcodes"
     echo "servfail=${servfail:-n/a}"
-    echo "edge_rss: ref(s=$ref_at)=$((${edge_ref:-0} / 1024)) MiB end(s=$end_s)=$((${edge_end:-0} / 1024)) MiB ratio=$growth"
-    echo "controlplane_rss: ref(s=$ref_at)=$((${cp_ref:-0} / 1024)) MiB end(s=$end_s)=$((${cp_end:-0} / 1024)) MiB ratio=$cp_growth (reported, not a criterion)"
-    echo "edge_rss_range: min=$(awk 'NR>1 {if (!m || $2<m) m=$2} END {printf "%d", m/1024}' "$OUT/rss.tsv") MiB max=$(awk 'NR>1 {if ($2>m) m=$2} END {printf "%d", m/1024}' "$OUT/rss.tsv") MiB (every ${RSS_EVERY}s: rss.tsv)"
+    echo "edge_rss: ref(s=$ref_at)=$(mib "$edge_ref") MiB end(s=$end_s)=$(mib "$edge_end") MiB ratio=$growth"
+    echo "controlplane_rss: ref(s=$ref_at)=$(mib "$cp_ref") MiB end(s=$end_s)=$(mib "$cp_end") MiB ratio=$cp_growth (reported, not a criterion; it holds the embedded etcd and NATS)"
+    echo "edge_rss_range: min=$(awk 'NR>1 {if (!m || $2<m) m=$2} END {printf "%.1f", m/1024}' "$OUT/rss.tsv") MiB max=$(awk 'NR>1 {if ($2>m) m=$2} END {printf "%.1f", m/1024}' "$OUT/rss.tsv") MiB (every ${RSS_EVERY}s: rss.tsv)"
     echo "writer: ${writer:-no summary (see writer.log)}"
     echo "load average (1 min) during the soak: $(awk 'NR>1 {s+=$5; n++; if ($5>m) m=$5} END {if (n) printf "mean %.2f, max %.2f", s/n, m}' "$OUT/rss.tsv") on $(nproc) cores (the soak's own processes load both cores; more is other work)"
     if ((${#failures[@]})); then

@@ -6,10 +6,11 @@
 //
 // Slot i of the set is the name soak-NNN in the zone; each visit to a slot
 // moves it one step along create → update (new address) → delete → create …
-// Visits go round the slots, so at most -slots records exist at once. Writes
-// are sequential: when one takes longer than the interval the next starts
-// right after it (the ticker drops the missed ticks), and the summary says how
-// many were made.
+// Visits go round the slots, so at most -slots records exist at once. A write
+// starts on every tick whether or not the previous ones have returned (the
+// writes to one slot are serialized, and a slot comes round again only after
+// -slots ticks), so the rate holds while the API is slow; the summary says how
+// many were made and how long they took.
 //
 // Every acknowledged write is then followed on the edge: a goroutine asks
 // the edge for the name until it is answered as written (present with the new
@@ -82,6 +83,7 @@ func main() {
 		records: dnsv1.NewRecordServiceClient(conn),
 		zone:    list.GetZones()[0],
 		slots:   make([]slot, *slots),
+		locks:   make([]sync.Mutex, *slots),
 		timeout: *timeout,
 		edge:    *edge,
 		window:  *window,
@@ -97,6 +99,16 @@ func main() {
 	tick := time.NewTicker(*interval)
 	defer tick.Stop()
 	end := time.After(*duration)
+	var inflight sync.WaitGroup
+	next := 0
+	issue := func() {
+		i := next
+		next = (next + 1) % len(w.slots)
+		w.last = i
+		w.issued++
+		n := w.issued
+		inflight.Go(func() { w.step(ctx, i, n) })
+	}
 loop:
 	for {
 		select {
@@ -105,15 +117,17 @@ loop:
 		case <-end:
 			break loop
 		case <-tick.C:
-			w.step(ctx)
+			issue()
 		}
 	}
+	inflight.Wait()
 	// The last write shows on the edge: make it a create or an update.
-	if s := &w.slots[w.last]; !s.present {
-		w.step(ctx)
+	if !w.slots[w.last].present {
+		issue()
+		inflight.Wait()
 	}
 	elapsed := time.Since(start)
-	lastAcked := w.lastAck
+	lastAcked := w.slots[w.last].ackedAt
 	w.verifyWG.Wait()
 
 	lost, lastSeen := w.check(*edge, *settle, lastAcked)
@@ -158,21 +172,24 @@ type slot struct {
 	present bool
 	updated bool   // updated since its create: the next visit deletes
 	content string // the address it should have while present
+	ackedAt time.Time
 }
 
 type writer struct {
-	records  dnsv1.RecordServiceClient
-	zone     *dnsv1.Zone
-	slots    []slot
-	timeout  time.Duration
-	next     int // slot of the next write
-	last     int // slot of the last write
+	records dnsv1.RecordServiceClient
+	zone    *dnsv1.Zone
+	slots   []slot
+	timeout time.Duration
+	locks   []sync.Mutex // one per slot: its writes in order
+	last    int          // slot of the last write
+	issued  int          // writes started (the main goroutine's)
+
+	// Under mu:
 	writes   int
 	acked    int
 	failed   int
 	ops      [3]int
 	lat      []time.Duration
-	lastAck  time.Time
 	firstErr error
 
 	// Every acknowledged write is followed on the edge by its own goroutine.
@@ -218,14 +235,12 @@ func (w *writer) resync(ctx context.Context, i int) error {
 	return nil
 }
 
-// step makes one write: the next move of the next slot.
-func (w *writer) step(ctx context.Context) {
-	i := w.next
-	w.next = (w.next + 1) % len(w.slots)
-	w.last = i
+// step makes write number n: the next move of slot i.
+func (w *writer) step(ctx context.Context, i, n int) {
+	w.locks[i].Lock()
+	defer w.locks[i].Unlock()
 	s := &w.slots[i]
-	w.writes++
-	content := fmt.Sprintf("198.51.%d.%d", 100+w.writes/250%3, w.writes%250+1)
+	content := fmt.Sprintf("198.51.%d.%d", 100+n/250%3, n%250+1)
 	c, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	t := time.Now()
@@ -258,23 +273,30 @@ func (w *writer) step(ctx context.Context) {
 			s.present, s.id, s.updated = false, "", false
 		}
 	}
-	w.lat = append(w.lat, time.Since(t))
+	took := time.Since(t)
+	w.mu.Lock()
+	w.writes++
+	w.lat = append(w.lat, took)
 	w.ops[kind]++
 	if err != nil {
 		w.failed++
 		if w.firstErr == nil {
 			w.firstErr = fmt.Errorf("%s: %w", s.name, err)
 		}
-		log.Printf("write %d (%s) failed: %v", w.writes, s.name, err)
+	} else {
+		w.acked++
+	}
+	w.mu.Unlock()
+	if err != nil {
+		log.Printf("write %d (%s) failed: %v", n, s.name, err)
 		if rerr := w.resync(ctx, i); rerr != nil {
 			log.Printf("resync %s: %v", s.name, rerr)
 		}
 		return
 	}
-	w.acked++
-	w.lastAck = time.Now()
+	s.ackedAt = time.Now()
 	w.verifyWG.Add(1)
-	go w.verify(*s, w.lastAck)
+	go w.verify(*s, s.ackedAt)
 }
 
 // verify polls the edge until it answers slot s as it was just written, and
