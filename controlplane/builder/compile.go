@@ -61,29 +61,16 @@ func compileZone(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, re
 	if z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE {
 		status = snapshot.ZoneStatus_ZONE_STATUS_ACTIVE
 	}
-	mname := ""
-	if ns := z.GetNameServers(); len(ns) > 0 {
-		mname = ns[0]
-	}
 	h := &snapshot.ZoneHeader{
-		Format:      snapshot.FormatVersion,
-		ZoneId:      z.GetId(),
-		AccountId:   z.GetAccountId(),
-		Name:        z.GetName(),
-		Version:     uint64(rev),
-		Status:      status,
-		NameServers: z.GetNameServers(),
-		NsTtl:       orDefault(zs.GetNsTtl(), DefaultNSTTL),
-		Soa: &snapshot.Soa{
-			Mname:   mname,
-			Rname:   opts.SOARname,
-			Serial:  uint32(rev),
-			Refresh: orDefault(zs.GetSoaRefresh(), DefaultSOARefresh),
-			Retry:   orDefault(zs.GetSoaRetry(), DefaultSOARetry),
-			Expire:  orDefault(zs.GetSoaExpire(), DefaultSOAExpire),
-			Minimum: orDefault(zs.GetSoaMinTtl(), DefaultSOAMinimum),
-			Ttl:     DefaultSOATTL,
-		},
+		Format:           snapshot.FormatVersion,
+		ZoneId:           z.GetId(),
+		AccountId:        z.GetAccountId(),
+		Name:             z.GetName(),
+		Version:          uint64(rev),
+		Status:           status,
+		NameServers:      z.GetNameServers(),
+		NsTtl:            orDefault(zs.GetNsTtl(), DefaultNSTTL),
+		Soa:              zoneSOA(z, zs, rev, opts),
 		FlattenAllCnames: zs.GetFlattenAllCnames(),
 	}
 	out := &snapshot.Zone{Header: h, Records: make([]*snapshot.Record, 0, len(recs))}

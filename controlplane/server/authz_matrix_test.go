@@ -238,6 +238,15 @@ func matrixRows() map[string]matrixRow {
 			return ignore(setCli(c).UpdateAccountSettings(ctx, &dnsv1.UpdateAccountSettingsRequest{AccountId: "acme",
 				Settings: &dnsv1.AccountSettings{EnforceDnsOnly: f.n.Add(1)%2 == 0}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"enforce_dns_only"}}}))
 		}},
+		dnsv1.SettingsService_GetAccountZoneDefaults_FullMethodName: {onAccount, true, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(setCli(c).GetAccountZoneDefaults(ctx, &dnsv1.GetAccountZoneDefaultsRequest{AccountId: "acme"}))
+		}},
+		// Platform defaults need no Enterprise account, so the right token
+		// passes on the matrix's Free zones.
+		dnsv1.SettingsService_UpdateAccountZoneDefaults_FullMethodName: {onAccount, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(setCli(c).UpdateAccountZoneDefaults(ctx, &dnsv1.UpdateAccountZoneDefaultsRequest{AccountId: "acme",
+				Defaults: &dnsv1.AccountZoneDefaults{}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"ns_ttl"}}}))
+		}},
 		dnsv1.TokenService_CreateToken_FullMethodName: {onAccount, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			return ignore(tokCli(c).CreateToken(ctx, &dnsv1.CreateTokenRequest{AccountId: "acme", Name: "made in matrix",
 				Permissions: []dnsv1.Permission{dnsv1.Permission_PERMISSION_DNS_READ}}))

@@ -47,6 +47,14 @@ type Config struct {
 	// RetryWait is the pause before watching again after a failure
 	// (default 1s).
 	RetryWait time.Duration
+	// StallCheck is how often a bucket's watch is checked for a stall
+	// (default 2s): a watch whose consumer the server lost (the NATS
+	// server hosting it died while the connection, to another server,
+	// stayed up) delivers nothing until the client's heartbeat check
+	// notices, 10 to 20 s later. When the bucket's last sequence grew
+	// between two checks while the watch delivered nothing and is behind
+	// it, the watch starts over. Costs one stream info request a check.
+	StallCheck time.Duration
 	// Verifier checks the signature of every value; nil accepts unsigned
 	// values (and signed ones without checking them).
 	Verifier *snapshot.Verifier
@@ -89,6 +97,9 @@ func New(cfg Config) (*Follower, error) {
 	}
 	if cfg.RetryWait <= 0 {
 		cfg.RetryWait = time.Second
+	}
+	if cfg.StallCheck <= 0 {
+		cfg.StallCheck = 2 * time.Second
 	}
 	js, err := jetstream.New(cfg.Conn)
 	if err != nil {
@@ -201,6 +212,10 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 			recheckT.Stop()
 		}
 	}()
+	stall := time.NewTicker(f.cfg.StallCheck)
+	defer stall.Stop()
+	var delivered uint64 // highest revision the watch delivered
+	var checked stallState
 	tryLoaded := func() error {
 		if f.isLoaded(bucket) {
 			return nil
@@ -242,6 +257,15 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 				return err
 			}
 			continue
+		case <-stall.C:
+			// Bounded, so that the check never holds the updates back long.
+			cctx, cancel := context.WithTimeout(ctx, f.cfg.StallCheck)
+			err := checked.check(cctx, kv, delivered)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("watch of kv bucket %q: %w", bucket, err)
+			}
+			continue
 		case o, ok = <-updates:
 		}
 		if !ok {
@@ -249,6 +273,9 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 		}
 		<-o.done
 		e := o.e
+		if e != nil {
+			delivered = max(delivered, e.Revision())
+		}
 		if e == nil {
 			if inInitial {
 				inInitial = false
@@ -305,6 +332,37 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 		f.m.applySeconds.WithLabelValues(bucket).Observe(time.Since(start).Seconds())
 		f.m.lagSeconds.WithLabelValues(bucket).Observe(max(0, time.Since(e.Created()).Seconds()))
 	}
+}
+
+// stallState is what the previous stall check saw.
+type stallState struct {
+	delivered, last uint64
+	valid           bool
+}
+
+// check compares the bucket's last sequence with the highest revision the
+// watch delivered: the watch stalled when, since the previous check, the
+// bucket grew while the watch delivered nothing and it is behind. A growing
+// bucket is required because its last message may be gone (purged), which
+// a live watch never delivers. A failed request (NATS away) checks nothing:
+// the reconnect restarts the watch.
+func (s *stallState) check(ctx context.Context, kv jetstream.KeyValue, delivered uint64) error {
+	st, err := kv.Status(ctx)
+	if err != nil {
+		s.valid = false
+		return nil
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return nil
+	}
+	last := bs.StreamInfo().State.LastSeq
+	prev := *s
+	*s = stallState{delivered: delivered, last: last, valid: true}
+	if prev.valid && delivered == prev.delivered && last > prev.last && last > delivered {
+		return fmt.Errorf("stalled: delivered nothing past revision %d while the bucket grew from %d to %d", delivered, prev.last, last)
+	}
+	return nil
 }
 
 // reconcile drops what is held but was not in a fresh watch's listing: it

@@ -14,6 +14,8 @@ import (
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/zonegrid/zonegrid/controlplane/caller"
+	"github.com/zonegrid/zonegrid/controlplane/plans"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 	"github.com/zonegrid/zonegrid/services/idempotency"
@@ -26,27 +28,19 @@ type Store interface {
 	UpdateAccountSettings(ctx context.Context, accountID string, fn func(cur *dnsv1.AccountSettings) (*dnsv1.AccountSettings, error)) (*dnsv1.AccountSettings, error)
 	GetZoneSettings(ctx context.Context, zoneID string) (*dnsv1.ZoneSettings, error)
 	UpdateZoneSettings(ctx context.Context, zoneID string, fn func(z *dnsv1.Zone, cur *dnsv1.ZoneSettings) (*dnsv1.ZoneSettings, error)) (*dnsv1.ZoneSettings, error)
+	GetAccountZoneDefaults(ctx context.Context, accountID string) (*dnsv1.AccountZoneDefaults, error)
+	UpdateAccountZoneDefaults(ctx context.Context, accountID string, fn func(cur *dnsv1.AccountZoneDefaults) (*dnsv1.AccountZoneDefaults, error)) (*dnsv1.AccountZoneDefaults, error)
+	// ListZones pages through an account's zones (the Enterprise check of
+	// zone defaults).
+	ListZones(ctx context.Context, f store.ZoneFilter, pageSize int, pageToken string) ([]*dnsv1.Zone, string, error)
 	// Remembered reads the outcome of a request id (store/idem.go).
 	Remembered(ctx context.Context, scope, id string) (*store.Outcome, error)
 }
 
-// Ranges of zone settings; 0 always means "platform default".
+// Range of the NS TTL; 0 always means the platform default (86400).
 const (
 	MinNSTTL = 30
 	MaxNSTTL = 86400
-	// SOA timer bounds and defaults, from the source documents' SOA table.
-	MinSOARefresh = 600
-	MaxSOARefresh = 86400
-	MinSOARetry   = 600
-	MaxSOARetry   = 3600
-	MinSOAExpire  = 86400
-	MaxSOAExpire  = 2419200
-	MinSOAMinTTL  = 60
-	MaxSOAMinTTL  = 86400
-
-	DefaultSOARefresh = 10000
-	DefaultSOARetry   = 2400
-	DefaultSOAExpire  = 604800
 )
 
 func orDefault(v, def uint32) uint32 {
@@ -169,14 +163,38 @@ func (s *Service) GetZoneSettings(ctx context.Context, req *dnsv1.GetZoneSetting
 	return &dnsv1.GetZoneSettingsResponse{Settings: zs}, nil
 }
 
-var zonePaths = []string{"flatten_all_cnames", "ns_ttl", "soa_refresh", "soa_retry", "soa_expire", "soa_min_ttl"}
+var zonePaths = append([]string{"flatten_all_cnames", "ns_ttl", "max_records_override", "multi_provider", "secondary_overrides"}, soaPaths...)
 
 // rangeCheck validates a uint32 setting where 0 means default.
 func rangeCheck(field string, v, lo, hi uint32) *status.FieldViolation {
 	if v == 0 || (v >= lo && v <= hi) {
 		return nil
 	}
-	return &status.FieldViolation{Field: "settings." + field, Description: fmt.Sprintf("must be 0 (default) or between %d and %d", lo, hi)}
+	return &status.FieldViolation{Field: field, Description: fmt.Sprintf("must be 0 (default) or between %d and %d", lo, hi)}
+}
+
+func zoneSOA(z *dnsv1.ZoneSettings) soaFields {
+	return soaFields{mname: z.GetSoaMname(), rname: z.GetSoaRname(), refresh: z.GetSoaRefresh(), retry: z.GetSoaRetry(),
+		expire: z.GetSoaExpire(), minimum: z.GetSoaMinTtl(), soaTTL: z.GetSoaTtl()}
+}
+
+func setZoneSOA(z *dnsv1.ZoneSettings, f soaFields, paths map[string]bool) {
+	set := func(path string, dst *uint32, v uint32) {
+		if paths[path] {
+			*dst = v
+		}
+	}
+	if paths["soa_mname"] {
+		z.SoaMname = f.mname
+	}
+	if paths["soa_rname"] {
+		z.SoaRname = f.rname
+	}
+	set("soa_refresh", &z.SoaRefresh, f.refresh)
+	set("soa_retry", &z.SoaRetry, f.retry)
+	set("soa_expire", &z.SoaExpire, f.expire)
+	set("soa_min_ttl", &z.SoaMinTtl, f.minimum)
+	set("soa_ttl", &z.SoaTtl, f.soaTTL)
 }
 
 // UpdateZoneSettings changes the fields of a zone's settings named in
@@ -192,73 +210,109 @@ func (s *Service) UpdateZoneSettings(ctx context.Context, req *dnsv1.UpdateZoneS
 	}
 	in := req.GetSettings()
 	var violations []status.FieldViolation
-	add := func(v *status.FieldViolation) {
-		if v != nil {
+	if paths["ns_ttl"] {
+		if v := rangeCheck("settings.ns_ttl", in.GetNsTtl(), MinNSTTL, MaxNSTTL); v != nil {
 			violations = append(violations, *v)
 		}
 	}
-	if paths["ns_ttl"] {
-		add(rangeCheck("ns_ttl", in.GetNsTtl(), MinNSTTL, MaxNSTTL))
+	if o := in.GetMaxRecordsOverride(); paths["max_records_override"] && o != 0 && (o < 3500 || o > plans.MaxRecordsOverride) {
+		violations = append(violations, status.FieldViolation{Field: "settings.max_records_override",
+			Description: fmt.Sprintf("must be 0 (the plan's quota) or between %d and %d", 3500, plans.MaxRecordsOverride)})
 	}
-	if paths["soa_refresh"] {
-		add(rangeCheck("soa_refresh", in.GetSoaRefresh(), MinSOARefresh, MaxSOARefresh))
-	}
-	if paths["soa_retry"] {
-		add(rangeCheck("soa_retry", in.GetSoaRetry(), MinSOARetry, MaxSOARetry))
-	}
-	if paths["soa_expire"] {
-		add(rangeCheck("soa_expire", in.GetSoaExpire(), MinSOAExpire, MaxSOAExpire))
-	}
-	if paths["soa_min_ttl"] {
-		add(rangeCheck("soa_min_ttl", in.GetSoaMinTtl(), MinSOAMinTTL, MaxSOAMinTTL))
-	}
+	soa, vs := checkSOAFields("settings.", zoneSOA(in), paths)
+	violations = append(violations, vs...)
 	if len(violations) > 0 {
 		return nil, status.InvalidArguments(violations...)
 	}
 	return idempotency.Do(ctx, s.st, dnsv1.SettingsService_UpdateZoneSettings_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.UpdateZoneSettingsResponse, error) {
-		return s.updateZoneSettings(ctx, req, paths)
+		return s.updateZoneSettings(ctx, req, paths, soa)
 	})
 }
 
-// updateZoneSettings is the write of UpdateZoneSettings.
-func (s *Service) updateZoneSettings(ctx context.Context, req *dnsv1.UpdateZoneSettingsRequest, paths map[string]bool) (*dnsv1.UpdateZoneSettingsResponse, error) {
+// updateZoneSettings is the write of UpdateZoneSettings. The rules that
+// depend on the zone (its plan and setup) and on the settings in force run
+// inside the store's read-modify-write, against what is committed. A value
+// the request does not change passes whatever the plan (a zone keeps what
+// it was granted before a plan change); setting a field back to its
+// default passes on every plan.
+func (s *Service) updateZoneSettings(ctx context.Context, req *dnsv1.UpdateZoneSettingsRequest, paths map[string]bool, soa soaFields) (*dnsv1.UpdateZoneSettingsResponse, error) {
 	in := req.GetSettings()
 	zs, err := s.st.UpdateZoneSettings(ctx, req.GetZoneId(), func(z *dnsv1.Zone, cur *dnsv1.ZoneSettings) (*dnsv1.ZoneSettings, error) {
+		plan := z.GetPlan()
+		l := plans.For(plan)
 		if paths["flatten_all_cnames"] {
-			if in.GetFlattenAllCnames() && (z.GetPlan() == dnsv1.Plan_PLAN_FREE || z.GetPlan() == dnsv1.Plan_PLAN_UNSPECIFIED) {
-				return nil, status.InvalidArgument("settings.flatten_all_cnames", "flattening all CNAMEs is not available on the Free plan")
+			if in.GetFlattenAllCnames() && !cur.GetFlattenAllCnames() && !l.FlattenAll {
+				return nil, plans.NewFeature(plans.LimitFlattenAll, "settings.flatten_all_cnames", plan,
+					"flattening all CNAMEs is not available on the %s plan", l.Name)
 			}
 			cur.FlattenAllCnames = in.GetFlattenAllCnames()
 		}
 		if paths["ns_ttl"] {
 			cur.NsTtl = in.GetNsTtl()
 		}
-		if paths["soa_refresh"] {
-			cur.SoaRefresh = in.GetSoaRefresh()
+		if paths["max_records_override"] && in.GetMaxRecordsOverride() != cur.GetMaxRecordsOverride() {
+			if c := caller.From(ctx); c != nil && !c.Operator {
+				return nil, grpcstatus.Error(codes.PermissionDenied,
+					"settings.max_records_override: only the operator can change a zone's record quota (Enterprise customers ask their account team)")
+			}
+			if in.GetMaxRecordsOverride() != 0 && !l.RecordsOverridable {
+				return nil, plans.NewFeature(plans.LimitRecordsOverride, "settings.max_records_override", plan,
+					"the record quota can only be increased on Enterprise zones, the zone is on %s", l.Name)
+			}
+			cur.MaxRecordsOverride = in.GetMaxRecordsOverride()
 		}
-		if paths["soa_retry"] {
-			cur.SoaRetry = in.GetSoaRetry()
+		setupType := z.GetType()
+		if paths["multi_provider"] && in.GetMultiProvider() != cur.GetMultiProvider() {
+			if in.GetMultiProvider() && setupType != dnsv1.ZoneType_ZONE_TYPE_FULL && setupType != dnsv1.ZoneType_ZONE_TYPE_UNSPECIFIED {
+				return nil, status.InvalidArgument("settings.multi_provider", "multi-provider DNS is a setting of full zones (secondary zones always behave so)")
+			}
+			cur.MultiProvider = in.GetMultiProvider()
 		}
-		if paths["soa_expire"] {
-			cur.SoaExpire = in.GetSoaExpire()
+		if paths["secondary_overrides"] && in.GetSecondaryOverrides() != cur.GetSecondaryOverrides() {
+			if in.GetSecondaryOverrides() && setupType != dnsv1.ZoneType_ZONE_TYPE_SECONDARY {
+				return nil, status.InvalidArgument("settings.secondary_overrides", "secondary DNS override is a setting of secondary zones")
+			}
+			cur.SecondaryOverrides = in.GetSecondaryOverrides()
 		}
-		if paths["soa_min_ttl"] {
-			cur.SoaMinTtl = in.GetSoaMinTtl()
+		if !l.SOAEdits {
+			if f := soaEdit(zoneSOA(cur), soa, paths); f != "" {
+				return nil, plans.NewFeature(plans.LimitSOAEdits, "settings."+f, plan,
+					"SOA values can only be changed on Enterprise zones, the zone is on %s", l.Name)
+			}
 		}
-		// Secondaries must retry before they would refresh anyway and must
-		// not expire the zone before refreshing it; compare effective values.
-		refresh := orDefault(cur.GetSoaRefresh(), DefaultSOARefresh)
-		if orDefault(cur.GetSoaRetry(), DefaultSOARetry) > refresh {
-			return nil, status.InvalidArgument("settings.soa_retry", "must not be greater than soa_refresh")
-		}
-		if orDefault(cur.GetSoaExpire(), DefaultSOAExpire) < refresh {
-			return nil, status.InvalidArgument("settings.soa_expire", "must not be smaller than soa_refresh")
+		setZoneSOA(cur, soa, paths)
+		if err := checkSOACross("settings.", zoneSOA(cur), paths); err != nil {
+			return nil, err
 		}
 		return cur, idempotency.Respond(ctx, &dnsv1.UpdateZoneSettingsResponse{Settings: cur})
 	})
 	if err != nil {
 		return nil, s.fail("update_zone_settings", err)
 	}
-	s.log.Info("zone settings updated", zap.String("zone_id", req.GetZoneId()))
+	s.log.Info("zone settings updated", zap.String("zone_id", req.GetZoneId()), zap.Strings("paths", req.GetUpdateMask().GetPaths()))
 	return &dnsv1.UpdateZoneSettingsResponse{Settings: zs}, nil
+}
+
+// soaEdit returns the first SOA field (in mask order) the request sets to
+// a value other than its default and other than the one in force, "" when
+// none: what needs a plan with SOA edits.
+func soaEdit(cur, next soaFields, paths map[string]bool) string {
+	changed := func(path string, isDefault, same bool) bool { return paths[path] && !isDefault && !same }
+	switch {
+	case changed("soa_mname", next.mname == "", next.mname == cur.mname):
+		return "soa_mname"
+	case changed("soa_rname", next.rname == "", next.rname == cur.rname):
+		return "soa_rname"
+	case changed("soa_refresh", next.refresh == 0, next.refresh == cur.refresh):
+		return "soa_refresh"
+	case changed("soa_retry", next.retry == 0, next.retry == cur.retry):
+		return "soa_retry"
+	case changed("soa_expire", next.expire == 0, next.expire == cur.expire):
+		return "soa_expire"
+	case changed("soa_min_ttl", next.minimum == 0, next.minimum == cur.minimum):
+		return "soa_min_ttl"
+	case changed("soa_ttl", next.soaTTL == 0, next.soaTTL == cur.soaTTL):
+		return "soa_ttl"
+	}
+	return ""
 }

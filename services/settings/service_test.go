@@ -25,9 +25,13 @@ var etcdCli *clientv3.Client
 func TestMain(m *testing.M) { etcdtest.Run(m, &etcdCli) }
 
 type fixture struct {
-	c        dnsv1.SettingsServiceClient
-	freeZone string
-	proZone  string
+	c         dnsv1.SettingsServiceClient
+	svc       *Service
+	st        *store.Store
+	freeZone  string
+	proZone   string
+	entZone   string
+	secondary string
 }
 
 // newFixture serves the settings service over real gRPC on 127.0.0.1,
@@ -35,18 +39,25 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	st := store.New(etcdCli, etcdtest.Prefix(t), zaptest.NewLogger(t))
-	mk := func(id, name string, plan dnsv1.Plan) string {
+	mk := func(id, name string, plan dnsv1.Plan, typ dnsv1.ZoneType) string {
 		_, err := st.CreateZone(context.Background(), "acct1", name, func(store.ZoneCreation) (*dnsv1.Zone, error) {
-			return &dnsv1.Zone{Id: id, AccountId: "acct1", Name: name, Plan: plan}, nil
+			return &dnsv1.Zone{Id: id, AccountId: "acct1", Name: name, Plan: plan, Type: typ}, nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return id
 	}
-	f := fixture{freeZone: mk("free1", "free.example.", dnsv1.Plan_PLAN_FREE), proZone: mk("pro1", "pro.example.", dnsv1.Plan_PLAN_PRO)}
+	full := dnsv1.ZoneType_ZONE_TYPE_FULL
+	f := fixture{st: st,
+		freeZone:  mk("free1", "free.example.", dnsv1.Plan_PLAN_FREE, full),
+		proZone:   mk("pro1", "pro.example.", dnsv1.Plan_PLAN_PRO, full),
+		entZone:   mk("ent1", "ent.example.", dnsv1.Plan_PLAN_ENTERPRISE, full),
+		secondary: mk("sec1", "sec.example.", dnsv1.Plan_PLAN_ENTERPRISE, dnsv1.ZoneType_ZONE_TYPE_SECONDARY),
+	}
+	f.svc = New(st, zaptest.NewLogger(t))
 	conn := servicetest.Serve(t, func(gs *grpc.Server) {
-		dnsv1.RegisterSettingsServiceServer(gs, New(st, zaptest.NewLogger(t)))
+		dnsv1.RegisterSettingsServiceServer(gs, f.svc)
 	})
 	f.c = dnsv1.NewSettingsServiceClient(conn)
 	return f
@@ -89,6 +100,10 @@ func TestAccountSettingsRoundTrip(t *testing.T) {
 
 func TestUpdateZoneSettingsValidates(t *testing.T) {
 	f := newFixture(t)
+	free := func(f fixture) string { return f.freeZone }
+	pro := func(f fixture) string { return f.proZone }
+	ent := func(f fixture) string { return f.entZone }
+	sec := func(f fixture) string { return f.secondary }
 	tests := []struct {
 		name  string
 		zone  func(fixture) string
@@ -102,10 +117,33 @@ func TestUpdateZoneSettingsValidates(t *testing.T) {
 		{"ns ttl too low", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{NsTtl: 29}, mask("ns_ttl"), codes.InvalidArgument, "settings.ns_ttl"},
 		{"ns ttl too high", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{NsTtl: 86401}, mask("ns_ttl"), codes.InvalidArgument, "settings.ns_ttl"},
 		{"ns ttl in range", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{NsTtl: 30}, mask("ns_ttl"), codes.OK, ""},
-		{"soa retry above max", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{SoaRetry: 7200}, mask("soa_retry"), codes.InvalidArgument, "settings.soa_retry"},
-		{"soa retry above refresh", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{SoaRefresh: 900, SoaRetry: 1000}, mask("soa_refresh", "soa_retry"), codes.InvalidArgument, "settings.soa_retry"},
-		{"soa expire below min", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{SoaExpire: 100}, mask("soa_expire"), codes.InvalidArgument, "settings.soa_expire"},
-		{"soa min ttl below min", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{SoaMinTtl: 10}, mask("soa_min_ttl"), codes.InvalidArgument, "settings.soa_min_ttl"},
+		{"soa retry above max", ent, &dnsv1.ZoneSettings{SoaRetry: 7200}, mask("soa_retry"), codes.InvalidArgument, "settings.soa_retry"},
+		{"soa retry above refresh", ent, &dnsv1.ZoneSettings{SoaRefresh: 900, SoaRetry: 1000}, mask("soa_refresh", "soa_retry"), codes.InvalidArgument, "settings.soa_retry"},
+		{"soa refresh below the default retry", ent, &dnsv1.ZoneSettings{SoaRefresh: 2000}, mask("soa_refresh"), codes.InvalidArgument, "settings.soa_refresh"},
+		{"soa retry equal to refresh", ent, &dnsv1.ZoneSettings{SoaRefresh: 900, SoaRetry: 900, SoaExpire: 86400}, mask("soa_refresh", "soa_retry", "soa_expire"), codes.OK, ""},
+		{"soa refresh below min", ent, &dnsv1.ZoneSettings{SoaRefresh: 599}, mask("soa_refresh"), codes.InvalidArgument, "settings.soa_refresh"},
+		{"soa refresh above max", ent, &dnsv1.ZoneSettings{SoaRefresh: 86401}, mask("soa_refresh"), codes.InvalidArgument, "settings.soa_refresh"},
+		{"soa expire below min", ent, &dnsv1.ZoneSettings{SoaExpire: 100}, mask("soa_expire"), codes.InvalidArgument, "settings.soa_expire"},
+		{"soa expire above max", ent, &dnsv1.ZoneSettings{SoaExpire: 2419201}, mask("soa_expire"), codes.InvalidArgument, "settings.soa_expire"},
+		{"soa min ttl below min", ent, &dnsv1.ZoneSettings{SoaMinTtl: 10}, mask("soa_min_ttl"), codes.InvalidArgument, "settings.soa_min_ttl"},
+		{"soa min ttl above max", ent, &dnsv1.ZoneSettings{SoaMinTtl: 86401}, mask("soa_min_ttl"), codes.InvalidArgument, "settings.soa_min_ttl"},
+		{"soa ttl below 1800", ent, &dnsv1.ZoneSettings{SoaTtl: 1799}, mask("soa_ttl"), codes.InvalidArgument, "settings.soa_ttl"},
+		{"soa ttl above 3600", ent, &dnsv1.ZoneSettings{SoaTtl: 3601}, mask("soa_ttl"), codes.InvalidArgument, "settings.soa_ttl"},
+		{"soa ttl 1800", ent, &dnsv1.ZoneSettings{SoaTtl: 1800}, mask("soa_ttl"), codes.OK, ""},
+		{"soa mname not a host name", ent, &dnsv1.ZoneSettings{SoaMname: "ns 1.example.net"}, mask("soa_mname"), codes.InvalidArgument, "settings.soa_mname"},
+		{"soa mname single label", ent, &dnsv1.ZoneSettings{SoaMname: "localhost"}, mask("soa_mname"), codes.InvalidArgument, "settings.soa_mname"},
+		{"soa rname without a domain", ent, &dnsv1.ZoneSettings{SoaRname: "john"}, mask("soa_rname"), codes.InvalidArgument, "settings.soa_rname"},
+		{"soa rname e-mail", ent, &dnsv1.ZoneSettings{SoaRname: "john.doe@example.com"}, mask("soa_rname"), codes.OK, ""},
+		{"soa edit on pro", pro, &dnsv1.ZoneSettings{SoaRefresh: 7200}, mask("soa_refresh"), codes.InvalidArgument, "settings.soa_refresh"},
+		{"soa ttl edit on business-less free", free, &dnsv1.ZoneSettings{SoaTtl: 1800}, mask("soa_ttl"), codes.InvalidArgument, "settings.soa_ttl"},
+		{"soa reset to default on pro", pro, &dnsv1.ZoneSettings{}, mask("soa_refresh", "soa_mname"), codes.OK, ""},
+		{"record quota override below 3500", ent, &dnsv1.ZoneSettings{MaxRecordsOverride: 100}, mask("max_records_override"), codes.InvalidArgument, "settings.max_records_override"},
+		{"record quota override on pro", pro, &dnsv1.ZoneSettings{MaxRecordsOverride: 5000}, mask("max_records_override"), codes.InvalidArgument, "settings.max_records_override"},
+		{"record quota override on enterprise", ent, &dnsv1.ZoneSettings{MaxRecordsOverride: 5000}, mask("max_records_override"), codes.OK, ""},
+		{"multi-provider on a secondary zone", sec, &dnsv1.ZoneSettings{MultiProvider: true}, mask("multi_provider"), codes.InvalidArgument, "settings.multi_provider"},
+		{"multi-provider on a full zone", free, &dnsv1.ZoneSettings{MultiProvider: true}, mask("multi_provider"), codes.OK, ""},
+		{"secondary override on a full zone", ent, &dnsv1.ZoneSettings{SecondaryOverrides: true}, mask("secondary_overrides"), codes.InvalidArgument, "settings.secondary_overrides"},
+		{"secondary override on a secondary zone", sec, &dnsv1.ZoneSettings{SecondaryOverrides: true}, mask("secondary_overrides"), codes.OK, ""},
 		{"unknown mask path", func(f fixture) string { return f.proZone }, &dnsv1.ZoneSettings{}, mask("soa_serial"), codes.InvalidArgument, "update_mask"},
 		{"missing zone", func(fixture) string { return "nozone" }, &dnsv1.ZoneSettings{}, nil, codes.NotFound, ""},
 		{"bad zone id", func(fixture) string { return "a/b" }, &dnsv1.ZoneSettings{}, nil, codes.InvalidArgument, "zone_id"},
@@ -124,16 +162,17 @@ func TestUpdateZoneSettingsValidates(t *testing.T) {
 func TestUpdateZoneSettingsAppliesOnlyMaskedFields(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
-	full := &dnsv1.ZoneSettings{FlattenAllCnames: true, NsTtl: 600, SoaRefresh: 7200, SoaRetry: 1200, SoaExpire: 1209600, SoaMinTtl: 300}
-	if _, err := f.c.UpdateZoneSettings(ctx, &dnsv1.UpdateZoneSettingsRequest{ZoneId: f.proZone, Settings: full}); err != nil {
+	full := &dnsv1.ZoneSettings{FlattenAllCnames: true, NsTtl: 600, SoaRefresh: 7200, SoaRetry: 1200, SoaExpire: 1209600, SoaMinTtl: 300,
+		SoaMname: "ns1.example.net.", SoaRname: `john\.doe.example.com.`, SoaTtl: 1800, MultiProvider: true}
+	if _, err := f.c.UpdateZoneSettings(ctx, &dnsv1.UpdateZoneSettingsRequest{ZoneId: f.entZone, Settings: full}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := f.c.UpdateZoneSettings(ctx, &dnsv1.UpdateZoneSettingsRequest{
-		ZoneId: f.proZone, Settings: &dnsv1.ZoneSettings{NsTtl: 3600, SoaMinTtl: 999}, UpdateMask: mask("ns_ttl")})
+		ZoneId: f.entZone, Settings: &dnsv1.ZoneSettings{NsTtl: 3600, SoaMinTtl: 999}, UpdateMask: mask("ns_ttl")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := f.c.GetZoneSettings(ctx, &dnsv1.GetZoneSettingsRequest{ZoneId: f.proZone})
+	got, err := f.c.GetZoneSettings(ctx, &dnsv1.GetZoneSettingsRequest{ZoneId: f.entZone})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,79 @@
+package follow
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/zonegrid/zonegrid/edge/internal/natstest"
+	"github.com/zonegrid/zonegrid/edge/zonecache"
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
+)
+
+// A watch whose consumer the server lost (the NATS server hosting it was
+// killed, found by the chaos suite) delivers nothing, and the client's own
+// heartbeat check notices only 10 to 20 s later. The follower notices
+// within two stall checks that the bucket moved on without it, and
+// watches again.
+func TestFollowerWatchesAgainWhenItsConsumerIsLost(t *testing.T) {
+	srv := natstest.Start(t, t.TempDir(), 0)
+	t.Cleanup(srv.Stop)
+	pub := natstest.NewPublisher(t, srv.URL())
+	pub.PutZone(zone(t, "stall.test.", 1))
+	pub.PutAccount(&snapshot.Account{Format: snapshot.FormatVersion, AccountId: "acct-1", Version: 1})
+
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	zones := zonecache.NewSet()
+	f, err := New(Config{Conn: nc, Zones: zones, Accounts: zonecache.NewAccounts(), Log: zaptest.NewLogger(t),
+		RetryWait: 100 * time.Millisecond, StallCheck: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	natstest.Eventually(t, wait, "version 1", hasVersion(zones, "stall.test.", 1))
+
+	// The server forgets the watch's consumer, as when the server hosting
+	// it dies; the connection stays up.
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, "KV_"+snapshot.ZonesBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := s.ConsumerNames(ctx)
+	deleted := 0
+	for name := range names.Name() {
+		if err := s.DeleteConsumer(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		deleted++
+	}
+	if deleted == 0 {
+		t.Fatal("no consumer on the zones bucket")
+	}
+	start := time.Now()
+	for v := uint64(2); ; v++ {
+		pub.PutZone(zone(t, "stall.test.", v))
+		if hasVersion(zones, "stall.test.", v)() {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("version %d not applied %v after the consumer was lost", v, time.Since(start))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("following again %v after the consumer was lost", time.Since(start).Round(time.Millisecond))
+}
