@@ -54,6 +54,13 @@ type member struct {
 func startChaosCluster(tb testing.TB, ctx context.Context) *chaosCluster {
 	tb.Helper()
 	root := tb.TempDir()
+	if d := os.Getenv("CHAOS_DIR"); d != "" {
+		// Kept after the test: logs and data to read.
+		root = filepath.Join(d, time.Now().Format("20060102-150405"))
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	c := &chaosCluster{tb: tb, dir: root, bin: filepath.Join(root, "bin")}
 	t0 := time.Now()
 	if err := buildChaosBinaries(ctx, c.bin); err != nil {

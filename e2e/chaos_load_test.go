@@ -4,10 +4,10 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -402,29 +402,36 @@ func aContents(addr, name string) ([]string, error) {
 
 // converged checks once that every edge answers each writer's last
 // acknowledged write (acks, captured when the fault ended) and that all
-// edges serve the same SOA serial for each zone.
+// edges serve the same SOA serial for each zone. The error tells what each
+// edge lacks: all of them lacking a write points at the publisher.
 func converged(edges []string, writers []*chaosWriter, acks []chaosAck) error {
 	for i, w := range writers {
-		var serial uint32
+		serials := make([]uint32, len(edges))
+		var lacking []string
 		for e, addr := range edges {
 			s, err := soaSerial(addr, w.zoneName)
 			if err != nil {
-				return fmt.Errorf("edge%d: %w", e, err)
+				lacking = append(lacking, fmt.Sprintf("edge%d: %v", e, err))
+				continue
 			}
-			if e > 0 && s != serial {
-				return fmt.Errorf("%s: edge%d serves serial %d, edge0 %d", w.zoneName, e, s, serial)
-			}
-			serial = s
+			serials[e] = s
 			if acks[i].name == "" {
 				continue
 			}
 			fqdn := acks[i].name + "." + w.zoneName
 			got, err := aContents(addr, fqdn)
 			if err != nil {
-				return fmt.Errorf("edge%d: %w", e, err)
+				lacking = append(lacking, fmt.Sprintf("edge%d (serial %d): %v", e, s, err))
+			} else if len(got) != 1 || !w.acceptsAfter(acks[i], got[0]) {
+				lacking = append(lacking, fmt.Sprintf("edge%d (serial %d): %s A %v, want %s or later", e, s, fqdn, got, acks[i].content))
 			}
-			if len(got) != 1 || !w.acceptsAfter(acks[i], got[0]) {
-				return fmt.Errorf("edge%d: %s A %v, want %s or later", e, fqdn, got, acks[i].content)
+		}
+		if len(lacking) > 0 {
+			return fmt.Errorf("%d of %d edges lack what was acknowledged: %s", len(lacking), len(edges), strings.Join(lacking, "; "))
+		}
+		for e := 1; e < len(edges); e++ {
+			if serials[e] != serials[0] {
+				return fmt.Errorf("%s: edges serve serials %v", w.zoneName, serials)
 			}
 		}
 	}
@@ -453,5 +460,3 @@ func listAll(ctx context.Context, cl dnsv1.RecordServiceClient, zoneID, zoneName
 		}
 	}
 }
-
-var errNotConverged = errors.New("not converged")

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -161,7 +162,9 @@ func TestChaos(t *testing.T) {
 	only := os.Getenv("CHAOS_ONLY")
 	for round := 0; round < rounds; round++ {
 		for _, f := range chaosFaults() {
-			if only != "" && !strings.Contains(f.name+" "+f.kind, only) {
+			if only != "" && !slices.ContainsFunc(strings.Split(only, ","), func(o string) bool {
+				return strings.Contains(f.name+" "+f.kind, o)
+			}) {
 				continue
 			}
 			cost := runChaosFault(t, c, f, down, writers, edgeAddrs, q, len(costs)+1)
