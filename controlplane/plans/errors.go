@@ -8,6 +8,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
+
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
 // ErrorDomain is the google.rpc.ErrorInfo domain of plan errors (the same
@@ -75,7 +77,8 @@ type LimitError struct {
 	// Field is the request field at fault (e.g. "record.tags",
 	// "posts[3]").
 	Field string
-	// Plan is the zone's plan.
+	// Plan is the zone's plan (unspecified when the limit is not a zone's,
+	// e.g. zone defaults of an account).
 	Plan Plan
 	// Max is the bound, when the limit has one (0 otherwise).
 	Max int64
@@ -128,7 +131,10 @@ func (e *LimitError) info() *errdetails.ErrorInfo {
 	case Quota:
 		reason = reasonQuota
 	}
-	md := map[string]string{"limit": e.Limit, "field": e.Field, "plan": For(e.Plan).Name}
+	md := map[string]string{"limit": e.Limit, "field": e.Field}
+	if e.Plan != dnsv1.Plan_PLAN_UNSPECIFIED {
+		md["plan"] = For(e.Plan).Name
+	}
 	if e.Max > 0 {
 		md["max"] = strconv.FormatInt(e.Max, 10)
 	}
