@@ -15,7 +15,7 @@ import (
 func (a *app) settingsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "settings", Short: "Read and change account and zone DNS settings"}
 	account := &cobra.Command{Use: "account", Short: "Account-wide settings"}
-	account.AddCommand(a.accountGetCmd(), a.accountSetCmd())
+	account.AddCommand(a.accountGetCmd(), a.accountSetCmd(), a.zoneDefaultsCmd())
 	zone := &cobra.Command{Use: "zone", Short: "Zone settings"}
 	zone.AddCommand(a.zoneSettingsGetCmd(), a.zoneSettingsSetCmd())
 	cmd.AddCommand(account, zone)
@@ -34,6 +34,12 @@ func zoneSettingsRows(s *dnsv1.ZoneSettings) func(io.Writer) {
 		fmt.Fprintf(w, "soa_retry\t%d\n", s.GetSoaRetry())
 		fmt.Fprintf(w, "soa_expire\t%d\n", s.GetSoaExpire())
 		fmt.Fprintf(w, "soa_min_ttl\t%d\n", s.GetSoaMinTtl())
+		fmt.Fprintf(w, "soa_mname\t%s\n", s.GetSoaMname())
+		fmt.Fprintf(w, "soa_rname\t%s\n", s.GetSoaRname())
+		fmt.Fprintf(w, "soa_ttl\t%d\n", s.GetSoaTtl())
+		fmt.Fprintf(w, "multi_provider\t%t\n", s.GetMultiProvider())
+		fmt.Fprintf(w, "secondary_overrides\t%t\n", s.GetSecondaryOverrides())
+		fmt.Fprintf(w, "max_records_override\t%d\n", s.GetMaxRecordsOverride())
 	}
 }
 
@@ -114,6 +120,9 @@ func (a *app) zoneSettingsSetCmd() *cobra.Command {
 			paths := changedPaths(cmd.Flags(), map[string]string{
 				"flatten-all-cnames": "flatten_all_cnames", "ns-ttl": "ns_ttl", "soa-refresh": "soa_refresh",
 				"soa-retry": "soa_retry", "soa-expire": "soa_expire", "soa-min-ttl": "soa_min_ttl",
+				"soa-mname": "soa_mname", "soa-rname": "soa_rname", "soa-ttl": "soa_ttl",
+				"multi-provider": "multi_provider", "secondary-overrides": "secondary_overrides",
+				"max-records-override": "max_records_override",
 			})
 			if len(paths) == 0 {
 				return usagef("give at least one setting to change")
@@ -135,6 +144,12 @@ func (a *app) zoneSettingsSetCmd() *cobra.Command {
 	fs.Uint32Var(&s.SoaRetry, "soa-retry", 0, "SOA retry (0 = default)")
 	fs.Uint32Var(&s.SoaExpire, "soa-expire", 0, "SOA expire (0 = default)")
 	fs.Uint32Var(&s.SoaMinTtl, "soa-min-ttl", 0, "SOA minimum / negative-caching TTL (0 = default)")
+	fs.StringVar(&s.SoaMname, "soa-mname", "", "SOA MNAME, the primary nameserver (empty = the zone's first nameserver)")
+	fs.StringVar(&s.SoaRname, "soa-rname", "", `SOA RNAME: an e-mail address or john\.doe.example.com (empty = the platform's)`)
+	fs.Uint32Var(&s.SoaTtl, "soa-ttl", 0, "TTL of the SOA record, 1800..3600 (0 = 3600)")
+	fs.BoolVar(&s.MultiProvider, "multi-provider", false, "multi-provider DNS (full zones)")
+	fs.BoolVar(&s.SecondaryOverrides, "secondary-overrides", false, "secondary DNS override (secondary zones)")
+	fs.Uint32Var(&s.MaxRecordsOverride, "max-records-override", 0, "record quota of an Enterprise zone, operator only (0 = the plan's)")
 	return cmd
 }
 
