@@ -3,6 +3,7 @@ package records_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -205,4 +206,41 @@ func TestEnterpriseQuotaOverride(t *testing.T) {
 	_, err = e.client.CreateRecord(ctx(t), &dnsv1.CreateRecordRequest{ZoneId: e.zone.GetId(),
 		Record: &dnsv1.Record{Name: "extra2", Type: "A", Content: "192.0.2.3"}})
 	wantQuota(t, err, "record", 3501)
+}
+
+func TestConcurrentCreatesNeverPassTheQuota(t *testing.T) {
+	e := newEnv(t, dnsv1.Plan_PLAN_FREE)
+	z := e.zoneCreated(t, "race.example.", dnsv1.Plan_PLAN_FREE, time.Now())
+	e.fill(t, z.GetId(), 190)
+	const callers = 40
+	errs := make(chan error, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.client.CreateRecord(ctx(t), &dnsv1.CreateRecordRequest{ZoneId: z.GetId(),
+				Record: &dnsv1.Record{Name: fmt.Sprintf("c%d", i), Type: "A", Content: "192.0.2.5"}})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	ok, refused := 0, 0
+	for err := range errs {
+		switch grpcstatus.Code(err) {
+		case codes.OK:
+			ok++
+		case codes.ResourceExhausted:
+			refused++
+		default:
+			t.Errorf("create: %v", err)
+		}
+	}
+	if ok != 10 || refused != callers-10 {
+		t.Fatalf("%d created, %d refused; want 10 and %d", ok, refused, callers-10)
+	}
+	if n := e.count(t, z.GetId()); n != 200 {
+		t.Fatalf("%d records, want exactly the quota of 200", n)
+	}
 }
