@@ -68,6 +68,10 @@ func Rules() map[string]Rule {
 		dnsv1.ZoneService_ListZones_FullMethodName:       rule(AccountList, zoneRead, zoneWrite, dnsRead, dnsWrite),
 		dnsv1.ZoneService_DeleteZone_FullMethodName:      rule(Zone, zoneWrite),
 		dnsv1.ZoneService_ActivationCheck_FullMethodName: rule(Zone, zoneWrite),
+		dnsv1.ZoneService_UpdateZone_FullMethodName:      rule(Zone, zoneWrite),
+		dnsv1.ZoneService_CreateZoneHold_FullMethodName:  rule(Zone, zoneWrite),
+		dnsv1.ZoneService_GetZoneHold_FullMethodName:     rule(Zone, zoneRead, zoneWrite),
+		dnsv1.ZoneService_RemoveZoneHold_FullMethodName:  rule(Zone, zoneWrite),
 
 		// Records: "DNS Write"; reads also "DNS Read".
 		dnsv1.RecordService_CreateRecord_FullMethodName: rule(Zone, dnsWrite),

@@ -232,7 +232,7 @@ func TestBuilderPublishesZonesAndResumesAfterRestart(t *testing.T) {
 	}
 
 	// Deleting the zone removes its snapshot.
-	if _, err := e.st.DeleteZone(context.Background(), "zone2"); err != nil {
+	if _, err := e.st.PurgeZone(context.Background(), "zone2"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "deleted zone unpublished", func() (bool, string) {

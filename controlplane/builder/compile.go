@@ -30,21 +30,45 @@ type CompileOptions struct {
 	SOARname string
 }
 
-// choose picks the zone that serves a name: the ACTIVE zone if any, else
-// the earliest-created PENDING zone; MOVED zones are never served. zones
-// must be sorted oldest first.
+// servePrecedence orders the statuses that are served: ACTIVE first, then
+// PENDING, then MOVED and DELETED (the documents: a deleted zone is still
+// answered on its assigned nameservers; a moved one is silent in the
+// documents and answered the same way, DNS-only, so that a zone whose
+// checks failed by mistake keeps resolving). INITIALIZING and PURGED are
+// never served. docs/ZONE_LIFECYCLE.md has the table.
+var servePrecedence = []dnsv1.ZoneStatus{
+	dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE,
+	dnsv1.ZoneStatus_ZONE_STATUS_PENDING,
+	dnsv1.ZoneStatus_ZONE_STATUS_MOVED,
+	dnsv1.ZoneStatus_ZONE_STATUS_DELETED,
+}
+
+// choose picks the zone that serves a name: the first zone, oldest first,
+// of the best status in servePrecedence. zones must be sorted oldest first.
 func choose(zones []*dnsv1.Zone) *dnsv1.Zone {
-	for _, z := range zones {
-		if z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE {
-			return z
-		}
-	}
-	for _, z := range zones {
-		if z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_PENDING {
-			return z
+	for _, st := range servePrecedence {
+		for _, z := range zones {
+			if z.GetStatus() == st {
+				return z
+			}
 		}
 	}
 	return nil
+}
+
+// snapshotStatus is what the edge needs of a zone's status: whether
+// proxying is in force (ACTIVE) or not.
+func snapshotStatus(st dnsv1.ZoneStatus) snapshot.ZoneStatus {
+	switch st {
+	case dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE:
+		return snapshot.ZoneStatus_ZONE_STATUS_ACTIVE
+	case dnsv1.ZoneStatus_ZONE_STATUS_MOVED:
+		return snapshot.ZoneStatus_ZONE_STATUS_MOVED
+	case dnsv1.ZoneStatus_ZONE_STATUS_DELETED:
+		return snapshot.ZoneStatus_ZONE_STATUS_DELETED
+	default:
+		return snapshot.ZoneStatus_ZONE_STATUS_PENDING
+	}
 }
 
 // compileZone turns a zone, its settings and records, read at revision rev,
@@ -57,10 +81,7 @@ func compileZone(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, re
 		}
 		return v
 	}
-	status := snapshot.ZoneStatus_ZONE_STATUS_PENDING
-	if z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE {
-		status = snapshot.ZoneStatus_ZONE_STATUS_ACTIVE
-	}
+	status := snapshotStatus(z.GetStatus())
 	h := &snapshot.ZoneHeader{
 		Format:           snapshot.FormatVersion,
 		ZoneId:           z.GetId(),

@@ -56,6 +56,10 @@ func TestChooseServedZone(t *testing.T) {
 	pending := func(id string) *dnsv1.Zone { return &dnsv1.Zone{Id: id, Status: dnsv1.ZoneStatus_ZONE_STATUS_PENDING} }
 	active := func(id string) *dnsv1.Zone { return &dnsv1.Zone{Id: id, Status: dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE} }
 	moved := func(id string) *dnsv1.Zone { return &dnsv1.Zone{Id: id, Status: dnsv1.ZoneStatus_ZONE_STATUS_MOVED} }
+	deleted := func(id string) *dnsv1.Zone { return &dnsv1.Zone{Id: id, Status: dnsv1.ZoneStatus_ZONE_STATUS_DELETED} }
+	initializing := func(id string) *dnsv1.Zone {
+		return &dnsv1.Zone{Id: id, Status: dnsv1.ZoneStatus_ZONE_STATUS_INITIALIZING}
+	}
 	tests := []struct {
 		name  string
 		zones []*dnsv1.Zone
@@ -64,8 +68,12 @@ func TestChooseServedZone(t *testing.T) {
 		{"none", nil, ""},
 		{"earliest pending", []*dnsv1.Zone{pending("a"), pending("b")}, "a"},
 		{"active beats older pending", []*dnsv1.Zone{pending("a"), active("b")}, "b"},
-		{"moved is never served", []*dnsv1.Zone{moved("a")}, ""},
-		{"pending after moved", []*dnsv1.Zone{moved("a"), pending("b")}, "b"},
+		{"moved alone is served", []*dnsv1.Zone{moved("a")}, "a"},
+		{"pending beats older moved", []*dnsv1.Zone{moved("a"), pending("b")}, "b"},
+		{"deleted alone is served", []*dnsv1.Zone{deleted("a")}, "a"},
+		{"moved beats older deleted", []*dnsv1.Zone{deleted("a"), moved("b")}, "b"},
+		{"pending beats deleted", []*dnsv1.Zone{deleted("a"), pending("b")}, "b"},
+		{"initializing is never served", []*dnsv1.Zone{initializing("a")}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -245,7 +245,7 @@ func TestBuilderRewritesOldFullSnapshotsOfDeltaZones(t *testing.T) {
 		t.Errorf("%v full rewrites", n)
 	}
 	// A deleted zone is never brought back by a rewrite.
-	if _, err := e.st.DeleteZone(context.Background(), "big"); err != nil {
+	if _, err := e.st.PurgeZone(context.Background(), "big"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "deleted zone unpublished", func() (bool, string) {

@@ -115,7 +115,7 @@ func TestBuilderServesAnotherAccountsChildOnlyWhenDelegated(t *testing.T) {
 	e.expectServed(t, "api.www.bank.example.", "deep")
 
 	// The parent goes: nothing is shadowed any more.
-	if _, err := e.st.DeleteZone(context.Background(), "bank"); err != nil {
+	if _, err := e.st.PurgeZone(context.Background(), "bank"); err != nil {
 		t.Fatal(err)
 	}
 	e.expectServed(t, "www.bank.example.", "hijack")

@@ -131,7 +131,7 @@ func TestSignedBuilderSignsEverythingItPublishes(t *testing.T) {
 	})
 
 	// Deleting a zone puts a signed tombstone, not a bare delete.
-	if _, err := e.st.DeleteZone(ctx, "small"); err != nil {
+	if _, err := e.st.PurgeZone(ctx, "small"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "signed tombstone", func() (bool, string) {

@@ -126,6 +126,17 @@ func (fx *matrixFixture) createZone(ctx context.Context, account, name string) s
 	return r.GetZone().GetId()
 }
 
+// enterpriseZone creates a fresh Enterprise zone of acme (zone holds need
+// the plan).
+func (fx *matrixFixture) enterpriseZone(ctx context.Context) string {
+	fx.t.Helper()
+	r, err := dnsv1.NewZoneServiceClient(fx.op).CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acme", Name: fx.fresh("held") + ".com", Plan: dnsv1.Plan_PLAN_ENTERPRISE})
+	if err != nil {
+		fx.t.Fatalf("create enterprise zone: %v", err)
+	}
+	return r.GetZone().GetId()
+}
+
 func (fx *matrixFixture) createRecord(ctx context.Context, zoneID string) string {
 	fx.t.Helper()
 	r, err := dnsv1.NewRecordServiceClient(fx.op).CreateRecord(ctx, &dnsv1.CreateRecordRequest{ZoneId: zoneID,
@@ -196,6 +207,20 @@ func matrixRows() map[string]matrixRow {
 		}},
 		dnsv1.ZoneService_ActivationCheck_FullMethodName: {onZone, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			return ignore(zoneCli(c).ActivationCheck(ctx, &dnsv1.ActivationCheckRequest{ZoneId: f.z1}))
+		}},
+		dnsv1.ZoneService_UpdateZone_FullMethodName: {onZone, false, func(ctx context.Context, f *fx) string {
+			return f.createZone(ctx, "acme", f.fresh("plan")+".com")
+		}, func(ctx context.Context, f *fx, c *conn, id string) error {
+			return ignore(zoneCli(c).UpdateZone(ctx, &dnsv1.UpdateZoneRequest{ZoneId: id, Plan: dnsv1.Plan_PLAN_PRO}))
+		}},
+		dnsv1.ZoneService_CreateZoneHold_FullMethodName: {onZone, false, func(ctx context.Context, f *fx) string { return f.enterpriseZone(ctx) }, func(ctx context.Context, f *fx, c *conn, id string) error {
+			return ignore(zoneCli(c).CreateZoneHold(ctx, &dnsv1.CreateZoneHoldRequest{ZoneId: id}))
+		}},
+		dnsv1.ZoneService_GetZoneHold_FullMethodName: {onZone, true, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(zoneCli(c).GetZoneHold(ctx, &dnsv1.GetZoneHoldRequest{ZoneId: f.z1}))
+		}},
+		dnsv1.ZoneService_RemoveZoneHold_FullMethodName: {onZone, false, func(ctx context.Context, f *fx) string { return f.enterpriseZone(ctx) }, func(ctx context.Context, f *fx, c *conn, id string) error {
+			return ignore(zoneCli(c).RemoveZoneHold(ctx, &dnsv1.RemoveZoneHoldRequest{ZoneId: id}))
 		}},
 		dnsv1.RecordService_CreateRecord_FullMethodName: {onZone, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			return ignore(recCli(c).CreateRecord(ctx, &dnsv1.CreateRecordRequest{ZoneId: f.z1,

@@ -33,6 +33,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/authz"
 	"github.com/zonegrid/zonegrid/controlplane/builder"
 	"github.com/zonegrid/zonegrid/controlplane/grpccodec"
+	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
@@ -96,6 +97,13 @@ type Config struct {
 	ActivationMode string
 	// ActivationResolver is host:port for delegation mode.
 	ActivationResolver string
+	// Lifecycle is the zone lifecycle's policy (timers, check schedule,
+	// the on-demand check's rate limit); zero fields are the documented
+	// defaults (controlplane/lifecycle).
+	Lifecycle lifecycle.Policy
+	// LifecycleInterval is how often the lifecycle leader looks for due
+	// timers and checks; 0 = 10 s.
+	LifecycleInterval time.Duration
 	// KVReplicas of the JetStream buckets; 0 = 1.
 	KVReplicas int
 	// DisableBuilder runs only the API (for API-only replicas and tests).
@@ -169,6 +177,7 @@ type Server struct {
 	reg     *prometheus.Registry
 	builder *builder.Builder
 	authn   *authn.Verifier
+	life    *lifecycle.Worker
 
 	mu      sync.Mutex
 	lis     net.Listener
@@ -287,10 +296,23 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 		}
 	}
 
+	var checker lifecycle.Checker
+	if cfg.ActivationMode == zones.ModeDelegation {
+		if cfg.ActivationResolver == "" {
+			s.closeClients()
+			return nil, errors.New("server: delegation activation needs --activation-resolver")
+		}
+		checker = &lifecycle.DNSChecker{Resolver: cfg.ActivationResolver}
+	}
+	host, _ := os.Hostname()
+	s.life = lifecycle.New(s.st, lifecycle.Config{
+		Policy: cfg.Lifecycle, Checker: checker, Interval: cfg.LifecycleInterval,
+		ID: fmt.Sprintf("%s-%d", host, os.Getpid()), Registerer: s.reg,
+	}, log.Named("lifecycle"))
 	zoneSvc, err := zones.New(s.st, zones.Options{
 		Pool: pool, ActivationMode: cfg.ActivationMode, Resolver: cfg.ActivationResolver,
 		ExtraSuffixes: cfg.ExtraPublicSuffixes, SOARname: cfg.SOARname,
-		PartialSuffix: cfg.PartialSuffix,
+		PartialSuffix: cfg.PartialSuffix, Lifecycle: s.life, Policy: cfg.Lifecycle,
 	}, log.Named("zones"))
 	if err != nil {
 		s.closeClients()
@@ -422,6 +444,11 @@ func (s *Server) Start(ctx context.Context) error {
 			_ = s.builder.Run(bctx)
 		}()
 	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = s.life.Run(bctx)
+	}()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

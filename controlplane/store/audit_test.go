@@ -136,11 +136,13 @@ func TestEveryWritePathWritesOneAuditEntry(t *testing.T) {
 			}
 			return []change{{"zone", "znew", nil, nz}}
 		}, func(*dnsv1.Zone) string { return "znew" }},
-		{"delete zone summarizes its records", func(ctx context.Context, t *testing.T, s *store.Store, z *dnsv1.Zone) []change {
-			if _, err := s.DeleteZone(ctx, z.GetId()); err != nil {
+		{"purge zone summarizes its records", func(ctx context.Context, t *testing.T, s *store.Store, z *dnsv1.Zone) []change {
+			if _, err := s.PurgeZone(ctx, z.GetId()); err != nil {
 				t.Fatal(err)
 			}
-			return []change{{"zone", z.GetId(), z, nil}, {"records", z.GetId(), wrapperspb.Int64(2), nil}}
+			purged := proto.Clone(z).(*dnsv1.Zone)
+			purged.Status = dnsv1.ZoneStatus_ZONE_STATUS_PURGED
+			return []change{{"zone", z.GetId(), z, purged}, {"records", z.GetId(), wrapperspb.Int64(2), nil}}
 		}, (*dnsv1.Zone).GetId},
 		{"activate zone", func(ctx context.Context, t *testing.T, s *store.Store, z *dnsv1.Zone) []change {
 			after, err := s.ActivateZone(ctx, z.GetId(), time.Now())
@@ -256,11 +258,11 @@ func TestFailedWritesWriteNoAuditEntry(t *testing.T) {
 			return err
 		}},
 		{"delete of a missing zone", func(ctx context.Context, s *store.Store, _ *dnsv1.Zone) error {
-			_, err := s.DeleteZone(ctx, "missing")
+			_, err := s.PurgeZone(ctx, "missing")
 			return err
 		}},
 		{"zone group update refused", func(ctx context.Context, s *store.Store, z *dnsv1.Zone) error {
-			_, err := s.UpdateZoneGroup(ctx, z.GetId(), func(*dnsv1.Zone, []*dnsv1.Zone) ([]*dnsv1.Zone, error) { return nil, refused })
+			_, err := s.UpdateZoneGroup(ctx, "test", z.GetId(), func(*dnsv1.Zone, []*dnsv1.Zone) ([]*dnsv1.Zone, error) { return nil, refused })
 			return err
 		}},
 		{"account settings refused", func(ctx context.Context, s *store.Store, _ *dnsv1.Zone) error {

@@ -173,14 +173,14 @@ func put(rs ...*dnsv1.Record) func(context.Context, store.ZoneView) ([]store.Rec
 	}
 }
 
-func TestDeleteZoneRemovesEverythingAtomically(t *testing.T) {
+func TestPurgeZoneRemovesEverythingAtomically(t *testing.T) {
 	s := newStore(t)
 	ctx := ctxT(t)
 	z := createZone(t, s, "acct1", "example.com.")
 	if err := s.UpdateRecords(ctx, z.GetId(), put(rec("r1", "www.example.com.", "A", "192.0.2.1"))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DeleteZone(ctx, z.GetId()); err != nil {
+	if _, err := s.PurgeZone(ctx, z.GetId()); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := etcdCli.Get(ctx, s.DataPrefix(), clientv3.WithPrefix(), clientv3.WithKeysOnly())
@@ -192,7 +192,7 @@ func TestDeleteZoneRemovesEverythingAtomically(t *testing.T) {
 			t.Errorf("key left after delete: %s", kv.Key)
 		}
 	}
-	if _, err := s.DeleteZone(ctx, z.GetId()); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.PurgeZone(ctx, z.GetId()); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second delete err = %v", err)
 	}
 	// The name is free again.

@@ -26,6 +26,10 @@ type ZoneCreation struct {
 	SameName []*dnsv1.Zone
 	// Related are zones (any account) at an ancestor or descendant name.
 	Related []*dnsv1.Zone
+	// Restoring is the account's DELETED zone of this name, when there is
+	// one: adding the name again restores it (same id, records and
+	// settings kept), and the built zone must carry its id.
+	Restoring *dnsv1.Zone
 }
 
 // ZoneFilter selects zones in ListZones; empty fields match all.
@@ -175,10 +179,18 @@ func (s *Store) CreateZone(ctx context.Context, accountID, name string, build fu
 		if err != nil {
 			return nil, err
 		}
-		if len(resp.Kvs) > 0 {
-			return nil, fmt.Errorf("zone %s in account %s: %w", name, accountID, ErrAlreadyExists)
-		}
 		rev := resp.Header.Revision
+		var restoring *zoneRev
+		if len(resp.Kvs) > 0 {
+			zr, _, err := s.getZoneRev(ctx, string(resp.Kvs[0].Value), rev)
+			if err != nil {
+				return nil, err
+			}
+			if zr.zone.GetStatus() != dnsv1.ZoneStatus_ZONE_STATUS_DELETED {
+				return nil, fmt.Errorf("zone %s in account %s: %w", name, accountID, ErrAlreadyExists)
+			}
+			restoring = &zr
+		}
 		nsResp, err := s.getAt(ctx, s.accountNSKey(accountID), rev)
 		if err != nil {
 			return nil, err
@@ -194,17 +206,33 @@ func (s *Store) CreateZone(ctx context.Context, accountID, name string, build fu
 			return nil, err
 		}
 		for _, zr := range same {
-			c.SameName = append(c.SameName, zr.zone)
+			if zr.zone.GetAccountId() != accountID {
+				c.SameName = append(c.SameName, zr.zone)
+			}
 		}
 		if c.Related, err = s.relatedZones(ctx, name, rev); err != nil {
 			return nil, err
+		}
+		if restoring != nil {
+			c.Restoring = cloneZone(restoring.zone)
 		}
 		z, err := build(c)
 		if err != nil {
 			return nil, err
 		}
-		if z.GetId() == "" || !validID(z.GetId()) || z.GetAccountId() != accountID || z.GetName() != name {
+		if z.GetId() == "" || !validID(z.GetId()) || z.GetAccountId() != accountID || z.GetName() != name ||
+			(restoring != nil && z.GetId() != restoring.zone.GetId()) {
 			return nil, fmt.Errorf("create zone %s: built zone does not match the request", name)
+		}
+		if restoring != nil {
+			ok, err := s.restoreZone(ctx, z, *restoring, rev, nsModRev, same)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				return z, nil
+			}
+			continue
 		}
 		zv, err := marshal(z, "zone "+z.GetId())
 		if err != nil {
@@ -273,9 +301,23 @@ func (s *Store) AccountNameservers(ctx context.Context, accountID string) ([]str
 	return decodeNS(resp.Kvs[0].Value), nil
 }
 
-// DeleteZone deletes a zone with its settings, records and index entries
-// in one transaction and returns the deleted zone.
-func (s *Store) DeleteZone(ctx context.Context, zoneID string) (*dnsv1.Zone, error) {
+// PurgeZone removes a zone for good with its settings, records, index
+// entries and lifecycle state in one transaction and returns the zone as
+// it was. The audit log records it as status PURGED.
+func (s *Store) PurgeZone(ctx context.Context, zoneID string) (*dnsv1.Zone, error) {
+	return s.purgeZone(ctx, zoneID, nil)
+}
+
+// PurgeDeletedZone purges the zone only if it is DELETED since at or
+// before deletedBy (a timer's decision must not purge a zone restored or
+// deleted again since it was made); otherwise it returns ErrConflict.
+func (s *Store) PurgeDeletedZone(ctx context.Context, zoneID string, deletedBy time.Time) (*dnsv1.Zone, error) {
+	return s.purgeZone(ctx, zoneID, func(z *dnsv1.Zone) bool {
+		return z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_DELETED && !z.GetStatusChangedOn().AsTime().After(deletedBy)
+	})
+}
+
+func (s *Store) purgeZone(ctx context.Context, zoneID string, onlyIf func(*dnsv1.Zone) bool) (*dnsv1.Zone, error) {
 	for n := range maxAttempts {
 		if err := s.idemAttempt(ctx, n); err != nil {
 			return nil, err
@@ -285,6 +327,9 @@ func (s *Store) DeleteZone(ctx context.Context, zoneID string) (*dnsv1.Zone, err
 			return nil, err
 		}
 		z := zr.zone
+		if onlyIf != nil && !onlyIf(z) {
+			return nil, fmt.Errorf("purge zone %s: no longer due: %w", zoneID, ErrConflict)
+		}
 		audit, err := s.deleteZoneAudit(ctx, z, nRecords)
 		if err != nil {
 			return nil, err
@@ -303,15 +348,16 @@ func (s *Store) DeleteZone(ctx context.Context, zoneID string) (*dnsv1.Zone, err
 			clientv3.OpDelete(s.recordsPrefix(zoneID), clientv3.WithPrefix()),
 			clientv3.OpDelete(s.recordIDsPrefix(zoneID), clientv3.WithPrefix()),
 			clientv3.OpDelete(s.zoneMarkKey(zoneID)),
+			clientv3.OpDelete(s.zoneChecksKey(zoneID)),
 		}, audit...))
 		if err != nil {
-			return nil, fmt.Errorf("delete zone %s: etcd txn: %w", zoneID, err)
+			return nil, fmt.Errorf("purge zone %s: etcd txn: %w", zoneID, err)
 		}
 		if tr.Succeeded {
 			return z, nil
 		}
 	}
-	return nil, fmt.Errorf("delete zone %s: %w", zoneID, ErrConflict)
+	return nil, fmt.Errorf("purge zone %s: %w", zoneID, ErrConflict)
 }
 
 // UpdateZoneGroup reads the zone zoneID and every other zone with the same
@@ -320,9 +366,12 @@ func (s *Store) DeleteZone(ctx context.Context, zoneID string) (*dnsv1.Zone, err
 // changed or a zone of that name appeared meanwhile (then fn runs again).
 // fn may change status, plan, timestamps and nameservers, not id, account
 // or name. Returns the target zone as committed. An error from fn is
-// returned as is.
-func (s *Store) UpdateZoneGroup(ctx context.Context, zoneID string, fn func(target *dnsv1.Zone, others []*dnsv1.Zone) ([]*dnsv1.Zone, error)) (*dnsv1.Zone, error) {
-	for range maxAttempts {
+// returned as is. op names the change in the audit log.
+func (s *Store) UpdateZoneGroup(ctx context.Context, op, zoneID string, fn func(target *dnsv1.Zone, others []*dnsv1.Zone) ([]*dnsv1.Zone, error)) (*dnsv1.Zone, error) {
+	for n := range maxAttempts {
+		if err := s.idemAttempt(ctx, n); err != nil {
+			return nil, err
+		}
 		zr, rev, err := s.getZoneRev(ctx, zoneID, 0)
 		if err != nil {
 			return nil, err
@@ -376,12 +425,12 @@ func (s *Store) UpdateZoneGroup(ctx context.Context, zoneID string, fn func(targ
 				target = c
 			}
 		}
-		audit, err := s.zonesAudit(ctx, "UpdateZoneGroup", befores, changed)
+		audit, err := s.zonesAudit(ctx, op, befores, changed)
 		if err != nil {
 			return nil, err
 		}
 		ops = append(ops, audit...)
-		tr, err := s.kv.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		tr, err := s.commitWrite(ctx, cmps, ops)
 		if err != nil {
 			return nil, fmt.Errorf("update zones named %s: etcd txn: %w", zr.zone.GetName(), err)
 		}
@@ -396,7 +445,7 @@ func (s *Store) UpdateZoneGroup(ctx context.Context, zoneID string, fn func(targ
 // zone of the same name to MOVED, atomically: at most one zone per name is
 // active. A zone already active is returned unchanged.
 func (s *Store) ActivateZone(ctx context.Context, zoneID string, now time.Time) (*dnsv1.Zone, error) {
-	return s.UpdateZoneGroup(ctx, zoneID, func(target *dnsv1.Zone, others []*dnsv1.Zone) ([]*dnsv1.Zone, error) {
+	return s.UpdateZoneGroup(ctx, "ActivateZone", zoneID, func(target *dnsv1.Zone, others []*dnsv1.Zone) ([]*dnsv1.Zone, error) {
 		if target.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE {
 			return nil, nil
 		}
@@ -405,12 +454,14 @@ func (s *Store) ActivateZone(ctx context.Context, zoneID string, now time.Time) 
 		t.Status = dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE
 		t.ActivatedOn = ts
 		t.ModifiedOn = ts
+		t.StatusChangedOn = ts
 		changed := []*dnsv1.Zone{t}
 		for _, o := range others {
 			if o.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE {
 				m := cloneZone(o)
 				m.Status = dnsv1.ZoneStatus_ZONE_STATUS_MOVED
 				m.ModifiedOn = ts
+				m.StatusChangedOn = ts
 				changed = append(changed, m)
 			}
 		}
@@ -517,7 +568,9 @@ func (s *Store) readZoneForDelete(ctx context.Context, zoneID string) (zr zoneRe
 // deleteZoneAudit returns the audit ops of deleting z with its records:
 // the zone, and the records summarized as their count.
 func (s *Store) deleteZoneAudit(ctx context.Context, z *dnsv1.Zone, records int64) ([]clientv3.Op, error) {
-	zc, err := auditChange(AuditZone, z.GetId(), z, nil)
+	purged := cloneZone(z)
+	purged.Status = dnsv1.ZoneStatus_ZONE_STATUS_PURGED
+	zc, err := auditChange(AuditZone, z.GetId(), z, purged)
 	if err != nil {
 		return nil, err
 	}
@@ -525,7 +578,7 @@ func (s *Store) deleteZoneAudit(ctx context.Context, z *dnsv1.Zone, records int6
 	if err != nil {
 		return nil, err
 	}
-	return s.auditPut(ctx, auditInput{AccountID: z.GetAccountId(), ZoneID: z.GetId(), Op: "DeleteZone", Changes: []*dnsv1.AuditChange{zc, rc}})
+	return s.auditPut(ctx, auditInput{AccountID: z.GetAccountId(), ZoneID: z.GetId(), Op: "PurgeZone", Changes: []*dnsv1.AuditChange{zc, rc}})
 }
 
 // zonesAudit returns the audit ops of zones changed from befores[i] (nil:

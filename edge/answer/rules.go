@@ -16,13 +16,15 @@ import (
 const ProxiedTTL = 300
 
 // proxiedSet reports whether set answers as proxied (rows P1, P5, E1, E2):
-// it holds a proxied record, the zone is not pending, and either the
+// it holds a proxied record, the zone is active (a pending, moved or
+// deleted zone answers DNS-only: "an active domain status is a requirement
+// for your application services configurations to be applied"), and either the
 // account does not enforce DNS-only or the record is managed by a product.
 func (e *Engine) proxiedSet(a *call, z *zonecache.Zone, set *zonecache.RRset) bool {
 	if set == nil || !set.Proxied {
 		return false
 	}
-	if z.Header.GetStatus() == snapshot.ZoneStatus_ZONE_STATUS_PENDING {
+	if st := z.Header.GetStatus(); st != snapshot.ZoneStatus_ZONE_STATUS_ACTIVE && st != snapshot.ZoneStatus_ZONE_STATUS_UNSPECIFIED {
 		return false
 	}
 	if set.Managed {

@@ -27,6 +27,10 @@ const (
 	ZoneStatus_ZONE_STATUS_UNSPECIFIED ZoneStatus = 0
 	ZoneStatus_ZONE_STATUS_PENDING     ZoneStatus = 1
 	ZoneStatus_ZONE_STATUS_ACTIVE      ZoneStatus = 2
+	// Served only while no active or pending zone holds the name; like
+	// pending, proxied records are answered as DNS-only.
+	ZoneStatus_ZONE_STATUS_MOVED   ZoneStatus = 3
+	ZoneStatus_ZONE_STATUS_DELETED ZoneStatus = 4
 )
 
 // Enum value maps for ZoneStatus.
@@ -35,11 +39,15 @@ var (
 		0: "ZONE_STATUS_UNSPECIFIED",
 		1: "ZONE_STATUS_PENDING",
 		2: "ZONE_STATUS_ACTIVE",
+		3: "ZONE_STATUS_MOVED",
+		4: "ZONE_STATUS_DELETED",
 	}
 	ZoneStatus_value = map[string]int32{
 		"ZONE_STATUS_UNSPECIFIED": 0,
 		"ZONE_STATUS_PENDING":     1,
 		"ZONE_STATUS_ACTIVE":      2,
+		"ZONE_STATUS_MOVED":       3,
+		"ZONE_STATUS_DELETED":     4,
 	}
 )
 
@@ -746,12 +754,14 @@ const file_snapshot_v1_snapshot_proto_rawDesc = "" +
 	"\x06Signed\x12\x18\n" +
 	"\apayload\x18\x01 \x01(\fR\apayload\x12\x1c\n" +
 	"\tsignature\x18\x02 \x01(\fR\tsignature\x12\x15\n" +
-	"\x06key_id\x18\x03 \x01(\tR\x05keyId*Z\n" +
+	"\x06key_id\x18\x03 \x01(\tR\x05keyId*\x8a\x01\n" +
 	"\n" +
 	"ZoneStatus\x12\x1b\n" +
 	"\x17ZONE_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13ZONE_STATUS_PENDING\x10\x01\x12\x16\n" +
-	"\x12ZONE_STATUS_ACTIVE\x10\x02B4Z2github.com/zonegrid/zonegrid/pkg/snapshot;snapshotb\x06proto3"
+	"\x12ZONE_STATUS_ACTIVE\x10\x02\x12\x15\n" +
+	"\x11ZONE_STATUS_MOVED\x10\x03\x12\x17\n" +
+	"\x13ZONE_STATUS_DELETED\x10\x04B4Z2github.com/zonegrid/zonegrid/pkg/snapshot;snapshotb\x06proto3"
 
 var (
 	file_snapshot_v1_snapshot_proto_rawDescOnce sync.Once

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/zonegrid/zonegrid/controlplane/caller"
+	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
@@ -66,6 +67,13 @@ type Options struct {
 	// PartialSuffix is the suffix partial setups point hostnames at; its
 	// registrable domain is reserved. "" means DefaultPartialSuffix.
 	PartialSuffix string
+	// Lifecycle runs on-demand checks in delegation mode and gives the
+	// timers the API reports; nil means a worker with the default policy
+	// (built from Resolver).
+	Lifecycle *lifecycle.Worker
+	// Policy is the lifecycle policy reported in responses and used for
+	// the on-demand check's rate limit; zero fields are the defaults.
+	Policy lifecycle.Policy
 }
 
 // Service implements dns.v1.ZoneService.
@@ -78,6 +86,10 @@ type Service struct {
 	log  *zap.Logger
 	// names decides which names may become zones (ownership.go).
 	names *nameRules
+	// life checks zones on demand; policy annotates responses.
+	life      *lifecycle.Worker
+	policy    lifecycle.Policy
+	scheduled bool
 }
 
 // New returns the zone service.
@@ -97,18 +109,19 @@ func New(st *store.Store, opts Options, log *zap.Logger) (*Service, error) {
 		now = time.Now
 	}
 	var act activator
+	life := opts.Lifecycle
 	switch opts.ActivationMode {
 	case "", ModeImmediate:
 		act = immediate{}
+		life = nil // no external proof: ActivationCheck decides alone
 	case ModeDelegation:
-		if opts.Resolver == "" {
+		if opts.Resolver == "" && life == nil {
 			return nil, errors.New("zones: delegation activation needs a resolver address")
 		}
-		timeout := opts.ResolverTimeout
-		if timeout <= 0 {
-			timeout = 3 * time.Second
+		if life == nil {
+			life = lifecycle.New(st, lifecycle.Config{Policy: opts.Policy, Checker: &lifecycle.DNSChecker{Resolver: opts.Resolver, Timeout: opts.ResolverTimeout}}, log)
 		}
-		act = &delegation{resolver: opts.Resolver, timeout: timeout}
+		act = delegation{}
 	default:
 		return nil, fmt.Errorf("zones: unknown activation mode %q", opts.ActivationMode)
 	}
@@ -124,7 +137,8 @@ func New(st *store.Store, opts Options, log *zap.Logger) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{st: st, pool: pool, act: act, now: now, log: log, names: names}, nil
+	return &Service{st: st, pool: pool, act: act, now: now, log: log, names: names,
+		life: life, policy: opts.Policy.WithDefaults(), scheduled: opts.ActivationMode == ModeDelegation}, nil
 }
 
 var accountIDRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
@@ -194,7 +208,10 @@ func (s *Service) CreateZone(ctx context.Context, req *dnsv1.CreateZoneRequest) 
 		violations = append(violations, status.FieldViolation{Field: "type", Description: "unknown zone type"})
 	}
 	plan := req.GetPlan()
-	if plan == dnsv1.Plan_PLAN_UNSPECIFIED {
+	switch {
+	case req.GetDeferPlan() && plan != dnsv1.Plan_PLAN_UNSPECIFIED:
+		violations = append(violations, status.FieldViolation{Field: "plan", Description: "must be empty with defer_plan (the plan is chosen later with UpdateZone)"})
+	case plan == dnsv1.Plan_PLAN_UNSPECIFIED && !req.GetDeferPlan():
 		plan = dnsv1.Plan_PLAN_FREE
 	}
 	if _, ok := dnsv1.Plan_name[int32(plan)]; !ok {
@@ -205,7 +222,7 @@ func (s *Service) CreateZone(ctx context.Context, req *dnsv1.CreateZoneRequest) 
 	}
 	// Who may hold the name: registrable domains only, subdomain setups on
 	// Enterprise, never the platform's own names (ownership.go).
-	if v := s.names.check(name, plan); v != nil {
+	if v := s.names.check(name, max(plan, dnsv1.Plan_PLAN_FREE)); v != nil {
 		s.log.Info("zone refused", zap.String("zone", name), zap.String("account_id", req.GetAccountId()),
 			zap.String("reason", v.Reason), zap.Int("code", v.Code))
 		return nil, status.InvalidArgumentCoded(*v)
@@ -227,27 +244,62 @@ func (s *Service) createZone(ctx context.Context, req *dnsv1.CreateZoneRequest, 
 		for _, o := range append(append([]*dnsv1.Zone{}, c.SameName...), c.Related...) {
 			r.Taken = append(r.Taken, o.GetNameServers())
 		}
-		z := &dnsv1.Zone{
-			Id: id, AccountId: req.GetAccountId(), Name: name, Type: typ, Plan: plan,
-			Status:      dnsv1.ZoneStatus_ZONE_STATUS_PENDING,
-			NameServers: s.pool.Assign(r),
-			CreatedOn:   now, ModifiedOn: now,
-		}
-		if err := partialBelowFull(typ, name, c.Related); err != nil {
+		if err := heldByOthers(name, req.GetAccountId(), now.AsTime(), c.SameName, c.Related); err != nil {
 			return nil, err
 		}
-		if s.act.activateOnCreate(c.SameName) {
+		var z *dnsv1.Zone
+		if c.Restoring != nil {
+			// Adding a deleted zone's name again restores it: same id,
+			// nameservers, records and settings ("re-add the domain").
+			z = c.Restoring
+			z.ModifiedOn = now
+			if req.GetPlan() != dnsv1.Plan_PLAN_UNSPECIFIED {
+				z.Plan = plan
+			}
+			if z.GetType() == dnsv1.ZoneType_ZONE_TYPE_PARTIAL && z.GetVerification() == nil {
+				v, err := lifecycle.NewVerification(name)
+				if err != nil {
+					return nil, err
+				}
+				z.Verification = v
+			}
+		} else {
+			z = &dnsv1.Zone{
+				Id: id, AccountId: req.GetAccountId(), Name: name, Type: typ, Plan: plan,
+				NameServers: s.pool.Assign(r),
+				CreatedOn:   now, ModifiedOn: now,
+			}
+			if typ == dnsv1.ZoneType_ZONE_TYPE_PARTIAL {
+				v, err := lifecycle.NewVerification(name)
+				if err != nil {
+					return nil, err
+				}
+				z.Verification = v
+			}
+		}
+		if err := partialBelowFull(z.GetType(), name, c.Related); err != nil {
+			return nil, err
+		}
+		z.StatusChangedOn = now
+		z.ActivatedOn = nil
+		switch {
+		case z.GetPlan() == dnsv1.Plan_PLAN_UNSPECIFIED:
+			z.Status = dnsv1.ZoneStatus_ZONE_STATUS_INITIALIZING
+		case s.act.activateOnCreate(c.SameName):
 			z.Status = dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE
 			z.ActivatedOn = now
+		default:
+			z.Status = dnsv1.ZoneStatus_ZONE_STATUS_PENDING
 		}
-		return z, idempotency.Respond(ctx, &dnsv1.CreateZoneResponse{Zone: z})
+		resp := &dnsv1.CreateZoneResponse{Zone: s.annotated(z, nil)}
+		return z, idempotency.Respond(ctx, resp)
 	})
 	if err != nil {
 		return nil, s.fail("create", err)
 	}
 	s.log.Info("zone created", zap.String("zone_id", z.GetId()), zap.String("zone", z.GetName()),
 		zap.String("account_id", z.GetAccountId()), zap.Stringer("status", z.GetStatus()), zap.Strings("name_servers", z.GetNameServers()))
-	return &dnsv1.CreateZoneResponse{Zone: z}, nil
+	return &dnsv1.CreateZoneResponse{Zone: s.annotated(z, nil)}, nil
 }
 
 func statusMessage(err error) string {
@@ -278,7 +330,11 @@ func (s *Service) GetZone(ctx context.Context, req *dnsv1.GetZoneRequest) (*dnsv
 	if err != nil {
 		return nil, s.fail("get", err)
 	}
-	return &dnsv1.GetZoneResponse{Zone: z}, nil
+	checks, err := s.st.ZoneChecks(ctx, z.GetId())
+	if err != nil {
+		return nil, s.fail("get", err)
+	}
+	return &dnsv1.GetZoneResponse{Zone: s.annotated(z, checks)}, nil
 }
 
 // ListZones lists zones by account and/or name.
@@ -318,10 +374,20 @@ func (s *Service) ListZones(ctx context.Context, req *dnsv1.ListZonesRequest) (*
 	if err != nil {
 		return nil, s.fail("list", err)
 	}
+	for _, z := range zs {
+		s.annotated(z, nil)
+	}
 	return &dnsv1.ListZonesResponse{Zones: zs, NextPageToken: next}, nil
 }
 
-// DeleteZone deletes a zone with its records and settings.
+// deletable are the statuses DeleteZone moves to DELETED.
+var deletable = []dnsv1.ZoneStatus{
+	dnsv1.ZoneStatus_ZONE_STATUS_INITIALIZING, dnsv1.ZoneStatus_ZONE_STATUS_PENDING,
+	dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE, dnsv1.ZoneStatus_ZONE_STATUS_MOVED,
+}
+
+// DeleteZone deletes a zone softly: status DELETED, records and settings
+// kept until the purge timer (docs/ZONE_LIFECYCLE.md).
 func (s *Service) DeleteZone(ctx context.Context, req *dnsv1.DeleteZoneRequest) (*dnsv1.DeleteZoneResponse, error) {
 	if err := s.zoneID(req.GetZoneId()); err != nil {
 		return nil, err
@@ -332,49 +398,16 @@ func (s *Service) DeleteZone(ctx context.Context, req *dnsv1.DeleteZoneRequest) 
 		if err := idempotency.Respond(ctx, resp); err != nil {
 			return nil, s.fail("delete", err)
 		}
-		z, err := s.st.DeleteZone(ctx, req.GetZoneId())
+		z, changed, err := s.st.SetZoneStatus(ctx, "DeleteZone", req.GetZoneId(), deletable, dnsv1.ZoneStatus_ZONE_STATUS_DELETED, s.now())
 		if err != nil {
 			return nil, s.fail("delete", err)
+		}
+		if !changed {
+			return nil, grpcstatus.Errorf(codes.NotFound, "zone %s: already deleted", req.GetZoneId())
 		}
 		s.log.Info("zone deleted", zap.String("zone_id", z.GetId()), zap.String("zone", z.GetName()), zap.String("account_id", z.GetAccountId()))
 		return resp, nil
 	})
-}
-
-// ActivationCheck re-runs the ownership check of a zone that is not active
-// and activates it when the check passes.
-func (s *Service) ActivationCheck(ctx context.Context, req *dnsv1.ActivationCheckRequest) (*dnsv1.ActivationCheckResponse, error) {
-	if err := s.zoneID(req.GetZoneId()); err != nil {
-		return nil, err
-	}
-	z, err := s.st.GetZone(ctx, req.GetZoneId())
-	if err != nil {
-		return nil, s.fail("activation_check", err)
-	}
-	if z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE {
-		return &dnsv1.ActivationCheckResponse{Zone: z}, nil
-	}
-	others, err := s.st.ZonesNamedAt(ctx, z.GetName(), 0)
-	if err != nil {
-		return nil, s.fail("activation_check", err)
-	}
-	var sameName []*dnsv1.Zone
-	for _, o := range others {
-		if o.GetId() != z.GetId() {
-			sameName = append(sameName, o)
-		}
-	}
-	ok, reason := s.act.check(ctx, z, sameName)
-	if !ok {
-		s.log.Info("zone not activated", zap.String("zone_id", z.GetId()), zap.String("zone", z.GetName()), zap.String("reason", reason))
-		return &dnsv1.ActivationCheckResponse{Zone: z, Reason: reason}, nil
-	}
-	z, err = s.st.ActivateZone(ctx, z.GetId(), s.now())
-	if err != nil {
-		return nil, s.fail("activation_check", err)
-	}
-	s.log.Info("zone activated", zap.String("zone_id", z.GetId()), zap.String("zone", z.GetName()), zap.String("account_id", z.GetAccountId()))
-	return &dnsv1.ActivationCheckResponse{Zone: z}, nil
 }
 
 // listOwnZones lists the zones a zone-scoped token names (at most
@@ -390,7 +423,7 @@ func (s *Service) listOwnZones(ctx context.Context, ids []string, name string) (
 			return nil, s.fail("list", err)
 		}
 		if name == "" || z.GetName() == name {
-			out.Zones = append(out.Zones, z)
+			out.Zones = append(out.Zones, s.annotated(z, nil))
 		}
 	}
 	return out, nil

@@ -19,6 +19,7 @@ import (
 	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/zonegrid/zonegrid/controlplane/embedded/etcdtest"
+	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -139,8 +140,8 @@ func TestCreateZoneImmediateActivation(t *testing.T) {
 	if _, err := c.DeleteZone(ctx, &dnsv1.DeleteZoneRequest{ZoneId: z.GetId()}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.GetZone(ctx, &dnsv1.GetZoneRequest{ZoneId: z.GetId()}); grpcstatus.Code(err) != codes.NotFound {
-		t.Fatalf("get deleted zone err = %v", err)
+	if got, err := c.GetZone(ctx, &dnsv1.GetZoneRequest{ZoneId: z.GetId()}); err != nil || got.GetZone().GetStatus() != dnsv1.ZoneStatus_ZONE_STATUS_DELETED {
+		t.Fatalf("get deleted zone = %v, %v; want DELETED", got, err)
 	}
 	chk, err = c.ActivationCheck(ctx, &dnsv1.ActivationCheckRequest{ZoneId: rz.GetId()})
 	if err != nil || chk.GetZone().GetStatus() != dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE {
@@ -271,7 +272,8 @@ func TestDelegationActivation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newClient(t, Options{Pool: pool, ActivationMode: ModeDelegation, Resolver: addr})
+	// The on-demand check's rate limit is TestActivationCheckIsRateLimited's.
+	c := newClient(t, Options{Pool: pool, ActivationMode: ModeDelegation, Resolver: addr, Policy: lifecycle.Policy{ManualCheckFree: -1}})
 	ctx := ctxT(t)
 
 	owner, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acct1", Name: "example.com"})

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
@@ -17,6 +19,35 @@ func zoneRow(w io.Writer, z *dnsv1.Zone) {
 	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", z.GetId(), z.GetName(), z.GetAccountId(),
 		enumName(z.GetType().String(), "ZONE_TYPE_"), enumName(z.GetStatus().String(), "ZONE_STATUS_"),
 		enumName(z.GetPlan().String(), "PLAN_"), strings.Join(z.GetNameServers(), ","))
+}
+
+// zoneDetails prints what a zone's status depends on: its timers, its
+// checks, the verification record of a partial setup and its hold.
+func zoneDetails(w io.Writer, z *dnsv1.Zone) {
+	ts := func(t interface{ AsTime() time.Time }) string { return t.AsTime().UTC().Format(time.RFC3339) }
+	fmt.Fprintf(w, "status:\t%s since %s\n", enumName(z.GetStatus().String(), "ZONE_STATUS_"), ts(z.GetStatusChangedOn()))
+	if z.GetNextStatusOn() != nil {
+		fmt.Fprintf(w, "next:\t%s at %s\n", enumName(z.GetNextStatus().String(), "ZONE_STATUS_"), ts(z.GetNextStatusOn()))
+	}
+	fmt.Fprintf(w, "nameservers:\t%s\n", strings.Join(z.GetNameServers(), " "))
+	if c := z.GetActivationChecks(); c != nil {
+		if c.GetLastCheckOn() != nil {
+			res := "passed"
+			if c.GetLastResult() != "" {
+				res = "failed: " + c.GetLastResult()
+			}
+			fmt.Fprintf(w, "last check:\t%s, %s\n", ts(c.GetLastCheckOn()), res)
+		}
+		if c.GetNextCheckOn() != nil {
+			fmt.Fprintf(w, "next check:\t%s\n", ts(c.GetNextCheckOn()))
+		}
+	}
+	if v := z.GetVerification(); v != nil {
+		fmt.Fprintf(w, "verification:\t%s %s %q\n", v.GetName(), v.GetType(), v.GetValue())
+	}
+	if h := z.GetHold(); h.GetHold() || h.GetHoldAfter() != nil {
+		fmt.Fprintf(w, "hold:\t%t (subdomains %t)\n", h.GetHold(), h.GetIncludeSubdomains())
+	}
 }
 
 // enumName shortens ZONE_TYPE_FULL to full.
@@ -34,12 +65,14 @@ var zoneTypes = map[string]dnsv1.ZoneType{
 
 func (a *app) zoneCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "zone", Short: "Create, inspect and delete zones"}
-	cmd.AddCommand(a.zoneCreateCmd(), a.zoneGetCmd(), a.zoneListCmd(), a.zoneDeleteCmd(), a.zoneActivateCmd())
+	cmd.AddCommand(a.zoneCreateCmd(), a.zoneGetCmd(), a.zoneListCmd(), a.zoneDeleteCmd(), a.zoneActivateCmd(),
+		a.zonePlanCmd(), a.zoneHoldCmd())
 	return cmd
 }
 
 func (a *app) zoneCreateCmd() *cobra.Command {
 	var plan, typ string
+	var deferPlan bool
 	cmd := &cobra.Command{
 		Use:   "create NAME --account ACC",
 		Short: "Add a zone to an account",
@@ -52,6 +85,9 @@ func (a *app) zoneCreateCmd() *cobra.Command {
 			if !ok {
 				return usagef("--plan must be free, pro, business or enterprise")
 			}
+			if deferPlan {
+				p = dnsv1.Plan_PLAN_UNSPECIFIED
+			}
 			t, ok := zoneTypes[strings.ToLower(typ)]
 			if !ok {
 				return usagef("--type must be full, partial or secondary")
@@ -62,7 +98,7 @@ func (a *app) zoneCreateCmd() *cobra.Command {
 			}
 			ctx, cancel := a.rpc(cmd)
 			defer cancel()
-			resp, err := zc.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: a.account, Name: args[0], Plan: p, Type: t})
+			resp, err := zc.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: a.account, Name: args[0], Plan: p, Type: t, DeferPlan: deferPlan})
 			if err != nil {
 				return err
 			}
@@ -71,6 +107,7 @@ func (a *app) zoneCreateCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&plan, "plan", "free", "plan: free, pro, business or enterprise")
 	cmd.Flags().StringVar(&typ, "type", "full", "setup: full, partial or secondary")
+	cmd.Flags().BoolVar(&deferPlan, "defer-plan", false, "add the zone without a plan (status initializing) until `zone plan` chooses one")
 	return cmd
 }
 
@@ -85,7 +122,12 @@ func (a *app) zoneGetCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.print(resp.GetZone(), zoneHeader, func(w io.Writer) { zoneRow(w, resp.GetZone()) })
+				return a.print(resp.GetZone(), "", func(w io.Writer) {
+					fmt.Fprintln(w, zoneHeader)
+					zoneRow(w, resp.GetZone())
+					fmt.Fprintln(w)
+					zoneDetails(w, resp.GetZone())
+				})
 			})
 		},
 	}
@@ -130,7 +172,7 @@ func (a *app) zoneListCmd() *cobra.Command {
 func (a *app) zoneDeleteCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "delete ZONE",
-		Short: "Delete a zone and its records",
+		Short: "Delete a zone (answered DNS-only and restorable by adding it again for 7 days, then purged)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return zoneCall(a, cmd, args[0], a.zones, func(ctx context.Context, zc dnsv1.ZoneServiceClient, id string) error {
@@ -164,4 +206,90 @@ func (a *app) zoneActivateCmd() *cobra.Command {
 			})
 		},
 	}
+}
+
+func (a *app) zonePlanCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "plan ZONE free|pro|business|enterprise",
+		Short: "Change a zone's plan (an initializing zone becomes pending)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, ok := plans[strings.ToLower(args[1])]
+			if !ok {
+				return usagef("the plan must be free, pro, business or enterprise")
+			}
+			return zoneCall(a, cmd, args[0], a.zones, func(ctx context.Context, zc dnsv1.ZoneServiceClient, id string) error {
+				resp, err := zc.UpdateZone(ctx, &dnsv1.UpdateZoneRequest{ZoneId: id, Plan: p})
+				if err != nil {
+					return err
+				}
+				return a.print(resp.GetZone(), zoneHeader, func(w io.Writer) { zoneRow(w, resp.GetZone()) })
+			})
+		},
+	}
+}
+
+func holdRow(w io.Writer, h *dnsv1.ZoneHold) {
+	after := ""
+	if h.GetHoldAfter() != nil {
+		after = h.GetHoldAfter().AsTime().UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(w, "%t\t%t\t%s\n", h.GetHold(), h.GetIncludeSubdomains(), after)
+}
+
+const holdHeader = "HOLD\tINCLUDE_SUBDOMAINS\tHOLD_AFTER"
+
+func (a *app) zoneHoldCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "hold", Short: "Zone holds (Enterprise): keep other accounts from adding the zone's name"}
+	var subdomains bool
+	set := &cobra.Command{
+		Use: "set ZONE", Short: "Hold the zone's name", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return zoneCall(a, cmd, args[0], a.zones, func(ctx context.Context, zc dnsv1.ZoneServiceClient, id string) error {
+				resp, err := zc.CreateZoneHold(ctx, &dnsv1.CreateZoneHoldRequest{ZoneId: id, IncludeSubdomains: subdomains})
+				if err != nil {
+					return err
+				}
+				return a.print(resp.GetHold(), holdHeader, func(w io.Writer) { holdRow(w, resp.GetHold()) })
+			})
+		},
+	}
+	set.Flags().BoolVar(&subdomains, "include-subdomains", false, "hold the names below the zone too")
+	var after string
+	remove := &cobra.Command{
+		Use: "remove ZONE", Short: "Lift the hold, for good or until --hold-after", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := &dnsv1.RemoveZoneHoldRequest{}
+			if after != "" {
+				t, err := time.Parse(time.RFC3339, after)
+				if err != nil {
+					return usagef("--hold-after must be an RFC 3339 time: %v", err)
+				}
+				req.HoldAfter = timestamppb.New(t)
+			}
+			return zoneCall(a, cmd, args[0], a.zones, func(ctx context.Context, zc dnsv1.ZoneServiceClient, id string) error {
+				req.ZoneId = id
+				resp, err := zc.RemoveZoneHold(ctx, req)
+				if err != nil {
+					return err
+				}
+				return a.print(resp.GetHold(), holdHeader, func(w io.Writer) { holdRow(w, resp.GetHold()) })
+			})
+		},
+	}
+	remove.Flags().StringVar(&after, "hold-after", "", "apply the hold again at this RFC 3339 time")
+	get := &cobra.Command{
+		Use: "get ZONE", Short: "Show the hold as it applies now", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return zoneCall(a, cmd, args[0], a.zones, func(ctx context.Context, zc dnsv1.ZoneServiceClient, id string) error {
+				resp, err := zc.GetZoneHold(ctx, &dnsv1.GetZoneHoldRequest{ZoneId: id})
+				if err != nil {
+					return err
+				}
+				return a.print(resp.GetHold(), holdHeader, func(w io.Writer) { holdRow(w, resp.GetHold()) })
+			})
+		},
+	}
+	cmd.AddCommand(set, remove, get)
+	return cmd
 }

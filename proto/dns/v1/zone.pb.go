@@ -85,7 +85,17 @@ const (
 	// Served on its assigned nameservers, but proxying is not yet in force.
 	ZoneStatus_ZONE_STATUS_PENDING ZoneStatus = 1
 	ZoneStatus_ZONE_STATUS_ACTIVE  ZoneStatus = 2
-	ZoneStatus_ZONE_STATUS_MOVED   ZoneStatus = 3
+	// The delegation left the assigned nameservers (repeated failed checks)
+	// or another account activated the name.
+	ZoneStatus_ZONE_STATUS_MOVED ZoneStatus = 3
+	// Added without a plan; nothing is answered.
+	ZoneStatus_ZONE_STATUS_INITIALIZING ZoneStatus = 4
+	// Removed by its owner or by a timer; answered as DNS-only for seven
+	// days, restorable by adding the name again.
+	ZoneStatus_ZONE_STATUS_DELETED ZoneStatus = 5
+	// Gone for good: records, settings and keys removed. A zone reaches it
+	// only in the audit log; GetZone answers NotFound afterwards.
+	ZoneStatus_ZONE_STATUS_PURGED ZoneStatus = 6
 )
 
 // Enum value maps for ZoneStatus.
@@ -95,12 +105,18 @@ var (
 		1: "ZONE_STATUS_PENDING",
 		2: "ZONE_STATUS_ACTIVE",
 		3: "ZONE_STATUS_MOVED",
+		4: "ZONE_STATUS_INITIALIZING",
+		5: "ZONE_STATUS_DELETED",
+		6: "ZONE_STATUS_PURGED",
 	}
 	ZoneStatus_value = map[string]int32{
-		"ZONE_STATUS_UNSPECIFIED": 0,
-		"ZONE_STATUS_PENDING":     1,
-		"ZONE_STATUS_ACTIVE":      2,
-		"ZONE_STATUS_MOVED":       3,
+		"ZONE_STATUS_UNSPECIFIED":  0,
+		"ZONE_STATUS_PENDING":      1,
+		"ZONE_STATUS_ACTIVE":       2,
+		"ZONE_STATUS_MOVED":        3,
+		"ZONE_STATUS_INITIALIZING": 4,
+		"ZONE_STATUS_DELETED":      5,
+		"ZONE_STATUS_PURGED":       6,
 	}
 )
 
@@ -196,10 +212,23 @@ type Zone struct {
 	Status ZoneStatus `protobuf:"varint,5,opt,name=status,proto3,enum=dns.v1.ZoneStatus" json:"status,omitempty"`
 	Plan   Plan       `protobuf:"varint,6,opt,name=plan,proto3,enum=dns.v1.Plan" json:"plan,omitempty"`
 	// Nameservers assigned to the zone, fully qualified.
-	NameServers   []string               `protobuf:"bytes,7,rep,name=name_servers,json=nameServers,proto3" json:"name_servers,omitempty"`
-	CreatedOn     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_on,json=createdOn,proto3" json:"created_on,omitempty"`
-	ModifiedOn    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=modified_on,json=modifiedOn,proto3" json:"modified_on,omitempty"`
-	ActivatedOn   *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=activated_on,json=activatedOn,proto3" json:"activated_on,omitempty"`
+	NameServers []string               `protobuf:"bytes,7,rep,name=name_servers,json=nameServers,proto3" json:"name_servers,omitempty"`
+	CreatedOn   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_on,json=createdOn,proto3" json:"created_on,omitempty"`
+	ModifiedOn  *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=modified_on,json=modifiedOn,proto3" json:"modified_on,omitempty"`
+	ActivatedOn *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=activated_on,json=activatedOn,proto3" json:"activated_on,omitempty"`
+	// When status last changed; the lifecycle timers count from it.
+	StatusChangedOn *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=status_changed_on,json=statusChangedOn,proto3" json:"status_changed_on,omitempty"`
+	// The transition a timer will make, and when (empty when none is due:
+	// e.g. a pending zone on a paid plan, or an active zone).
+	NextStatus   ZoneStatus             `protobuf:"varint,12,opt,name=next_status,json=nextStatus,proto3,enum=dns.v1.ZoneStatus" json:"next_status,omitempty"`
+	NextStatusOn *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=next_status_on,json=nextStatusOn,proto3" json:"next_status_on,omitempty"`
+	// Partial (CNAME) setups: the TXT record to publish at the current
+	// authoritative provider to prove control.
+	Verification *VerificationRecord `protobuf:"bytes,14,opt,name=verification,proto3" json:"verification,omitempty"`
+	// The scheduled ownership checks (read-only).
+	ActivationChecks *ActivationChecks `protobuf:"bytes,15,opt,name=activation_checks,json=activationChecks,proto3" json:"activation_checks,omitempty"`
+	// The zone hold (Enterprise).
+	Hold          *ZoneHold `protobuf:"bytes,16,opt,name=hold,proto3" json:"hold,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -304,6 +333,263 @@ func (x *Zone) GetActivatedOn() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Zone) GetStatusChangedOn() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StatusChangedOn
+	}
+	return nil
+}
+
+func (x *Zone) GetNextStatus() ZoneStatus {
+	if x != nil {
+		return x.NextStatus
+	}
+	return ZoneStatus_ZONE_STATUS_UNSPECIFIED
+}
+
+func (x *Zone) GetNextStatusOn() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextStatusOn
+	}
+	return nil
+}
+
+func (x *Zone) GetVerification() *VerificationRecord {
+	if x != nil {
+		return x.Verification
+	}
+	return nil
+}
+
+func (x *Zone) GetActivationChecks() *ActivationChecks {
+	if x != nil {
+		return x.ActivationChecks
+	}
+	return nil
+}
+
+func (x *Zone) GetHold() *ZoneHold {
+	if x != nil {
+		return x.Hold
+	}
+	return nil
+}
+
+// VerificationRecord is the TXT record that activates a partial zone.
+type VerificationRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// e.g. "zonegrid-verify.example.com."
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type          string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Value         string `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerificationRecord) Reset() {
+	*x = VerificationRecord{}
+	mi := &file_dns_v1_zone_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerificationRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerificationRecord) ProtoMessage() {}
+
+func (x *VerificationRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerificationRecord.ProtoReflect.Descriptor instead.
+func (*VerificationRecord) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *VerificationRecord) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *VerificationRecord) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *VerificationRecord) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+// ActivationChecks is the state of a zone's scheduled checks: of the
+// delegation (full) or verification record (partial) while pending, and of
+// the delegation or SOA while active (repeated failures move the zone).
+type ActivationChecks struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	LastCheckOn *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=last_check_on,json=lastCheckOn,proto3" json:"last_check_on,omitempty"`
+	// Empty when the last check passed.
+	LastResult  string                 `protobuf:"bytes,2,opt,name=last_result,json=lastResult,proto3" json:"last_result,omitempty"`
+	NextCheckOn *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=next_check_on,json=nextCheckOn,proto3" json:"next_check_on,omitempty"`
+	// Checks made since the zone entered its status.
+	Checks int32 `protobuf:"varint,4,opt,name=checks,proto3" json:"checks,omitempty"`
+	// Consecutive failed checks of an active zone.
+	ConsecutiveFailures int32 `protobuf:"varint,5,opt,name=consecutive_failures,json=consecutiveFailures,proto3" json:"consecutive_failures,omitempty"`
+	// The last on-demand check (ActivationCheck), for its rate limit.
+	LastRequestedOn *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_requested_on,json=lastRequestedOn,proto3" json:"last_requested_on,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ActivationChecks) Reset() {
+	*x = ActivationChecks{}
+	mi := &file_dns_v1_zone_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivationChecks) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivationChecks) ProtoMessage() {}
+
+func (x *ActivationChecks) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivationChecks.ProtoReflect.Descriptor instead.
+func (*ActivationChecks) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ActivationChecks) GetLastCheckOn() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastCheckOn
+	}
+	return nil
+}
+
+func (x *ActivationChecks) GetLastResult() string {
+	if x != nil {
+		return x.LastResult
+	}
+	return ""
+}
+
+func (x *ActivationChecks) GetNextCheckOn() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextCheckOn
+	}
+	return nil
+}
+
+func (x *ActivationChecks) GetChecks() int32 {
+	if x != nil {
+		return x.Checks
+	}
+	return 0
+}
+
+func (x *ActivationChecks) GetConsecutiveFailures() int32 {
+	if x != nil {
+		return x.ConsecutiveFailures
+	}
+	return 0
+}
+
+func (x *ActivationChecks) GetLastRequestedOn() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastRequestedOn
+	}
+	return nil
+}
+
+type ZoneHold struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Hold  bool                   `protobuf:"varint,1,opt,name=hold,proto3" json:"hold,omitempty"`
+	// Names below the zone are held too.
+	IncludeSubdomains bool `protobuf:"varint,2,opt,name=include_subdomains,json=includeSubdomains,proto3" json:"include_subdomains,omitempty"`
+	// A removed hold with a future hold_after applies again from then.
+	HoldAfter     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=hold_after,json=holdAfter,proto3" json:"hold_after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ZoneHold) Reset() {
+	*x = ZoneHold{}
+	mi := &file_dns_v1_zone_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ZoneHold) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ZoneHold) ProtoMessage() {}
+
+func (x *ZoneHold) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ZoneHold.ProtoReflect.Descriptor instead.
+func (*ZoneHold) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ZoneHold) GetHold() bool {
+	if x != nil {
+		return x.Hold
+	}
+	return false
+}
+
+func (x *ZoneHold) GetIncludeSubdomains() bool {
+	if x != nil {
+		return x.IncludeSubdomains
+	}
+	return false
+}
+
+func (x *ZoneHold) GetHoldAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.HoldAfter
+	}
+	return nil
+}
+
 type CreateZoneRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
@@ -317,14 +603,17 @@ type CreateZoneRequest struct {
 	// first response without writing again; another request under a
 	// remembered request_id is InvalidArgument. Remembered per account for
 	// at least 24 hours (the default retention). Empty: no idempotency.
-	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Add the zone without a plan (status INITIALIZING, nothing answered)
+	// until UpdateZone chooses one, as the documents' dashboard flow does.
+	DeferPlan     bool `protobuf:"varint,6,opt,name=defer_plan,json=deferPlan,proto3" json:"defer_plan,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateZoneRequest) Reset() {
 	*x = CreateZoneRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[1]
+	mi := &file_dns_v1_zone_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -336,7 +625,7 @@ func (x *CreateZoneRequest) String() string {
 func (*CreateZoneRequest) ProtoMessage() {}
 
 func (x *CreateZoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[1]
+	mi := &file_dns_v1_zone_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -349,7 +638,7 @@ func (x *CreateZoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateZoneRequest.ProtoReflect.Descriptor instead.
 func (*CreateZoneRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{1}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateZoneRequest) GetAccountId() string {
@@ -387,6 +676,13 @@ func (x *CreateZoneRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *CreateZoneRequest) GetDeferPlan() bool {
+	if x != nil {
+		return x.DeferPlan
+	}
+	return false
+}
+
 type CreateZoneResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Zone          *Zone                  `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -396,7 +692,7 @@ type CreateZoneResponse struct {
 
 func (x *CreateZoneResponse) Reset() {
 	*x = CreateZoneResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[2]
+	mi := &file_dns_v1_zone_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -408,7 +704,7 @@ func (x *CreateZoneResponse) String() string {
 func (*CreateZoneResponse) ProtoMessage() {}
 
 func (x *CreateZoneResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[2]
+	mi := &file_dns_v1_zone_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -421,7 +717,7 @@ func (x *CreateZoneResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateZoneResponse.ProtoReflect.Descriptor instead.
 func (*CreateZoneResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{2}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateZoneResponse) GetZone() *Zone {
@@ -440,7 +736,7 @@ type GetZoneRequest struct {
 
 func (x *GetZoneRequest) Reset() {
 	*x = GetZoneRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[3]
+	mi := &file_dns_v1_zone_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +748,7 @@ func (x *GetZoneRequest) String() string {
 func (*GetZoneRequest) ProtoMessage() {}
 
 func (x *GetZoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[3]
+	mi := &file_dns_v1_zone_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +761,7 @@ func (x *GetZoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetZoneRequest.ProtoReflect.Descriptor instead.
 func (*GetZoneRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{3}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetZoneRequest) GetZoneId() string {
@@ -484,7 +780,7 @@ type GetZoneResponse struct {
 
 func (x *GetZoneResponse) Reset() {
 	*x = GetZoneResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[4]
+	mi := &file_dns_v1_zone_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -496,7 +792,7 @@ func (x *GetZoneResponse) String() string {
 func (*GetZoneResponse) ProtoMessage() {}
 
 func (x *GetZoneResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[4]
+	mi := &file_dns_v1_zone_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -509,7 +805,7 @@ func (x *GetZoneResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetZoneResponse.ProtoReflect.Descriptor instead.
 func (*GetZoneResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{4}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetZoneResponse) GetZone() *Zone {
@@ -535,7 +831,7 @@ type ListZonesRequest struct {
 
 func (x *ListZonesRequest) Reset() {
 	*x = ListZonesRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[5]
+	mi := &file_dns_v1_zone_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -547,7 +843,7 @@ func (x *ListZonesRequest) String() string {
 func (*ListZonesRequest) ProtoMessage() {}
 
 func (x *ListZonesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[5]
+	mi := &file_dns_v1_zone_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -560,7 +856,7 @@ func (x *ListZonesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListZonesRequest.ProtoReflect.Descriptor instead.
 func (*ListZonesRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{5}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListZonesRequest) GetAccountId() string {
@@ -602,7 +898,7 @@ type ListZonesResponse struct {
 
 func (x *ListZonesResponse) Reset() {
 	*x = ListZonesResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[6]
+	mi := &file_dns_v1_zone_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -614,7 +910,7 @@ func (x *ListZonesResponse) String() string {
 func (*ListZonesResponse) ProtoMessage() {}
 
 func (x *ListZonesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[6]
+	mi := &file_dns_v1_zone_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -627,7 +923,7 @@ func (x *ListZonesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListZonesResponse.ProtoReflect.Descriptor instead.
 func (*ListZonesResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{6}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListZonesResponse) GetZones() []*Zone {
@@ -659,7 +955,7 @@ type DeleteZoneRequest struct {
 
 func (x *DeleteZoneRequest) Reset() {
 	*x = DeleteZoneRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[7]
+	mi := &file_dns_v1_zone_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +967,7 @@ func (x *DeleteZoneRequest) String() string {
 func (*DeleteZoneRequest) ProtoMessage() {}
 
 func (x *DeleteZoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[7]
+	mi := &file_dns_v1_zone_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +980,7 @@ func (x *DeleteZoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteZoneRequest.ProtoReflect.Descriptor instead.
 func (*DeleteZoneRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{7}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeleteZoneRequest) GetZoneId() string {
@@ -710,7 +1006,7 @@ type DeleteZoneResponse struct {
 
 func (x *DeleteZoneResponse) Reset() {
 	*x = DeleteZoneResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[8]
+	mi := &file_dns_v1_zone_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +1018,7 @@ func (x *DeleteZoneResponse) String() string {
 func (*DeleteZoneResponse) ProtoMessage() {}
 
 func (x *DeleteZoneResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[8]
+	mi := &file_dns_v1_zone_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +1031,7 @@ func (x *DeleteZoneResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteZoneResponse.ProtoReflect.Descriptor instead.
 func (*DeleteZoneResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{8}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeleteZoneResponse) GetZoneId() string {
@@ -754,7 +1050,7 @@ type ActivationCheckRequest struct {
 
 func (x *ActivationCheckRequest) Reset() {
 	*x = ActivationCheckRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[9]
+	mi := &file_dns_v1_zone_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +1062,7 @@ func (x *ActivationCheckRequest) String() string {
 func (*ActivationCheckRequest) ProtoMessage() {}
 
 func (x *ActivationCheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[9]
+	mi := &file_dns_v1_zone_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +1075,7 @@ func (x *ActivationCheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivationCheckRequest.ProtoReflect.Descriptor instead.
 func (*ActivationCheckRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{9}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ActivationCheckRequest) GetZoneId() string {
@@ -800,7 +1096,7 @@ type ActivationCheckResponse struct {
 
 func (x *ActivationCheckResponse) Reset() {
 	*x = ActivationCheckResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[10]
+	mi := &file_dns_v1_zone_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +1108,7 @@ func (x *ActivationCheckResponse) String() string {
 func (*ActivationCheckResponse) ProtoMessage() {}
 
 func (x *ActivationCheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[10]
+	mi := &file_dns_v1_zone_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +1121,7 @@ func (x *ActivationCheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivationCheckResponse.ProtoReflect.Descriptor instead.
 func (*ActivationCheckResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{10}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ActivationCheckResponse) GetZone() *Zone {
@@ -842,11 +1138,397 @@ func (x *ActivationCheckResponse) GetReason() string {
 	return ""
 }
 
+type UpdateZoneRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	// The new plan; required.
+	Plan          Plan   `protobuf:"varint,2,opt,name=plan,proto3,enum=dns.v1.Plan" json:"plan,omitempty"`
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateZoneRequest) Reset() {
+	*x = UpdateZoneRequest{}
+	mi := &file_dns_v1_zone_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateZoneRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateZoneRequest) ProtoMessage() {}
+
+func (x *UpdateZoneRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateZoneRequest.ProtoReflect.Descriptor instead.
+func (*UpdateZoneRequest) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *UpdateZoneRequest) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *UpdateZoneRequest) GetPlan() Plan {
+	if x != nil {
+		return x.Plan
+	}
+	return Plan_PLAN_UNSPECIFIED
+}
+
+func (x *UpdateZoneRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type UpdateZoneResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Zone          *Zone                  `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateZoneResponse) Reset() {
+	*x = UpdateZoneResponse{}
+	mi := &file_dns_v1_zone_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateZoneResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateZoneResponse) ProtoMessage() {}
+
+func (x *UpdateZoneResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateZoneResponse.ProtoReflect.Descriptor instead.
+func (*UpdateZoneResponse) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *UpdateZoneResponse) GetZone() *Zone {
+	if x != nil {
+		return x.Zone
+	}
+	return nil
+}
+
+type CreateZoneHoldRequest struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId            string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	IncludeSubdomains bool                   `protobuf:"varint,2,opt,name=include_subdomains,json=includeSubdomains,proto3" json:"include_subdomains,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *CreateZoneHoldRequest) Reset() {
+	*x = CreateZoneHoldRequest{}
+	mi := &file_dns_v1_zone_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateZoneHoldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateZoneHoldRequest) ProtoMessage() {}
+
+func (x *CreateZoneHoldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateZoneHoldRequest.ProtoReflect.Descriptor instead.
+func (*CreateZoneHoldRequest) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CreateZoneHoldRequest) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *CreateZoneHoldRequest) GetIncludeSubdomains() bool {
+	if x != nil {
+		return x.IncludeSubdomains
+	}
+	return false
+}
+
+type CreateZoneHoldResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hold          *ZoneHold              `protobuf:"bytes,1,opt,name=hold,proto3" json:"hold,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateZoneHoldResponse) Reset() {
+	*x = CreateZoneHoldResponse{}
+	mi := &file_dns_v1_zone_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateZoneHoldResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateZoneHoldResponse) ProtoMessage() {}
+
+func (x *CreateZoneHoldResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateZoneHoldResponse.ProtoReflect.Descriptor instead.
+func (*CreateZoneHoldResponse) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CreateZoneHoldResponse) GetHold() *ZoneHold {
+	if x != nil {
+		return x.Hold
+	}
+	return nil
+}
+
+type GetZoneHoldRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId        string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetZoneHoldRequest) Reset() {
+	*x = GetZoneHoldRequest{}
+	mi := &file_dns_v1_zone_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetZoneHoldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetZoneHoldRequest) ProtoMessage() {}
+
+func (x *GetZoneHoldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetZoneHoldRequest.ProtoReflect.Descriptor instead.
+func (*GetZoneHoldRequest) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetZoneHoldRequest) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+type GetZoneHoldResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hold          *ZoneHold              `protobuf:"bytes,1,opt,name=hold,proto3" json:"hold,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetZoneHoldResponse) Reset() {
+	*x = GetZoneHoldResponse{}
+	mi := &file_dns_v1_zone_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetZoneHoldResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetZoneHoldResponse) ProtoMessage() {}
+
+func (x *GetZoneHoldResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetZoneHoldResponse.ProtoReflect.Descriptor instead.
+func (*GetZoneHoldResponse) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetZoneHoldResponse) GetHold() *ZoneHold {
+	if x != nil {
+		return x.Hold
+	}
+	return nil
+}
+
+type RemoveZoneHoldRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	// Re-apply the hold at this time (empty: removed until created again).
+	HoldAfter     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=hold_after,json=holdAfter,proto3" json:"hold_after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveZoneHoldRequest) Reset() {
+	*x = RemoveZoneHoldRequest{}
+	mi := &file_dns_v1_zone_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveZoneHoldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveZoneHoldRequest) ProtoMessage() {}
+
+func (x *RemoveZoneHoldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveZoneHoldRequest.ProtoReflect.Descriptor instead.
+func (*RemoveZoneHoldRequest) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RemoveZoneHoldRequest) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *RemoveZoneHoldRequest) GetHoldAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.HoldAfter
+	}
+	return nil
+}
+
+type RemoveZoneHoldResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hold          *ZoneHold              `protobuf:"bytes,1,opt,name=hold,proto3" json:"hold,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveZoneHoldResponse) Reset() {
+	*x = RemoveZoneHoldResponse{}
+	mi := &file_dns_v1_zone_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveZoneHoldResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveZoneHoldResponse) ProtoMessage() {}
+
+func (x *RemoveZoneHoldResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveZoneHoldResponse.ProtoReflect.Descriptor instead.
+func (*RemoveZoneHoldResponse) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RemoveZoneHoldResponse) GetHold() *ZoneHold {
+	if x != nil {
+		return x.Hold
+	}
+	return nil
+}
+
 var File_dns_v1_zone_proto protoreflect.FileDescriptor
 
 const file_dns_v1_zone_proto_rawDesc = "" +
 	"\n" +
-	"\x11dns/v1/zone.proto\x12\x06dns.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x03\n" +
+	"\x11dns/v1/zone.proto\x12\x06dns.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x06\n" +
 	"\x04Zone\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -861,7 +1543,31 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"\vmodified_on\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"modifiedOn\x12=\n" +
 	"\factivated_on\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\vactivatedOn\"\xad\x01\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vactivatedOn\x12F\n" +
+	"\x11status_changed_on\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x0fstatusChangedOn\x123\n" +
+	"\vnext_status\x18\f \x01(\x0e2\x12.dns.v1.ZoneStatusR\n" +
+	"nextStatus\x12@\n" +
+	"\x0enext_status_on\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\fnextStatusOn\x12>\n" +
+	"\fverification\x18\x0e \x01(\v2\x1a.dns.v1.VerificationRecordR\fverification\x12E\n" +
+	"\x11activation_checks\x18\x0f \x01(\v2\x18.dns.v1.ActivationChecksR\x10activationChecks\x12$\n" +
+	"\x04hold\x18\x10 \x01(\v2\x10.dns.v1.ZoneHoldR\x04hold\"R\n" +
+	"\x12VerificationRecord\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\"\xc6\x02\n" +
+	"\x10ActivationChecks\x12>\n" +
+	"\rlast_check_on\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\vlastCheckOn\x12\x1f\n" +
+	"\vlast_result\x18\x02 \x01(\tR\n" +
+	"lastResult\x12>\n" +
+	"\rnext_check_on\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vnextCheckOn\x12\x16\n" +
+	"\x06checks\x18\x04 \x01(\x05R\x06checks\x121\n" +
+	"\x14consecutive_failures\x18\x05 \x01(\x05R\x13consecutiveFailures\x12F\n" +
+	"\x11last_requested_on\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastRequestedOn\"\x88\x01\n" +
+	"\bZoneHold\x12\x12\n" +
+	"\x04hold\x18\x01 \x01(\bR\x04hold\x12-\n" +
+	"\x12include_subdomains\x18\x02 \x01(\bR\x11includeSubdomains\x129\n" +
+	"\n" +
+	"hold_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tholdAfter\"\xcc\x01\n" +
 	"\x11CreateZoneRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x12\n" +
@@ -869,7 +1575,9 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"\x04type\x18\x03 \x01(\x0e2\x10.dns.v1.ZoneTypeR\x04type\x12 \n" +
 	"\x04plan\x18\x04 \x01(\x0e2\f.dns.v1.PlanR\x04plan\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"6\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\x12\x1d\n" +
+	"\n" +
+	"defer_plan\x18\x06 \x01(\bR\tdeferPlan\"6\n" +
 	"\x12CreateZoneResponse\x12 \n" +
 	"\x04zone\x18\x01 \x01(\v2\f.dns.v1.ZoneR\x04zone\")\n" +
 	"\x0eGetZoneRequest\x12\x17\n" +
@@ -896,24 +1604,49 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\"S\n" +
 	"\x17ActivationCheckResponse\x12 \n" +
 	"\x04zone\x18\x01 \x01(\v2\f.dns.v1.ZoneR\x04zone\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason*i\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"m\n" +
+	"\x11UpdateZoneRequest\x12\x17\n" +
+	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12 \n" +
+	"\x04plan\x18\x02 \x01(\x0e2\f.dns.v1.PlanR\x04plan\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"6\n" +
+	"\x12UpdateZoneResponse\x12 \n" +
+	"\x04zone\x18\x01 \x01(\v2\f.dns.v1.ZoneR\x04zone\"_\n" +
+	"\x15CreateZoneHoldRequest\x12\x17\n" +
+	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12-\n" +
+	"\x12include_subdomains\x18\x02 \x01(\bR\x11includeSubdomains\">\n" +
+	"\x16CreateZoneHoldResponse\x12$\n" +
+	"\x04hold\x18\x01 \x01(\v2\x10.dns.v1.ZoneHoldR\x04hold\"-\n" +
+	"\x12GetZoneHoldRequest\x12\x17\n" +
+	"\azone_id\x18\x01 \x01(\tR\x06zoneId\";\n" +
+	"\x13GetZoneHoldResponse\x12$\n" +
+	"\x04hold\x18\x01 \x01(\v2\x10.dns.v1.ZoneHoldR\x04hold\"k\n" +
+	"\x15RemoveZoneHoldRequest\x12\x17\n" +
+	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x129\n" +
+	"\n" +
+	"hold_after\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tholdAfter\">\n" +
+	"\x16RemoveZoneHoldResponse\x12$\n" +
+	"\x04hold\x18\x01 \x01(\v2\x10.dns.v1.ZoneHoldR\x04hold*i\n" +
 	"\bZoneType\x12\x19\n" +
 	"\x15ZONE_TYPE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eZONE_TYPE_FULL\x10\x01\x12\x15\n" +
 	"\x11ZONE_TYPE_PARTIAL\x10\x02\x12\x17\n" +
-	"\x13ZONE_TYPE_SECONDARY\x10\x03*q\n" +
+	"\x13ZONE_TYPE_SECONDARY\x10\x03*\xc0\x01\n" +
 	"\n" +
 	"ZoneStatus\x12\x1b\n" +
 	"\x17ZONE_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13ZONE_STATUS_PENDING\x10\x01\x12\x16\n" +
 	"\x12ZONE_STATUS_ACTIVE\x10\x02\x12\x15\n" +
-	"\x11ZONE_STATUS_MOVED\x10\x03*a\n" +
+	"\x11ZONE_STATUS_MOVED\x10\x03\x12\x1c\n" +
+	"\x18ZONE_STATUS_INITIALIZING\x10\x04\x12\x17\n" +
+	"\x13ZONE_STATUS_DELETED\x10\x05\x12\x16\n" +
+	"\x12ZONE_STATUS_PURGED\x10\x06*a\n" +
 	"\x04Plan\x12\x14\n" +
 	"\x10PLAN_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tPLAN_FREE\x10\x01\x12\f\n" +
 	"\bPLAN_PRO\x10\x02\x12\x11\n" +
 	"\rPLAN_BUSINESS\x10\x03\x12\x13\n" +
-	"\x0fPLAN_ENTERPRISE\x10\x042\xe9\x02\n" +
+	"\x0fPLAN_ENTERPRISE\x10\x042\x98\x05\n" +
 	"\vZoneService\x12C\n" +
 	"\n" +
 	"CreateZone\x12\x19.dns.v1.CreateZoneRequest\x1a\x1a.dns.v1.CreateZoneResponse\x12:\n" +
@@ -921,7 +1654,12 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"\tListZones\x12\x18.dns.v1.ListZonesRequest\x1a\x19.dns.v1.ListZonesResponse\x12C\n" +
 	"\n" +
 	"DeleteZone\x12\x19.dns.v1.DeleteZoneRequest\x1a\x1a.dns.v1.DeleteZoneResponse\x12R\n" +
-	"\x0fActivationCheck\x12\x1e.dns.v1.ActivationCheckRequest\x1a\x1f.dns.v1.ActivationCheckResponseB1Z/github.com/zonegrid/zonegrid/proto/dns/v1;dnsv1b\x06proto3"
+	"\x0fActivationCheck\x12\x1e.dns.v1.ActivationCheckRequest\x1a\x1f.dns.v1.ActivationCheckResponse\x12C\n" +
+	"\n" +
+	"UpdateZone\x12\x19.dns.v1.UpdateZoneRequest\x1a\x1a.dns.v1.UpdateZoneResponse\x12O\n" +
+	"\x0eCreateZoneHold\x12\x1d.dns.v1.CreateZoneHoldRequest\x1a\x1e.dns.v1.CreateZoneHoldResponse\x12F\n" +
+	"\vGetZoneHold\x12\x1a.dns.v1.GetZoneHoldRequest\x1a\x1b.dns.v1.GetZoneHoldResponse\x12O\n" +
+	"\x0eRemoveZoneHold\x12\x1d.dns.v1.RemoveZoneHoldRequest\x1a\x1e.dns.v1.RemoveZoneHoldResponseB1Z/github.com/zonegrid/zonegrid/proto/dns/v1;dnsv1b\x06proto3"
 
 var (
 	file_dns_v1_zone_proto_rawDescOnce sync.Once
@@ -936,52 +1674,87 @@ func file_dns_v1_zone_proto_rawDescGZIP() []byte {
 }
 
 var file_dns_v1_zone_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_dns_v1_zone_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_dns_v1_zone_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_dns_v1_zone_proto_goTypes = []any{
 	(ZoneType)(0),                   // 0: dns.v1.ZoneType
 	(ZoneStatus)(0),                 // 1: dns.v1.ZoneStatus
 	(Plan)(0),                       // 2: dns.v1.Plan
 	(*Zone)(nil),                    // 3: dns.v1.Zone
-	(*CreateZoneRequest)(nil),       // 4: dns.v1.CreateZoneRequest
-	(*CreateZoneResponse)(nil),      // 5: dns.v1.CreateZoneResponse
-	(*GetZoneRequest)(nil),          // 6: dns.v1.GetZoneRequest
-	(*GetZoneResponse)(nil),         // 7: dns.v1.GetZoneResponse
-	(*ListZonesRequest)(nil),        // 8: dns.v1.ListZonesRequest
-	(*ListZonesResponse)(nil),       // 9: dns.v1.ListZonesResponse
-	(*DeleteZoneRequest)(nil),       // 10: dns.v1.DeleteZoneRequest
-	(*DeleteZoneResponse)(nil),      // 11: dns.v1.DeleteZoneResponse
-	(*ActivationCheckRequest)(nil),  // 12: dns.v1.ActivationCheckRequest
-	(*ActivationCheckResponse)(nil), // 13: dns.v1.ActivationCheckResponse
-	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
+	(*VerificationRecord)(nil),      // 4: dns.v1.VerificationRecord
+	(*ActivationChecks)(nil),        // 5: dns.v1.ActivationChecks
+	(*ZoneHold)(nil),                // 6: dns.v1.ZoneHold
+	(*CreateZoneRequest)(nil),       // 7: dns.v1.CreateZoneRequest
+	(*CreateZoneResponse)(nil),      // 8: dns.v1.CreateZoneResponse
+	(*GetZoneRequest)(nil),          // 9: dns.v1.GetZoneRequest
+	(*GetZoneResponse)(nil),         // 10: dns.v1.GetZoneResponse
+	(*ListZonesRequest)(nil),        // 11: dns.v1.ListZonesRequest
+	(*ListZonesResponse)(nil),       // 12: dns.v1.ListZonesResponse
+	(*DeleteZoneRequest)(nil),       // 13: dns.v1.DeleteZoneRequest
+	(*DeleteZoneResponse)(nil),      // 14: dns.v1.DeleteZoneResponse
+	(*ActivationCheckRequest)(nil),  // 15: dns.v1.ActivationCheckRequest
+	(*ActivationCheckResponse)(nil), // 16: dns.v1.ActivationCheckResponse
+	(*UpdateZoneRequest)(nil),       // 17: dns.v1.UpdateZoneRequest
+	(*UpdateZoneResponse)(nil),      // 18: dns.v1.UpdateZoneResponse
+	(*CreateZoneHoldRequest)(nil),   // 19: dns.v1.CreateZoneHoldRequest
+	(*CreateZoneHoldResponse)(nil),  // 20: dns.v1.CreateZoneHoldResponse
+	(*GetZoneHoldRequest)(nil),      // 21: dns.v1.GetZoneHoldRequest
+	(*GetZoneHoldResponse)(nil),     // 22: dns.v1.GetZoneHoldResponse
+	(*RemoveZoneHoldRequest)(nil),   // 23: dns.v1.RemoveZoneHoldRequest
+	(*RemoveZoneHoldResponse)(nil),  // 24: dns.v1.RemoveZoneHoldResponse
+	(*timestamppb.Timestamp)(nil),   // 25: google.protobuf.Timestamp
 }
 var file_dns_v1_zone_proto_depIdxs = []int32{
 	0,  // 0: dns.v1.Zone.type:type_name -> dns.v1.ZoneType
 	1,  // 1: dns.v1.Zone.status:type_name -> dns.v1.ZoneStatus
 	2,  // 2: dns.v1.Zone.plan:type_name -> dns.v1.Plan
-	14, // 3: dns.v1.Zone.created_on:type_name -> google.protobuf.Timestamp
-	14, // 4: dns.v1.Zone.modified_on:type_name -> google.protobuf.Timestamp
-	14, // 5: dns.v1.Zone.activated_on:type_name -> google.protobuf.Timestamp
-	0,  // 6: dns.v1.CreateZoneRequest.type:type_name -> dns.v1.ZoneType
-	2,  // 7: dns.v1.CreateZoneRequest.plan:type_name -> dns.v1.Plan
-	3,  // 8: dns.v1.CreateZoneResponse.zone:type_name -> dns.v1.Zone
-	3,  // 9: dns.v1.GetZoneResponse.zone:type_name -> dns.v1.Zone
-	3,  // 10: dns.v1.ListZonesResponse.zones:type_name -> dns.v1.Zone
-	3,  // 11: dns.v1.ActivationCheckResponse.zone:type_name -> dns.v1.Zone
-	4,  // 12: dns.v1.ZoneService.CreateZone:input_type -> dns.v1.CreateZoneRequest
-	6,  // 13: dns.v1.ZoneService.GetZone:input_type -> dns.v1.GetZoneRequest
-	8,  // 14: dns.v1.ZoneService.ListZones:input_type -> dns.v1.ListZonesRequest
-	10, // 15: dns.v1.ZoneService.DeleteZone:input_type -> dns.v1.DeleteZoneRequest
-	12, // 16: dns.v1.ZoneService.ActivationCheck:input_type -> dns.v1.ActivationCheckRequest
-	5,  // 17: dns.v1.ZoneService.CreateZone:output_type -> dns.v1.CreateZoneResponse
-	7,  // 18: dns.v1.ZoneService.GetZone:output_type -> dns.v1.GetZoneResponse
-	9,  // 19: dns.v1.ZoneService.ListZones:output_type -> dns.v1.ListZonesResponse
-	11, // 20: dns.v1.ZoneService.DeleteZone:output_type -> dns.v1.DeleteZoneResponse
-	13, // 21: dns.v1.ZoneService.ActivationCheck:output_type -> dns.v1.ActivationCheckResponse
-	17, // [17:22] is the sub-list for method output_type
-	12, // [12:17] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	25, // 3: dns.v1.Zone.created_on:type_name -> google.protobuf.Timestamp
+	25, // 4: dns.v1.Zone.modified_on:type_name -> google.protobuf.Timestamp
+	25, // 5: dns.v1.Zone.activated_on:type_name -> google.protobuf.Timestamp
+	25, // 6: dns.v1.Zone.status_changed_on:type_name -> google.protobuf.Timestamp
+	1,  // 7: dns.v1.Zone.next_status:type_name -> dns.v1.ZoneStatus
+	25, // 8: dns.v1.Zone.next_status_on:type_name -> google.protobuf.Timestamp
+	4,  // 9: dns.v1.Zone.verification:type_name -> dns.v1.VerificationRecord
+	5,  // 10: dns.v1.Zone.activation_checks:type_name -> dns.v1.ActivationChecks
+	6,  // 11: dns.v1.Zone.hold:type_name -> dns.v1.ZoneHold
+	25, // 12: dns.v1.ActivationChecks.last_check_on:type_name -> google.protobuf.Timestamp
+	25, // 13: dns.v1.ActivationChecks.next_check_on:type_name -> google.protobuf.Timestamp
+	25, // 14: dns.v1.ActivationChecks.last_requested_on:type_name -> google.protobuf.Timestamp
+	25, // 15: dns.v1.ZoneHold.hold_after:type_name -> google.protobuf.Timestamp
+	0,  // 16: dns.v1.CreateZoneRequest.type:type_name -> dns.v1.ZoneType
+	2,  // 17: dns.v1.CreateZoneRequest.plan:type_name -> dns.v1.Plan
+	3,  // 18: dns.v1.CreateZoneResponse.zone:type_name -> dns.v1.Zone
+	3,  // 19: dns.v1.GetZoneResponse.zone:type_name -> dns.v1.Zone
+	3,  // 20: dns.v1.ListZonesResponse.zones:type_name -> dns.v1.Zone
+	3,  // 21: dns.v1.ActivationCheckResponse.zone:type_name -> dns.v1.Zone
+	2,  // 22: dns.v1.UpdateZoneRequest.plan:type_name -> dns.v1.Plan
+	3,  // 23: dns.v1.UpdateZoneResponse.zone:type_name -> dns.v1.Zone
+	6,  // 24: dns.v1.CreateZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
+	6,  // 25: dns.v1.GetZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
+	25, // 26: dns.v1.RemoveZoneHoldRequest.hold_after:type_name -> google.protobuf.Timestamp
+	6,  // 27: dns.v1.RemoveZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
+	7,  // 28: dns.v1.ZoneService.CreateZone:input_type -> dns.v1.CreateZoneRequest
+	9,  // 29: dns.v1.ZoneService.GetZone:input_type -> dns.v1.GetZoneRequest
+	11, // 30: dns.v1.ZoneService.ListZones:input_type -> dns.v1.ListZonesRequest
+	13, // 31: dns.v1.ZoneService.DeleteZone:input_type -> dns.v1.DeleteZoneRequest
+	15, // 32: dns.v1.ZoneService.ActivationCheck:input_type -> dns.v1.ActivationCheckRequest
+	17, // 33: dns.v1.ZoneService.UpdateZone:input_type -> dns.v1.UpdateZoneRequest
+	19, // 34: dns.v1.ZoneService.CreateZoneHold:input_type -> dns.v1.CreateZoneHoldRequest
+	21, // 35: dns.v1.ZoneService.GetZoneHold:input_type -> dns.v1.GetZoneHoldRequest
+	23, // 36: dns.v1.ZoneService.RemoveZoneHold:input_type -> dns.v1.RemoveZoneHoldRequest
+	8,  // 37: dns.v1.ZoneService.CreateZone:output_type -> dns.v1.CreateZoneResponse
+	10, // 38: dns.v1.ZoneService.GetZone:output_type -> dns.v1.GetZoneResponse
+	12, // 39: dns.v1.ZoneService.ListZones:output_type -> dns.v1.ListZonesResponse
+	14, // 40: dns.v1.ZoneService.DeleteZone:output_type -> dns.v1.DeleteZoneResponse
+	16, // 41: dns.v1.ZoneService.ActivationCheck:output_type -> dns.v1.ActivationCheckResponse
+	18, // 42: dns.v1.ZoneService.UpdateZone:output_type -> dns.v1.UpdateZoneResponse
+	20, // 43: dns.v1.ZoneService.CreateZoneHold:output_type -> dns.v1.CreateZoneHoldResponse
+	22, // 44: dns.v1.ZoneService.GetZoneHold:output_type -> dns.v1.GetZoneHoldResponse
+	24, // 45: dns.v1.ZoneService.RemoveZoneHold:output_type -> dns.v1.RemoveZoneHoldResponse
+	37, // [37:46] is the sub-list for method output_type
+	28, // [28:37] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_dns_v1_zone_proto_init() }
@@ -995,7 +1768,7 @@ func file_dns_v1_zone_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dns_v1_zone_proto_rawDesc), len(file_dns_v1_zone_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   11,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,10 @@ const (
 	ZoneService_ListZones_FullMethodName       = "/dns.v1.ZoneService/ListZones"
 	ZoneService_DeleteZone_FullMethodName      = "/dns.v1.ZoneService/DeleteZone"
 	ZoneService_ActivationCheck_FullMethodName = "/dns.v1.ZoneService/ActivationCheck"
+	ZoneService_UpdateZone_FullMethodName      = "/dns.v1.ZoneService/UpdateZone"
+	ZoneService_CreateZoneHold_FullMethodName  = "/dns.v1.ZoneService/CreateZoneHold"
+	ZoneService_GetZoneHold_FullMethodName     = "/dns.v1.ZoneService/GetZoneHold"
+	ZoneService_RemoveZoneHold_FullMethodName  = "/dns.v1.ZoneService/RemoveZoneHold"
 )
 
 // ZoneServiceClient is the client API for ZoneService service.
@@ -39,10 +43,22 @@ type ZoneServiceClient interface {
 	GetZone(ctx context.Context, in *GetZoneRequest, opts ...grpc.CallOption) (*GetZoneResponse, error)
 	// ListZones lists zones filtered by account and/or name, paginated.
 	ListZones(ctx context.Context, in *ListZonesRequest, opts ...grpc.CallOption) (*ListZonesResponse, error)
+	// DeleteZone removes a zone softly: status DELETED, still answered for
+	// seven days (as DNS-only), restorable by CreateZone of the same name in
+	// the same account; purged for good afterwards.
 	DeleteZone(ctx context.Context, in *DeleteZoneRequest, opts ...grpc.CallOption) (*DeleteZoneResponse, error)
 	// ActivationCheck re-runs the ownership check of a pending zone and
-	// activates it when it passes.
+	// activates it when it passes. Rate-limited per zone: once an hour on
+	// the free plan, every five minutes on paid plans.
 	ActivationCheck(ctx context.Context, in *ActivationCheckRequest, opts ...grpc.CallOption) (*ActivationCheckResponse, error)
+	// UpdateZone changes the plan of a zone; an initializing zone becomes
+	// pending when its plan is chosen.
+	UpdateZone(ctx context.Context, in *UpdateZoneRequest, opts ...grpc.CallOption) (*UpdateZoneResponse, error)
+	// Zone holds (Enterprise): while held, no other account may add the
+	// zone's name (nor, with include_subdomains, a name below it).
+	CreateZoneHold(ctx context.Context, in *CreateZoneHoldRequest, opts ...grpc.CallOption) (*CreateZoneHoldResponse, error)
+	GetZoneHold(ctx context.Context, in *GetZoneHoldRequest, opts ...grpc.CallOption) (*GetZoneHoldResponse, error)
+	RemoveZoneHold(ctx context.Context, in *RemoveZoneHoldRequest, opts ...grpc.CallOption) (*RemoveZoneHoldResponse, error)
 }
 
 type zoneServiceClient struct {
@@ -103,6 +119,46 @@ func (c *zoneServiceClient) ActivationCheck(ctx context.Context, in *ActivationC
 	return out, nil
 }
 
+func (c *zoneServiceClient) UpdateZone(ctx context.Context, in *UpdateZoneRequest, opts ...grpc.CallOption) (*UpdateZoneResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateZoneResponse)
+	err := c.cc.Invoke(ctx, ZoneService_UpdateZone_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *zoneServiceClient) CreateZoneHold(ctx context.Context, in *CreateZoneHoldRequest, opts ...grpc.CallOption) (*CreateZoneHoldResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateZoneHoldResponse)
+	err := c.cc.Invoke(ctx, ZoneService_CreateZoneHold_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *zoneServiceClient) GetZoneHold(ctx context.Context, in *GetZoneHoldRequest, opts ...grpc.CallOption) (*GetZoneHoldResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetZoneHoldResponse)
+	err := c.cc.Invoke(ctx, ZoneService_GetZoneHold_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *zoneServiceClient) RemoveZoneHold(ctx context.Context, in *RemoveZoneHoldRequest, opts ...grpc.CallOption) (*RemoveZoneHoldResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveZoneHoldResponse)
+	err := c.cc.Invoke(ctx, ZoneService_RemoveZoneHold_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ZoneServiceServer is the server API for ZoneService service.
 // All implementations must embed UnimplementedZoneServiceServer
 // for forward compatibility.
@@ -116,10 +172,22 @@ type ZoneServiceServer interface {
 	GetZone(context.Context, *GetZoneRequest) (*GetZoneResponse, error)
 	// ListZones lists zones filtered by account and/or name, paginated.
 	ListZones(context.Context, *ListZonesRequest) (*ListZonesResponse, error)
+	// DeleteZone removes a zone softly: status DELETED, still answered for
+	// seven days (as DNS-only), restorable by CreateZone of the same name in
+	// the same account; purged for good afterwards.
 	DeleteZone(context.Context, *DeleteZoneRequest) (*DeleteZoneResponse, error)
 	// ActivationCheck re-runs the ownership check of a pending zone and
-	// activates it when it passes.
+	// activates it when it passes. Rate-limited per zone: once an hour on
+	// the free plan, every five minutes on paid plans.
 	ActivationCheck(context.Context, *ActivationCheckRequest) (*ActivationCheckResponse, error)
+	// UpdateZone changes the plan of a zone; an initializing zone becomes
+	// pending when its plan is chosen.
+	UpdateZone(context.Context, *UpdateZoneRequest) (*UpdateZoneResponse, error)
+	// Zone holds (Enterprise): while held, no other account may add the
+	// zone's name (nor, with include_subdomains, a name below it).
+	CreateZoneHold(context.Context, *CreateZoneHoldRequest) (*CreateZoneHoldResponse, error)
+	GetZoneHold(context.Context, *GetZoneHoldRequest) (*GetZoneHoldResponse, error)
+	RemoveZoneHold(context.Context, *RemoveZoneHoldRequest) (*RemoveZoneHoldResponse, error)
 	mustEmbedUnimplementedZoneServiceServer()
 }
 
@@ -144,6 +212,18 @@ func (UnimplementedZoneServiceServer) DeleteZone(context.Context, *DeleteZoneReq
 }
 func (UnimplementedZoneServiceServer) ActivationCheck(context.Context, *ActivationCheckRequest) (*ActivationCheckResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ActivationCheck not implemented")
+}
+func (UnimplementedZoneServiceServer) UpdateZone(context.Context, *UpdateZoneRequest) (*UpdateZoneResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateZone not implemented")
+}
+func (UnimplementedZoneServiceServer) CreateZoneHold(context.Context, *CreateZoneHoldRequest) (*CreateZoneHoldResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateZoneHold not implemented")
+}
+func (UnimplementedZoneServiceServer) GetZoneHold(context.Context, *GetZoneHoldRequest) (*GetZoneHoldResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetZoneHold not implemented")
+}
+func (UnimplementedZoneServiceServer) RemoveZoneHold(context.Context, *RemoveZoneHoldRequest) (*RemoveZoneHoldResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveZoneHold not implemented")
 }
 func (UnimplementedZoneServiceServer) mustEmbedUnimplementedZoneServiceServer() {}
 func (UnimplementedZoneServiceServer) testEmbeddedByValue()                     {}
@@ -256,6 +336,78 @@ func _ZoneService_ActivationCheck_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ZoneService_UpdateZone_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateZoneRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ZoneServiceServer).UpdateZone(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ZoneService_UpdateZone_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ZoneServiceServer).UpdateZone(ctx, req.(*UpdateZoneRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ZoneService_CreateZoneHold_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateZoneHoldRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ZoneServiceServer).CreateZoneHold(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ZoneService_CreateZoneHold_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ZoneServiceServer).CreateZoneHold(ctx, req.(*CreateZoneHoldRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ZoneService_GetZoneHold_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetZoneHoldRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ZoneServiceServer).GetZoneHold(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ZoneService_GetZoneHold_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ZoneServiceServer).GetZoneHold(ctx, req.(*GetZoneHoldRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ZoneService_RemoveZoneHold_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveZoneHoldRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ZoneServiceServer).RemoveZoneHold(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ZoneService_RemoveZoneHold_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ZoneServiceServer).RemoveZoneHold(ctx, req.(*RemoveZoneHoldRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ZoneService_ServiceDesc is the grpc.ServiceDesc for ZoneService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -282,6 +434,22 @@ var ZoneService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ActivationCheck",
 			Handler:    _ZoneService_ActivationCheck_Handler,
+		},
+		{
+			MethodName: "UpdateZone",
+			Handler:    _ZoneService_UpdateZone_Handler,
+		},
+		{
+			MethodName: "CreateZoneHold",
+			Handler:    _ZoneService_CreateZoneHold_Handler,
+		},
+		{
+			MethodName: "GetZoneHold",
+			Handler:    _ZoneService_GetZoneHold_Handler,
+		},
+		{
+			MethodName: "RemoveZoneHold",
+			Handler:    _ZoneService_RemoveZoneHold_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,179 @@
+package zones
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/zonegrid/zonegrid/controlplane/store"
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+	"github.com/zonegrid/zonegrid/services/idempotency"
+	"github.com/zonegrid/zonegrid/services/status"
+)
+
+// annotated fills z's read-only lifecycle fields (next timer, check
+// state) and returns it.
+func (s *Service) annotated(z *dnsv1.Zone, checks *dnsv1.ActivationChecks) *dnsv1.Zone {
+	s.policy.Annotate(z, checks, s.scheduled)
+	return z
+}
+
+// ActivationCheck runs the ownership check of a zone now and activates it
+// when it passes. In delegation mode it is the lifecycle's check
+// (delegation for full and secondary zones, the verification TXT record
+// for partial ones), rate-limited per zone; in immediate mode it activates
+// a pending zone unless another account's zone of the name is active.
+func (s *Service) ActivationCheck(ctx context.Context, req *dnsv1.ActivationCheckRequest) (*dnsv1.ActivationCheckResponse, error) {
+	if err := s.zoneID(req.GetZoneId()); err != nil {
+		return nil, err
+	}
+	z, err := s.st.GetZone(ctx, req.GetZoneId())
+	if err != nil {
+		return nil, s.fail("activation_check", err)
+	}
+	switch z.GetStatus() {
+	case dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE:
+		return &dnsv1.ActivationCheckResponse{Zone: s.annotated(z, nil)}, nil
+	case dnsv1.ZoneStatus_ZONE_STATUS_INITIALIZING:
+		return nil, status.FailedPrecondition("ZONE_STATUS", "zone_id", "the zone has no plan yet: choose one with UpdateZone before checking its activation")
+	case dnsv1.ZoneStatus_ZONE_STATUS_DELETED:
+		return nil, status.FailedPrecondition("ZONE_STATUS", "zone_id", "the zone is deleted: add it again (CreateZone) to restore it")
+	}
+	now := s.now()
+	if s.life == nil {
+		return s.immediateCheck(ctx, z, now)
+	}
+	checks, err := s.st.ZoneChecks(ctx, z.GetId())
+	if err != nil {
+		return nil, s.fail("activation_check", err)
+	}
+	if every := s.policy.ManualCheckEvery(z.GetPlan()); every > 0 && checks.GetLastRequestedOn() != nil {
+		if wait := checks.GetLastRequestedOn().AsTime().Add(every).Sub(now); wait > 0 {
+			return nil, rateLimited(z, every, wait)
+		}
+	}
+	if _, err := s.life.CheckZone(ctx, z, checks, now, true); err != nil {
+		return nil, s.fail("activation_check", err)
+	}
+	if z, err = s.st.GetZone(ctx, z.GetId()); err != nil {
+		return nil, s.fail("activation_check", err)
+	}
+	if checks, err = s.st.ZoneChecks(ctx, z.GetId()); err != nil {
+		return nil, s.fail("activation_check", err)
+	}
+	reason := ""
+	if z.GetStatus() != dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE {
+		reason = checks.GetLastResult()
+		s.log.Info("zone not activated", zap.String("zone_id", z.GetId()), zap.String("zone", z.GetName()), zap.String("reason", reason))
+	}
+	return &dnsv1.ActivationCheckResponse{Zone: s.annotated(z, checks), Reason: reason}, nil
+}
+
+// rateLimited is ResourceExhausted with a RetryInfo and a QuotaFailure
+// naming the limit.
+func rateLimited(z *dnsv1.Zone, every, wait time.Duration) error {
+	msg := fmt.Sprintf("activation checks of this zone are limited to one every %s on its plan; retry in %s", every, wait.Round(time.Second))
+	st, err := grpcstatus.New(codes.ResourceExhausted, msg).WithDetails(
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)},
+		&errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{
+			Subject: "zone:" + z.GetId(), Description: msg,
+		}}},
+	)
+	if err != nil {
+		return grpcstatus.Error(codes.ResourceExhausted, msg)
+	}
+	return st.Err()
+}
+
+// immediateCheck activates a pending or moved zone unless another
+// account's zone of the name is active (immediate mode, no external proof).
+func (s *Service) immediateCheck(ctx context.Context, z *dnsv1.Zone, now time.Time) (*dnsv1.ActivationCheckResponse, error) {
+	others, err := s.st.ZonesNamedAt(ctx, z.GetName(), 0)
+	if err != nil {
+		return nil, s.fail("activation_check", err)
+	}
+	for _, o := range others {
+		if o.GetId() != z.GetId() && o.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE {
+			reason := "another account's zone of this name is active"
+			s.log.Info("zone not activated", zap.String("zone_id", z.GetId()), zap.String("zone", z.GetName()), zap.String("reason", reason))
+			return &dnsv1.ActivationCheckResponse{Zone: s.annotated(z, nil), Reason: reason}, nil
+		}
+	}
+	if z, err = s.st.ActivateZone(ctx, z.GetId(), now); err != nil {
+		return nil, s.fail("activation_check", err)
+	}
+	s.log.Info("zone activated", zap.String("zone_id", z.GetId()), zap.String("zone", z.GetName()), zap.String("account_id", z.GetAccountId()))
+	return &dnsv1.ActivationCheckResponse{Zone: s.annotated(z, nil)}, nil
+}
+
+// UpdateZone changes a zone's plan. Choosing the plan of an initializing
+// zone makes it pending ("Plan selection" in the documents' diagram); a
+// deleted zone is restored by CreateZone, not changed.
+func (s *Service) UpdateZone(ctx context.Context, req *dnsv1.UpdateZoneRequest) (*dnsv1.UpdateZoneResponse, error) {
+	if err := s.zoneID(req.GetZoneId()); err != nil {
+		return nil, err
+	}
+	plan := req.GetPlan()
+	if plan == dnsv1.Plan_PLAN_UNSPECIFIED {
+		return nil, status.InvalidArgument("plan", "is required")
+	}
+	if _, ok := dnsv1.Plan_name[int32(plan)]; !ok {
+		return nil, status.InvalidArgument("plan", "unknown plan")
+	}
+	return idempotency.Do(ctx, s.st, dnsv1.ZoneService_UpdateZone_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.UpdateZoneResponse, error) {
+		now := s.now()
+		z, err := s.st.GetZone(ctx, req.GetZoneId())
+		if err != nil {
+			return nil, s.fail("update", err)
+		}
+		if z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_DELETED {
+			return nil, status.FailedPrecondition("ZONE_STATUS", "zone_id", "the zone is deleted: add it again (CreateZone) to restore it")
+		}
+		if v := s.names.check(z.GetName(), plan); v != nil {
+			return nil, status.InvalidArgumentCoded(*v)
+		}
+		if z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_INITIALIZING {
+			if z, err = s.choosePlan(ctx, z.GetId(), plan, now); err != nil {
+				return nil, s.fail("update", err)
+			}
+		} else if z, err = s.st.UpdateZone(ctx, "UpdateZone", z.GetId(), func(z *dnsv1.Zone) (*dnsv1.Zone, error) {
+			if z.GetPlan() == plan {
+				return nil, nil
+			}
+			z.Plan = plan
+			z.ModifiedOn = timestamppbNow(now)
+			return z, nil
+		}); err != nil {
+			return nil, s.fail("update", err)
+		}
+		resp := &dnsv1.UpdateZoneResponse{Zone: s.annotated(z, nil)}
+		if err := idempotency.Respond(ctx, resp); err != nil {
+			return nil, s.fail("update", err)
+		}
+		s.log.Info("zone updated", zap.String("zone_id", z.GetId()), zap.Stringer("plan", plan), zap.Stringer("status", z.GetStatus()))
+		return resp, nil
+	})
+}
+
+// choosePlan gives an initializing zone its plan and makes it pending (or
+// active in immediate mode when nobody else holds the name active).
+func (s *Service) choosePlan(ctx context.Context, zoneID string, plan dnsv1.Plan, now time.Time) (*dnsv1.Zone, error) {
+	return s.st.UpdateZoneGroup(ctx, "UpdateZone", zoneID, func(t *dnsv1.Zone, others []*dnsv1.Zone) ([]*dnsv1.Zone, error) {
+		if t.GetStatus() != dnsv1.ZoneStatus_ZONE_STATUS_INITIALIZING {
+			return nil, fmt.Errorf("zone %s: no longer initializing: %w", zoneID, store.ErrConflict)
+		}
+		ts := timestamppbNow(now)
+		t.Plan, t.ModifiedOn, t.StatusChangedOn = plan, ts, ts
+		t.Status = dnsv1.ZoneStatus_ZONE_STATUS_PENDING
+		if s.act.activateOnCreate(others) {
+			t.Status, t.ActivatedOn = dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE, ts
+		}
+		return []*dnsv1.Zone{t}, nil
+	})
+}
