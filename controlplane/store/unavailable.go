@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
@@ -103,8 +104,12 @@ func (k boundedKV) classify(ctx, cctx context.Context, err error) error {
 		return err
 	}
 	// etcd answered, or its client gave up, with Unavailable: no leader,
-	// a request timed out inside etcd, no connection.
-	if grpcstatus.Code(err) == codes.Unavailable {
+	// a request timed out inside etcd, no connection. The client turns
+	// etcd's own errors into rpctypes.EtcdError, which has a code but no
+	// gRPC status ("etcdserver: leader changed" during an election was
+	// answered Internal: the chaos suite).
+	var ee rpctypes.EtcdError
+	if grpcstatus.Code(err) == codes.Unavailable || (errors.As(err, &ee) && ee.Code() == codes.Unavailable) {
 		return &UnavailableError{Reason: "unreachable or without a leader", Err: err}
 	}
 	return err
