@@ -15,7 +15,8 @@
 // Every acknowledged write is then followed on the edge: a goroutine asks
 // the edge for the name until it is answered as written (present with the new
 // address, or gone), and the time from the API's acknowledgement is recorded;
-// a write not shown within -verify-window is "unseen". At the end the writer
+// a write not shown before the name's next write starts (-slots × -interval
+// after it started) is "unseen". At the end the writer
 // checks every slot against the edge once more (a deleted name must be
 // NXDOMAIN or have no A record) and times how long after its acknowledgement
 // the edge answered the last write, which is always a create or an update.
@@ -56,7 +57,6 @@ func main() {
 		slots    = flag.Int("slots", 100, "names the writes cycle through (the zone's size varies by at most this)")
 		timeout  = flag.Duration("timeout", 5*time.Second, "per-write deadline")
 		settle   = flag.Duration("settle", 10*time.Second, "how long the edge may take to show the final state")
-		window   = flag.Duration("verify-window", 5*time.Second, "how long the edge may take to show each write (keep it below -slots × -interval, when the slot is written again)")
 	)
 	flag.Parse()
 	if *slots < 1 || *interval <= 0 {
@@ -86,7 +86,7 @@ func main() {
 		locks:   make([]sync.Mutex, *slots),
 		timeout: *timeout,
 		edge:    *edge,
-		window:  *window,
+		window:  time.Duration(*slots) * *interval,
 	}
 	for i := range w.slots {
 		w.slots[i].name = fmt.Sprintf("soak-%03d.%s", i, w.zone.GetName())
@@ -107,7 +107,8 @@ func main() {
 		w.last = i
 		w.issued++
 		n := w.issued
-		inflight.Go(func() { w.step(ctx, i, n) })
+		started := time.Now()
+		inflight.Go(func() { w.step(ctx, i, n, started) })
 	}
 loop:
 	for {
@@ -121,10 +122,12 @@ loop:
 		}
 	}
 	inflight.Wait()
-	// The last write shows on the edge: make it a create or an update.
+	// The last write shows on the edge: after a delete, create the name
+	// again (once the delete's own check is done).
 	if !w.slots[w.last].present {
-		issue()
-		inflight.Wait()
+		w.verifyWG.Wait()
+		w.issued++
+		w.step(ctx, w.last, w.issued, time.Now())
 	}
 	elapsed := time.Since(start)
 	lastAcked := w.slots[w.last].ackedAt
@@ -194,11 +197,11 @@ type writer struct {
 
 	// Every acknowledged write is followed on the edge by its own goroutine.
 	edge     string
-	window   time.Duration
+	window   time.Duration // a write's name is written again this long after it started
 	verifyWG sync.WaitGroup
 	mu       sync.Mutex
 	seen     []time.Duration // acknowledgement → edge answers it
-	unseen   int             // acknowledged, never answered within window
+	unseen   int             // acknowledged, never answered before the name's next write
 }
 
 // adopt reads the slots' current records (from an earlier run on the same
@@ -235,8 +238,8 @@ func (w *writer) resync(ctx context.Context, i int) error {
 	return nil
 }
 
-// step makes write number n: the next move of slot i.
-func (w *writer) step(ctx context.Context, i, n int) {
+// step makes write number n, started at started: the next move of slot i.
+func (w *writer) step(ctx context.Context, i, n int, started time.Time) {
 	w.locks[i].Lock()
 	defer w.locks[i].Unlock()
 	s := &w.slots[i]
@@ -296,15 +299,18 @@ func (w *writer) step(ctx context.Context, i, n int) {
 	}
 	s.ackedAt = time.Now()
 	w.verifyWG.Add(1)
-	go w.verify(*s, s.ackedAt)
+	go w.verify(*s, s.ackedAt, started.Add(w.window))
 }
 
 // verify polls the edge until it answers slot s as it was just written, and
 // records how long after the acknowledgement that was.
-func (w *writer) verify(s slot, acked time.Time) {
+// It stops at deadline, when the name's next write starts. It polls every
+// tenth of the time waited so far (2 to 50 ms), so slow propagation does not
+// turn the pollers into load of their own.
+func (w *writer) verify(s slot, acked, deadline time.Time) {
 	defer w.verifyWG.Done()
 	cl := &dns.Client{Timeout: time.Second}
-	for deadline := acked.Add(w.window); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+	for ; time.Now().Before(deadline); time.Sleep(min(max(time.Since(acked)/10, 2*time.Millisecond), 50*time.Millisecond)) {
 		if matches(cl, w.edge, s) {
 			d := time.Since(acked)
 			w.mu.Lock()
@@ -316,7 +322,7 @@ func (w *writer) verify(s slot, acked time.Time) {
 	w.mu.Lock()
 	w.unseen++
 	w.mu.Unlock()
-	log.Printf("edge %s never showed the write of %s (present=%v content=%s) within %v", w.edge, s.name, s.present, s.content, w.window)
+	log.Printf("edge %s never showed the write of %s (present=%v content=%s) before its next write", w.edge, s.name, s.present, s.content)
 }
 
 // check first polls the edge until it answers the last write (how long
