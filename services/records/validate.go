@@ -152,8 +152,16 @@ func comment(c string, plan dnsv1.Plan) (string, error) {
 	return c, nil
 }
 
+// notTagNameRune reports a rune a tag name may not hold: "tag names ...
+// can only contain letters, numbers, -, and _".
+func notTagNameRune(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+}
+
 // tags: only on plans with tags; at most 20 of the form name:value, name up
-// to 32 and value up to 100 characters, no duplicates.
+// to 32 characters of letters, digits, - and _ (case-insensitive, stored
+// lower-case), value up to 100 characters without control characters, no
+// duplicates ("DNS record comments and tags", Reference).
 func tags(in []string, plan dnsv1.Plan) ([]string, error) {
 	if len(in) == 0 {
 		return nil, nil
@@ -176,13 +184,19 @@ func tags(in []string, plan dnsv1.Plan) ([]string, error) {
 			return nil, invalid(field, "%q is not of the form name:value", t)
 		case !utf8.ValidString(t) || strings.IndexFunc(t, unicode.IsControl) >= 0:
 			return nil, invalid(field, "contains invalid characters")
+		case strings.IndexFunc(name, notTagNameRune) >= 0:
+			return nil, invalid(field, "tag name %q may only hold letters, digits, - and _", name)
 		case utf8.RuneCountInString(name) > l.TagNameMax:
 			return nil, plans.NewValue(plans.LimitTagNameLength, field, plan, int64(l.TagNameMax),
 				"tag name is longer than %d characters", l.TagNameMax)
 		case utf8.RuneCountInString(value) > l.TagValueMax:
 			return nil, plans.NewValue(plans.LimitTagValueLength, field, plan, int64(l.TagValueMax),
 				"tag value is longer than %d characters", l.TagValueMax)
-		case seen[t]:
+		}
+		// Tag names are not case-sensitive (the documents): stored
+		// lower-case, and duplicates found on that form.
+		t = strings.ToLower(name) + ":" + value
+		if seen[t] {
 			return nil, invalid(field, "duplicate tag %q", t)
 		}
 		seen[t] = true

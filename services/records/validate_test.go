@@ -86,6 +86,13 @@ func TestTTLRules(t *testing.T) {
 	}
 }
 
+func TestTagNamesAreStoredLowerCase(t *testing.T) {
+	got, err := tags([]string{"Team-A_1:Web"}, dnsv1.Plan_PLAN_PRO)
+	if err != nil || len(got) != 1 || got[0] != "team-a_1:Web" {
+		t.Fatalf("tags = %q, %v; want [team-a_1:Web]", got, err)
+	}
+}
+
 func TestTagRules(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -102,6 +109,10 @@ func TestTagRules(t *testing.T) {
 		{"name too long", []string{strings.Repeat("n", 33) + ":v"}, dnsv1.Plan_PLAN_BUSINESS, "tags[0]", plans.LimitTagNameLength},
 		{"value too long", []string{"n:" + strings.Repeat("v", 101)}, dnsv1.Plan_PLAN_ENTERPRISE, "tags[0]", plans.LimitTagValueLength},
 		{"duplicate", []string{"a:b", "a:b"}, dnsv1.Plan_PLAN_PRO, "tags[1]", ""},
+		{"duplicate in another case", []string{"Team:web", "team:web"}, dnsv1.Plan_PLAN_PRO, "tags[1]", ""},
+		{"name with a space", []string{"my team:web"}, dnsv1.Plan_PLAN_PRO, "tags[0]", ""},
+		{"name with a dot", []string{"team.a:web"}, dnsv1.Plan_PLAN_PRO, "tags[0]", ""},
+		{"value may hold a colon and spaces", []string{"url:http://x y"}, dnsv1.Plan_PLAN_PRO, "", ""},
 		{"too many", make([]string, 21), dnsv1.Plan_PLAN_PRO, "tags", plans.LimitTagsPerRecord},
 	}
 	for _, tt := range tests {
