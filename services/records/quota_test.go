@@ -244,3 +244,28 @@ func TestConcurrentCreatesNeverPassTheQuota(t *testing.T) {
 		t.Fatalf("%d records, want exactly the quota of 200", n)
 	}
 }
+
+func TestCommentsAndTagsOnlyOnFullAndPartialZones(t *testing.T) {
+	e := newEnv(t, dnsv1.Plan_PLAN_ENTERPRISE)
+	z, err := e.st.CreateZone(ctx(t), "acct1", "sec.example.", func(store.ZoneCreation) (*dnsv1.Zone, error) {
+		return &dnsv1.Zone{Id: "sec1", AccountId: "acct1", Name: "sec.example.", Plan: dnsv1.Plan_PLAN_ENTERPRISE,
+			Type: dnsv1.ZoneType_ZONE_TYPE_SECONDARY}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		in    *dnsv1.Record
+		field string
+	}{
+		{&dnsv1.Record{Name: "a", Type: "A", Content: "192.0.2.1", Comment: "c"}, "record.comment"},
+		{&dnsv1.Record{Name: "a", Type: "A", Content: "192.0.2.1", Tags: []string{"team:web"}}, "record.tags"},
+	} {
+		_, err := e.client.CreateRecord(ctx(t), &dnsv1.CreateRecordRequest{ZoneId: z.GetId(), Record: tt.in})
+		wantInvalid(t, err, tt.field)
+	}
+	if _, err := e.client.CreateRecord(ctx(t), &dnsv1.CreateRecordRequest{ZoneId: z.GetId(),
+		Record: &dnsv1.Record{Name: "a", Type: "A", Content: "192.0.2.1"}}); err != nil {
+		t.Fatalf("plain record on a secondary zone: %v", err)
+	}
+}

@@ -78,6 +78,15 @@ func normalize(in *dnsv1.Record, zone *dnsv1.Zone, settings *dnsv1.ZoneSettings,
 		out.Settings = &dnsv1.RecordSettings{FlattenCname: true}
 	}
 
+	if zone.GetType() == dnsv1.ZoneType_ZONE_TYPE_SECONDARY {
+		// "Comments and tags are only supported for full and partial zones."
+		if in.GetComment() != "" {
+			return nil, invalid("comment", "comments are only supported on full and partial zones")
+		}
+		if len(in.GetTags()) > 0 {
+			return nil, invalid("tags", "tags are only supported on full and partial zones")
+		}
+	}
 	if out.Comment, err = comment(in.GetComment(), zone.GetPlan()); err != nil {
 		return nil, err
 	}
