@@ -1,6 +1,8 @@
 // Package settings implements dns.v1.SettingsService: account-wide DNS
-// settings (enforce_dns_only) and per-zone settings (CNAME flattening, NS
-// TTL, SOA timers), with update_mask support.
+// settings (enforce_dns_only), per-zone settings (CNAME flattening, NS
+// TTL, the SOA fields, multi-provider, secondary override, the operator's
+// record quota override) and the account's DNS zone defaults, with
+// update_mask support. Plan limits come from controlplane/plans.
 package settings
 
 import (
