@@ -2,11 +2,13 @@ package builder
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
 
+	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
@@ -89,7 +91,7 @@ func compileZone(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, re
 		Name:             z.GetName(),
 		Version:          uint64(rev),
 		Status:           status,
-		NameServers:      z.GetNameServers(),
+		NameServers:      servedNameservers(z, zs, recs),
 		NsTtl:            orDefault(zs.GetNsTtl(), DefaultNSTTL),
 		Soa:              zoneSOA(z, zs, rev, opts),
 		FlattenAllCnames: zs.GetFlattenAllCnames(),
@@ -112,6 +114,31 @@ func compileZone(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, re
 		})
 	}
 	return out, errs
+}
+
+// servedNameservers is the apex NS set: the assigned nameservers, and with
+// multi-provider DNS (a setting of full zones, always on for secondary
+// zones) the user's apex NS records after them ("responses to DNS queries
+// made to the zone apex and requesting NS records will contain both
+// Cloudflare's and your other DNS providers' nameservers"). Without it the
+// user's apex NS records are ignored.
+func servedNameservers(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record) []string {
+	ns := z.GetNameServers()
+	if !zs.GetMultiProvider() && z.GetType() != dnsv1.ZoneType_ZONE_TYPE_SECONDARY {
+		return ns
+	}
+	out := slices.Clone(ns)
+	for _, r := range recs {
+		if !strings.EqualFold(r.GetType(), "NS") || r.GetName() != z.GetName() {
+			continue
+		}
+		target, err := dnsname.Normalize(r.GetContent())
+		if err != nil || slices.Contains(out, target) {
+			continue
+		}
+		out = append(out, target)
+	}
+	return out
 }
 
 // presentation renders a record as a zone-file line for dns.NewRR.

@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -137,5 +138,36 @@ func BenchmarkCompileZone(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		compileZone(z, &dnsv1.ZoneSettings{}, recs, 1, CompileOptions{SOARname: "dns.zonegrid.test."})
+	}
+}
+
+func TestApexNSRecordsAreServedOnlyWithMultiProvider(t *testing.T) {
+	recs := []*dnsv1.Record{
+		{Id: "n1", Name: "mp.test.", Type: "NS", Content: "NS1.External.net", Ttl: 3600},
+		{Id: "n2", Name: "mp.test.", Type: "NS", Content: "ada.ns.zg.test.", Ttl: 3600},
+		{Id: "n3", Name: "sub.mp.test.", Type: "NS", Content: "ns.child.net.", Ttl: 3600},
+	}
+	ours := []string{"ada.ns.zg.test.", "bob.ns.zg.test."}
+	tests := []struct {
+		name  string
+		typ   dnsv1.ZoneType
+		multi bool
+		want  []string
+	}{
+		{"full zone ignores the user's apex NS", dnsv1.ZoneType_ZONE_TYPE_FULL, false, ours},
+		{"multi-provider adds them after ours, once", dnsv1.ZoneType_ZONE_TYPE_FULL, true, append(slices.Clone(ours), "ns1.external.net.")},
+		{"secondary zones always do", dnsv1.ZoneType_ZONE_TYPE_SECONDARY, false, append(slices.Clone(ours), "ns1.external.net.")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			z := &dnsv1.Zone{Id: "z", AccountId: "a", Name: "mp.test.", Type: tt.typ, Status: dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE, NameServers: ours}
+			snap, errs := compileZone(z, &dnsv1.ZoneSettings{MultiProvider: tt.multi}, recs, 7, CompileOptions{})
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			if got := snap.GetHeader().GetNameServers(); !slices.Equal(got, tt.want) {
+				t.Fatalf("apex NS %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

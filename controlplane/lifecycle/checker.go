@@ -42,15 +42,26 @@ type Result struct {
 	Reason string
 }
 
+// CheckOptions are the zone settings a check depends on.
+type CheckOptions struct {
+	// MultiProvider accepts a delegation that lists other providers'
+	// nameservers next to the assigned ones ("Cloudflare will activate a
+	// primary (full setup) zone even if its nameservers listed at the
+	// registrar include nameservers from other DNS providers"); always on
+	// for secondary zones.
+	MultiProvider bool
+}
+
 // Checker asks the public DNS whether a zone is (still) the platform's.
 type Checker interface {
-	Check(ctx context.Context, z *dnsv1.Zone) Result
+	Check(ctx context.Context, z *dnsv1.Zone, opts CheckOptions) Result
 }
 
 // DNSChecker checks through a resolver (host:port):
 //   - full and secondary zones, pending: the NS set of the name equals the
 //     assigned nameservers (the proof of control: only who controls the
-//     registrar delegation passes);
+//     registrar delegation passes), or holds them all with multi-provider
+//     DNS;
 //   - full and secondary zones, active or moved: every assigned nameserver
 //     is in the NS set ("the Cloudflare nameservers are no longer present
 //     on your domain's NS records" is what moves a zone);
@@ -65,7 +76,7 @@ type DNSChecker struct {
 }
 
 // Check implements Checker.
-func (d *DNSChecker) Check(ctx context.Context, z *dnsv1.Zone) Result {
+func (d *DNSChecker) Check(ctx context.Context, z *dnsv1.Zone, opts CheckOptions) Result {
 	name := z.GetName()
 	pending := z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_PENDING
 	if z.GetType() == dnsv1.ZoneType_ZONE_TYPE_PARTIAL {
@@ -102,12 +113,22 @@ func (d *DNSChecker) Check(ctx context.Context, z *dnsv1.Zone) Result {
 	switch {
 	case len(got) == 0:
 		return Result{Reason: fmt.Sprintf("%s has no NS records; set them to %s", name, wantList)}
-	case pending && !slices.Equal(got, want):
+	case pending && !opts.MultiProvider && !slices.Equal(got, want):
 		return Result{Reason: fmt.Sprintf("nameservers are %s; set them to %s", strings.Join(got, ", "), wantList)}
 	case !pending && !containsAll(got, want):
 		return Result{Reason: fmt.Sprintf("nameservers are %s; the assigned nameservers %s are no longer all present", strings.Join(got, ", "), wantList)}
 	}
 	return Result{OK: true}
+}
+
+// NS returns the NS set the public DNS has for name (from the answer or a
+// referral), normalized.
+func (d *DNSChecker) NS(ctx context.Context, name string) ([]string, error) {
+	ns, err := d.lookup(ctx, name, dns.TypeNS)
+	if err != nil {
+		return nil, err
+	}
+	return dnsname.NormalizedSet(ns), nil
 }
 
 func containsAll(set, want []string) bool {

@@ -257,7 +257,17 @@ func (w *Worker) CheckZone(ctx context.Context, z *dnsv1.Zone, state *dnsv1.Acti
 		return false, errors.New("lifecycle: no checker configured")
 	}
 	c := proto.Clone(current(z, state)).(*dnsv1.ActivationChecks)
-	res := w.cfg.Checker.Check(ctx, z)
+	var opts CheckOptions
+	if z.GetType() == dnsv1.ZoneType_ZONE_TYPE_SECONDARY {
+		opts.MultiProvider = true
+	} else if z.GetType() == dnsv1.ZoneType_ZONE_TYPE_FULL {
+		zs, err := w.st.GetZoneSettings(ctx, z.GetId())
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return false, fmt.Errorf("check zone %s: %w", z.GetId(), err)
+		}
+		opts.MultiProvider = zs.GetMultiProvider()
+	}
+	res := w.cfg.Checker.Check(ctx, z, opts)
 	ts := timestamppb.New(now)
 	c.LastCheckOn, c.LastResult = ts, res.Reason
 	c.Checks++

@@ -374,7 +374,7 @@ func TestPartialZonesActivateByTheVerificationRecordAndMoveWithoutSOA(t *testing
 // countingChecker records which worker checked.
 type countingChecker struct{ n atomic.Int64 }
 
-func (c *countingChecker) Check(context.Context, *dnsv1.Zone) Result {
+func (c *countingChecker) Check(context.Context, *dnsv1.Zone, CheckOptions) Result {
 	c.n.Add(1)
 	return Result{Reason: "never"}
 }
@@ -414,5 +414,26 @@ func TestOneControlPlaneRunsTheLifecycleAndAnotherTakesOver(t *testing.T) {
 	}
 	if b.n.Load() == 0 {
 		t.Fatal("b never took over")
+	}
+}
+
+func TestMultiProviderActivatesWithOtherProvidersNameservers(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	z := e.zone(t, "multi", "acct", "multi.test.", dnsv1.ZoneType_ZONE_TYPE_FULL, dnsv1.Plan_PLAN_ENTERPRISE, dnsv1.ZoneStatus_ZONE_STATUS_PENDING)
+	e.parent.setNS("multi.test.", append([]string{"ns1.external.net."}, z.GetNameServers()...)...)
+	e.stepAt(t, time.Minute)
+	if got := e.status(t, "multi"); got != dnsv1.ZoneStatus_ZONE_STATUS_PENDING {
+		t.Fatalf("activated with an extra provider but multi-provider off: %v", got)
+	}
+	if _, err := e.st.UpdateZoneSettings(ctx, "multi", func(_ *dnsv1.Zone, zs *dnsv1.ZoneSettings) (*dnsv1.ZoneSettings, error) {
+		zs.MultiProvider = true
+		return zs, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.stepAt(t, 3*time.Minute)
+	if got := e.status(t, "multi"); got != dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE {
+		t.Fatalf("multi-provider on: %v, want ACTIVE", got)
 	}
 }

@@ -2,6 +2,7 @@ package nameservers
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -64,5 +65,71 @@ func TestAssign(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestRandomizedAssignmentAvoidsTakenPairs(t *testing.T) {
+	p, err := NewPool([]string{"a.ns.", "b.ns.", "c.ns."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for range 200 {
+		got := p.AssignRandom(Request{AccountID: "acct", Taken: [][]string{{"a.ns.", "b.ns."}}})
+		if samePair([2]string{"a.ns.", "b.ns."}, got) {
+			t.Fatalf("assigned a taken pair %v", got)
+		}
+		seen[got[0]+got[1]] = true
+	}
+	if len(seen) != 2 {
+		t.Fatalf("randomized method used %d pairs of the 2 free, want both", len(seen))
+	}
+}
+
+func TestPairsWithinAPresetDelegation(t *testing.T) {
+	p, err := NewPool([]string{"a.ns.", "b.ns.", "c.ns.", "d.ns."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		preset []string
+		want   int
+	}{
+		{nil, 0},
+		{[]string{"A.ns", "b.ns."}, 1},
+		{[]string{"a.ns.", "b.ns.", "c.ns.", "x.other."}, 3},
+		{[]string{"a.ns.", "x.other."}, 0},
+	}
+	for _, tt := range tests {
+		if got := p.PairsWithin(tt.preset); len(got) != tt.want {
+			t.Fatalf("PairsWithin(%v) = %v, want %d pairs", tt.preset, got, tt.want)
+		}
+	}
+}
+
+func TestAdvancedSetsUseOneLabelUnderThreeDomainsAndAvoidRelatedZones(t *testing.T) {
+	a, err := NewAdvanced(DefaultAdvancedDomains())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := a.Assign(Request{AccountID: "bank"})
+	if len(first) != 3 {
+		t.Fatalf("advanced set %v, want 3 names", first)
+	}
+	label := first[0][:strings.Index(first[0], ".")]
+	for i, n := range first {
+		if n != label+"."+DefaultAdvancedDomains()[i] {
+			t.Fatalf("advanced set %v: want %s under each domain", first, label)
+		}
+	}
+	if again := a.Assign(Request{AccountID: "bank"}); !slices.Equal(again, first) {
+		t.Fatalf("same account got %v then %v", first, again)
+	}
+	child := a.Assign(Request{AccountID: "bank", Taken: [][]string{first}})
+	if slices.Equal(child, first) {
+		t.Fatalf("a child zone got its parent's set %v", child)
+	}
+	if _, err := NewAdvanced([]string{"a.test."}); err == nil {
+		t.Fatal("NewAdvanced accepted one domain")
 	}
 }

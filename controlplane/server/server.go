@@ -83,6 +83,9 @@ type Config struct {
 	SnapshotSigningKeyFile string
 	// NameserverPool; empty = nameservers.DefaultPool.
 	NameserverPool []string
+	// AdvancedNameserverDomains are the three domains of advanced
+	// nameservers; empty = nameservers.DefaultAdvancedDomains.
+	AdvancedNameserverDomains []string
 	// SOARname of every zone; "" = "dns.zonegrid.test.".
 	SOARname string
 	// ExtraPublicSuffixes are added to the Public Suffix List for zone
@@ -313,6 +316,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 		Pool: pool, ActivationMode: cfg.ActivationMode, Resolver: cfg.ActivationResolver,
 		ExtraSuffixes: cfg.ExtraPublicSuffixes, SOARname: cfg.SOARname,
 		PartialSuffix: cfg.PartialSuffix, Lifecycle: s.life, Policy: cfg.Lifecycle,
+		AdvancedDomains: cfg.AdvancedNameserverDomains,
 	}, log.Named("zones"))
 	if err != nil {
 		s.closeClients()

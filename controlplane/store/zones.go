@@ -167,6 +167,15 @@ func (s *Store) relatedZones(ctx context.Context, name string, rev int64) ([]*dn
 // The account's preferred nameservers are set to the zone's when it has
 // none. An error from build is returned as is.
 func (s *Store) CreateZone(ctx context.Context, accountID, name string, build func(c ZoneCreation) (*dnsv1.Zone, error)) (*dnsv1.Zone, error) {
+	return s.CreateZoneWith(ctx, accountID, name, nil, build)
+}
+
+// CreateZoneWith is CreateZone with the settings a new zone starts with
+// (nil: none set); a restored zone keeps its own.
+func (s *Store) CreateZoneWith(ctx context.Context, accountID, name string, settings *dnsv1.ZoneSettings, build func(c ZoneCreation) (*dnsv1.Zone, error)) (*dnsv1.Zone, error) {
+	if settings == nil {
+		settings = &dnsv1.ZoneSettings{}
+	}
 	if !validID(accountID) {
 		return nil, fmt.Errorf("account %q: invalid id", accountID)
 	}
@@ -238,7 +247,7 @@ func (s *Store) CreateZone(ctx context.Context, accountID, name string, build fu
 		if err != nil {
 			return nil, err
 		}
-		sv, err := marshal(&dnsv1.ZoneSettings{}, "zone settings")
+		sv, err := marshal(settings, "zone settings")
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,8 @@ import (
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/zonegrid/zonegrid/controlplane/nameservers"
+	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
@@ -209,5 +212,73 @@ func TestZoneHoldsKeepOtherAccountsOut(t *testing.T) {
 	}
 	if _, err := c.RemoveZoneHold(ctx, &dnsv1.RemoveZoneHoldRequest{ZoneId: id, HoldAfter: timestamppb.New(now.Add(-time.Hour))}); grpcstatus.Code(err) != codes.InvalidArgument {
 		t.Fatalf("hold_after in the past: %v, want InvalidArgument", err)
+	}
+}
+
+func TestNewZonesFollowTheAccountsZoneDefaults(t *testing.T) {
+	st := newStore(t)
+	c := newClientOn(t, st, Options{})
+	ctx := ctxT(t)
+	if _, err := st.UpdateAccountZoneDefaults(ctx, "corp", func(d *dnsv1.AccountZoneDefaults) (*dnsv1.AccountZoneDefaults, error) {
+		d.NameserverMethod = dnsv1.NameserverMethod_NAMESERVER_METHOD_ADVANCED
+		d.MultiProvider = true
+		d.NsTtl = 3600
+		return d, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	made, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "corp", Name: "corp.example", Plan: dnsv1.Plan_PLAN_ENTERPRISE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := made.GetZone().GetNameServers()
+	if len(ns) != 3 || !strings.HasSuffix(ns[0], ".fdns-a.zonegrid.test.") || !strings.HasSuffix(ns[2], ".fdns-c.zonegrid.test.") {
+		t.Fatalf("advanced nameservers %v, want one label under the three advanced domains", ns)
+	}
+	zs, err := st.GetZoneSettings(ctx, made.GetZone().GetId())
+	if err != nil || !zs.GetMultiProvider() || zs.GetNsTtl() != 3600 {
+		t.Fatalf("new zone settings %v (%v), want the account defaults", zs, err)
+	}
+	child, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "corp", Name: "dev.corp.example", Plan: dnsv1.Plan_PLAN_ENTERPRISE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(child.GetZone().GetNameServers(), ns) {
+		t.Fatalf("a child zone got its parent's advanced set %v", ns)
+	}
+	if _, err := st.UpdateAccountZoneDefaults(ctx, "corp", func(d *dnsv1.AccountZoneDefaults) (*dnsv1.AccountZoneDefaults, error) {
+		d.NameserverMethod = dnsv1.NameserverMethod_NAMESERVER_METHOD_ACCOUNT_CUSTOM
+		return d, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "corp", Name: "other.example", Plan: dnsv1.Plan_PLAN_ENTERPRISE}); grpcstatus.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("custom nameservers (not offered): %v, want FailedPrecondition", err)
+	}
+}
+
+func TestAPresetDelegationIsNeverAssigned(t *testing.T) {
+	parent, addr := startFakeDelegation(t)
+	pool, err := nameservers.NewPool([]string{"ns1.zg.test", "ns2.zg.test", "ns3.zg.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, Options{Pool: pool, ActivationMode: ModeDelegation, Resolver: addr})
+	ctx := ctxT(t)
+	// What the account would get without the preset.
+	probe, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "victim", Name: "probe.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := probe.GetZone().GetNameServers()
+	// An attacker presets that pair at the registrar before the victim adds
+	// the name.
+	parent.set("victim.example.", pair...)
+	made, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "victim", Name: "victim.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := made.GetZone().GetNameServers(); slices.Equal(dnsname.NormalizedSet(got), dnsname.NormalizedSet(pair)) {
+		t.Fatalf("assigned the preset pair %v", got)
 	}
 }

@@ -74,6 +74,9 @@ type Options struct {
 	// Policy is the lifecycle policy reported in responses and used for
 	// the on-demand check's rate limit; zero fields are the defaults.
 	Policy lifecycle.Policy
+	// AdvancedDomains are the three domains of advanced nameservers; nil
+	// means nameservers.DefaultAdvancedDomains.
+	AdvancedDomains []string
 }
 
 // Service implements dns.v1.ZoneService.
@@ -90,6 +93,10 @@ type Service struct {
 	life      *lifecycle.Worker
 	policy    lifecycle.Policy
 	scheduled bool
+	// adv assigns advanced nameservers; presets looks up a name's current
+	// delegation (delegation mode only) so that a preset pair is avoided.
+	adv     *nameservers.Advanced
+	presets *lifecycle.DNSChecker
 }
 
 // New returns the zone service.
@@ -133,12 +140,25 @@ func New(st *store.Store, opts Options, log *zap.Logger) (*Service, error) {
 	if rname == "" {
 		rname = DefaultSOARname
 	}
-	names, err := newNameRules(opts.ExtraSuffixes, pool.Names(), rname, partial)
+	advDomains := opts.AdvancedDomains
+	if advDomains == nil {
+		advDomains = nameservers.DefaultAdvancedDomains()
+	}
+	adv, err := nameservers.NewAdvanced(advDomains)
+	if err != nil {
+		return nil, fmt.Errorf("zones: %w", err)
+	}
+	reserved := append(pool.Names(), adv.Assign(nameservers.Request{})...)
+	names, err := newNameRules(opts.ExtraSuffixes, reserved, rname, partial)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{st: st, pool: pool, act: act, now: now, log: log, names: names,
-		life: life, policy: opts.Policy.WithDefaults(), scheduled: opts.ActivationMode == ModeDelegation}, nil
+	svc := &Service{st: st, pool: pool, act: act, now: now, log: log, names: names, adv: adv,
+		life: life, policy: opts.Policy.WithDefaults(), scheduled: opts.ActivationMode == ModeDelegation}
+	if opts.ActivationMode == ModeDelegation && opts.Resolver != "" {
+		svc.presets = &lifecycle.DNSChecker{Resolver: opts.Resolver, Timeout: 2 * time.Second}
+	}
+	return svc, nil
 }
 
 var accountIDRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
@@ -233,14 +253,54 @@ func (s *Service) CreateZone(ctx context.Context, req *dnsv1.CreateZoneRequest) 
 	}
 	now := timestamppb.New(s.now())
 	return idempotency.Do(ctx, s.st, dnsv1.ZoneService_CreateZone_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.CreateZoneResponse, error) {
-		return s.createZone(ctx, req, id, name, typ, plan, now)
+		defaults, err := s.st.ZoneDefaultsFor(ctx, req.GetAccountId())
+		if err != nil {
+			return nil, s.fail("create", err)
+		}
+		return s.createZone(ctx, req, id, name, typ, plan, now, defaults, s.presetPairs(ctx, name))
 	})
 }
 
+// presetPairs are the pool pairs the public DNS already delegates name to
+// (delegation mode): a new zone never gets one of them, so that nobody can
+// preset the platform's nameservers at a registrar and wait for a victim
+// to add the name ("To prevent domain hijacking ... your domain will be
+// assigned a new pair of nameservers"). A failed lookup avoids nothing.
+func (s *Service) presetPairs(ctx context.Context, name string) [][]string {
+	if s.presets == nil {
+		return nil
+	}
+	ns, err := s.presets.NS(ctx, name)
+	if err != nil {
+		s.log.Debug("preset delegation lookup failed", zap.String("zone", name), zap.Error(err))
+		return nil
+	}
+	return s.pool.PairsWithin(ns)
+}
+
+// assign picks the nameservers of a new zone by the account's method
+// (its DNS zone defaults).
+func (s *Service) assign(method dnsv1.NameserverMethod, plan dnsv1.Plan, r nameservers.Request) ([]string, error) {
+	switch method {
+	case dnsv1.NameserverMethod_NAMESERVER_METHOD_UNSPECIFIED, dnsv1.NameserverMethod_NAMESERVER_METHOD_STANDARD:
+		return s.pool.Assign(r), nil
+	case dnsv1.NameserverMethod_NAMESERVER_METHOD_STANDARD_RANDOMIZED:
+		return s.pool.AssignRandom(r), nil
+	case dnsv1.NameserverMethod_NAMESERVER_METHOD_ADVANCED:
+		if plan != dnsv1.Plan_PLAN_ENTERPRISE {
+			return s.pool.Assign(r), nil // advanced nameservers are an Enterprise feature
+		}
+		return s.adv.Assign(r), nil
+	}
+	return nil, status.FailedPrecondition("NAMESERVER_METHOD", "nameserver_method",
+		"the account's zone defaults ask for custom nameservers, which this platform does not offer yet; set the nameserver method to standard, randomized or advanced")
+}
+
 // createZone is the write of CreateZone.
-func (s *Service) createZone(ctx context.Context, req *dnsv1.CreateZoneRequest, id, name string, typ dnsv1.ZoneType, plan dnsv1.Plan, now *timestamppb.Timestamp) (*dnsv1.CreateZoneResponse, error) {
-	z, err := s.st.CreateZone(ctx, req.GetAccountId(), name, func(c store.ZoneCreation) (*dnsv1.Zone, error) {
-		r := nameservers.Request{AccountID: req.GetAccountId(), Preferred: c.PreferredNameservers}
+func (s *Service) createZone(ctx context.Context, req *dnsv1.CreateZoneRequest, id, name string, typ dnsv1.ZoneType, plan dnsv1.Plan, now *timestamppb.Timestamp, defaults *dnsv1.AccountZoneDefaults, preset [][]string) (*dnsv1.CreateZoneResponse, error) {
+	settings := store.InitialZoneSettings(defaults, typ, plan)
+	z, err := s.st.CreateZoneWith(ctx, req.GetAccountId(), name, settings, func(c store.ZoneCreation) (*dnsv1.Zone, error) {
+		r := nameservers.Request{AccountID: req.GetAccountId(), Preferred: c.PreferredNameservers, Taken: preset}
 		for _, o := range append(append([]*dnsv1.Zone{}, c.SameName...), c.Related...) {
 			r.Taken = append(r.Taken, o.GetNameServers())
 		}
@@ -264,9 +324,13 @@ func (s *Service) createZone(ctx context.Context, req *dnsv1.CreateZoneRequest, 
 				z.Verification = v
 			}
 		} else {
+			ns, err := s.assign(defaults.GetNameserverMethod(), plan, r)
+			if err != nil {
+				return nil, err
+			}
 			z = &dnsv1.Zone{
 				Id: id, AccountId: req.GetAccountId(), Name: name, Type: typ, Plan: plan,
-				NameServers: s.pool.Assign(r),
+				NameServers: ns,
 				CreatedOn:   now, ModifiedOn: now,
 			}
 			if typ == dnsv1.ZoneType_ZONE_TYPE_PARTIAL {

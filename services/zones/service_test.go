@@ -35,7 +35,16 @@ func TestMain(m *testing.M) { etcdtest.Run(m, &etcdCli) }
 // real etcd under a per-test prefix.
 func newClient(t *testing.T, opts Options) dnsv1.ZoneServiceClient {
 	t.Helper()
-	st := store.New(etcdCli, etcdtest.Prefix(t), zaptest.NewLogger(t))
+	return newClientOn(t, newStore(t), opts)
+}
+
+func newStore(t *testing.T) *store.Store {
+	return store.New(etcdCli, etcdtest.Prefix(t), zaptest.NewLogger(t))
+}
+
+// newClientOn is newClient over a store the test also uses directly.
+func newClientOn(t *testing.T, st *store.Store, opts Options) dnsv1.ZoneServiceClient {
+	t.Helper()
 	if opts.ExtraSuffixes == nil {
 		opts.ExtraSuffixes = []string{"example"} // a.example, x.example
 	}

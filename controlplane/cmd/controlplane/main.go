@@ -46,6 +46,7 @@ func run(args []string) error {
 		cfg           server.Config
 		etcdEndpoints = fs.String("etcd-endpoints", "127.0.0.1:2379", "comma-separated etcd endpoints")
 		nameservers   = fs.String("nameservers", "", "comma-separated nameserver pool (default ns1..ns4.zonegrid.test.)")
+		advancedNS    = fs.String("advanced-nameserver-domains", "", "the three comma-separated domains of advanced (Foundation DNS style) nameservers, for Enterprise accounts whose zone defaults ask for them (default fdns-a,fdns-b,fdns-c.zonegrid.test.)")
 		extraSuffixes = fs.String("extra-public-suffixes", "", "comma-separated public suffixes added to the Public Suffix List for zone names, e.g. test,example,internal (names under a TLD the list does not know are refused)")
 		isEmbedded    = fs.Bool("embedded", false, "run an embedded etcd and NATS server (development)")
 		dataDir       = fs.String("data-dir", "", "data directory of the embedded servers (default ./zonegrid-data)")
@@ -100,6 +101,7 @@ func run(args []string) error {
 	}
 	cfg.EtcdEndpoints = splitList(*etcdEndpoints)
 	cfg.NameserverPool = splitList(*nameservers)
+	cfg.AdvancedNameserverDomains = splitList(*advancedNS)
 	cfg.ExtraPublicSuffixes = splitList(*extraSuffixes)
 
 	zcfg := zap.NewProductionConfig()

@@ -1,0 +1,120 @@
+package nameservers
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/zonegrid/zonegrid/pkg/dnsname"
+)
+
+// AssignRandom returns a random free pair (the documents' "Standard
+// nameservers randomized": "Cloudflare assigns random pairs of nameserver
+// names every time you add a new domain"), or a random pair when every
+// pair is taken.
+func (p *Pool) AssignRandom(r Request) []string {
+	free := make([][2]string, 0, len(p.pairs))
+	for _, pair := range p.pairs {
+		if !pairTaken(pair, r.Taken) {
+			free = append(free, pair)
+		}
+	}
+	if len(free) == 0 {
+		free = p.pairs
+	}
+	pair := free[rand.IntN(len(free))]
+	return pair[:]
+}
+
+func pairTaken(pair [2]string, taken [][]string) bool {
+	for _, t := range taken {
+		if samePair(pair, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// PairsWithin returns every pool pair whose two names are both in names:
+// the pairs a delegation that exists already would hand a new zone
+// (anti-hijack: "If you preset your nameservers and then add the domain,
+// your domain will be assigned a new pair of nameservers").
+func (p *Pool) PairsWithin(names []string) [][]string {
+	set := dnsname.NormalizedSet(names)
+	var out [][]string
+	for _, pair := range p.pairs {
+		if slices.Contains(set, pair[0]) && slices.Contains(set, pair[1]) {
+			out = append(out, []string{pair[0], pair[1]})
+		}
+	}
+	return out
+}
+
+// DefaultAdvancedDomains are the three domains of advanced nameservers,
+// the analogue of foundationdns.com, .net and .org.
+func DefaultAdvancedDomains() []string {
+	return []string{"fdns-a.zonegrid.test.", "fdns-b.zonegrid.test.", "fdns-c.zonegrid.test."}
+}
+
+// advancedLabels name the advanced nameserver sets: set i is
+// advancedLabels[i] under each of the three domains.
+var advancedLabels = []string{"ada", "bob", "cal", "dee", "eli", "fay", "gus", "hal", "ivy", "jay", "kai", "lou"}
+
+// Advanced assigns advanced (Foundation DNS style) nameservers: one label
+// under each of three domains, as the documents' "<name>.foundationdns.com,
+// .net and .org". Like the standard method it keeps an account's set
+// across its zones (derived from the account id) unless a related zone
+// (same name elsewhere, ancestor or descendant: "directly descending zones
+// do not have the same nameserver set") uses it.
+type Advanced struct {
+	domains []string
+}
+
+// NewAdvanced builds the advanced assigner from exactly three domains.
+func NewAdvanced(domains []string) (*Advanced, error) {
+	if len(domains) != 3 {
+		return nil, fmt.Errorf("advanced nameservers need three domains, got %d", len(domains))
+	}
+	var norm []string
+	for _, d := range domains {
+		n, err := dnsname.Normalize(d)
+		if err != nil {
+			return nil, fmt.Errorf("advanced nameserver domain %q: %w", d, err)
+		}
+		if slices.Contains(norm, n) {
+			return nil, fmt.Errorf("advanced nameserver domain %q given twice", d)
+		}
+		norm = append(norm, n)
+	}
+	return &Advanced{domains: norm}, nil
+}
+
+// Domains returns the three domains, normalized.
+func (a *Advanced) Domains() []string { return slices.Clone(a.domains) }
+
+func (a *Advanced) set(i int) []string {
+	out := make([]string, len(a.domains))
+	for j, d := range a.domains {
+		out[j] = advancedLabels[i] + "." + d
+	}
+	return out
+}
+
+// Assign returns the set for a new zone of r.AccountID.
+func (a *Advanced) Assign(r Request) []string {
+	taken := func(set []string) bool {
+		for _, t := range r.Taken {
+			if len(t) == len(set) && slices.Equal(dnsname.NormalizedSet(t), dnsname.NormalizedSet(set)) {
+				return true
+			}
+		}
+		return false
+	}
+	start := int(hash(r.AccountID) % uint64(len(advancedLabels)))
+	for i := range advancedLabels {
+		if s := a.set((start + i) % len(advancedLabels)); !taken(s) {
+			return s
+		}
+	}
+	return a.set(start)
+}
