@@ -192,7 +192,11 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 	if err != nil {
 		return fmt.Errorf("watch kv bucket %q: %w", bucket, err)
 	}
-	defer w.Stop()
+	// Stopped in the background: stopping deletes the watch's consumer,
+	// a request that goes unanswered for its whole 5 s timeout while
+	// JetStream elects a stream leader (a NATS server died), and the next
+	// watch must not wait for it.
+	defer func() { go func() { _ = w.Stop() }() }()
 	vctx, stop := context.WithCancel(ctx)
 	defer stop()
 	updates := f.verifyAhead(vctx, w.Updates(), bind)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap/zaptest"
@@ -76,4 +77,60 @@ func TestFollowerWatchesAgainWhenItsConsumerIsLost(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("following again %v after the consumer was lost", time.Since(start).Round(time.Millisecond))
+}
+
+// Watching again must not wait for the old watch's consumer to be deleted:
+// while JetStream elects a stream leader (a NATS server died) that request
+// goes unanswered until its 5 s timeout, and the chaos suite saw every edge
+// that had reconnected start its new watch 5 s late. A user who may not
+// delete consumers makes the request go unanswered the same way.
+func TestFollowerWatchesAgainWithoutWaitingForTheOldConsumer(t *testing.T) {
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
+		NoLog: true, NoSigs: true,
+		Users: []*server.User{
+			{Username: "publisher", Password: "p"},
+			{Username: "edge", Password: "e", Permissions: &server.Permissions{
+				Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: []string{"$JS.API.CONSUMER.DELETE.>"}},
+			}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	pub := natstest.NewPublisher(t, s.ClientURL(), nats.UserInfo("publisher", "p"))
+	pub.PutZone(zone(t, "again.test.", 1))
+	pub.PutAccount(&snapshot.Account{Format: snapshot.FormatVersion, AccountId: "acct-1", Version: 1})
+
+	nc, err := nats.Connect(s.ClientURL(), nats.UserInfo("edge", "e"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	zones := zonecache.NewSet()
+	f, err := New(Config{Conn: nc, Zones: zones, Accounts: zonecache.NewAccounts(), Log: zaptest.NewLogger(t),
+		RetryWait: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	natstest.Eventually(t, wait, "version 1", hasVersion(zones, "again.test.", 1))
+
+	// What a reconnect does: every watch starts over.
+	f.Reconnected()
+	start := time.Now()
+	pub.PutZone(zone(t, "again.test.", 2))
+	natstest.Eventually(t, wait, "version 2", hasVersion(zones, "again.test.", 2))
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("version 2 applied %v after the watch started over, want well under the 5 s a consumer deletion may wait", d.Round(time.Millisecond))
+	}
+	t.Logf("version 2 applied %v after the watch started over", time.Since(start).Round(time.Millisecond))
 }
