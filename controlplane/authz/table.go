@@ -72,6 +72,7 @@ func Rules() map[string]Rule {
 		dnsv1.ZoneService_CreateZoneHold_FullMethodName:  rule(Zone, zoneWrite),
 		dnsv1.ZoneService_GetZoneHold_FullMethodName:     rule(Zone, zoneRead, zoneWrite),
 		dnsv1.ZoneService_RemoveZoneHold_FullMethodName:  rule(Zone, zoneWrite),
+		dnsv1.ZoneService_ScanRecords_FullMethodName:     rule(Zone, dnsWrite),
 
 		// Records: "DNS Write"; reads also "DNS Read".
 		dnsv1.RecordService_CreateRecord_FullMethodName: rule(Zone, dnsWrite),

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
 
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
 )
@@ -117,4 +120,17 @@ func (a *Advanced) Assign(r Request) []string {
 		}
 	}
 	return a.set(start)
+}
+
+// Owns tells whether ns are advanced nameservers (any name under one of
+// the three domains).
+func (a *Advanced) Owns(ns []string) bool {
+	for _, n := range ns {
+		for _, d := range a.domains {
+			if dnsname.IsSubdomain(strings.ToLower(dns.Fqdn(n)), d) && n != d {
+				return true
+			}
+		}
+	}
+	return false
 }

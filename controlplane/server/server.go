@@ -35,6 +35,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/grpccodec"
 	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
+	"github.com/zonegrid/zonegrid/controlplane/quickscan"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -83,6 +84,10 @@ type Config struct {
 	SnapshotSigningKeyFile string
 	// NameserverPool; empty = nameservers.DefaultPool.
 	NameserverPool []string
+	// QuickScanResolver (host:port) finds a zone's current nameservers for
+	// the records quick scan; empty = ActivationResolver; neither = no
+	// quick scan.
+	QuickScanResolver string
 	// AdvancedNameserverDomains are the three domains of advanced
 	// nameservers; empty = nameservers.DefaultAdvancedDomains.
 	AdvancedNameserverDomains []string
@@ -312,7 +317,13 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 		Policy: cfg.Lifecycle, Checker: checker, Interval: cfg.LifecycleInterval,
 		ID: fmt.Sprintf("%s-%d", host, os.Getpid()), Registerer: s.reg,
 	}, log.Named("lifecycle"))
+	recordSvc := records.New(s.st, records.Options{NonProxiable: nonProxiable, Registerer: s.reg}, log.Named("records"))
+	var scanner *quickscan.Scanner
+	if r := orDefaultString(cfg.QuickScanResolver, cfg.ActivationResolver); r != "" {
+		scanner = &quickscan.Scanner{Resolver: r}
+	}
 	zoneSvc, err := zones.New(s.st, zones.Options{
+		Scanner: scanner, Records: recordSvc,
 		Pool: pool, ActivationMode: cfg.ActivationMode, Resolver: cfg.ActivationResolver,
 		ExtraSuffixes: cfg.ExtraPublicSuffixes, SOARname: cfg.SOARname,
 		PartialSuffix: cfg.PartialSuffix, Lifecycle: s.life, Policy: cfg.Lifecycle,
@@ -351,7 +362,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 	s.grpc = grpc.NewServer(gopts...)
 	dnsv1.RegisterZoneServiceServer(s.grpc, zoneSvc)
 	dnsv1.RegisterSettingsServiceServer(s.grpc, settings.New(s.st, log.Named("settings")))
-	dnsv1.RegisterRecordServiceServer(s.grpc, records.New(s.st, records.Options{NonProxiable: nonProxiable, Registerer: s.reg}, log.Named("records")))
+	dnsv1.RegisterRecordServiceServer(s.grpc, recordSvc)
 	dnsv1.RegisterTokenServiceServer(s.grpc, tokens.New(s.st, log.Named("tokens")))
 	dnsv1.RegisterAuditServiceServer(s.grpc, auditlog.New(s.st, log.Named("auditlog")))
 	s.health = health.NewServer()
@@ -544,4 +555,11 @@ func (s *Server) closeClients() {
 	if s.etcd != nil {
 		_ = s.etcd.Close()
 	}
+}
+
+func orDefaultString(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }

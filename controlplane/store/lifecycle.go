@@ -93,6 +93,19 @@ func (s *Store) UpdateZone(ctx context.Context, op, zoneID string, fn func(z *dn
 	})
 }
 
+// UpdateZoneGuarded is UpdateZone whose write also requires the guard
+// compares (e.g. ZoneUsage's: no record changed since the zone's usage
+// was measured); ErrConflict when they fail.
+func (s *Store) UpdateZoneGuarded(ctx context.Context, op, zoneID string, guard []clientv3.Cmp, fn func(z *dnsv1.Zone) (*dnsv1.Zone, error)) (*dnsv1.Zone, error) {
+	return s.updateZoneGroup(ctx, op, zoneID, guard, func(target *dnsv1.Zone, _ []*dnsv1.Zone) ([]*dnsv1.Zone, error) {
+		t, err := fn(cloneZone(target))
+		if err != nil || t == nil {
+			return nil, err
+		}
+		return []*dnsv1.Zone{t}, nil
+	})
+}
+
 // ZoneChecks returns the lifecycle check state of a zone (empty when it
 // has none yet).
 func (s *Store) ZoneChecks(ctx context.Context, zoneID string) (*dnsv1.ActivationChecks, error) {

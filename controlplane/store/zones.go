@@ -377,6 +377,10 @@ func (s *Store) purgeZone(ctx context.Context, zoneID string, onlyIf func(*dnsv1
 // or name. Returns the target zone as committed. An error from fn is
 // returned as is. op names the change in the audit log.
 func (s *Store) UpdateZoneGroup(ctx context.Context, op, zoneID string, fn func(target *dnsv1.Zone, others []*dnsv1.Zone) ([]*dnsv1.Zone, error)) (*dnsv1.Zone, error) {
+	return s.updateZoneGroup(ctx, op, zoneID, nil, fn)
+}
+
+func (s *Store) updateZoneGroup(ctx context.Context, op, zoneID string, extra []clientv3.Cmp, fn func(target *dnsv1.Zone, others []*dnsv1.Zone) ([]*dnsv1.Zone, error)) (*dnsv1.Zone, error) {
 	for n := range maxAttempts {
 		if err := s.idemAttempt(ctx, n); err != nil {
 			return nil, err
@@ -410,9 +414,9 @@ func (s *Store) UpdateZoneGroup(ctx context.Context, op, zoneID string, fn func(
 		if len(changed) == 0 {
 			return zr.zone, nil
 		}
-		cmps := []clientv3.Cmp{
+		cmps := append([]clientv3.Cmp{
 			clientv3.Compare(clientv3.ModRevision(s.zoneNamePrefix(zr.zone.GetName())), "<", rev+1).WithPrefix(),
-		}
+		}, extra...)
 		var ops []clientv3.Op
 		target := zr.zone
 		seen := map[string]bool{}

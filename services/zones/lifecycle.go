@@ -2,15 +2,19 @@ package zones
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/zonegrid/zonegrid/controlplane/plans"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 	"github.com/zonegrid/zonegrid/services/idempotency"
@@ -139,17 +143,14 @@ func (s *Service) UpdateZone(ctx context.Context, req *dnsv1.UpdateZoneRequest) 
 			return nil, status.InvalidArgumentCoded(*v)
 		}
 		if z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_INITIALIZING {
+			if !plans.For(plan).AllowsSetup(z.GetType()) {
+				return nil, plans.NewFeature("setup", "plan", plan, "the zone's %s setup is not available on the %s plan",
+					strings.ToLower(strings.TrimPrefix(z.GetType().String(), "ZONE_TYPE_")), strings.ToLower(strings.TrimPrefix(plan.String(), "PLAN_")))
+			}
 			if z, err = s.choosePlan(ctx, z.GetId(), plan, now); err != nil {
 				return nil, s.fail("update", err)
 			}
-		} else if z, err = s.st.UpdateZone(ctx, "UpdateZone", z.GetId(), func(z *dnsv1.Zone) (*dnsv1.Zone, error) {
-			if z.GetPlan() == plan {
-				return nil, nil
-			}
-			z.Plan = plan
-			z.ModifiedOn = timestamppbNow(now)
-			return z, nil
-		}); err != nil {
+		} else if z, err = s.changePlan(ctx, z, plan, now); err != nil {
 			return nil, s.fail("update", err)
 		}
 		resp := &dnsv1.UpdateZoneResponse{Zone: s.annotated(z, nil)}
@@ -159,6 +160,46 @@ func (s *Service) UpdateZone(ctx context.Context, req *dnsv1.UpdateZoneRequest) 
 		s.log.Info("zone updated", zap.String("zone_id", z.GetId()), zap.Stringer("plan", plan), zap.Stringer("status", z.GetStatus()))
 		return resp, nil
 	})
+}
+
+// changePlan moves a zone to another plan when what it uses fits the new
+// plan's limits ("A plan downgrade that would exceed a limit is refused":
+// plans.CheckDowngrade names every limit exceeded). The usage is measured
+// first and the change commits only if the zone's records did not change
+// since (the guard), so nothing slips in under the old plan.
+func (s *Service) changePlan(ctx context.Context, z *dnsv1.Zone, plan dnsv1.Plan, now time.Time) (*dnsv1.Zone, error) {
+	for range 5 {
+		if z.GetPlan() == plan {
+			return z, nil
+		}
+		u, guard, err := s.st.ZoneUsage(ctx, z.GetId())
+		if err != nil {
+			return nil, err
+		}
+		u.Subdomain = s.names.isSubdomain(z.GetName())
+		u.AdvancedNameservers = s.adv.Owns(z.GetNameServers())
+		if err := plans.CheckDowngrade(z.GetPlan(), plan, u); err != nil {
+			return nil, err
+		}
+		nz, err := s.st.UpdateZoneGuarded(ctx, "UpdateZone", z.GetId(), []clientv3.Cmp{guard}, func(c *dnsv1.Zone) (*dnsv1.Zone, error) {
+			if c.GetPlan() != z.GetPlan() {
+				return nil, fmt.Errorf("zone %s: plan changed meanwhile: %w", z.GetId(), store.ErrConflict)
+			}
+			c.Plan = plan
+			c.ModifiedOn = timestamppbNow(now)
+			return c, nil
+		})
+		if err == nil {
+			return nz, nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return nil, err
+		}
+		if z, err = s.st.GetZone(ctx, z.GetId()); err != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("change plan of zone %s: %w", z.GetId(), store.ErrConflict)
 }
 
 // choosePlan gives an initializing zone its plan and makes it pending (or

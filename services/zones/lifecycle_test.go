@@ -1,19 +1,26 @@
 package zones
 
 import (
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+	"go.uber.org/zap/zaptest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
+	"github.com/zonegrid/zonegrid/controlplane/quickscan"
+	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+	"github.com/zonegrid/zonegrid/services/records"
 )
 
 func TestDeleteIsSoftAndAddingTheNameAgainRestoresTheZone(t *testing.T) {
@@ -280,5 +287,119 @@ func TestAPresetDelegationIsNeverAssigned(t *testing.T) {
 	}
 	if got := made.GetZone().GetNameServers(); slices.Equal(dnsname.NormalizedSet(got), dnsname.NormalizedSet(pair)) {
 		t.Fatalf("assigned the preset pair %v", got)
+	}
+}
+
+func TestQuickScanImportsWhatTheOldProviderServesOnce(t *testing.T) {
+	old := startFakeAuthority(t,
+		"shop.example. 300 IN A 192.0.2.10",
+		"www.shop.example. 300 IN CNAME shop.example.",
+		"mail.shop.example. 300 IN A 192.0.2.25",
+	)
+	resolver := startFakeAuthority(t, "shop.example. 3600 IN NS ns.old.test.", "ns.old.test. 3600 IN A 127.0.0.1")
+	st := newStore(t)
+	_, port, _ := net.SplitHostPort(old)
+	p, _ := strconv.Atoi(port)
+	c := newClientOn(t, st, Options{
+		Scanner: &quickscan.Scanner{Resolver: resolver, Port: p, Timeout: time.Second},
+		Records: records.New(st, records.Options{}, zaptest.NewLogger(t)),
+	})
+	ctx := ctxT(t)
+	made, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acct", Name: "shop.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := made.GetZone().GetId()
+	seen, err := c.ScanRecords(ctx, &dnsv1.ScanRecordsRequest{ZoneId: id})
+	if err != nil || len(seen.GetFound()) != 3 || len(seen.GetImported()) != 0 {
+		t.Fatalf("scan without import: %v, %v; want 3 found, none imported", seen, err)
+	}
+	if recs, _, _ := st.ListRecords(ctx, id, store.RecordFilter{}, 10, ""); len(recs) != 0 {
+		t.Fatalf("a scan without import wrote %d records", len(recs))
+	}
+	got, err := c.ScanRecords(ctx, &dnsv1.ScanRecordsRequest{ZoneId: id, ImportRecords: true})
+	if err != nil || len(got.GetImported()) != 3 {
+		t.Fatalf("scan with import: %v, %v; want 3 imported", got, err)
+	}
+	again, err := c.ScanRecords(ctx, &dnsv1.ScanRecordsRequest{ZoneId: id, ImportRecords: true})
+	if err != nil || len(again.GetImported()) != 0 {
+		t.Fatalf("second import: %v, %v; want nothing new", again, err)
+	}
+	if recs, _, _ := st.ListRecords(ctx, id, store.RecordFilter{}, 10, ""); len(recs) != 3 {
+		t.Fatalf("zone holds %d records, want 3", len(recs))
+	}
+	noScan := newClient(t, Options{})
+	other, err := noScan.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acct", Name: "quiet.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := noScan.ScanRecords(ctx, &dnsv1.ScanRecordsRequest{ZoneId: other.GetZone().GetId()}); grpcstatus.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("scan without a resolver: %v, want FailedPrecondition", err)
+	}
+}
+
+// startFakeAuthority serves zone-file lines on 127.0.0.1 (UDP).
+func startFakeAuthority(t *testing.T, lines ...string) string {
+	t.Helper()
+	var rrs []dns.RR
+	for _, l := range lines {
+		rr, err := dns.NewRR(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rrs = append(rrs, rr)
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		for _, rr := range rrs {
+			if strings.EqualFold(rr.Header().Name, r.Question[0].Name) && (rr.Header().Rrtype == r.Question[0].Qtype || rr.Header().Rrtype == dns.TypeCNAME) {
+				m.Answer = append(m.Answer, rr)
+			}
+		}
+		_ = w.WriteMsg(m)
+	})}
+	go func() { _ = srv.ActivateAndServe() }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+func TestSetupsNeedTheirPlanAndDowngradesKeepWithinLimits(t *testing.T) {
+	c := newClient(t, Options{})
+	ctx := ctxT(t)
+	for _, tt := range []struct {
+		typ  dnsv1.ZoneType
+		plan dnsv1.Plan
+		ok   bool
+	}{
+		{dnsv1.ZoneType_ZONE_TYPE_PARTIAL, dnsv1.Plan_PLAN_PRO, false},
+		{dnsv1.ZoneType_ZONE_TYPE_PARTIAL, dnsv1.Plan_PLAN_BUSINESS, true},
+		{dnsv1.ZoneType_ZONE_TYPE_SECONDARY, dnsv1.Plan_PLAN_BUSINESS, false},
+		{dnsv1.ZoneType_ZONE_TYPE_SECONDARY, dnsv1.Plan_PLAN_ENTERPRISE, true},
+	} {
+		name := strings.ToLower(tt.typ.String()[10:] + "-" + tt.plan.String()[5:] + ".example")
+		_, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acct", Name: name, Type: tt.typ, Plan: tt.plan})
+		if (err == nil) != tt.ok {
+			t.Fatalf("%v on %v: %v, want ok=%t", tt.typ, tt.plan, err, tt.ok)
+		}
+		if err != nil && grpcstatus.Code(err) != codes.InvalidArgument {
+			t.Fatalf("%v on %v: code %v, want InvalidArgument naming the limit", tt.typ, tt.plan, grpcstatus.Code(err))
+		}
+	}
+	part, err := c.ListZones(ctx, &dnsv1.ListZonesRequest{AccountId: "acct", Name: "partial-business.example"})
+	if err != nil || len(part.GetZones()) != 1 {
+		t.Fatal(err)
+	}
+	id := part.GetZones()[0].GetId()
+	if _, err := c.UpdateZone(ctx, &dnsv1.UpdateZoneRequest{ZoneId: id, Plan: dnsv1.Plan_PLAN_FREE}); grpcstatus.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("downgrading a partial zone to free: %v, want FailedPrecondition", err)
+	}
+	up, err := c.UpdateZone(ctx, &dnsv1.UpdateZoneRequest{ZoneId: id, Plan: dnsv1.Plan_PLAN_ENTERPRISE})
+	if err != nil || up.GetZone().GetPlan() != dnsv1.Plan_PLAN_ENTERPRISE {
+		t.Fatalf("upgrade: %v, %v", up, err)
 	}
 }

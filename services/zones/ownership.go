@@ -173,3 +173,10 @@ func (r *nameRules) check(name string, plan dnsv1.Plan) *status.CodedViolation {
 	}
 	return nil
 }
+
+// isSubdomain tells whether name is below its registrable domain (a
+// subdomain setup).
+func (r *nameRules) isSubdomain(name string) bool {
+	reg, ok := r.registrable(name)
+	return ok && reg != name
+}

@@ -140,7 +140,7 @@ func TestPartialZoneBelowAFullZoneIsRefused(t *testing.T) {
 		name string
 		typ  dnsv1.ZoneType
 	}{{"full.example", dnsv1.ZoneType_ZONE_TYPE_FULL}, {"partial.example", dnsv1.ZoneType_ZONE_TYPE_PARTIAL}} {
-		if _, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "parent", Name: p.name, Type: p.typ}); err != nil {
+		if _, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "parent", Name: p.name, Type: p.typ, Plan: dnsv1.Plan_PLAN_BUSINESS}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/caller"
 	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
+	"github.com/zonegrid/zonegrid/controlplane/plans"
+	"github.com/zonegrid/zonegrid/controlplane/quickscan"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -77,6 +79,10 @@ type Options struct {
 	// AdvancedDomains are the three domains of advanced nameservers; nil
 	// means nameservers.DefaultAdvancedDomains.
 	AdvancedDomains []string
+	// Scanner runs the records quick scan (nil: ScanRecords is refused);
+	// Records imports what it finds.
+	Scanner *quickscan.Scanner
+	Records RecordBatcher
 }
 
 // Service implements dns.v1.ZoneService.
@@ -97,6 +103,8 @@ type Service struct {
 	// delegation (delegation mode only) so that a preset pair is avoided.
 	adv     *nameservers.Advanced
 	presets *lifecycle.DNSChecker
+	scanner *quickscan.Scanner
+	records RecordBatcher
 }
 
 // New returns the zone service.
@@ -154,6 +162,7 @@ func New(st *store.Store, opts Options, log *zap.Logger) (*Service, error) {
 		return nil, err
 	}
 	svc := &Service{st: st, pool: pool, act: act, now: now, log: log, names: names, adv: adv,
+		scanner: opts.Scanner, records: opts.Records,
 		life: life, policy: opts.Policy.WithDefaults(), scheduled: opts.ActivationMode == ModeDelegation}
 	if opts.ActivationMode == ModeDelegation && opts.Resolver != "" {
 		svc.presets = &lifecycle.DNSChecker{Resolver: opts.Resolver, Timeout: 2 * time.Second}
@@ -239,6 +248,12 @@ func (s *Service) CreateZone(ctx context.Context, req *dnsv1.CreateZoneRequest) 
 	}
 	if len(violations) > 0 {
 		return nil, status.InvalidArguments(violations...)
+	}
+	// The setup must be on the plan ("Partial setup": Business and above;
+	// secondary: Enterprise; controlplane/plans).
+	if !req.GetDeferPlan() && !plans.For(plan).AllowsSetup(typ) {
+		return nil, plans.NewFeature("setup", "type", plan, "a %s setup is not available on the %s plan",
+			strings.ToLower(strings.TrimPrefix(typ.String(), "ZONE_TYPE_")), strings.ToLower(strings.TrimPrefix(plan.String(), "PLAN_")))
 	}
 	// Who may hold the name: registrable domains only, subdomain setups on
 	// Enterprise, never the platform's own names (ownership.go).

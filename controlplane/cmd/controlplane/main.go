@@ -90,6 +90,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.PartialSuffix, "partial-suffix", "cdn.zonegrid.test.", "suffix partial (CNAME) setups point hostnames at; its domain is reserved")
 	fs.StringVar(&cfg.ActivationMode, "activation", "immediate", "zone activation: immediate | delegation")
 	fs.StringVar(&cfg.ActivationResolver, "activation-resolver", "", "resolver host:port for delegation activation")
+	fs.StringVar(&cfg.QuickScanResolver, "quick-scan-resolver", "", "resolver host:port that finds a zone's current nameservers for the records quick scan (empty = --activation-resolver; neither = no quick scan)")
 	fs.DurationVar(&cfg.LifecycleInterval, "lifecycle-interval", 0, "how often the zone lifecycle leader looks for due timers (deletion after 28 days pending, 7 days moved, purge 7 days after deletion) and scheduled activation checks (0 = 10s)")
 	fs.IntVar(&cfg.KVReplicas, "kv-replicas", 1, "replicas of the JetStream buckets")
 	fs.StringVar(&cfg.NonProxiableFile, "non-proxiable-file", "", "CNAME targets that must not be proxied, one \"exact|exact-or-subdomain|subdomain NAME\" per line; replaces the built-in list (empty = built-in)")

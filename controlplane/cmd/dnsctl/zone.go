@@ -66,7 +66,7 @@ var zoneTypes = map[string]dnsv1.ZoneType{
 func (a *app) zoneCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "zone", Short: "Create, inspect and delete zones"}
 	cmd.AddCommand(a.zoneCreateCmd(), a.zoneGetCmd(), a.zoneListCmd(), a.zoneDeleteCmd(), a.zoneActivateCmd(),
-		a.zonePlanCmd(), a.zoneHoldCmd())
+		a.zonePlanCmd(), a.zoneHoldCmd(), a.zoneScanCmd())
 	return cmd
 }
 
@@ -291,5 +291,30 @@ func (a *app) zoneHoldCmd() *cobra.Command {
 		},
 	}
 	cmd.AddCommand(set, remove, get)
+	return cmd
+}
+
+func (a *app) zoneScanCmd() *cobra.Command {
+	var imp bool
+	cmd := &cobra.Command{
+		Use:   "scan ZONE [--import]",
+		Short: "Records quick scan: ask the zone's current nameservers for common names, and import what they hold",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return zoneCall(a, cmd, args[0], a.zones, func(ctx context.Context, zc dnsv1.ZoneServiceClient, id string) error {
+				resp, err := zc.ScanRecords(ctx, &dnsv1.ScanRecordsRequest{ZoneId: id, ImportRecords: imp})
+				if err != nil {
+					return err
+				}
+				return a.print(resp, "NAME\tTYPE\tCONTENT\tTTL", func(w io.Writer) {
+					for _, r := range resp.GetFound() {
+						fmt.Fprintf(w, "%s\t%s\t%s\t%d\n", r.GetName(), r.GetType(), r.GetContent(), r.GetTtl())
+					}
+					fmt.Fprintf(w, "\nfound %d records at %s; imported %d\n", len(resp.GetFound()), resp.GetServer(), len(resp.GetImported()))
+				})
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&imp, "import", false, "add what was found to the zone (names that already have records are left out)")
 	return cmd
 }

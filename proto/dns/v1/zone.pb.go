@@ -1524,11 +1524,128 @@ func (x *RemoveZoneHoldResponse) GetHold() *ZoneHold {
 	return nil
 }
 
+type ScanRecordsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	// Add what was found to the zone (one batch: all or nothing); records the
+	// zone already holds are left out.
+	ImportRecords bool `protobuf:"varint,2,opt,name=import_records,json=importRecords,proto3" json:"import_records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScanRecordsRequest) Reset() {
+	*x = ScanRecordsRequest{}
+	mi := &file_dns_v1_zone_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScanRecordsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScanRecordsRequest) ProtoMessage() {}
+
+func (x *ScanRecordsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScanRecordsRequest.ProtoReflect.Descriptor instead.
+func (*ScanRecordsRequest) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ScanRecordsRequest) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *ScanRecordsRequest) GetImportRecords() bool {
+	if x != nil {
+		return x.ImportRecords
+	}
+	return false
+}
+
+type ScanRecordsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the scan found, in the API's record shape (no ids).
+	Found []*Record `protobuf:"bytes,1,rep,name=found,proto3" json:"found,omitempty"`
+	// The records added (with ids), when import_records was set.
+	Imported []*Record `protobuf:"bytes,2,rep,name=imported,proto3" json:"imported,omitempty"`
+	// The nameserver that answered (host:port), or the resolver.
+	Server        string `protobuf:"bytes,3,opt,name=server,proto3" json:"server,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScanRecordsResponse) Reset() {
+	*x = ScanRecordsResponse{}
+	mi := &file_dns_v1_zone_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScanRecordsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScanRecordsResponse) ProtoMessage() {}
+
+func (x *ScanRecordsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScanRecordsResponse.ProtoReflect.Descriptor instead.
+func (*ScanRecordsResponse) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ScanRecordsResponse) GetFound() []*Record {
+	if x != nil {
+		return x.Found
+	}
+	return nil
+}
+
+func (x *ScanRecordsResponse) GetImported() []*Record {
+	if x != nil {
+		return x.Imported
+	}
+	return nil
+}
+
+func (x *ScanRecordsResponse) GetServer() string {
+	if x != nil {
+		return x.Server
+	}
+	return ""
+}
+
 var File_dns_v1_zone_proto protoreflect.FileDescriptor
 
 const file_dns_v1_zone_proto_rawDesc = "" +
 	"\n" +
-	"\x11dns/v1/zone.proto\x12\x06dns.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x06\n" +
+	"\x11dns/v1/zone.proto\x12\x06dns.v1\x1a\x13dns/v1/record.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x06\n" +
 	"\x04Zone\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1626,7 +1743,14 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"\n" +
 	"hold_after\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tholdAfter\">\n" +
 	"\x16RemoveZoneHoldResponse\x12$\n" +
-	"\x04hold\x18\x01 \x01(\v2\x10.dns.v1.ZoneHoldR\x04hold*i\n" +
+	"\x04hold\x18\x01 \x01(\v2\x10.dns.v1.ZoneHoldR\x04hold\"T\n" +
+	"\x12ScanRecordsRequest\x12\x17\n" +
+	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12%\n" +
+	"\x0eimport_records\x18\x02 \x01(\bR\rimportRecords\"\x7f\n" +
+	"\x13ScanRecordsResponse\x12$\n" +
+	"\x05found\x18\x01 \x03(\v2\x0e.dns.v1.RecordR\x05found\x12*\n" +
+	"\bimported\x18\x02 \x03(\v2\x0e.dns.v1.RecordR\bimported\x12\x16\n" +
+	"\x06server\x18\x03 \x01(\tR\x06server*i\n" +
 	"\bZoneType\x12\x19\n" +
 	"\x15ZONE_TYPE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eZONE_TYPE_FULL\x10\x01\x12\x15\n" +
@@ -1646,7 +1770,7 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"\tPLAN_FREE\x10\x01\x12\f\n" +
 	"\bPLAN_PRO\x10\x02\x12\x11\n" +
 	"\rPLAN_BUSINESS\x10\x03\x12\x13\n" +
-	"\x0fPLAN_ENTERPRISE\x10\x042\x98\x05\n" +
+	"\x0fPLAN_ENTERPRISE\x10\x042\xe0\x05\n" +
 	"\vZoneService\x12C\n" +
 	"\n" +
 	"CreateZone\x12\x19.dns.v1.CreateZoneRequest\x1a\x1a.dns.v1.CreateZoneResponse\x12:\n" +
@@ -1659,7 +1783,8 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"UpdateZone\x12\x19.dns.v1.UpdateZoneRequest\x1a\x1a.dns.v1.UpdateZoneResponse\x12O\n" +
 	"\x0eCreateZoneHold\x12\x1d.dns.v1.CreateZoneHoldRequest\x1a\x1e.dns.v1.CreateZoneHoldResponse\x12F\n" +
 	"\vGetZoneHold\x12\x1a.dns.v1.GetZoneHoldRequest\x1a\x1b.dns.v1.GetZoneHoldResponse\x12O\n" +
-	"\x0eRemoveZoneHold\x12\x1d.dns.v1.RemoveZoneHoldRequest\x1a\x1e.dns.v1.RemoveZoneHoldResponseB1Z/github.com/zonegrid/zonegrid/proto/dns/v1;dnsv1b\x06proto3"
+	"\x0eRemoveZoneHold\x12\x1d.dns.v1.RemoveZoneHoldRequest\x1a\x1e.dns.v1.RemoveZoneHoldResponse\x12F\n" +
+	"\vScanRecords\x12\x1a.dns.v1.ScanRecordsRequest\x1a\x1b.dns.v1.ScanRecordsResponseB1Z/github.com/zonegrid/zonegrid/proto/dns/v1;dnsv1b\x06proto3"
 
 var (
 	file_dns_v1_zone_proto_rawDescOnce sync.Once
@@ -1674,7 +1799,7 @@ func file_dns_v1_zone_proto_rawDescGZIP() []byte {
 }
 
 var file_dns_v1_zone_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_dns_v1_zone_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_dns_v1_zone_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_dns_v1_zone_proto_goTypes = []any{
 	(ZoneType)(0),                   // 0: dns.v1.ZoneType
 	(ZoneStatus)(0),                 // 1: dns.v1.ZoneStatus
@@ -1701,25 +1826,28 @@ var file_dns_v1_zone_proto_goTypes = []any{
 	(*GetZoneHoldResponse)(nil),     // 22: dns.v1.GetZoneHoldResponse
 	(*RemoveZoneHoldRequest)(nil),   // 23: dns.v1.RemoveZoneHoldRequest
 	(*RemoveZoneHoldResponse)(nil),  // 24: dns.v1.RemoveZoneHoldResponse
-	(*timestamppb.Timestamp)(nil),   // 25: google.protobuf.Timestamp
+	(*ScanRecordsRequest)(nil),      // 25: dns.v1.ScanRecordsRequest
+	(*ScanRecordsResponse)(nil),     // 26: dns.v1.ScanRecordsResponse
+	(*timestamppb.Timestamp)(nil),   // 27: google.protobuf.Timestamp
+	(*Record)(nil),                  // 28: dns.v1.Record
 }
 var file_dns_v1_zone_proto_depIdxs = []int32{
 	0,  // 0: dns.v1.Zone.type:type_name -> dns.v1.ZoneType
 	1,  // 1: dns.v1.Zone.status:type_name -> dns.v1.ZoneStatus
 	2,  // 2: dns.v1.Zone.plan:type_name -> dns.v1.Plan
-	25, // 3: dns.v1.Zone.created_on:type_name -> google.protobuf.Timestamp
-	25, // 4: dns.v1.Zone.modified_on:type_name -> google.protobuf.Timestamp
-	25, // 5: dns.v1.Zone.activated_on:type_name -> google.protobuf.Timestamp
-	25, // 6: dns.v1.Zone.status_changed_on:type_name -> google.protobuf.Timestamp
+	27, // 3: dns.v1.Zone.created_on:type_name -> google.protobuf.Timestamp
+	27, // 4: dns.v1.Zone.modified_on:type_name -> google.protobuf.Timestamp
+	27, // 5: dns.v1.Zone.activated_on:type_name -> google.protobuf.Timestamp
+	27, // 6: dns.v1.Zone.status_changed_on:type_name -> google.protobuf.Timestamp
 	1,  // 7: dns.v1.Zone.next_status:type_name -> dns.v1.ZoneStatus
-	25, // 8: dns.v1.Zone.next_status_on:type_name -> google.protobuf.Timestamp
+	27, // 8: dns.v1.Zone.next_status_on:type_name -> google.protobuf.Timestamp
 	4,  // 9: dns.v1.Zone.verification:type_name -> dns.v1.VerificationRecord
 	5,  // 10: dns.v1.Zone.activation_checks:type_name -> dns.v1.ActivationChecks
 	6,  // 11: dns.v1.Zone.hold:type_name -> dns.v1.ZoneHold
-	25, // 12: dns.v1.ActivationChecks.last_check_on:type_name -> google.protobuf.Timestamp
-	25, // 13: dns.v1.ActivationChecks.next_check_on:type_name -> google.protobuf.Timestamp
-	25, // 14: dns.v1.ActivationChecks.last_requested_on:type_name -> google.protobuf.Timestamp
-	25, // 15: dns.v1.ZoneHold.hold_after:type_name -> google.protobuf.Timestamp
+	27, // 12: dns.v1.ActivationChecks.last_check_on:type_name -> google.protobuf.Timestamp
+	27, // 13: dns.v1.ActivationChecks.next_check_on:type_name -> google.protobuf.Timestamp
+	27, // 14: dns.v1.ActivationChecks.last_requested_on:type_name -> google.protobuf.Timestamp
+	27, // 15: dns.v1.ZoneHold.hold_after:type_name -> google.protobuf.Timestamp
 	0,  // 16: dns.v1.CreateZoneRequest.type:type_name -> dns.v1.ZoneType
 	2,  // 17: dns.v1.CreateZoneRequest.plan:type_name -> dns.v1.Plan
 	3,  // 18: dns.v1.CreateZoneResponse.zone:type_name -> dns.v1.Zone
@@ -1730,31 +1858,35 @@ var file_dns_v1_zone_proto_depIdxs = []int32{
 	3,  // 23: dns.v1.UpdateZoneResponse.zone:type_name -> dns.v1.Zone
 	6,  // 24: dns.v1.CreateZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
 	6,  // 25: dns.v1.GetZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
-	25, // 26: dns.v1.RemoveZoneHoldRequest.hold_after:type_name -> google.protobuf.Timestamp
+	27, // 26: dns.v1.RemoveZoneHoldRequest.hold_after:type_name -> google.protobuf.Timestamp
 	6,  // 27: dns.v1.RemoveZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
-	7,  // 28: dns.v1.ZoneService.CreateZone:input_type -> dns.v1.CreateZoneRequest
-	9,  // 29: dns.v1.ZoneService.GetZone:input_type -> dns.v1.GetZoneRequest
-	11, // 30: dns.v1.ZoneService.ListZones:input_type -> dns.v1.ListZonesRequest
-	13, // 31: dns.v1.ZoneService.DeleteZone:input_type -> dns.v1.DeleteZoneRequest
-	15, // 32: dns.v1.ZoneService.ActivationCheck:input_type -> dns.v1.ActivationCheckRequest
-	17, // 33: dns.v1.ZoneService.UpdateZone:input_type -> dns.v1.UpdateZoneRequest
-	19, // 34: dns.v1.ZoneService.CreateZoneHold:input_type -> dns.v1.CreateZoneHoldRequest
-	21, // 35: dns.v1.ZoneService.GetZoneHold:input_type -> dns.v1.GetZoneHoldRequest
-	23, // 36: dns.v1.ZoneService.RemoveZoneHold:input_type -> dns.v1.RemoveZoneHoldRequest
-	8,  // 37: dns.v1.ZoneService.CreateZone:output_type -> dns.v1.CreateZoneResponse
-	10, // 38: dns.v1.ZoneService.GetZone:output_type -> dns.v1.GetZoneResponse
-	12, // 39: dns.v1.ZoneService.ListZones:output_type -> dns.v1.ListZonesResponse
-	14, // 40: dns.v1.ZoneService.DeleteZone:output_type -> dns.v1.DeleteZoneResponse
-	16, // 41: dns.v1.ZoneService.ActivationCheck:output_type -> dns.v1.ActivationCheckResponse
-	18, // 42: dns.v1.ZoneService.UpdateZone:output_type -> dns.v1.UpdateZoneResponse
-	20, // 43: dns.v1.ZoneService.CreateZoneHold:output_type -> dns.v1.CreateZoneHoldResponse
-	22, // 44: dns.v1.ZoneService.GetZoneHold:output_type -> dns.v1.GetZoneHoldResponse
-	24, // 45: dns.v1.ZoneService.RemoveZoneHold:output_type -> dns.v1.RemoveZoneHoldResponse
-	37, // [37:46] is the sub-list for method output_type
-	28, // [28:37] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	28, // 28: dns.v1.ScanRecordsResponse.found:type_name -> dns.v1.Record
+	28, // 29: dns.v1.ScanRecordsResponse.imported:type_name -> dns.v1.Record
+	7,  // 30: dns.v1.ZoneService.CreateZone:input_type -> dns.v1.CreateZoneRequest
+	9,  // 31: dns.v1.ZoneService.GetZone:input_type -> dns.v1.GetZoneRequest
+	11, // 32: dns.v1.ZoneService.ListZones:input_type -> dns.v1.ListZonesRequest
+	13, // 33: dns.v1.ZoneService.DeleteZone:input_type -> dns.v1.DeleteZoneRequest
+	15, // 34: dns.v1.ZoneService.ActivationCheck:input_type -> dns.v1.ActivationCheckRequest
+	17, // 35: dns.v1.ZoneService.UpdateZone:input_type -> dns.v1.UpdateZoneRequest
+	19, // 36: dns.v1.ZoneService.CreateZoneHold:input_type -> dns.v1.CreateZoneHoldRequest
+	21, // 37: dns.v1.ZoneService.GetZoneHold:input_type -> dns.v1.GetZoneHoldRequest
+	23, // 38: dns.v1.ZoneService.RemoveZoneHold:input_type -> dns.v1.RemoveZoneHoldRequest
+	25, // 39: dns.v1.ZoneService.ScanRecords:input_type -> dns.v1.ScanRecordsRequest
+	8,  // 40: dns.v1.ZoneService.CreateZone:output_type -> dns.v1.CreateZoneResponse
+	10, // 41: dns.v1.ZoneService.GetZone:output_type -> dns.v1.GetZoneResponse
+	12, // 42: dns.v1.ZoneService.ListZones:output_type -> dns.v1.ListZonesResponse
+	14, // 43: dns.v1.ZoneService.DeleteZone:output_type -> dns.v1.DeleteZoneResponse
+	16, // 44: dns.v1.ZoneService.ActivationCheck:output_type -> dns.v1.ActivationCheckResponse
+	18, // 45: dns.v1.ZoneService.UpdateZone:output_type -> dns.v1.UpdateZoneResponse
+	20, // 46: dns.v1.ZoneService.CreateZoneHold:output_type -> dns.v1.CreateZoneHoldResponse
+	22, // 47: dns.v1.ZoneService.GetZoneHold:output_type -> dns.v1.GetZoneHoldResponse
+	24, // 48: dns.v1.ZoneService.RemoveZoneHold:output_type -> dns.v1.RemoveZoneHoldResponse
+	26, // 49: dns.v1.ZoneService.ScanRecords:output_type -> dns.v1.ScanRecordsResponse
+	40, // [40:50] is the sub-list for method output_type
+	30, // [30:40] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_dns_v1_zone_proto_init() }
@@ -1762,13 +1894,14 @@ func file_dns_v1_zone_proto_init() {
 	if File_dns_v1_zone_proto != nil {
 		return
 	}
+	file_dns_v1_record_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dns_v1_zone_proto_rawDesc), len(file_dns_v1_zone_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

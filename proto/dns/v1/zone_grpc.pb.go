@@ -28,6 +28,7 @@ const (
 	ZoneService_CreateZoneHold_FullMethodName  = "/dns.v1.ZoneService/CreateZoneHold"
 	ZoneService_GetZoneHold_FullMethodName     = "/dns.v1.ZoneService/GetZoneHold"
 	ZoneService_RemoveZoneHold_FullMethodName  = "/dns.v1.ZoneService/RemoveZoneHold"
+	ZoneService_ScanRecords_FullMethodName     = "/dns.v1.ZoneService/ScanRecords"
 )
 
 // ZoneServiceClient is the client API for ZoneService service.
@@ -59,6 +60,10 @@ type ZoneServiceClient interface {
 	CreateZoneHold(ctx context.Context, in *CreateZoneHoldRequest, opts ...grpc.CallOption) (*CreateZoneHoldResponse, error)
 	GetZoneHold(ctx context.Context, in *GetZoneHoldRequest, opts ...grpc.CallOption) (*GetZoneHoldResponse, error)
 	RemoveZoneHold(ctx context.Context, in *RemoveZoneHoldRequest, opts ...grpc.CallOption) (*RemoveZoneHoldResponse, error)
+	// ScanRecords asks the zone's current public nameservers for common
+	// names and types (the records quick scan) and returns what they hold;
+	// with import_records it adds them to the zone in one batch.
+	ScanRecords(ctx context.Context, in *ScanRecordsRequest, opts ...grpc.CallOption) (*ScanRecordsResponse, error)
 }
 
 type zoneServiceClient struct {
@@ -159,6 +164,16 @@ func (c *zoneServiceClient) RemoveZoneHold(ctx context.Context, in *RemoveZoneHo
 	return out, nil
 }
 
+func (c *zoneServiceClient) ScanRecords(ctx context.Context, in *ScanRecordsRequest, opts ...grpc.CallOption) (*ScanRecordsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScanRecordsResponse)
+	err := c.cc.Invoke(ctx, ZoneService_ScanRecords_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ZoneServiceServer is the server API for ZoneService service.
 // All implementations must embed UnimplementedZoneServiceServer
 // for forward compatibility.
@@ -188,6 +203,10 @@ type ZoneServiceServer interface {
 	CreateZoneHold(context.Context, *CreateZoneHoldRequest) (*CreateZoneHoldResponse, error)
 	GetZoneHold(context.Context, *GetZoneHoldRequest) (*GetZoneHoldResponse, error)
 	RemoveZoneHold(context.Context, *RemoveZoneHoldRequest) (*RemoveZoneHoldResponse, error)
+	// ScanRecords asks the zone's current public nameservers for common
+	// names and types (the records quick scan) and returns what they hold;
+	// with import_records it adds them to the zone in one batch.
+	ScanRecords(context.Context, *ScanRecordsRequest) (*ScanRecordsResponse, error)
 	mustEmbedUnimplementedZoneServiceServer()
 }
 
@@ -224,6 +243,9 @@ func (UnimplementedZoneServiceServer) GetZoneHold(context.Context, *GetZoneHoldR
 }
 func (UnimplementedZoneServiceServer) RemoveZoneHold(context.Context, *RemoveZoneHoldRequest) (*RemoveZoneHoldResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RemoveZoneHold not implemented")
+}
+func (UnimplementedZoneServiceServer) ScanRecords(context.Context, *ScanRecordsRequest) (*ScanRecordsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ScanRecords not implemented")
 }
 func (UnimplementedZoneServiceServer) mustEmbedUnimplementedZoneServiceServer() {}
 func (UnimplementedZoneServiceServer) testEmbeddedByValue()                     {}
@@ -408,6 +430,24 @@ func _ZoneService_RemoveZoneHold_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ZoneService_ScanRecords_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ScanRecordsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ZoneServiceServer).ScanRecords(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ZoneService_ScanRecords_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ZoneServiceServer).ScanRecords(ctx, req.(*ScanRecordsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ZoneService_ServiceDesc is the grpc.ServiceDesc for ZoneService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -450,6 +490,10 @@ var ZoneService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RemoveZoneHold",
 			Handler:    _ZoneService_RemoveZoneHold_Handler,
+		},
+		{
+			MethodName: "ScanRecords",
+			Handler:    _ZoneService_ScanRecords_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
