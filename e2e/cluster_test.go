@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/zonegrid/zonegrid/controlplane/authn"
+	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	"github.com/zonegrid/zonegrid/controlplane/clientconfig"
 	"github.com/zonegrid/zonegrid/controlplane/embedded"
 	"github.com/zonegrid/zonegrid/controlplane/server"
@@ -65,6 +66,15 @@ type clusterOptions struct {
 	// resolver its ActivationCheck asks.
 	activation, activationResolver string
 	nonProxiableFile               string
+	// lifecycle policy and step interval (zero: the harness's defaults).
+	lifecycle         lifecycle.Policy
+	lifecycleInterval time.Duration
+}
+
+// withLifecycle gives the control plane a lifecycle policy (e.g. timers of
+// seconds instead of days) and step interval.
+func withLifecycle(p lifecycle.Policy, interval time.Duration) clusterOption {
+	return func(o *clusterOptions) { o.lifecycle, o.lifecycleInterval = p, interval }
 }
 
 // withActivation sets the control plane's activation mode ("immediate" or
@@ -135,6 +145,13 @@ func newCluster(tb testing.TB, edges int, opts ...clusterOption) *cluster {
 	if o.activation != "" {
 		c.cpCfg.ActivationMode, c.cpCfg.ActivationResolver = o.activation, o.activationResolver
 	}
+	// Tests call ActivationCheck as often as they like: no rate limit
+	// unless a test sets a policy (services/zones tests the limit).
+	c.cpCfg.Lifecycle = lifecycle.Policy{ManualCheckFree: -1, ManualCheckPaid: -1}
+	if o.lifecycle != (lifecycle.Policy{}) {
+		c.cpCfg.Lifecycle = o.lifecycle
+	}
+	c.cpCfg.LifecycleInterval = o.lifecycleInterval
 	c.startControlPlane(ctx)
 	for i := 0; i < edges; i++ {
 		c.addEdge(ctx)

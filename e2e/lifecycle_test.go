@@ -2,9 +2,13 @@ package e2e
 
 import (
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
+	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
 
+	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
@@ -60,4 +64,57 @@ func TestEdgesAnswerEachZoneStatusAsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.eventually("purged: refused", answerIs("plain.life.test.", dns.TypeA, dns.RcodeRefused))
+}
+
+// A zone walks the documented statuses on its own, driven by the lifecycle
+// worker of a real control plane with timers of a second instead of days:
+// pending until the parent delegates to it, active, moved once the
+// delegation leaves, deleted, purged; the edges follow each step.
+func TestAZoneWalksFromPendingToPurgedOnItsOwn(t *testing.T) {
+	parent := newTestUpstream(t)
+	c := newCluster(t, 2, withActivation("delegation", parent.addr), withLifecycle(lifecycle.Policy{
+		FirstCheck: 100 * time.Millisecond, MaxCheckInterval: 200 * time.Millisecond,
+		ActiveCheckInterval: 200 * time.Millisecond, RecheckAfterFailure: 100 * time.Millisecond,
+		MovedDeleteAfter: time.Second, DeletedPurgeAfter: time.Second,
+		ManualCheckFree: -1, ManualCheckPaid: -1,
+	}, 50*time.Millisecond))
+	z := c.createZone("acme", "walk.test", dnsv1.Plan_PLAN_FREE)
+	id := z.GetId()
+	if z.GetStatus() != dnsv1.ZoneStatus_ZONE_STATUS_PENDING {
+		t.Fatalf("created %v, want PENDING", z.GetStatus())
+	}
+	c.createRecord(id, &dnsv1.Record{Name: "www", Type: "A", Content: "203.0.113.1", Proxied: true})
+	c.eventually("pending: DNS-only", answerIs("www.walk.test.", dns.TypeA, dns.RcodeSuccess, "203.0.113.1"))
+
+	status := func(want dnsv1.ZoneStatus) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			got, err := c.zones.GetZone(c.ctx(), &dnsv1.GetZoneRequest{ZoneId: id})
+			if want == dnsv1.ZoneStatus_ZONE_STATUS_PURGED && grpcstatus.Code(err) == codes.NotFound {
+				return
+			}
+			if err == nil && got.GetZone().GetStatus() == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("zone status %v (%v), want %v", got.GetZone().GetStatus(), err, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	var ns []string
+	for _, n := range z.GetNameServers() {
+		ns = append(ns, "walk.test. 3600 IN NS "+n)
+	}
+	parent.set(t, "walk.test.", dns.TypeNS, ns...)
+	status(dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE)
+	c.eventually("active: proxied", answerWith("www.walk.test.", dns.TypeA, 300, anycastFor(id, testAnycastV4)...))
+
+	parent.set(t, "walk.test.", dns.TypeNS, "walk.test. 3600 IN NS ns1.elsewhere.example.", "walk.test. 3600 IN NS ns2.elsewhere.example.")
+	status(dnsv1.ZoneStatus_ZONE_STATUS_MOVED)
+	c.eventually("moved: DNS-only", answerIs("www.walk.test.", dns.TypeA, dns.RcodeSuccess, "203.0.113.1"))
+	status(dnsv1.ZoneStatus_ZONE_STATUS_DELETED)
+	status(dnsv1.ZoneStatus_ZONE_STATUS_PURGED)
+	c.eventually("purged: refused", answerIs("www.walk.test.", dns.TypeA, dns.RcodeRefused))
 }
