@@ -73,6 +73,7 @@ func Rules() map[string]Rule {
 		dnsv1.ZoneService_GetZoneHold_FullMethodName:     rule(Zone, zoneRead, zoneWrite),
 		dnsv1.ZoneService_RemoveZoneHold_FullMethodName:  rule(Zone, zoneWrite),
 		dnsv1.ZoneService_ScanRecords_FullMethodName:     rule(Zone, dnsWrite),
+		dnsv1.ZoneService_ChangeSetup_FullMethodName:     rule(Zone, zoneWrite),
 
 		// Records: "DNS Write"; reads also "DNS Read".
 		dnsv1.RecordService_CreateRecord_FullMethodName: rule(Zone, dnsWrite),

@@ -219,6 +219,9 @@ func matrixRows() map[string]matrixRow {
 		dnsv1.ZoneService_GetZoneHold_FullMethodName: {onZone, true, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			return ignore(zoneCli(c).GetZoneHold(ctx, &dnsv1.GetZoneHoldRequest{ZoneId: f.z1}))
 		}},
+		dnsv1.ZoneService_ChangeSetup_FullMethodName: {onZone, false, func(ctx context.Context, f *fx) string { return f.enterpriseZone(ctx) }, func(ctx context.Context, f *fx, c *conn, id string) error {
+			return ignore(zoneCli(c).ChangeSetup(ctx, &dnsv1.ChangeSetupRequest{ZoneId: id, Type: dnsv1.ZoneType_ZONE_TYPE_SECONDARY}))
+		}},
 		dnsv1.ZoneService_ScanRecords_FullMethodName: {onZone, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			// No resolver in the fixture: the handler's FailedPrecondition
 			// means the call got past authorization.

@@ -187,3 +187,9 @@ func (s *Store) EachZone(ctx context.Context, pageSize int, fn func(*dnsv1.Zone)
 		token = next
 	}
 }
+
+// ZonesRelatedTo returns the zones (any account) at ancestors and
+// descendants of name, now.
+func (s *Store) ZonesRelatedTo(ctx context.Context, name string) ([]*dnsv1.Zone, error) {
+	return s.relatedZones(ctx, name, 0)
+}

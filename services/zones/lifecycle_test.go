@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -401,5 +402,53 @@ func TestSetupsNeedTheirPlanAndDowngradesKeepWithinLimits(t *testing.T) {
 	up, err := c.UpdateZone(ctx, &dnsv1.UpdateZoneRequest{ZoneId: id, Plan: dnsv1.Plan_PLAN_ENTERPRISE})
 	if err != nil || up.GetZone().GetPlan() != dnsv1.Plan_PLAN_ENTERPRISE {
 		t.Fatalf("upgrade: %v, %v", up, err)
+	}
+}
+
+func TestSetupConversions(t *testing.T) {
+	c := newClient(t, Options{})
+	ctx := ctxT(t)
+	const (
+		full      = dnsv1.ZoneType_ZONE_TYPE_FULL
+		partial   = dnsv1.ZoneType_ZONE_TYPE_PARTIAL
+		secondary = dnsv1.ZoneType_ZONE_TYPE_SECONDARY
+		active    = dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE
+		pending   = dnsv1.ZoneStatus_ZONE_STATUS_PENDING
+	)
+	tests := []struct {
+		from, to   dnsv1.ZoneType
+		plan       dnsv1.Plan
+		wantCode   codes.Code
+		wantStatus dnsv1.ZoneStatus
+	}{
+		{full, partial, dnsv1.Plan_PLAN_BUSINESS, codes.OK, pending},
+		{full, partial, dnsv1.Plan_PLAN_PRO, codes.InvalidArgument, 0},
+		{full, secondary, dnsv1.Plan_PLAN_ENTERPRISE, codes.OK, active},
+		{full, secondary, dnsv1.Plan_PLAN_BUSINESS, codes.InvalidArgument, 0},
+		{partial, full, dnsv1.Plan_PLAN_BUSINESS, codes.OK, pending},
+		{partial, secondary, dnsv1.Plan_PLAN_ENTERPRISE, codes.OK, pending},
+		{secondary, full, dnsv1.Plan_PLAN_ENTERPRISE, codes.OK, active},
+		{secondary, partial, dnsv1.Plan_PLAN_ENTERPRISE, codes.OK, pending},
+		{full, full, dnsv1.Plan_PLAN_ENTERPRISE, codes.InvalidArgument, 0},
+	}
+	for i, tt := range tests {
+		name := fmt.Sprintf("conv%d.example", i)
+		t.Run(setupName(tt.from)+"→"+setupName(tt.to)+"/"+tt.plan.String(), func(t *testing.T) {
+			made, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acct", Name: name, Type: tt.from, Plan: tt.plan})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.ChangeSetup(ctx, &dnsv1.ChangeSetupRequest{ZoneId: made.GetZone().GetId(), Type: tt.to})
+			if grpcstatus.Code(err) != tt.wantCode {
+				t.Fatalf("ChangeSetup: %v, want %v", err, tt.wantCode)
+			}
+			if err != nil {
+				return
+			}
+			z := got.GetZone()
+			if z.GetType() != tt.to || z.GetStatus() != tt.wantStatus || (tt.to == partial) != (z.GetVerification() != nil) {
+				t.Fatalf("after conversion: type %v status %v verification %v; want %v %v", z.GetType(), z.GetStatus(), z.GetVerification(), tt.to, tt.wantStatus)
+			}
+		})
 	}
 }

@@ -66,7 +66,7 @@ var zoneTypes = map[string]dnsv1.ZoneType{
 func (a *app) zoneCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "zone", Short: "Create, inspect and delete zones"}
 	cmd.AddCommand(a.zoneCreateCmd(), a.zoneGetCmd(), a.zoneListCmd(), a.zoneDeleteCmd(), a.zoneActivateCmd(),
-		a.zonePlanCmd(), a.zoneHoldCmd(), a.zoneScanCmd())
+		a.zonePlanCmd(), a.zoneHoldCmd(), a.zoneScanCmd(), a.zoneSetupCmd())
 	return cmd
 }
 
@@ -317,4 +317,30 @@ func (a *app) zoneScanCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&imp, "import", false, "add what was found to the zone (names that already have records are left out)")
 	return cmd
+}
+
+func (a *app) zoneSetupCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "setup ZONE full|partial|secondary",
+		Short: "Convert a zone to another setup (records and settings stay; partial needs the verification TXT record again)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, ok := zoneTypes[strings.ToLower(args[1])]
+			if !ok {
+				return usagef("the setup must be full, partial or secondary")
+			}
+			return zoneCall(a, cmd, args[0], a.zones, func(ctx context.Context, zc dnsv1.ZoneServiceClient, id string) error {
+				resp, err := zc.ChangeSetup(ctx, &dnsv1.ChangeSetupRequest{ZoneId: id, Type: t})
+				if err != nil {
+					return err
+				}
+				return a.print(resp.GetZone(), "", func(w io.Writer) {
+					fmt.Fprintln(w, zoneHeader)
+					zoneRow(w, resp.GetZone())
+					fmt.Fprintln(w)
+					zoneDetails(w, resp.GetZone())
+				})
+			})
+		},
+	}
 }

@@ -1641,6 +1641,111 @@ func (x *ScanRecordsResponse) GetServer() string {
 	return ""
 }
 
+type ChangeSetupRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	// The new setup; required and different from the current one.
+	Type          ZoneType `protobuf:"varint,2,opt,name=type,proto3,enum=dns.v1.ZoneType" json:"type,omitempty"`
+	RequestId     string   `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeSetupRequest) Reset() {
+	*x = ChangeSetupRequest{}
+	mi := &file_dns_v1_zone_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeSetupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeSetupRequest) ProtoMessage() {}
+
+func (x *ChangeSetupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeSetupRequest.ProtoReflect.Descriptor instead.
+func (*ChangeSetupRequest) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ChangeSetupRequest) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *ChangeSetupRequest) GetType() ZoneType {
+	if x != nil {
+		return x.Type
+	}
+	return ZoneType_ZONE_TYPE_UNSPECIFIED
+}
+
+func (x *ChangeSetupRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type ChangeSetupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Zone          *Zone                  `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeSetupResponse) Reset() {
+	*x = ChangeSetupResponse{}
+	mi := &file_dns_v1_zone_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeSetupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeSetupResponse) ProtoMessage() {}
+
+func (x *ChangeSetupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeSetupResponse.ProtoReflect.Descriptor instead.
+func (*ChangeSetupResponse) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ChangeSetupResponse) GetZone() *Zone {
+	if x != nil {
+		return x.Zone
+	}
+	return nil
+}
+
 var File_dns_v1_zone_proto protoreflect.FileDescriptor
 
 const file_dns_v1_zone_proto_rawDesc = "" +
@@ -1750,7 +1855,14 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"\x13ScanRecordsResponse\x12$\n" +
 	"\x05found\x18\x01 \x03(\v2\x0e.dns.v1.RecordR\x05found\x12*\n" +
 	"\bimported\x18\x02 \x03(\v2\x0e.dns.v1.RecordR\bimported\x12\x16\n" +
-	"\x06server\x18\x03 \x01(\tR\x06server*i\n" +
+	"\x06server\x18\x03 \x01(\tR\x06server\"r\n" +
+	"\x12ChangeSetupRequest\x12\x17\n" +
+	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12$\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x10.dns.v1.ZoneTypeR\x04type\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"7\n" +
+	"\x13ChangeSetupResponse\x12 \n" +
+	"\x04zone\x18\x01 \x01(\v2\f.dns.v1.ZoneR\x04zone*i\n" +
 	"\bZoneType\x12\x19\n" +
 	"\x15ZONE_TYPE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eZONE_TYPE_FULL\x10\x01\x12\x15\n" +
@@ -1770,7 +1882,7 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"\tPLAN_FREE\x10\x01\x12\f\n" +
 	"\bPLAN_PRO\x10\x02\x12\x11\n" +
 	"\rPLAN_BUSINESS\x10\x03\x12\x13\n" +
-	"\x0fPLAN_ENTERPRISE\x10\x042\xe0\x05\n" +
+	"\x0fPLAN_ENTERPRISE\x10\x042\xa8\x06\n" +
 	"\vZoneService\x12C\n" +
 	"\n" +
 	"CreateZone\x12\x19.dns.v1.CreateZoneRequest\x1a\x1a.dns.v1.CreateZoneResponse\x12:\n" +
@@ -1784,7 +1896,8 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"\x0eCreateZoneHold\x12\x1d.dns.v1.CreateZoneHoldRequest\x1a\x1e.dns.v1.CreateZoneHoldResponse\x12F\n" +
 	"\vGetZoneHold\x12\x1a.dns.v1.GetZoneHoldRequest\x1a\x1b.dns.v1.GetZoneHoldResponse\x12O\n" +
 	"\x0eRemoveZoneHold\x12\x1d.dns.v1.RemoveZoneHoldRequest\x1a\x1e.dns.v1.RemoveZoneHoldResponse\x12F\n" +
-	"\vScanRecords\x12\x1a.dns.v1.ScanRecordsRequest\x1a\x1b.dns.v1.ScanRecordsResponseB1Z/github.com/zonegrid/zonegrid/proto/dns/v1;dnsv1b\x06proto3"
+	"\vScanRecords\x12\x1a.dns.v1.ScanRecordsRequest\x1a\x1b.dns.v1.ScanRecordsResponse\x12F\n" +
+	"\vChangeSetup\x12\x1a.dns.v1.ChangeSetupRequest\x1a\x1b.dns.v1.ChangeSetupResponseB1Z/github.com/zonegrid/zonegrid/proto/dns/v1;dnsv1b\x06proto3"
 
 var (
 	file_dns_v1_zone_proto_rawDescOnce sync.Once
@@ -1799,7 +1912,7 @@ func file_dns_v1_zone_proto_rawDescGZIP() []byte {
 }
 
 var file_dns_v1_zone_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_dns_v1_zone_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_dns_v1_zone_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_dns_v1_zone_proto_goTypes = []any{
 	(ZoneType)(0),                   // 0: dns.v1.ZoneType
 	(ZoneStatus)(0),                 // 1: dns.v1.ZoneStatus
@@ -1828,26 +1941,28 @@ var file_dns_v1_zone_proto_goTypes = []any{
 	(*RemoveZoneHoldResponse)(nil),  // 24: dns.v1.RemoveZoneHoldResponse
 	(*ScanRecordsRequest)(nil),      // 25: dns.v1.ScanRecordsRequest
 	(*ScanRecordsResponse)(nil),     // 26: dns.v1.ScanRecordsResponse
-	(*timestamppb.Timestamp)(nil),   // 27: google.protobuf.Timestamp
-	(*Record)(nil),                  // 28: dns.v1.Record
+	(*ChangeSetupRequest)(nil),      // 27: dns.v1.ChangeSetupRequest
+	(*ChangeSetupResponse)(nil),     // 28: dns.v1.ChangeSetupResponse
+	(*timestamppb.Timestamp)(nil),   // 29: google.protobuf.Timestamp
+	(*Record)(nil),                  // 30: dns.v1.Record
 }
 var file_dns_v1_zone_proto_depIdxs = []int32{
 	0,  // 0: dns.v1.Zone.type:type_name -> dns.v1.ZoneType
 	1,  // 1: dns.v1.Zone.status:type_name -> dns.v1.ZoneStatus
 	2,  // 2: dns.v1.Zone.plan:type_name -> dns.v1.Plan
-	27, // 3: dns.v1.Zone.created_on:type_name -> google.protobuf.Timestamp
-	27, // 4: dns.v1.Zone.modified_on:type_name -> google.protobuf.Timestamp
-	27, // 5: dns.v1.Zone.activated_on:type_name -> google.protobuf.Timestamp
-	27, // 6: dns.v1.Zone.status_changed_on:type_name -> google.protobuf.Timestamp
+	29, // 3: dns.v1.Zone.created_on:type_name -> google.protobuf.Timestamp
+	29, // 4: dns.v1.Zone.modified_on:type_name -> google.protobuf.Timestamp
+	29, // 5: dns.v1.Zone.activated_on:type_name -> google.protobuf.Timestamp
+	29, // 6: dns.v1.Zone.status_changed_on:type_name -> google.protobuf.Timestamp
 	1,  // 7: dns.v1.Zone.next_status:type_name -> dns.v1.ZoneStatus
-	27, // 8: dns.v1.Zone.next_status_on:type_name -> google.protobuf.Timestamp
+	29, // 8: dns.v1.Zone.next_status_on:type_name -> google.protobuf.Timestamp
 	4,  // 9: dns.v1.Zone.verification:type_name -> dns.v1.VerificationRecord
 	5,  // 10: dns.v1.Zone.activation_checks:type_name -> dns.v1.ActivationChecks
 	6,  // 11: dns.v1.Zone.hold:type_name -> dns.v1.ZoneHold
-	27, // 12: dns.v1.ActivationChecks.last_check_on:type_name -> google.protobuf.Timestamp
-	27, // 13: dns.v1.ActivationChecks.next_check_on:type_name -> google.protobuf.Timestamp
-	27, // 14: dns.v1.ActivationChecks.last_requested_on:type_name -> google.protobuf.Timestamp
-	27, // 15: dns.v1.ZoneHold.hold_after:type_name -> google.protobuf.Timestamp
+	29, // 12: dns.v1.ActivationChecks.last_check_on:type_name -> google.protobuf.Timestamp
+	29, // 13: dns.v1.ActivationChecks.next_check_on:type_name -> google.protobuf.Timestamp
+	29, // 14: dns.v1.ActivationChecks.last_requested_on:type_name -> google.protobuf.Timestamp
+	29, // 15: dns.v1.ZoneHold.hold_after:type_name -> google.protobuf.Timestamp
 	0,  // 16: dns.v1.CreateZoneRequest.type:type_name -> dns.v1.ZoneType
 	2,  // 17: dns.v1.CreateZoneRequest.plan:type_name -> dns.v1.Plan
 	3,  // 18: dns.v1.CreateZoneResponse.zone:type_name -> dns.v1.Zone
@@ -1858,35 +1973,39 @@ var file_dns_v1_zone_proto_depIdxs = []int32{
 	3,  // 23: dns.v1.UpdateZoneResponse.zone:type_name -> dns.v1.Zone
 	6,  // 24: dns.v1.CreateZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
 	6,  // 25: dns.v1.GetZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
-	27, // 26: dns.v1.RemoveZoneHoldRequest.hold_after:type_name -> google.protobuf.Timestamp
+	29, // 26: dns.v1.RemoveZoneHoldRequest.hold_after:type_name -> google.protobuf.Timestamp
 	6,  // 27: dns.v1.RemoveZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
-	28, // 28: dns.v1.ScanRecordsResponse.found:type_name -> dns.v1.Record
-	28, // 29: dns.v1.ScanRecordsResponse.imported:type_name -> dns.v1.Record
-	7,  // 30: dns.v1.ZoneService.CreateZone:input_type -> dns.v1.CreateZoneRequest
-	9,  // 31: dns.v1.ZoneService.GetZone:input_type -> dns.v1.GetZoneRequest
-	11, // 32: dns.v1.ZoneService.ListZones:input_type -> dns.v1.ListZonesRequest
-	13, // 33: dns.v1.ZoneService.DeleteZone:input_type -> dns.v1.DeleteZoneRequest
-	15, // 34: dns.v1.ZoneService.ActivationCheck:input_type -> dns.v1.ActivationCheckRequest
-	17, // 35: dns.v1.ZoneService.UpdateZone:input_type -> dns.v1.UpdateZoneRequest
-	19, // 36: dns.v1.ZoneService.CreateZoneHold:input_type -> dns.v1.CreateZoneHoldRequest
-	21, // 37: dns.v1.ZoneService.GetZoneHold:input_type -> dns.v1.GetZoneHoldRequest
-	23, // 38: dns.v1.ZoneService.RemoveZoneHold:input_type -> dns.v1.RemoveZoneHoldRequest
-	25, // 39: dns.v1.ZoneService.ScanRecords:input_type -> dns.v1.ScanRecordsRequest
-	8,  // 40: dns.v1.ZoneService.CreateZone:output_type -> dns.v1.CreateZoneResponse
-	10, // 41: dns.v1.ZoneService.GetZone:output_type -> dns.v1.GetZoneResponse
-	12, // 42: dns.v1.ZoneService.ListZones:output_type -> dns.v1.ListZonesResponse
-	14, // 43: dns.v1.ZoneService.DeleteZone:output_type -> dns.v1.DeleteZoneResponse
-	16, // 44: dns.v1.ZoneService.ActivationCheck:output_type -> dns.v1.ActivationCheckResponse
-	18, // 45: dns.v1.ZoneService.UpdateZone:output_type -> dns.v1.UpdateZoneResponse
-	20, // 46: dns.v1.ZoneService.CreateZoneHold:output_type -> dns.v1.CreateZoneHoldResponse
-	22, // 47: dns.v1.ZoneService.GetZoneHold:output_type -> dns.v1.GetZoneHoldResponse
-	24, // 48: dns.v1.ZoneService.RemoveZoneHold:output_type -> dns.v1.RemoveZoneHoldResponse
-	26, // 49: dns.v1.ZoneService.ScanRecords:output_type -> dns.v1.ScanRecordsResponse
-	40, // [40:50] is the sub-list for method output_type
-	30, // [30:40] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	30, // 28: dns.v1.ScanRecordsResponse.found:type_name -> dns.v1.Record
+	30, // 29: dns.v1.ScanRecordsResponse.imported:type_name -> dns.v1.Record
+	0,  // 30: dns.v1.ChangeSetupRequest.type:type_name -> dns.v1.ZoneType
+	3,  // 31: dns.v1.ChangeSetupResponse.zone:type_name -> dns.v1.Zone
+	7,  // 32: dns.v1.ZoneService.CreateZone:input_type -> dns.v1.CreateZoneRequest
+	9,  // 33: dns.v1.ZoneService.GetZone:input_type -> dns.v1.GetZoneRequest
+	11, // 34: dns.v1.ZoneService.ListZones:input_type -> dns.v1.ListZonesRequest
+	13, // 35: dns.v1.ZoneService.DeleteZone:input_type -> dns.v1.DeleteZoneRequest
+	15, // 36: dns.v1.ZoneService.ActivationCheck:input_type -> dns.v1.ActivationCheckRequest
+	17, // 37: dns.v1.ZoneService.UpdateZone:input_type -> dns.v1.UpdateZoneRequest
+	19, // 38: dns.v1.ZoneService.CreateZoneHold:input_type -> dns.v1.CreateZoneHoldRequest
+	21, // 39: dns.v1.ZoneService.GetZoneHold:input_type -> dns.v1.GetZoneHoldRequest
+	23, // 40: dns.v1.ZoneService.RemoveZoneHold:input_type -> dns.v1.RemoveZoneHoldRequest
+	25, // 41: dns.v1.ZoneService.ScanRecords:input_type -> dns.v1.ScanRecordsRequest
+	27, // 42: dns.v1.ZoneService.ChangeSetup:input_type -> dns.v1.ChangeSetupRequest
+	8,  // 43: dns.v1.ZoneService.CreateZone:output_type -> dns.v1.CreateZoneResponse
+	10, // 44: dns.v1.ZoneService.GetZone:output_type -> dns.v1.GetZoneResponse
+	12, // 45: dns.v1.ZoneService.ListZones:output_type -> dns.v1.ListZonesResponse
+	14, // 46: dns.v1.ZoneService.DeleteZone:output_type -> dns.v1.DeleteZoneResponse
+	16, // 47: dns.v1.ZoneService.ActivationCheck:output_type -> dns.v1.ActivationCheckResponse
+	18, // 48: dns.v1.ZoneService.UpdateZone:output_type -> dns.v1.UpdateZoneResponse
+	20, // 49: dns.v1.ZoneService.CreateZoneHold:output_type -> dns.v1.CreateZoneHoldResponse
+	22, // 50: dns.v1.ZoneService.GetZoneHold:output_type -> dns.v1.GetZoneHoldResponse
+	24, // 51: dns.v1.ZoneService.RemoveZoneHold:output_type -> dns.v1.RemoveZoneHoldResponse
+	26, // 52: dns.v1.ZoneService.ScanRecords:output_type -> dns.v1.ScanRecordsResponse
+	28, // 53: dns.v1.ZoneService.ChangeSetup:output_type -> dns.v1.ChangeSetupResponse
+	43, // [43:54] is the sub-list for method output_type
+	32, // [32:43] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_dns_v1_zone_proto_init() }
@@ -1901,7 +2020,7 @@ func file_dns_v1_zone_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dns_v1_zone_proto_rawDesc), len(file_dns_v1_zone_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	ZoneService_GetZoneHold_FullMethodName     = "/dns.v1.ZoneService/GetZoneHold"
 	ZoneService_RemoveZoneHold_FullMethodName  = "/dns.v1.ZoneService/RemoveZoneHold"
 	ZoneService_ScanRecords_FullMethodName     = "/dns.v1.ZoneService/ScanRecords"
+	ZoneService_ChangeSetup_FullMethodName     = "/dns.v1.ZoneService/ChangeSetup"
 )
 
 // ZoneServiceClient is the client API for ZoneService service.
@@ -64,6 +65,9 @@ type ZoneServiceClient interface {
 	// names and types (the records quick scan) and returns what they hold;
 	// with import_records it adds them to the zone in one batch.
 	ScanRecords(ctx context.Context, in *ScanRecordsRequest, opts ...grpc.CallOption) (*ScanRecordsResponse, error)
+	// ChangeSetup converts a zone between full, partial and secondary
+	// setups (docs/ZONE_LIFECYCLE.md, "Setup conversions").
+	ChangeSetup(ctx context.Context, in *ChangeSetupRequest, opts ...grpc.CallOption) (*ChangeSetupResponse, error)
 }
 
 type zoneServiceClient struct {
@@ -174,6 +178,16 @@ func (c *zoneServiceClient) ScanRecords(ctx context.Context, in *ScanRecordsRequ
 	return out, nil
 }
 
+func (c *zoneServiceClient) ChangeSetup(ctx context.Context, in *ChangeSetupRequest, opts ...grpc.CallOption) (*ChangeSetupResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ChangeSetupResponse)
+	err := c.cc.Invoke(ctx, ZoneService_ChangeSetup_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ZoneServiceServer is the server API for ZoneService service.
 // All implementations must embed UnimplementedZoneServiceServer
 // for forward compatibility.
@@ -207,6 +221,9 @@ type ZoneServiceServer interface {
 	// names and types (the records quick scan) and returns what they hold;
 	// with import_records it adds them to the zone in one batch.
 	ScanRecords(context.Context, *ScanRecordsRequest) (*ScanRecordsResponse, error)
+	// ChangeSetup converts a zone between full, partial and secondary
+	// setups (docs/ZONE_LIFECYCLE.md, "Setup conversions").
+	ChangeSetup(context.Context, *ChangeSetupRequest) (*ChangeSetupResponse, error)
 	mustEmbedUnimplementedZoneServiceServer()
 }
 
@@ -246,6 +263,9 @@ func (UnimplementedZoneServiceServer) RemoveZoneHold(context.Context, *RemoveZon
 }
 func (UnimplementedZoneServiceServer) ScanRecords(context.Context, *ScanRecordsRequest) (*ScanRecordsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ScanRecords not implemented")
+}
+func (UnimplementedZoneServiceServer) ChangeSetup(context.Context, *ChangeSetupRequest) (*ChangeSetupResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ChangeSetup not implemented")
 }
 func (UnimplementedZoneServiceServer) mustEmbedUnimplementedZoneServiceServer() {}
 func (UnimplementedZoneServiceServer) testEmbeddedByValue()                     {}
@@ -448,6 +468,24 @@ func _ZoneService_ScanRecords_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ZoneService_ChangeSetup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ChangeSetupRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ZoneServiceServer).ChangeSetup(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ZoneService_ChangeSetup_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ZoneServiceServer).ChangeSetup(ctx, req.(*ChangeSetupRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ZoneService_ServiceDesc is the grpc.ServiceDesc for ZoneService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -494,6 +532,10 @@ var ZoneService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ScanRecords",
 			Handler:    _ZoneService_ScanRecords_Handler,
+		},
+		{
+			MethodName: "ChangeSetup",
+			Handler:    _ZoneService_ChangeSetup_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
