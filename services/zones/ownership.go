@@ -2,6 +2,7 @@ package zones
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"golang.org/x/net/publicsuffix"
@@ -36,6 +37,7 @@ const (
 	ReasonPublicSuffix = "PUBLIC_SUFFIX"
 	ReasonSubdomain    = "SUBDOMAIN_NEEDS_ENTERPRISE"
 	ReasonReserved     = "RESERVED_NAME"
+	ReasonReverse      = "NOT_A_REVERSE_PREFIX"
 )
 
 // DefaultPartialSuffix is the suffix partial (CNAME) setups point their
@@ -166,6 +168,16 @@ func (r *nameRules) check(name string, plan dnsv1.Plan) *status.CodedViolation {
 				"This web property cannot be added: %s is used by the platform itself (nameserver, SOA contact or partial setup domain)", strings.TrimSuffix(res, "."))
 		}
 	}
+	if rev, isRev := reverseZone(name); isRev {
+		// Reverse zones are added by who holds the prefix, on any plan
+		// ("Reverse zones and PTR records": the Free plan below 200 PTR
+		// records); only prefix-aligned names make sense.
+		if !rev {
+			return refuse(ReasonReverse, CodeNotRegistered,
+				"%s is not a reverse zone of an IP prefix: use whole octets (198.51.100.0/24 is 100.51.198.in-addr.arpa) or nibbles under ip6.arpa", d)
+		}
+		return nil
+	}
 	reg, _ := r.registrable(name)
 	if reg != name && plan != dnsv1.Plan_PLAN_ENTERPRISE {
 		return refuse(ReasonSubdomain, CodeSubdomain,
@@ -179,4 +191,36 @@ func (r *nameRules) check(name string, plan dnsv1.Plan) *status.CodedViolation {
 func (r *nameRules) isSubdomain(name string) bool {
 	reg, ok := r.registrable(name)
 	return ok && reg != name
+}
+
+// reverseZone tells whether name is under in-addr.arpa or ip6.arpa
+// (isRev) and, if so, whether it names an IP prefix: one to three decimal
+// octets (0-255, no leading zeros) under in-addr.arpa, one to 31 hex
+// nibbles under ip6.arpa.
+func reverseZone(name string) (ok, isRev bool) {
+	var labels []string
+	var max int
+	var valid func(string) bool
+	switch {
+	case dnsname.IsSubdomain(name, "in-addr.arpa.") && name != "in-addr.arpa.":
+		labels, max = strings.Split(strings.TrimSuffix(name, ".in-addr.arpa."), "."), 3
+		valid = func(l string) bool {
+			n, err := strconv.Atoi(l)
+			return err == nil && n >= 0 && n <= 255 && strconv.Itoa(n) == l
+		}
+	case dnsname.IsSubdomain(name, "ip6.arpa.") && name != "ip6.arpa.":
+		labels, max = strings.Split(strings.TrimSuffix(name, ".ip6.arpa."), "."), 31
+		valid = func(l string) bool { return len(l) == 1 && strings.Contains("0123456789abcdef", l) }
+	default:
+		return false, false
+	}
+	if len(labels) > max {
+		return false, true
+	}
+	for _, l := range labels {
+		if !valid(l) {
+			return false, true
+		}
+	}
+	return true, true
 }

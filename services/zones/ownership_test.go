@@ -163,3 +163,32 @@ func TestPartialZoneBelowAFullZoneIsRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestReverseZonesOfWholePrefixesOnAnyPlan(t *testing.T) {
+	c := newClient(t, Options{})
+	ctx := ctxT(t)
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"100.51.198.in-addr.arpa", true},          // a /24
+		{"51.198.in-addr.arpa", true},              // a /16
+		{"8.b.d.0.1.0.0.2.ip6.arpa", true},         // a /32
+		{"0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa", true}, // a /48
+		{"x.51.198.in-addr.arpa", false},           // not an octet
+		{"256.51.198.in-addr.arpa", false},         // out of range
+		{"010.51.198.in-addr.arpa", false},         // leading zero
+		{"1.100.51.198.in-addr.arpa", false},       // a single address
+		{"ab.8.b.d.0.1.0.0.2.ip6.arpa", false},     // not a nibble
+		{"in-addr.arpa", false},                    // the suffix itself
+	}
+	for _, tt := range tests {
+		_, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "isp", Name: tt.name, Plan: dnsv1.Plan_PLAN_FREE})
+		if (err == nil) != tt.ok {
+			t.Errorf("%s on free: %v, want ok=%t", tt.name, err, tt.ok)
+		}
+		if err != nil && grpcstatus.Code(err) != codes.InvalidArgument {
+			t.Errorf("%s: code %v, want InvalidArgument", tt.name, grpcstatus.Code(err))
+		}
+	}
+}
