@@ -118,3 +118,27 @@ func TestAZoneWalksFromPendingToPurgedOnItsOwn(t *testing.T) {
 	status(dnsv1.ZoneStatus_ZONE_STATUS_PURGED)
 	c.eventually("purged: refused", answerIs("www.walk.test.", dns.TypeA, dns.RcodeRefused))
 }
+
+// Zone custom nameservers end to end: the edges answer them as the apex NS
+// set and their read-only addresses, which replace the user's own.
+func TestZoneCustomNameserversAreAnsweredWithTheirAddresses(t *testing.T) {
+	c := newCluster(t, 2)
+	z := c.createZone("acme", "brand.test", dnsv1.Plan_PLAN_BUSINESS)
+	c.createRecord(z.GetId(), &dnsv1.Record{Name: "ns1", Type: "A", Content: "198.51.100.200"})
+	c.createRecord(z.GetId(), &dnsv1.Record{Name: "www", Type: "A", Content: "198.51.100.7"})
+	c.eventually("zone loaded", answerIs("www.brand.test.", dns.TypeA, dns.RcodeSuccess, "198.51.100.7"))
+	got, err := c.zones.UpdateZone(c.ctx(), &dnsv1.UpdateZoneRequest{ZoneId: z.GetId(),
+		VanityNameServers: &dnsv1.VanityNameservers{Names: []string{"ns1.brand.test", "ns2.brand.test"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ips := got.GetZone().GetVanityNameServersIps()
+	c.eventually("apex NS are the custom names", answerIs("brand.test.", dns.TypeNS, dns.RcodeSuccess, "ns1.brand.test.", "ns2.brand.test."))
+	c.eventually("ns1 glue replaces the user's A", answerIs("ns1.brand.test.", dns.TypeA, dns.RcodeSuccess, ips[0].GetIpv4()))
+	c.eventually("ns2 IPv6 glue", answerIs("ns2.brand.test.", dns.TypeAAAA, dns.RcodeSuccess, ips[1].GetIpv6()))
+	if _, err := c.zones.UpdateZone(c.ctx(), &dnsv1.UpdateZoneRequest{ZoneId: z.GetId(), VanityNameServers: &dnsv1.VanityNameservers{}}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("assigned NS again", answerIs("brand.test.", dns.TypeNS, dns.RcodeSuccess, z.GetNameServers()...))
+	c.eventually("the user's A again", answerIs("ns1.brand.test.", dns.TypeA, dns.RcodeSuccess, "198.51.100.200"))
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -99,7 +100,11 @@ func compileZone(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, re
 	out := &snapshot.Zone{Header: h, Records: make([]*snapshot.Record, 0, len(recs))}
 	var errs []error
 	buf := make([]byte, dns.MaxMsgSize)
+	glue := vanityGlue(z)
 	for _, r := range recs {
+		if t := strings.ToUpper(r.GetType()); (t == "A" || t == "AAAA") && glue[r.GetName()] {
+			continue // the zone custom nameserver's own, read-only addresses win
+		}
 		wire, err := packRecord(r, buf)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("record %s (%s %s): %w", r.GetId(), r.GetName(), r.GetType(), err))
@@ -113,17 +118,47 @@ func compileZone(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, re
 			ManagedBy:    r.GetMeta().GetManagedBy(),
 		})
 	}
+	for _, a := range z.GetVanityNameServersIps() {
+		for _, r := range []*dnsv1.Record{
+			{Id: "zcns-a-" + a.GetName(), Name: a.GetName(), Type: "A", Content: a.GetIpv4(), Ttl: DefaultNSTTL},
+			{Id: "zcns-aaaa-" + a.GetName(), Name: a.GetName(), Type: "AAAA", Content: a.GetIpv6(), Ttl: DefaultNSTTL},
+		} {
+			if r.GetContent() == "" {
+				continue
+			}
+			wire, err := packRecord(r, buf)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("zone custom nameserver %s: %w", a.GetName(), err))
+				continue
+			}
+			out.Records = append(out.Records, &snapshot.Record{Id: r.GetId(), Rr: wire})
+		}
+	}
 	return out, errs
 }
 
-// servedNameservers is the apex NS set: the assigned nameservers, and with
+// vanityGlue is the set of zone custom nameserver names that get the
+// platform's addresses.
+func vanityGlue(z *dnsv1.Zone) map[string]bool {
+	if len(z.GetVanityNameServersIps()) == 0 {
+		return nil
+	}
+	m := map[string]bool{}
+	for _, a := range z.GetVanityNameServersIps() {
+		m[a.GetName()] = true
+	}
+	return m
+}
+
+// servedNameservers is the apex NS set: the assigned nameservers (the
+// zone custom nameservers instead when the zone has them), and with
 // multi-provider DNS (a setting of full zones, always on for secondary
 // zones) the user's apex NS records after them ("responses to DNS queries
 // made to the zone apex and requesting NS records will contain both
 // Cloudflare's and your other DNS providers' nameservers"). Without it the
 // user's apex NS records are ignored.
 func servedNameservers(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record) []string {
-	ns := z.GetNameServers()
+	ns := nameservers.Served(z)
 	if !zs.GetMultiProvider() && z.GetType() != dnsv1.ZoneType_ZONE_TYPE_SECONDARY {
 		return ns
 	}

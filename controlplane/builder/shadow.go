@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -90,7 +91,7 @@ func (b *Builder) governedBy(ctx context.Context, parent, child *dnsv1.Zone, rev
 			ns = append(ns, r.GetContent())
 		}
 	}
-	want := dnsname.NormalizedSet(child.GetNameServers())
+	want := dnsname.NormalizedSet(nameservers.Served(child))
 	return len(want) > 0 && slices.Equal(dnsname.NormalizedSet(ns), want), nil
 }
 

@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
@@ -22,7 +23,7 @@ func zoneSOA(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, rev int64, opts CompileOptio
 		return v
 	}
 	mname := zs.GetSoaMname()
-	if ns := z.GetNameServers(); mname == "" && len(ns) > 0 {
+	if ns := nameservers.Served(z); mname == "" && len(ns) > 0 {
 		mname = ns[0]
 	}
 	rname := zs.GetSoaRname()

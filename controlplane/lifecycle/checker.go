@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
@@ -108,7 +109,7 @@ func (d *DNSChecker) Check(ctx context.Context, z *dnsv1.Zone, opts CheckOptions
 		return Result{Reason: err.Error()}
 	}
 	got = dnsname.NormalizedSet(got)
-	want := dnsname.NormalizedSet(z.GetNameServers())
+	want := dnsname.NormalizedSet(nameservers.Served(z))
 	wantList := strings.Join(want, ", ")
 	switch {
 	case len(got) == 0:

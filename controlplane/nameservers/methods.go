@@ -1,14 +1,17 @@
 package nameservers
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
 
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
 // AssignRandom returns a random free pair (the documents' "Standard
@@ -133,4 +136,60 @@ func (a *Advanced) Owns(ns []string) bool {
 		}
 	}
 	return false
+}
+
+// Served returns the nameservers a zone's apex NS set starts with: its
+// zone custom nameservers when it has them, else the assigned ones.
+func Served(z *dnsv1.Zone) []string {
+	if v := z.GetVanityNameServers(); len(v) > 0 {
+		return v
+	}
+	return z.GetNameServers()
+}
+
+// Addresses hands out the addresses custom nameserver names answer on,
+// from the platform's nameserver address pools; a name always gets the
+// same addresses.
+type Addresses struct {
+	v4, v6 []netip.Addr
+}
+
+// DefaultAddresses are documentation addresses for development; production
+// configures the edges' anycast addresses.
+func DefaultAddresses() (v4, v6 []string) {
+	return []string{"192.0.2.53", "198.51.100.53"}, []string{"2001:db8::53", "2001:db8:1::53"}
+}
+
+// NewAddresses parses the pools; each needs at least one address of its
+// family.
+func NewAddresses(v4, v6 []string) (*Addresses, error) {
+	a := &Addresses{}
+	for _, s := range v4 {
+		ip, err := netip.ParseAddr(s)
+		if err != nil || !ip.Is4() {
+			return nil, fmt.Errorf("nameserver IPv4 address %q: not an IPv4 address", s)
+		}
+		a.v4 = append(a.v4, ip)
+	}
+	for _, s := range v6 {
+		ip, err := netip.ParseAddr(s)
+		if err != nil || !ip.Is6() || ip.Is4In6() {
+			return nil, fmt.Errorf("nameserver IPv6 address %q: not an IPv6 address", s)
+		}
+		a.v6 = append(a.v6, ip)
+	}
+	if len(a.v4) == 0 || len(a.v6) == 0 {
+		return nil, errors.New("nameserver address pools need an IPv4 and an IPv6 address")
+	}
+	return a, nil
+}
+
+// For returns the addresses of name.
+func (a *Addresses) For(name string) *dnsv1.NameserverAddresses {
+	h := hash(name)
+	return &dnsv1.NameserverAddresses{
+		Name: name,
+		Ipv4: a.v4[h%uint64(len(a.v4))].String(),
+		Ipv6: a.v6[h%uint64(len(a.v6))].String(),
+	}
 }

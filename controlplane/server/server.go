@@ -84,6 +84,10 @@ type Config struct {
 	SnapshotSigningKeyFile string
 	// NameserverPool; empty = nameservers.DefaultPool.
 	NameserverPool []string
+	// NameserverIPv4 and NameserverIPv6 are the addresses custom
+	// nameserver names are given (the edges' anycast addresses); empty =
+	// documentation addresses for development.
+	NameserverIPv4, NameserverIPv6 []string
 	// QuickScanResolver (host:port) finds a zone's current nameservers for
 	// the records quick scan; empty = ActivationResolver; neither = no
 	// quick scan.
@@ -328,6 +332,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 		ExtraSuffixes: cfg.ExtraPublicSuffixes, SOARname: cfg.SOARname,
 		PartialSuffix: cfg.PartialSuffix, Lifecycle: s.life, Policy: cfg.Lifecycle,
 		AdvancedDomains: cfg.AdvancedNameserverDomains,
+		NameserverIPv4:  cfg.NameserverIPv4, NameserverIPv6: cfg.NameserverIPv6,
 	}, log.Named("zones"))
 	if err != nil {
 		s.closeClients()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/zonegrid/zonegrid/controlplane/plans"
 	"github.com/zonegrid/zonegrid/controlplane/store"
+	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 	"github.com/zonegrid/zonegrid/services/idempotency"
 	"github.com/zonegrid/zonegrid/services/status"
@@ -124,8 +126,8 @@ func (s *Service) UpdateZone(ctx context.Context, req *dnsv1.UpdateZoneRequest) 
 		return nil, err
 	}
 	plan := req.GetPlan()
-	if plan == dnsv1.Plan_PLAN_UNSPECIFIED {
-		return nil, status.InvalidArgument("plan", "is required")
+	if plan == dnsv1.Plan_PLAN_UNSPECIFIED && req.GetVanityNameServers() == nil {
+		return nil, status.InvalidArgument("plan", "is required (or vanity_name_servers)")
 	}
 	if _, ok := dnsv1.Plan_name[int32(plan)]; !ok {
 		return nil, status.InvalidArgument("plan", "unknown plan")
@@ -139,10 +141,20 @@ func (s *Service) UpdateZone(ctx context.Context, req *dnsv1.UpdateZoneRequest) 
 		if z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_DELETED {
 			return nil, status.FailedPrecondition("ZONE_STATUS", "zone_id", "the zone is deleted: add it again (CreateZone) to restore it")
 		}
+		if plan == dnsv1.Plan_PLAN_UNSPECIFIED {
+			plan = z.GetPlan()
+		}
 		if v := s.names.check(z.GetName(), plan); v != nil {
 			return nil, status.InvalidArgumentCoded(*v)
 		}
-		if z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_INITIALIZING {
+		if vn := req.GetVanityNameServers(); vn != nil {
+			if z, err = s.setVanity(ctx, z, plan, vn.GetNames(), now); err != nil {
+				return nil, s.fail("update", err)
+			}
+		}
+		if z.GetPlan() == plan {
+			// nothing more to change
+		} else if z.GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_INITIALIZING {
 			if !plans.For(plan).AllowsSetup(z.GetType()) {
 				return nil, plans.NewFeature("setup", "plan", plan, "the zone's %s setup is not available on the %s plan",
 					strings.ToLower(strings.TrimPrefix(z.GetType().String(), "ZONE_TYPE_")), strings.ToLower(strings.TrimPrefix(plan.String(), "PLAN_")))
@@ -162,6 +174,51 @@ func (s *Service) UpdateZone(ctx context.Context, req *dnsv1.UpdateZoneRequest) 
 	})
 }
 
+// setVanity sets or (names empty) removes the zone custom nameservers:
+// 2-5 distinct names below the zone ("each custom nameserver name must be
+// a subdomain of the zone"), on a plan that offers them (Business and
+// Enterprise), for full and secondary zones; each name gets the platform's
+// addresses, answered as read-only A/AAAA records.
+func (s *Service) setVanity(ctx context.Context, z *dnsv1.Zone, plan dnsv1.Plan, names []string, now time.Time) (*dnsv1.Zone, error) {
+	var norm []string
+	var ips []*dnsv1.NameserverAddresses
+	if len(names) > 0 {
+		if !plans.For(plan).ZoneCustomNameservers {
+			return nil, plans.NewFeature("zone_custom_nameservers", "vanity_name_servers", plan, "zone custom nameservers are available on the Business and Enterprise plans")
+		}
+		if z.GetType() == dnsv1.ZoneType_ZONE_TYPE_PARTIAL {
+			return nil, status.InvalidArgument("vanity_name_servers", "a partial zone has no nameservers of its own")
+		}
+		if len(names) < 2 || len(names) > 5 {
+			return nil, status.InvalidArgument("vanity_name_servers", "give 2 to 5 names")
+		}
+		for i, n := range names {
+			nn, err := dnsname.Normalize(n)
+			field := fmt.Sprintf("vanity_name_servers[%d]", i)
+			switch {
+			case err != nil:
+				return nil, status.InvalidArgument(field, err.Error())
+			case strings.Contains(nn, "*"):
+				return nil, status.InvalidArgument(field, "must not contain \"*\"")
+			case nn == z.GetName() || !dnsname.IsSubdomain(nn, z.GetName()):
+				return nil, status.InvalidArgument(field, fmt.Sprintf("must be a name below %s (zone custom nameservers belong to their zone)", z.GetName()))
+			case slices.Contains(norm, nn):
+				return nil, status.InvalidArgument(field, "is given twice")
+			}
+			norm = append(norm, nn)
+			ips = append(ips, s.nsAddrs.For(nn))
+		}
+	}
+	return s.st.UpdateZone(ctx, "UpdateZone", z.GetId(), func(c *dnsv1.Zone) (*dnsv1.Zone, error) {
+		if slices.Equal(c.GetVanityNameServers(), norm) {
+			return nil, nil
+		}
+		c.VanityNameServers, c.VanityNameServersIps = norm, ips
+		c.ModifiedOn = timestamppbNow(now)
+		return c, nil
+	})
+}
+
 // changePlan moves a zone to another plan when what it uses fits the new
 // plan's limits ("A plan downgrade that would exceed a limit is refused":
 // plans.CheckDowngrade names every limit exceeded). The usage is measured
@@ -178,6 +235,7 @@ func (s *Service) changePlan(ctx context.Context, z *dnsv1.Zone, plan dnsv1.Plan
 		}
 		u.Subdomain = s.names.isSubdomain(z.GetName())
 		u.AdvancedNameservers = s.adv.Owns(z.GetNameServers())
+		u.ZoneCustomNameservers = len(z.GetVanityNameServers()) > 0
 		if err := plans.CheckDowngrade(z.GetPlan(), plan, u); err != nil {
 			return nil, err
 		}

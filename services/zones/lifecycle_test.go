@@ -452,3 +452,49 @@ func TestSetupConversions(t *testing.T) {
 		})
 	}
 }
+
+func TestZoneCustomNameservers(t *testing.T) {
+	c := newClient(t, Options{NameserverIPv4: []string{"203.0.113.53"}, NameserverIPv6: []string{"2001:db8:53::1"}})
+	ctx := ctxT(t)
+	free, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acct", Name: "small.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := func(id string, names ...string) (*dnsv1.UpdateZoneResponse, error) {
+		return c.UpdateZone(ctx, &dnsv1.UpdateZoneRequest{ZoneId: id, VanityNameServers: &dnsv1.VanityNameservers{Names: names}})
+	}
+	if _, err := set(free.GetZone().GetId(), "ns1.small.example", "ns2.small.example"); grpcstatus.Code(err) != codes.InvalidArgument {
+		t.Fatalf("zone custom nameservers on free: %v, want InvalidArgument naming the limit", err)
+	}
+	biz, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acct", Name: "brand.example", Plan: dnsv1.Plan_PLAN_BUSINESS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := biz.GetZone().GetId()
+	for _, bad := range [][]string{
+		{"ns1.brand.example"},                       // one name
+		{"ns1.brand.example", "ns1.other.example"},  // outside the zone
+		{"brand.example", "ns1.brand.example"},      // the apex
+		{"ns1.brand.example", "NS1.brand.example."}, // twice
+	} {
+		if _, err := set(id, bad...); grpcstatus.Code(err) != codes.InvalidArgument {
+			t.Fatalf("vanity %v: %v, want InvalidArgument", bad, err)
+		}
+	}
+	got, err := set(id, "NS1.brand.example", "ns2.brand.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := got.GetZone()
+	if !slices.Equal(z.GetVanityNameServers(), []string{"ns1.brand.example.", "ns2.brand.example."}) || len(z.GetVanityNameServersIps()) != 2 ||
+		z.GetVanityNameServersIps()[0].GetIpv4() != "203.0.113.53" || z.GetVanityNameServersIps()[1].GetIpv6() != "2001:db8:53::1" {
+		t.Fatalf("zone custom nameservers: %v / %v", z.GetVanityNameServers(), z.GetVanityNameServersIps())
+	}
+	if _, err := c.UpdateZone(ctx, &dnsv1.UpdateZoneRequest{ZoneId: id, Plan: dnsv1.Plan_PLAN_PRO}); grpcstatus.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("downgrade below zone custom nameservers: %v, want FailedPrecondition", err)
+	}
+	cleared, err := set(id)
+	if err != nil || len(cleared.GetZone().GetVanityNameServers()) != 0 {
+		t.Fatalf("removing: %v, %v", cleared, err)
+	}
+}

@@ -79,6 +79,10 @@ type Options struct {
 	// AdvancedDomains are the three domains of advanced nameservers; nil
 	// means nameservers.DefaultAdvancedDomains.
 	AdvancedDomains []string
+	// NameserverIPv4 and NameserverIPv6 are the addresses custom
+	// nameserver names answer on (the edges' anycast addresses); nil means
+	// nameservers.DefaultAddresses.
+	NameserverIPv4, NameserverIPv6 []string
 	// Scanner runs the records quick scan (nil: ScanRecords is refused);
 	// Records imports what it finds.
 	Scanner *quickscan.Scanner
@@ -105,6 +109,7 @@ type Service struct {
 	presets *lifecycle.DNSChecker
 	scanner *quickscan.Scanner
 	records RecordBatcher
+	nsAddrs *nameservers.Addresses
 }
 
 // New returns the zone service.
@@ -156,13 +161,24 @@ func New(st *store.Store, opts Options, log *zap.Logger) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zones: %w", err)
 	}
+	v4, v6 := nameservers.DefaultAddresses()
+	if opts.NameserverIPv4 != nil {
+		v4 = opts.NameserverIPv4
+	}
+	if opts.NameserverIPv6 != nil {
+		v6 = opts.NameserverIPv6
+	}
+	nsAddrs, err := nameservers.NewAddresses(v4, v6)
+	if err != nil {
+		return nil, fmt.Errorf("zones: %w", err)
+	}
 	reserved := append(pool.Names(), adv.Assign(nameservers.Request{})...)
 	names, err := newNameRules(opts.ExtraSuffixes, reserved, rname, partial)
 	if err != nil {
 		return nil, err
 	}
 	svc := &Service{st: st, pool: pool, act: act, now: now, log: log, names: names, adv: adv,
-		scanner: opts.Scanner, records: opts.Records,
+		scanner: opts.Scanner, records: opts.Records, nsAddrs: nsAddrs,
 		life: life, policy: opts.Policy.WithDefaults(), scheduled: opts.ActivationMode == ModeDelegation}
 	if opts.ActivationMode == ModeDelegation && opts.Resolver != "" {
 		svc.presets = &lifecycle.DNSChecker{Resolver: opts.Resolver, Timeout: 2 * time.Second}

@@ -46,6 +46,8 @@ func run(args []string) error {
 		cfg           server.Config
 		etcdEndpoints = fs.String("etcd-endpoints", "127.0.0.1:2379", "comma-separated etcd endpoints")
 		nameservers   = fs.String("nameservers", "", "comma-separated nameserver pool (default ns1..ns4.zonegrid.test.)")
+		nsIPv4        = fs.String("nameserver-ipv4", "", "comma-separated IPv4 addresses given to custom nameserver names (the edges' anycast addresses; default documentation addresses)")
+		nsIPv6        = fs.String("nameserver-ipv6", "", "comma-separated IPv6 addresses given to custom nameserver names (the edges' anycast addresses; default documentation addresses)")
 		advancedNS    = fs.String("advanced-nameserver-domains", "", "the three comma-separated domains of advanced (Foundation DNS style) nameservers, for Enterprise accounts whose zone defaults ask for them (default fdns-a,fdns-b,fdns-c.zonegrid.test.)")
 		extraSuffixes = fs.String("extra-public-suffixes", "", "comma-separated public suffixes added to the Public Suffix List for zone names, e.g. test,example,internal (names under a TLD the list does not know are refused)")
 		isEmbedded    = fs.Bool("embedded", false, "run an embedded etcd and NATS server (development)")
@@ -103,6 +105,7 @@ func run(args []string) error {
 	cfg.EtcdEndpoints = splitList(*etcdEndpoints)
 	cfg.NameserverPool = splitList(*nameservers)
 	cfg.AdvancedNameserverDomains = splitList(*advancedNS)
+	cfg.NameserverIPv4, cfg.NameserverIPv6 = splitList(*nsIPv4), splitList(*nsIPv6)
 	cfg.ExtraPublicSuffixes = splitList(*extraSuffixes)
 
 	zcfg := zap.NewProductionConfig()

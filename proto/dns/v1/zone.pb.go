@@ -228,9 +228,15 @@ type Zone struct {
 	// The scheduled ownership checks (read-only).
 	ActivationChecks *ActivationChecks `protobuf:"bytes,15,opt,name=activation_checks,json=activationChecks,proto3" json:"activation_checks,omitempty"`
 	// The zone hold (Enterprise).
-	Hold          *ZoneHold `protobuf:"bytes,16,opt,name=hold,proto3" json:"hold,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Hold *ZoneHold `protobuf:"bytes,16,opt,name=hold,proto3" json:"hold,omitempty"`
+	// Zone custom nameservers (Business and Enterprise): names below the
+	// zone served as its apex NS set instead of name_servers, each with the
+	// addresses the platform gave it (read-only A/AAAA records the edges
+	// answer).
+	VanityNameServers    []string               `protobuf:"bytes,17,rep,name=vanity_name_servers,json=vanityNameServers,proto3" json:"vanity_name_servers,omitempty"`
+	VanityNameServersIps []*NameserverAddresses `protobuf:"bytes,18,rep,name=vanity_name_servers_ips,json=vanityNameServersIps,proto3" json:"vanity_name_servers_ips,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Zone) Reset() {
@@ -375,6 +381,128 @@ func (x *Zone) GetHold() *ZoneHold {
 	return nil
 }
 
+func (x *Zone) GetVanityNameServers() []string {
+	if x != nil {
+		return x.VanityNameServers
+	}
+	return nil
+}
+
+func (x *Zone) GetVanityNameServersIps() []*NameserverAddresses {
+	if x != nil {
+		return x.VanityNameServersIps
+	}
+	return nil
+}
+
+// NameserverAddresses are the addresses a custom nameserver name answers
+// on; publish them as glue at the registrar.
+type NameserverAddresses struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Ipv4          string                 `protobuf:"bytes,2,opt,name=ipv4,proto3" json:"ipv4,omitempty"`
+	Ipv6          string                 `protobuf:"bytes,3,opt,name=ipv6,proto3" json:"ipv6,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NameserverAddresses) Reset() {
+	*x = NameserverAddresses{}
+	mi := &file_dns_v1_zone_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NameserverAddresses) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NameserverAddresses) ProtoMessage() {}
+
+func (x *NameserverAddresses) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NameserverAddresses.ProtoReflect.Descriptor instead.
+func (*NameserverAddresses) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *NameserverAddresses) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NameserverAddresses) GetIpv4() string {
+	if x != nil {
+		return x.Ipv4
+	}
+	return ""
+}
+
+func (x *NameserverAddresses) GetIpv6() string {
+	if x != nil {
+		return x.Ipv6
+	}
+	return ""
+}
+
+// VanityNameservers sets (names) or removes (empty) zone custom
+// nameservers.
+type VanityNameservers struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Names         []string               `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VanityNameservers) Reset() {
+	*x = VanityNameservers{}
+	mi := &file_dns_v1_zone_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VanityNameservers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VanityNameservers) ProtoMessage() {}
+
+func (x *VanityNameservers) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VanityNameservers.ProtoReflect.Descriptor instead.
+func (*VanityNameservers) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *VanityNameservers) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
 // VerificationRecord is the TXT record that activates a partial zone.
 type VerificationRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -388,7 +516,7 @@ type VerificationRecord struct {
 
 func (x *VerificationRecord) Reset() {
 	*x = VerificationRecord{}
-	mi := &file_dns_v1_zone_proto_msgTypes[1]
+	mi := &file_dns_v1_zone_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -400,7 +528,7 @@ func (x *VerificationRecord) String() string {
 func (*VerificationRecord) ProtoMessage() {}
 
 func (x *VerificationRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[1]
+	mi := &file_dns_v1_zone_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -413,7 +541,7 @@ func (x *VerificationRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerificationRecord.ProtoReflect.Descriptor instead.
 func (*VerificationRecord) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{1}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *VerificationRecord) GetName() string {
@@ -458,7 +586,7 @@ type ActivationChecks struct {
 
 func (x *ActivationChecks) Reset() {
 	*x = ActivationChecks{}
-	mi := &file_dns_v1_zone_proto_msgTypes[2]
+	mi := &file_dns_v1_zone_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -470,7 +598,7 @@ func (x *ActivationChecks) String() string {
 func (*ActivationChecks) ProtoMessage() {}
 
 func (x *ActivationChecks) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[2]
+	mi := &file_dns_v1_zone_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -483,7 +611,7 @@ func (x *ActivationChecks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivationChecks.ProtoReflect.Descriptor instead.
 func (*ActivationChecks) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{2}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ActivationChecks) GetLastCheckOn() *timestamppb.Timestamp {
@@ -541,7 +669,7 @@ type ZoneHold struct {
 
 func (x *ZoneHold) Reset() {
 	*x = ZoneHold{}
-	mi := &file_dns_v1_zone_proto_msgTypes[3]
+	mi := &file_dns_v1_zone_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +681,7 @@ func (x *ZoneHold) String() string {
 func (*ZoneHold) ProtoMessage() {}
 
 func (x *ZoneHold) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[3]
+	mi := &file_dns_v1_zone_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +694,7 @@ func (x *ZoneHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ZoneHold.ProtoReflect.Descriptor instead.
 func (*ZoneHold) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{3}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ZoneHold) GetHold() bool {
@@ -613,7 +741,7 @@ type CreateZoneRequest struct {
 
 func (x *CreateZoneRequest) Reset() {
 	*x = CreateZoneRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[4]
+	mi := &file_dns_v1_zone_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +753,7 @@ func (x *CreateZoneRequest) String() string {
 func (*CreateZoneRequest) ProtoMessage() {}
 
 func (x *CreateZoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[4]
+	mi := &file_dns_v1_zone_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +766,7 @@ func (x *CreateZoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateZoneRequest.ProtoReflect.Descriptor instead.
 func (*CreateZoneRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{4}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateZoneRequest) GetAccountId() string {
@@ -692,7 +820,7 @@ type CreateZoneResponse struct {
 
 func (x *CreateZoneResponse) Reset() {
 	*x = CreateZoneResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[5]
+	mi := &file_dns_v1_zone_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +832,7 @@ func (x *CreateZoneResponse) String() string {
 func (*CreateZoneResponse) ProtoMessage() {}
 
 func (x *CreateZoneResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[5]
+	mi := &file_dns_v1_zone_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +845,7 @@ func (x *CreateZoneResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateZoneResponse.ProtoReflect.Descriptor instead.
 func (*CreateZoneResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{5}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateZoneResponse) GetZone() *Zone {
@@ -736,7 +864,7 @@ type GetZoneRequest struct {
 
 func (x *GetZoneRequest) Reset() {
 	*x = GetZoneRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[6]
+	mi := &file_dns_v1_zone_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +876,7 @@ func (x *GetZoneRequest) String() string {
 func (*GetZoneRequest) ProtoMessage() {}
 
 func (x *GetZoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[6]
+	mi := &file_dns_v1_zone_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +889,7 @@ func (x *GetZoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetZoneRequest.ProtoReflect.Descriptor instead.
 func (*GetZoneRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{6}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetZoneRequest) GetZoneId() string {
@@ -780,7 +908,7 @@ type GetZoneResponse struct {
 
 func (x *GetZoneResponse) Reset() {
 	*x = GetZoneResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[7]
+	mi := &file_dns_v1_zone_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +920,7 @@ func (x *GetZoneResponse) String() string {
 func (*GetZoneResponse) ProtoMessage() {}
 
 func (x *GetZoneResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[7]
+	mi := &file_dns_v1_zone_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +933,7 @@ func (x *GetZoneResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetZoneResponse.ProtoReflect.Descriptor instead.
 func (*GetZoneResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{7}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetZoneResponse) GetZone() *Zone {
@@ -831,7 +959,7 @@ type ListZonesRequest struct {
 
 func (x *ListZonesRequest) Reset() {
 	*x = ListZonesRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[8]
+	mi := &file_dns_v1_zone_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -843,7 +971,7 @@ func (x *ListZonesRequest) String() string {
 func (*ListZonesRequest) ProtoMessage() {}
 
 func (x *ListZonesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[8]
+	mi := &file_dns_v1_zone_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -856,7 +984,7 @@ func (x *ListZonesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListZonesRequest.ProtoReflect.Descriptor instead.
 func (*ListZonesRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{8}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListZonesRequest) GetAccountId() string {
@@ -898,7 +1026,7 @@ type ListZonesResponse struct {
 
 func (x *ListZonesResponse) Reset() {
 	*x = ListZonesResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[9]
+	mi := &file_dns_v1_zone_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +1038,7 @@ func (x *ListZonesResponse) String() string {
 func (*ListZonesResponse) ProtoMessage() {}
 
 func (x *ListZonesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[9]
+	mi := &file_dns_v1_zone_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +1051,7 @@ func (x *ListZonesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListZonesResponse.ProtoReflect.Descriptor instead.
 func (*ListZonesResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{9}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListZonesResponse) GetZones() []*Zone {
@@ -955,7 +1083,7 @@ type DeleteZoneRequest struct {
 
 func (x *DeleteZoneRequest) Reset() {
 	*x = DeleteZoneRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[10]
+	mi := &file_dns_v1_zone_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -967,7 +1095,7 @@ func (x *DeleteZoneRequest) String() string {
 func (*DeleteZoneRequest) ProtoMessage() {}
 
 func (x *DeleteZoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[10]
+	mi := &file_dns_v1_zone_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -980,7 +1108,7 @@ func (x *DeleteZoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteZoneRequest.ProtoReflect.Descriptor instead.
 func (*DeleteZoneRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{10}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeleteZoneRequest) GetZoneId() string {
@@ -1006,7 +1134,7 @@ type DeleteZoneResponse struct {
 
 func (x *DeleteZoneResponse) Reset() {
 	*x = DeleteZoneResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[11]
+	mi := &file_dns_v1_zone_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1018,7 +1146,7 @@ func (x *DeleteZoneResponse) String() string {
 func (*DeleteZoneResponse) ProtoMessage() {}
 
 func (x *DeleteZoneResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[11]
+	mi := &file_dns_v1_zone_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1031,7 +1159,7 @@ func (x *DeleteZoneResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteZoneResponse.ProtoReflect.Descriptor instead.
 func (*DeleteZoneResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{11}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeleteZoneResponse) GetZoneId() string {
@@ -1050,7 +1178,7 @@ type ActivationCheckRequest struct {
 
 func (x *ActivationCheckRequest) Reset() {
 	*x = ActivationCheckRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[12]
+	mi := &file_dns_v1_zone_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1062,7 +1190,7 @@ func (x *ActivationCheckRequest) String() string {
 func (*ActivationCheckRequest) ProtoMessage() {}
 
 func (x *ActivationCheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[12]
+	mi := &file_dns_v1_zone_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1075,7 +1203,7 @@ func (x *ActivationCheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivationCheckRequest.ProtoReflect.Descriptor instead.
 func (*ActivationCheckRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{12}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ActivationCheckRequest) GetZoneId() string {
@@ -1096,7 +1224,7 @@ type ActivationCheckResponse struct {
 
 func (x *ActivationCheckResponse) Reset() {
 	*x = ActivationCheckResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[13]
+	mi := &file_dns_v1_zone_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1236,7 @@ func (x *ActivationCheckResponse) String() string {
 func (*ActivationCheckResponse) ProtoMessage() {}
 
 func (x *ActivationCheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[13]
+	mi := &file_dns_v1_zone_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1249,7 @@ func (x *ActivationCheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivationCheckResponse.ProtoReflect.Descriptor instead.
 func (*ActivationCheckResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{13}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ActivationCheckResponse) GetZone() *Zone {
@@ -1141,16 +1269,19 @@ func (x *ActivationCheckResponse) GetReason() string {
 type UpdateZoneRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	ZoneId string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
-	// The new plan; required.
-	Plan          Plan   `protobuf:"varint,2,opt,name=plan,proto3,enum=dns.v1.Plan" json:"plan,omitempty"`
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The new plan; unchanged when empty.
+	Plan      Plan   `protobuf:"varint,2,opt,name=plan,proto3,enum=dns.v1.Plan" json:"plan,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Zone custom nameservers: 2-5 names below the zone; an empty list
+	// removes them; unchanged when absent.
+	VanityNameServers *VanityNameservers `protobuf:"bytes,4,opt,name=vanity_name_servers,json=vanityNameServers,proto3" json:"vanity_name_servers,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *UpdateZoneRequest) Reset() {
 	*x = UpdateZoneRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[14]
+	mi := &file_dns_v1_zone_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1293,7 @@ func (x *UpdateZoneRequest) String() string {
 func (*UpdateZoneRequest) ProtoMessage() {}
 
 func (x *UpdateZoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[14]
+	mi := &file_dns_v1_zone_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1306,7 @@ func (x *UpdateZoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateZoneRequest.ProtoReflect.Descriptor instead.
 func (*UpdateZoneRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{14}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateZoneRequest) GetZoneId() string {
@@ -1199,6 +1330,13 @@ func (x *UpdateZoneRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *UpdateZoneRequest) GetVanityNameServers() *VanityNameservers {
+	if x != nil {
+		return x.VanityNameServers
+	}
+	return nil
+}
+
 type UpdateZoneResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Zone          *Zone                  `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -1208,7 +1346,7 @@ type UpdateZoneResponse struct {
 
 func (x *UpdateZoneResponse) Reset() {
 	*x = UpdateZoneResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[15]
+	mi := &file_dns_v1_zone_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1220,7 +1358,7 @@ func (x *UpdateZoneResponse) String() string {
 func (*UpdateZoneResponse) ProtoMessage() {}
 
 func (x *UpdateZoneResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[15]
+	mi := &file_dns_v1_zone_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1233,7 +1371,7 @@ func (x *UpdateZoneResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateZoneResponse.ProtoReflect.Descriptor instead.
 func (*UpdateZoneResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{15}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateZoneResponse) GetZone() *Zone {
@@ -1253,7 +1391,7 @@ type CreateZoneHoldRequest struct {
 
 func (x *CreateZoneHoldRequest) Reset() {
 	*x = CreateZoneHoldRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[16]
+	mi := &file_dns_v1_zone_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1265,7 +1403,7 @@ func (x *CreateZoneHoldRequest) String() string {
 func (*CreateZoneHoldRequest) ProtoMessage() {}
 
 func (x *CreateZoneHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[16]
+	mi := &file_dns_v1_zone_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1278,7 +1416,7 @@ func (x *CreateZoneHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateZoneHoldRequest.ProtoReflect.Descriptor instead.
 func (*CreateZoneHoldRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{16}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateZoneHoldRequest) GetZoneId() string {
@@ -1304,7 +1442,7 @@ type CreateZoneHoldResponse struct {
 
 func (x *CreateZoneHoldResponse) Reset() {
 	*x = CreateZoneHoldResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[17]
+	mi := &file_dns_v1_zone_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1316,7 +1454,7 @@ func (x *CreateZoneHoldResponse) String() string {
 func (*CreateZoneHoldResponse) ProtoMessage() {}
 
 func (x *CreateZoneHoldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[17]
+	mi := &file_dns_v1_zone_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1329,7 +1467,7 @@ func (x *CreateZoneHoldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateZoneHoldResponse.ProtoReflect.Descriptor instead.
 func (*CreateZoneHoldResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{17}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateZoneHoldResponse) GetHold() *ZoneHold {
@@ -1348,7 +1486,7 @@ type GetZoneHoldRequest struct {
 
 func (x *GetZoneHoldRequest) Reset() {
 	*x = GetZoneHoldRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[18]
+	mi := &file_dns_v1_zone_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1498,7 @@ func (x *GetZoneHoldRequest) String() string {
 func (*GetZoneHoldRequest) ProtoMessage() {}
 
 func (x *GetZoneHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[18]
+	mi := &file_dns_v1_zone_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1511,7 @@ func (x *GetZoneHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetZoneHoldRequest.ProtoReflect.Descriptor instead.
 func (*GetZoneHoldRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{18}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetZoneHoldRequest) GetZoneId() string {
@@ -1392,7 +1530,7 @@ type GetZoneHoldResponse struct {
 
 func (x *GetZoneHoldResponse) Reset() {
 	*x = GetZoneHoldResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[19]
+	mi := &file_dns_v1_zone_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1542,7 @@ func (x *GetZoneHoldResponse) String() string {
 func (*GetZoneHoldResponse) ProtoMessage() {}
 
 func (x *GetZoneHoldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[19]
+	mi := &file_dns_v1_zone_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1555,7 @@ func (x *GetZoneHoldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetZoneHoldResponse.ProtoReflect.Descriptor instead.
 func (*GetZoneHoldResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{19}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetZoneHoldResponse) GetHold() *ZoneHold {
@@ -1438,7 +1576,7 @@ type RemoveZoneHoldRequest struct {
 
 func (x *RemoveZoneHoldRequest) Reset() {
 	*x = RemoveZoneHoldRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[20]
+	mi := &file_dns_v1_zone_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +1588,7 @@ func (x *RemoveZoneHoldRequest) String() string {
 func (*RemoveZoneHoldRequest) ProtoMessage() {}
 
 func (x *RemoveZoneHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[20]
+	mi := &file_dns_v1_zone_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +1601,7 @@ func (x *RemoveZoneHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveZoneHoldRequest.ProtoReflect.Descriptor instead.
 func (*RemoveZoneHoldRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{20}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RemoveZoneHoldRequest) GetZoneId() string {
@@ -1489,7 +1627,7 @@ type RemoveZoneHoldResponse struct {
 
 func (x *RemoveZoneHoldResponse) Reset() {
 	*x = RemoveZoneHoldResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[21]
+	mi := &file_dns_v1_zone_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1501,7 +1639,7 @@ func (x *RemoveZoneHoldResponse) String() string {
 func (*RemoveZoneHoldResponse) ProtoMessage() {}
 
 func (x *RemoveZoneHoldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[21]
+	mi := &file_dns_v1_zone_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1514,7 +1652,7 @@ func (x *RemoveZoneHoldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveZoneHoldResponse.ProtoReflect.Descriptor instead.
 func (*RemoveZoneHoldResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{21}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RemoveZoneHoldResponse) GetHold() *ZoneHold {
@@ -1536,7 +1674,7 @@ type ScanRecordsRequest struct {
 
 func (x *ScanRecordsRequest) Reset() {
 	*x = ScanRecordsRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[22]
+	mi := &file_dns_v1_zone_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +1686,7 @@ func (x *ScanRecordsRequest) String() string {
 func (*ScanRecordsRequest) ProtoMessage() {}
 
 func (x *ScanRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[22]
+	mi := &file_dns_v1_zone_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +1699,7 @@ func (x *ScanRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRecordsRequest.ProtoReflect.Descriptor instead.
 func (*ScanRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{22}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ScanRecordsRequest) GetZoneId() string {
@@ -1592,7 +1730,7 @@ type ScanRecordsResponse struct {
 
 func (x *ScanRecordsResponse) Reset() {
 	*x = ScanRecordsResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[23]
+	mi := &file_dns_v1_zone_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1604,7 +1742,7 @@ func (x *ScanRecordsResponse) String() string {
 func (*ScanRecordsResponse) ProtoMessage() {}
 
 func (x *ScanRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[23]
+	mi := &file_dns_v1_zone_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1617,7 +1755,7 @@ func (x *ScanRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRecordsResponse.ProtoReflect.Descriptor instead.
 func (*ScanRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{23}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ScanRecordsResponse) GetFound() []*Record {
@@ -1653,7 +1791,7 @@ type ChangeSetupRequest struct {
 
 func (x *ChangeSetupRequest) Reset() {
 	*x = ChangeSetupRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[24]
+	mi := &file_dns_v1_zone_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1665,7 +1803,7 @@ func (x *ChangeSetupRequest) String() string {
 func (*ChangeSetupRequest) ProtoMessage() {}
 
 func (x *ChangeSetupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[24]
+	mi := &file_dns_v1_zone_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1678,7 +1816,7 @@ func (x *ChangeSetupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSetupRequest.ProtoReflect.Descriptor instead.
 func (*ChangeSetupRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{24}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ChangeSetupRequest) GetZoneId() string {
@@ -1711,7 +1849,7 @@ type ChangeSetupResponse struct {
 
 func (x *ChangeSetupResponse) Reset() {
 	*x = ChangeSetupResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[25]
+	mi := &file_dns_v1_zone_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1723,7 +1861,7 @@ func (x *ChangeSetupResponse) String() string {
 func (*ChangeSetupResponse) ProtoMessage() {}
 
 func (x *ChangeSetupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[25]
+	mi := &file_dns_v1_zone_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1736,7 +1874,7 @@ func (x *ChangeSetupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSetupResponse.ProtoReflect.Descriptor instead.
 func (*ChangeSetupResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{25}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ChangeSetupResponse) GetZone() *Zone {
@@ -1750,7 +1888,7 @@ var File_dns_v1_zone_proto protoreflect.FileDescriptor
 
 const file_dns_v1_zone_proto_rawDesc = "" +
 	"\n" +
-	"\x11dns/v1/zone.proto\x12\x06dns.v1\x1a\x13dns/v1/record.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x06\n" +
+	"\x11dns/v1/zone.proto\x12\x06dns.v1\x1a\x13dns/v1/record.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\a\n" +
 	"\x04Zone\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1772,7 +1910,15 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"\x0enext_status_on\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\fnextStatusOn\x12>\n" +
 	"\fverification\x18\x0e \x01(\v2\x1a.dns.v1.VerificationRecordR\fverification\x12E\n" +
 	"\x11activation_checks\x18\x0f \x01(\v2\x18.dns.v1.ActivationChecksR\x10activationChecks\x12$\n" +
-	"\x04hold\x18\x10 \x01(\v2\x10.dns.v1.ZoneHoldR\x04hold\"R\n" +
+	"\x04hold\x18\x10 \x01(\v2\x10.dns.v1.ZoneHoldR\x04hold\x12.\n" +
+	"\x13vanity_name_servers\x18\x11 \x03(\tR\x11vanityNameServers\x12R\n" +
+	"\x17vanity_name_servers_ips\x18\x12 \x03(\v2\x1b.dns.v1.NameserverAddressesR\x14vanityNameServersIps\"Q\n" +
+	"\x13NameserverAddresses\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04ipv4\x18\x02 \x01(\tR\x04ipv4\x12\x12\n" +
+	"\x04ipv6\x18\x03 \x01(\tR\x04ipv6\")\n" +
+	"\x11VanityNameservers\x12\x14\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\"R\n" +
 	"\x12VerificationRecord\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
@@ -1826,12 +1972,13 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\"S\n" +
 	"\x17ActivationCheckResponse\x12 \n" +
 	"\x04zone\x18\x01 \x01(\v2\f.dns.v1.ZoneR\x04zone\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"m\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xb8\x01\n" +
 	"\x11UpdateZoneRequest\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12 \n" +
 	"\x04plan\x18\x02 \x01(\x0e2\f.dns.v1.PlanR\x04plan\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\"6\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12I\n" +
+	"\x13vanity_name_servers\x18\x04 \x01(\v2\x19.dns.v1.VanityNameserversR\x11vanityNameServers\"6\n" +
 	"\x12UpdateZoneResponse\x12 \n" +
 	"\x04zone\x18\x01 \x01(\v2\f.dns.v1.ZoneR\x04zone\"_\n" +
 	"\x15CreateZoneHoldRequest\x12\x17\n" +
@@ -1912,100 +2059,104 @@ func file_dns_v1_zone_proto_rawDescGZIP() []byte {
 }
 
 var file_dns_v1_zone_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_dns_v1_zone_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_dns_v1_zone_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_dns_v1_zone_proto_goTypes = []any{
 	(ZoneType)(0),                   // 0: dns.v1.ZoneType
 	(ZoneStatus)(0),                 // 1: dns.v1.ZoneStatus
 	(Plan)(0),                       // 2: dns.v1.Plan
 	(*Zone)(nil),                    // 3: dns.v1.Zone
-	(*VerificationRecord)(nil),      // 4: dns.v1.VerificationRecord
-	(*ActivationChecks)(nil),        // 5: dns.v1.ActivationChecks
-	(*ZoneHold)(nil),                // 6: dns.v1.ZoneHold
-	(*CreateZoneRequest)(nil),       // 7: dns.v1.CreateZoneRequest
-	(*CreateZoneResponse)(nil),      // 8: dns.v1.CreateZoneResponse
-	(*GetZoneRequest)(nil),          // 9: dns.v1.GetZoneRequest
-	(*GetZoneResponse)(nil),         // 10: dns.v1.GetZoneResponse
-	(*ListZonesRequest)(nil),        // 11: dns.v1.ListZonesRequest
-	(*ListZonesResponse)(nil),       // 12: dns.v1.ListZonesResponse
-	(*DeleteZoneRequest)(nil),       // 13: dns.v1.DeleteZoneRequest
-	(*DeleteZoneResponse)(nil),      // 14: dns.v1.DeleteZoneResponse
-	(*ActivationCheckRequest)(nil),  // 15: dns.v1.ActivationCheckRequest
-	(*ActivationCheckResponse)(nil), // 16: dns.v1.ActivationCheckResponse
-	(*UpdateZoneRequest)(nil),       // 17: dns.v1.UpdateZoneRequest
-	(*UpdateZoneResponse)(nil),      // 18: dns.v1.UpdateZoneResponse
-	(*CreateZoneHoldRequest)(nil),   // 19: dns.v1.CreateZoneHoldRequest
-	(*CreateZoneHoldResponse)(nil),  // 20: dns.v1.CreateZoneHoldResponse
-	(*GetZoneHoldRequest)(nil),      // 21: dns.v1.GetZoneHoldRequest
-	(*GetZoneHoldResponse)(nil),     // 22: dns.v1.GetZoneHoldResponse
-	(*RemoveZoneHoldRequest)(nil),   // 23: dns.v1.RemoveZoneHoldRequest
-	(*RemoveZoneHoldResponse)(nil),  // 24: dns.v1.RemoveZoneHoldResponse
-	(*ScanRecordsRequest)(nil),      // 25: dns.v1.ScanRecordsRequest
-	(*ScanRecordsResponse)(nil),     // 26: dns.v1.ScanRecordsResponse
-	(*ChangeSetupRequest)(nil),      // 27: dns.v1.ChangeSetupRequest
-	(*ChangeSetupResponse)(nil),     // 28: dns.v1.ChangeSetupResponse
-	(*timestamppb.Timestamp)(nil),   // 29: google.protobuf.Timestamp
-	(*Record)(nil),                  // 30: dns.v1.Record
+	(*NameserverAddresses)(nil),     // 4: dns.v1.NameserverAddresses
+	(*VanityNameservers)(nil),       // 5: dns.v1.VanityNameservers
+	(*VerificationRecord)(nil),      // 6: dns.v1.VerificationRecord
+	(*ActivationChecks)(nil),        // 7: dns.v1.ActivationChecks
+	(*ZoneHold)(nil),                // 8: dns.v1.ZoneHold
+	(*CreateZoneRequest)(nil),       // 9: dns.v1.CreateZoneRequest
+	(*CreateZoneResponse)(nil),      // 10: dns.v1.CreateZoneResponse
+	(*GetZoneRequest)(nil),          // 11: dns.v1.GetZoneRequest
+	(*GetZoneResponse)(nil),         // 12: dns.v1.GetZoneResponse
+	(*ListZonesRequest)(nil),        // 13: dns.v1.ListZonesRequest
+	(*ListZonesResponse)(nil),       // 14: dns.v1.ListZonesResponse
+	(*DeleteZoneRequest)(nil),       // 15: dns.v1.DeleteZoneRequest
+	(*DeleteZoneResponse)(nil),      // 16: dns.v1.DeleteZoneResponse
+	(*ActivationCheckRequest)(nil),  // 17: dns.v1.ActivationCheckRequest
+	(*ActivationCheckResponse)(nil), // 18: dns.v1.ActivationCheckResponse
+	(*UpdateZoneRequest)(nil),       // 19: dns.v1.UpdateZoneRequest
+	(*UpdateZoneResponse)(nil),      // 20: dns.v1.UpdateZoneResponse
+	(*CreateZoneHoldRequest)(nil),   // 21: dns.v1.CreateZoneHoldRequest
+	(*CreateZoneHoldResponse)(nil),  // 22: dns.v1.CreateZoneHoldResponse
+	(*GetZoneHoldRequest)(nil),      // 23: dns.v1.GetZoneHoldRequest
+	(*GetZoneHoldResponse)(nil),     // 24: dns.v1.GetZoneHoldResponse
+	(*RemoveZoneHoldRequest)(nil),   // 25: dns.v1.RemoveZoneHoldRequest
+	(*RemoveZoneHoldResponse)(nil),  // 26: dns.v1.RemoveZoneHoldResponse
+	(*ScanRecordsRequest)(nil),      // 27: dns.v1.ScanRecordsRequest
+	(*ScanRecordsResponse)(nil),     // 28: dns.v1.ScanRecordsResponse
+	(*ChangeSetupRequest)(nil),      // 29: dns.v1.ChangeSetupRequest
+	(*ChangeSetupResponse)(nil),     // 30: dns.v1.ChangeSetupResponse
+	(*timestamppb.Timestamp)(nil),   // 31: google.protobuf.Timestamp
+	(*Record)(nil),                  // 32: dns.v1.Record
 }
 var file_dns_v1_zone_proto_depIdxs = []int32{
 	0,  // 0: dns.v1.Zone.type:type_name -> dns.v1.ZoneType
 	1,  // 1: dns.v1.Zone.status:type_name -> dns.v1.ZoneStatus
 	2,  // 2: dns.v1.Zone.plan:type_name -> dns.v1.Plan
-	29, // 3: dns.v1.Zone.created_on:type_name -> google.protobuf.Timestamp
-	29, // 4: dns.v1.Zone.modified_on:type_name -> google.protobuf.Timestamp
-	29, // 5: dns.v1.Zone.activated_on:type_name -> google.protobuf.Timestamp
-	29, // 6: dns.v1.Zone.status_changed_on:type_name -> google.protobuf.Timestamp
+	31, // 3: dns.v1.Zone.created_on:type_name -> google.protobuf.Timestamp
+	31, // 4: dns.v1.Zone.modified_on:type_name -> google.protobuf.Timestamp
+	31, // 5: dns.v1.Zone.activated_on:type_name -> google.protobuf.Timestamp
+	31, // 6: dns.v1.Zone.status_changed_on:type_name -> google.protobuf.Timestamp
 	1,  // 7: dns.v1.Zone.next_status:type_name -> dns.v1.ZoneStatus
-	29, // 8: dns.v1.Zone.next_status_on:type_name -> google.protobuf.Timestamp
-	4,  // 9: dns.v1.Zone.verification:type_name -> dns.v1.VerificationRecord
-	5,  // 10: dns.v1.Zone.activation_checks:type_name -> dns.v1.ActivationChecks
-	6,  // 11: dns.v1.Zone.hold:type_name -> dns.v1.ZoneHold
-	29, // 12: dns.v1.ActivationChecks.last_check_on:type_name -> google.protobuf.Timestamp
-	29, // 13: dns.v1.ActivationChecks.next_check_on:type_name -> google.protobuf.Timestamp
-	29, // 14: dns.v1.ActivationChecks.last_requested_on:type_name -> google.protobuf.Timestamp
-	29, // 15: dns.v1.ZoneHold.hold_after:type_name -> google.protobuf.Timestamp
-	0,  // 16: dns.v1.CreateZoneRequest.type:type_name -> dns.v1.ZoneType
-	2,  // 17: dns.v1.CreateZoneRequest.plan:type_name -> dns.v1.Plan
-	3,  // 18: dns.v1.CreateZoneResponse.zone:type_name -> dns.v1.Zone
-	3,  // 19: dns.v1.GetZoneResponse.zone:type_name -> dns.v1.Zone
-	3,  // 20: dns.v1.ListZonesResponse.zones:type_name -> dns.v1.Zone
-	3,  // 21: dns.v1.ActivationCheckResponse.zone:type_name -> dns.v1.Zone
-	2,  // 22: dns.v1.UpdateZoneRequest.plan:type_name -> dns.v1.Plan
-	3,  // 23: dns.v1.UpdateZoneResponse.zone:type_name -> dns.v1.Zone
-	6,  // 24: dns.v1.CreateZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
-	6,  // 25: dns.v1.GetZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
-	29, // 26: dns.v1.RemoveZoneHoldRequest.hold_after:type_name -> google.protobuf.Timestamp
-	6,  // 27: dns.v1.RemoveZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
-	30, // 28: dns.v1.ScanRecordsResponse.found:type_name -> dns.v1.Record
-	30, // 29: dns.v1.ScanRecordsResponse.imported:type_name -> dns.v1.Record
-	0,  // 30: dns.v1.ChangeSetupRequest.type:type_name -> dns.v1.ZoneType
-	3,  // 31: dns.v1.ChangeSetupResponse.zone:type_name -> dns.v1.Zone
-	7,  // 32: dns.v1.ZoneService.CreateZone:input_type -> dns.v1.CreateZoneRequest
-	9,  // 33: dns.v1.ZoneService.GetZone:input_type -> dns.v1.GetZoneRequest
-	11, // 34: dns.v1.ZoneService.ListZones:input_type -> dns.v1.ListZonesRequest
-	13, // 35: dns.v1.ZoneService.DeleteZone:input_type -> dns.v1.DeleteZoneRequest
-	15, // 36: dns.v1.ZoneService.ActivationCheck:input_type -> dns.v1.ActivationCheckRequest
-	17, // 37: dns.v1.ZoneService.UpdateZone:input_type -> dns.v1.UpdateZoneRequest
-	19, // 38: dns.v1.ZoneService.CreateZoneHold:input_type -> dns.v1.CreateZoneHoldRequest
-	21, // 39: dns.v1.ZoneService.GetZoneHold:input_type -> dns.v1.GetZoneHoldRequest
-	23, // 40: dns.v1.ZoneService.RemoveZoneHold:input_type -> dns.v1.RemoveZoneHoldRequest
-	25, // 41: dns.v1.ZoneService.ScanRecords:input_type -> dns.v1.ScanRecordsRequest
-	27, // 42: dns.v1.ZoneService.ChangeSetup:input_type -> dns.v1.ChangeSetupRequest
-	8,  // 43: dns.v1.ZoneService.CreateZone:output_type -> dns.v1.CreateZoneResponse
-	10, // 44: dns.v1.ZoneService.GetZone:output_type -> dns.v1.GetZoneResponse
-	12, // 45: dns.v1.ZoneService.ListZones:output_type -> dns.v1.ListZonesResponse
-	14, // 46: dns.v1.ZoneService.DeleteZone:output_type -> dns.v1.DeleteZoneResponse
-	16, // 47: dns.v1.ZoneService.ActivationCheck:output_type -> dns.v1.ActivationCheckResponse
-	18, // 48: dns.v1.ZoneService.UpdateZone:output_type -> dns.v1.UpdateZoneResponse
-	20, // 49: dns.v1.ZoneService.CreateZoneHold:output_type -> dns.v1.CreateZoneHoldResponse
-	22, // 50: dns.v1.ZoneService.GetZoneHold:output_type -> dns.v1.GetZoneHoldResponse
-	24, // 51: dns.v1.ZoneService.RemoveZoneHold:output_type -> dns.v1.RemoveZoneHoldResponse
-	26, // 52: dns.v1.ZoneService.ScanRecords:output_type -> dns.v1.ScanRecordsResponse
-	28, // 53: dns.v1.ZoneService.ChangeSetup:output_type -> dns.v1.ChangeSetupResponse
-	43, // [43:54] is the sub-list for method output_type
-	32, // [32:43] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	31, // 8: dns.v1.Zone.next_status_on:type_name -> google.protobuf.Timestamp
+	6,  // 9: dns.v1.Zone.verification:type_name -> dns.v1.VerificationRecord
+	7,  // 10: dns.v1.Zone.activation_checks:type_name -> dns.v1.ActivationChecks
+	8,  // 11: dns.v1.Zone.hold:type_name -> dns.v1.ZoneHold
+	4,  // 12: dns.v1.Zone.vanity_name_servers_ips:type_name -> dns.v1.NameserverAddresses
+	31, // 13: dns.v1.ActivationChecks.last_check_on:type_name -> google.protobuf.Timestamp
+	31, // 14: dns.v1.ActivationChecks.next_check_on:type_name -> google.protobuf.Timestamp
+	31, // 15: dns.v1.ActivationChecks.last_requested_on:type_name -> google.protobuf.Timestamp
+	31, // 16: dns.v1.ZoneHold.hold_after:type_name -> google.protobuf.Timestamp
+	0,  // 17: dns.v1.CreateZoneRequest.type:type_name -> dns.v1.ZoneType
+	2,  // 18: dns.v1.CreateZoneRequest.plan:type_name -> dns.v1.Plan
+	3,  // 19: dns.v1.CreateZoneResponse.zone:type_name -> dns.v1.Zone
+	3,  // 20: dns.v1.GetZoneResponse.zone:type_name -> dns.v1.Zone
+	3,  // 21: dns.v1.ListZonesResponse.zones:type_name -> dns.v1.Zone
+	3,  // 22: dns.v1.ActivationCheckResponse.zone:type_name -> dns.v1.Zone
+	2,  // 23: dns.v1.UpdateZoneRequest.plan:type_name -> dns.v1.Plan
+	5,  // 24: dns.v1.UpdateZoneRequest.vanity_name_servers:type_name -> dns.v1.VanityNameservers
+	3,  // 25: dns.v1.UpdateZoneResponse.zone:type_name -> dns.v1.Zone
+	8,  // 26: dns.v1.CreateZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
+	8,  // 27: dns.v1.GetZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
+	31, // 28: dns.v1.RemoveZoneHoldRequest.hold_after:type_name -> google.protobuf.Timestamp
+	8,  // 29: dns.v1.RemoveZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
+	32, // 30: dns.v1.ScanRecordsResponse.found:type_name -> dns.v1.Record
+	32, // 31: dns.v1.ScanRecordsResponse.imported:type_name -> dns.v1.Record
+	0,  // 32: dns.v1.ChangeSetupRequest.type:type_name -> dns.v1.ZoneType
+	3,  // 33: dns.v1.ChangeSetupResponse.zone:type_name -> dns.v1.Zone
+	9,  // 34: dns.v1.ZoneService.CreateZone:input_type -> dns.v1.CreateZoneRequest
+	11, // 35: dns.v1.ZoneService.GetZone:input_type -> dns.v1.GetZoneRequest
+	13, // 36: dns.v1.ZoneService.ListZones:input_type -> dns.v1.ListZonesRequest
+	15, // 37: dns.v1.ZoneService.DeleteZone:input_type -> dns.v1.DeleteZoneRequest
+	17, // 38: dns.v1.ZoneService.ActivationCheck:input_type -> dns.v1.ActivationCheckRequest
+	19, // 39: dns.v1.ZoneService.UpdateZone:input_type -> dns.v1.UpdateZoneRequest
+	21, // 40: dns.v1.ZoneService.CreateZoneHold:input_type -> dns.v1.CreateZoneHoldRequest
+	23, // 41: dns.v1.ZoneService.GetZoneHold:input_type -> dns.v1.GetZoneHoldRequest
+	25, // 42: dns.v1.ZoneService.RemoveZoneHold:input_type -> dns.v1.RemoveZoneHoldRequest
+	27, // 43: dns.v1.ZoneService.ScanRecords:input_type -> dns.v1.ScanRecordsRequest
+	29, // 44: dns.v1.ZoneService.ChangeSetup:input_type -> dns.v1.ChangeSetupRequest
+	10, // 45: dns.v1.ZoneService.CreateZone:output_type -> dns.v1.CreateZoneResponse
+	12, // 46: dns.v1.ZoneService.GetZone:output_type -> dns.v1.GetZoneResponse
+	14, // 47: dns.v1.ZoneService.ListZones:output_type -> dns.v1.ListZonesResponse
+	16, // 48: dns.v1.ZoneService.DeleteZone:output_type -> dns.v1.DeleteZoneResponse
+	18, // 49: dns.v1.ZoneService.ActivationCheck:output_type -> dns.v1.ActivationCheckResponse
+	20, // 50: dns.v1.ZoneService.UpdateZone:output_type -> dns.v1.UpdateZoneResponse
+	22, // 51: dns.v1.ZoneService.CreateZoneHold:output_type -> dns.v1.CreateZoneHoldResponse
+	24, // 52: dns.v1.ZoneService.GetZoneHold:output_type -> dns.v1.GetZoneHoldResponse
+	26, // 53: dns.v1.ZoneService.RemoveZoneHold:output_type -> dns.v1.RemoveZoneHoldResponse
+	28, // 54: dns.v1.ZoneService.ScanRecords:output_type -> dns.v1.ScanRecordsResponse
+	30, // 55: dns.v1.ZoneService.ChangeSetup:output_type -> dns.v1.ChangeSetupResponse
+	45, // [45:56] is the sub-list for method output_type
+	34, // [34:45] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_dns_v1_zone_proto_init() }
@@ -2020,7 +2171,7 @@ func file_dns_v1_zone_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dns_v1_zone_proto_rawDesc), len(file_dns_v1_zone_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
