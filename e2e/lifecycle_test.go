@@ -42,6 +42,9 @@ func TestEdgesAnswerEachZoneStatusAsDocumented(t *testing.T) {
 	}
 	c.eventually("deleted: DNS-only", answerIs("www.life.test.", dns.TypeA, dns.RcodeSuccess, "203.0.113.1"))
 	c.eventually("deleted: other records kept", answerIs("plain.life.test.", dns.TypeA, dns.RcodeSuccess, "203.0.113.2"))
+	if _, err := c.records.CreateRecord(ctx, &dnsv1.CreateRecordRequest{ZoneId: id, Record: &dnsv1.Record{Name: "new", Type: "A", Content: "203.0.113.9"}}); grpcstatus.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("a record written to a deleted zone: %v, want FailedPrecondition", err)
+	}
 
 	// Re-added within the window: restored with its records, proxied again.
 	again := c.createZone("acme", "life.test", dnsv1.Plan_PLAN_FREE)

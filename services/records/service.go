@@ -372,6 +372,10 @@ func (s *Service) write(ctx context.Context, zoneID string, fn func(ctx context.
 	now := timestamppb.New(s.now())
 	var committed []store.RecordOp
 	err := s.st.UpdateRecords(ctx, zoneID, func(ctx context.Context, v store.ZoneView) ([]store.RecordOp, error) {
+		if v.Zone().GetStatus() == dnsv1.ZoneStatus_ZONE_STATUS_DELETED {
+			// An archived zone is read-only until restored (docs/ZONE_LIFECYCLE.md).
+			return nil, status.FailedPrecondition("ZONE_STATUS", "zone_id", "the zone is deleted: add it again (CreateZone) to restore it before changing its records")
+		}
 		w := &writer{ov: newOverlay(v), view: v, base: -1, zone: v.Zone(), settings: v.Settings(), np: s.np, now: now}
 		w.pf, _ = v.(store.Prefetcher)
 		if err := fn(ctx, w); err != nil {
