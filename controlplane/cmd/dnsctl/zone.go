@@ -50,6 +50,16 @@ func zoneDetails(w io.Writer, z *dnsv1.Zone) {
 	}
 }
 
+// printZone prints a zone's row and its details (or the zone as JSON).
+func (a *app) printZone(z *dnsv1.Zone) error {
+	return a.print(z, "", func(w io.Writer) {
+		fmt.Fprintln(w, zoneHeader)
+		zoneRow(w, z)
+		fmt.Fprintln(w)
+		zoneDetails(w, z)
+	})
+}
+
 // enumName shortens ZONE_TYPE_FULL to full.
 func enumName(s, prefix string) string { return strings.ToLower(strings.TrimPrefix(s, prefix)) }
 
@@ -122,12 +132,7 @@ func (a *app) zoneGetCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.print(resp.GetZone(), "", func(w io.Writer) {
-					fmt.Fprintln(w, zoneHeader)
-					zoneRow(w, resp.GetZone())
-					fmt.Fprintln(w)
-					zoneDetails(w, resp.GetZone())
-				})
+				return a.printZone(resp.GetZone())
 			})
 		},
 	}
@@ -334,12 +339,7 @@ func (a *app) zoneSetupCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.print(resp.GetZone(), "", func(w io.Writer) {
-					fmt.Fprintln(w, zoneHeader)
-					zoneRow(w, resp.GetZone())
-					fmt.Fprintln(w)
-					zoneDetails(w, resp.GetZone())
-				})
+				return a.printZone(resp.GetZone())
 			})
 		},
 	}
