@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -47,6 +48,10 @@ type zoneState struct {
 	rewriting bool
 	// recovered is set once recoverState looked at what is published.
 	recovered bool
+	// ns is the apex NS set last published: a change of it (zone custom
+	// nameservers set or removed) also changes the glue records the
+	// builder makes, which only a full snapshot carries.
+	ns []string
 }
 
 // chain is the number of deltas an edge starting now must replay.
@@ -127,6 +132,12 @@ func (b *Builder) publishChange(ctx context.Context, bt *batch, name string) err
 		}
 		snap, _ := compileZone(z, zs, nil, bt.rev, b.opts)
 		header = snap.Header
+		b.mu.Lock()
+		nsChanged := !slices.Equal(header.GetNameServers(), st.ns)
+		b.mu.Unlock()
+		if nsChanged {
+			return b.publishFull(ctx, name, bt.rev, false)
+		}
 	}
 	return b.publishDelta(ctx, name, st, bt, header)
 }
@@ -186,7 +197,7 @@ func (b *Builder) recoverState(ctx context.Context, name string, st *zoneState) 
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	st.zoneID, st.delta = h.GetZoneId(), true
+	st.zoneID, st.delta, st.ns = h.GetZoneId(), true, h.GetNameServers()
 	st.version, st.fullVersion, st.fullAt = version, h.GetVersion(), time.Now()
 	b.log.Info("delta chain recovered", zap.String("zone", name), zap.Uint64("version", version),
 		zap.Uint64("full_version", h.GetVersion()))
@@ -293,6 +304,7 @@ func (b *Builder) publishFull(ctx context.Context, name string, rev int64, backg
 	st.version = uint64(rev)
 	st.gone = res.zoneID == ""
 	st.zoneID = res.zoneID
+	st.ns = res.ns
 	st.delta = b.cfg.DeltaThreshold > 0 && res.records >= b.cfg.DeltaThreshold
 	return nil
 }

@@ -259,3 +259,40 @@ func TestBuilderRewritesOldFullSnapshotsOfDeltaZones(t *testing.T) {
 }
 
 func testutilCount(b *Builder) float64 { return testutil.ToFloat64(b.m.fullRewrites) }
+
+func TestZoneCustomNameserversOfALargeZoneArePublishedInFull(t *testing.T) {
+	e := newEnv(t, 0)
+	createZone(t, e.st, "big", "acct1", "big.example.", dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE)
+	var rs []*dnsv1.Record
+	for i := range 8 {
+		rs = append(rs, rec(fmt.Sprintf("r%d", i), fmt.Sprintf("h%d.big.example.", i), "192.0.2.1"))
+	}
+	putRecords(t, e.st, "big", rs...)
+	e.startDeltaBuilder(t, Config{DeltaChainMax: 50, FullEvery: time.Hour})
+	eventually(t, "full snapshot", func() (bool, string) {
+		z, err := e.zoneSnapshot(t, "big.example.")
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(z.GetRecords()) == 8, fmt.Sprint(len(z.GetRecords()))
+	})
+	if _, err := e.st.UpdateZone(context.Background(), "test", "big", func(z *dnsv1.Zone) (*dnsv1.Zone, error) {
+		z.VanityNameServers = []string{"ns1.big.example.", "ns2.big.example."}
+		z.VanityNameServersIps = []*dnsv1.NameserverAddresses{
+			{Name: "ns1.big.example.", Ipv4: "203.0.113.53", Ipv6: "2001:db8::53"},
+			{Name: "ns2.big.example.", Ipv4: "203.0.113.54", Ipv6: "2001:db8::54"},
+		}
+		return z, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Not a delta of the header alone: the glue records must travel too.
+	eventually(t, "full snapshot with the glue", func() (bool, string) {
+		z, err := e.zoneSnapshot(t, "big.example.")
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(z.GetRecords()) == 12 && slices.Equal(z.GetHeader().GetNameServers(), []string{"ns1.big.example.", "ns2.big.example."}),
+			fmt.Sprintf("%d records, NS %v", len(z.GetRecords()), z.GetHeader().GetNameServers())
+	})
+}

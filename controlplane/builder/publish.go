@@ -28,6 +28,8 @@ func (b *Builder) maxInline() int64 {
 type published struct {
 	zoneID  string
 	records int
+	// ns is the published apex NS set.
+	ns []string
 }
 
 // publishName compiles the zone serving name at rev and puts it in the
@@ -60,6 +62,7 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 	}
 	res := published{zoneID: z.GetId(), records: len(recs)}
 	snap, bad := compileZone(z, zs, recs, rev, b.opts)
+	res.ns = snap.GetHeader().GetNameServers()
 	for _, e := range bad {
 		b.m.badRecords.Inc()
 		b.log.Warn("record skipped: does not compile", zap.String("zone", name), zap.String("zone_id", z.GetId()), zap.Error(e))
