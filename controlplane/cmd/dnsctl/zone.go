@@ -82,7 +82,7 @@ func (a *app) zoneCmd() *cobra.Command {
 
 func (a *app) zoneCreateCmd() *cobra.Command {
 	var plan, typ string
-	var deferPlan bool
+	var deferPlan, scan bool
 	cmd := &cobra.Command{
 		Use:   "create NAME --account ACC",
 		Short: "Add a zone to an account",
@@ -112,11 +112,20 @@ func (a *app) zoneCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if scan {
+				sr, err := zc.ScanRecords(ctx, &dnsv1.ScanRecordsRequest{ZoneId: resp.GetZone().GetId(), ImportRecords: true})
+				if err != nil {
+					fmt.Fprintf(a.stderr, "zone created; the records quick scan failed: %v\n", err)
+				} else {
+					fmt.Fprintf(a.stderr, "records quick scan: %d found at %s, %d imported\n", len(sr.GetFound()), sr.GetServer(), len(sr.GetImported()))
+				}
+			}
 			return a.print(resp.GetZone(), zoneHeader, func(w io.Writer) { zoneRow(w, resp.GetZone()) })
 		},
 	}
 	cmd.Flags().StringVar(&plan, "plan", "free", "plan: free, pro, business or enterprise")
 	cmd.Flags().StringVar(&typ, "type", "full", "setup: full, partial or secondary")
+	cmd.Flags().BoolVar(&scan, "scan", false, "run the records quick scan after creating the zone and import what it finds")
 	cmd.Flags().BoolVar(&deferPlan, "defer-plan", false, "add the zone without a plan (status initializing) until `zone plan` chooses one")
 	return cmd
 }
