@@ -7,6 +7,7 @@ import (
 	"github.com/miekg/dns"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -144,4 +145,30 @@ func TestZoneCustomNameserversAreAnsweredWithTheirAddresses(t *testing.T) {
 	}
 	c.eventually("assigned NS again", answerIs("brand.test.", dns.TypeNS, dns.RcodeSuccess, z.GetNameServers()...))
 	c.eventually("the user's A again", answerIs("ns1.brand.test.", dns.TypeA, dns.RcodeSuccess, "198.51.100.200"))
+}
+
+// Account custom nameservers end to end: the zone that contains the names
+// answers their addresses, and a new zone whose account defaults ask for a
+// set is served with it.
+func TestAccountCustomNameserversAreAnswered(t *testing.T) {
+	c := newCluster(t, 1)
+	ctx := c.ctx()
+	c.createZone("acme", "vanity.test", dnsv1.Plan_PLAN_BUSINESS)
+	ns := dnsv1.NewCustomNameserverServiceClient(c.dial(c.cpCfg.OperatorTokens[0]))
+	var ips []string
+	for _, n := range []string{"ns1.vanity.test", "ns2.vanity.test"} {
+		r, err := ns.CreateCustomNameserver(ctx, &dnsv1.CreateCustomNameserverRequest{AccountId: "acme", NsName: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ips = append(ips, r.GetNameserver().GetIpv4())
+	}
+	c.eventually("glue in the hosting zone", answerIs("ns2.vanity.test.", dns.TypeA, dns.RcodeSuccess, ips[1]))
+	if _, err := c.settings.UpdateAccountZoneDefaults(ctx, &dnsv1.UpdateAccountZoneDefaultsRequest{AccountId: "acme",
+		Defaults:   &dnsv1.AccountZoneDefaults{NameserverMethod: dnsv1.NameserverMethod_NAMESERVER_METHOD_ACCOUNT_CUSTOM, NameserverSet: 1},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"nameserver_method", "nameserver_set"}}}); err != nil {
+		t.Fatal(err)
+	}
+	c.createZone("acme", "customer.test", dnsv1.Plan_PLAN_FREE)
+	c.eventually("served with the custom set", answerIs("customer.test.", dns.TypeNS, dns.RcodeSuccess, "ns1.vanity.test.", "ns2.vanity.test."))
 }

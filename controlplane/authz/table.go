@@ -93,8 +93,13 @@ func Rules() map[string]Rule {
 		dnsv1.SettingsService_UpdateAccountSettings_FullMethodName: rule(Account, acctSetWrite),
 		// DNS zone defaults are part of the account's DNS settings ("Update
 		// DNS Settings for an Account", zone_defaults): the same permissions.
-		dnsv1.SettingsService_GetAccountZoneDefaults_FullMethodName:    rule(Account, acctSetRead, acctSetWrite),
-		dnsv1.SettingsService_UpdateAccountZoneDefaults_FullMethodName: rule(Account, acctSetWrite),
+		dnsv1.SettingsService_GetAccountZoneDefaults_FullMethodName: rule(Account, acctSetRead, acctSetWrite),
+		// Account custom nameservers live in the account's DNS settings
+		// ("Manage Account > Configurations > DNS Settings").
+		dnsv1.CustomNameserverService_CreateCustomNameserver_FullMethodName: rule(Account, acctSetWrite),
+		dnsv1.CustomNameserverService_ListCustomNameservers_FullMethodName:  rule(Account, acctSetRead, acctSetWrite),
+		dnsv1.CustomNameserverService_DeleteCustomNameserver_FullMethodName: rule(Account, acctSetWrite),
+		dnsv1.SettingsService_UpdateAccountZoneDefaults_FullMethodName:      rule(Account, acctSetWrite),
 
 		// Tokens and the audit log.
 		dnsv1.TokenService_CreateToken_FullMethodName:   rule(Account, tokensWrite),

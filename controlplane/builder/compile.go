@@ -118,7 +118,7 @@ func compileZone(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, re
 			ManagedBy:    r.GetMeta().GetManagedBy(),
 		})
 	}
-	for _, a := range z.GetVanityNameServersIps() {
+	for _, a := range glueOf(z) {
 		for _, r := range []*dnsv1.Record{
 			{Id: "zcns-a-" + a.GetName(), Name: a.GetName(), Type: "A", Content: a.GetIpv4(), Ttl: DefaultNSTTL},
 			{Id: "zcns-aaaa-" + a.GetName(), Name: a.GetName(), Type: "AAAA", Content: a.GetIpv6(), Ttl: DefaultNSTTL},
@@ -137,17 +137,40 @@ func compileZone(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, re
 	return out, errs
 }
 
-// vanityGlue is the set of zone custom nameserver names that get the
-// platform's addresses.
+// glueOf is the read-only addresses the zone answers: its zone custom
+// nameservers' and the account custom nameservers it contains, once per
+// name (zone custom first).
+func glueOf(z *dnsv1.Zone) []*dnsv1.NameserverAddresses {
+	out := slices.Clone(z.GetVanityNameServersIps())
+	for _, h := range z.GetHostedNameservers() {
+		if !slices.ContainsFunc(out, func(a *dnsv1.NameserverAddresses) bool { return a.GetName() == h.GetName() }) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// vanityGlue is the set of names glueOf gives addresses to.
 func vanityGlue(z *dnsv1.Zone) map[string]bool {
-	if len(z.GetVanityNameServersIps()) == 0 {
+	g := glueOf(z)
+	if len(g) == 0 {
 		return nil
 	}
 	m := map[string]bool{}
-	for _, a := range z.GetVanityNameServersIps() {
+	for _, a := range g {
 		m[a.GetName()] = true
 	}
 	return m
+}
+
+// glueFingerprint identifies a zone's apex NS set and glue: a change of it
+// changes records only a full snapshot carries (delta.go).
+func glueFingerprint(ns []string, z *dnsv1.Zone) []string {
+	out := slices.Clone(ns)
+	for _, a := range glueOf(z) {
+		out = append(out, a.GetName()+"="+a.GetIpv4()+","+a.GetIpv6())
+	}
+	return out
 }
 
 // servedNameservers is the apex NS set: the assigned nameservers (the

@@ -48,9 +48,11 @@ type zoneState struct {
 	rewriting bool
 	// recovered is set once recoverState looked at what is published.
 	recovered bool
-	// ns is the apex NS set last published: a change of it (zone custom
-	// nameservers set or removed) also changes the glue records the
-	// builder makes, which only a full snapshot carries.
+	// ns is the apex NS set and glue last published (glueFingerprint): a
+	// change of it (custom nameservers set or removed) changes the glue
+	// records the builder makes, which only a full snapshot carries. A
+	// recovered state does not know it (nil): its first header change is
+	// published in full.
 	ns []string
 }
 
@@ -133,7 +135,7 @@ func (b *Builder) publishChange(ctx context.Context, bt *batch, name string) err
 		snap, _ := compileZone(z, zs, nil, bt.rev, b.opts)
 		header = snap.Header
 		b.mu.Lock()
-		nsChanged := !slices.Equal(header.GetNameServers(), st.ns)
+		nsChanged := !slices.Equal(glueFingerprint(header.GetNameServers(), z), st.ns)
 		b.mu.Unlock()
 		if nsChanged {
 			return b.publishFull(ctx, name, bt.rev, false)
@@ -197,7 +199,7 @@ func (b *Builder) recoverState(ctx context.Context, name string, st *zoneState) 
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	st.zoneID, st.delta, st.ns = h.GetZoneId(), true, h.GetNameServers()
+	st.zoneID, st.delta, st.ns = h.GetZoneId(), true, nil
 	st.version, st.fullVersion, st.fullAt = version, h.GetVersion(), time.Now()
 	b.log.Info("delta chain recovered", zap.String("zone", name), zap.Uint64("version", version),
 		zap.Uint64("full_version", h.GetVersion()))

@@ -193,3 +193,73 @@ func (a *Addresses) For(name string) *dnsv1.NameserverAddresses {
 		Ipv6: a.v6[h%uint64(len(a.v6))].String(),
 	}
 }
+
+// Hosted returns the account custom nameservers that zone z answers the
+// addresses of: the names below z that no deeper zone of zones (the same
+// account's) contains, in the order of acns.
+func Hosted(z *dnsv1.Zone, zones []*dnsv1.Zone, acns []*dnsv1.CustomNameserver) []*dnsv1.NameserverAddresses {
+	var out []*dnsv1.NameserverAddresses
+	for _, ns := range acns {
+		n := ns.GetNsName()
+		if n == z.GetName() || !dnsname.IsSubdomain(n, z.GetName()) {
+			continue
+		}
+		deeper := false
+		for _, o := range zones {
+			if o.GetId() != z.GetId() && o.GetName() != z.GetName() && dnsname.IsSubdomain(o.GetName(), z.GetName()) && dnsname.IsSubdomain(n, o.GetName()) {
+				deeper = true
+				break
+			}
+		}
+		if !deeper {
+			out = append(out, &dnsv1.NameserverAddresses{Name: n, Ipv4: ns.GetIpv4(), Ipv6: ns.GetIpv6()})
+		}
+	}
+	return out
+}
+
+// CustomSet returns the names of set n (1..5) of acns, in creation order.
+func CustomSet(acns []*dnsv1.CustomNameserver, n uint32) []string {
+	var out []string
+	for _, ns := range acns {
+		if ns.GetNsSet() == n {
+			out = append(out, ns.GetNsName())
+		}
+	}
+	return out
+}
+
+// AssignCustom returns the account custom nameserver set for a new zone:
+// set first (1..5) if it is usable (two names or more) and no related zone
+// uses it, else the other sets in ascending order ("Set 1 will be
+// attempted first and, in case of any conflicts, Cloudflare will cycle
+// through the other nameserver sets, in ascending order"). ok is false
+// when no set is usable.
+func AssignCustom(acns []*dnsv1.CustomNameserver, first uint32, r Request) (ns []string, ok bool) {
+	if first < 1 || first > 5 {
+		first = 1
+	}
+	order := []uint32{first}
+	for n := uint32(1); n <= 5; n++ {
+		if n != first {
+			order = append(order, n)
+		}
+	}
+	for _, n := range order {
+		set := CustomSet(acns, n)
+		if len(set) < 2 {
+			continue
+		}
+		taken := false
+		for _, t := range r.Taken {
+			if slices.Equal(dnsname.NormalizedSet(t), dnsname.NormalizedSet(set)) {
+				taken = true
+				break
+			}
+		}
+		if !taken {
+			return set, true
+		}
+	}
+	return nil, false
+}

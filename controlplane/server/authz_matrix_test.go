@@ -187,6 +187,7 @@ func matrixRows() map[string]matrixRow {
 	zoneCli := func(c *grpc.ClientConn) dnsv1.ZoneServiceClient { return dnsv1.NewZoneServiceClient(c) }
 	recCli := func(c *grpc.ClientConn) dnsv1.RecordServiceClient { return dnsv1.NewRecordServiceClient(c) }
 	setCli := func(c *grpc.ClientConn) dnsv1.SettingsServiceClient { return dnsv1.NewSettingsServiceClient(c) }
+	nsCli := func(c *grpc.ClientConn) dnsv1.CustomNameserverServiceClient { return dnsv1.NewCustomNameserverServiceClient(c) }
 	tokCli := func(c *grpc.ClientConn) dnsv1.TokenServiceClient { return dnsv1.NewTokenServiceClient(c) }
 	type fx = matrixFixture
 	type conn = grpc.ClientConn
@@ -283,6 +284,26 @@ func matrixRows() map[string]matrixRow {
 		dnsv1.SettingsService_UpdateAccountZoneDefaults_FullMethodName: {onAccount, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			return ignore(setCli(c).UpdateAccountZoneDefaults(ctx, &dnsv1.UpdateAccountZoneDefaultsRequest{AccountId: "acme",
 				Defaults: &dnsv1.AccountZoneDefaults{}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"ns_ttl"}}}))
+		}},
+		// acme needs a Business or Enterprise zone for custom nameservers.
+		dnsv1.CustomNameserverService_CreateCustomNameserver_FullMethodName: {onAccount, false, func(ctx context.Context, f *fx) string {
+			f.enterpriseZone(ctx)
+			return f.fresh("ns") + ".vanity.example."
+		}, func(ctx context.Context, f *fx, c *conn, name string) error {
+			return ignore(nsCli(c).CreateCustomNameserver(ctx, &dnsv1.CreateCustomNameserverRequest{AccountId: "acme", NsName: name, NsSet: uint32(f.n.Add(1)%5 + 1)}))
+		}},
+		dnsv1.CustomNameserverService_ListCustomNameservers_FullMethodName: {onAccount, true, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(nsCli(c).ListCustomNameservers(ctx, &dnsv1.ListCustomNameserversRequest{AccountId: "acme"}))
+		}},
+		dnsv1.CustomNameserverService_DeleteCustomNameserver_FullMethodName: {onAccount, false, func(ctx context.Context, f *fx) string {
+			name := f.fresh("gone") + ".vanity.example."
+			// Spread over the five sets: a set holds five names at most.
+			if _, err := nsCli(f.op).CreateCustomNameserver(ctx, &dnsv1.CreateCustomNameserverRequest{AccountId: "acme", NsName: name, NsSet: uint32(f.n.Add(1)%5 + 1)}); err != nil {
+				f.t.Fatalf("create custom nameserver: %v", err)
+			}
+			return name
+		}, func(ctx context.Context, f *fx, c *conn, name string) error {
+			return ignore(nsCli(c).DeleteCustomNameserver(ctx, &dnsv1.DeleteCustomNameserverRequest{AccountId: "acme", NsName: name}))
 		}},
 		dnsv1.TokenService_CreateToken_FullMethodName: {onAccount, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			return ignore(tokCli(c).CreateToken(ctx, &dnsv1.CreateTokenRequest{AccountId: "acme", Name: "made in matrix",

@@ -40,6 +40,7 @@ import (
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 	"github.com/zonegrid/zonegrid/services/auditlog"
+	"github.com/zonegrid/zonegrid/services/customns"
 	"github.com/zonegrid/zonegrid/services/records"
 	"github.com/zonegrid/zonegrid/services/settings"
 	"github.com/zonegrid/zonegrid/services/tokens"
@@ -368,6 +369,19 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 	dnsv1.RegisterZoneServiceServer(s.grpc, zoneSvc)
 	dnsv1.RegisterSettingsServiceServer(s.grpc, settings.New(s.st, log.Named("settings")))
 	dnsv1.RegisterRecordServiceServer(s.grpc, recordSvc)
+	v4, v6 := nameservers.DefaultAddresses()
+	if cfg.NameserverIPv4 != nil {
+		v4 = cfg.NameserverIPv4
+	}
+	if cfg.NameserverIPv6 != nil {
+		v6 = cfg.NameserverIPv6
+	}
+	nsAddrs, err := nameservers.NewAddresses(v4, v6)
+	if err != nil {
+		s.closeClients()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	dnsv1.RegisterCustomNameserverServiceServer(s.grpc, customns.New(s.st, nsAddrs, log.Named("customns")))
 	dnsv1.RegisterTokenServiceServer(s.grpc, tokens.New(s.st, log.Named("tokens")))
 	dnsv1.RegisterAuditServiceServer(s.grpc, auditlog.New(s.st, log.Named("auditlog")))
 	s.health = health.NewServer()

@@ -51,7 +51,9 @@ const (
 	AuditRecord          = "record"
 	AuditZoneSettings    = "zone_settings"
 	AuditAccountSettings = "account_settings"
-	AuditToken           = "token"
+	// AuditCustomNameservers: before/after are dns.v1.AccountCustomNameservers.
+	AuditCustomNameservers = "custom_nameservers"
+	AuditToken             = "token"
 	// AuditRecordsDeleted summarizes the records deleted with their zone:
 	// before is a google.protobuf.Int64Value holding their count.
 	AuditRecordsDeleted = "records"

@@ -288,7 +288,11 @@ func (s *Service) CreateZone(ctx context.Context, req *dnsv1.CreateZoneRequest) 
 		if err != nil {
 			return nil, s.fail("create", err)
 		}
-		return s.createZone(ctx, req, id, name, typ, plan, now, defaults, s.presetPairs(ctx, name))
+		acns, err := s.st.CustomNameservers(ctx, req.GetAccountId())
+		if err != nil {
+			return nil, s.fail("create", err)
+		}
+		return s.createZone(ctx, req, id, name, typ, plan, now, defaults, acns.GetNameservers(), s.presetPairs(ctx, name))
 	})
 }
 
@@ -311,8 +315,8 @@ func (s *Service) presetPairs(ctx context.Context, name string) [][]string {
 
 // assign picks the nameservers of a new zone by the account's method
 // (its DNS zone defaults).
-func (s *Service) assign(method dnsv1.NameserverMethod, plan dnsv1.Plan, r nameservers.Request) ([]string, error) {
-	switch method {
+func (s *Service) assign(defaults *dnsv1.AccountZoneDefaults, acns []*dnsv1.CustomNameserver, plan dnsv1.Plan, r nameservers.Request) ([]string, error) {
+	switch defaults.GetNameserverMethod() {
 	case dnsv1.NameserverMethod_NAMESERVER_METHOD_UNSPECIFIED, dnsv1.NameserverMethod_NAMESERVER_METHOD_STANDARD:
 		return s.pool.Assign(r), nil
 	case dnsv1.NameserverMethod_NAMESERVER_METHOD_STANDARD_RANDOMIZED:
@@ -322,13 +326,19 @@ func (s *Service) assign(method dnsv1.NameserverMethod, plan dnsv1.Plan, r names
 			return s.pool.Assign(r), nil // advanced nameservers are an Enterprise feature
 		}
 		return s.adv.Assign(r), nil
+	case dnsv1.NameserverMethod_NAMESERVER_METHOD_ACCOUNT_CUSTOM:
+		if ns, ok := nameservers.AssignCustom(acns, defaults.GetNameserverSet(), r); ok {
+			return ns, nil
+		}
+		return nil, status.FailedPrecondition("NAMESERVER_METHOD", "nameserver_set",
+			"the account's zone defaults ask for account custom nameservers, but no set of two names or more is free for this zone (a parent or child zone uses it): add names with CreateCustomNameserver")
 	}
 	return nil, status.FailedPrecondition("NAMESERVER_METHOD", "nameserver_method",
-		"the account's zone defaults ask for custom nameservers, which this platform does not offer yet; set the nameserver method to standard, randomized or advanced")
+		"the account's zone defaults ask for tenant custom nameservers, which this platform does not offer yet; set the nameserver method to standard, randomized, advanced or account custom")
 }
 
 // createZone is the write of CreateZone.
-func (s *Service) createZone(ctx context.Context, req *dnsv1.CreateZoneRequest, id, name string, typ dnsv1.ZoneType, plan dnsv1.Plan, now *timestamppb.Timestamp, defaults *dnsv1.AccountZoneDefaults, preset [][]string) (*dnsv1.CreateZoneResponse, error) {
+func (s *Service) createZone(ctx context.Context, req *dnsv1.CreateZoneRequest, id, name string, typ dnsv1.ZoneType, plan dnsv1.Plan, now *timestamppb.Timestamp, defaults *dnsv1.AccountZoneDefaults, acns []*dnsv1.CustomNameserver, preset [][]string) (*dnsv1.CreateZoneResponse, error) {
 	settings := store.InitialZoneSettings(defaults, typ, plan)
 	z, err := s.st.CreateZoneWith(ctx, req.GetAccountId(), name, settings, func(c store.ZoneCreation) (*dnsv1.Zone, error) {
 		r := nameservers.Request{AccountID: req.GetAccountId(), Preferred: c.PreferredNameservers, Taken: preset}
@@ -355,7 +365,7 @@ func (s *Service) createZone(ctx context.Context, req *dnsv1.CreateZoneRequest, 
 				z.Verification = v
 			}
 		} else {
-			ns, err := s.assign(defaults.GetNameserverMethod(), plan, r)
+			ns, err := s.assign(defaults, acns, plan, r)
 			if err != nil {
 				return nil, err
 			}
@@ -375,6 +385,15 @@ func (s *Service) createZone(ctx context.Context, req *dnsv1.CreateZoneRequest, 
 		if err := partialBelowFull(z.GetType(), name, c.Related); err != nil {
 			return nil, err
 		}
+		// The account's custom nameserver names inside the zone are
+		// answered by it, unless a deeper zone of the account holds them.
+		var own []*dnsv1.Zone
+		for _, o := range c.Related {
+			if o.GetAccountId() == z.GetAccountId() {
+				own = append(own, o)
+			}
+		}
+		z.HostedNameservers = nameservers.Hosted(z, own, acns)
 		z.StatusChangedOn = now
 		z.ActivatedOn = nil
 		switch {

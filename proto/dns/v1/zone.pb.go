@@ -235,8 +235,13 @@ type Zone struct {
 	// answer).
 	VanityNameServers    []string               `protobuf:"bytes,17,rep,name=vanity_name_servers,json=vanityNameServers,proto3" json:"vanity_name_servers,omitempty"`
 	VanityNameServersIps []*NameserverAddresses `protobuf:"bytes,18,rep,name=vanity_name_servers_ips,json=vanityNameServersIps,proto3" json:"vanity_name_servers_ips,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// The account's custom nameserver names inside this zone, with their
+	// addresses: answered as read-only A/AAAA records ("If the domain uses
+	// Cloudflare DNS, the respective A and AAAA records are automatically
+	// created").
+	HostedNameservers []*NameserverAddresses `protobuf:"bytes,19,rep,name=hosted_nameservers,json=hostedNameservers,proto3" json:"hosted_nameservers,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Zone) Reset() {
@@ -391,6 +396,13 @@ func (x *Zone) GetVanityNameServers() []string {
 func (x *Zone) GetVanityNameServersIps() []*NameserverAddresses {
 	if x != nil {
 		return x.VanityNameServersIps
+	}
+	return nil
+}
+
+func (x *Zone) GetHostedNameservers() []*NameserverAddresses {
+	if x != nil {
+		return x.HostedNameservers
 	}
 	return nil
 }
@@ -1888,7 +1900,7 @@ var File_dns_v1_zone_proto protoreflect.FileDescriptor
 
 const file_dns_v1_zone_proto_rawDesc = "" +
 	"\n" +
-	"\x11dns/v1/zone.proto\x12\x06dns.v1\x1a\x13dns/v1/record.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\a\n" +
+	"\x11dns/v1/zone.proto\x12\x06dns.v1\x1a\x13dns/v1/record.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\a\n" +
 	"\x04Zone\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1912,7 +1924,8 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"\x11activation_checks\x18\x0f \x01(\v2\x18.dns.v1.ActivationChecksR\x10activationChecks\x12$\n" +
 	"\x04hold\x18\x10 \x01(\v2\x10.dns.v1.ZoneHoldR\x04hold\x12.\n" +
 	"\x13vanity_name_servers\x18\x11 \x03(\tR\x11vanityNameServers\x12R\n" +
-	"\x17vanity_name_servers_ips\x18\x12 \x03(\v2\x1b.dns.v1.NameserverAddressesR\x14vanityNameServersIps\"Q\n" +
+	"\x17vanity_name_servers_ips\x18\x12 \x03(\v2\x1b.dns.v1.NameserverAddressesR\x14vanityNameServersIps\x12J\n" +
+	"\x12hosted_nameservers\x18\x13 \x03(\v2\x1b.dns.v1.NameserverAddressesR\x11hostedNameservers\"Q\n" +
 	"\x13NameserverAddresses\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04ipv4\x18\x02 \x01(\tR\x04ipv4\x12\x12\n" +
@@ -2109,54 +2122,55 @@ var file_dns_v1_zone_proto_depIdxs = []int32{
 	7,  // 10: dns.v1.Zone.activation_checks:type_name -> dns.v1.ActivationChecks
 	8,  // 11: dns.v1.Zone.hold:type_name -> dns.v1.ZoneHold
 	4,  // 12: dns.v1.Zone.vanity_name_servers_ips:type_name -> dns.v1.NameserverAddresses
-	31, // 13: dns.v1.ActivationChecks.last_check_on:type_name -> google.protobuf.Timestamp
-	31, // 14: dns.v1.ActivationChecks.next_check_on:type_name -> google.protobuf.Timestamp
-	31, // 15: dns.v1.ActivationChecks.last_requested_on:type_name -> google.protobuf.Timestamp
-	31, // 16: dns.v1.ZoneHold.hold_after:type_name -> google.protobuf.Timestamp
-	0,  // 17: dns.v1.CreateZoneRequest.type:type_name -> dns.v1.ZoneType
-	2,  // 18: dns.v1.CreateZoneRequest.plan:type_name -> dns.v1.Plan
-	3,  // 19: dns.v1.CreateZoneResponse.zone:type_name -> dns.v1.Zone
-	3,  // 20: dns.v1.GetZoneResponse.zone:type_name -> dns.v1.Zone
-	3,  // 21: dns.v1.ListZonesResponse.zones:type_name -> dns.v1.Zone
-	3,  // 22: dns.v1.ActivationCheckResponse.zone:type_name -> dns.v1.Zone
-	2,  // 23: dns.v1.UpdateZoneRequest.plan:type_name -> dns.v1.Plan
-	5,  // 24: dns.v1.UpdateZoneRequest.vanity_name_servers:type_name -> dns.v1.VanityNameservers
-	3,  // 25: dns.v1.UpdateZoneResponse.zone:type_name -> dns.v1.Zone
-	8,  // 26: dns.v1.CreateZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
-	8,  // 27: dns.v1.GetZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
-	31, // 28: dns.v1.RemoveZoneHoldRequest.hold_after:type_name -> google.protobuf.Timestamp
-	8,  // 29: dns.v1.RemoveZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
-	32, // 30: dns.v1.ScanRecordsResponse.found:type_name -> dns.v1.Record
-	32, // 31: dns.v1.ScanRecordsResponse.imported:type_name -> dns.v1.Record
-	0,  // 32: dns.v1.ChangeSetupRequest.type:type_name -> dns.v1.ZoneType
-	3,  // 33: dns.v1.ChangeSetupResponse.zone:type_name -> dns.v1.Zone
-	9,  // 34: dns.v1.ZoneService.CreateZone:input_type -> dns.v1.CreateZoneRequest
-	11, // 35: dns.v1.ZoneService.GetZone:input_type -> dns.v1.GetZoneRequest
-	13, // 36: dns.v1.ZoneService.ListZones:input_type -> dns.v1.ListZonesRequest
-	15, // 37: dns.v1.ZoneService.DeleteZone:input_type -> dns.v1.DeleteZoneRequest
-	17, // 38: dns.v1.ZoneService.ActivationCheck:input_type -> dns.v1.ActivationCheckRequest
-	19, // 39: dns.v1.ZoneService.UpdateZone:input_type -> dns.v1.UpdateZoneRequest
-	21, // 40: dns.v1.ZoneService.CreateZoneHold:input_type -> dns.v1.CreateZoneHoldRequest
-	23, // 41: dns.v1.ZoneService.GetZoneHold:input_type -> dns.v1.GetZoneHoldRequest
-	25, // 42: dns.v1.ZoneService.RemoveZoneHold:input_type -> dns.v1.RemoveZoneHoldRequest
-	27, // 43: dns.v1.ZoneService.ScanRecords:input_type -> dns.v1.ScanRecordsRequest
-	29, // 44: dns.v1.ZoneService.ChangeSetup:input_type -> dns.v1.ChangeSetupRequest
-	10, // 45: dns.v1.ZoneService.CreateZone:output_type -> dns.v1.CreateZoneResponse
-	12, // 46: dns.v1.ZoneService.GetZone:output_type -> dns.v1.GetZoneResponse
-	14, // 47: dns.v1.ZoneService.ListZones:output_type -> dns.v1.ListZonesResponse
-	16, // 48: dns.v1.ZoneService.DeleteZone:output_type -> dns.v1.DeleteZoneResponse
-	18, // 49: dns.v1.ZoneService.ActivationCheck:output_type -> dns.v1.ActivationCheckResponse
-	20, // 50: dns.v1.ZoneService.UpdateZone:output_type -> dns.v1.UpdateZoneResponse
-	22, // 51: dns.v1.ZoneService.CreateZoneHold:output_type -> dns.v1.CreateZoneHoldResponse
-	24, // 52: dns.v1.ZoneService.GetZoneHold:output_type -> dns.v1.GetZoneHoldResponse
-	26, // 53: dns.v1.ZoneService.RemoveZoneHold:output_type -> dns.v1.RemoveZoneHoldResponse
-	28, // 54: dns.v1.ZoneService.ScanRecords:output_type -> dns.v1.ScanRecordsResponse
-	30, // 55: dns.v1.ZoneService.ChangeSetup:output_type -> dns.v1.ChangeSetupResponse
-	45, // [45:56] is the sub-list for method output_type
-	34, // [34:45] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	4,  // 13: dns.v1.Zone.hosted_nameservers:type_name -> dns.v1.NameserverAddresses
+	31, // 14: dns.v1.ActivationChecks.last_check_on:type_name -> google.protobuf.Timestamp
+	31, // 15: dns.v1.ActivationChecks.next_check_on:type_name -> google.protobuf.Timestamp
+	31, // 16: dns.v1.ActivationChecks.last_requested_on:type_name -> google.protobuf.Timestamp
+	31, // 17: dns.v1.ZoneHold.hold_after:type_name -> google.protobuf.Timestamp
+	0,  // 18: dns.v1.CreateZoneRequest.type:type_name -> dns.v1.ZoneType
+	2,  // 19: dns.v1.CreateZoneRequest.plan:type_name -> dns.v1.Plan
+	3,  // 20: dns.v1.CreateZoneResponse.zone:type_name -> dns.v1.Zone
+	3,  // 21: dns.v1.GetZoneResponse.zone:type_name -> dns.v1.Zone
+	3,  // 22: dns.v1.ListZonesResponse.zones:type_name -> dns.v1.Zone
+	3,  // 23: dns.v1.ActivationCheckResponse.zone:type_name -> dns.v1.Zone
+	2,  // 24: dns.v1.UpdateZoneRequest.plan:type_name -> dns.v1.Plan
+	5,  // 25: dns.v1.UpdateZoneRequest.vanity_name_servers:type_name -> dns.v1.VanityNameservers
+	3,  // 26: dns.v1.UpdateZoneResponse.zone:type_name -> dns.v1.Zone
+	8,  // 27: dns.v1.CreateZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
+	8,  // 28: dns.v1.GetZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
+	31, // 29: dns.v1.RemoveZoneHoldRequest.hold_after:type_name -> google.protobuf.Timestamp
+	8,  // 30: dns.v1.RemoveZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
+	32, // 31: dns.v1.ScanRecordsResponse.found:type_name -> dns.v1.Record
+	32, // 32: dns.v1.ScanRecordsResponse.imported:type_name -> dns.v1.Record
+	0,  // 33: dns.v1.ChangeSetupRequest.type:type_name -> dns.v1.ZoneType
+	3,  // 34: dns.v1.ChangeSetupResponse.zone:type_name -> dns.v1.Zone
+	9,  // 35: dns.v1.ZoneService.CreateZone:input_type -> dns.v1.CreateZoneRequest
+	11, // 36: dns.v1.ZoneService.GetZone:input_type -> dns.v1.GetZoneRequest
+	13, // 37: dns.v1.ZoneService.ListZones:input_type -> dns.v1.ListZonesRequest
+	15, // 38: dns.v1.ZoneService.DeleteZone:input_type -> dns.v1.DeleteZoneRequest
+	17, // 39: dns.v1.ZoneService.ActivationCheck:input_type -> dns.v1.ActivationCheckRequest
+	19, // 40: dns.v1.ZoneService.UpdateZone:input_type -> dns.v1.UpdateZoneRequest
+	21, // 41: dns.v1.ZoneService.CreateZoneHold:input_type -> dns.v1.CreateZoneHoldRequest
+	23, // 42: dns.v1.ZoneService.GetZoneHold:input_type -> dns.v1.GetZoneHoldRequest
+	25, // 43: dns.v1.ZoneService.RemoveZoneHold:input_type -> dns.v1.RemoveZoneHoldRequest
+	27, // 44: dns.v1.ZoneService.ScanRecords:input_type -> dns.v1.ScanRecordsRequest
+	29, // 45: dns.v1.ZoneService.ChangeSetup:input_type -> dns.v1.ChangeSetupRequest
+	10, // 46: dns.v1.ZoneService.CreateZone:output_type -> dns.v1.CreateZoneResponse
+	12, // 47: dns.v1.ZoneService.GetZone:output_type -> dns.v1.GetZoneResponse
+	14, // 48: dns.v1.ZoneService.ListZones:output_type -> dns.v1.ListZonesResponse
+	16, // 49: dns.v1.ZoneService.DeleteZone:output_type -> dns.v1.DeleteZoneResponse
+	18, // 50: dns.v1.ZoneService.ActivationCheck:output_type -> dns.v1.ActivationCheckResponse
+	20, // 51: dns.v1.ZoneService.UpdateZone:output_type -> dns.v1.UpdateZoneResponse
+	22, // 52: dns.v1.ZoneService.CreateZoneHold:output_type -> dns.v1.CreateZoneHoldResponse
+	24, // 53: dns.v1.ZoneService.GetZoneHold:output_type -> dns.v1.GetZoneHoldResponse
+	26, // 54: dns.v1.ZoneService.RemoveZoneHold:output_type -> dns.v1.RemoveZoneHoldResponse
+	28, // 55: dns.v1.ZoneService.ScanRecords:output_type -> dns.v1.ScanRecordsResponse
+	30, // 56: dns.v1.ZoneService.ChangeSetup:output_type -> dns.v1.ChangeSetupResponse
+	46, // [46:57] is the sub-list for method output_type
+	35, // [35:46] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_dns_v1_zone_proto_init() }
