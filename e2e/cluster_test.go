@@ -15,9 +15,9 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/zonegrid/zonegrid/controlplane/authn"
-	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	"github.com/zonegrid/zonegrid/controlplane/clientconfig"
 	"github.com/zonegrid/zonegrid/controlplane/embedded"
+	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	"github.com/zonegrid/zonegrid/controlplane/server"
 	"github.com/zonegrid/zonegrid/edge/node"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"

@@ -187,7 +187,9 @@ func matrixRows() map[string]matrixRow {
 	zoneCli := func(c *grpc.ClientConn) dnsv1.ZoneServiceClient { return dnsv1.NewZoneServiceClient(c) }
 	recCli := func(c *grpc.ClientConn) dnsv1.RecordServiceClient { return dnsv1.NewRecordServiceClient(c) }
 	setCli := func(c *grpc.ClientConn) dnsv1.SettingsServiceClient { return dnsv1.NewSettingsServiceClient(c) }
-	nsCli := func(c *grpc.ClientConn) dnsv1.CustomNameserverServiceClient { return dnsv1.NewCustomNameserverServiceClient(c) }
+	nsCli := func(c *grpc.ClientConn) dnsv1.CustomNameserverServiceClient {
+		return dnsv1.NewCustomNameserverServiceClient(c)
+	}
 	tokCli := func(c *grpc.ClientConn) dnsv1.TokenServiceClient { return dnsv1.NewTokenServiceClient(c) }
 	type fx = matrixFixture
 	type conn = grpc.ClientConn

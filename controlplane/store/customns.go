@@ -15,7 +15,9 @@ import (
 // The builder ignores the key: what the edges answer for the names lives in
 // the zones that contain them (Zone.hosted_nameservers), written in the
 // same transaction.
-func (s *Store) customNSKey(acct string) string { return s.prefix + "/data/accounts/" + acct + "/customns" }
+func (s *Store) customNSKey(acct string) string {
+	return s.prefix + "/data/accounts/" + acct + "/customns"
+}
 
 // CustomNameservers returns the account's custom nameservers (empty when
 // none).
