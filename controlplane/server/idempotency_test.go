@@ -145,6 +145,32 @@ func TestRequestIDMakesWritesSafeToRetry(t *testing.T) {
 				return tc.RevokeToken(ctx, &dnsv1.RevokeTokenRequest{TokenId: kept, RequestId: id})
 			}},
 	}
+	// CreateToken: the retry creates nothing and answers the same token,
+	// without the secret, which is never stored.
+	t.Run("create token", func(t *testing.T) {
+		req := &dnsv1.CreateTokenRequest{AccountId: "acme", Name: "idem-token", RequestId: "req:create-token",
+			Permissions: []dnsv1.Permission{dnsv1.Permission_PERMISSION_ZONE_READ}}
+		first, err := tc.CreateToken(ctx, req)
+		if err != nil || first.GetSecret() == "" || first.GetSecretWithheld() {
+			t.Fatalf("first create: %v, %v", first, err)
+		}
+		before := revision()
+		again, err := tc.CreateToken(ctx, req)
+		if err != nil {
+			t.Fatalf("retry: %v", err)
+		}
+		if again.GetToken().GetId() != first.GetToken().GetId() || again.GetSecret() != "" || !again.GetSecretWithheld() {
+			t.Fatalf("retry answered %v; want token %s without its secret", again, first.GetToken().GetId())
+		}
+		if after := revision(); after != before {
+			t.Fatalf("the retry wrote to etcd: revision %d → %d", before, after)
+		}
+		other := proto.Clone(req).(*dnsv1.CreateTokenRequest)
+		other.Name = "another"
+		if _, err := tc.CreateToken(ctx, other); grpcstatus.Code(err) != codes.InvalidArgument {
+			t.Fatalf("another request under the id: %v, want InvalidArgument", err)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id := "req:" + strings.ReplaceAll(tt.name, " ", "-")

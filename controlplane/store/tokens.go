@@ -78,7 +78,8 @@ func (s *Store) CreateToken(ctx context.Context, t StoredToken) error {
 	if err != nil {
 		return err
 	}
-	tr, err := s.kv.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(s.tokenKey(id)), "=", 0)).Then(ops...).Commit()
+	// commitWrite: a request id in ctx is remembered in this transaction.
+	tr, err := s.commitWrite(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(s.tokenKey(id)), "=", 0)}, ops)
 	if err != nil {
 		return fmt.Errorf("create token %s: etcd txn: %w", id, err)
 	}

@@ -149,27 +149,34 @@ func (s *Service) CreateToken(ctx context.Context, req *dnsv1.CreateTokenRequest
 			return nil, s.fail("create", err)
 		}
 	}
-	id, secret, err := authn.NewSecret()
-	if err != nil {
-		return nil, s.fail("create", err)
-	}
-	createdBy := "internal"
-	if c != nil {
-		createdBy = c.TokenID
-	}
-	t := &dnsv1.Token{
-		Id: id, AccountId: acct, Name: req.GetName(), Permissions: perms, ZoneIds: zoneIDs,
-		AllowedCidrs: cidrs, CreatedOn: timestamppb.New(now), CreatedBy: createdBy,
-	}
-	if !expires.IsZero() {
-		t.ExpiresOn = timestamppb.New(expires)
-	}
-	if err := s.st.CreateToken(ctx, store.StoredToken{Token: t, Hash: authn.Hash(secret)}); err != nil {
-		return nil, s.fail("create", err)
-	}
-	// Never log the secret; the id is enough to find the token.
-	s.log.Info("API token created", zap.String("token_id", id), zap.String("account_id", acct), zap.String("created_by", createdBy))
-	return &dnsv1.CreateTokenResponse{Token: t, Secret: secret}, nil
+	return idempotency.Do(ctx, s.st, dnsv1.TokenService_CreateToken_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.CreateTokenResponse, error) {
+		id, secret, err := authn.NewSecret()
+		if err != nil {
+			return nil, s.fail("create", err)
+		}
+		createdBy := "internal"
+		if c != nil {
+			createdBy = c.TokenID
+		}
+		t := &dnsv1.Token{
+			Id: id, AccountId: acct, Name: req.GetName(), Permissions: perms, ZoneIds: zoneIDs,
+			AllowedCidrs: cidrs, CreatedOn: timestamppb.New(now), CreatedBy: createdBy,
+		}
+		if !expires.IsZero() {
+			t.ExpiresOn = timestamppb.New(expires)
+		}
+		// A retry is answered without the secret: it is never stored, not
+		// even with the request id.
+		if err := idempotency.Respond(ctx, &dnsv1.CreateTokenResponse{Token: t, SecretWithheld: true}); err != nil {
+			return nil, s.fail("create", err)
+		}
+		if err := s.st.CreateToken(ctx, store.StoredToken{Token: t, Hash: authn.Hash(secret)}); err != nil {
+			return nil, s.fail("create", err)
+		}
+		// Never log the secret; the id is enough to find the token.
+		s.log.Info("API token created", zap.String("token_id", id), zap.String("account_id", acct), zap.String("created_by", createdBy))
+		return &dnsv1.CreateTokenResponse{Token: t, Secret: secret}, nil
+	})
 }
 
 func within(p netip.Prefix, nets []netip.Prefix) bool {

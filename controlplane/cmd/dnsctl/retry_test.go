@@ -28,7 +28,7 @@ func TestRetryingKeepsOneRequestIDAcrossUnavailable(t *testing.T) {
 		{"write with request_id retried until it succeeds", dnsv1.RecordService_CreateRecord_FullMethodName, &dnsv1.CreateRecordRequest{ZoneId: "z"}, 2, 3, codes.OK},
 		{"write retried a bounded number of times", dnsv1.ZoneService_DeleteZone_FullMethodName, &dnsv1.DeleteZoneRequest{ZoneId: "z"}, 100, retryAttempts, codes.Unavailable},
 		{"read retried", dnsv1.ZoneService_GetZone_FullMethodName, &dnsv1.GetZoneRequest{ZoneId: "z"}, 1, 2, codes.OK},
-		{"write without request_id not retried", dnsv1.TokenService_CreateToken_FullMethodName, &dnsv1.CreateTokenRequest{AccountId: "a"}, 1, 1, codes.Unavailable},
+		{"write without request_id not retried", dnsv1.ZoneService_CreateZoneHold_FullMethodName, &dnsv1.CreateZoneHoldRequest{ZoneId: "z"}, 1, 1, codes.Unavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

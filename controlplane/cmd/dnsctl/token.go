@@ -112,6 +112,13 @@ func (a *app) tokenCreateCmd() *cobra.Command {
 			if a.output == "json" {
 				return a.print(resp, "", nil)
 			}
+			if resp.GetSecretWithheld() {
+				// A retry after a lost reply: the token exists, its secret
+				// went with the reply that was lost.
+				fmt.Fprintf(a.stderr, "The token %s was created but the reply carrying its secret was lost; revoke it (dnsctl token revoke %s) and create another.\n",
+					resp.GetToken().GetId(), resp.GetToken().GetId())
+				return a.print(resp.GetToken(), tokenHeader, tokenRows(resp.GetToken()))
+			}
 			fmt.Fprintln(a.stderr, "The token's secret is shown only now; store it safely:")
 			fmt.Fprintln(a.stdout, resp.GetSecret())
 			return a.print(resp.GetToken(), tokenHeader, tokenRows(resp.GetToken()))

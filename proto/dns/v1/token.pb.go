@@ -229,13 +229,20 @@ func (x *Token) GetCreatedBy() string {
 }
 
 type CreateTokenRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Permissions   []Permission           `protobuf:"varint,3,rep,packed,name=permissions,proto3,enum=dns.v1.Permission" json:"permissions,omitempty"`
-	ZoneIds       []string               `protobuf:"bytes,4,rep,name=zone_ids,json=zoneIds,proto3" json:"zone_ids,omitempty"`
-	ExpiresOn     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expires_on,json=expiresOn,proto3" json:"expires_on,omitempty"`
-	AllowedCidrs  []string               `protobuf:"bytes,6,rep,name=allowed_cidrs,json=allowedCidrs,proto3" json:"allowed_cidrs,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	AccountId    string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Name         string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Permissions  []Permission           `protobuf:"varint,3,rep,packed,name=permissions,proto3,enum=dns.v1.Permission" json:"permissions,omitempty"`
+	ZoneIds      []string               `protobuf:"bytes,4,rep,name=zone_ids,json=zoneIds,proto3" json:"zone_ids,omitempty"`
+	ExpiresOn    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expires_on,json=expiresOn,proto3" json:"expires_on,omitempty"`
+	AllowedCidrs []string               `protobuf:"bytes,6,rep,name=allowed_cidrs,json=allowedCidrs,proto3" json:"allowed_cidrs,omitempty"`
+	// Idempotency key chosen by the client (1-128 of A-Z a-z 0-9 . _ : -).
+	// A retry with the same request_id and the same request creates no
+	// second token: it answers the first token WITHOUT its secret (the
+	// secret is never stored, so it cannot be shown twice) and with
+	// secret_withheld set; revoke that token and create another if the first
+	// reply was lost. Empty: no idempotency.
+	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -312,13 +319,23 @@ func (x *CreateTokenRequest) GetAllowedCidrs() []string {
 	return nil
 }
 
+func (x *CreateTokenRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type CreateTokenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Token *Token                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
 	// secret is the bearer credential. It is returned only here, once.
-	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	// Set on the answer to a retried request_id: the token exists, its
+	// secret went with the first reply.
+	SecretWithheld bool `protobuf:"varint,3,opt,name=secret_withheld,json=secretWithheld,proto3" json:"secret_withheld,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateTokenResponse) Reset() {
@@ -363,6 +380,13 @@ func (x *CreateTokenResponse) GetSecret() string {
 		return x.Secret
 	}
 	return ""
+}
+
+func (x *CreateTokenResponse) GetSecretWithheld() bool {
+	if x != nil {
+		return x.SecretWithheld
+	}
+	return false
 }
 
 type GetTokenRequest struct {
@@ -774,7 +798,7 @@ const file_dns_v1_token_proto_rawDesc = "" +
 	"\n" +
 	"created_on\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedOn\x12\x1d\n" +
 	"\n" +
-	"created_by\x18\t \x01(\tR\tcreatedBy\"\xf8\x01\n" +
+	"created_by\x18\t \x01(\tR\tcreatedBy\"\x97\x02\n" +
 	"\x12CreateTokenRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x12\n" +
@@ -783,10 +807,13 @@ const file_dns_v1_token_proto_rawDesc = "" +
 	"\bzone_ids\x18\x04 \x03(\tR\azoneIds\x129\n" +
 	"\n" +
 	"expires_on\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresOn\x12#\n" +
-	"\rallowed_cidrs\x18\x06 \x03(\tR\fallowedCidrs\"R\n" +
+	"\rallowed_cidrs\x18\x06 \x03(\tR\fallowedCidrs\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestId\"{\n" +
 	"\x13CreateTokenResponse\x12#\n" +
 	"\x05token\x18\x01 \x01(\v2\r.dns.v1.TokenR\x05token\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\",\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\x12'\n" +
+	"\x0fsecret_withheld\x18\x03 \x01(\bR\x0esecretWithheld\",\n" +
 	"\x0fGetTokenRequest\x12\x19\n" +
 	"\btoken_id\x18\x01 \x01(\tR\atokenId\"7\n" +
 	"\x10GetTokenResponse\x12#\n" +
