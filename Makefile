@@ -18,6 +18,7 @@ all: build
 build:
 	$(GO) build -o $(BIN)/ ./controlplane/cmd/controlplane ./controlplane/cmd/dnsctl
 	$(GO) build -o $(BIN)/ ./edge/cmd/edge
+	$(GO) build -o $(BIN)/ ./e2e/cmd/testparent
 
 ## run: the whole system on this machine: embedded etcd and NATS, the control
 ## plane (gRPC 127.0.0.1:50051) and one edge (DNS 127.0.0.1:8053, UDP and TCP).

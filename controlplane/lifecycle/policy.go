@@ -67,6 +67,25 @@ func DefaultPolicy() Policy {
 	}
 }
 
+// DemoPolicy is the documented lifecycle in minutes instead of days, for
+// demonstrations and manual testing (`controlplane --lifecycle-demo`): a
+// zone can be walked from pending to purged in a few minutes. Never for
+// production: zones would be deleted within minutes.
+func DemoPolicy() Policy {
+	return Policy{
+		PendingDeleteAfter:  5 * time.Minute,
+		MovedDeleteAfter:    time.Minute,
+		DeletedPurgeAfter:   time.Minute,
+		FirstCheck:          5 * time.Second,
+		MaxCheckInterval:    10 * time.Second,
+		ActiveCheckInterval: 10 * time.Second,
+		RecheckAfterFailure: 5 * time.Second,
+		FailuresToMove:      3,
+		ManualCheckFree:     -1,
+		ManualCheckPaid:     -1,
+	}
+}
+
 // WithDefaults fills zero fields from DefaultPolicy.
 func (p Policy) WithDefaults() Policy {
 	d := DefaultPolicy()
@@ -192,6 +211,8 @@ func (p Policy) ManualCheckEvery(plan dnsv1.Plan) time.Duration {
 // the next timer transition and the check state; scheduled tells whether
 // checks run on a schedule (not in immediate activation mode).
 func (p Policy) Annotate(z *dnsv1.Zone, c *dnsv1.ActivationChecks, scheduled bool) {
+	// Derived, never stored: whatever a stored zone carries is stale.
+	z.NextStatus, z.NextStatusOn, z.ActivationChecks = 0, nil, nil
 	if to, at, ok := p.Timer(z); ok {
 		z.NextStatus = to
 		z.NextStatusOn = timestamppb.New(at)

@@ -97,7 +97,7 @@ func (s *Store) UpdateCustomNameservers(ctx context.Context, op, accountID strin
 			if !ok || z.GetAccountId() != accountID {
 				return nil, fmt.Errorf("custom nameservers of %s: zone %s is not the account's", accountID, z.GetId())
 			}
-			zv, err := marshal(z, "zone "+z.GetId())
+			zv, err := marshalZone(z)
 			if err != nil {
 				return nil, err
 			}

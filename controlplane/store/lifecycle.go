@@ -32,7 +32,7 @@ func zoneStatusIn(z *dnsv1.Zone, from []dnsv1.ZoneStatus) bool {
 // holds DELETED): the zone key only, records and settings stay. ok is
 // false when something it read changed (the caller reads again).
 func (s *Store) restoreZone(ctx context.Context, z *dnsv1.Zone, old zoneRev, rev, nsModRev int64, same []zoneRev) (bool, error) {
-	zv, err := marshal(z, "zone "+z.GetId())
+	zv, err := marshalZone(z)
 	if err != nil {
 		return false, err
 	}
@@ -192,4 +192,15 @@ func (s *Store) EachZone(ctx context.Context, pageSize int, fn func(*dnsv1.Zone)
 // descendants of name, now.
 func (s *Store) ZonesRelatedTo(ctx context.Context, name string) ([]*dnsv1.Zone, error) {
 	return s.relatedZones(ctx, name, 0)
+}
+
+// marshalZone encodes a zone for etcd without the fields the zone service
+// derives for responses (next timer, check state): stored, they would be
+// stale at the next read.
+func marshalZone(z *dnsv1.Zone) (string, error) {
+	if z.GetNextStatusOn() != nil || z.GetNextStatus() != 0 || z.GetActivationChecks() != nil {
+		z = cloneZone(z)
+		z.NextStatus, z.NextStatusOn, z.ActivationChecks = 0, nil, nil
+	}
+	return marshal(z, "zone "+z.GetId())
 }

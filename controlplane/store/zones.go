@@ -243,7 +243,7 @@ func (s *Store) CreateZoneWith(ctx context.Context, accountID, name string, sett
 			}
 			continue
 		}
-		zv, err := marshal(z, "zone "+z.GetId())
+		zv, err := marshalZone(z)
 		if err != nil {
 			return nil, err
 		}
@@ -428,7 +428,7 @@ func (s *Store) updateZoneGroup(ctx context.Context, op, zoneID string, extra []
 			}
 			seen[c.GetId()] = true
 			befores = append(befores, pristine[c.GetId()])
-			v, err := marshal(c, "zone "+c.GetId())
+			v, err := marshalZone(c)
 			if err != nil {
 				return nil, err
 			}

@@ -18,9 +18,23 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
+# ACTIVATION=delegation: zones activate only when "the public DNS" delegates
+# them, played by bin/testparent answering from $DATA_DIR/parent.zone (edit
+# it to delegate or move a zone), with the lifecycle's timers in minutes
+# instead of days (docs/ZONE_LIFECYCLE.md, "Walk a zone through its life").
+ACTIVATION=${ACTIVATION:-immediate}
+PARENT_ADDR=${PARENT_ADDR:-127.0.0.1:8054}
+activation=(--activation immediate)
+if [ "$ACTIVATION" = delegation ]; then
+  touch "$DATA_DIR/parent.zone"
+  bin/testparent --listen "$PARENT_ADDR" --file "$DATA_DIR/parent.zone" &
+  pids+=($!)
+  activation=(--activation delegation --activation-resolver "$PARENT_ADDR" --lifecycle-demo)
+fi
+
 bin/controlplane --embedded --data-dir "$DATA_DIR" \
   --embedded-etcd-port "$ETCD_PORT" --embedded-nats-port "$NATS_PORT" \
-  --grpc-addr "$GRPC_ADDR" --metrics-addr "$CP_METRICS" &
+  --grpc-addr "$GRPC_ADDR" --metrics-addr "$CP_METRICS" "${activation[@]}" &
 pids+=($!)
 
 # The edge needs NATS; wait until the control plane (and so NATS) listens.

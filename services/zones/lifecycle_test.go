@@ -498,3 +498,21 @@ func TestZoneCustomNameservers(t *testing.T) {
 		t.Fatalf("removing: %v, %v", cleared, err)
 	}
 }
+
+func TestAnActivatedZoneHasNoTimerLeft(t *testing.T) {
+	parent, addr := startFakeDelegation(t)
+	c := newClient(t, Options{ActivationMode: ModeDelegation, Resolver: addr})
+	ctx := ctxT(t)
+	made, err := c.CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acct", Name: "timer.example"})
+	if err != nil || made.GetZone().GetNextStatusOn() == nil {
+		t.Fatalf("a pending free zone: %v, %v; want a deletion timer", made, err)
+	}
+	parent.set("timer.example.", made.GetZone().GetNameServers()...)
+	if _, err := c.ActivationCheck(ctx, &dnsv1.ActivationCheckRequest{ZoneId: made.GetZone().GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetZone(ctx, &dnsv1.GetZoneRequest{ZoneId: made.GetZone().GetId()})
+	if err != nil || got.GetZone().GetStatus() != dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE || got.GetZone().GetNextStatusOn() != nil {
+		t.Fatalf("after activation: %v, %v; want ACTIVE without a timer (derived fields are never stored)", got.GetZone(), err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/zonegrid/zonegrid/controlplane/caller"
@@ -405,7 +406,8 @@ func (s *Service) createZone(ctx context.Context, req *dnsv1.CreateZoneRequest, 
 		default:
 			z.Status = dnsv1.ZoneStatus_ZONE_STATUS_PENDING
 		}
-		resp := &dnsv1.CreateZoneResponse{Zone: s.annotated(z, nil)}
+		// The response carries the derived fields; the stored zone does not.
+		resp := &dnsv1.CreateZoneResponse{Zone: s.annotated(proto.Clone(z).(*dnsv1.Zone), nil)}
 		return z, idempotency.Respond(ctx, resp)
 	})
 	if err != nil {

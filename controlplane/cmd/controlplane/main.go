@@ -13,12 +13,14 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/zonegrid/zonegrid/controlplane/clientconfig"
 	"github.com/zonegrid/zonegrid/controlplane/devcreds"
 	"github.com/zonegrid/zonegrid/controlplane/embedded"
+	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	"github.com/zonegrid/zonegrid/controlplane/server"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 )
@@ -93,6 +95,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.ActivationMode, "activation", "immediate", "zone activation: immediate | delegation")
 	fs.StringVar(&cfg.ActivationResolver, "activation-resolver", "", "resolver host:port for delegation activation")
 	fs.StringVar(&cfg.QuickScanResolver, "quick-scan-resolver", "", "resolver host:port that finds a zone's current nameservers for the records quick scan (empty = --activation-resolver; neither = no quick scan)")
+	lifecycleDemo := fs.Bool("lifecycle-demo", false, "run the zone lifecycle in minutes instead of days (deleted 5 min after pending, moved/deleted zones after 1 min, checks every 5-10 s): for demonstrations only, never production")
 	fs.DurationVar(&cfg.LifecycleInterval, "lifecycle-interval", 0, "how often the zone lifecycle leader looks for due timers (deletion after 28 days pending, 7 days moved, purge 7 days after deletion) and scheduled activation checks (0 = 10s)")
 	fs.IntVar(&cfg.KVReplicas, "kv-replicas", 1, "replicas of the JetStream buckets")
 	fs.StringVar(&cfg.NonProxiableFile, "non-proxiable-file", "", "CNAME targets that must not be proxied, one \"exact|exact-or-subdomain|subdomain NAME\" per line; replaces the built-in list (empty = built-in)")
@@ -106,6 +109,12 @@ func run(args []string) error {
 	cfg.NameserverPool = splitList(*nameservers)
 	cfg.AdvancedNameserverDomains = splitList(*advancedNS)
 	cfg.NameserverIPv4, cfg.NameserverIPv6 = splitList(*nsIPv4), splitList(*nsIPv6)
+	if *lifecycleDemo {
+		cfg.Lifecycle = lifecycle.DemoPolicy()
+		if cfg.LifecycleInterval == 0 {
+			cfg.LifecycleInterval = time.Second
+		}
+	}
 	cfg.ExtraPublicSuffixes = splitList(*extraSuffixes)
 
 	zcfg := zap.NewProductionConfig()
