@@ -8,7 +8,6 @@ package customns
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -190,13 +189,7 @@ func (s *Service) DeleteCustomNameserver(ctx context.Context, req *dnsv1.DeleteC
 	})
 }
 
+// fail maps an error to the client's status (status.Failed).
 func (s *Service) fail(op string, err error) error {
-	if errors.Is(err, store.ErrIdempotentReplay) {
-		return err // answered by idempotency.Do
-	}
-	st := status.FromStore(err)
-	if grpcstatus.Code(st) == codes.Internal {
-		s.log.Error("custom nameserver service failure", zap.String("op", op), zap.Error(err))
-	}
-	return st
+	return status.Failed(s.log, "custom nameserver service", op, err)
 }

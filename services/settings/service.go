@@ -7,7 +7,6 @@ package settings
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 
@@ -79,15 +78,9 @@ func checkID(field, id string) error {
 	return nil
 }
 
+// fail maps an error to the client's status (status.Failed).
 func (s *Service) fail(op string, err error) error {
-	if errors.Is(err, store.ErrIdempotentReplay) {
-		return err // answered by idempotency.Do
-	}
-	st := status.FromStore(err)
-	if grpcstatus.Code(st) == codes.Internal {
-		s.log.Error("settings service failure", zap.String("op", op), zap.Error(err))
-	}
-	return st
+	return status.Failed(s.log, "settings service", op, err)
 }
 
 // maskPaths returns the set of paths to apply: every known path when the

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 
+	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
@@ -113,4 +114,19 @@ func FromStore(err error) error {
 		}
 	}
 	return grpcstatus.Error(codes.Internal, "internal error")
+}
+
+// Failed maps a service's write or read error to the status its client
+// gets (FromStore) and logs, as "<service> failure", the ones a client
+// cannot act on (Internal). A replayed request id passes through: the
+// idempotency layer answers it.
+func Failed(log *zap.Logger, service, op string, err error) error {
+	if errors.Is(err, store.ErrIdempotentReplay) {
+		return err
+	}
+	st := FromStore(err)
+	if grpcstatus.Code(st) == codes.Internal {
+		log.Error(service+" failure", zap.String("op", op), zap.Error(err))
+	}
+	return st
 }

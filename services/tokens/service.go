@@ -54,15 +54,9 @@ func New(st *store.Store, log *zap.Logger) *Service {
 	return &Service{st: st, now: time.Now, log: log}
 }
 
+// fail maps an error to the client's status (status.Failed).
 func (s *Service) fail(op string, err error) error {
-	if errors.Is(err, store.ErrIdempotentReplay) {
-		return err // answered by idempotency.Do
-	}
-	st := status.FromStore(err)
-	if grpcstatus.Code(st) == codes.Internal {
-		s.log.Error("token service failure", zap.String("op", op), zap.Error(err))
-	}
-	return st
+	return status.Failed(s.log, "token service", op, err)
 }
 
 // CreateToken issues a token.

@@ -224,16 +224,9 @@ func zoneName(field, name string) (string, error) {
 	return n, nil
 }
 
-// fail maps an error to a status and logs the ones clients cannot act on.
+// fail maps an error to the client's status (status.Failed).
 func (s *Service) fail(op string, err error) error {
-	if errors.Is(err, store.ErrIdempotentReplay) {
-		return err // answered by idempotency.Do
-	}
-	st := status.FromStore(err)
-	if grpcstatus.Code(st) == codes.Internal {
-		s.log.Error("zone service failure", zap.String("op", op), zap.Error(err))
-	}
-	return st
+	return status.Failed(s.log, "zone service", op, err)
 }
 
 // CreateZone adds a zone to an account.
