@@ -110,7 +110,9 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 func (w *Worker) lead(ctx context.Context) error {
-	sess, err := concurrency.NewSession(w.st.Client(), concurrency.WithTTL(w.cfg.SessionTTL))
+	// The session's lease is granted with ctx: with etcd away, a stop must not
+	// wait for etcd to answer.
+	sess, err := concurrency.NewSession(w.st.Client(), concurrency.WithTTL(w.cfg.SessionTTL), concurrency.WithContext(ctx))
 	if err != nil {
 		return fmt.Errorf("lifecycle election session: %w", err)
 	}
