@@ -224,7 +224,8 @@ func restartBackoff(prev time.Duration, err error, ran time.Duration) time.Durat
 }
 
 func (b *Builder) runOnce(ctx context.Context) error {
-	sess, err := concurrency.NewSession(b.st.Client(), concurrency.WithTTL(b.cfg.SessionTTL))
+	// Granted with ctx: with etcd away, a stop must not wait for etcd.
+	sess, err := concurrency.NewSession(b.st.Client(), concurrency.WithTTL(b.cfg.SessionTTL), concurrency.WithContext(ctx))
 	if err != nil {
 		return fmt.Errorf("builder election session: %w", err)
 	}
