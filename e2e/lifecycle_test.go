@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -164,6 +165,10 @@ func TestAccountCustomNameserversAreAnswered(t *testing.T) {
 		ips = append(ips, r.GetNameserver().GetIpv4())
 	}
 	c.eventually("glue in the hosting zone", answerIs("ns2.vanity.test.", dns.TypeA, dns.RcodeSuccess, ips[1]))
+	mine := c.createZone("acme", "mine.test", dnsv1.Plan_PLAN_FREE) // before the defaults change: the account's pair
+	if slices.Contains(mine.GetNameServers(), "ns1.vanity.test.") {
+		t.Fatalf("mine.test got custom nameservers before the defaults asked for them: %v", mine.GetNameServers())
+	}
 	if _, err := c.settings.UpdateAccountZoneDefaults(ctx, &dnsv1.UpdateAccountZoneDefaultsRequest{AccountId: "acme",
 		Defaults:   &dnsv1.AccountZoneDefaults{NameserverMethod: dnsv1.NameserverMethod_NAMESERVER_METHOD_ACCOUNT_CUSTOM, NameserverSet: 1},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"nameserver_method", "nameserver_set"}}}); err != nil {
@@ -171,4 +176,15 @@ func TestAccountCustomNameserversAreAnswered(t *testing.T) {
 	}
 	c.createZone("acme", "customer.test", dnsv1.Plan_PLAN_FREE)
 	c.eventually("served with the custom set", answerIs("customer.test.", dns.TypeNS, dns.RcodeSuccess, "ns1.vanity.test.", "ns2.vanity.test."))
+
+	// An existing zone moves onto the set, and back.
+	c.eventually("mine on the account's pair", answerIs("mine.test.", dns.TypeNS, dns.RcodeSuccess, mine.GetNameServers()...))
+	if _, err := c.zones.UpdateZone(ctx, &dnsv1.UpdateZoneRequest{ZoneId: mine.GetId(), AccountNameservers: &dnsv1.AccountNameservers{NsSet: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("mine moved onto set 1", answerIs("mine.test.", dns.TypeNS, dns.RcodeSuccess, "ns1.vanity.test.", "ns2.vanity.test."))
+	if _, err := c.zones.UpdateZone(ctx, &dnsv1.UpdateZoneRequest{ZoneId: mine.GetId(), AccountNameservers: &dnsv1.AccountNameservers{}}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("mine back on its pair", answerIs("mine.test.", dns.TypeNS, dns.RcodeSuccess, mine.GetNameServers()...))
 }

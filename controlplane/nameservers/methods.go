@@ -139,10 +139,14 @@ func (a *Advanced) Owns(ns []string) bool {
 }
 
 // Served returns the nameservers a zone's apex NS set starts with: its
-// zone custom nameservers when it has them, else the assigned ones.
+// zone custom nameservers when it has them, else the account custom set it
+// was moved onto, else the assigned ones.
 func Served(z *dnsv1.Zone) []string {
 	if v := z.GetVanityNameServers(); len(v) > 0 {
 		return v
+	}
+	if a := z.GetAccountNameServers(); len(a) > 0 {
+		return a
 	}
 	return z.GetNameServers()
 }

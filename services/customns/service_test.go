@@ -152,3 +152,41 @@ func TestZonesAnswerTheCustomNameserversTheyContainAndNewZonesUseASet(t *testing
 		t.Fatalf("glue after a delete: %v", h)
 	}
 }
+
+func TestAnExistingZoneMovesOntoACustomSetAndBack(t *testing.T) {
+	e := newEnv(t)
+	z := e.zone(t, "shop.example", dnsv1.Plan_PLAN_BUSINESS)
+	for _, n := range []string{"ns1.brand.example", "ns2.brand.example"} {
+		if _, err := e.add(n, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	move := func(set uint32) (*dnsv1.UpdateZoneResponse, error) {
+		return e.zones.UpdateZone(context.Background(), &dnsv1.UpdateZoneRequest{ZoneId: z.GetId(), AccountNameservers: &dnsv1.AccountNameservers{NsSet: set}})
+	}
+	if _, err := move(3); grpcstatus.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("an empty set: %v, want FailedPrecondition", err)
+	}
+	if _, err := move(6); grpcstatus.Code(err) != codes.InvalidArgument {
+		t.Fatalf("set 6: %v, want InvalidArgument", err)
+	}
+	got, err := move(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.GetZone().GetAccountNameServers(), []string{"ns1.brand.example.", "ns2.brand.example."}) || got.GetZone().GetAccountNameserverSet() != 1 {
+		t.Fatalf("on set 1: %v", got.GetZone())
+	}
+	if !slices.Equal(nameservers.Served(got.GetZone()), got.GetZone().GetAccountNameServers()) {
+		t.Fatalf("served %v, want the set", nameservers.Served(got.GetZone()))
+	}
+	// A child zone cannot take its parent's set.
+	child := e.zone(t, "eu.shop.example", dnsv1.Plan_PLAN_ENTERPRISE)
+	if _, err := e.zones.UpdateZone(context.Background(), &dnsv1.UpdateZoneRequest{ZoneId: child.GetId(), AccountNameservers: &dnsv1.AccountNameservers{NsSet: 1}}); grpcstatus.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("a child on its parent's set: %v, want FailedPrecondition", err)
+	}
+	back, err := move(0)
+	if err != nil || len(back.GetZone().GetAccountNameServers()) != 0 || !slices.Equal(nameservers.Served(back.GetZone()), z.GetNameServers()) {
+		t.Fatalf("back to the assigned nameservers: %v, %v", back, err)
+	}
+}

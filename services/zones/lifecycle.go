@@ -15,6 +15,7 @@ import (
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/controlplane/plans"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
@@ -126,8 +127,11 @@ func (s *Service) UpdateZone(ctx context.Context, req *dnsv1.UpdateZoneRequest) 
 		return nil, err
 	}
 	plan := req.GetPlan()
-	if plan == dnsv1.Plan_PLAN_UNSPECIFIED && req.GetVanityNameServers() == nil {
-		return nil, status.InvalidArgument("plan", "is required (or vanity_name_servers)")
+	if plan == dnsv1.Plan_PLAN_UNSPECIFIED && req.GetVanityNameServers() == nil && req.GetAccountNameservers() == nil {
+		return nil, status.InvalidArgument("plan", "is required (or vanity_name_servers, account_nameservers)")
+	}
+	if an := req.GetAccountNameservers(); an != nil && an.GetNsSet() > 5 {
+		return nil, status.InvalidArgument("account_nameservers.ns_set", "must be 1 to 5, or 0 for the assigned nameservers")
 	}
 	if _, ok := dnsv1.Plan_name[int32(plan)]; !ok {
 		return nil, status.InvalidArgument("plan", "unknown plan")
@@ -149,6 +153,11 @@ func (s *Service) UpdateZone(ctx context.Context, req *dnsv1.UpdateZoneRequest) 
 		}
 		if vn := req.GetVanityNameServers(); vn != nil {
 			if z, err = s.setVanity(ctx, z, plan, vn.GetNames(), now); err != nil {
+				return nil, s.fail("update", err)
+			}
+		}
+		if an := req.GetAccountNameservers(); an != nil {
+			if z, err = s.setAccountNameservers(ctx, z, an.GetNsSet(), now); err != nil {
 				return nil, s.fail("update", err)
 			}
 		}
@@ -214,6 +223,48 @@ func (s *Service) setVanity(ctx context.Context, z *dnsv1.Zone, plan dnsv1.Plan,
 			return nil, nil
 		}
 		c.VanityNameServers, c.VanityNameServersIps = norm, ips
+		c.ModifiedOn = timestamppbNow(now)
+		return c, nil
+	})
+}
+
+// setAccountNameservers moves a zone onto set n of its account's custom
+// nameservers ("Use ACNS on existing zones"), or back to its assigned
+// nameservers (n 0). The set must hold two names or more and not be the
+// set of a zone directly above or below (the documents' rule for subdomain
+// setups); its names are copied into the zone, so deleting a name later
+// does not change what the zone serves (the documents: move zones off a
+// set before deleting its names). Full and secondary zones only.
+func (s *Service) setAccountNameservers(ctx context.Context, z *dnsv1.Zone, n uint32, now time.Time) (*dnsv1.Zone, error) {
+	var names []string
+	if n > 0 {
+		if z.GetType() == dnsv1.ZoneType_ZONE_TYPE_PARTIAL {
+			return nil, status.InvalidArgument("account_nameservers", "a partial zone has no nameservers of its own")
+		}
+		acns, err := s.st.CustomNameservers(ctx, z.GetAccountId())
+		if err != nil {
+			return nil, err
+		}
+		if names = nameservers.CustomSet(acns.GetNameservers(), n); len(names) < 2 {
+			return nil, status.FailedPrecondition("NAMESERVER_SET", "account_nameservers.ns_set",
+				fmt.Sprintf("set %d of the account's custom nameservers has %d names; a set needs two or more (CreateCustomNameserver)", n, len(names)))
+		}
+		related, err := s.st.ZonesRelatedTo(ctx, z.GetName())
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range related {
+			if o.GetAccountId() == z.GetAccountId() && slices.Equal(dnsname.NormalizedSet(nameservers.Served(o)), dnsname.NormalizedSet(names)) {
+				return nil, status.FailedPrecondition("NAMESERVER_SET", "account_nameservers.ns_set",
+					fmt.Sprintf("%s, a zone above or below this one, uses set %d: parent and child zones need different sets", strings.TrimSuffix(o.GetName(), "."), n))
+			}
+		}
+	}
+	return s.st.UpdateZone(ctx, "UpdateZone", z.GetId(), func(c *dnsv1.Zone) (*dnsv1.Zone, error) {
+		if c.GetAccountNameserverSet() == n && slices.Equal(c.GetAccountNameServers(), names) {
+			return nil, nil
+		}
+		c.AccountNameserverSet, c.AccountNameServers = n, names
 		c.ModifiedOn = timestamppbNow(now)
 		return c, nil
 	})

@@ -240,8 +240,13 @@ type Zone struct {
 	// Cloudflare DNS, the respective A and AAAA records are automatically
 	// created").
 	HostedNameservers []*NameserverAddresses `protobuf:"bytes,19,rep,name=hosted_nameservers,json=hostedNameservers,proto3" json:"hosted_nameservers,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// An account custom nameserver set the zone uses instead of its assigned
+	// name_servers (UpdateZone account_nameservers), and that set's names as
+	// they were when chosen; 0 and empty when it uses none.
+	AccountNameserverSet uint32   `protobuf:"varint,20,opt,name=account_nameserver_set,json=accountNameserverSet,proto3" json:"account_nameserver_set,omitempty"`
+	AccountNameServers   []string `protobuf:"bytes,21,rep,name=account_name_servers,json=accountNameServers,proto3" json:"account_name_servers,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Zone) Reset() {
@@ -407,6 +412,67 @@ func (x *Zone) GetHostedNameservers() []*NameserverAddresses {
 	return nil
 }
 
+func (x *Zone) GetAccountNameserverSet() uint32 {
+	if x != nil {
+		return x.AccountNameserverSet
+	}
+	return 0
+}
+
+func (x *Zone) GetAccountNameServers() []string {
+	if x != nil {
+		return x.AccountNameServers
+	}
+	return nil
+}
+
+// AccountNameservers moves a zone onto one of its account's custom
+// nameserver sets (ns_set 1..5), or back to its assigned nameservers
+// (ns_set 0).
+type AccountNameservers struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NsSet         uint32                 `protobuf:"varint,1,opt,name=ns_set,json=nsSet,proto3" json:"ns_set,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccountNameservers) Reset() {
+	*x = AccountNameservers{}
+	mi := &file_dns_v1_zone_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccountNameservers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccountNameservers) ProtoMessage() {}
+
+func (x *AccountNameservers) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_zone_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccountNameservers.ProtoReflect.Descriptor instead.
+func (*AccountNameservers) Descriptor() ([]byte, []int) {
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AccountNameservers) GetNsSet() uint32 {
+	if x != nil {
+		return x.NsSet
+	}
+	return 0
+}
+
 // NameserverAddresses are the addresses a custom nameserver name answers
 // on; publish them as glue at the registrar.
 type NameserverAddresses struct {
@@ -420,7 +486,7 @@ type NameserverAddresses struct {
 
 func (x *NameserverAddresses) Reset() {
 	*x = NameserverAddresses{}
-	mi := &file_dns_v1_zone_proto_msgTypes[1]
+	mi := &file_dns_v1_zone_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -432,7 +498,7 @@ func (x *NameserverAddresses) String() string {
 func (*NameserverAddresses) ProtoMessage() {}
 
 func (x *NameserverAddresses) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[1]
+	mi := &file_dns_v1_zone_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -445,7 +511,7 @@ func (x *NameserverAddresses) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NameserverAddresses.ProtoReflect.Descriptor instead.
 func (*NameserverAddresses) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{1}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *NameserverAddresses) GetName() string {
@@ -480,7 +546,7 @@ type VanityNameservers struct {
 
 func (x *VanityNameservers) Reset() {
 	*x = VanityNameservers{}
-	mi := &file_dns_v1_zone_proto_msgTypes[2]
+	mi := &file_dns_v1_zone_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +558,7 @@ func (x *VanityNameservers) String() string {
 func (*VanityNameservers) ProtoMessage() {}
 
 func (x *VanityNameservers) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[2]
+	mi := &file_dns_v1_zone_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +571,7 @@ func (x *VanityNameservers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VanityNameservers.ProtoReflect.Descriptor instead.
 func (*VanityNameservers) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{2}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *VanityNameservers) GetNames() []string {
@@ -528,7 +594,7 @@ type VerificationRecord struct {
 
 func (x *VerificationRecord) Reset() {
 	*x = VerificationRecord{}
-	mi := &file_dns_v1_zone_proto_msgTypes[3]
+	mi := &file_dns_v1_zone_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -540,7 +606,7 @@ func (x *VerificationRecord) String() string {
 func (*VerificationRecord) ProtoMessage() {}
 
 func (x *VerificationRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[3]
+	mi := &file_dns_v1_zone_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -553,7 +619,7 @@ func (x *VerificationRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerificationRecord.ProtoReflect.Descriptor instead.
 func (*VerificationRecord) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{3}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *VerificationRecord) GetName() string {
@@ -598,7 +664,7 @@ type ActivationChecks struct {
 
 func (x *ActivationChecks) Reset() {
 	*x = ActivationChecks{}
-	mi := &file_dns_v1_zone_proto_msgTypes[4]
+	mi := &file_dns_v1_zone_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -610,7 +676,7 @@ func (x *ActivationChecks) String() string {
 func (*ActivationChecks) ProtoMessage() {}
 
 func (x *ActivationChecks) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[4]
+	mi := &file_dns_v1_zone_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -623,7 +689,7 @@ func (x *ActivationChecks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivationChecks.ProtoReflect.Descriptor instead.
 func (*ActivationChecks) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{4}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ActivationChecks) GetLastCheckOn() *timestamppb.Timestamp {
@@ -681,7 +747,7 @@ type ZoneHold struct {
 
 func (x *ZoneHold) Reset() {
 	*x = ZoneHold{}
-	mi := &file_dns_v1_zone_proto_msgTypes[5]
+	mi := &file_dns_v1_zone_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -693,7 +759,7 @@ func (x *ZoneHold) String() string {
 func (*ZoneHold) ProtoMessage() {}
 
 func (x *ZoneHold) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[5]
+	mi := &file_dns_v1_zone_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -706,7 +772,7 @@ func (x *ZoneHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ZoneHold.ProtoReflect.Descriptor instead.
 func (*ZoneHold) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{5}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ZoneHold) GetHold() bool {
@@ -753,7 +819,7 @@ type CreateZoneRequest struct {
 
 func (x *CreateZoneRequest) Reset() {
 	*x = CreateZoneRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[6]
+	mi := &file_dns_v1_zone_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +831,7 @@ func (x *CreateZoneRequest) String() string {
 func (*CreateZoneRequest) ProtoMessage() {}
 
 func (x *CreateZoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[6]
+	mi := &file_dns_v1_zone_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +844,7 @@ func (x *CreateZoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateZoneRequest.ProtoReflect.Descriptor instead.
 func (*CreateZoneRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{6}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateZoneRequest) GetAccountId() string {
@@ -832,7 +898,7 @@ type CreateZoneResponse struct {
 
 func (x *CreateZoneResponse) Reset() {
 	*x = CreateZoneResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[7]
+	mi := &file_dns_v1_zone_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +910,7 @@ func (x *CreateZoneResponse) String() string {
 func (*CreateZoneResponse) ProtoMessage() {}
 
 func (x *CreateZoneResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[7]
+	mi := &file_dns_v1_zone_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +923,7 @@ func (x *CreateZoneResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateZoneResponse.ProtoReflect.Descriptor instead.
 func (*CreateZoneResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{7}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateZoneResponse) GetZone() *Zone {
@@ -876,7 +942,7 @@ type GetZoneRequest struct {
 
 func (x *GetZoneRequest) Reset() {
 	*x = GetZoneRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[8]
+	mi := &file_dns_v1_zone_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +954,7 @@ func (x *GetZoneRequest) String() string {
 func (*GetZoneRequest) ProtoMessage() {}
 
 func (x *GetZoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[8]
+	mi := &file_dns_v1_zone_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +967,7 @@ func (x *GetZoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetZoneRequest.ProtoReflect.Descriptor instead.
 func (*GetZoneRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{8}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetZoneRequest) GetZoneId() string {
@@ -920,7 +986,7 @@ type GetZoneResponse struct {
 
 func (x *GetZoneResponse) Reset() {
 	*x = GetZoneResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[9]
+	mi := &file_dns_v1_zone_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -932,7 +998,7 @@ func (x *GetZoneResponse) String() string {
 func (*GetZoneResponse) ProtoMessage() {}
 
 func (x *GetZoneResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[9]
+	mi := &file_dns_v1_zone_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -945,7 +1011,7 @@ func (x *GetZoneResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetZoneResponse.ProtoReflect.Descriptor instead.
 func (*GetZoneResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{9}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetZoneResponse) GetZone() *Zone {
@@ -971,7 +1037,7 @@ type ListZonesRequest struct {
 
 func (x *ListZonesRequest) Reset() {
 	*x = ListZonesRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[10]
+	mi := &file_dns_v1_zone_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1049,7 @@ func (x *ListZonesRequest) String() string {
 func (*ListZonesRequest) ProtoMessage() {}
 
 func (x *ListZonesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[10]
+	mi := &file_dns_v1_zone_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1062,7 @@ func (x *ListZonesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListZonesRequest.ProtoReflect.Descriptor instead.
 func (*ListZonesRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{10}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListZonesRequest) GetAccountId() string {
@@ -1038,7 +1104,7 @@ type ListZonesResponse struct {
 
 func (x *ListZonesResponse) Reset() {
 	*x = ListZonesResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[11]
+	mi := &file_dns_v1_zone_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1116,7 @@ func (x *ListZonesResponse) String() string {
 func (*ListZonesResponse) ProtoMessage() {}
 
 func (x *ListZonesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[11]
+	mi := &file_dns_v1_zone_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1129,7 @@ func (x *ListZonesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListZonesResponse.ProtoReflect.Descriptor instead.
 func (*ListZonesResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{11}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListZonesResponse) GetZones() []*Zone {
@@ -1095,7 +1161,7 @@ type DeleteZoneRequest struct {
 
 func (x *DeleteZoneRequest) Reset() {
 	*x = DeleteZoneRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[12]
+	mi := &file_dns_v1_zone_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1107,7 +1173,7 @@ func (x *DeleteZoneRequest) String() string {
 func (*DeleteZoneRequest) ProtoMessage() {}
 
 func (x *DeleteZoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[12]
+	mi := &file_dns_v1_zone_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1120,7 +1186,7 @@ func (x *DeleteZoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteZoneRequest.ProtoReflect.Descriptor instead.
 func (*DeleteZoneRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{12}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeleteZoneRequest) GetZoneId() string {
@@ -1146,7 +1212,7 @@ type DeleteZoneResponse struct {
 
 func (x *DeleteZoneResponse) Reset() {
 	*x = DeleteZoneResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[13]
+	mi := &file_dns_v1_zone_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1158,7 +1224,7 @@ func (x *DeleteZoneResponse) String() string {
 func (*DeleteZoneResponse) ProtoMessage() {}
 
 func (x *DeleteZoneResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[13]
+	mi := &file_dns_v1_zone_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1171,7 +1237,7 @@ func (x *DeleteZoneResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteZoneResponse.ProtoReflect.Descriptor instead.
 func (*DeleteZoneResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{13}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteZoneResponse) GetZoneId() string {
@@ -1190,7 +1256,7 @@ type ActivationCheckRequest struct {
 
 func (x *ActivationCheckRequest) Reset() {
 	*x = ActivationCheckRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[14]
+	mi := &file_dns_v1_zone_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1202,7 +1268,7 @@ func (x *ActivationCheckRequest) String() string {
 func (*ActivationCheckRequest) ProtoMessage() {}
 
 func (x *ActivationCheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[14]
+	mi := &file_dns_v1_zone_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1215,7 +1281,7 @@ func (x *ActivationCheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivationCheckRequest.ProtoReflect.Descriptor instead.
 func (*ActivationCheckRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{14}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ActivationCheckRequest) GetZoneId() string {
@@ -1236,7 +1302,7 @@ type ActivationCheckResponse struct {
 
 func (x *ActivationCheckResponse) Reset() {
 	*x = ActivationCheckResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[15]
+	mi := &file_dns_v1_zone_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +1314,7 @@ func (x *ActivationCheckResponse) String() string {
 func (*ActivationCheckResponse) ProtoMessage() {}
 
 func (x *ActivationCheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[15]
+	mi := &file_dns_v1_zone_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1327,7 @@ func (x *ActivationCheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivationCheckResponse.ProtoReflect.Descriptor instead.
 func (*ActivationCheckResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{15}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ActivationCheckResponse) GetZone() *Zone {
@@ -1287,13 +1353,15 @@ type UpdateZoneRequest struct {
 	// Zone custom nameservers: 2-5 names below the zone; an empty list
 	// removes them; unchanged when absent.
 	VanityNameServers *VanityNameservers `protobuf:"bytes,4,opt,name=vanity_name_servers,json=vanityNameServers,proto3" json:"vanity_name_servers,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Account custom nameservers for this zone; unchanged when absent.
+	AccountNameservers *AccountNameservers `protobuf:"bytes,5,opt,name=account_nameservers,json=accountNameservers,proto3" json:"account_nameservers,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *UpdateZoneRequest) Reset() {
 	*x = UpdateZoneRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[16]
+	mi := &file_dns_v1_zone_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1373,7 @@ func (x *UpdateZoneRequest) String() string {
 func (*UpdateZoneRequest) ProtoMessage() {}
 
 func (x *UpdateZoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[16]
+	mi := &file_dns_v1_zone_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1386,7 @@ func (x *UpdateZoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateZoneRequest.ProtoReflect.Descriptor instead.
 func (*UpdateZoneRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{16}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateZoneRequest) GetZoneId() string {
@@ -1349,6 +1417,13 @@ func (x *UpdateZoneRequest) GetVanityNameServers() *VanityNameservers {
 	return nil
 }
 
+func (x *UpdateZoneRequest) GetAccountNameservers() *AccountNameservers {
+	if x != nil {
+		return x.AccountNameservers
+	}
+	return nil
+}
+
 type UpdateZoneResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Zone          *Zone                  `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -1358,7 +1433,7 @@ type UpdateZoneResponse struct {
 
 func (x *UpdateZoneResponse) Reset() {
 	*x = UpdateZoneResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[17]
+	mi := &file_dns_v1_zone_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +1445,7 @@ func (x *UpdateZoneResponse) String() string {
 func (*UpdateZoneResponse) ProtoMessage() {}
 
 func (x *UpdateZoneResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[17]
+	mi := &file_dns_v1_zone_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +1458,7 @@ func (x *UpdateZoneResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateZoneResponse.ProtoReflect.Descriptor instead.
 func (*UpdateZoneResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{17}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpdateZoneResponse) GetZone() *Zone {
@@ -1403,7 +1478,7 @@ type CreateZoneHoldRequest struct {
 
 func (x *CreateZoneHoldRequest) Reset() {
 	*x = CreateZoneHoldRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[18]
+	mi := &file_dns_v1_zone_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1415,7 +1490,7 @@ func (x *CreateZoneHoldRequest) String() string {
 func (*CreateZoneHoldRequest) ProtoMessage() {}
 
 func (x *CreateZoneHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[18]
+	mi := &file_dns_v1_zone_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,7 +1503,7 @@ func (x *CreateZoneHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateZoneHoldRequest.ProtoReflect.Descriptor instead.
 func (*CreateZoneHoldRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{18}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateZoneHoldRequest) GetZoneId() string {
@@ -1454,7 +1529,7 @@ type CreateZoneHoldResponse struct {
 
 func (x *CreateZoneHoldResponse) Reset() {
 	*x = CreateZoneHoldResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[19]
+	mi := &file_dns_v1_zone_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1466,7 +1541,7 @@ func (x *CreateZoneHoldResponse) String() string {
 func (*CreateZoneHoldResponse) ProtoMessage() {}
 
 func (x *CreateZoneHoldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[19]
+	mi := &file_dns_v1_zone_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1479,7 +1554,7 @@ func (x *CreateZoneHoldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateZoneHoldResponse.ProtoReflect.Descriptor instead.
 func (*CreateZoneHoldResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{19}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateZoneHoldResponse) GetHold() *ZoneHold {
@@ -1498,7 +1573,7 @@ type GetZoneHoldRequest struct {
 
 func (x *GetZoneHoldRequest) Reset() {
 	*x = GetZoneHoldRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[20]
+	mi := &file_dns_v1_zone_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1510,7 +1585,7 @@ func (x *GetZoneHoldRequest) String() string {
 func (*GetZoneHoldRequest) ProtoMessage() {}
 
 func (x *GetZoneHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[20]
+	mi := &file_dns_v1_zone_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1523,7 +1598,7 @@ func (x *GetZoneHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetZoneHoldRequest.ProtoReflect.Descriptor instead.
 func (*GetZoneHoldRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{20}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetZoneHoldRequest) GetZoneId() string {
@@ -1542,7 +1617,7 @@ type GetZoneHoldResponse struct {
 
 func (x *GetZoneHoldResponse) Reset() {
 	*x = GetZoneHoldResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[21]
+	mi := &file_dns_v1_zone_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1629,7 @@ func (x *GetZoneHoldResponse) String() string {
 func (*GetZoneHoldResponse) ProtoMessage() {}
 
 func (x *GetZoneHoldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[21]
+	mi := &file_dns_v1_zone_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1642,7 @@ func (x *GetZoneHoldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetZoneHoldResponse.ProtoReflect.Descriptor instead.
 func (*GetZoneHoldResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{21}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetZoneHoldResponse) GetHold() *ZoneHold {
@@ -1588,7 +1663,7 @@ type RemoveZoneHoldRequest struct {
 
 func (x *RemoveZoneHoldRequest) Reset() {
 	*x = RemoveZoneHoldRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[22]
+	mi := &file_dns_v1_zone_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1600,7 +1675,7 @@ func (x *RemoveZoneHoldRequest) String() string {
 func (*RemoveZoneHoldRequest) ProtoMessage() {}
 
 func (x *RemoveZoneHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[22]
+	mi := &file_dns_v1_zone_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1613,7 +1688,7 @@ func (x *RemoveZoneHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveZoneHoldRequest.ProtoReflect.Descriptor instead.
 func (*RemoveZoneHoldRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{22}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RemoveZoneHoldRequest) GetZoneId() string {
@@ -1639,7 +1714,7 @@ type RemoveZoneHoldResponse struct {
 
 func (x *RemoveZoneHoldResponse) Reset() {
 	*x = RemoveZoneHoldResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[23]
+	mi := &file_dns_v1_zone_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +1726,7 @@ func (x *RemoveZoneHoldResponse) String() string {
 func (*RemoveZoneHoldResponse) ProtoMessage() {}
 
 func (x *RemoveZoneHoldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[23]
+	mi := &file_dns_v1_zone_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +1739,7 @@ func (x *RemoveZoneHoldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveZoneHoldResponse.ProtoReflect.Descriptor instead.
 func (*RemoveZoneHoldResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{23}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RemoveZoneHoldResponse) GetHold() *ZoneHold {
@@ -1686,7 +1761,7 @@ type ScanRecordsRequest struct {
 
 func (x *ScanRecordsRequest) Reset() {
 	*x = ScanRecordsRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[24]
+	mi := &file_dns_v1_zone_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1698,7 +1773,7 @@ func (x *ScanRecordsRequest) String() string {
 func (*ScanRecordsRequest) ProtoMessage() {}
 
 func (x *ScanRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[24]
+	mi := &file_dns_v1_zone_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1711,7 +1786,7 @@ func (x *ScanRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRecordsRequest.ProtoReflect.Descriptor instead.
 func (*ScanRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{24}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ScanRecordsRequest) GetZoneId() string {
@@ -1742,7 +1817,7 @@ type ScanRecordsResponse struct {
 
 func (x *ScanRecordsResponse) Reset() {
 	*x = ScanRecordsResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[25]
+	mi := &file_dns_v1_zone_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +1829,7 @@ func (x *ScanRecordsResponse) String() string {
 func (*ScanRecordsResponse) ProtoMessage() {}
 
 func (x *ScanRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[25]
+	mi := &file_dns_v1_zone_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +1842,7 @@ func (x *ScanRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRecordsResponse.ProtoReflect.Descriptor instead.
 func (*ScanRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{25}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ScanRecordsResponse) GetFound() []*Record {
@@ -1803,7 +1878,7 @@ type ChangeSetupRequest struct {
 
 func (x *ChangeSetupRequest) Reset() {
 	*x = ChangeSetupRequest{}
-	mi := &file_dns_v1_zone_proto_msgTypes[26]
+	mi := &file_dns_v1_zone_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1815,7 +1890,7 @@ func (x *ChangeSetupRequest) String() string {
 func (*ChangeSetupRequest) ProtoMessage() {}
 
 func (x *ChangeSetupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[26]
+	mi := &file_dns_v1_zone_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1828,7 +1903,7 @@ func (x *ChangeSetupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSetupRequest.ProtoReflect.Descriptor instead.
 func (*ChangeSetupRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{26}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ChangeSetupRequest) GetZoneId() string {
@@ -1861,7 +1936,7 @@ type ChangeSetupResponse struct {
 
 func (x *ChangeSetupResponse) Reset() {
 	*x = ChangeSetupResponse{}
-	mi := &file_dns_v1_zone_proto_msgTypes[27]
+	mi := &file_dns_v1_zone_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1873,7 +1948,7 @@ func (x *ChangeSetupResponse) String() string {
 func (*ChangeSetupResponse) ProtoMessage() {}
 
 func (x *ChangeSetupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_zone_proto_msgTypes[27]
+	mi := &file_dns_v1_zone_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1886,7 +1961,7 @@ func (x *ChangeSetupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSetupResponse.ProtoReflect.Descriptor instead.
 func (*ChangeSetupResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_zone_proto_rawDescGZIP(), []int{27}
+	return file_dns_v1_zone_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ChangeSetupResponse) GetZone() *Zone {
@@ -1900,7 +1975,7 @@ var File_dns_v1_zone_proto protoreflect.FileDescriptor
 
 const file_dns_v1_zone_proto_rawDesc = "" +
 	"\n" +
-	"\x11dns/v1/zone.proto\x12\x06dns.v1\x1a\x13dns/v1/record.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\a\n" +
+	"\x11dns/v1/zone.proto\x12\x06dns.v1\x1a\x13dns/v1/record.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\b\n" +
 	"\x04Zone\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1925,7 +2000,11 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"\x04hold\x18\x10 \x01(\v2\x10.dns.v1.ZoneHoldR\x04hold\x12.\n" +
 	"\x13vanity_name_servers\x18\x11 \x03(\tR\x11vanityNameServers\x12R\n" +
 	"\x17vanity_name_servers_ips\x18\x12 \x03(\v2\x1b.dns.v1.NameserverAddressesR\x14vanityNameServersIps\x12J\n" +
-	"\x12hosted_nameservers\x18\x13 \x03(\v2\x1b.dns.v1.NameserverAddressesR\x11hostedNameservers\"Q\n" +
+	"\x12hosted_nameservers\x18\x13 \x03(\v2\x1b.dns.v1.NameserverAddressesR\x11hostedNameservers\x124\n" +
+	"\x16account_nameserver_set\x18\x14 \x01(\rR\x14accountNameserverSet\x120\n" +
+	"\x14account_name_servers\x18\x15 \x03(\tR\x12accountNameServers\"+\n" +
+	"\x12AccountNameservers\x12\x15\n" +
+	"\x06ns_set\x18\x01 \x01(\rR\x05nsSet\"Q\n" +
 	"\x13NameserverAddresses\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04ipv4\x18\x02 \x01(\tR\x04ipv4\x12\x12\n" +
@@ -1985,13 +2064,14 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\"S\n" +
 	"\x17ActivationCheckResponse\x12 \n" +
 	"\x04zone\x18\x01 \x01(\v2\f.dns.v1.ZoneR\x04zone\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xb8\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x85\x02\n" +
 	"\x11UpdateZoneRequest\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12 \n" +
 	"\x04plan\x18\x02 \x01(\x0e2\f.dns.v1.PlanR\x04plan\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tR\trequestId\x12I\n" +
-	"\x13vanity_name_servers\x18\x04 \x01(\v2\x19.dns.v1.VanityNameserversR\x11vanityNameServers\"6\n" +
+	"\x13vanity_name_servers\x18\x04 \x01(\v2\x19.dns.v1.VanityNameserversR\x11vanityNameServers\x12K\n" +
+	"\x13account_nameservers\x18\x05 \x01(\v2\x1a.dns.v1.AccountNameserversR\x12accountNameservers\"6\n" +
 	"\x12UpdateZoneResponse\x12 \n" +
 	"\x04zone\x18\x01 \x01(\v2\f.dns.v1.ZoneR\x04zone\"_\n" +
 	"\x15CreateZoneHoldRequest\x12\x17\n" +
@@ -2072,61 +2152,62 @@ func file_dns_v1_zone_proto_rawDescGZIP() []byte {
 }
 
 var file_dns_v1_zone_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_dns_v1_zone_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_dns_v1_zone_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_dns_v1_zone_proto_goTypes = []any{
 	(ZoneType)(0),                   // 0: dns.v1.ZoneType
 	(ZoneStatus)(0),                 // 1: dns.v1.ZoneStatus
 	(Plan)(0),                       // 2: dns.v1.Plan
 	(*Zone)(nil),                    // 3: dns.v1.Zone
-	(*NameserverAddresses)(nil),     // 4: dns.v1.NameserverAddresses
-	(*VanityNameservers)(nil),       // 5: dns.v1.VanityNameservers
-	(*VerificationRecord)(nil),      // 6: dns.v1.VerificationRecord
-	(*ActivationChecks)(nil),        // 7: dns.v1.ActivationChecks
-	(*ZoneHold)(nil),                // 8: dns.v1.ZoneHold
-	(*CreateZoneRequest)(nil),       // 9: dns.v1.CreateZoneRequest
-	(*CreateZoneResponse)(nil),      // 10: dns.v1.CreateZoneResponse
-	(*GetZoneRequest)(nil),          // 11: dns.v1.GetZoneRequest
-	(*GetZoneResponse)(nil),         // 12: dns.v1.GetZoneResponse
-	(*ListZonesRequest)(nil),        // 13: dns.v1.ListZonesRequest
-	(*ListZonesResponse)(nil),       // 14: dns.v1.ListZonesResponse
-	(*DeleteZoneRequest)(nil),       // 15: dns.v1.DeleteZoneRequest
-	(*DeleteZoneResponse)(nil),      // 16: dns.v1.DeleteZoneResponse
-	(*ActivationCheckRequest)(nil),  // 17: dns.v1.ActivationCheckRequest
-	(*ActivationCheckResponse)(nil), // 18: dns.v1.ActivationCheckResponse
-	(*UpdateZoneRequest)(nil),       // 19: dns.v1.UpdateZoneRequest
-	(*UpdateZoneResponse)(nil),      // 20: dns.v1.UpdateZoneResponse
-	(*CreateZoneHoldRequest)(nil),   // 21: dns.v1.CreateZoneHoldRequest
-	(*CreateZoneHoldResponse)(nil),  // 22: dns.v1.CreateZoneHoldResponse
-	(*GetZoneHoldRequest)(nil),      // 23: dns.v1.GetZoneHoldRequest
-	(*GetZoneHoldResponse)(nil),     // 24: dns.v1.GetZoneHoldResponse
-	(*RemoveZoneHoldRequest)(nil),   // 25: dns.v1.RemoveZoneHoldRequest
-	(*RemoveZoneHoldResponse)(nil),  // 26: dns.v1.RemoveZoneHoldResponse
-	(*ScanRecordsRequest)(nil),      // 27: dns.v1.ScanRecordsRequest
-	(*ScanRecordsResponse)(nil),     // 28: dns.v1.ScanRecordsResponse
-	(*ChangeSetupRequest)(nil),      // 29: dns.v1.ChangeSetupRequest
-	(*ChangeSetupResponse)(nil),     // 30: dns.v1.ChangeSetupResponse
-	(*timestamppb.Timestamp)(nil),   // 31: google.protobuf.Timestamp
-	(*Record)(nil),                  // 32: dns.v1.Record
+	(*AccountNameservers)(nil),      // 4: dns.v1.AccountNameservers
+	(*NameserverAddresses)(nil),     // 5: dns.v1.NameserverAddresses
+	(*VanityNameservers)(nil),       // 6: dns.v1.VanityNameservers
+	(*VerificationRecord)(nil),      // 7: dns.v1.VerificationRecord
+	(*ActivationChecks)(nil),        // 8: dns.v1.ActivationChecks
+	(*ZoneHold)(nil),                // 9: dns.v1.ZoneHold
+	(*CreateZoneRequest)(nil),       // 10: dns.v1.CreateZoneRequest
+	(*CreateZoneResponse)(nil),      // 11: dns.v1.CreateZoneResponse
+	(*GetZoneRequest)(nil),          // 12: dns.v1.GetZoneRequest
+	(*GetZoneResponse)(nil),         // 13: dns.v1.GetZoneResponse
+	(*ListZonesRequest)(nil),        // 14: dns.v1.ListZonesRequest
+	(*ListZonesResponse)(nil),       // 15: dns.v1.ListZonesResponse
+	(*DeleteZoneRequest)(nil),       // 16: dns.v1.DeleteZoneRequest
+	(*DeleteZoneResponse)(nil),      // 17: dns.v1.DeleteZoneResponse
+	(*ActivationCheckRequest)(nil),  // 18: dns.v1.ActivationCheckRequest
+	(*ActivationCheckResponse)(nil), // 19: dns.v1.ActivationCheckResponse
+	(*UpdateZoneRequest)(nil),       // 20: dns.v1.UpdateZoneRequest
+	(*UpdateZoneResponse)(nil),      // 21: dns.v1.UpdateZoneResponse
+	(*CreateZoneHoldRequest)(nil),   // 22: dns.v1.CreateZoneHoldRequest
+	(*CreateZoneHoldResponse)(nil),  // 23: dns.v1.CreateZoneHoldResponse
+	(*GetZoneHoldRequest)(nil),      // 24: dns.v1.GetZoneHoldRequest
+	(*GetZoneHoldResponse)(nil),     // 25: dns.v1.GetZoneHoldResponse
+	(*RemoveZoneHoldRequest)(nil),   // 26: dns.v1.RemoveZoneHoldRequest
+	(*RemoveZoneHoldResponse)(nil),  // 27: dns.v1.RemoveZoneHoldResponse
+	(*ScanRecordsRequest)(nil),      // 28: dns.v1.ScanRecordsRequest
+	(*ScanRecordsResponse)(nil),     // 29: dns.v1.ScanRecordsResponse
+	(*ChangeSetupRequest)(nil),      // 30: dns.v1.ChangeSetupRequest
+	(*ChangeSetupResponse)(nil),     // 31: dns.v1.ChangeSetupResponse
+	(*timestamppb.Timestamp)(nil),   // 32: google.protobuf.Timestamp
+	(*Record)(nil),                  // 33: dns.v1.Record
 }
 var file_dns_v1_zone_proto_depIdxs = []int32{
 	0,  // 0: dns.v1.Zone.type:type_name -> dns.v1.ZoneType
 	1,  // 1: dns.v1.Zone.status:type_name -> dns.v1.ZoneStatus
 	2,  // 2: dns.v1.Zone.plan:type_name -> dns.v1.Plan
-	31, // 3: dns.v1.Zone.created_on:type_name -> google.protobuf.Timestamp
-	31, // 4: dns.v1.Zone.modified_on:type_name -> google.protobuf.Timestamp
-	31, // 5: dns.v1.Zone.activated_on:type_name -> google.protobuf.Timestamp
-	31, // 6: dns.v1.Zone.status_changed_on:type_name -> google.protobuf.Timestamp
+	32, // 3: dns.v1.Zone.created_on:type_name -> google.protobuf.Timestamp
+	32, // 4: dns.v1.Zone.modified_on:type_name -> google.protobuf.Timestamp
+	32, // 5: dns.v1.Zone.activated_on:type_name -> google.protobuf.Timestamp
+	32, // 6: dns.v1.Zone.status_changed_on:type_name -> google.protobuf.Timestamp
 	1,  // 7: dns.v1.Zone.next_status:type_name -> dns.v1.ZoneStatus
-	31, // 8: dns.v1.Zone.next_status_on:type_name -> google.protobuf.Timestamp
-	6,  // 9: dns.v1.Zone.verification:type_name -> dns.v1.VerificationRecord
-	7,  // 10: dns.v1.Zone.activation_checks:type_name -> dns.v1.ActivationChecks
-	8,  // 11: dns.v1.Zone.hold:type_name -> dns.v1.ZoneHold
-	4,  // 12: dns.v1.Zone.vanity_name_servers_ips:type_name -> dns.v1.NameserverAddresses
-	4,  // 13: dns.v1.Zone.hosted_nameservers:type_name -> dns.v1.NameserverAddresses
-	31, // 14: dns.v1.ActivationChecks.last_check_on:type_name -> google.protobuf.Timestamp
-	31, // 15: dns.v1.ActivationChecks.next_check_on:type_name -> google.protobuf.Timestamp
-	31, // 16: dns.v1.ActivationChecks.last_requested_on:type_name -> google.protobuf.Timestamp
-	31, // 17: dns.v1.ZoneHold.hold_after:type_name -> google.protobuf.Timestamp
+	32, // 8: dns.v1.Zone.next_status_on:type_name -> google.protobuf.Timestamp
+	7,  // 9: dns.v1.Zone.verification:type_name -> dns.v1.VerificationRecord
+	8,  // 10: dns.v1.Zone.activation_checks:type_name -> dns.v1.ActivationChecks
+	9,  // 11: dns.v1.Zone.hold:type_name -> dns.v1.ZoneHold
+	5,  // 12: dns.v1.Zone.vanity_name_servers_ips:type_name -> dns.v1.NameserverAddresses
+	5,  // 13: dns.v1.Zone.hosted_nameservers:type_name -> dns.v1.NameserverAddresses
+	32, // 14: dns.v1.ActivationChecks.last_check_on:type_name -> google.protobuf.Timestamp
+	32, // 15: dns.v1.ActivationChecks.next_check_on:type_name -> google.protobuf.Timestamp
+	32, // 16: dns.v1.ActivationChecks.last_requested_on:type_name -> google.protobuf.Timestamp
+	32, // 17: dns.v1.ZoneHold.hold_after:type_name -> google.protobuf.Timestamp
 	0,  // 18: dns.v1.CreateZoneRequest.type:type_name -> dns.v1.ZoneType
 	2,  // 19: dns.v1.CreateZoneRequest.plan:type_name -> dns.v1.Plan
 	3,  // 20: dns.v1.CreateZoneResponse.zone:type_name -> dns.v1.Zone
@@ -2134,43 +2215,44 @@ var file_dns_v1_zone_proto_depIdxs = []int32{
 	3,  // 22: dns.v1.ListZonesResponse.zones:type_name -> dns.v1.Zone
 	3,  // 23: dns.v1.ActivationCheckResponse.zone:type_name -> dns.v1.Zone
 	2,  // 24: dns.v1.UpdateZoneRequest.plan:type_name -> dns.v1.Plan
-	5,  // 25: dns.v1.UpdateZoneRequest.vanity_name_servers:type_name -> dns.v1.VanityNameservers
-	3,  // 26: dns.v1.UpdateZoneResponse.zone:type_name -> dns.v1.Zone
-	8,  // 27: dns.v1.CreateZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
-	8,  // 28: dns.v1.GetZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
-	31, // 29: dns.v1.RemoveZoneHoldRequest.hold_after:type_name -> google.protobuf.Timestamp
-	8,  // 30: dns.v1.RemoveZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
-	32, // 31: dns.v1.ScanRecordsResponse.found:type_name -> dns.v1.Record
-	32, // 32: dns.v1.ScanRecordsResponse.imported:type_name -> dns.v1.Record
-	0,  // 33: dns.v1.ChangeSetupRequest.type:type_name -> dns.v1.ZoneType
-	3,  // 34: dns.v1.ChangeSetupResponse.zone:type_name -> dns.v1.Zone
-	9,  // 35: dns.v1.ZoneService.CreateZone:input_type -> dns.v1.CreateZoneRequest
-	11, // 36: dns.v1.ZoneService.GetZone:input_type -> dns.v1.GetZoneRequest
-	13, // 37: dns.v1.ZoneService.ListZones:input_type -> dns.v1.ListZonesRequest
-	15, // 38: dns.v1.ZoneService.DeleteZone:input_type -> dns.v1.DeleteZoneRequest
-	17, // 39: dns.v1.ZoneService.ActivationCheck:input_type -> dns.v1.ActivationCheckRequest
-	19, // 40: dns.v1.ZoneService.UpdateZone:input_type -> dns.v1.UpdateZoneRequest
-	21, // 41: dns.v1.ZoneService.CreateZoneHold:input_type -> dns.v1.CreateZoneHoldRequest
-	23, // 42: dns.v1.ZoneService.GetZoneHold:input_type -> dns.v1.GetZoneHoldRequest
-	25, // 43: dns.v1.ZoneService.RemoveZoneHold:input_type -> dns.v1.RemoveZoneHoldRequest
-	27, // 44: dns.v1.ZoneService.ScanRecords:input_type -> dns.v1.ScanRecordsRequest
-	29, // 45: dns.v1.ZoneService.ChangeSetup:input_type -> dns.v1.ChangeSetupRequest
-	10, // 46: dns.v1.ZoneService.CreateZone:output_type -> dns.v1.CreateZoneResponse
-	12, // 47: dns.v1.ZoneService.GetZone:output_type -> dns.v1.GetZoneResponse
-	14, // 48: dns.v1.ZoneService.ListZones:output_type -> dns.v1.ListZonesResponse
-	16, // 49: dns.v1.ZoneService.DeleteZone:output_type -> dns.v1.DeleteZoneResponse
-	18, // 50: dns.v1.ZoneService.ActivationCheck:output_type -> dns.v1.ActivationCheckResponse
-	20, // 51: dns.v1.ZoneService.UpdateZone:output_type -> dns.v1.UpdateZoneResponse
-	22, // 52: dns.v1.ZoneService.CreateZoneHold:output_type -> dns.v1.CreateZoneHoldResponse
-	24, // 53: dns.v1.ZoneService.GetZoneHold:output_type -> dns.v1.GetZoneHoldResponse
-	26, // 54: dns.v1.ZoneService.RemoveZoneHold:output_type -> dns.v1.RemoveZoneHoldResponse
-	28, // 55: dns.v1.ZoneService.ScanRecords:output_type -> dns.v1.ScanRecordsResponse
-	30, // 56: dns.v1.ZoneService.ChangeSetup:output_type -> dns.v1.ChangeSetupResponse
-	46, // [46:57] is the sub-list for method output_type
-	35, // [35:46] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	6,  // 25: dns.v1.UpdateZoneRequest.vanity_name_servers:type_name -> dns.v1.VanityNameservers
+	4,  // 26: dns.v1.UpdateZoneRequest.account_nameservers:type_name -> dns.v1.AccountNameservers
+	3,  // 27: dns.v1.UpdateZoneResponse.zone:type_name -> dns.v1.Zone
+	9,  // 28: dns.v1.CreateZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
+	9,  // 29: dns.v1.GetZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
+	32, // 30: dns.v1.RemoveZoneHoldRequest.hold_after:type_name -> google.protobuf.Timestamp
+	9,  // 31: dns.v1.RemoveZoneHoldResponse.hold:type_name -> dns.v1.ZoneHold
+	33, // 32: dns.v1.ScanRecordsResponse.found:type_name -> dns.v1.Record
+	33, // 33: dns.v1.ScanRecordsResponse.imported:type_name -> dns.v1.Record
+	0,  // 34: dns.v1.ChangeSetupRequest.type:type_name -> dns.v1.ZoneType
+	3,  // 35: dns.v1.ChangeSetupResponse.zone:type_name -> dns.v1.Zone
+	10, // 36: dns.v1.ZoneService.CreateZone:input_type -> dns.v1.CreateZoneRequest
+	12, // 37: dns.v1.ZoneService.GetZone:input_type -> dns.v1.GetZoneRequest
+	14, // 38: dns.v1.ZoneService.ListZones:input_type -> dns.v1.ListZonesRequest
+	16, // 39: dns.v1.ZoneService.DeleteZone:input_type -> dns.v1.DeleteZoneRequest
+	18, // 40: dns.v1.ZoneService.ActivationCheck:input_type -> dns.v1.ActivationCheckRequest
+	20, // 41: dns.v1.ZoneService.UpdateZone:input_type -> dns.v1.UpdateZoneRequest
+	22, // 42: dns.v1.ZoneService.CreateZoneHold:input_type -> dns.v1.CreateZoneHoldRequest
+	24, // 43: dns.v1.ZoneService.GetZoneHold:input_type -> dns.v1.GetZoneHoldRequest
+	26, // 44: dns.v1.ZoneService.RemoveZoneHold:input_type -> dns.v1.RemoveZoneHoldRequest
+	28, // 45: dns.v1.ZoneService.ScanRecords:input_type -> dns.v1.ScanRecordsRequest
+	30, // 46: dns.v1.ZoneService.ChangeSetup:input_type -> dns.v1.ChangeSetupRequest
+	11, // 47: dns.v1.ZoneService.CreateZone:output_type -> dns.v1.CreateZoneResponse
+	13, // 48: dns.v1.ZoneService.GetZone:output_type -> dns.v1.GetZoneResponse
+	15, // 49: dns.v1.ZoneService.ListZones:output_type -> dns.v1.ListZonesResponse
+	17, // 50: dns.v1.ZoneService.DeleteZone:output_type -> dns.v1.DeleteZoneResponse
+	19, // 51: dns.v1.ZoneService.ActivationCheck:output_type -> dns.v1.ActivationCheckResponse
+	21, // 52: dns.v1.ZoneService.UpdateZone:output_type -> dns.v1.UpdateZoneResponse
+	23, // 53: dns.v1.ZoneService.CreateZoneHold:output_type -> dns.v1.CreateZoneHoldResponse
+	25, // 54: dns.v1.ZoneService.GetZoneHold:output_type -> dns.v1.GetZoneHoldResponse
+	27, // 55: dns.v1.ZoneService.RemoveZoneHold:output_type -> dns.v1.RemoveZoneHoldResponse
+	29, // 56: dns.v1.ZoneService.ScanRecords:output_type -> dns.v1.ScanRecordsResponse
+	31, // 57: dns.v1.ZoneService.ChangeSetup:output_type -> dns.v1.ChangeSetupResponse
+	47, // [47:58] is the sub-list for method output_type
+	36, // [36:47] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_dns_v1_zone_proto_init() }
@@ -2185,7 +2267,7 @@ func file_dns_v1_zone_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dns_v1_zone_proto_rawDesc), len(file_dns_v1_zone_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
