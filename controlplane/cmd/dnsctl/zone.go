@@ -45,6 +45,15 @@ func zoneDetails(w io.Writer, z *dnsv1.Zone) {
 	if v := z.GetVerification(); v != nil {
 		fmt.Fprintf(w, "verification:\t%s %s %q\n", v.GetName(), v.GetType(), v.GetValue())
 	}
+	if v := z.GetVanityNameServers(); len(v) > 0 {
+		fmt.Fprintf(w, "custom nameservers:\t%s\n", strings.Join(v, " "))
+		for _, a := range z.GetVanityNameServersIps() {
+			fmt.Fprintf(w, "  glue:\t%s %s %s\n", a.GetName(), a.GetIpv4(), a.GetIpv6())
+		}
+	}
+	if n := z.GetAccountNameserverSet(); n > 0 {
+		fmt.Fprintf(w, "account nameserver set:\t%d (%s)\n", n, strings.Join(z.GetAccountNameServers(), " "))
+	}
 	if h := z.GetHold(); h.GetHold() || h.GetHoldAfter() != nil {
 		fmt.Fprintf(w, "hold:\t%t (subdomains %t)\n", h.GetHold(), h.GetIncludeSubdomains())
 	}
@@ -76,7 +85,7 @@ var zoneTypes = map[string]dnsv1.ZoneType{
 func (a *app) zoneCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "zone", Short: "Create, inspect and delete zones"}
 	cmd.AddCommand(a.zoneCreateCmd(), a.zoneGetCmd(), a.zoneListCmd(), a.zoneDeleteCmd(), a.zoneActivateCmd(),
-		a.zonePlanCmd(), a.zoneHoldCmd(), a.zoneScanCmd(), a.zoneSetupCmd())
+		a.zonePlanCmd(), a.zoneHoldCmd(), a.zoneScanCmd(), a.zoneSetupCmd(), a.zoneNameserversCmd())
 	return cmd
 }
 
@@ -352,4 +361,39 @@ func (a *app) zoneSetupCmd() *cobra.Command {
 			})
 		},
 	}
+}
+
+func (a *app) zoneNameserversCmd() *cobra.Command {
+	var vanity []string
+	var clearVanity bool
+	var set int
+	cmd := &cobra.Command{
+		Use:   "nameservers ZONE [--custom NAME]... [--no-custom] [--account-set N]",
+		Short: "Zone custom nameservers (names below the zone) or an account custom nameserver set (0: the assigned pair)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := &dnsv1.UpdateZoneRequest{}
+			if len(vanity) > 0 || clearVanity {
+				req.VanityNameServers = &dnsv1.VanityNameservers{Names: vanity}
+			}
+			if set >= 0 {
+				req.AccountNameservers = &dnsv1.AccountNameservers{NsSet: uint32(set)}
+			}
+			if req.VanityNameServers == nil && req.AccountNameservers == nil {
+				return usagef("give --custom NAME (repeatable), --no-custom or --account-set N")
+			}
+			return zoneCall(a, cmd, args[0], a.zones, func(ctx context.Context, zc dnsv1.ZoneServiceClient, id string) error {
+				req.ZoneId = id
+				resp, err := zc.UpdateZone(ctx, req)
+				if err != nil {
+					return err
+				}
+				return a.printZone(resp.GetZone())
+			})
+		},
+	}
+	cmd.Flags().StringArrayVar(&vanity, "custom", nil, "a zone custom nameserver name below the zone (repeatable, 2-5)")
+	cmd.Flags().BoolVar(&clearVanity, "no-custom", false, "remove the zone custom nameservers")
+	cmd.Flags().IntVar(&set, "account-set", -1, "use this set of the account's custom nameservers (1-5; 0: back to the assigned pair)")
+	return cmd
 }
