@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -187,4 +188,42 @@ func TestAccountCustomNameserversAreAnswered(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.eventually("mine back on its pair", answerIs("mine.test.", dns.TypeNS, dns.RcodeSuccess, mine.GetNameServers()...))
+}
+
+// A partial (CNAME) setup end to end: the platform is not authoritative for
+// the domain; its hostnames are answered below the partial suffix, proxied
+// ones with the anycast addresses, and a CNAME to a name of the same zone
+// resolves on the platform.
+func TestAPartialZoneIsAnsweredBelowThePartialSuffix(t *testing.T) {
+	c := newCluster(t, 2)
+	resp, err := c.zones.CreateZone(c.ctx(), &dnsv1.CreateZoneRequest{AccountId: "acme", Name: "part.test", Type: dnsv1.ZoneType_ZONE_TYPE_PARTIAL, Plan: dnsv1.Plan_PLAN_BUSINESS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := resp.GetZone()
+	c.createRecord(z.GetId(), &dnsv1.Record{Name: "www", Type: "A", Content: "203.0.113.10", Proxied: true})
+	c.createRecord(z.GetId(), &dnsv1.Record{Name: "api", Type: "A", Content: "203.0.113.11", Ttl: 120})
+	c.createRecord(z.GetId(), &dnsv1.Record{Name: "shop", Type: "CNAME", Content: "api.part.test", Ttl: 120})
+	c.eventually("DNS-only hostname below the suffix", answerIs("api.part.test.cdn.zonegrid.test.", dns.TypeA, dns.RcodeSuccess, "203.0.113.11"))
+	c.eventually("proxied hostname: anycast", answerWith("www.part.test.cdn.zonegrid.test.", dns.TypeA, 300, anycastFor(z.GetId(), testAnycastV4)...))
+	c.eventually("not authoritative for the domain itself", answerIs("api.part.test.", dns.TypeA, dns.RcodeRefused))
+	c.eventually("a CNAME inside the zone resolves on the platform", func(addr string) error {
+		m, err := exchange(addr, "shop.part.test.cdn.zonegrid.test.", dns.TypeA, false)
+		if err != nil {
+			return err
+		}
+		var target, a string
+		for _, rr := range m.Answer {
+			switch v := rr.(type) {
+			case *dns.CNAME:
+				target = v.Target
+			case *dns.A:
+				a = v.A.String()
+			}
+		}
+		if target != "api.part.test.cdn.zonegrid.test." || a != "203.0.113.11" {
+			return fmt.Errorf("answer %v; want the CNAME to api below the suffix and its address", m.Answer)
+		}
+		return nil
+	})
 }

@@ -35,6 +35,9 @@ import (
 type Config struct {
 	// SOARname is the SOA RNAME of every zone; default "dns.zonegrid.test.".
 	SOARname string
+	// PartialSuffix is where partial setups are served (their hostnames
+	// below it); empty: under their own names.
+	PartialSuffix string
 	// KVReplicas is the replica count of the buckets it creates; default 1.
 	KVReplicas int
 	// Coalesce is how long to wait for more changes after one arrives, so
@@ -169,7 +172,7 @@ func New(st *store.Store, nc *nats.Conn, cfg Config, log *zap.Logger) (*Builder,
 	}
 	return &Builder{
 		st: st, nc: nc, js: js, cfg: cfg, log: log, m: newMetrics(cfg.Registerer), verify: verify,
-		opts:      CompileOptions{SOARname: cfg.SOARname},
+		opts:      CompileOptions{SOARname: cfg.SOARname, PartialSuffix: cfg.PartialSuffix},
 		inObjects: map[string]bool{},
 		names:     map[string]string{},
 		tree:      newNameTree(),

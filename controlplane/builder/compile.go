@@ -31,6 +31,10 @@ const (
 type CompileOptions struct {
 	// SOARname is the SOA RNAME of every zone, fully qualified.
 	SOARname string
+	// PartialSuffix is where partial (CNAME) setups are served:
+	// www.example.com at www.example.com.<suffix>. Empty: partial zones are
+	// served under their own name.
+	PartialSuffix string
 }
 
 // servePrecedence orders the statuses that are served: ACTIVE first, then
@@ -92,6 +96,7 @@ func compileZone(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, re
 		Name:             z.GetName(),
 		Version:          uint64(rev),
 		Status:           status,
+		ServedName:       servedName(z, opts),
 		NameServers:      servedNameservers(z, zs, recs),
 		NsTtl:            orDefault(zs.GetNsTtl(), DefaultNSTTL),
 		Soa:              zoneSOA(z, zs, rev, opts),
@@ -163,10 +168,11 @@ func vanityGlue(z *dnsv1.Zone) map[string]bool {
 	return m
 }
 
-// glueFingerprint identifies a zone's apex NS set and glue: a change of it
-// changes records only a full snapshot carries (delta.go).
-func glueFingerprint(ns []string, z *dnsv1.Zone) []string {
-	out := slices.Clone(ns)
+// glueFingerprint identifies a zone's apex NS set, glue and served name: a
+// change of any changes records (or their names) that only a full
+// snapshot carries (delta.go).
+func glueFingerprint(h *snapshot.ZoneHeader, z *dnsv1.Zone) []string {
+	out := append(slices.Clone(h.GetNameServers()), "served="+h.GetServedName())
 	for _, a := range glueOf(z) {
 		out = append(out, a.GetName()+"="+a.GetIpv4()+","+a.GetIpv6())
 	}
@@ -197,6 +203,15 @@ func servedNameservers(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Reco
 		out = append(out, target)
 	}
 	return out
+}
+
+// servedName is the name a partial zone is served under (docs/ZONE_LIFECYCLE.md,
+// "Partial setups"); empty for other zones.
+func servedName(z *dnsv1.Zone, opts CompileOptions) string {
+	if z.GetType() != dnsv1.ZoneType_ZONE_TYPE_PARTIAL || opts.PartialSuffix == "" {
+		return ""
+	}
+	return z.GetName() + strings.TrimPrefix(dns.Fqdn(strings.ToLower(opts.PartialSuffix)), ".")
 }
 
 // presentation renders a record as a zone-file line for dns.NewRR.

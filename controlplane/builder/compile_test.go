@@ -171,3 +171,21 @@ func TestApexNSRecordsAreServedOnlyWithMultiProvider(t *testing.T) {
 		})
 	}
 }
+
+func TestPartialZonesAreServedBelowThePartialSuffix(t *testing.T) {
+	for _, tt := range []struct {
+		typ    dnsv1.ZoneType
+		suffix string
+		want   string
+	}{
+		{dnsv1.ZoneType_ZONE_TYPE_PARTIAL, "CDN.zonegrid.test", "part.example.cdn.zonegrid.test."},
+		{dnsv1.ZoneType_ZONE_TYPE_PARTIAL, "", ""},
+		{dnsv1.ZoneType_ZONE_TYPE_FULL, "cdn.zonegrid.test.", ""},
+	} {
+		z := &dnsv1.Zone{Id: "p", AccountId: "a", Name: "part.example.", Type: tt.typ, Status: dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE}
+		snap, _ := compileZone(z, &dnsv1.ZoneSettings{}, nil, 3, CompileOptions{PartialSuffix: tt.suffix})
+		if got := snap.GetHeader().GetServedName(); got != tt.want {
+			t.Errorf("%v with suffix %q: served name %q, want %q", tt.typ, tt.suffix, got, tt.want)
+		}
+	}
+}

@@ -135,7 +135,7 @@ func (b *Builder) publishChange(ctx context.Context, bt *batch, name string) err
 		snap, _ := compileZone(z, zs, nil, bt.rev, b.opts)
 		header = snap.Header
 		b.mu.Lock()
-		nsChanged := !slices.Equal(glueFingerprint(header.GetNameServers(), z), st.ns)
+		nsChanged := !slices.Equal(glueFingerprint(header, z), st.ns)
 		b.mu.Unlock()
 		if nsChanged {
 			return b.publishFull(ctx, name, bt.rev, false)

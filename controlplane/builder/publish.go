@@ -62,7 +62,7 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 	}
 	res := published{zoneID: z.GetId(), records: len(recs)}
 	snap, bad := compileZone(z, zs, recs, rev, b.opts)
-	res.ns = glueFingerprint(snap.GetHeader().GetNameServers(), z)
+	res.ns = glueFingerprint(snap.GetHeader(), z)
 	for _, e := range bad {
 		b.m.badRecords.Inc()
 		b.log.Warn("record skipped: does not compile", zap.String("zone", name), zap.String("zone_id", z.GetId()), zap.Error(e))

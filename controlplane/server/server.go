@@ -300,6 +300,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 		}
 		if s.builder, err = builder.New(s.st, s.nc, builder.Config{
 			SOARname: cfg.SOARname, KVReplicas: cfg.KVReplicas, Registerer: s.reg,
+			PartialSuffix:  orDefaultString(cfg.PartialSuffix, zones.DefaultPartialSuffix),
 			DeltaThreshold: cfg.DeltaThreshold, Signer: signer,
 			SessionTTL:        int((cfg.BuilderLeaseTTL + time.Second - 1) / time.Second),
 			ReconcileInterval: cfg.ReconcileInterval,

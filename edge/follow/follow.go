@@ -568,8 +568,8 @@ func (f *Follower) loadObject(ctx context.Context, name, object string) (*zoneca
 	}
 	f.log.Info("large zone loaded", zap.String("zone", name), zap.Uint64("version", z.Version), zap.Int("bytes", len(b)),
 		zap.Int("names", z.Len()), zap.Duration("fetch", fetched.Sub(start)), zap.Duration("index", time.Since(fetched)))
-	if z.Name != name {
-		return nil, fmt.Errorf("object %q holds zone %q, want %q", object, z.Name, name)
+	if z.Key != name {
+		return nil, fmt.Errorf("object %q holds zone %q, want %q", object, z.Key, name)
 	}
 	return z, nil
 }

@@ -84,19 +84,42 @@ func (m *cowMap[V]) len() int {
 	return n
 }
 
-// Set is the zones an edge serves, by name, read without locks.
+// Set is the zones an edge serves, by name, read without locks. Zones are
+// found by the name they are served under (Zone.Name) and managed by the
+// name they are published under (Zone.Key); the two differ only for
+// partial setups, whose key → name link is kept in keys. Writers take wmu
+// (a change touches both indexes); readers take no lock.
 type Set struct {
+	wmu   sync.Mutex
 	zones cowMap[*Zone]
+	keys  cowMap[string]
 	n     atomic.Int64
 }
 
 // NewSet returns an empty set.
 func NewSet() *Set { return &Set{} }
 
-// Put installs z unless a zone of the same name with an equal or higher
+// Put installs z unless a zone of the same key with an equal or higher
 // version is held; it reports whether z was installed. Versions only grow,
-// so an older snapshot arriving late is never served after a newer one.
+// so an older snapshot arriving late is never served after a newer one. A
+// zone whose served name changed (a setup conversion) leaves its old name.
 func (s *Set) Put(z *Zone) bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if z.Key == "" {
+		z.Key = z.Name // built by hand (tests): published under its name
+	}
+	if old := s.Get(z.Key); old != nil {
+		if old.Version >= z.Version {
+			return false
+		}
+		if old.Name != z.Name {
+			s.forget(old)
+		}
+	}
+	if z.Name != z.Key {
+		s.keys.update(z.Key, z.Name, false, func(string, bool) bool { return true })
+	}
 	added := false
 	ok := s.zones.update(z.Name, z, false, func(old *Zone, held bool) bool {
 		added = !held
@@ -108,27 +131,49 @@ func (s *Set) Put(z *Zone) bool {
 	return ok
 }
 
-// Delete removes the zone of that name; it reports whether one was held.
-func (s *Set) Delete(name string) bool {
-	ok := s.zones.update(name, nil, true, func(_ *Zone, held bool) bool { return held })
+// forget drops z from both indexes.
+func (s *Set) forget(z *Zone) bool {
+	if z.Name != z.Key {
+		s.keys.update(z.Key, "", true, func(_ string, held bool) bool { return held })
+	}
+	ok := s.zones.update(z.Name, nil, true, func(_ *Zone, held bool) bool { return held })
 	if ok {
 		s.n.Add(-1)
 	}
 	return ok
 }
 
-// Version returns the version held for a zone name, and whether one is held.
-func (s *Set) Version(name string) (uint64, bool) {
-	z, ok := s.zones.get(name)
-	if !ok {
+// Delete removes the zone published under key; it reports whether one was
+// held.
+func (s *Set) Delete(key string) bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	z := s.Get(key)
+	if z == nil {
+		return false
+	}
+	return s.forget(z)
+}
+
+// Version returns the version held for a zone key, and whether one is held.
+func (s *Set) Version(key string) (uint64, bool) {
+	z := s.Get(key)
+	if z == nil {
 		return 0, false
 	}
 	return z.Version, true
 }
 
-// Get returns the zone of exactly that name.
-func (s *Set) Get(name string) *Zone {
+// Get returns the zone published under exactly that key.
+func (s *Set) Get(key string) *Zone {
+	name := key
+	if served, ok := s.keys.get(key); ok {
+		name = served
+	}
 	z, _ := s.zones.get(name)
+	if z == nil || z.Key != key {
+		return nil
+	}
 	return z
 }
 

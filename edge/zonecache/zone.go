@@ -82,7 +82,11 @@ func (n *Node) Set(t uint16) *RRset {
 
 // Zone is an immutable, indexed served zone.
 type Zone struct {
+	// Name is the name the zone is served under; Key the name it is
+	// published under. They differ only for partial (CNAME) setups, served
+	// below the platform's partial suffix (header.served_name).
 	Name    string
+	Key     string
 	Labels  int
 	Version uint64
 	Header  *snapshot.ZoneHeader
@@ -141,21 +145,30 @@ func Build(s *snapshot.Zone) (*Zone, error) {
 
 // newZone returns an empty zone sized for n records, holding its apex.
 func newZone(h *snapshot.ZoneHeader, name string, n int) *Zone {
+	served := name
+	if sn := h.GetServedName(); sn != "" {
+		served = sn
+	}
 	z := &Zone{
-		Name:    name,
-		Labels:  dnsname.CountLabels(name),
+		Name:    served,
+		Key:     name,
+		Labels:  dnsname.CountLabels(served),
 		Version: h.GetVersion(),
 		Header:  h,
 		nodes:   newSharded[string, *Node, nameHash](n + 1),
 		ids:     newSharded[idKey, string, idHash](n + 1),
 	}
-	z.Apex = z.ensure(name)
+	z.Apex = z.ensure(served)
 	return z
 }
 
+// suffix is what a partial zone appends to its records' names (and to
+// targets inside it); "" for every other zone.
+func (z *Zone) suffix() string { return z.Name[len(z.Key):] }
+
 // add puts one record into a zone being built.
 func (z *Zone) add(w wireRecord) error {
-	r, owner, err := unpackRecord(z.Name, w)
+	r, owner, err := unpackRecord(z.Key, z.suffix(), w)
 	if err != nil {
 		return err
 	}
@@ -203,8 +216,13 @@ type wireRecord struct {
 
 // unpackRecord decodes one snapshot record of zone. A record the zone does
 // not serve as data (SOA and apex NS come from the header, OPT is not data)
-// comes back with a nil rr and no error.
-func unpackRecord(zone string, w wireRecord) (record, string, error) {
+// comes back with a nil rr and no error. A partial zone's records (suffix
+// not empty) are renamed below the suffix, and so are CNAME targets inside
+// the zone: "since Cloudflare contains both the CNAME and its target" the
+// chain resolves on the platform ("DNS resolution in partial zones"). A
+// DNS-only CNAME at a partial zone's apex is not served: partial setups
+// get no apex flattening.
+func unpackRecord(zone, suffix string, w wireRecord) (record, string, error) {
 	rr, _, err := dns.UnpackRR(w.rr, 0)
 	if err != nil {
 		return record{}, "", fmt.Errorf("%s: unpack: %w", w.id, err)
@@ -224,18 +242,29 @@ func unpackRecord(zone string, w wireRecord) (record, string, error) {
 	hdr.Class = dns.ClassINET
 	switch hdr.Rrtype {
 	case dns.TypeSOA, dns.TypeOPT:
-		return record{id: keyOf(w.id)}, owner, nil
+		return record{id: keyOf(w.id)}, owner + suffix, nil
 	case dns.TypeNS:
 		if owner == zone {
-			return record{id: keyOf(w.id)}, owner, nil
+			return record{id: keyOf(w.id)}, owner + suffix, nil
+		}
+	case dns.TypeCNAME:
+		if suffix != "" && owner == zone && !w.proxied {
+			return record{id: keyOf(w.id)}, owner + suffix, nil
 		}
 	}
 	// Targets are compared against stored (lower-case) names.
 	switch v := rr.(type) {
 	case *dns.CNAME:
 		v.Target = strings.ToLower(dns.Fqdn(v.Target))
+		if suffix != "" && dnsname.IsSubdomain(v.Target, zone) {
+			v.Target += suffix
+		}
 	case *dns.NS:
 		v.Ns = strings.ToLower(dns.Fqdn(v.Ns))
+	}
+	if suffix != "" {
+		owner += suffix
+		hdr.Name = owner
 	}
 	return record{id: keyOf(w.id), rr: rr, proxied: w.proxied, flatten: w.flatten, managed: w.proxied && w.managed}, owner, nil
 }

@@ -174,8 +174,13 @@ type ZoneHeader struct {
 	NsTtl            uint32     `protobuf:"varint,8,opt,name=ns_ttl,json=nsTtl,proto3" json:"ns_ttl,omitempty"`
 	Soa              *Soa       `protobuf:"bytes,9,opt,name=soa,proto3" json:"soa,omitempty"`
 	FlattenAllCnames bool       `protobuf:"varint,10,opt,name=flatten_all_cnames,json=flattenAllCnames,proto3" json:"flatten_all_cnames,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Partial (CNAME) setups: the platform is not authoritative for name, so
+	// edges serve the zone under this name instead (name + the platform's
+	// partial suffix: www.example.com is answered at
+	// www.example.com.cdn.zonegrid.test.); empty for every other zone.
+	ServedName    string `protobuf:"bytes,11,opt,name=served_name,json=servedName,proto3" json:"served_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ZoneHeader) Reset() {
@@ -276,6 +281,13 @@ func (x *ZoneHeader) GetFlattenAllCnames() bool {
 		return x.FlattenAllCnames
 	}
 	return false
+}
+
+func (x *ZoneHeader) GetServedName() string {
+	if x != nil {
+		return x.ServedName
+	}
+	return ""
 }
 
 type Soa struct {
@@ -705,7 +717,7 @@ const file_snapshot_v1_snapshot_proto_rawDesc = "" +
 	"\x06header\x18\x01 \x01(\v2\x17.snapshot.v1.ZoneHeaderR\x06header\x12-\n" +
 	"\arecords\x18\x02 \x03(\v2\x13.snapshot.v1.RecordR\arecords\x12%\n" +
 	"\x0erecords_object\x18\x03 \x01(\tR\rrecordsObject\x12\x1c\n" +
-	"\ttombstone\x18\x04 \x01(\bR\ttombstone\"\xc7\x02\n" +
+	"\ttombstone\x18\x04 \x01(\bR\ttombstone\"\xe8\x02\n" +
 	"\n" +
 	"ZoneHeader\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x17\n" +
@@ -719,7 +731,9 @@ const file_snapshot_v1_snapshot_proto_rawDesc = "" +
 	"\x06ns_ttl\x18\b \x01(\rR\x05nsTtl\x12\"\n" +
 	"\x03soa\x18\t \x01(\v2\x10.snapshot.v1.SoaR\x03soa\x12,\n" +
 	"\x12flatten_all_cnames\x18\n" +
-	" \x01(\bR\x10flattenAllCnames\"\xbd\x01\n" +
+	" \x01(\bR\x10flattenAllCnames\x12\x1f\n" +
+	"\vserved_name\x18\v \x01(\tR\n" +
+	"servedName\"\xbd\x01\n" +
 	"\x03Soa\x12\x14\n" +
 	"\x05mname\x18\x01 \x01(\tR\x05mname\x12\x14\n" +
 	"\x05rname\x18\x02 \x01(\tR\x05rname\x12\x16\n" +
