@@ -168,6 +168,11 @@ func (a *Authorizer) check(ctx context.Context, c *caller.Caller, r Rule, req an
 	switch r.Scope {
 	case Self:
 		return nil
+	case Platform:
+		if !c.Operator {
+			return grpcstatus.Error(codes.PermissionDenied, "only the platform's operator may call this method")
+		}
+		return nil
 	case Zone:
 		id := field(req, "zone_id")
 		if store.ValidID(id) {

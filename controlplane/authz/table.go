@@ -27,6 +27,9 @@ const (
 	// Token methods act on the token named by token_id; a token of an
 	// account the caller cannot manage answers NotFound.
 	Token
+	// Platform methods administer what spans accounts (tenants and their
+	// custom nameservers): the operator only.
+	Platform
 )
 
 // Rule is what one method needs: one of AnyOf (the documents' "at least
@@ -99,7 +102,14 @@ func Rules() map[string]Rule {
 		dnsv1.CustomNameserverService_CreateCustomNameserver_FullMethodName: rule(Account, acctSetWrite),
 		dnsv1.CustomNameserverService_ListCustomNameservers_FullMethodName:  rule(Account, acctSetRead, acctSetWrite),
 		dnsv1.CustomNameserverService_DeleteCustomNameserver_FullMethodName: rule(Account, acctSetWrite),
-		dnsv1.SettingsService_UpdateAccountZoneDefaults_FullMethodName:      rule(Account, acctSetWrite),
+		// Tenants are the platform's: only the operator sets them up; an
+		// account reads its own tenant and the nameservers it offers.
+		dnsv1.TenantService_SetAccountTenant_FullMethodName:            rule(Platform),
+		dnsv1.TenantService_GetAccountTenant_FullMethodName:            rule(Account, acctSetRead, acctSetWrite),
+		dnsv1.TenantService_CreateTenantNameserver_FullMethodName:      rule(Platform),
+		dnsv1.TenantService_ListTenantNameservers_FullMethodName:       rule(Platform),
+		dnsv1.TenantService_DeleteTenantNameserver_FullMethodName:      rule(Platform),
+		dnsv1.SettingsService_UpdateAccountZoneDefaults_FullMethodName: rule(Account, acctSetWrite),
 
 		// Tokens and the audit log.
 		dnsv1.TokenService_CreateToken_FullMethodName:   rule(Account, tokensWrite),

@@ -54,6 +54,7 @@ const (
 	onToken                    // a token of the account (by token_id)
 	onSelf                     // the caller's own token
 	public                     // no credential needed
+	onPlatform                 // the operator only: every tenant token is refused
 )
 
 type matrixRow struct {
@@ -75,6 +76,11 @@ func expect(r matrixRow, p principal) codes.Code {
 		return codes.Unauthenticated
 	case pWrongSource:
 		return codes.PermissionDenied
+	}
+	if r.scope == onPlatform {
+		return codes.PermissionDenied // TestPlatformMethodsServeTheOperator covers the operator
+	}
+	switch p {
 	case pRight:
 		return codes.OK
 	case pReadOnly:
@@ -191,6 +197,7 @@ func matrixRows() map[string]matrixRow {
 		return dnsv1.NewCustomNameserverServiceClient(c)
 	}
 	tokCli := func(c *grpc.ClientConn) dnsv1.TokenServiceClient { return dnsv1.NewTokenServiceClient(c) }
+	tenCli := func(c *grpc.ClientConn) dnsv1.TenantServiceClient { return dnsv1.NewTenantServiceClient(c) }
 	type fx = matrixFixture
 	type conn = grpc.ClientConn
 	return map[string]matrixRow{
@@ -306,6 +313,21 @@ func matrixRows() map[string]matrixRow {
 			return name
 		}, func(ctx context.Context, f *fx, c *conn, name string) error {
 			return ignore(nsCli(c).DeleteCustomNameserver(ctx, &dnsv1.DeleteCustomNameserverRequest{AccountId: "acme", NsName: name}))
+		}},
+		dnsv1.TenantService_SetAccountTenant_FullMethodName: {onPlatform, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(tenCli(c).SetAccountTenant(ctx, &dnsv1.SetAccountTenantRequest{AccountId: "acme", TenantId: "partner"}))
+		}},
+		dnsv1.TenantService_GetAccountTenant_FullMethodName: {onAccount, true, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(tenCli(c).GetAccountTenant(ctx, &dnsv1.GetAccountTenantRequest{AccountId: "acme"}))
+		}},
+		dnsv1.TenantService_CreateTenantNameserver_FullMethodName: {onPlatform, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(tenCli(c).CreateTenantNameserver(ctx, &dnsv1.CreateTenantNameserverRequest{TenantId: "partner", NsName: "ns1.partner.example"}))
+		}},
+		dnsv1.TenantService_ListTenantNameservers_FullMethodName: {onPlatform, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(tenCli(c).ListTenantNameservers(ctx, &dnsv1.ListTenantNameserversRequest{TenantId: "partner"}))
+		}},
+		dnsv1.TenantService_DeleteTenantNameserver_FullMethodName: {onPlatform, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(tenCli(c).DeleteTenantNameserver(ctx, &dnsv1.DeleteTenantNameserverRequest{TenantId: "partner", NsName: "ns1.partner.example"}))
 		}},
 		dnsv1.TokenService_CreateToken_FullMethodName: {onAccount, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			return ignore(tokCli(c).CreateToken(ctx, &dnsv1.CreateTokenRequest{AccountId: "acme", Name: "made in matrix",
@@ -475,4 +497,26 @@ func violationField(err error) string {
 		}
 	}
 	return ""
+}
+
+// Platform methods (tenants) serve the operator; the matrix shows every
+// tenant token refused.
+func TestPlatformMethodsServeTheOperator(t *testing.T) {
+	s := startAuthServer(t)
+	ten := dnsv1.NewTenantServiceClient(operatorConn(t, s))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := ten.SetAccountTenant(ctx, &dnsv1.SetAccountTenantRequest{AccountId: "acme", TenantId: "partner"}); err != nil {
+		t.Fatalf("operator SetAccountTenant: %v", err)
+	}
+	if _, err := ten.CreateTenantNameserver(ctx, &dnsv1.CreateTenantNameserverRequest{TenantId: "partner", NsName: "ns1.partner.example"}); err != nil {
+		t.Fatalf("operator CreateTenantNameserver: %v", err)
+	}
+	l, err := ten.ListTenantNameservers(ctx, &dnsv1.ListTenantNameserversRequest{TenantId: "partner"})
+	if err != nil || len(l.GetNameservers()) != 1 {
+		t.Fatalf("operator ListTenantNameservers: %v, %v", l, err)
+	}
+	if _, err := ten.DeleteTenantNameserver(ctx, &dnsv1.DeleteTenantNameserverRequest{TenantId: "partner", NsName: "ns1.partner.example"}); err != nil {
+		t.Fatalf("operator DeleteTenantNameserver: %v", err)
+	}
 }

@@ -43,6 +43,7 @@ import (
 	"github.com/zonegrid/zonegrid/services/customns"
 	"github.com/zonegrid/zonegrid/services/records"
 	"github.com/zonegrid/zonegrid/services/settings"
+	"github.com/zonegrid/zonegrid/services/tenants"
 	"github.com/zonegrid/zonegrid/services/tokens"
 	"github.com/zonegrid/zonegrid/services/zones"
 )
@@ -383,6 +384,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	dnsv1.RegisterCustomNameserverServiceServer(s.grpc, customns.New(s.st, nsAddrs, log.Named("customns")))
+	dnsv1.RegisterTenantServiceServer(s.grpc, tenants.New(s.st, nsAddrs, log.Named("tenants")))
 	dnsv1.RegisterTokenServiceServer(s.grpc, tokens.New(s.st, log.Named("tokens")))
 	dnsv1.RegisterAuditServiceServer(s.grpc, auditlog.New(s.st, log.Named("auditlog")))
 	s.health = health.NewServer()

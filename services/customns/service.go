@@ -61,7 +61,8 @@ func account(id string) error {
 	return nil
 }
 
-func nsName(field, n string) (string, error) {
+// Name validates and normalizes a custom nameserver name given in field.
+func Name(field, n string) (string, error) {
 	if n == "" {
 		return "", status.InvalidArgument(field, "is required")
 	}
@@ -73,6 +74,41 @@ func nsName(field, n string) (string, error) {
 		return "", status.InvalidArgument(field, "must be a host name such as ns1.example.com")
 	}
 	return nn, nil
+}
+
+// Set validates a set number (0 means 1).
+func Set(n uint32) (uint32, error) {
+	if n == 0 {
+		n = 1
+	}
+	if n > MaxSets {
+		return 0, status.InvalidArgument("ns_set", fmt.Sprintf("must be 1 to %d", MaxSets))
+	}
+	return n, nil
+}
+
+// Add returns cur with ns added, or the error the API answers: a name
+// belongs to one set, a set holds MaxNamesInSet names at most (the
+// documents' "Configuration conditions", the same for tenants).
+func Add(cur *dnsv1.AccountCustomNameservers, ns *dnsv1.CustomNameserver) (*dnsv1.AccountCustomNameservers, error) {
+	for _, o := range cur.GetNameservers() {
+		if o.GetNsName() == ns.GetNsName() {
+			return nil, grpcstatus.Errorf(codes.AlreadyExists, "ns_name: %s is already in set %d (a name belongs to one set)", ns.GetNsName(), o.GetNsSet())
+		}
+	}
+	if len(nameservers.CustomSet(cur.GetNameservers(), ns.GetNsSet())) >= MaxNamesInSet {
+		return nil, status.InvalidArgument("ns_set", fmt.Sprintf("set %d already has %d names, the most a set may hold", ns.GetNsSet(), MaxNamesInSet))
+	}
+	return &dnsv1.AccountCustomNameservers{Nameservers: append(slices.Clone(cur.GetNameservers()), ns)}, nil
+}
+
+// Remove returns cur without the name, or NotFound.
+func Remove(cur *dnsv1.AccountCustomNameservers, name string) (*dnsv1.AccountCustomNameservers, error) {
+	next := slices.DeleteFunc(slices.Clone(cur.GetNameservers()), func(o *dnsv1.CustomNameserver) bool { return o.GetNsName() == name })
+	if len(next) == len(cur.GetNameservers()) {
+		return nil, grpcstatus.Errorf(codes.NotFound, "ns_name: %s is not one of the custom nameservers", name)
+	}
+	return &dnsv1.AccountCustomNameservers{Nameservers: next}, nil
 }
 
 // available tells whether the account may use custom nameservers: it holds
@@ -109,16 +145,13 @@ func (s *Service) CreateCustomNameserver(ctx context.Context, req *dnsv1.CreateC
 	if err := account(req.GetAccountId()); err != nil {
 		return nil, err
 	}
-	name, err := nsName("ns_name", req.GetNsName())
+	name, err := Name("ns_name", req.GetNsName())
 	if err != nil {
 		return nil, err
 	}
-	set := req.GetNsSet()
-	if set == 0 {
-		set = 1
-	}
-	if set > MaxSets {
-		return nil, status.InvalidArgument("ns_set", fmt.Sprintf("must be 1 to %d", MaxSets))
+	set, err := Set(req.GetNsSet())
+	if err != nil {
+		return nil, err
 	}
 	return idempotency.Do(ctx, s.st, dnsv1.CustomNameserverService_CreateCustomNameserver_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.CreateCustomNameserverResponse, error) {
 		a := s.addrs.For(name)
@@ -128,15 +161,10 @@ func (s *Service) CreateCustomNameserver(ctx context.Context, req *dnsv1.CreateC
 			if !available(ctx, zones) {
 				return nil, nil, plans.NewFeature("account_custom_nameservers", "account_id", dnsv1.Plan_PLAN_FREE, "account custom nameservers need a zone on the Business or Enterprise plan in the account")
 			}
-			for _, o := range cur.GetNameservers() {
-				if o.GetNsName() == name {
-					return nil, nil, grpcstatus.Errorf(codes.AlreadyExists, "ns_name: %s is already in set %d (a name belongs to one set)", name, o.GetNsSet())
-				}
+			next, err := Add(cur, ns)
+			if err != nil {
+				return nil, nil, err
 			}
-			if len(nameservers.CustomSet(cur.GetNameservers(), set)) >= MaxNamesInSet {
-				return nil, nil, status.InvalidArgument("ns_set", fmt.Sprintf("set %d already has %d names, the most a set may hold", set, MaxNamesInSet))
-			}
-			next := &dnsv1.AccountCustomNameservers{Nameservers: append(slices.Clone(cur.GetNameservers()), ns)}
 			return next, rehost(zones, next.GetNameservers()), idempotency.Respond(ctx, resp)
 		})
 		if err != nil {
@@ -167,19 +195,18 @@ func (s *Service) DeleteCustomNameserver(ctx context.Context, req *dnsv1.DeleteC
 	if err := account(req.GetAccountId()); err != nil {
 		return nil, err
 	}
-	name, err := nsName("ns_name", req.GetNsName())
+	name, err := Name("ns_name", req.GetNsName())
 	if err != nil {
 		return nil, err
 	}
 	return idempotency.Do(ctx, s.st, dnsv1.CustomNameserverService_DeleteCustomNameserver_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.DeleteCustomNameserverResponse, error) {
 		resp := &dnsv1.DeleteCustomNameserverResponse{NsName: name}
 		_, err := s.st.UpdateCustomNameservers(ctx, "DeleteCustomNameserver", req.GetAccountId(), func(cur *dnsv1.AccountCustomNameservers, zones []*dnsv1.Zone) (*dnsv1.AccountCustomNameservers, []*dnsv1.Zone, error) {
-			next := slices.DeleteFunc(slices.Clone(cur.GetNameservers()), func(o *dnsv1.CustomNameserver) bool { return o.GetNsName() == name })
-			if len(next) == len(cur.GetNameservers()) {
-				return nil, nil, grpcstatus.Errorf(codes.NotFound, "ns_name: %s is not a custom nameserver of the account", name)
+			l, err := Remove(cur, name)
+			if err != nil {
+				return nil, nil, err
 			}
-			l := &dnsv1.AccountCustomNameservers{Nameservers: next}
-			return l, rehost(zones, next), idempotency.Respond(ctx, resp)
+			return l, rehost(zones, l.GetNameservers()), idempotency.Respond(ctx, resp)
 		})
 		if err != nil {
 			return nil, s.fail("delete", err)

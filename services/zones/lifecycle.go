@@ -157,7 +157,7 @@ func (s *Service) UpdateZone(ctx context.Context, req *dnsv1.UpdateZoneRequest) 
 			}
 		}
 		if an := req.GetAccountNameservers(); an != nil {
-			if z, err = s.setAccountNameservers(ctx, z, an.GetNsSet(), now); err != nil {
+			if z, err = s.setAccountNameservers(ctx, z, an.GetNsSet(), an.GetTenant(), now); err != nil {
 				return nil, s.fail("update", err)
 			}
 		}
@@ -235,19 +235,30 @@ func (s *Service) setVanity(ctx context.Context, z *dnsv1.Zone, plan dnsv1.Plan,
 // setups); its names are copied into the zone, so deleting a name later
 // does not change what the zone serves (the documents: move zones off a
 // set before deleting its names). Full and secondary zones only.
-func (s *Service) setAccountNameservers(ctx context.Context, z *dnsv1.Zone, n uint32, now time.Time) (*dnsv1.Zone, error) {
+func (s *Service) setAccountNameservers(ctx context.Context, z *dnsv1.Zone, n uint32, tenant bool, now time.Time) (*dnsv1.Zone, error) {
 	var names []string
 	if n > 0 {
 		if z.GetType() == dnsv1.ZoneType_ZONE_TYPE_PARTIAL {
 			return nil, status.InvalidArgument("account_nameservers", "a partial zone has no nameservers of its own")
 		}
-		acns, err := s.st.CustomNameservers(ctx, z.GetAccountId())
-		if err != nil {
-			return nil, err
+		var custom []*dnsv1.CustomNameserver
+		whose := "the account's"
+		if tenant {
+			whose = "the account's tenant's"
+			var err error
+			if custom, err = s.tenantNameservers(ctx, z.GetAccountId()); err != nil {
+				return nil, err
+			}
+		} else {
+			acns, err := s.st.CustomNameservers(ctx, z.GetAccountId())
+			if err != nil {
+				return nil, err
+			}
+			custom = acns.GetNameservers()
 		}
-		if names = nameservers.CustomSet(acns.GetNameservers(), n); len(names) < 2 {
+		if names = nameservers.CustomSet(custom, n); len(names) < 2 {
 			return nil, status.FailedPrecondition("NAMESERVER_SET", "account_nameservers.ns_set",
-				fmt.Sprintf("set %d of the account's custom nameservers has %d names; a set needs two or more (CreateCustomNameserver)", n, len(names)))
+				fmt.Sprintf("set %d of %s custom nameservers has %d names; a set needs two or more", n, whose, len(names)))
 		}
 		related, err := s.st.ZonesRelatedTo(ctx, z.GetName())
 		if err != nil {

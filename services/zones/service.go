@@ -286,7 +286,11 @@ func (s *Service) CreateZone(ctx context.Context, req *dnsv1.CreateZoneRequest) 
 		if err != nil {
 			return nil, s.fail("create", err)
 		}
-		return s.createZone(ctx, req, id, name, typ, plan, now, defaults, acns.GetNameservers(), s.presetPairs(ctx, name))
+		tcns, err := s.tenantNameservers(ctx, req.GetAccountId())
+		if err != nil {
+			return nil, s.fail("create", err)
+		}
+		return s.createZone(ctx, req, id, name, typ, plan, now, defaults, acns.GetNameservers(), tcns, s.presetPairs(ctx, name))
 	})
 }
 
@@ -309,7 +313,7 @@ func (s *Service) presetPairs(ctx context.Context, name string) [][]string {
 
 // assign picks the nameservers of a new zone by the account's method
 // (its DNS zone defaults).
-func (s *Service) assign(defaults *dnsv1.AccountZoneDefaults, acns []*dnsv1.CustomNameserver, plan dnsv1.Plan, r nameservers.Request) ([]string, error) {
+func (s *Service) assign(defaults *dnsv1.AccountZoneDefaults, acns, tcns []*dnsv1.CustomNameserver, plan dnsv1.Plan, r nameservers.Request) ([]string, error) {
 	switch defaults.GetNameserverMethod() {
 	case dnsv1.NameserverMethod_NAMESERVER_METHOD_UNSPECIFIED, dnsv1.NameserverMethod_NAMESERVER_METHOD_STANDARD:
 		return s.pool.Assign(r), nil
@@ -326,13 +330,32 @@ func (s *Service) assign(defaults *dnsv1.AccountZoneDefaults, acns []*dnsv1.Cust
 		}
 		return nil, status.FailedPrecondition("NAMESERVER_METHOD", "nameserver_set",
 			"the account's zone defaults ask for account custom nameservers, but no set of two names or more is free for this zone (a parent or child zone uses it): add names with CreateCustomNameserver")
+	case dnsv1.NameserverMethod_NAMESERVER_METHOD_TENANT_CUSTOM:
+		if ns, ok := nameservers.AssignCustom(tcns, defaults.GetNameserverSet(), r); ok {
+			return ns, nil
+		}
+		return nil, status.FailedPrecondition("NAMESERVER_METHOD", "nameserver_set",
+			"the account's zone defaults ask for tenant custom nameservers, but the account is in no tenant or no set of two names or more is free for this zone")
 	}
-	return nil, status.FailedPrecondition("NAMESERVER_METHOD", "nameserver_method",
-		"the account's zone defaults ask for tenant custom nameservers, which this platform does not offer yet; set the nameserver method to standard, randomized, advanced or account custom")
+	return nil, status.InvalidArgument("nameserver_method", "unknown nameserver method")
+}
+
+// tenantNameservers returns the custom nameservers of the account's tenant
+// (none when it is in no tenant).
+func (s *Service) tenantNameservers(ctx context.Context, accountID string) ([]*dnsv1.CustomNameserver, error) {
+	t, err := s.st.AccountTenant(ctx, accountID)
+	if err != nil || t == "" {
+		return nil, err
+	}
+	ns, err := s.st.TenantNameservers(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return ns.GetNameservers(), nil
 }
 
 // createZone is the write of CreateZone.
-func (s *Service) createZone(ctx context.Context, req *dnsv1.CreateZoneRequest, id, name string, typ dnsv1.ZoneType, plan dnsv1.Plan, now *timestamppb.Timestamp, defaults *dnsv1.AccountZoneDefaults, acns []*dnsv1.CustomNameserver, preset [][]string) (*dnsv1.CreateZoneResponse, error) {
+func (s *Service) createZone(ctx context.Context, req *dnsv1.CreateZoneRequest, id, name string, typ dnsv1.ZoneType, plan dnsv1.Plan, now *timestamppb.Timestamp, defaults *dnsv1.AccountZoneDefaults, acns, tcns []*dnsv1.CustomNameserver, preset [][]string) (*dnsv1.CreateZoneResponse, error) {
 	settings := store.InitialZoneSettings(defaults, typ, plan)
 	z, err := s.st.CreateZoneWith(ctx, req.GetAccountId(), name, settings, func(c store.ZoneCreation) (*dnsv1.Zone, error) {
 		r := nameservers.Request{AccountID: req.GetAccountId(), Preferred: c.PreferredNameservers, Taken: preset}
@@ -359,7 +382,7 @@ func (s *Service) createZone(ctx context.Context, req *dnsv1.CreateZoneRequest, 
 				z.Verification = v
 			}
 		} else {
-			ns, err := s.assign(defaults, acns, plan, r)
+			ns, err := s.assign(defaults, acns, tcns, plan, r)
 			if err != nil {
 				return nil, err
 			}

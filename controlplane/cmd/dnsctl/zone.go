@@ -367,8 +367,9 @@ func (a *app) zoneNameserversCmd() *cobra.Command {
 	var vanity []string
 	var clearVanity bool
 	var set int
+	var tenant bool
 	cmd := &cobra.Command{
-		Use:   "nameservers ZONE [--custom NAME]... [--no-custom] [--account-set N]",
+		Use:   "nameservers ZONE [--custom NAME]... [--no-custom] [--account-set N [--tenant]]",
 		Short: "Zone custom nameservers (names below the zone) or an account custom nameserver set (0: the assigned pair)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -377,7 +378,7 @@ func (a *app) zoneNameserversCmd() *cobra.Command {
 				req.VanityNameServers = &dnsv1.VanityNameservers{Names: vanity}
 			}
 			if set >= 0 {
-				req.AccountNameservers = &dnsv1.AccountNameservers{NsSet: uint32(set)}
+				req.AccountNameservers = &dnsv1.AccountNameservers{NsSet: uint32(set), Tenant: tenant}
 			}
 			if req.VanityNameServers == nil && req.AccountNameservers == nil {
 				return usagef("give --custom NAME (repeatable), --no-custom or --account-set N")
@@ -395,5 +396,6 @@ func (a *app) zoneNameserversCmd() *cobra.Command {
 	cmd.Flags().StringArrayVar(&vanity, "custom", nil, "a zone custom nameserver name below the zone (repeatable, 2-5)")
 	cmd.Flags().BoolVar(&clearVanity, "no-custom", false, "remove the zone custom nameservers")
 	cmd.Flags().IntVar(&set, "account-set", -1, "use this set of the account's custom nameservers (1-5; 0: back to the assigned pair)")
+	cmd.Flags().BoolVar(&tenant, "tenant", false, "with --account-set: the set of the account's tenant's custom nameservers")
 	return cmd
 }

@@ -427,11 +427,14 @@ func (x *Zone) GetAccountNameServers() []string {
 }
 
 // AccountNameservers moves a zone onto one of its account's custom
-// nameserver sets (ns_set 1..5), or back to its assigned nameservers
-// (ns_set 0).
+// nameserver sets (ns_set 1..5), or onto one of its tenant's with tenant,
+// or back to its assigned nameservers (ns_set 0).
 type AccountNameservers struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NsSet         uint32                 `protobuf:"varint,1,opt,name=ns_set,json=nsSet,proto3" json:"ns_set,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	NsSet uint32                 `protobuf:"varint,1,opt,name=ns_set,json=nsSet,proto3" json:"ns_set,omitempty"`
+	// Use the account's tenant's custom nameservers (the documents'
+	// "ns_type": "tenant") instead of the account's own.
+	Tenant        bool `protobuf:"varint,2,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -471,6 +474,13 @@ func (x *AccountNameservers) GetNsSet() uint32 {
 		return x.NsSet
 	}
 	return 0
+}
+
+func (x *AccountNameservers) GetTenant() bool {
+	if x != nil {
+		return x.Tenant
+	}
+	return false
 }
 
 // NameserverAddresses are the addresses a custom nameserver name answers
@@ -2002,9 +2012,10 @@ const file_dns_v1_zone_proto_rawDesc = "" +
 	"\x17vanity_name_servers_ips\x18\x12 \x03(\v2\x1b.dns.v1.NameserverAddressesR\x14vanityNameServersIps\x12J\n" +
 	"\x12hosted_nameservers\x18\x13 \x03(\v2\x1b.dns.v1.NameserverAddressesR\x11hostedNameservers\x124\n" +
 	"\x16account_nameserver_set\x18\x14 \x01(\rR\x14accountNameserverSet\x120\n" +
-	"\x14account_name_servers\x18\x15 \x03(\tR\x12accountNameServers\"+\n" +
+	"\x14account_name_servers\x18\x15 \x03(\tR\x12accountNameServers\"C\n" +
 	"\x12AccountNameservers\x12\x15\n" +
-	"\x06ns_set\x18\x01 \x01(\rR\x05nsSet\"Q\n" +
+	"\x06ns_set\x18\x01 \x01(\rR\x05nsSet\x12\x16\n" +
+	"\x06tenant\x18\x02 \x01(\bR\x06tenant\"Q\n" +
 	"\x13NameserverAddresses\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04ipv4\x18\x02 \x01(\tR\x04ipv4\x12\x12\n" +
