@@ -258,6 +258,14 @@ func canonicalize(res *Result, field string, rdlength int) error {
 		if rr.Target == "" {
 			return fieldErr(field, "URI target is empty")
 		}
+		// A URI (RFC 3986) is printable ASCII without spaces, quotes or
+		// backslashes; anything else would not survive the presentation
+		// form (miekg/dns prints a lone backslash as "", found by FuzzParse).
+		for i := 0; i < len(rr.Target); i++ {
+			if c := rr.Target[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
+				return fieldErr(field, "URI target must be a URI (RFC 3986): printable ASCII without spaces, quotes or backslashes")
+			}
+		}
 		res.Data = &dnsv1.RecordData{Data: &dnsv1.RecordData_Uri{Uri: &dnsv1.URIData{Weight: uint32(rr.Weight), Target: rr.Target}}}
 	case *dns.CAA:
 		if !validCAATag(rr.Tag) {
