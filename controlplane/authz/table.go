@@ -104,11 +104,11 @@ func Rules() map[string]Rule {
 		dnsv1.CustomNameserverService_DeleteCustomNameserver_FullMethodName: rule(Account, acctSetWrite),
 		// Tenants are the platform's: only the operator sets them up; an
 		// account reads its own tenant and the nameservers it offers.
-		dnsv1.TenantService_SetAccountTenant_FullMethodName:            rule(Platform),
+		dnsv1.TenantService_SetAccountTenant_FullMethodName:            rule(Platform, acctSetWrite),
 		dnsv1.TenantService_GetAccountTenant_FullMethodName:            rule(Account, acctSetRead, acctSetWrite),
-		dnsv1.TenantService_CreateTenantNameserver_FullMethodName:      rule(Platform),
-		dnsv1.TenantService_ListTenantNameservers_FullMethodName:       rule(Platform),
-		dnsv1.TenantService_DeleteTenantNameserver_FullMethodName:      rule(Platform),
+		dnsv1.TenantService_CreateTenantNameserver_FullMethodName:      rule(Platform, acctSetWrite),
+		dnsv1.TenantService_ListTenantNameservers_FullMethodName:       rule(Platform, acctSetRead, acctSetWrite),
+		dnsv1.TenantService_DeleteTenantNameserver_FullMethodName:      rule(Platform, acctSetWrite),
 		dnsv1.SettingsService_UpdateAccountZoneDefaults_FullMethodName: rule(Account, acctSetWrite),
 
 		// Tokens and the audit log.
