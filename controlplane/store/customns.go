@@ -25,14 +25,20 @@ func (s *Store) CustomNameservers(ctx context.Context, accountID string) (*dnsv1
 	if !validID(accountID) {
 		return &dnsv1.AccountCustomNameservers{}, nil
 	}
-	resp, err := s.getAt(ctx, s.customNSKey(accountID), 0)
+	return s.nameserverList(ctx, s.customNSKey(accountID), "custom nameservers of "+accountID)
+}
+
+// nameserverList reads a list of custom nameservers (empty when the key is
+// absent).
+func (s *Store) nameserverList(ctx context.Context, key, what string) (*dnsv1.AccountCustomNameservers, error) {
+	resp, err := s.getAt(ctx, key, 0)
 	if err != nil {
 		return nil, err
 	}
 	if len(resp.Kvs) == 0 {
 		return &dnsv1.AccountCustomNameservers{}, nil
 	}
-	return unmarshal(resp.Kvs[0].Value, &dnsv1.AccountCustomNameservers{}, "custom nameservers of "+accountID)
+	return unmarshal(resp.Kvs[0].Value, &dnsv1.AccountCustomNameservers{}, what)
 }
 
 // UpdateCustomNameservers applies fn to the account's custom nameservers

@@ -53,14 +53,7 @@ func (s *Store) TenantNameservers(ctx context.Context, tenant string) (*dnsv1.Ac
 	if !validID(tenant) {
 		return &dnsv1.AccountCustomNameservers{}, nil
 	}
-	resp, err := s.getAt(ctx, s.tenantNSKey(tenant), 0)
-	if err != nil {
-		return nil, err
-	}
-	if len(resp.Kvs) == 0 {
-		return &dnsv1.AccountCustomNameservers{}, nil
-	}
-	return unmarshal(resp.Kvs[0].Value, &dnsv1.AccountCustomNameservers{}, "custom nameservers of tenant "+tenant)
+	return s.nameserverList(ctx, s.tenantNSKey(tenant), "custom nameservers of tenant "+tenant)
 }
 
 // UpdateTenantNameservers applies fn to the tenant's custom nameservers

@@ -16,6 +16,15 @@ func nameserverRow(w io.Writer, n *dnsv1.CustomNameserver) {
 	fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", n.GetNsName(), n.GetNsSet(), n.GetIpv4(), n.GetIpv6())
 }
 
+// nameserverRows prints a list of custom nameservers.
+func nameserverRows(ns []*dnsv1.CustomNameserver) func(io.Writer) {
+	return func(w io.Writer) {
+		for _, n := range ns {
+			nameserverRow(w, n)
+		}
+	}
+}
+
 func (a *app) customNameservers() (dnsv1.CustomNameserverServiceClient, error) {
 	c, err := a.dial()
 	if err != nil {
@@ -63,11 +72,7 @@ func (a *app) nameserverCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.print(resp, nameserverHeader, func(w io.Writer) {
-					for _, n := range resp.GetNameservers() {
-						nameserverRow(w, n)
-					}
-				})
+				return a.print(resp, nameserverHeader, nameserverRows(resp.GetNameservers()))
 			})
 		},
 	}

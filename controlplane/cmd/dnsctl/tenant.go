@@ -52,9 +52,7 @@ func (a *app) tenantCmd() *cobra.Command {
 					return err
 				}
 				return a.print(resp, nameserverHeader, func(w io.Writer) {
-					for _, n := range resp.GetNameservers() {
-						nameserverRow(w, n)
-					}
+					nameserverRows(resp.GetNameservers())(w)
 					fmt.Fprintf(w, "\ntenant %q\n", resp.GetTenantId())
 				})
 			})
@@ -84,11 +82,7 @@ func (a *app) tenantCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.print(resp, nameserverHeader, func(w io.Writer) {
-					for _, n := range resp.GetNameservers() {
-						nameserverRow(w, n)
-					}
-				})
+				return a.print(resp, nameserverHeader, nameserverRows(resp.GetNameservers()))
 			})
 		},
 	}
