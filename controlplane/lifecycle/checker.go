@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/zonegrid/zonegrid/controlplane/dnsask"
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -142,53 +143,22 @@ func containsAll(set, want []string) bool {
 }
 
 // lookup asks the resolver for the rrtype records of name: NS targets, TXT
-// strings (joined) or SOA owner names, from the answer; NS records also
-// from the referral of a server authoritative for the parent.
+// strings (joined) or SOA owner names (dnsask reads the answer, and the
+// referral for NS).
 func (d *DNSChecker) lookup(ctx context.Context, name string, rrtype uint16) ([]string, error) {
-	timeout := d.Timeout
-	if timeout <= 0 {
-		timeout = 3 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	m := new(dns.Msg)
-	m.SetQuestion(dns.Fqdn(name), rrtype)
-	m.RecursionDesired = true
-	c := &dns.Client{Timeout: timeout}
-	resp, _, err := c.ExchangeContext(ctx, m, d.Resolver)
+	rrs, err := dnsask.Ask(ctx, d.Resolver, name, rrtype, true, d.Timeout)
 	if err != nil {
-		return nil, fmt.Errorf("could not ask %s for the %s records of %s: %w", d.Resolver, dns.TypeToString[rrtype], name, err)
-	}
-	if resp.Rcode != dns.RcodeSuccess && resp.Rcode != dns.RcodeNameError {
-		return nil, fmt.Errorf("resolver %s answered %s for the %s records of %s", d.Resolver, dns.RcodeToString[resp.Rcode], dns.TypeToString[rrtype], name)
+		return nil, err
 	}
 	var out []string
-	sections := [][]dns.RR{resp.Answer}
-	if rrtype == dns.TypeNS {
-		sections = append(sections, resp.Ns)
-	}
-	for _, section := range sections {
-		for _, rr := range section {
-			if !strings.EqualFold(rr.Header().Name, dns.Fqdn(name)) {
-				continue
-			}
-			switch v := rr.(type) {
-			case *dns.NS:
-				if rrtype == dns.TypeNS {
-					out = append(out, v.Ns)
-				}
-			case *dns.TXT:
-				if rrtype == dns.TypeTXT {
-					out = append(out, strings.Join(v.Txt, ""))
-				}
-			case *dns.SOA:
-				if rrtype == dns.TypeSOA {
-					out = append(out, v.Hdr.Name)
-				}
-			}
-		}
-		if len(out) > 0 {
-			break
+	for _, rr := range rrs {
+		switch v := rr.(type) {
+		case *dns.NS:
+			out = append(out, v.Ns)
+		case *dns.TXT:
+			out = append(out, strings.Join(v.Txt, ""))
+		case *dns.SOA:
+			out = append(out, v.Hdr.Name)
 		}
 	}
 	return out, nil

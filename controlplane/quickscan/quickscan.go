@@ -17,6 +17,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/zonegrid/zonegrid/controlplane/dnsask"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
@@ -171,42 +172,14 @@ func (s *Scanner) server(ctx context.Context, zone string) (string, error) {
 	return s.Resolver, nil
 }
 
-// ask sends one question and returns the answer records owned by name
-// (or, for NS, the referral's).
+// ask asks server one question; the resolver recursively, a nameserver
+// of the zone authoritatively.
 func (s *Scanner) ask(ctx context.Context, server, name string, qtype uint16) ([]dns.RR, error) {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = 2 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	m := new(dns.Msg)
-	m.SetQuestion(name, qtype)
-	m.RecursionDesired = server == s.Resolver
-	c := &dns.Client{Timeout: timeout}
-	resp, _, err := c.ExchangeContext(ctx, m, server)
-	if err != nil {
-		return nil, fmt.Errorf("ask %s for %s %s: %w", server, name, dns.TypeToString[qtype], err)
-	}
-	if resp.Rcode != dns.RcodeSuccess {
-		return nil, fmt.Errorf("%s answered %s for %s %s", server, dns.RcodeToString[resp.Rcode], name, dns.TypeToString[qtype])
-	}
-	var out []dns.RR
-	sections := [][]dns.RR{resp.Answer}
-	if qtype == dns.TypeNS {
-		sections = append(sections, resp.Ns)
-	}
-	for _, sec := range sections {
-		for _, rr := range sec {
-			if strings.EqualFold(rr.Header().Name, name) && (rr.Header().Rrtype == qtype || rr.Header().Rrtype == dns.TypeCNAME) {
-				out = append(out, rr)
-			}
-		}
-		if len(out) > 0 {
-			break
-		}
-	}
-	return out, nil
+	return dnsask.Ask(ctx, server, name, qtype, server == s.Resolver, timeout)
 }
 
 // toRecord turns an answer into the API's record shape; nil for what the
