@@ -81,16 +81,7 @@ func (s *Store) SetZoneStatus(ctx context.Context, op, zoneID string, from []dns
 // ActivateZone do) through fn, which gets a copy and returns it changed, or
 // nil for no change; op names the change in the audit log.
 func (s *Store) UpdateZone(ctx context.Context, op, zoneID string, fn func(z *dnsv1.Zone) (*dnsv1.Zone, error)) (*dnsv1.Zone, error) {
-	return s.UpdateZoneGroup(ctx, op, zoneID, func(target *dnsv1.Zone, _ []*dnsv1.Zone) ([]*dnsv1.Zone, error) {
-		t, err := fn(cloneZone(target))
-		if err != nil || t == nil {
-			return nil, err
-		}
-		if t.GetStatus() != target.GetStatus() {
-			return nil, fmt.Errorf("update zone %s: status changes go through SetZoneStatus", zoneID)
-		}
-		return []*dnsv1.Zone{t}, nil
-	})
+	return s.UpdateZoneGuarded(ctx, op, zoneID, nil, fn)
 }
 
 // UpdateZoneGuarded is UpdateZone whose write also requires the guard
@@ -101,6 +92,9 @@ func (s *Store) UpdateZoneGuarded(ctx context.Context, op, zoneID string, guard 
 		t, err := fn(cloneZone(target))
 		if err != nil || t == nil {
 			return nil, err
+		}
+		if t.GetStatus() != target.GetStatus() {
+			return nil, fmt.Errorf("update zone %s: status changes go through SetZoneStatus", zoneID)
 		}
 		return []*dnsv1.Zone{t}, nil
 	})

@@ -21,8 +21,8 @@ import (
 // holding them are copied, so a one-record change costs O(that name), not
 // O(zone). A delta that does not apply cleanly is rejected whole.
 func ApplyDelta(z *Zone, d *snapshot.ZoneDelta) (*Zone, error) {
-	if d.GetName() != z.Key {
-		return nil, fmt.Errorf("delta for zone %q applied to zone %q: %w", d.GetName(), z.Key, ErrInvalidZone)
+	if d.GetName() != z.key() {
+		return nil, fmt.Errorf("delta for zone %q applied to zone %q: %w", d.GetName(), z.key(), ErrInvalidZone)
 	}
 	if id := d.GetZoneId(); id != "" && id != z.Header.GetZoneId() {
 		return nil, fmt.Errorf("delta of zone id %q applied to zone id %q: %w", id, z.Header.GetZoneId(), ErrInvalidZone)
@@ -36,7 +36,7 @@ func ApplyDelta(z *Zone, d *snapshot.ZoneDelta) (*Zone, error) {
 		if _, err := checkHeader(h); err != nil {
 			return nil, err
 		}
-		if h.GetName() != z.Key || h.GetServedName() != z.Header.GetServedName() || h.GetVersion() != d.GetToVersion() || h.GetFormat() != snapshot.FormatVersion {
+		if h.GetName() != z.key() || h.GetServedName() != z.Header.GetServedName() || h.GetVersion() != d.GetToVersion() || h.GetFormat() != snapshot.FormatVersion {
 			return nil, fmt.Errorf("delta %d→%d of zone %q carries header of %q version %d: %w",
 				d.GetFromVersion(), d.GetToVersion(), z.Name, h.GetName(), h.GetVersion(), ErrInvalidZone)
 		}
@@ -61,7 +61,7 @@ func ApplyDelta(z *Zone, d *snapshot.ZoneDelta) (*Zone, error) {
 		e.remove(keyOf(id))
 	}
 	for i, rec := range d.GetUpserts() {
-		r, owner, err := unpackRecord(z.Key, z.suffix(), wireRecord{id: rec.GetId(), rr: rec.GetRr(), proxied: rec.GetProxied(),
+		r, owner, err := unpackRecord(z.key(), z.suffix(), wireRecord{id: rec.GetId(), rr: rec.GetRr(), proxied: rec.GetProxied(),
 			flatten: rec.GetFlattenCname(), managed: rec.GetManagedBy() != ""})
 		if err != nil {
 			return nil, fmt.Errorf("zone %q delta to %d upsert %d: %w", z.Name, d.GetToVersion(), i, err)

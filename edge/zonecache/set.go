@@ -106,10 +106,8 @@ func NewSet() *Set { return &Set{} }
 func (s *Set) Put(z *Zone) bool {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if z.Key == "" {
-		z.Key = z.Name // built by hand (tests): published under its name
-	}
-	if old := s.Get(z.Key); old != nil {
+	key := z.key()
+	if old := s.Get(key); old != nil {
 		if old.Version >= z.Version {
 			return false
 		}
@@ -117,8 +115,8 @@ func (s *Set) Put(z *Zone) bool {
 			s.forget(old)
 		}
 	}
-	if z.Name != z.Key {
-		s.keys.update(z.Key, z.Name, false, func(string, bool) bool { return true })
+	if z.Name != key {
+		s.keys.update(key, z.Name, false, func(string, bool) bool { return true })
 	}
 	added := false
 	ok := s.zones.update(z.Name, z, false, func(old *Zone, held bool) bool {
@@ -133,8 +131,8 @@ func (s *Set) Put(z *Zone) bool {
 
 // forget drops z from both indexes.
 func (s *Set) forget(z *Zone) bool {
-	if z.Name != z.Key {
-		s.keys.update(z.Key, "", true, func(_ string, held bool) bool { return held })
+	if key := z.key(); z.Name != key {
+		s.keys.update(key, "", true, func(_ string, held bool) bool { return held })
 	}
 	ok := s.zones.update(z.Name, nil, true, func(_ *Zone, held bool) bool { return held })
 	if ok {
@@ -171,7 +169,7 @@ func (s *Set) Get(key string) *Zone {
 		name = served
 	}
 	z, _ := s.zones.get(name)
-	if z == nil || z.Key != key {
+	if z == nil || z.key() != key {
 		return nil
 	}
 	return z

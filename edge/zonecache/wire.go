@@ -129,7 +129,7 @@ func (l *loader) flush() error {
 					out[i].err = err
 					continue
 				}
-				out[i].r, out[i].owner, out[i].err = unpackRecord(l.z.Key, l.z.suffix(), w)
+				out[i].r, out[i].owner, out[i].err = unpackRecord(l.z.key(), l.z.suffix(), w)
 			}
 		}()
 	}

@@ -164,11 +164,20 @@ func newZone(h *snapshot.ZoneHeader, name string, n int) *Zone {
 
 // suffix is what a partial zone appends to its records' names (and to
 // targets inside it); "" for every other zone.
-func (z *Zone) suffix() string { return z.Name[len(z.Key):] }
+func (z *Zone) suffix() string { return z.Name[len(z.key()):] }
+
+// key is the name the zone is published under; a zone built by hand
+// (tests) without one is published under its name.
+func (z *Zone) key() string {
+	if z.Key == "" {
+		return z.Name
+	}
+	return z.Key
+}
 
 // add puts one record into a zone being built.
 func (z *Zone) add(w wireRecord) error {
-	r, owner, err := unpackRecord(z.Key, z.suffix(), w)
+	r, owner, err := unpackRecord(z.key(), z.suffix(), w)
 	if err != nil {
 		return err
 	}

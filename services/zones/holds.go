@@ -16,8 +16,6 @@ import (
 // hold ("Contact the zone owner in case of zone hold error").
 const holdMessage = "The zone name provided is subject to a hold which disallows the creation of this zone. Please contact the owner of the account that manages this domain to have this hold removed."
 
-func timestamppbNow(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
-
 // holdActive tells whether h holds at now: set, or removed only until
 // hold_after and that time has come.
 func holdActive(h *dnsv1.ZoneHold, now time.Time) bool {

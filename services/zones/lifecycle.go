@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/controlplane/plans"
@@ -223,7 +224,7 @@ func (s *Service) setVanity(ctx context.Context, z *dnsv1.Zone, plan dnsv1.Plan,
 			return nil, nil
 		}
 		c.VanityNameServers, c.VanityNameServersIps = norm, ips
-		c.ModifiedOn = timestamppbNow(now)
+		c.ModifiedOn = timestamppb.New(now)
 		return c, nil
 	})
 }
@@ -276,7 +277,7 @@ func (s *Service) setAccountNameservers(ctx context.Context, z *dnsv1.Zone, n ui
 			return nil, nil
 		}
 		c.AccountNameserverSet, c.AccountNameServers = n, names
-		c.ModifiedOn = timestamppbNow(now)
+		c.ModifiedOn = timestamppb.New(now)
 		return c, nil
 	})
 }
@@ -306,7 +307,7 @@ func (s *Service) changePlan(ctx context.Context, z *dnsv1.Zone, plan dnsv1.Plan
 				return nil, fmt.Errorf("zone %s: plan changed meanwhile: %w", z.GetId(), store.ErrConflict)
 			}
 			c.Plan = plan
-			c.ModifiedOn = timestamppbNow(now)
+			c.ModifiedOn = timestamppb.New(now)
 			return c, nil
 		})
 		if err == nil {
@@ -329,7 +330,7 @@ func (s *Service) choosePlan(ctx context.Context, zoneID string, plan dnsv1.Plan
 		if t.GetStatus() != dnsv1.ZoneStatus_ZONE_STATUS_INITIALIZING {
 			return nil, fmt.Errorf("zone %s: no longer initializing: %w", zoneID, store.ErrConflict)
 		}
-		ts := timestamppbNow(now)
+		ts := timestamppb.New(now)
 		t.Plan, t.ModifiedOn, t.StatusChangedOn = plan, ts, ts
 		t.Status = dnsv1.ZoneStatus_ZONE_STATUS_PENDING
 		if s.act.activateOnCreate(others) {
