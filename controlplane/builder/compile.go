@@ -105,7 +105,11 @@ func compileZone(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, re
 	out := &snapshot.Zone{Header: h, Records: make([]*snapshot.Record, 0, len(recs))}
 	var errs []error
 	buf := make([]byte, dns.MaxMsgSize)
-	glue := vanityGlue(z)
+	glueAddrs := glueOf(z)
+	glue := make(map[string]bool, len(glueAddrs))
+	for _, a := range glueAddrs {
+		glue[a.GetName()] = true
+	}
 	for _, r := range recs {
 		if t := strings.ToUpper(r.GetType()); (t == "A" || t == "AAAA") && glue[r.GetName()] {
 			continue // the zone custom nameserver's own, read-only addresses win
@@ -123,7 +127,7 @@ func compileZone(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, re
 			ManagedBy:    r.GetMeta().GetManagedBy(),
 		})
 	}
-	for _, a := range glueOf(z) {
+	for _, a := range glueAddrs {
 		for _, r := range []*dnsv1.Record{
 			{Id: "zcns-a-" + a.GetName(), Name: a.GetName(), Type: "A", Content: a.GetIpv4(), Ttl: DefaultNSTTL},
 			{Id: "zcns-aaaa-" + a.GetName(), Name: a.GetName(), Type: "AAAA", Content: a.GetIpv6(), Ttl: DefaultNSTTL},
@@ -153,19 +157,6 @@ func glueOf(z *dnsv1.Zone) []*dnsv1.NameserverAddresses {
 		}
 	}
 	return out
-}
-
-// vanityGlue is the set of names glueOf gives addresses to.
-func vanityGlue(z *dnsv1.Zone) map[string]bool {
-	g := glueOf(z)
-	if len(g) == 0 {
-		return nil
-	}
-	m := map[string]bool{}
-	for _, a := range g {
-		m[a.GetName()] = true
-	}
-	return m
 }
 
 // glueFingerprint identifies a zone's apex NS set, glue and served name: a
