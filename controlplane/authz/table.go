@@ -86,6 +86,12 @@ func Rules() map[string]Rule {
 		dnsv1.RecordService_PatchRecord_FullMethodName:  rule(Zone, dnsWrite),
 		dnsv1.RecordService_DeleteRecord_FullMethodName: rule(Zone, dnsWrite),
 		dnsv1.RecordService_BatchRecords_FullMethodName: rule(Zone, dnsWrite),
+		// Import: "DNS Write"; export: "DNS Read" or "DNS Write".
+		dnsv1.RecordService_ImportRecords_FullMethodName: rule(Zone, dnsWrite),
+		dnsv1.RecordService_ExportRecords_FullMethodName: rule(Zone, dnsRead, dnsWrite),
+		// Managed records are the platform's products' (R2, Tunnel, ...):
+		// only the operator marks them.
+		dnsv1.RecordService_SetRecordManagedBy_FullMethodName: rule(Platform, dnsWrite),
 
 		// Settings. Zone DNS settings: "Zone DNS Settings Write" or "DNS
 		// Write"; enforce DNS-only (account settings): "Account DNS

@@ -23,6 +23,113 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type Match int32
+
+const (
+	Match_MATCH_UNSPECIFIED Match = 0
+	Match_MATCH_ALL         Match = 1
+	Match_MATCH_ANY         Match = 2
+)
+
+// Enum value maps for Match.
+var (
+	Match_name = map[int32]string{
+		0: "MATCH_UNSPECIFIED",
+		1: "MATCH_ALL",
+		2: "MATCH_ANY",
+	}
+	Match_value = map[string]int32{
+		"MATCH_UNSPECIFIED": 0,
+		"MATCH_ALL":         1,
+		"MATCH_ANY":         2,
+	}
+)
+
+func (x Match) Enum() *Match {
+	p := new(Match)
+	*p = x
+	return p
+}
+
+func (x Match) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Match) Descriptor() protoreflect.EnumDescriptor {
+	return file_dns_v1_record_proto_enumTypes[0].Descriptor()
+}
+
+func (Match) Type() protoreflect.EnumType {
+	return &file_dns_v1_record_proto_enumTypes[0]
+}
+
+func (x Match) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Match.Descriptor instead.
+func (Match) EnumDescriptor() ([]byte, []int) {
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{0}
+}
+
+type RecordOrder int32
+
+const (
+	RecordOrder_RECORD_ORDER_UNSPECIFIED RecordOrder = 0
+	RecordOrder_RECORD_ORDER_NAME        RecordOrder = 1
+	RecordOrder_RECORD_ORDER_TYPE        RecordOrder = 2
+	RecordOrder_RECORD_ORDER_CONTENT     RecordOrder = 3
+	RecordOrder_RECORD_ORDER_TTL         RecordOrder = 4
+	RecordOrder_RECORD_ORDER_PROXIED     RecordOrder = 5
+)
+
+// Enum value maps for RecordOrder.
+var (
+	RecordOrder_name = map[int32]string{
+		0: "RECORD_ORDER_UNSPECIFIED",
+		1: "RECORD_ORDER_NAME",
+		2: "RECORD_ORDER_TYPE",
+		3: "RECORD_ORDER_CONTENT",
+		4: "RECORD_ORDER_TTL",
+		5: "RECORD_ORDER_PROXIED",
+	}
+	RecordOrder_value = map[string]int32{
+		"RECORD_ORDER_UNSPECIFIED": 0,
+		"RECORD_ORDER_NAME":        1,
+		"RECORD_ORDER_TYPE":        2,
+		"RECORD_ORDER_CONTENT":     3,
+		"RECORD_ORDER_TTL":         4,
+		"RECORD_ORDER_PROXIED":     5,
+	}
+)
+
+func (x RecordOrder) Enum() *RecordOrder {
+	p := new(RecordOrder)
+	*p = x
+	return p
+}
+
+func (x RecordOrder) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RecordOrder) Descriptor() protoreflect.EnumDescriptor {
+	return file_dns_v1_record_proto_enumTypes[1].Descriptor()
+}
+
+func (RecordOrder) Type() protoreflect.EnumType {
+	return &file_dns_v1_record_proto_enumTypes[1]
+}
+
+func (x RecordOrder) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RecordOrder.Descriptor instead.
+func (RecordOrder) EnumDescriptor() ([]byte, []int) {
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{1}
+}
+
 type Record struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -245,8 +352,12 @@ func (x *RecordSettings) GetFlattenCname() bool {
 
 type RecordMeta struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Product that manages the record; such records keep their proxied answers
-	// while the account enforces DNS-only.
+	// Product that manages the record, one of r2, spectrum, tunnel, web3,
+	// workers (custom domains), load_balancing, worker_route, saas_fallback;
+	// empty for a user's own record. Set only by the operator
+	// (SetRecordManagedBy); a managed record cannot be changed or deleted
+	// through the record API. Enforce DNS-only leaves r2, spectrum, tunnel,
+	// web3 and workers records proxied and forces the others DNS-only.
 	ManagedBy     string `protobuf:"bytes,1,opt,name=managed_by,json=managedBy,proto3" json:"managed_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1539,16 +1650,37 @@ func (x *GetRecordResponse) GetRecord() *Record {
 type ListRecordsRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	ZoneId string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
-	// Exact name (relative names and "@" accepted).
+	// Exact name (relative names and "@" accepted). Same as name_filter.exact.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
-	// Exact content.
+	// Exact content. Same as content_filter.exact.
 	Content string `protobuf:"bytes,4,opt,name=content,proto3" json:"content,omitempty"`
 	// Filter on proxied status when set.
 	Proxied *bool `protobuf:"varint,5,opt,name=proxied,proto3,oneof" json:"proxied,omitempty"`
 	// At most 5000; 0 means 100.
-	PageSize      int32  `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageSize int32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From next_page_token of the previous page of the same listing (same
+	// filters and order). A cursor, not an offset: records added or removed
+	// meanwhile do not shift the pages.
+	PageToken string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Name filter; names compare case-insensitively, fully qualified
+	// (relative names and "@" accepted for exact and ends_with).
+	NameFilter    *TextFilter `protobuf:"bytes,8,opt,name=name_filter,json=nameFilter,proto3" json:"name_filter,omitempty"`
+	ContentFilter *TextFilter `protobuf:"bytes,9,opt,name=content_filter,json=contentFilter,proto3" json:"content_filter,omitempty"`
+	// Comment filter (case-sensitive, as comments are).
+	Comment *TextFilter `protobuf:"bytes,10,opt,name=comment,proto3" json:"comment,omitempty"`
+	// Tag filters, combined by tag_match.
+	Tags []*TagFilter `protobuf:"bytes,11,rep,name=tags,proto3" json:"tags,omitempty"`
+	// How the filters above combine (name, type, content, proxied, comment,
+	// and the tag filters as one): all of them (default) or any.
+	Match Match `protobuf:"varint,12,opt,name=match,proto3,enum=dns.v1.Match" json:"match,omitempty"`
+	// How the tag filters combine among themselves: all (default) or any.
+	TagMatch Match `protobuf:"varint,13,opt,name=tag_match,json=tagMatch,proto3,enum=dns.v1.Match" json:"tag_match,omitempty"`
+	// Order of the listing; default by name (labels from the root, as the
+	// zone tree), then id.
+	Order RecordOrder `protobuf:"varint,14,opt,name=order,proto3,enum=dns.v1.RecordOrder" json:"order,omitempty"`
+	// Descending order when set.
+	Descending    bool `protobuf:"varint,15,opt,name=descending,proto3" json:"descending,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1632,6 +1764,238 @@ func (x *ListRecordsRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListRecordsRequest) GetNameFilter() *TextFilter {
+	if x != nil {
+		return x.NameFilter
+	}
+	return nil
+}
+
+func (x *ListRecordsRequest) GetContentFilter() *TextFilter {
+	if x != nil {
+		return x.ContentFilter
+	}
+	return nil
+}
+
+func (x *ListRecordsRequest) GetComment() *TextFilter {
+	if x != nil {
+		return x.Comment
+	}
+	return nil
+}
+
+func (x *ListRecordsRequest) GetTags() []*TagFilter {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *ListRecordsRequest) GetMatch() Match {
+	if x != nil {
+		return x.Match
+	}
+	return Match_MATCH_UNSPECIFIED
+}
+
+func (x *ListRecordsRequest) GetTagMatch() Match {
+	if x != nil {
+		return x.TagMatch
+	}
+	return Match_MATCH_UNSPECIFIED
+}
+
+func (x *ListRecordsRequest) GetOrder() RecordOrder {
+	if x != nil {
+		return x.Order
+	}
+	return RecordOrder_RECORD_ORDER_UNSPECIFIED
+}
+
+func (x *ListRecordsRequest) GetDescending() bool {
+	if x != nil {
+		return x.Descending
+	}
+	return false
+}
+
+// TextFilter matches a text field; every part set must hold.
+type TextFilter struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Exact      string                 `protobuf:"bytes,1,opt,name=exact,proto3" json:"exact,omitempty"`
+	Contains   string                 `protobuf:"bytes,2,opt,name=contains,proto3" json:"contains,omitempty"`
+	StartsWith string                 `protobuf:"bytes,3,opt,name=starts_with,json=startsWith,proto3" json:"starts_with,omitempty"`
+	EndsWith   string                 `protobuf:"bytes,4,opt,name=ends_with,json=endsWith,proto3" json:"ends_with,omitempty"`
+	// Only for comments: present (non-empty) or absent (empty).
+	Present       bool `protobuf:"varint,5,opt,name=present,proto3" json:"present,omitempty"`
+	Absent        bool `protobuf:"varint,6,opt,name=absent,proto3" json:"absent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TextFilter) Reset() {
+	*x = TextFilter{}
+	mi := &file_dns_v1_record_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TextFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TextFilter) ProtoMessage() {}
+
+func (x *TextFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_record_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TextFilter.ProtoReflect.Descriptor instead.
+func (*TextFilter) Descriptor() ([]byte, []int) {
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *TextFilter) GetExact() string {
+	if x != nil {
+		return x.Exact
+	}
+	return ""
+}
+
+func (x *TextFilter) GetContains() string {
+	if x != nil {
+		return x.Contains
+	}
+	return ""
+}
+
+func (x *TextFilter) GetStartsWith() string {
+	if x != nil {
+		return x.StartsWith
+	}
+	return ""
+}
+
+func (x *TextFilter) GetEndsWith() string {
+	if x != nil {
+		return x.EndsWith
+	}
+	return ""
+}
+
+func (x *TextFilter) GetPresent() bool {
+	if x != nil {
+		return x.Present
+	}
+	return false
+}
+
+func (x *TextFilter) GetAbsent() bool {
+	if x != nil {
+		return x.Absent
+	}
+	return false
+}
+
+// TagFilter matches a record's tags. Exactly one field is set; tag names
+// compare case-insensitively, values case-sensitively.
+type TagFilter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A tag of this name exists.
+	Present string `protobuf:"bytes,1,opt,name=present,proto3" json:"present,omitempty"`
+	// No tag of this name exists.
+	Absent string `protobuf:"bytes,2,opt,name=absent,proto3" json:"absent,omitempty"`
+	// "name:value": a tag of that name with exactly that value.
+	Exact string `protobuf:"bytes,3,opt,name=exact,proto3" json:"exact,omitempty"`
+	// "name:value": a tag of that name whose value contains value.
+	Contains      string `protobuf:"bytes,4,opt,name=contains,proto3" json:"contains,omitempty"`
+	StartsWith    string `protobuf:"bytes,5,opt,name=starts_with,json=startsWith,proto3" json:"starts_with,omitempty"`
+	EndsWith      string `protobuf:"bytes,6,opt,name=ends_with,json=endsWith,proto3" json:"ends_with,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TagFilter) Reset() {
+	*x = TagFilter{}
+	mi := &file_dns_v1_record_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TagFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TagFilter) ProtoMessage() {}
+
+func (x *TagFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_record_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TagFilter.ProtoReflect.Descriptor instead.
+func (*TagFilter) Descriptor() ([]byte, []int) {
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *TagFilter) GetPresent() string {
+	if x != nil {
+		return x.Present
+	}
+	return ""
+}
+
+func (x *TagFilter) GetAbsent() string {
+	if x != nil {
+		return x.Absent
+	}
+	return ""
+}
+
+func (x *TagFilter) GetExact() string {
+	if x != nil {
+		return x.Exact
+	}
+	return ""
+}
+
+func (x *TagFilter) GetContains() string {
+	if x != nil {
+		return x.Contains
+	}
+	return ""
+}
+
+func (x *TagFilter) GetStartsWith() string {
+	if x != nil {
+		return x.StartsWith
+	}
+	return ""
+}
+
+func (x *TagFilter) GetEndsWith() string {
+	if x != nil {
+		return x.EndsWith
+	}
+	return ""
+}
+
 type ListRecordsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Records       []*Record              `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
@@ -1642,7 +2006,7 @@ type ListRecordsResponse struct {
 
 func (x *ListRecordsResponse) Reset() {
 	*x = ListRecordsResponse{}
-	mi := &file_dns_v1_record_proto_msgTypes[20]
+	mi := &file_dns_v1_record_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1654,7 +2018,7 @@ func (x *ListRecordsResponse) String() string {
 func (*ListRecordsResponse) ProtoMessage() {}
 
 func (x *ListRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_record_proto_msgTypes[20]
+	mi := &file_dns_v1_record_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1667,7 +2031,7 @@ func (x *ListRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecordsResponse.ProtoReflect.Descriptor instead.
 func (*ListRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_record_proto_rawDescGZIP(), []int{20}
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListRecordsResponse) GetRecords() []*Record {
@@ -1701,7 +2065,7 @@ type UpdateRecordRequest struct {
 
 func (x *UpdateRecordRequest) Reset() {
 	*x = UpdateRecordRequest{}
-	mi := &file_dns_v1_record_proto_msgTypes[21]
+	mi := &file_dns_v1_record_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1713,7 +2077,7 @@ func (x *UpdateRecordRequest) String() string {
 func (*UpdateRecordRequest) ProtoMessage() {}
 
 func (x *UpdateRecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_record_proto_msgTypes[21]
+	mi := &file_dns_v1_record_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1726,7 +2090,7 @@ func (x *UpdateRecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecordRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRecordRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_record_proto_rawDescGZIP(), []int{21}
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UpdateRecordRequest) GetZoneId() string {
@@ -1766,7 +2130,7 @@ type UpdateRecordResponse struct {
 
 func (x *UpdateRecordResponse) Reset() {
 	*x = UpdateRecordResponse{}
-	mi := &file_dns_v1_record_proto_msgTypes[22]
+	mi := &file_dns_v1_record_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1778,7 +2142,7 @@ func (x *UpdateRecordResponse) String() string {
 func (*UpdateRecordResponse) ProtoMessage() {}
 
 func (x *UpdateRecordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_record_proto_msgTypes[22]
+	mi := &file_dns_v1_record_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1791,7 +2155,7 @@ func (x *UpdateRecordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecordResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRecordResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_record_proto_rawDescGZIP(), []int{22}
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UpdateRecordResponse) GetRecord() *Record {
@@ -1821,7 +2185,7 @@ type PatchRecordRequest struct {
 
 func (x *PatchRecordRequest) Reset() {
 	*x = PatchRecordRequest{}
-	mi := &file_dns_v1_record_proto_msgTypes[23]
+	mi := &file_dns_v1_record_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1833,7 +2197,7 @@ func (x *PatchRecordRequest) String() string {
 func (*PatchRecordRequest) ProtoMessage() {}
 
 func (x *PatchRecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_record_proto_msgTypes[23]
+	mi := &file_dns_v1_record_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1846,7 +2210,7 @@ func (x *PatchRecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PatchRecordRequest.ProtoReflect.Descriptor instead.
 func (*PatchRecordRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_record_proto_rawDescGZIP(), []int{23}
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PatchRecordRequest) GetZoneId() string {
@@ -1893,7 +2257,7 @@ type PatchRecordResponse struct {
 
 func (x *PatchRecordResponse) Reset() {
 	*x = PatchRecordResponse{}
-	mi := &file_dns_v1_record_proto_msgTypes[24]
+	mi := &file_dns_v1_record_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1905,7 +2269,7 @@ func (x *PatchRecordResponse) String() string {
 func (*PatchRecordResponse) ProtoMessage() {}
 
 func (x *PatchRecordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_record_proto_msgTypes[24]
+	mi := &file_dns_v1_record_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1918,7 +2282,7 @@ func (x *PatchRecordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PatchRecordResponse.ProtoReflect.Descriptor instead.
 func (*PatchRecordResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_record_proto_rawDescGZIP(), []int{24}
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PatchRecordResponse) GetRecord() *Record {
@@ -1944,7 +2308,7 @@ type DeleteRecordRequest struct {
 
 func (x *DeleteRecordRequest) Reset() {
 	*x = DeleteRecordRequest{}
-	mi := &file_dns_v1_record_proto_msgTypes[25]
+	mi := &file_dns_v1_record_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1956,7 +2320,7 @@ func (x *DeleteRecordRequest) String() string {
 func (*DeleteRecordRequest) ProtoMessage() {}
 
 func (x *DeleteRecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_record_proto_msgTypes[25]
+	mi := &file_dns_v1_record_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1969,7 +2333,7 @@ func (x *DeleteRecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecordRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRecordRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_record_proto_rawDescGZIP(), []int{25}
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteRecordRequest) GetZoneId() string {
@@ -2002,7 +2366,7 @@ type DeleteRecordResponse struct {
 
 func (x *DeleteRecordResponse) Reset() {
 	*x = DeleteRecordResponse{}
-	mi := &file_dns_v1_record_proto_msgTypes[26]
+	mi := &file_dns_v1_record_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2014,7 +2378,7 @@ func (x *DeleteRecordResponse) String() string {
 func (*DeleteRecordResponse) ProtoMessage() {}
 
 func (x *DeleteRecordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_record_proto_msgTypes[26]
+	mi := &file_dns_v1_record_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2027,7 +2391,7 @@ func (x *DeleteRecordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecordResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRecordResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_record_proto_rawDescGZIP(), []int{26}
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeleteRecordResponse) GetRecordId() string {
@@ -2048,7 +2412,7 @@ type RecordPatch struct {
 
 func (x *RecordPatch) Reset() {
 	*x = RecordPatch{}
-	mi := &file_dns_v1_record_proto_msgTypes[27]
+	mi := &file_dns_v1_record_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2060,7 +2424,7 @@ func (x *RecordPatch) String() string {
 func (*RecordPatch) ProtoMessage() {}
 
 func (x *RecordPatch) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_record_proto_msgTypes[27]
+	mi := &file_dns_v1_record_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2073,7 +2437,7 @@ func (x *RecordPatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPatch.ProtoReflect.Descriptor instead.
 func (*RecordPatch) Descriptor() ([]byte, []int) {
-	return file_dns_v1_record_proto_rawDescGZIP(), []int{27}
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RecordPatch) GetRecordId() string {
@@ -2107,7 +2471,7 @@ type RecordPut struct {
 
 func (x *RecordPut) Reset() {
 	*x = RecordPut{}
-	mi := &file_dns_v1_record_proto_msgTypes[28]
+	mi := &file_dns_v1_record_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2119,7 +2483,7 @@ func (x *RecordPut) String() string {
 func (*RecordPut) ProtoMessage() {}
 
 func (x *RecordPut) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_record_proto_msgTypes[28]
+	mi := &file_dns_v1_record_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2132,7 +2496,7 @@ func (x *RecordPut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPut.ProtoReflect.Descriptor instead.
 func (*RecordPut) Descriptor() ([]byte, []int) {
-	return file_dns_v1_record_proto_rawDescGZIP(), []int{28}
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RecordPut) GetRecordId() string {
@@ -2168,7 +2532,7 @@ type BatchRecordsRequest struct {
 
 func (x *BatchRecordsRequest) Reset() {
 	*x = BatchRecordsRequest{}
-	mi := &file_dns_v1_record_proto_msgTypes[29]
+	mi := &file_dns_v1_record_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2180,7 +2544,7 @@ func (x *BatchRecordsRequest) String() string {
 func (*BatchRecordsRequest) ProtoMessage() {}
 
 func (x *BatchRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_record_proto_msgTypes[29]
+	mi := &file_dns_v1_record_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2193,7 +2557,7 @@ func (x *BatchRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchRecordsRequest.ProtoReflect.Descriptor instead.
 func (*BatchRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_record_proto_rawDescGZIP(), []int{29}
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *BatchRecordsRequest) GetZoneId() string {
@@ -2250,7 +2614,7 @@ type BatchRecordsResponse struct {
 
 func (x *BatchRecordsResponse) Reset() {
 	*x = BatchRecordsResponse{}
-	mi := &file_dns_v1_record_proto_msgTypes[30]
+	mi := &file_dns_v1_record_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2262,7 +2626,7 @@ func (x *BatchRecordsResponse) String() string {
 func (*BatchRecordsResponse) ProtoMessage() {}
 
 func (x *BatchRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_record_proto_msgTypes[30]
+	mi := &file_dns_v1_record_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2275,7 +2639,7 @@ func (x *BatchRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchRecordsResponse.ProtoReflect.Descriptor instead.
 func (*BatchRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_record_proto_rawDescGZIP(), []int{30}
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *BatchRecordsResponse) GetDeleted() []string {
@@ -2302,6 +2666,399 @@ func (x *BatchRecordsResponse) GetPut() []*Record {
 func (x *BatchRecordsResponse) GetPosted() []*Record {
 	if x != nil {
 		return x.Posted
+	}
+	return nil
+}
+
+type ImportRecordsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	// The zone file, at most 262,144 bytes. $ORIGIN (default: the zone),
+	// $TTL and $GENERATE are read; $INCLUDE is refused.
+	ZoneFile []byte `protobuf:"bytes,2,opt,name=zone_file,json=zoneFile,proto3" json:"zone_file,omitempty"`
+	// Proxy the imported records that can be proxied, unless a record's
+	// cf-proxied tag says otherwise. Default (unset): false.
+	Proxied *bool `protobuf:"varint,3,opt,name=proxied,proto3,oneof" json:"proxied,omitempty"`
+	// Idempotency key, as on the other writes.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportRecordsRequest) Reset() {
+	*x = ImportRecordsRequest{}
+	mi := &file_dns_v1_record_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportRecordsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportRecordsRequest) ProtoMessage() {}
+
+func (x *ImportRecordsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_record_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportRecordsRequest.ProtoReflect.Descriptor instead.
+func (*ImportRecordsRequest) Descriptor() ([]byte, []int) {
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ImportRecordsRequest) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *ImportRecordsRequest) GetZoneFile() []byte {
+	if x != nil {
+		return x.ZoneFile
+	}
+	return nil
+}
+
+func (x *ImportRecordsRequest) GetProxied() bool {
+	if x != nil && x.Proxied != nil {
+		return *x.Proxied
+	}
+	return false
+}
+
+func (x *ImportRecordsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type ImportRecordsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Records added.
+	RecsAdded int32 `protobuf:"varint,1,opt,name=recs_added,json=recsAdded,proto3" json:"recs_added,omitempty"`
+	// Records read from the file (SOA and the apex NS skipped, see docs).
+	TotalRecordsParsed int32 `protobuf:"varint,2,opt,name=total_records_parsed,json=totalRecordsParsed,proto3" json:"total_records_parsed,omitempty"`
+	// Records of the file not imported, each with the reason (the SOA, the
+	// apex NS records).
+	Skipped       []*SkippedRecord `protobuf:"bytes,3,rep,name=skipped,proto3" json:"skipped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportRecordsResponse) Reset() {
+	*x = ImportRecordsResponse{}
+	mi := &file_dns_v1_record_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportRecordsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportRecordsResponse) ProtoMessage() {}
+
+func (x *ImportRecordsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_record_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportRecordsResponse.ProtoReflect.Descriptor instead.
+func (*ImportRecordsResponse) Descriptor() ([]byte, []int) {
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ImportRecordsResponse) GetRecsAdded() int32 {
+	if x != nil {
+		return x.RecsAdded
+	}
+	return 0
+}
+
+func (x *ImportRecordsResponse) GetTotalRecordsParsed() int32 {
+	if x != nil {
+		return x.TotalRecordsParsed
+	}
+	return 0
+}
+
+func (x *ImportRecordsResponse) GetSkipped() []*SkippedRecord {
+	if x != nil {
+		return x.Skipped
+	}
+	return nil
+}
+
+type SkippedRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Line          int32                  `protobuf:"varint,1,opt,name=line,proto3" json:"line,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SkippedRecord) Reset() {
+	*x = SkippedRecord{}
+	mi := &file_dns_v1_record_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SkippedRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SkippedRecord) ProtoMessage() {}
+
+func (x *SkippedRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_record_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SkippedRecord.ProtoReflect.Descriptor instead.
+func (*SkippedRecord) Descriptor() ([]byte, []int) {
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *SkippedRecord) GetLine() int32 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *SkippedRecord) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type ExportRecordsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId        string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportRecordsRequest) Reset() {
+	*x = ExportRecordsRequest{}
+	mi := &file_dns_v1_record_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportRecordsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportRecordsRequest) ProtoMessage() {}
+
+func (x *ExportRecordsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_record_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportRecordsRequest.ProtoReflect.Descriptor instead.
+func (*ExportRecordsRequest) Descriptor() ([]byte, []int) {
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ExportRecordsRequest) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+type ExportRecordsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A BIND zone file: $ORIGIN, the zone's SOA and apex NS as the edges
+	// serve them (a zone file needs both; ImportRecords skips them), then
+	// every record with its comment and tags in the cf_tags= grammar.
+	ZoneFile      []byte `protobuf:"bytes,1,opt,name=zone_file,json=zoneFile,proto3" json:"zone_file,omitempty"`
+	RecordCount   int32  `protobuf:"varint,2,opt,name=record_count,json=recordCount,proto3" json:"record_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportRecordsResponse) Reset() {
+	*x = ExportRecordsResponse{}
+	mi := &file_dns_v1_record_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportRecordsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportRecordsResponse) ProtoMessage() {}
+
+func (x *ExportRecordsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_record_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportRecordsResponse.ProtoReflect.Descriptor instead.
+func (*ExportRecordsResponse) Descriptor() ([]byte, []int) {
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ExportRecordsResponse) GetZoneFile() []byte {
+	if x != nil {
+		return x.ZoneFile
+	}
+	return nil
+}
+
+func (x *ExportRecordsResponse) GetRecordCount() int32 {
+	if x != nil {
+		return x.RecordCount
+	}
+	return 0
+}
+
+type SetRecordManagedByRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId   string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	RecordId string                 `protobuf:"bytes,2,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	// One of the products listed at RecordMeta.managed_by; empty clears.
+	ManagedBy     string `protobuf:"bytes,3,opt,name=managed_by,json=managedBy,proto3" json:"managed_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetRecordManagedByRequest) Reset() {
+	*x = SetRecordManagedByRequest{}
+	mi := &file_dns_v1_record_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRecordManagedByRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRecordManagedByRequest) ProtoMessage() {}
+
+func (x *SetRecordManagedByRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_record_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRecordManagedByRequest.ProtoReflect.Descriptor instead.
+func (*SetRecordManagedByRequest) Descriptor() ([]byte, []int) {
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *SetRecordManagedByRequest) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *SetRecordManagedByRequest) GetRecordId() string {
+	if x != nil {
+		return x.RecordId
+	}
+	return ""
+}
+
+func (x *SetRecordManagedByRequest) GetManagedBy() string {
+	if x != nil {
+		return x.ManagedBy
+	}
+	return ""
+}
+
+type SetRecordManagedByResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Record        *Record                `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetRecordManagedByResponse) Reset() {
+	*x = SetRecordManagedByResponse{}
+	mi := &file_dns_v1_record_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRecordManagedByResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRecordManagedByResponse) ProtoMessage() {}
+
+func (x *SetRecordManagedByResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_record_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRecordManagedByResponse.ProtoReflect.Descriptor instead.
+func (*SetRecordManagedByResponse) Descriptor() ([]byte, []int) {
+	return file_dns_v1_record_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *SetRecordManagedByResponse) GetRecord() *Record {
+	if x != nil {
+		return x.Record
 	}
 	return nil
 }
@@ -2433,7 +3190,7 @@ const file_dns_v1_record_proto_rawDesc = "" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x1b\n" +
 	"\trecord_id\x18\x02 \x01(\tR\brecordId\";\n" +
 	"\x11GetRecordResponse\x12&\n" +
-	"\x06record\x18\x01 \x01(\v2\x0e.dns.v1.RecordR\x06record\"\xd6\x01\n" +
+	"\x06record\x18\x01 \x01(\v2\x0e.dns.v1.RecordR\x06record\"\xb7\x04\n" +
 	"\x12ListRecordsRequest\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -2442,9 +3199,38 @@ const file_dns_v1_record_proto_rawDesc = "" +
 	"\aproxied\x18\x05 \x01(\bH\x00R\aproxied\x88\x01\x01\x12\x1b\n" +
 	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\a \x01(\tR\tpageTokenB\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\x123\n" +
+	"\vname_filter\x18\b \x01(\v2\x12.dns.v1.TextFilterR\n" +
+	"nameFilter\x129\n" +
+	"\x0econtent_filter\x18\t \x01(\v2\x12.dns.v1.TextFilterR\rcontentFilter\x12,\n" +
+	"\acomment\x18\n" +
+	" \x01(\v2\x12.dns.v1.TextFilterR\acomment\x12%\n" +
+	"\x04tags\x18\v \x03(\v2\x11.dns.v1.TagFilterR\x04tags\x12#\n" +
+	"\x05match\x18\f \x01(\x0e2\r.dns.v1.MatchR\x05match\x12*\n" +
+	"\ttag_match\x18\r \x01(\x0e2\r.dns.v1.MatchR\btagMatch\x12)\n" +
+	"\x05order\x18\x0e \x01(\x0e2\x13.dns.v1.RecordOrderR\x05order\x12\x1e\n" +
 	"\n" +
-	"\b_proxied\"g\n" +
+	"descending\x18\x0f \x01(\bR\n" +
+	"descendingB\n" +
+	"\n" +
+	"\b_proxied\"\xae\x01\n" +
+	"\n" +
+	"TextFilter\x12\x14\n" +
+	"\x05exact\x18\x01 \x01(\tR\x05exact\x12\x1a\n" +
+	"\bcontains\x18\x02 \x01(\tR\bcontains\x12\x1f\n" +
+	"\vstarts_with\x18\x03 \x01(\tR\n" +
+	"startsWith\x12\x1b\n" +
+	"\tends_with\x18\x04 \x01(\tR\bendsWith\x12\x18\n" +
+	"\apresent\x18\x05 \x01(\bR\apresent\x12\x16\n" +
+	"\x06absent\x18\x06 \x01(\bR\x06absent\"\xad\x01\n" +
+	"\tTagFilter\x12\x18\n" +
+	"\apresent\x18\x01 \x01(\tR\apresent\x12\x16\n" +
+	"\x06absent\x18\x02 \x01(\tR\x06absent\x12\x14\n" +
+	"\x05exact\x18\x03 \x01(\tR\x05exact\x12\x1a\n" +
+	"\bcontains\x18\x04 \x01(\tR\bcontains\x12\x1f\n" +
+	"\vstarts_with\x18\x05 \x01(\tR\n" +
+	"startsWith\x12\x1b\n" +
+	"\tends_with\x18\x06 \x01(\tR\bendsWith\"g\n" +
 	"\x13ListRecordsResponse\x12(\n" +
 	"\arecords\x18\x01 \x03(\v2\x0e.dns.v1.RecordR\arecords\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x92\x01\n" +
@@ -2493,7 +3279,46 @@ const file_dns_v1_record_proto_rawDesc = "" +
 	"\adeleted\x18\x01 \x03(\tR\adeleted\x12(\n" +
 	"\apatched\x18\x02 \x03(\v2\x0e.dns.v1.RecordR\apatched\x12 \n" +
 	"\x03put\x18\x03 \x03(\v2\x0e.dns.v1.RecordR\x03put\x12&\n" +
-	"\x06posted\x18\x04 \x03(\v2\x0e.dns.v1.RecordR\x06posted2\x8d\x04\n" +
+	"\x06posted\x18\x04 \x03(\v2\x0e.dns.v1.RecordR\x06posted\"\x96\x01\n" +
+	"\x14ImportRecordsRequest\x12\x17\n" +
+	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x1b\n" +
+	"\tzone_file\x18\x02 \x01(\fR\bzoneFile\x12\x1d\n" +
+	"\aproxied\x18\x03 \x01(\bH\x00R\aproxied\x88\x01\x01\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestIdB\n" +
+	"\n" +
+	"\b_proxied\"\x99\x01\n" +
+	"\x15ImportRecordsResponse\x12\x1d\n" +
+	"\n" +
+	"recs_added\x18\x01 \x01(\x05R\trecsAdded\x120\n" +
+	"\x14total_records_parsed\x18\x02 \x01(\x05R\x12totalRecordsParsed\x12/\n" +
+	"\askipped\x18\x03 \x03(\v2\x15.dns.v1.SkippedRecordR\askipped\";\n" +
+	"\rSkippedRecord\x12\x12\n" +
+	"\x04line\x18\x01 \x01(\x05R\x04line\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"/\n" +
+	"\x14ExportRecordsRequest\x12\x17\n" +
+	"\azone_id\x18\x01 \x01(\tR\x06zoneId\"W\n" +
+	"\x15ExportRecordsResponse\x12\x1b\n" +
+	"\tzone_file\x18\x01 \x01(\fR\bzoneFile\x12!\n" +
+	"\frecord_count\x18\x02 \x01(\x05R\vrecordCount\"p\n" +
+	"\x19SetRecordManagedByRequest\x12\x17\n" +
+	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x1b\n" +
+	"\trecord_id\x18\x02 \x01(\tR\brecordId\x12\x1d\n" +
+	"\n" +
+	"managed_by\x18\x03 \x01(\tR\tmanagedBy\"D\n" +
+	"\x1aSetRecordManagedByResponse\x12&\n" +
+	"\x06record\x18\x01 \x01(\v2\x0e.dns.v1.RecordR\x06record*<\n" +
+	"\x05Match\x12\x15\n" +
+	"\x11MATCH_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tMATCH_ALL\x10\x01\x12\r\n" +
+	"\tMATCH_ANY\x10\x02*\xa3\x01\n" +
+	"\vRecordOrder\x12\x1c\n" +
+	"\x18RECORD_ORDER_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11RECORD_ORDER_NAME\x10\x01\x12\x15\n" +
+	"\x11RECORD_ORDER_TYPE\x10\x02\x12\x18\n" +
+	"\x14RECORD_ORDER_CONTENT\x10\x03\x12\x14\n" +
+	"\x10RECORD_ORDER_TTL\x10\x04\x12\x18\n" +
+	"\x14RECORD_ORDER_PROXIED\x10\x052\x86\x06\n" +
 	"\rRecordService\x12I\n" +
 	"\fCreateRecord\x12\x1b.dns.v1.CreateRecordRequest\x1a\x1c.dns.v1.CreateRecordResponse\x12@\n" +
 	"\tGetRecord\x12\x18.dns.v1.GetRecordRequest\x1a\x19.dns.v1.GetRecordResponse\x12F\n" +
@@ -2501,7 +3326,10 @@ const file_dns_v1_record_proto_rawDesc = "" +
 	"\fUpdateRecord\x12\x1b.dns.v1.UpdateRecordRequest\x1a\x1c.dns.v1.UpdateRecordResponse\x12F\n" +
 	"\vPatchRecord\x12\x1a.dns.v1.PatchRecordRequest\x1a\x1b.dns.v1.PatchRecordResponse\x12I\n" +
 	"\fDeleteRecord\x12\x1b.dns.v1.DeleteRecordRequest\x1a\x1c.dns.v1.DeleteRecordResponse\x12I\n" +
-	"\fBatchRecords\x12\x1b.dns.v1.BatchRecordsRequest\x1a\x1c.dns.v1.BatchRecordsResponseB1Z/github.com/zonegrid/zonegrid/proto/dns/v1;dnsv1b\x06proto3"
+	"\fBatchRecords\x12\x1b.dns.v1.BatchRecordsRequest\x1a\x1c.dns.v1.BatchRecordsResponse\x12L\n" +
+	"\rImportRecords\x12\x1c.dns.v1.ImportRecordsRequest\x1a\x1d.dns.v1.ImportRecordsResponse\x12L\n" +
+	"\rExportRecords\x12\x1c.dns.v1.ExportRecordsRequest\x1a\x1d.dns.v1.ExportRecordsResponse\x12[\n" +
+	"\x12SetRecordManagedBy\x12!.dns.v1.SetRecordManagedByRequest\x1a\".dns.v1.SetRecordManagedByResponseB1Z/github.com/zonegrid/zonegrid/proto/dns/v1;dnsv1b\x06proto3"
 
 var (
 	file_dns_v1_record_proto_rawDescOnce sync.Once
@@ -2515,97 +3343,124 @@ func file_dns_v1_record_proto_rawDescGZIP() []byte {
 	return file_dns_v1_record_proto_rawDescData
 }
 
-var file_dns_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_dns_v1_record_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_dns_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_dns_v1_record_proto_goTypes = []any{
-	(*Record)(nil),                // 0: dns.v1.Record
-	(*RecordSettings)(nil),        // 1: dns.v1.RecordSettings
-	(*RecordMeta)(nil),            // 2: dns.v1.RecordMeta
-	(*RecordData)(nil),            // 3: dns.v1.RecordData
-	(*CAAData)(nil),               // 4: dns.v1.CAAData
-	(*SRVData)(nil),               // 5: dns.v1.SRVData
-	(*TLSAData)(nil),              // 6: dns.v1.TLSAData
-	(*SSHFPData)(nil),             // 7: dns.v1.SSHFPData
-	(*SVCBData)(nil),              // 8: dns.v1.SVCBData
-	(*URIData)(nil),               // 9: dns.v1.URIData
-	(*NAPTRData)(nil),             // 10: dns.v1.NAPTRData
-	(*CERTData)(nil),              // 11: dns.v1.CERTData
-	(*DNSKEYData)(nil),            // 12: dns.v1.DNSKEYData
-	(*DSData)(nil),                // 13: dns.v1.DSData
-	(*LOCData)(nil),               // 14: dns.v1.LOCData
-	(*CreateRecordRequest)(nil),   // 15: dns.v1.CreateRecordRequest
-	(*CreateRecordResponse)(nil),  // 16: dns.v1.CreateRecordResponse
-	(*GetRecordRequest)(nil),      // 17: dns.v1.GetRecordRequest
-	(*GetRecordResponse)(nil),     // 18: dns.v1.GetRecordResponse
-	(*ListRecordsRequest)(nil),    // 19: dns.v1.ListRecordsRequest
-	(*ListRecordsResponse)(nil),   // 20: dns.v1.ListRecordsResponse
-	(*UpdateRecordRequest)(nil),   // 21: dns.v1.UpdateRecordRequest
-	(*UpdateRecordResponse)(nil),  // 22: dns.v1.UpdateRecordResponse
-	(*PatchRecordRequest)(nil),    // 23: dns.v1.PatchRecordRequest
-	(*PatchRecordResponse)(nil),   // 24: dns.v1.PatchRecordResponse
-	(*DeleteRecordRequest)(nil),   // 25: dns.v1.DeleteRecordRequest
-	(*DeleteRecordResponse)(nil),  // 26: dns.v1.DeleteRecordResponse
-	(*RecordPatch)(nil),           // 27: dns.v1.RecordPatch
-	(*RecordPut)(nil),             // 28: dns.v1.RecordPut
-	(*BatchRecordsRequest)(nil),   // 29: dns.v1.BatchRecordsRequest
-	(*BatchRecordsResponse)(nil),  // 30: dns.v1.BatchRecordsResponse
-	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil), // 32: google.protobuf.FieldMask
+	(Match)(0),                         // 0: dns.v1.Match
+	(RecordOrder)(0),                   // 1: dns.v1.RecordOrder
+	(*Record)(nil),                     // 2: dns.v1.Record
+	(*RecordSettings)(nil),             // 3: dns.v1.RecordSettings
+	(*RecordMeta)(nil),                 // 4: dns.v1.RecordMeta
+	(*RecordData)(nil),                 // 5: dns.v1.RecordData
+	(*CAAData)(nil),                    // 6: dns.v1.CAAData
+	(*SRVData)(nil),                    // 7: dns.v1.SRVData
+	(*TLSAData)(nil),                   // 8: dns.v1.TLSAData
+	(*SSHFPData)(nil),                  // 9: dns.v1.SSHFPData
+	(*SVCBData)(nil),                   // 10: dns.v1.SVCBData
+	(*URIData)(nil),                    // 11: dns.v1.URIData
+	(*NAPTRData)(nil),                  // 12: dns.v1.NAPTRData
+	(*CERTData)(nil),                   // 13: dns.v1.CERTData
+	(*DNSKEYData)(nil),                 // 14: dns.v1.DNSKEYData
+	(*DSData)(nil),                     // 15: dns.v1.DSData
+	(*LOCData)(nil),                    // 16: dns.v1.LOCData
+	(*CreateRecordRequest)(nil),        // 17: dns.v1.CreateRecordRequest
+	(*CreateRecordResponse)(nil),       // 18: dns.v1.CreateRecordResponse
+	(*GetRecordRequest)(nil),           // 19: dns.v1.GetRecordRequest
+	(*GetRecordResponse)(nil),          // 20: dns.v1.GetRecordResponse
+	(*ListRecordsRequest)(nil),         // 21: dns.v1.ListRecordsRequest
+	(*TextFilter)(nil),                 // 22: dns.v1.TextFilter
+	(*TagFilter)(nil),                  // 23: dns.v1.TagFilter
+	(*ListRecordsResponse)(nil),        // 24: dns.v1.ListRecordsResponse
+	(*UpdateRecordRequest)(nil),        // 25: dns.v1.UpdateRecordRequest
+	(*UpdateRecordResponse)(nil),       // 26: dns.v1.UpdateRecordResponse
+	(*PatchRecordRequest)(nil),         // 27: dns.v1.PatchRecordRequest
+	(*PatchRecordResponse)(nil),        // 28: dns.v1.PatchRecordResponse
+	(*DeleteRecordRequest)(nil),        // 29: dns.v1.DeleteRecordRequest
+	(*DeleteRecordResponse)(nil),       // 30: dns.v1.DeleteRecordResponse
+	(*RecordPatch)(nil),                // 31: dns.v1.RecordPatch
+	(*RecordPut)(nil),                  // 32: dns.v1.RecordPut
+	(*BatchRecordsRequest)(nil),        // 33: dns.v1.BatchRecordsRequest
+	(*BatchRecordsResponse)(nil),       // 34: dns.v1.BatchRecordsResponse
+	(*ImportRecordsRequest)(nil),       // 35: dns.v1.ImportRecordsRequest
+	(*ImportRecordsResponse)(nil),      // 36: dns.v1.ImportRecordsResponse
+	(*SkippedRecord)(nil),              // 37: dns.v1.SkippedRecord
+	(*ExportRecordsRequest)(nil),       // 38: dns.v1.ExportRecordsRequest
+	(*ExportRecordsResponse)(nil),      // 39: dns.v1.ExportRecordsResponse
+	(*SetRecordManagedByRequest)(nil),  // 40: dns.v1.SetRecordManagedByRequest
+	(*SetRecordManagedByResponse)(nil), // 41: dns.v1.SetRecordManagedByResponse
+	(*timestamppb.Timestamp)(nil),      // 42: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 43: google.protobuf.FieldMask
 }
 var file_dns_v1_record_proto_depIdxs = []int32{
-	3,  // 0: dns.v1.Record.data:type_name -> dns.v1.RecordData
-	1,  // 1: dns.v1.Record.settings:type_name -> dns.v1.RecordSettings
-	2,  // 2: dns.v1.Record.meta:type_name -> dns.v1.RecordMeta
-	31, // 3: dns.v1.Record.created_on:type_name -> google.protobuf.Timestamp
-	31, // 4: dns.v1.Record.modified_on:type_name -> google.protobuf.Timestamp
-	4,  // 5: dns.v1.RecordData.caa:type_name -> dns.v1.CAAData
-	5,  // 6: dns.v1.RecordData.srv:type_name -> dns.v1.SRVData
-	6,  // 7: dns.v1.RecordData.tlsa:type_name -> dns.v1.TLSAData
-	6,  // 8: dns.v1.RecordData.smimea:type_name -> dns.v1.TLSAData
-	7,  // 9: dns.v1.RecordData.sshfp:type_name -> dns.v1.SSHFPData
-	8,  // 10: dns.v1.RecordData.svcb:type_name -> dns.v1.SVCBData
-	9,  // 11: dns.v1.RecordData.uri:type_name -> dns.v1.URIData
-	10, // 12: dns.v1.RecordData.naptr:type_name -> dns.v1.NAPTRData
-	11, // 13: dns.v1.RecordData.cert:type_name -> dns.v1.CERTData
-	12, // 14: dns.v1.RecordData.dnskey:type_name -> dns.v1.DNSKEYData
-	13, // 15: dns.v1.RecordData.ds:type_name -> dns.v1.DSData
-	14, // 16: dns.v1.RecordData.loc:type_name -> dns.v1.LOCData
-	0,  // 17: dns.v1.CreateRecordRequest.record:type_name -> dns.v1.Record
-	0,  // 18: dns.v1.CreateRecordResponse.record:type_name -> dns.v1.Record
-	0,  // 19: dns.v1.GetRecordResponse.record:type_name -> dns.v1.Record
-	0,  // 20: dns.v1.ListRecordsResponse.records:type_name -> dns.v1.Record
-	0,  // 21: dns.v1.UpdateRecordRequest.record:type_name -> dns.v1.Record
-	0,  // 22: dns.v1.UpdateRecordResponse.record:type_name -> dns.v1.Record
-	0,  // 23: dns.v1.PatchRecordRequest.record:type_name -> dns.v1.Record
-	32, // 24: dns.v1.PatchRecordRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 25: dns.v1.PatchRecordResponse.record:type_name -> dns.v1.Record
-	0,  // 26: dns.v1.RecordPatch.record:type_name -> dns.v1.Record
-	32, // 27: dns.v1.RecordPatch.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 28: dns.v1.RecordPut.record:type_name -> dns.v1.Record
-	27, // 29: dns.v1.BatchRecordsRequest.patches:type_name -> dns.v1.RecordPatch
-	28, // 30: dns.v1.BatchRecordsRequest.puts:type_name -> dns.v1.RecordPut
-	0,  // 31: dns.v1.BatchRecordsRequest.posts:type_name -> dns.v1.Record
-	0,  // 32: dns.v1.BatchRecordsResponse.patched:type_name -> dns.v1.Record
-	0,  // 33: dns.v1.BatchRecordsResponse.put:type_name -> dns.v1.Record
-	0,  // 34: dns.v1.BatchRecordsResponse.posted:type_name -> dns.v1.Record
-	15, // 35: dns.v1.RecordService.CreateRecord:input_type -> dns.v1.CreateRecordRequest
-	17, // 36: dns.v1.RecordService.GetRecord:input_type -> dns.v1.GetRecordRequest
-	19, // 37: dns.v1.RecordService.ListRecords:input_type -> dns.v1.ListRecordsRequest
-	21, // 38: dns.v1.RecordService.UpdateRecord:input_type -> dns.v1.UpdateRecordRequest
-	23, // 39: dns.v1.RecordService.PatchRecord:input_type -> dns.v1.PatchRecordRequest
-	25, // 40: dns.v1.RecordService.DeleteRecord:input_type -> dns.v1.DeleteRecordRequest
-	29, // 41: dns.v1.RecordService.BatchRecords:input_type -> dns.v1.BatchRecordsRequest
-	16, // 42: dns.v1.RecordService.CreateRecord:output_type -> dns.v1.CreateRecordResponse
-	18, // 43: dns.v1.RecordService.GetRecord:output_type -> dns.v1.GetRecordResponse
-	20, // 44: dns.v1.RecordService.ListRecords:output_type -> dns.v1.ListRecordsResponse
-	22, // 45: dns.v1.RecordService.UpdateRecord:output_type -> dns.v1.UpdateRecordResponse
-	24, // 46: dns.v1.RecordService.PatchRecord:output_type -> dns.v1.PatchRecordResponse
-	26, // 47: dns.v1.RecordService.DeleteRecord:output_type -> dns.v1.DeleteRecordResponse
-	30, // 48: dns.v1.RecordService.BatchRecords:output_type -> dns.v1.BatchRecordsResponse
-	42, // [42:49] is the sub-list for method output_type
-	35, // [35:42] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	5,  // 0: dns.v1.Record.data:type_name -> dns.v1.RecordData
+	3,  // 1: dns.v1.Record.settings:type_name -> dns.v1.RecordSettings
+	4,  // 2: dns.v1.Record.meta:type_name -> dns.v1.RecordMeta
+	42, // 3: dns.v1.Record.created_on:type_name -> google.protobuf.Timestamp
+	42, // 4: dns.v1.Record.modified_on:type_name -> google.protobuf.Timestamp
+	6,  // 5: dns.v1.RecordData.caa:type_name -> dns.v1.CAAData
+	7,  // 6: dns.v1.RecordData.srv:type_name -> dns.v1.SRVData
+	8,  // 7: dns.v1.RecordData.tlsa:type_name -> dns.v1.TLSAData
+	8,  // 8: dns.v1.RecordData.smimea:type_name -> dns.v1.TLSAData
+	9,  // 9: dns.v1.RecordData.sshfp:type_name -> dns.v1.SSHFPData
+	10, // 10: dns.v1.RecordData.svcb:type_name -> dns.v1.SVCBData
+	11, // 11: dns.v1.RecordData.uri:type_name -> dns.v1.URIData
+	12, // 12: dns.v1.RecordData.naptr:type_name -> dns.v1.NAPTRData
+	13, // 13: dns.v1.RecordData.cert:type_name -> dns.v1.CERTData
+	14, // 14: dns.v1.RecordData.dnskey:type_name -> dns.v1.DNSKEYData
+	15, // 15: dns.v1.RecordData.ds:type_name -> dns.v1.DSData
+	16, // 16: dns.v1.RecordData.loc:type_name -> dns.v1.LOCData
+	2,  // 17: dns.v1.CreateRecordRequest.record:type_name -> dns.v1.Record
+	2,  // 18: dns.v1.CreateRecordResponse.record:type_name -> dns.v1.Record
+	2,  // 19: dns.v1.GetRecordResponse.record:type_name -> dns.v1.Record
+	22, // 20: dns.v1.ListRecordsRequest.name_filter:type_name -> dns.v1.TextFilter
+	22, // 21: dns.v1.ListRecordsRequest.content_filter:type_name -> dns.v1.TextFilter
+	22, // 22: dns.v1.ListRecordsRequest.comment:type_name -> dns.v1.TextFilter
+	23, // 23: dns.v1.ListRecordsRequest.tags:type_name -> dns.v1.TagFilter
+	0,  // 24: dns.v1.ListRecordsRequest.match:type_name -> dns.v1.Match
+	0,  // 25: dns.v1.ListRecordsRequest.tag_match:type_name -> dns.v1.Match
+	1,  // 26: dns.v1.ListRecordsRequest.order:type_name -> dns.v1.RecordOrder
+	2,  // 27: dns.v1.ListRecordsResponse.records:type_name -> dns.v1.Record
+	2,  // 28: dns.v1.UpdateRecordRequest.record:type_name -> dns.v1.Record
+	2,  // 29: dns.v1.UpdateRecordResponse.record:type_name -> dns.v1.Record
+	2,  // 30: dns.v1.PatchRecordRequest.record:type_name -> dns.v1.Record
+	43, // 31: dns.v1.PatchRecordRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 32: dns.v1.PatchRecordResponse.record:type_name -> dns.v1.Record
+	2,  // 33: dns.v1.RecordPatch.record:type_name -> dns.v1.Record
+	43, // 34: dns.v1.RecordPatch.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 35: dns.v1.RecordPut.record:type_name -> dns.v1.Record
+	31, // 36: dns.v1.BatchRecordsRequest.patches:type_name -> dns.v1.RecordPatch
+	32, // 37: dns.v1.BatchRecordsRequest.puts:type_name -> dns.v1.RecordPut
+	2,  // 38: dns.v1.BatchRecordsRequest.posts:type_name -> dns.v1.Record
+	2,  // 39: dns.v1.BatchRecordsResponse.patched:type_name -> dns.v1.Record
+	2,  // 40: dns.v1.BatchRecordsResponse.put:type_name -> dns.v1.Record
+	2,  // 41: dns.v1.BatchRecordsResponse.posted:type_name -> dns.v1.Record
+	37, // 42: dns.v1.ImportRecordsResponse.skipped:type_name -> dns.v1.SkippedRecord
+	2,  // 43: dns.v1.SetRecordManagedByResponse.record:type_name -> dns.v1.Record
+	17, // 44: dns.v1.RecordService.CreateRecord:input_type -> dns.v1.CreateRecordRequest
+	19, // 45: dns.v1.RecordService.GetRecord:input_type -> dns.v1.GetRecordRequest
+	21, // 46: dns.v1.RecordService.ListRecords:input_type -> dns.v1.ListRecordsRequest
+	25, // 47: dns.v1.RecordService.UpdateRecord:input_type -> dns.v1.UpdateRecordRequest
+	27, // 48: dns.v1.RecordService.PatchRecord:input_type -> dns.v1.PatchRecordRequest
+	29, // 49: dns.v1.RecordService.DeleteRecord:input_type -> dns.v1.DeleteRecordRequest
+	33, // 50: dns.v1.RecordService.BatchRecords:input_type -> dns.v1.BatchRecordsRequest
+	35, // 51: dns.v1.RecordService.ImportRecords:input_type -> dns.v1.ImportRecordsRequest
+	38, // 52: dns.v1.RecordService.ExportRecords:input_type -> dns.v1.ExportRecordsRequest
+	40, // 53: dns.v1.RecordService.SetRecordManagedBy:input_type -> dns.v1.SetRecordManagedByRequest
+	18, // 54: dns.v1.RecordService.CreateRecord:output_type -> dns.v1.CreateRecordResponse
+	20, // 55: dns.v1.RecordService.GetRecord:output_type -> dns.v1.GetRecordResponse
+	24, // 56: dns.v1.RecordService.ListRecords:output_type -> dns.v1.ListRecordsResponse
+	26, // 57: dns.v1.RecordService.UpdateRecord:output_type -> dns.v1.UpdateRecordResponse
+	28, // 58: dns.v1.RecordService.PatchRecord:output_type -> dns.v1.PatchRecordResponse
+	30, // 59: dns.v1.RecordService.DeleteRecord:output_type -> dns.v1.DeleteRecordResponse
+	34, // 60: dns.v1.RecordService.BatchRecords:output_type -> dns.v1.BatchRecordsResponse
+	36, // 61: dns.v1.RecordService.ImportRecords:output_type -> dns.v1.ImportRecordsResponse
+	39, // 62: dns.v1.RecordService.ExportRecords:output_type -> dns.v1.ExportRecordsResponse
+	41, // 63: dns.v1.RecordService.SetRecordManagedBy:output_type -> dns.v1.SetRecordManagedByResponse
+	54, // [54:64] is the sub-list for method output_type
+	44, // [44:54] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_dns_v1_record_proto_init() }
@@ -2628,18 +3483,20 @@ func file_dns_v1_record_proto_init() {
 		(*RecordData_Loc)(nil),
 	}
 	file_dns_v1_record_proto_msgTypes[19].OneofWrappers = []any{}
+	file_dns_v1_record_proto_msgTypes[33].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dns_v1_record_proto_rawDesc), len(file_dns_v1_record_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   31,
+			NumEnums:      2,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_dns_v1_record_proto_goTypes,
 		DependencyIndexes: file_dns_v1_record_proto_depIdxs,
+		EnumInfos:         file_dns_v1_record_proto_enumTypes,
 		MessageInfos:      file_dns_v1_record_proto_msgTypes,
 	}.Build()
 	File_dns_v1_record_proto = out.File

@@ -19,13 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RecordService_CreateRecord_FullMethodName = "/dns.v1.RecordService/CreateRecord"
-	RecordService_GetRecord_FullMethodName    = "/dns.v1.RecordService/GetRecord"
-	RecordService_ListRecords_FullMethodName  = "/dns.v1.RecordService/ListRecords"
-	RecordService_UpdateRecord_FullMethodName = "/dns.v1.RecordService/UpdateRecord"
-	RecordService_PatchRecord_FullMethodName  = "/dns.v1.RecordService/PatchRecord"
-	RecordService_DeleteRecord_FullMethodName = "/dns.v1.RecordService/DeleteRecord"
-	RecordService_BatchRecords_FullMethodName = "/dns.v1.RecordService/BatchRecords"
+	RecordService_CreateRecord_FullMethodName       = "/dns.v1.RecordService/CreateRecord"
+	RecordService_GetRecord_FullMethodName          = "/dns.v1.RecordService/GetRecord"
+	RecordService_ListRecords_FullMethodName        = "/dns.v1.RecordService/ListRecords"
+	RecordService_UpdateRecord_FullMethodName       = "/dns.v1.RecordService/UpdateRecord"
+	RecordService_PatchRecord_FullMethodName        = "/dns.v1.RecordService/PatchRecord"
+	RecordService_DeleteRecord_FullMethodName       = "/dns.v1.RecordService/DeleteRecord"
+	RecordService_BatchRecords_FullMethodName       = "/dns.v1.RecordService/BatchRecords"
+	RecordService_ImportRecords_FullMethodName      = "/dns.v1.RecordService/ImportRecords"
+	RecordService_ExportRecords_FullMethodName      = "/dns.v1.RecordService/ExportRecords"
+	RecordService_SetRecordManagedBy_FullMethodName = "/dns.v1.RecordService/SetRecordManagedBy"
 )
 
 // RecordServiceClient is the client API for RecordService service.
@@ -46,6 +49,16 @@ type RecordServiceClient interface {
 	// BatchRecords applies deletes, patches, puts and posts, in that order, in
 	// one transaction: all of them or none.
 	BatchRecords(ctx context.Context, in *BatchRecordsRequest, opts ...grpc.CallOption) (*BatchRecordsResponse, error)
+	// ImportRecords adds the records of a BIND zone file (at most 256 KiB) as
+	// one atomic change: all of them or, when any line is bad, none, with
+	// every bad line reported.
+	ImportRecords(ctx context.Context, in *ImportRecordsRequest, opts ...grpc.CallOption) (*ImportRecordsResponse, error)
+	// ExportRecords writes the zone's records as a BIND zone file, comments
+	// and tags in the cf_tags= grammar, that ImportRecords reads back.
+	ExportRecords(ctx context.Context, in *ExportRecordsRequest, opts ...grpc.CallOption) (*ExportRecordsResponse, error)
+	// SetRecordManagedBy marks a record as managed by a platform product
+	// (or clears the mark). Operator only: users see managed_by read-only.
+	SetRecordManagedBy(ctx context.Context, in *SetRecordManagedByRequest, opts ...grpc.CallOption) (*SetRecordManagedByResponse, error)
 }
 
 type recordServiceClient struct {
@@ -126,6 +139,36 @@ func (c *recordServiceClient) BatchRecords(ctx context.Context, in *BatchRecords
 	return out, nil
 }
 
+func (c *recordServiceClient) ImportRecords(ctx context.Context, in *ImportRecordsRequest, opts ...grpc.CallOption) (*ImportRecordsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImportRecordsResponse)
+	err := c.cc.Invoke(ctx, RecordService_ImportRecords_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *recordServiceClient) ExportRecords(ctx context.Context, in *ExportRecordsRequest, opts ...grpc.CallOption) (*ExportRecordsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportRecordsResponse)
+	err := c.cc.Invoke(ctx, RecordService_ExportRecords_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *recordServiceClient) SetRecordManagedBy(ctx context.Context, in *SetRecordManagedByRequest, opts ...grpc.CallOption) (*SetRecordManagedByResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetRecordManagedByResponse)
+	err := c.cc.Invoke(ctx, RecordService_SetRecordManagedBy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RecordServiceServer is the server API for RecordService service.
 // All implementations must embed UnimplementedRecordServiceServer
 // for forward compatibility.
@@ -144,6 +187,16 @@ type RecordServiceServer interface {
 	// BatchRecords applies deletes, patches, puts and posts, in that order, in
 	// one transaction: all of them or none.
 	BatchRecords(context.Context, *BatchRecordsRequest) (*BatchRecordsResponse, error)
+	// ImportRecords adds the records of a BIND zone file (at most 256 KiB) as
+	// one atomic change: all of them or, when any line is bad, none, with
+	// every bad line reported.
+	ImportRecords(context.Context, *ImportRecordsRequest) (*ImportRecordsResponse, error)
+	// ExportRecords writes the zone's records as a BIND zone file, comments
+	// and tags in the cf_tags= grammar, that ImportRecords reads back.
+	ExportRecords(context.Context, *ExportRecordsRequest) (*ExportRecordsResponse, error)
+	// SetRecordManagedBy marks a record as managed by a platform product
+	// (or clears the mark). Operator only: users see managed_by read-only.
+	SetRecordManagedBy(context.Context, *SetRecordManagedByRequest) (*SetRecordManagedByResponse, error)
 	mustEmbedUnimplementedRecordServiceServer()
 }
 
@@ -174,6 +227,15 @@ func (UnimplementedRecordServiceServer) DeleteRecord(context.Context, *DeleteRec
 }
 func (UnimplementedRecordServiceServer) BatchRecords(context.Context, *BatchRecordsRequest) (*BatchRecordsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchRecords not implemented")
+}
+func (UnimplementedRecordServiceServer) ImportRecords(context.Context, *ImportRecordsRequest) (*ImportRecordsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ImportRecords not implemented")
+}
+func (UnimplementedRecordServiceServer) ExportRecords(context.Context, *ExportRecordsRequest) (*ExportRecordsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportRecords not implemented")
+}
+func (UnimplementedRecordServiceServer) SetRecordManagedBy(context.Context, *SetRecordManagedByRequest) (*SetRecordManagedByResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetRecordManagedBy not implemented")
 }
 func (UnimplementedRecordServiceServer) mustEmbedUnimplementedRecordServiceServer() {}
 func (UnimplementedRecordServiceServer) testEmbeddedByValue()                       {}
@@ -322,6 +384,60 @@ func _RecordService_BatchRecords_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RecordService_ImportRecords_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportRecordsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordServiceServer).ImportRecords(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordService_ImportRecords_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordServiceServer).ImportRecords(ctx, req.(*ImportRecordsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RecordService_ExportRecords_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportRecordsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordServiceServer).ExportRecords(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordService_ExportRecords_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordServiceServer).ExportRecords(ctx, req.(*ExportRecordsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RecordService_SetRecordManagedBy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetRecordManagedByRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordServiceServer).SetRecordManagedBy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordService_SetRecordManagedBy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordServiceServer).SetRecordManagedBy(ctx, req.(*SetRecordManagedByRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RecordService_ServiceDesc is the grpc.ServiceDesc for RecordService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -356,6 +472,18 @@ var RecordService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchRecords",
 			Handler:    _RecordService_BatchRecords_Handler,
+		},
+		{
+			MethodName: "ImportRecords",
+			Handler:    _RecordService_ImportRecords_Handler,
+		},
+		{
+			MethodName: "ExportRecords",
+			Handler:    _RecordService_ExportRecords_Handler,
+		},
+		{
+			MethodName: "SetRecordManagedBy",
+			Handler:    _RecordService_SetRecordManagedBy_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
