@@ -271,6 +271,10 @@ func matrixRows() map[string]matrixRow {
 			return ignore(recCli(c).BatchRecords(ctx, &dnsv1.BatchRecordsRequest{ZoneId: f.z1,
 				Posts: []*dnsv1.Record{{Name: f.fresh("b"), Type: "A", Content: "192.0.2.3"}}}))
 		}},
+		// Marking records managed is the platform's products' business.
+		dnsv1.RecordService_SetRecordManagedBy_FullMethodName: {onPlatform, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(recCli(c).SetRecordManagedBy(ctx, &dnsv1.SetRecordManagedByRequest{ZoneId: f.z1, RecordId: f.r1, ManagedBy: "workers"}))
+		}},
 		dnsv1.SettingsService_GetZoneSettings_FullMethodName: {onZone, true, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			return ignore(setCli(c).GetZoneSettings(ctx, &dnsv1.GetZoneSettingsRequest{ZoneId: f.z1}))
 		}},
@@ -518,5 +522,13 @@ func TestPlatformMethodsServeTheOperator(t *testing.T) {
 	}
 	if _, err := ten.DeleteTenantNameserver(ctx, &dnsv1.DeleteTenantNameserverRequest{TenantId: "partner", NsName: "ns1.partner.example"}); err != nil {
 		t.Fatalf("operator DeleteTenantNameserver: %v", err)
+	}
+
+	fx := &matrixFixture{t: t, op: operatorConn(t, s)}
+	zid := fx.createZone(ctx, "acme", "managed-records.com")
+	rid := fx.createRecord(ctx, zid)
+	r, err := dnsv1.NewRecordServiceClient(fx.op).SetRecordManagedBy(ctx, &dnsv1.SetRecordManagedByRequest{ZoneId: zid, RecordId: rid, ManagedBy: "tunnel"})
+	if err != nil || r.GetRecord().GetMeta().GetManagedBy() != "tunnel" {
+		t.Fatalf("operator SetRecordManagedBy: %v, %v", r, err)
 	}
 }

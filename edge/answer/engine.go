@@ -36,6 +36,10 @@ type Config struct {
 	// Resolver resolves external flattening targets; nil answers SERVFAIL
 	// for them.
 	Resolver Resolver
+	// TunnelDomain is the platform's tunnel domain: a proxied CNAME to a
+	// name below it keeps its proxied answers under enforce DNS-only (row
+	// E3), whoever created it. Empty: no such domain.
+	TunnelDomain string
 }
 
 // CachedResolver is optionally implemented by a Resolver that can tell,
@@ -79,6 +83,7 @@ type Engine struct {
 	v4, v6   []netip.Addr
 	pick     int
 	resolver Resolver
+	tunnel   string // lower-case, fully qualified; "" for none
 }
 
 // New returns an Engine.
@@ -96,6 +101,7 @@ func New(cfg Config) *Engine {
 		zones: cfg.Zones, accounts: cfg.Accounts,
 		v4: cfg.AnycastIPv4, v6: cfg.AnycastIPv6, pick: cfg.PoolPick,
 		resolver: cfg.Resolver,
+		tunnel:   tunnelDomain(cfg.TunnelDomain),
 	}
 }
 

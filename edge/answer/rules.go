@@ -6,20 +6,23 @@ package answer
 import (
 	"net"
 	"net/netip"
+	"strings"
 
 	"github.com/miekg/dns"
 	"github.com/zonegrid/zonegrid/edge/zonecache"
+	"github.com/zonegrid/zonegrid/pkg/dnsname"
+	"github.com/zonegrid/zonegrid/pkg/managed"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 )
 
 // ProxiedTTL is the TTL of every proxied answer (TTL "Auto").
 const ProxiedTTL = 300
 
-// proxiedSet reports whether set answers as proxied (rows P1, P5, E1, E2):
+// proxiedSet reports whether set answers as proxied (rows P1, P5, E1-E3):
 // it holds a proxied record, the zone is active (a pending, moved or
 // deleted zone answers DNS-only: "an active domain status is a requirement
 // for your application services configurations to be applied"), and either the
-// account does not enforce DNS-only or the record is managed by a product.
+// account does not enforce DNS-only or the set is exempt from it.
 func (e *Engine) proxiedSet(a *call, z *zonecache.Zone, set *zonecache.RRset) bool {
 	if set == nil || !set.Proxied {
 		return false
@@ -27,7 +30,7 @@ func (e *Engine) proxiedSet(a *call, z *zonecache.Zone, set *zonecache.RRset) bo
 	if st := z.Header.GetStatus(); st != snapshot.ZoneStatus_ZONE_STATUS_ACTIVE && st != snapshot.ZoneStatus_ZONE_STATUS_UNSPECIFIED {
 		return false
 	}
-	if set.Managed {
+	if e.exemptFromEnforce(set) {
 		return true
 	}
 	enforce := e.accounts.EnforceDNSOnly(z.Header.GetAccountId())
@@ -38,6 +41,37 @@ func (e *Engine) proxiedSet(a *call, z *zonecache.Zone, set *zonecache.RRset) bo
 		a.info.Cacheable = false
 	}
 	return !enforce
+}
+
+// enforceExempt are the products whose records enforce DNS-only leaves
+// proxied (E2; 002, "Excluded"): R2 custom domains, Spectrum applications,
+// Tunnel, Web3 gateways and Workers custom domains. Load Balancing, records
+// matching a Worker route and the SaaS fallback origin are "Included": they
+// are forced DNS-only like any record (E1).
+var enforceExempt = managed.Of(managed.R2, managed.Spectrum, managed.Tunnel, managed.Web3, managed.Workers)
+
+// exemptFromEnforce reports whether set keeps its proxied answers while the
+// account enforces DNS-only: a record of an exempt product (E2), or a CNAME
+// pointing to a tunnel subdomain (E3: "CNAME records pointing to a tunnel
+// subdomain", recognised by its target, with or without managed_by).
+func (e *Engine) exemptFromEnforce(set *zonecache.RRset) bool {
+	if set.Managed.Any(enforceExempt) {
+		return true
+	}
+	if set.Type != dns.TypeCNAME || e.tunnel == "" || len(set.RRs) == 0 {
+		return false
+	}
+	t := set.RRs[0].(*dns.CNAME).Target
+	return len(t) > len(e.tunnel) && dnsname.IsSubdomain(t, e.tunnel)
+}
+
+// tunnelDomain normalizes the configured tunnel domain.
+func tunnelDomain(d string) string {
+	d = strings.ToLower(strings.TrimSpace(d))
+	if d == "" || d == "." {
+		return ""
+	}
+	return dns.Fqdn(d)
 }
 
 // proxiedName reports whether a node answers address queries from the

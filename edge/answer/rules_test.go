@@ -42,6 +42,17 @@ pc       IN CNAME origin.external.net. ; proxied
 pcf      IN CNAME inzone ; proxied flatten
 inzone   IN A     192.0.2.60
 managed  IN A     198.51.100.5 ; proxied managed=workers
+r2       IN A     198.51.100.11 ; proxied managed=r2
+spectrum IN A     198.51.100.12 ; proxied managed=spectrum
+web3     IN A     198.51.100.13 ; proxied managed=web3
+tunmgd   IN CNAME app.tunnel-origin.example. ; proxied managed=tunnel
+tun      IN CNAME 6ff42ae2-765d.cfargotunnel.com. ; proxied
+tunbare  IN CNAME cfargotunnel.com. ; proxied
+tunfake  IN CNAME x.cfargotunnel.com.evil.example. ; proxied
+lb       IN A     198.51.100.14 ; proxied managed=load_balancing
+route    IN A     198.51.100.15 ; proxied managed=worker_route
+saas     IN A     198.51.100.16 ; proxied managed=saas_fallback
+future   IN A     198.51.100.17 ; proxied managed=a_future_product
 ownhttps IN A     198.51.100.6 ; proxied
 ownhttps IN HTTPS 1 . alpn="h2"
 dnsonly  IN A     192.0.2.7
@@ -96,6 +107,7 @@ func ruleEngine(t *testing.T, env ruleEnv) *Engine {
 		zonetest.Zone(t, h, proxyZone),
 		zonetest.Zone(t, zonetest.Header("served.test.", 1), servedZone))
 	acc.Put(&snapshot.Account{Format: snapshot.FormatVersion, AccountId: "acct-1", Version: 1, EnforceDnsOnly: env.enforce})
+	e.tunnel = tunnelDomain("CFArgoTunnel.com")
 	e.resolver = fakeResolver{
 		"origin.external.net.A":    {rr("origin.external.net. 200 IN CNAME lb.external.net."), rr("lb.external.net. 50 IN A 203.0.113.1")},
 		"origin.external.net.AAAA": {rr("origin.external.net. 200 IN CNAME lb.external.net.")},
@@ -107,6 +119,7 @@ const proxyNegSOA = "proxy.test. 1800 IN SOA ns1.zonegrid.test. dns.zonegrid.tes
 
 func TestAnswerTimeRules(t *testing.T) {
 	active := ruleEnv{status: snapshot.ZoneStatus_ZONE_STATUS_ACTIVE}
+	enforced := ruleEnv{status: snapshot.ZoneStatus_ZONE_STATUS_ACTIVE, enforce: true}
 	pool := func(owner string, qtype uint16) func(e *Engine) []string {
 		return func(e *Engine) []string { return poolA(e, "id-proxy.test", owner, qtype) }
 	}
@@ -141,8 +154,26 @@ func TestAnswerTimeRules(t *testing.T) {
 			fixed("pc.proxy.test. 300 IN CNAME origin.external.net."), nil},
 		{"E1 enforce DNS-only still flattens a flattened CNAME", ruleEnv{status: snapshot.ZoneStatus_ZONE_STATUS_ACTIVE, enforce: true}, "pcf.proxy.test.", dns.TypeA, 0,
 			fixed("pcf.proxy.test. 300 IN A 192.0.2.60"), nil},
-		{"E2 managed records stay proxied under enforce", ruleEnv{status: snapshot.ZoneStatus_ZONE_STATUS_ACTIVE, enforce: true}, "managed.proxy.test.", dns.TypeA, 0,
+		{"E2 Workers custom domains stay proxied under enforce", enforced, "managed.proxy.test.", dns.TypeA, 0,
 			pool("managed.proxy.test.", dns.TypeA), nil},
+		{"E2 R2 custom domains stay proxied under enforce", enforced, "r2.proxy.test.", dns.TypeA, 0, pool("r2.proxy.test.", dns.TypeA), nil},
+		{"E2 Spectrum applications stay proxied under enforce", enforced, "spectrum.proxy.test.", dns.TypeAAAA, 0, pool("spectrum.proxy.test.", dns.TypeAAAA), nil},
+		{"E2 Web3 gateways stay proxied under enforce", enforced, "web3.proxy.test.", dns.TypeA, 0, pool("web3.proxy.test.", dns.TypeA), nil},
+		{"E2 Tunnel records stay proxied under enforce", enforced, "tunmgd.proxy.test.", dns.TypeA, 0, pool("tunmgd.proxy.test.", dns.TypeA), nil},
+		{"E2 exempt records keep their synthesized HTTPS", enforced, "r2.proxy.test.", dns.TypeHTTPS, 0, func(e *Engine) []string {
+			v4, v6 := poolA(e, "id-proxy.test", "", dns.TypeA), poolA(e, "id-proxy.test", "", dns.TypeAAAA)
+			return []string{`r2.proxy.test. 300 IN HTTPS 1 . alpn="h3,h2" ipv4hint="` + trimType(v4) + `" ipv6hint="` + trimType(v6) + `"`}
+		}, nil},
+		{"E3 a CNAME to a tunnel subdomain stays proxied without managed_by", enforced, "tun.proxy.test.", dns.TypeA, 0, pool("tun.proxy.test.", dns.TypeA), nil},
+		{"E3 the tunnel domain itself is not a tunnel subdomain", enforced, "tunbare.proxy.test.", dns.TypeA, 0,
+			fixed("tunbare.proxy.test. 300 IN CNAME cfargotunnel.com."), nil},
+		{"E3 a look-alike of the tunnel domain is forced DNS-only", enforced, "tunfake.proxy.test.", dns.TypeA, 0,
+			fixed("tunfake.proxy.test. 300 IN CNAME x.cfargotunnel.com.evil.example."), nil},
+		{"E1 Load Balancing records are forced DNS-only", enforced, "lb.proxy.test.", dns.TypeA, 0, fixed("lb.proxy.test. 300 IN A 198.51.100.14"), nil},
+		{"E1 records matching a Worker route are forced DNS-only", enforced, "route.proxy.test.", dns.TypeA, 0, fixed("route.proxy.test. 300 IN A 198.51.100.15"), nil},
+		{"E1 the SaaS fallback origin is forced DNS-only", enforced, "saas.proxy.test.", dns.TypeA, 0, fixed("saas.proxy.test. 300 IN A 198.51.100.16"), nil},
+		{"E1 a product this edge does not know is forced DNS-only", enforced, "future.proxy.test.", dns.TypeA, 0, fixed("future.proxy.test. 300 IN A 198.51.100.17"), nil},
+		{"E3 without enforce a tunnel CNAME is an ordinary proxied CNAME", active, "tunfake.proxy.test.", dns.TypeA, 0, pool("tunfake.proxy.test.", dns.TypeA), nil},
 		{"F1 apex CNAME is flattened through the resolver, lowest TTL", active, "proxy.test.", dns.TypeA, 0,
 			fixed("proxy.test. 50 IN A 203.0.113.1"), nil},
 		{"F1 apex own MX answered from its records", active, "proxy.test.", dns.TypeMX, 0, fixed("proxy.test. 300 IN MX 10 mail.proxy.test."), nil},

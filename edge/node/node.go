@@ -56,6 +56,9 @@ type Config struct {
 	SnapshotTrustKeyFiles []string
 	// Anycast pools proxied names answer with.
 	AnycastIPv4, AnycastIPv6 []netip.Addr
+	// TunnelDomain is the platform's tunnel domain (answer.Config); empty
+	// for none.
+	TunnelDomain string
 	// Upstreams are host:port resolvers for flattening external targets.
 	Upstreams []string
 	// UDPSockets is how many SO_REUSEPORT sockets serve UDPAddr (Linux),
@@ -168,7 +171,7 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 	engine := answer.New(answer.Config{
 		Zones: n.zones, Accounts: n.accounts,
 		AnycastIPv4: cfg.AnycastIPv4, AnycastIPv6: cfg.AnycastIPv6,
-		Resolver: res,
+		Resolver: res, TunnelDomain: cfg.TunnelDomain,
 	})
 	var opts []dnsserver.Option
 	if cfg.AnswerCacheSlots != 0 {

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
+	"github.com/zonegrid/zonegrid/pkg/managed"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 )
 
@@ -62,7 +63,7 @@ func ApplyDelta(z *Zone, d *snapshot.ZoneDelta) (*Zone, error) {
 	}
 	for i, rec := range d.GetUpserts() {
 		r, owner, err := unpackRecord(z.key(), z.suffix(), wireRecord{id: rec.GetId(), rr: rec.GetRr(), proxied: rec.GetProxied(),
-			flatten: rec.GetFlattenCname(), managed: rec.GetManagedBy() != ""})
+			flatten: rec.GetFlattenCname(), managed: managed.FromWire(rec.GetManagedBy())})
 		if err != nil {
 			return nil, fmt.Errorf("zone %q delta to %d upsert %d: %w", z.Name, d.GetToVersion(), i, err)
 		}

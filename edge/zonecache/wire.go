@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/zonegrid/zonegrid/pkg/managed"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 )
 
@@ -165,7 +166,7 @@ func decodeRecord(b []byte) (wireRecord, error) {
 		case recordFlattenField:
 			w.flatten = len(v) > 0 && v[0] != 0
 		case recordManagedByField:
-			w.managed = len(v) > 0
+			w.managed = managed.FromWire(v)
 		}
 		return nil
 	})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
+	"github.com/zonegrid/zonegrid/pkg/managed"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 )
 
@@ -25,13 +26,14 @@ var ErrInvalidZone = errors.New("invalid zone snapshot")
 // attributes the control plane attached to them.
 type RRset struct {
 	Type uint16
-	RRs  []dns.RR
+	// Managed holds the products (managed_by) of the set's proxied
+	// records; edge/answer decides which of them keep proxied answers
+	// under enforce DNS-only.
+	Managed managed.Set
+	RRs     []dns.RR
 	// Proxied is true when any record of the set is proxied: one proxied
 	// address makes the whole name answer as proxied.
 	Proxied bool
-	// Managed is true when a proxied record of the set has a managed_by
-	// product; such records keep proxied answers under enforce DNS-only.
-	Managed bool
 	// Flatten is true when the record (a CNAME) asks for flattening.
 	Flatten bool
 	// MinTTL is the lowest TTL of the set.
@@ -67,7 +69,7 @@ type record struct {
 	rr      dns.RR
 	proxied bool
 	flatten bool
-	managed bool
+	managed managed.Product
 }
 
 // Set returns the RRset of type t, or nil.
@@ -135,7 +137,7 @@ func Build(s *snapshot.Zone) (*Zone, error) {
 	z := newZone(h, name, len(s.GetRecords()))
 	for i, rec := range s.GetRecords() {
 		if err := z.add(wireRecord{id: rec.GetId(), rr: rec.GetRr(), proxied: rec.GetProxied(),
-			flatten: rec.GetFlattenCname(), managed: rec.GetManagedBy() != ""}); err != nil {
+			flatten: rec.GetFlattenCname(), managed: managed.FromWire(rec.GetManagedBy())}); err != nil {
 			return nil, fmt.Errorf("zone %q record %d: %w", name, i, err)
 		}
 	}
@@ -218,9 +220,10 @@ func checkHeader(h *snapshot.ZoneHeader) (string, error) {
 // wireRecord is a snapshot.Record's content, whether it was decoded into a
 // message or read straight from the encoded snapshot (see BuildBytes).
 type wireRecord struct {
-	id                        string
-	rr                        []byte
-	proxied, flatten, managed bool
+	id               string
+	rr               []byte
+	proxied, flatten bool
+	managed          managed.Product
 }
 
 // unpackRecord decodes one snapshot record of zone. A record the zone does
@@ -275,7 +278,7 @@ func unpackRecord(zone, suffix string, w wireRecord) (record, string, error) {
 		owner += suffix
 		hdr.Name = owner
 	}
-	return record{id: keyOf(w.id), rr: rr, proxied: w.proxied, flatten: w.flatten, managed: w.proxied && w.managed}, owner, nil
+	return record{id: keyOf(w.id), rr: rr, proxied: w.proxied, flatten: w.flatten, managed: w.managed}, owner, nil
 }
 
 // isWildcard reports whether the node's first label is "*": with records
@@ -304,7 +307,7 @@ func (n *Node) derive(zone string) {
 		set.MinTTL = min(set.MinTTL, hdr.Ttl)
 		if r.proxied {
 			set.Proxied = true
-			set.Managed = set.Managed || r.managed
+			set.Managed = set.Managed.With(r.managed)
 		}
 		if r.flatten {
 			set.Flatten = true

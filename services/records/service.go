@@ -480,7 +480,7 @@ func (w *writer) reserve(ctx context.Context, prefix string) error {
 }
 
 func (w *writer) replace(ctx context.Context, id string, in *dnsv1.Record, idField, prefix string) (*dnsv1.Record, error) {
-	old, err := w.existing(ctx, id, idField)
+	old, err := w.editable(ctx, id, idField)
 	if err != nil {
 		return nil, err
 	}
@@ -488,7 +488,7 @@ func (w *writer) replace(ctx context.Context, id string, in *dnsv1.Record, idFie
 }
 
 func (w *writer) patch(ctx context.Context, id string, in *dnsv1.Record, mask *fieldmaskpb.FieldMask, idField, prefix string) (*dnsv1.Record, error) {
-	old, err := w.existing(ctx, id, idField)
+	old, err := w.editable(ctx, id, idField)
 	if err != nil {
 		return nil, err
 	}
@@ -515,12 +515,27 @@ func (w *writer) commit(ctx context.Context, r *dnsv1.Record, prefix string) (*d
 }
 
 func (w *writer) delete(ctx context.Context, id, idField string) error {
-	if _, err := w.existing(ctx, id, idField); err != nil {
+	if _, err := w.editable(ctx, id, idField); err != nil {
 		return err
 	}
 	w.ov.delete(id)
 	w.delta--
 	return nil
+}
+
+// editable returns the record id for a change through the record API,
+// which may not touch a record managed by a platform product: that product
+// owns it (docs/ANSWER_RULES.md, "Managed records").
+func (w *writer) editable(ctx context.Context, id, idField string) (*dnsv1.Record, error) {
+	r, err := w.existing(ctx, id, idField)
+	if err != nil {
+		return nil, err
+	}
+	if by := r.GetMeta().GetManagedBy(); by != "" {
+		return nil, status.FailedPrecondition("MANAGED_RECORD", idField,
+			fmt.Sprintf("record %q is managed by %s and read-only here: change or remove it through %s", id, by, by))
+	}
+	return r, nil
 }
 
 func (w *writer) existing(ctx context.Context, id, idField string) (*dnsv1.Record, error) {

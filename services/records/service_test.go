@@ -13,6 +13,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap/zaptest"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
@@ -374,7 +375,6 @@ func TestUnknownZoneAndRecordAreNotFound(t *testing.T) {
 func TestUpdateReplacesAndKeepsReadOnlyFields(t *testing.T) {
 	e := newEnv(t, dnsv1.Plan_PLAN_PRO)
 	orig := e.create(t, &dnsv1.Record{Name: "www", Type: "A", Content: "192.0.2.1", Ttl: 600, Comment: "c", Tags: []string{"team:web"}})
-	setMeta(t, e, orig.GetId(), "lb")
 	resp, err := e.client.UpdateRecord(ctx(t), &dnsv1.UpdateRecordRequest{ZoneId: e.zone.GetId(), RecordId: orig.GetId(),
 		Record: &dnsv1.Record{Name: "web", Type: "CNAME", Content: "a.example.net", Meta: &dnsv1.RecordMeta{ManagedBy: "me"}}})
 	if err != nil {
@@ -382,7 +382,7 @@ func TestUpdateReplacesAndKeepsReadOnlyFields(t *testing.T) {
 	}
 	got := resp.GetRecord()
 	if got.GetId() != orig.GetId() || got.GetName() != "web.example.com." || got.GetType() != "CNAME" || got.GetTtl() != 1 ||
-		got.GetComment() != "" || len(got.GetTags()) != 0 || got.GetMeta().GetManagedBy() != "lb" ||
+		got.GetComment() != "" || len(got.GetTags()) != 0 || got.GetMeta().GetManagedBy() != "" ||
 		!proto.Equal(got.GetCreatedOn(), orig.GetCreatedOn()) {
 		t.Fatalf("update result %v", got)
 	}
@@ -391,27 +391,95 @@ func TestUpdateReplacesAndKeepsReadOnlyFields(t *testing.T) {
 	}
 }
 
-// setMeta marks a record as managed by a product, as only the platform can.
+// setMeta marks a record as managed by a product, as only the platform
+// can (the authorization table keeps SetRecordManagedBy to the operator).
 func setMeta(t *testing.T, e *env, id, by string) {
 	t.Helper()
-	err := e.st.UpdateRecords(ctx(t), e.zone.GetId(), func(ctx context.Context, v store.ZoneView) ([]store.RecordOp, error) {
-		r, err := v.Record(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		r = proto.Clone(r).(*dnsv1.Record)
-		r.Meta = &dnsv1.RecordMeta{ManagedBy: by}
-		return []store.RecordOp{{Put: r}}, nil
-	})
-	if err != nil {
+	if _, err := e.client.SetRecordManagedBy(ctx(t), &dnsv1.SetRecordManagedByRequest{ZoneId: e.zone.GetId(), RecordId: id, ManagedBy: by}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A record managed by a product is read-only to the record API: update,
+// patch, delete and a batch touching it fail with FailedPrecondition and
+// change nothing; clearing the mark makes it editable again. managed_by is
+// a closed set.
+func TestManagedRecordsAreReadOnly(t *testing.T) {
+	e := newEnv(t, dnsv1.Plan_PLAN_PRO)
+	r := e.create(t, &dnsv1.Record{Name: "bucket", Type: "CNAME", Content: "public.r2.example.net", Proxied: true})
+	setMeta(t, e, r.GetId(), "r2")
+	got, err := e.client.GetRecord(ctx(t), &dnsv1.GetRecordRequest{ZoneId: e.zone.GetId(), RecordId: r.GetId()})
+	if err != nil || got.GetRecord().GetMeta().GetManagedBy() != "r2" {
+		t.Fatalf("managed_by after SetRecordManagedBy: %v, %v", got, err)
+	}
+	zid, id := e.zone.GetId(), r.GetId()
+	writes := []struct {
+		name  string
+		call  func() error
+		field string
+	}{
+		{"update", func() error {
+			_, err := e.client.UpdateRecord(ctx(t), &dnsv1.UpdateRecordRequest{ZoneId: zid, RecordId: id, Record: &dnsv1.Record{Name: "bucket", Type: "CNAME", Content: "elsewhere.example.net"}})
+			return err
+		}, "record_id"},
+		{"patch", func() error {
+			_, err := e.client.PatchRecord(ctx(t), &dnsv1.PatchRecordRequest{ZoneId: zid, RecordId: id, Record: &dnsv1.Record{Proxied: false},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"proxied"}}})
+			return err
+		}, "record_id"},
+		{"delete", func() error {
+			_, err := e.client.DeleteRecord(ctx(t), &dnsv1.DeleteRecordRequest{ZoneId: zid, RecordId: id})
+			return err
+		}, "record_id"},
+		{"batch delete", func() error {
+			_, err := e.client.BatchRecords(ctx(t), &dnsv1.BatchRecordsRequest{ZoneId: zid, Deletes: []string{id},
+				Posts: []*dnsv1.Record{{Name: "other", Type: "A", Content: "192.0.2.9"}}})
+			return err
+		}, "deletes[0]"},
+	}
+	for _, w := range writes {
+		t.Run(w.name, func(t *testing.T) {
+			err := w.call()
+			if grpcstatus.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "managed by r2") {
+				t.Fatalf("%s of a managed record: %v", w.name, err)
+			}
+			if v := precondition(t, err); v.GetSubject() != w.field || v.GetType() != "MANAGED_RECORD" {
+				t.Errorf("violation %v, want subject %s", v, w.field)
+			}
+		})
+	}
+	if recs := e.all(t); len(recs) != 1 || recs[0].GetContent() != "public.r2.example.net." || !recs[0].GetProxied() {
+		t.Fatalf("records after refused writes: %v", recs)
+	}
+
+	for _, bad := range []string{"lb", "R2", "other", "load-balancing"} {
+		_, err := e.client.SetRecordManagedBy(ctx(t), &dnsv1.SetRecordManagedByRequest{ZoneId: zid, RecordId: id, ManagedBy: bad})
+		if grpcstatus.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "managed_by") {
+			t.Errorf("managed_by %q: %v", bad, err)
+		}
+	}
+
+	setMeta(t, e, id, "")
+	if _, err := e.client.DeleteRecord(ctx(t), &dnsv1.DeleteRecordRequest{ZoneId: zid, RecordId: id}); err != nil {
+		t.Fatalf("delete after the mark was cleared: %v", err)
+	}
+}
+
+// precondition returns the one PreconditionFailure violation of err.
+func precondition(t *testing.T, err error) *errdetails.PreconditionFailure_Violation {
+	t.Helper()
+	for _, d := range grpcstatus.Convert(err).Details() {
+		if pf, ok := d.(*errdetails.PreconditionFailure); ok && len(pf.GetViolations()) == 1 {
+			return pf.GetViolations()[0]
+		}
+	}
+	t.Fatalf("no precondition violation in %v", err)
+	return nil
 }
 
 func TestPatchChangesOnlyMaskedFields(t *testing.T) {
 	e := newEnv(t, dnsv1.Plan_PLAN_PRO)
 	orig := e.create(t, &dnsv1.Record{Name: "_s._tcp", Type: "SRV", Content: "1 2 80 a.example.net", Ttl: 600, Comment: "keep"})
-	setMeta(t, e, orig.GetId(), "lb")
 	tests := []struct {
 		name  string
 		in    *dnsv1.Record
@@ -420,7 +488,7 @@ func TestPatchChangesOnlyMaskedFields(t *testing.T) {
 		field string
 	}{
 		{"ttl only", &dnsv1.Record{Ttl: 120, Comment: "ignored"}, []string{"ttl"}, func(t *testing.T, r *dnsv1.Record) {
-			if r.GetTtl() != 120 || r.GetComment() != "keep" || r.GetContent() != "1 2 80 a.example.net." || r.GetMeta().GetManagedBy() != "lb" {
+			if r.GetTtl() != 120 || r.GetComment() != "keep" || r.GetContent() != "1 2 80 a.example.net." {
 				t.Errorf("patched %v", r)
 			}
 		}, ""},

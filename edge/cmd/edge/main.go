@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/miekg/dns"
 	"github.com/zonegrid/zonegrid/edge/dnsserver"
 	"github.com/zonegrid/zonegrid/edge/node"
 	"github.com/zonegrid/zonegrid/edge/rrl"
@@ -44,6 +45,7 @@ func run(args []string) error {
 		insecure = fs.Bool("insecure-unsigned-snapshots", false, "accept snapshots without verifying signatures (anyone who can write to NATS can change answers)")
 		v4       = fs.String("anycast-v4", "192.0.2.10,192.0.2.11,192.0.2.12,192.0.2.13", "IPv4 anycast pool for proxied names, comma-separated")
 		v6       = fs.String("anycast-v6", "2001:db8::10,2001:db8::11,2001:db8::12,2001:db8::13", "IPv6 anycast pool for proxied names, comma-separated")
+		tunnel   = fs.String("tunnel-domain", "cfargotunnel.com", "the platform's tunnel domain: proxied CNAMEs to names below it stay proxied under enforce DNS-only (empty: none)")
 		upstream = fs.String("upstream", "", "host:port resolvers for flattening external CNAME targets, comma-separated")
 		sockets  = fs.Int("udp-sockets", 0, "SO_REUSEPORT UDP sockets, one reader each (0: GOMAXPROCS; Linux only)")
 		cache    = fs.Int("answer-cache", 0, "slots of the packed-answer cache (0: default, negative: off)")
@@ -102,6 +104,10 @@ func run(args []string) error {
 	if cfg.AnycastIPv6, err = parseAddrs(*v6); err != nil {
 		return fmt.Errorf("--anycast-v6: %w", err)
 	}
+	if _, ok := dns.IsDomainName(*tunnel); *tunnel != "" && !ok {
+		return fmt.Errorf("--tunnel-domain: %q is not a domain name", *tunnel)
+	}
+	cfg.TunnelDomain = *tunnel
 
 	zc := zap.NewProductionConfig()
 	if *debug {
