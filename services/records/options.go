@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -22,6 +23,11 @@ type Options struct {
 	Now func() time.Time
 	// Registerer receives the service's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
+	// Anycast is the edges' anycast pools (both families), the addresses
+	// proxied names answer with: an A or AAAA record may not have one as
+	// its content. Empty: nothing is refused on that ground. The control
+	// plane takes them from --anycast-v4 and --anycast-v6, the edges' flags.
+	Anycast []netip.Addr
 }
 
 // NonProxiable is the list of CNAME targets the proxy refuses (source

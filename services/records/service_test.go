@@ -223,7 +223,7 @@ func TestPlanDependentRules(t *testing.T) {
 		{"flatten at apex", pro.GetId(), &dnsv1.Record{Name: "@", Type: "CNAME", Content: "a.example.net", Settings: &dnsv1.RecordSettings{FlattenCname: true}}, "record.settings.flatten_cname"},
 		{"flatten proxied", pro.GetId(), &dnsv1.Record{Name: "p", Type: "CNAME", Content: "a.example.net", Proxied: true, Settings: &dnsv1.RecordSettings{FlattenCname: true}}, "record.settings.flatten_cname"},
 		{"comment over 500", pro.GetId(), &dnsv1.Record{Name: "x", Type: "A", Content: "192.0.2.1", Comment: strings.Repeat("c", 501)}, "record.comment"},
-		{"bad tag", pro.GetId(), &dnsv1.Record{Name: "@", Type: "A", Content: "192.0.2.1", Tags: []string{"nocolon"}}, "record.tags[0]"},
+		{"bad tag", pro.GetId(), &dnsv1.Record{Name: "@", Type: "A", Content: "192.0.2.1", Tags: []string{"bad name:x"}}, "record.tags[0]"},
 		{"too many tags", pro.GetId(), &dnsv1.Record{Name: "@", Type: "A", Content: "192.0.2.1", Tags: manyTags(21)}, "record.tags"},
 	}
 	for _, tt := range tests {

@@ -2,9 +2,12 @@ package records
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 
 	"github.com/zonegrid/zonegrid/controlplane/plans"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
@@ -36,9 +39,9 @@ func normalize(in *dnsv1.Record, zone *dnsv1.Zone, settings *dnsv1.ZoneSettings,
 	if rawName == "" {
 		return nil, invalid("name", "is required (use @ for the zone apex)")
 	}
-	name, err := dnsname.Qualify(rawName, zone.GetName())
+	name, err := qualifyName(rawName, zone.GetName())
 	if err != nil {
-		return nil, invalid("name", "%v", err)
+		return nil, err
 	}
 	out.Name = name
 
@@ -54,6 +57,9 @@ func normalize(in *dnsv1.Record, zone *dnsv1.Zone, settings *dnsv1.ZoneSettings,
 	if out.Type == "CNAME" && out.Content == out.Name {
 		return nil, invalid("content", "a CNAME record cannot point to its own name")
 	}
+	if err := hostLabels(out.Type, out.Name); err != nil {
+		return nil, err
+	}
 
 	out.Proxiable = proxiable(out.Type, out.Content, np)
 	if in.GetProxied() {
@@ -62,6 +68,9 @@ func normalize(in *dnsv1.Record, zone *dnsv1.Zone, settings *dnsv1.ZoneSettings,
 			return nil, invalid("proxied", "only A, AAAA and CNAME records can be proxied, not %s", out.Type)
 		case !out.Proxiable:
 			return nil, invalid("proxied", "CNAME target %s cannot be proxied", out.Content)
+		}
+		if err := proxiableAddress(out.Type, out.Content); err != nil {
+			return nil, err
 		}
 		out.Proxied = true
 	}
@@ -167,10 +176,20 @@ func notTagNameRune(r rune) bool {
 	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
 }
 
-// tags: only on plans with tags; at most 20 of the form name:value, name up
+// reservedTagPrefix starts the tags zone files use for settings of the
+// record itself (cf-proxied, cf-flatten-cname: "Import and export
+// records", "Reserved cf- tags"). They are syntax of the zone file, not
+// data: on the record API the fields proxied and settings.flatten_cname
+// say the same, and storing them as tags would let the tag contradict the
+// field, and an export could not tell the two apart.
+const reservedTagPrefix = "cf-"
+
+// tags: only on plans with tags; at most 20, each name:value or a bare
+// name (the import and export page shows "tag-without-value"), the name up
 // to 32 characters of letters, digits, - and _ (case-insensitive, stored
-// lower-case), value up to 100 characters without control characters, no
-// duplicates ("DNS record comments and tags", Reference).
+// lower-case), the value up to 100 characters with the comment's
+// character rules, no duplicates, no reserved cf- names ("DNS record
+// comments and tags", Reference).
 func tags(in []string, plan dnsv1.Plan) ([]string, error) {
 	if len(in) == 0 {
 		return nil, nil
@@ -187,12 +206,12 @@ func tags(in []string, plan dnsv1.Plan) ([]string, error) {
 	out := make([]string, 0, len(in))
 	for i, t := range in {
 		field := fmt.Sprintf("tags[%d]", i)
-		name, value, ok := strings.Cut(t, ":")
+		name, value, hasValue := strings.Cut(t, ":")
 		switch {
-		case !ok || name == "":
-			return nil, invalid(field, "%q is not of the form name:value", t)
+		case name == "":
+			return nil, invalid(field, "%q has no tag name; a tag is name:value or a name alone", t)
 		case !utf8.ValidString(t) || strings.IndexFunc(t, unicode.IsControl) >= 0:
-			return nil, invalid(field, "contains invalid characters")
+			return nil, invalid(field, "contains invalid characters (tags do not support newline or carriage return characters)")
 		case strings.IndexFunc(name, notTagNameRune) >= 0:
 			return nil, invalid(field, "tag name %q may only hold letters, digits, - and _", name)
 		case utf8.RuneCountInString(name) > l.TagNameMax:
@@ -201,10 +220,16 @@ func tags(in []string, plan dnsv1.Plan) ([]string, error) {
 		case utf8.RuneCountInString(value) > l.TagValueMax:
 			return nil, plans.NewValue(plans.LimitTagValueLength, field, plan, int64(l.TagValueMax),
 				"tag value is longer than %d characters", l.TagValueMax)
+		case strings.HasPrefix(strings.ToLower(name), reservedTagPrefix):
+			return nil, invalid(field, "tag names starting with %q are reserved for zone file import and export (cf-proxied, cf-flatten-cname); set the record's proxied or settings.flatten_cname field instead", reservedTagPrefix)
 		}
 		// Tag names are not case-sensitive (the documents): stored
-		// lower-case, and duplicates found on that form.
-		t = strings.ToLower(name) + ":" + value
+		// lower-case, and duplicates found on that form. Values are, like
+		// comments, case-sensitive.
+		t = strings.ToLower(name)
+		if hasValue {
+			t += ":" + value
+		}
 		if seen[t] {
 			return nil, invalid(field, "duplicate tag %q", t)
 		}
@@ -212,4 +237,143 @@ func tags(in []string, plan dnsv1.Plan) ([]string, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// qualifyName resolves a record name against the zone ("@", relative,
+// absolute) and applies the name rules every type shares: RFC 1035
+// lengths (63 per label, 253 in all), letters, digits, -, _ and *, inside
+// the zone. A name in Unicode is stored in its ASCII (punycode, xn--) form,
+// the form DNS carries; the documents say nothing of IDNs.
+func qualifyName(raw, apex string) (string, error) {
+	if !isASCII(raw) {
+		a, err := toASCII(raw)
+		if err != nil {
+			return "", invalid("name", "%q is not a valid internationalized name: %v", raw, err)
+		}
+		raw = a
+	}
+	name, err := dnsname.Qualify(raw, apex)
+	if err != nil {
+		return "", invalid("name", "%v", err)
+	}
+	return name, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// toASCII converts the Unicode labels of name to their A-labels, leaving
+// ASCII labels (_dmarc, *, the apex "@") as they are: the IDNA profile
+// would refuse their underscores and asterisks, which DNS names may hold.
+func toASCII(name string) (string, error) {
+	labels := strings.Split(name, ".")
+	for i, l := range labels {
+		if isASCII(l) {
+			continue
+		}
+		a, err := idna.Lookup.ToASCII(l)
+		if err != nil {
+			return "", fmt.Errorf("label %q: %w", l, err)
+		}
+		labels[i] = a
+	}
+	return strings.Join(labels, "."), nil
+}
+
+// hostLabels applies the documents' host name rules to the names of the
+// records used for IP address resolution ("DNS record types", A and AAAA,
+// CNAME: "Start with a letter and end with a letter or digit; only contain
+// letters, digits, or hyphens (underscores allowed but discouraged)"). A
+// label may still start with a digit (RFC 1123 allows it, and names such
+// as 3d.example.com exist) or an underscore (_acme-challenge CNAMEs). A
+// label that is only "*" is the wildcard as the first label and a literal
+// elsewhere, as "Wildcard DNS records" says. Other types keep the wider
+// DNS name rules (an SRV owner is _sip._tcp).
+func hostLabels(typ, name string) error {
+	switch typ {
+	case "A", "AAAA", "CNAME":
+	default:
+		return nil
+	}
+	for rest := strings.TrimSuffix(name, "."); rest != ""; {
+		var l string
+		l, rest, _ = strings.Cut(rest, ".")
+		if l == "*" {
+			continue
+		}
+		first, last := l[0], l[len(l)-1]
+		switch {
+		case strings.ContainsRune(l, '*'):
+			return invalid("name", "label %q of %s: an asterisk is only allowed as a whole label (the wildcard); %s names may only hold letters, digits, hyphens and underscores", l, name, typ)
+		case first == '-':
+			return invalid("name", "label %q of %s must not start with a hyphen", l, name)
+		case !(last >= 'a' && last <= 'z' || last >= '0' && last <= '9'):
+			return invalid("name", "label %q of %s must end with a letter or digit", l, name)
+		}
+	}
+	return nil
+}
+
+// nonRoutable is the IPv4 space outside what netip classifies that the
+// proxy can never reach an origin in: "this network" (RFC 791), shared
+// address space (RFC 6598) and the reserved 240/4 with the broadcast
+// address (RFC 1112).
+var nonRoutable = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+}
+
+// proxiableAddress refuses proxying an A or AAAA record whose address the
+// proxy cannot reach: private (RFC 1918, fc00::/7), loopback, link-local,
+// multicast, unspecified and the non-routable blocks above. DNS-only such
+// records are fine (internal names). The documentation addresses stay
+// proxiable: the documents recommend a proxied 192.0.2.0 or 100:: as the
+// placeholder origin of an "originless" setup (the "Proxy status" FAQ).
+func proxiableAddress(typ, content string) error {
+	if typ != "A" && typ != "AAAA" {
+		return nil
+	}
+	ip, err := netip.ParseAddr(content)
+	if err != nil {
+		return nil // rdata refused it already; nothing to add
+	}
+	ip = ip.Unmap()
+	bad := ip.IsUnspecified() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() ||
+		ip.IsMulticast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast()
+	for _, p := range nonRoutable {
+		bad = bad || p.Contains(ip)
+	}
+	if bad {
+		return invalid("proxied", "%s is a private or reserved address the proxy cannot reach; such a record can only be DNS-only", content)
+	}
+	return nil
+}
+
+// anycastAddress refuses an A or AAAA record whose address is one of the
+// platform's own anycast addresses: the content is "your origin server
+// address (cannot be a Cloudflare IP)" ("DNS record types"), and a proxied
+// record pointing at the proxy itself would loop. pool is a handful of
+// addresses, so a scan beats a map.
+func anycastAddress(typ, content string, pool []netip.Addr) error {
+	if typ != "A" && typ != "AAAA" || len(pool) == 0 {
+		return nil
+	}
+	ip, err := netip.ParseAddr(content)
+	if err != nil {
+		return nil
+	}
+	ip = ip.Unmap()
+	for _, a := range pool {
+		if a.Unmap() == ip {
+			return invalid("content", "%s is one of the platform's anycast addresses; the address must be your origin server's (to be answered with the platform's addresses, proxy the record)", content)
+		}
+	}
+	return nil
 }
