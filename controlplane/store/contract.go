@@ -56,11 +56,3 @@ type RecordOp struct {
 	Put      *dnsv1.Record
 	DeleteID string
 }
-
-// RecordFilter selects records in ListRecords; empty fields match all.
-type RecordFilter struct {
-	Name    string // normalized
-	Type    string
-	Content string
-	Proxied *bool
-}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -97,63 +96,6 @@ func (s *Store) ZoneRecords(ctx context.Context, zoneID string, rev int64) ([]*d
 		return true
 	})
 	return out, err
-}
-
-func (f RecordFilter) match(r *dnsv1.Record) bool {
-	if f.Type != "" && !strings.EqualFold(f.Type, r.GetType()) {
-		return false
-	}
-	if f.Content != "" && f.Content != r.GetContent() {
-		return false
-	}
-	if f.Proxied != nil && *f.Proxied != r.GetProxied() {
-		return false
-	}
-	return true
-}
-
-// ListRecords lists the records of a zone matching f, ordered by name
-// (reversed labels) then id. The token returned is empty on the last page.
-// ErrNotFound if the zone does not exist; ErrBadPageToken for a token that
-// is not from a listing of this zone and name.
-func (s *Store) ListRecords(ctx context.Context, zoneID string, f RecordFilter, pageSize int, pageToken string) ([]*dnsv1.Record, string, error) {
-	if pageSize <= 0 {
-		pageSize = 100
-	}
-	_, rev, err := s.getZoneRev(ctx, zoneID, 0)
-	if err != nil {
-		return nil, "", err
-	}
-	prefix := s.recordsPrefix(zoneID)
-	if f.Name != "" {
-		prefix += dnsname.Reverse(f.Name) + "/"
-	}
-	start, err := pageStart(prefix, pageToken)
-	if err != nil {
-		return nil, "", err
-	}
-	var out []*dnsv1.Record
-	var lastKey string
-	more := false
-	err = s.scan(ctx, start, prefixEnd(prefix), rev, func(key string, r *dnsv1.Record) bool {
-		if !f.match(r) {
-			return true
-		}
-		if len(out) == pageSize {
-			more = true // one more match exists: the page is not the last
-			return false
-		}
-		out = append(out, r)
-		lastKey = key
-		return true
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	if !more {
-		return out, "", nil
-	}
-	return out, encodeToken(lastKey), nil
 }
 
 // zoneView implements ZoneView at one revision.
