@@ -19,11 +19,9 @@ import (
 	"github.com/miekg/dns"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/zonegrid/zonegrid/controlplane/server"
-	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
@@ -95,20 +93,11 @@ func (c *cluster) setEnforceDNSOnly(account string, on bool) {
 }
 
 // markManaged sets meta.managed_by on a record the way another product of
-// the platform does: in-process through the control plane's store, since
-// the API treats meta as read-only.
+// the platform does: through SetRecordManagedBy, which only the operator
+// (the cluster's connection) may call.
 func (c *cluster) markManaged(zoneID, recordID, by string) {
 	c.tb.Helper()
-	err := c.cp.Store().UpdateRecords(c.ctx(), zoneID, func(ctx context.Context, v store.ZoneView) ([]store.RecordOp, error) {
-		r, err := v.Record(ctx, recordID)
-		if err != nil {
-			return nil, err
-		}
-		r = proto.Clone(r).(*dnsv1.Record)
-		r.Meta = &dnsv1.RecordMeta{ManagedBy: by}
-		return []store.RecordOp{{Put: r}}, nil
-	})
-	if err != nil {
+	if _, err := c.records.SetRecordManagedBy(c.ctx(), &dnsv1.SetRecordManagedByRequest{ZoneId: zoneID, RecordId: recordID, ManagedBy: by}); err != nil {
 		c.tb.Fatalf("mark record %s managed by %s: %v", recordID, by, err)
 	}
 }
@@ -221,8 +210,9 @@ func TestPendingZoneAnswersProxiedRecordsDNSOnly(t *testing.T) {
 }
 
 // Enforce DNS-only, flipped through SettingsService, answers every proxied
-// record of every zone of the account with its origin content (E1) except
-// records managed by a product (E2), leaves other accounts alone, and
+// record of every zone of the account with its origin content (E1), Load
+// Balancing records included, except the products 002 excludes (E2) and
+// CNAMEs to a tunnel subdomain (E3), leaves other accounts alone, and
 // turning it off restores the proxied answers.
 func TestEnforceDNSOnlyFlipsEveryZoneOfTheAccount(t *testing.T) {
 	c := newCluster(t, 2)
@@ -232,7 +222,10 @@ func TestEnforceDNSOnlyFlipsEveryZoneOfTheAccount(t *testing.T) {
 	c.createRecord(one.GetId(), &dnsv1.Record{Name: "www", Type: "A", Content: "203.0.113.21", Proxied: true})
 	c.createRecord(one.GetId(), &dnsv1.Record{Name: "alias", Type: "CNAME", Content: "origin.example.net", Proxied: true})
 	lb := c.createRecord(one.GetId(), &dnsv1.Record{Name: "lb", Type: "A", Content: "203.0.113.23", Proxied: true})
-	c.markManaged(one.GetId(), lb.GetId(), "load-balancing")
+	c.markManaged(one.GetId(), lb.GetId(), "load_balancing")
+	r2 := c.createRecord(one.GetId(), &dnsv1.Record{Name: "bucket", Type: "CNAME", Content: "public.r2-origin.example.net", Proxied: true})
+	c.markManaged(one.GetId(), r2.GetId(), "r2")
+	c.createRecord(one.GetId(), &dnsv1.Record{Name: "app", Type: "CNAME", Content: "6ff42ae2." + testTunnelDomain, Proxied: true})
 	c.createRecord(two.GetId(), &dnsv1.Record{Name: "@", Type: "A", Content: "203.0.113.22", Proxied: true})
 	four := c.createZone("acme", "four.test", dnsv1.Plan_PLAN_FREE)
 	c.createRecord(four.GetId(), &dnsv1.Record{Name: "@", Type: "CNAME", Content: "www.one.test", Proxied: true})
@@ -242,7 +235,7 @@ func TestEnforceDNSOnlyFlipsEveryZoneOfTheAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.GetRecord().GetMeta().GetManagedBy() != "load-balancing" {
+	if got.GetRecord().GetMeta().GetManagedBy() != "load_balancing" {
 		t.Fatalf("managed_by = %q after the store write", got.GetRecord().GetMeta().GetManagedBy())
 	}
 
@@ -250,6 +243,8 @@ func TestEnforceDNSOnlyFlipsEveryZoneOfTheAccount(t *testing.T) {
 		{"www.one.test proxied", answerWith("www.one.test.", dns.TypeA, 300, anycastFor(one.GetId(), testAnycastV4)...)},
 		{"alias.one.test proxied", answerWith("alias.one.test.", dns.TypeA, 300, anycastFor(one.GetId(), testAnycastV4)...)},
 		{"lb.one.test proxied", answerWith("lb.one.test.", dns.TypeA, 300, anycastFor(one.GetId(), testAnycastV4)...)},
+		{"bucket.one.test proxied", answerWith("bucket.one.test.", dns.TypeA, 300, anycastFor(one.GetId(), testAnycastV4)...)},
+		{"app.one.test proxied", answerWith("app.one.test.", dns.TypeA, 300, anycastFor(one.GetId(), testAnycastV4)...)},
 		{"two.test proxied", answerWith("two.test.", dns.TypeA, 300, anycastFor(two.GetId(), testAnycastV4)...)},
 		{"four.test apex CNAME proxied", answerWith("four.test.", dns.TypeA, 300, anycastFor(four.GetId(), testAnycastV4)...)},
 		{"three.test of another account proxied", answerWith("www.three.test.", dns.TypeA, 300, anycastFor(other.GetId(), testAnycastV4)...)},
@@ -273,7 +268,9 @@ func TestEnforceDNSOnlyFlipsEveryZoneOfTheAccount(t *testing.T) {
 		{"E1 proxied CNAME shows its target", answerIs("alias.one.test.", dns.TypeA, dns.RcodeSuccess, "origin.example.net.")},
 		{"E1 every zone of the account", answerWith("two.test.", dns.TypeA, 300, "203.0.113.22")},
 		{"E1 a proxied apex CNAME is still flattened (F1), onto the origin", answerWith("four.test.", dns.TypeA, 300, "203.0.113.21")},
-		{"E2 a record with managed_by stays proxied", answerWith("lb.one.test.", dns.TypeA, 300, anycastFor(one.GetId(), testAnycastV4)...)},
+		{"E1 a Load Balancing record is forced DNS-only too", answerWith("lb.one.test.", dns.TypeA, 300, "203.0.113.23")},
+		{"E2 an R2 custom domain stays proxied", answerWith("bucket.one.test.", dns.TypeA, 300, anycastFor(one.GetId(), testAnycastV4)...)},
+		{"E3 a CNAME to a tunnel subdomain stays proxied", answerWith("app.one.test.", dns.TypeA, 300, anycastFor(one.GetId(), testAnycastV4)...)},
 		{"another account is not affected", answerWith("www.three.test.", dns.TypeA, 300, anycastFor(other.GetId(), testAnycastV4)...)},
 	})
 

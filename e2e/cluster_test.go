@@ -24,6 +24,10 @@ import (
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
+// testTunnelDomain is the tunnel domain the test edges are configured with
+// (row E3 of docs/ANSWER_RULES.md).
+const testTunnelDomain = "tunnel.zonegrid.test."
+
 // Anycast pools the test edges are configured with.
 var (
 	testAnycastV4 = []netip.Addr{
@@ -256,6 +260,8 @@ func (c *cluster) addEdge(ctx context.Context) *node.Node {
 		AnycastIPv4: testAnycastV4,
 		AnycastIPv6: testAnycastV6,
 		Upstreams:   c.upstreams,
+
+		TunnelDomain: testTunnelDomain,
 
 		SnapshotTrustKeyFiles: []string{c.trustKey},
 		NATSNkeySeedFile:      c.servers.Credentials().EdgeNkeySeedFile,
