@@ -35,11 +35,13 @@ test-unit:
 test-e2e:
 	$(GO) test -count=1 -v ./e2e/...
 
-## fuzz: short runs of the fuzz targets: the edge's query handler and the
-## control plane's RDATA parser.
+## fuzz: short runs of the fuzz targets: the edge's query handler, the
+## control plane's RDATA parser and the zone-file reader (cf_tags= grammar).
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzServeDNS -fuzztime=$(FUZZTIME) ./edge/dnsserver
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./services/records/rdata
+	$(GO) test -run='^$$' -fuzz=FuzzParseAttributes -fuzztime=$(FUZZTIME) ./services/records/zonefile
+	$(GO) test -run='^$$' -fuzz=FuzzRead -fuzztime=$(FUZZTIME) ./services/records/zonefile
 
 vet:
 	$(GO) vet $(PKGS)
