@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -122,6 +124,10 @@ type Config struct {
 	KVReplicas int
 	// DisableBuilder runs only the API (for API-only replicas and tests).
 	DisableBuilder bool
+	// AnycastIPv4 and AnycastIPv6 are the edges' anycast pools (their
+	// --anycast-v4 and --anycast-v6): an A or AAAA record whose content is
+	// one of them is refused. Empty: no address is refused on that ground.
+	AnycastIPv4, AnycastIPv6 []netip.Addr
 	// NonProxiableFile names the list of CNAME targets that must not be
 	// proxied, in the format of records.ParseNonProxiable; it replaces the
 	// built-in list. "" = records.DefaultNonProxiable.
@@ -324,7 +330,10 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 		Policy: cfg.Lifecycle, Checker: checker, Interval: cfg.LifecycleInterval,
 		ID: fmt.Sprintf("%s-%d", host, os.Getpid()), Registerer: s.reg,
 	}, log.Named("lifecycle"))
-	recordSvc := records.New(s.st, records.Options{NonProxiable: nonProxiable, Registerer: s.reg}, log.Named("records"))
+	recordSvc := records.New(s.st, records.Options{
+		NonProxiable: nonProxiable, Registerer: s.reg,
+		Anycast: append(slices.Clone(cfg.AnycastIPv4), cfg.AnycastIPv6...),
+	}, log.Named("records"))
 	var scanner *quickscan.Scanner
 	if r := orDefaultString(cfg.QuickScanResolver, cfg.ActivationResolver); r != "" {
 		scanner = &quickscan.Scanner{Resolver: r}

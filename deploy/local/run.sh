@@ -12,6 +12,10 @@ ETCD_PORT=${ETCD_PORT:-23790}
 NATS_PORT=${NATS_PORT:-42220}
 CP_METRICS=${CP_METRICS:-127.0.0.1:9152}
 EDGE_METRICS=${EDGE_METRICS:-127.0.0.1:9153}
+# The edges answer proxied names with these pools and the control plane
+# refuses A/AAAA records pointing at them: both get the same values.
+ANYCAST_V4=${ANYCAST_V4:-192.0.2.10,192.0.2.11,192.0.2.12,192.0.2.13}
+ANYCAST_V6=${ANYCAST_V6:-2001:db8::10,2001:db8::11,2001:db8::12,2001:db8::13}
 
 mkdir -p "$DATA_DIR"
 pids=()
@@ -34,7 +38,8 @@ fi
 
 bin/controlplane --embedded --data-dir "$DATA_DIR" \
   --embedded-etcd-port "$ETCD_PORT" --embedded-nats-port "$NATS_PORT" \
-  --grpc-addr "$GRPC_ADDR" --metrics-addr "$CP_METRICS" "${activation[@]}" &
+  --grpc-addr "$GRPC_ADDR" --metrics-addr "$CP_METRICS" "${activation[@]}" \
+  --anycast-v4 "$ANYCAST_V4" --anycast-v6 "$ANYCAST_V6" &
 pids+=($!)
 
 # The edge needs NATS; wait until the control plane (and so NATS) listens.
@@ -49,6 +54,7 @@ done
 bin/edge --listen "$DNS_ADDR" --nats-url "nats://127.0.0.1:$NATS_PORT" \
   --nats-nkey-seed "$DATA_DIR/credentials/edge.nk" \
   --snapshot-trust-keys "$DATA_DIR/credentials/snapshot-signing.pub.pem" \
+  --anycast-v4 "$ANYCAST_V4" --anycast-v6 "$ANYCAST_V6" \
   --metrics-addr "$EDGE_METRICS" &
 pids+=($!)
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -42,6 +43,23 @@ func splitList(s string) []string {
 	return out
 }
 
+// parsePool reads an anycast pool flag, the edge's format: comma-separated
+// addresses of one family.
+func parsePool(s string, v4 bool) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, f := range splitList(s) {
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("parse pool address: %w", err)
+		}
+		if a.Is4() != v4 {
+			return nil, fmt.Errorf("%s is not of the pool's address family", a)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
 func run(args []string) error {
 	fs := flag.NewFlagSet("controlplane", flag.ContinueOnError)
 	var (
@@ -50,6 +68,8 @@ func run(args []string) error {
 		nameservers   = fs.String("nameservers", "", "comma-separated nameserver pool (default ns1..ns4.zonegrid.test.)")
 		nsIPv4        = fs.String("nameserver-ipv4", "", "comma-separated IPv4 addresses given to custom nameserver names (the edges' anycast addresses; default documentation addresses)")
 		nsIPv6        = fs.String("nameserver-ipv6", "", "comma-separated IPv6 addresses given to custom nameserver names (the edges' anycast addresses; default documentation addresses)")
+		anycastV4     = fs.String("anycast-v4", "192.0.2.10,192.0.2.11,192.0.2.12,192.0.2.13", "the edges' IPv4 anycast pool, comma-separated, as given to every edge's --anycast-v4: A records may not point at it")
+		anycastV6     = fs.String("anycast-v6", "2001:db8::10,2001:db8::11,2001:db8::12,2001:db8::13", "the edges' IPv6 anycast pool, comma-separated, as given to every edge's --anycast-v6: AAAA records may not point at it")
 		advancedNS    = fs.String("advanced-nameserver-domains", "", "the three comma-separated domains of advanced (Foundation DNS style) nameservers, for Enterprise accounts whose zone defaults ask for them (default fdns-a,fdns-b,fdns-c.zonegrid.test.)")
 		extraSuffixes = fs.String("extra-public-suffixes", "", "comma-separated public suffixes added to the Public Suffix List for zone names, e.g. test,example,internal (names under a TLD the list does not know are refused)")
 		isEmbedded    = fs.Bool("embedded", false, "run an embedded etcd and NATS server (development)")
@@ -109,6 +129,13 @@ func run(args []string) error {
 	cfg.NameserverPool = splitList(*nameservers)
 	cfg.AdvancedNameserverDomains = splitList(*advancedNS)
 	cfg.NameserverIPv4, cfg.NameserverIPv6 = splitList(*nsIPv4), splitList(*nsIPv6)
+	var err error
+	if cfg.AnycastIPv4, err = parsePool(*anycastV4, true); err != nil {
+		return fmt.Errorf("--anycast-v4: %w", err)
+	}
+	if cfg.AnycastIPv6, err = parsePool(*anycastV6, false); err != nil {
+		return fmt.Errorf("--anycast-v6: %w", err)
+	}
 	if *lifecycleDemo {
 		cfg.Lifecycle = lifecycle.DemoPolicy()
 		if cfg.LifecycleInterval == 0 {

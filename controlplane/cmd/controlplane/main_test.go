@@ -73,3 +73,20 @@ func TestHelpDoesNotShowTheEtcdPassword(t *testing.T) {
 		t.Fatal("-h printed the etcd password")
 	}
 }
+
+// A malformed anycast pool stops the start, naming the flag, like the
+// edge's flag of the same name.
+func TestBadAnycastPoolStopsTheStart(t *testing.T) {
+	for _, tc := range []struct{ name, flag, value string }{
+		{"not an address", "--anycast-v4", "192.0.2.10,not-an-ip"},
+		{"v6 address in the v4 pool", "--anycast-v4", "2001:db8::1"},
+		{"v4 address in the v6 pool", "--anycast-v6", "192.0.2.10"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run([]string{tc.flag, tc.value, "--grpc-addr", "127.0.0.1:0", "--etcd-endpoints", "127.0.0.1:1"})
+			if err == nil || !strings.Contains(err.Error(), tc.flag) {
+				t.Fatalf("run = %v, want an error naming %s", err, tc.flag)
+			}
+		})
+	}
+}
