@@ -202,3 +202,54 @@ func TestAnswerRootZone(t *testing.T) {
 		t.Fatalf("want referral from the root, got %v", r)
 	}
 }
+
+// In-bailiwick glue (the documents' "Delegate subdomains"): the addresses of
+// a delegation's nameservers below the cut travel in the additional
+// section of its referrals and are never answered authoritatively.
+func TestGlueIsServedInReferralsOnly(t *testing.T) {
+	z := zonetest.Zone(t, zonetest.Header("example.com.", 3), `
+internal        IN NS   ns1.internal
+internal        IN NS   ns2.internal
+internal        IN NS   ns.sibling
+internal        IN NS   ns.elsewhere.net.
+ns1.internal    IN A    192.0.2.53
+ns1.internal    IN AAAA 2001:db8::53
+ns2.internal    IN AAAA 2001:db8::54
+www.internal    IN A    192.0.2.80
+ns.sibling      IN A    192.0.2.60
+self            IN NS   self
+self            IN A    192.0.2.61
+bare            IN NS   ns1.bare
+*               IN A    192.0.2.99
+`)
+	e, _, _ := newEngine(t, z)
+	internalNS := []string{
+		"internal.example.com. 300 IN NS ns1.internal.example.com.", "internal.example.com. 300 IN NS ns2.internal.example.com.",
+		"internal.example.com. 300 IN NS ns.sibling.example.com.", "internal.example.com. 300 IN NS ns.elsewhere.net.",
+	}
+	internalGlue := []string{
+		"ns1.internal.example.com. 300 IN A 192.0.2.53", "ns1.internal.example.com. 300 IN AAAA 2001:db8::53",
+		"ns2.internal.example.com. 300 IN AAAA 2001:db8::54", "ns.sibling.example.com. 300 IN A 192.0.2.60",
+	}
+	tests := []struct {
+		name  string
+		qname string
+		qtype uint16
+		want  want
+	}{
+		{"referral carries A and AAAA glue of every in-zone nameserver", "internal.example.com.", dns.TypeA, want{ns: internalNS, extra: internalGlue}},
+		{"referral for a name below the cut carries the same glue", "host.internal.example.com.", dns.TypeAAAA, want{ns: internalNS, extra: internalGlue}},
+		{"glue name asked for A is a referral", "ns1.internal.example.com.", dns.TypeA, want{ns: internalNS, extra: internalGlue}},
+		{"glue name asked for AAAA is a referral", "ns2.internal.example.com.", dns.TypeAAAA, want{ns: internalNS, extra: internalGlue}},
+		{"address below the cut that is no nameserver is neither glue nor answered", "www.internal.example.com.", dns.TypeA, want{ns: internalNS, extra: internalGlue}},
+		{"sibling nameserver outside the cut is answered authoritatively", "ns.sibling.example.com.", dns.TypeA, want{aa: true, answer: []string{"ns.sibling.example.com. 300 IN A 192.0.2.60"}}},
+		{"nameserver named as the cut itself has its glue", "self.example.com.", dns.TypeA, want{
+			ns: []string{"self.example.com. 300 IN NS self.example.com."}, extra: []string{"self.example.com. 300 IN A 192.0.2.61"}}},
+		{"a wildcard never supplies glue", "bare.example.com.", dns.TypeA, want{ns: []string{"bare.example.com. 300 IN NS ns1.bare.example.com."}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			check(t, ask(e, tt.qname, tt.qtype), tt.want)
+		})
+	}
+}
