@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -117,11 +118,16 @@ func (a *app) recordCreateCmd() *cobra.Command {
 }
 
 func (a *app) recordListCmd() *cobra.Command {
-	var name, typ, content string
-	var proxied bool
+	var (
+		typ, match, tagMatch, order   string
+		proxied, desc                 bool
+		name, content, comment        dnsv1.TextFilter
+		tagTests                      [6][]string // present, absent, exact, contains, starts_with, ends_with
+		commentPresent, commentAbsent bool
+	)
 	cmd := &cobra.Command{
-		Use:   "list ZONE [--name N] [--type T] [--content C] [--proxied=true|false]",
-		Short: "List records",
+		Use:   "list ZONE [--name N] [--name-contains S] [--name-ends-with N] [--type T] [--content C] [--comment-present] [--tag k:v] [--match any] [--order ttl --desc]",
+		Short: "List records, filtered and ordered (docs/RECORD_SEARCH.md)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			zoneID, err := a.resolveZone(cmd, args[0])
@@ -132,10 +138,28 @@ func (a *app) recordListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req := &dnsv1.ListRecordsRequest{ZoneId: zoneID, Name: name, Type: typ, Content: content, PageSize: 5000}
+			comment.Present, comment.Absent = commentPresent, commentAbsent
+			req := &dnsv1.ListRecordsRequest{ZoneId: zoneID, Type: typ, PageSize: 5000, Descending: desc,
+				NameFilter: &name, ContentFilter: &content, Comment: &comment}
 			if cmd.Flags().Changed("proxied") {
 				req.Proxied = &proxied
 			}
+			for kind, values := range tagTests {
+				for _, v := range values {
+					req.Tags = append(req.Tags, tagFilter(kind, v))
+				}
+			}
+			if req.Match, err = matchFlag("match", match); err != nil {
+				return err
+			}
+			if req.TagMatch, err = matchFlag("tag-match", tagMatch); err != nil {
+				return err
+			}
+			o, ok := dnsv1.RecordOrder_value["RECORD_ORDER_"+strings.ToUpper(order)]
+			if !ok {
+				return fmt.Errorf("--order %q: want name, type, content, ttl or proxied", order)
+			}
+			req.Order = dnsv1.RecordOrder(o)
 			all := &dnsv1.ListRecordsResponse{}
 			for {
 				ctx, cancel := a.rpc(cmd)
@@ -156,11 +180,67 @@ func (a *app) recordListCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", "", "only records with this name")
-	cmd.Flags().StringVar(&typ, "type", "", "only records of this type")
-	cmd.Flags().StringVar(&content, "content", "", "only records with this content")
-	cmd.Flags().BoolVar(&proxied, "proxied", false, "only proxied (true) or DNS-only (false) records")
+	fl := cmd.Flags()
+	for _, tf := range []struct {
+		flag, what string
+		f          *dnsv1.TextFilter
+	}{{"name", "names", &name},
+		{"content", "content", &content}, {"comment", "comments", &comment}} {
+		fl.StringVar(&tf.f.Exact, tf.flag, "", "only records with this exact "+tf.flag)
+		fl.StringVar(&tf.f.Contains, tf.flag+"-contains", "", "only "+tf.what+" containing this")
+		fl.StringVar(&tf.f.StartsWith, tf.flag+"-starts-with", "", "only "+tf.what+" starting with this")
+		fl.StringVar(&tf.f.EndsWith, tf.flag+"-ends-with", "", "only "+tf.what+" ending with this")
+	}
+	fl.Lookup("name").Usage = "only records with this exact name (relative names and @ accepted)"
+	fl.Lookup("name-ends-with").Usage = "only this name and the names below it (relative names and @ accepted; a leading dot: only below)"
+	fl.BoolVar(&commentPresent, "comment-present", false, "only records with a comment")
+	fl.BoolVar(&commentAbsent, "comment-absent", false, "only records without a comment")
+	fl.StringVar(&typ, "type", "", "only records of this type")
+	fl.BoolVar(&proxied, "proxied", false, "only proxied (true) or DNS-only (false) records")
+	for i, t := range []struct{ flag, usage string }{
+		{"tag-present", "only records with a tag of this name (repeatable)"},
+		{"tag-absent", "only records without a tag of this name (repeatable)"},
+		{"tag", "only records with this name:value tag (repeatable)"},
+		{"tag-contains", "name:value: a tag of that name whose value contains value (repeatable)"},
+		{"tag-starts-with", "name:value: a tag of that name whose value starts with value (repeatable)"},
+		{"tag-ends-with", "name:value: a tag of that name whose value ends with value (repeatable)"},
+	} {
+		fl.StringArrayVar(&tagTests[i], t.flag, nil, t.usage)
+	}
+	fl.StringVar(&match, "match", "all", "how the filters combine: all or any (the tag filters count as one)")
+	fl.StringVar(&tagMatch, "tag-match", "all", "how the tag filters combine: all or any")
+	fl.StringVar(&order, "order", "name", "name, type, content, ttl or proxied")
+	fl.BoolVar(&desc, "desc", false, "descending order")
 	return cmd
+}
+
+// tagFilter is the TagFilter of the kind-th tag flag (the order of
+// tagTests).
+func tagFilter(kind int, v string) *dnsv1.TagFilter {
+	switch kind {
+	case 0:
+		return &dnsv1.TagFilter{Present: v}
+	case 1:
+		return &dnsv1.TagFilter{Absent: v}
+	case 2:
+		return &dnsv1.TagFilter{Exact: v}
+	case 3:
+		return &dnsv1.TagFilter{Contains: v}
+	case 4:
+		return &dnsv1.TagFilter{StartsWith: v}
+	}
+	return &dnsv1.TagFilter{EndsWith: v}
+}
+
+// matchFlag parses --match and --tag-match.
+func matchFlag(flag, v string) (dnsv1.Match, error) {
+	switch strings.ToLower(v) {
+	case "", "all":
+		return dnsv1.Match_MATCH_ALL, nil
+	case "any":
+		return dnsv1.Match_MATCH_ANY, nil
+	}
+	return 0, fmt.Errorf("--%s %q: want all or any", flag, v)
 }
 
 func (a *app) recordGetCmd() *cobra.Command {
