@@ -60,6 +60,12 @@ func normalize(in *dnsv1.Record, zone *dnsv1.Zone, settings *dnsv1.ZoneSettings,
 	if err := hostLabels(out.Type, out.Name); err != nil {
 		return nil, err
 	}
+	if out.Type == "NS" && out.Name != zone.GetName() && zone.GetType() == dnsv1.ZoneType_ZONE_TYPE_PARTIAL {
+		// "DNS delegation is not possible for Cloudflare domains using a
+		// partial setup" ("Delegate subdomains"): the zone's names are
+		// CNAMEd to the platform, it answers no referrals for them.
+		return nil, invalid("type", "DNS delegation is not possible for zones using a partial setup")
+	}
 
 	out.Proxiable = proxiable(out.Type, out.Content, np)
 	if in.GetProxied() {

@@ -354,3 +354,32 @@ func TestAnycastAddressesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestNoDelegationInPartialZones(t *testing.T) {
+	full := &dnsv1.Zone{Name: "example.com.", Plan: dnsv1.Plan_PLAN_PRO, Type: dnsv1.ZoneType_ZONE_TYPE_FULL}
+	partial := &dnsv1.Zone{Name: "example.com.", Plan: dnsv1.Plan_PLAN_PRO, Type: dnsv1.ZoneType_ZONE_TYPE_PARTIAL}
+	tests := []struct {
+		name    string
+		zone    *dnsv1.Zone
+		rname   string
+		refused bool
+	}{
+		{"delegation in a full zone", full, "internal", false},
+		{"delegation in a partial zone", partial, "internal", true},
+		{"apex NS in a partial zone is not a delegation", partial, "@", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := normalize(&dnsv1.Record{Name: tt.rname, Type: "NS", Content: "ns1.other.net"}, tt.zone, nil, DefaultNonProxiable())
+			if !tt.refused {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if fe, ok := err.(*fieldError); !ok || fe.Field != "type" {
+				t.Fatalf("error %v, want a field error on type", err)
+			}
+		})
+	}
+}
