@@ -421,6 +421,13 @@ func (l *listing) decode(kv *mvccpb.KeyValue) (listed, bool, error) {
 	return listed{key: sortKey{value: orderValue(l.f.Order, r), tail: strings.TrimPrefix(string(kv.Key), l.zonePrefix)}, r: r}, true, nil
 }
 
+// firstBatch is the size of a key-order listing's first read: the page and
+// one more when every record matches; reads double from there, so sparse
+// matches cost few round trips and dense ones read little beyond the page.
+func (l *listing) firstBatch() int64 {
+	return int64(min(l.size+1, listBatch))
+}
+
 // byKey reads in key order from just after the cursor until the page and
 // one more match are found: the key order is the name order.
 func (l *listing) byKey(ctx context.Context) ([]listed, error) {
@@ -431,8 +438,8 @@ func (l *listing) byKey(ctx context.Context) ([]listed, error) {
 		}
 	}
 	var out []listed
-	for start < end {
-		resp, err := l.s.getAt(ctx, start, l.rev, clientv3.WithRange(end), clientv3.WithLimit(listBatch))
+	for batch := l.firstBatch(); start < end; batch = min(2*batch, listBatch) {
+		resp, err := l.s.getAt(ctx, start, l.rev, clientv3.WithRange(end), clientv3.WithLimit(batch))
 		if err != nil {
 			return nil, err
 		}
@@ -467,8 +474,8 @@ func (l *listing) byKeyDescending(ctx context.Context) ([]listed, error) {
 		}
 	}
 	var out []listed
-	for start < end {
-		keys, err := l.s.getAt(ctx, start, l.rev, clientv3.WithRange(end), clientv3.WithLimit(listBatch),
+	for batch := l.firstBatch(); start < end; batch = min(2*batch, listBatch) {
+		keys, err := l.s.getAt(ctx, start, l.rev, clientv3.WithRange(end), clientv3.WithLimit(batch),
 			clientv3.WithKeysOnly(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))
 		if err != nil {
 			return nil, err
