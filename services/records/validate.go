@@ -171,7 +171,7 @@ func comment(c string, plan dnsv1.Plan) (string, error) {
 			"is %d characters, at most %d are allowed on the %s plan", n, l.CommentMax, l.Name)
 	}
 	if strings.IndexFunc(c, unicode.IsControl) >= 0 {
-		return "", invalid("comment", "contains a control character")
+		return "", invalid("comment", "contains a control character: comments do not support newline (\\n) or carriage return (\\r) characters")
 	}
 	return c, nil
 }
