@@ -31,11 +31,15 @@ import (
 // one KV value, the rest go to the object store.
 const MaxPayload = 8 << 20
 
-// Limits of the embedded etcd, raised for large record batches. A
-// production etcd needs --max-txn-ops and --max-request-bytes set alike.
+// Limits of the embedded etcd, raised so that the largest single record
+// write fits one transaction: an import of a 256 KiB zone file (at most
+// records.MaxImportRecords, 20,000 records) is about two puts per record
+// plus the audit entry, ~600 bytes per record in all (store README,
+// "Limits"). A production etcd needs --max-txn-ops and --max-request-bytes
+// set alike.
 const (
-	MaxTxnOps       = 10000
-	MaxRequestBytes = 10 << 20
+	MaxTxnOps       = 65536
+	MaxRequestBytes = 32 << 20
 )
 
 // Config says where the servers keep their data and listen.

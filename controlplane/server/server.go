@@ -180,9 +180,10 @@ type Config struct {
 	EtcdProbeInterval time.Duration
 }
 
-// etcdMaxSend matches the embedded etcd's request limit so large record
-// batches fit one transaction.
-const etcdMaxSend = 10 << 20
+// etcdMaxSend matches the embedded etcd's request limit
+// (embedded.MaxRequestBytes) so that the largest record write, a 256 KiB
+// zone-file import, fits one transaction.
+const etcdMaxSend = 32 << 20
 
 // Server is a running (or ready to run) control plane.
 type Server struct {
@@ -331,7 +332,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 		ID: fmt.Sprintf("%s-%d", host, os.Getpid()), Registerer: s.reg,
 	}, log.Named("lifecycle"))
 	recordSvc := records.New(s.st, records.Options{
-		NonProxiable: nonProxiable, Registerer: s.reg,
+		NonProxiable: nonProxiable, Registerer: s.reg, SOARname: cfg.SOARname,
 		Anycast: append(slices.Clone(cfg.AnycastIPv4), cfg.AnycastIPv6...),
 	}, log.Named("records"))
 	var scanner *quickscan.Scanner

@@ -36,12 +36,14 @@ type Config struct {
 	// committed together in one etcd transaction (default 500).
 	MaxGroupWrites int
 	// MaxTxnOps and MaxTxnBytes bound the etcd operations and the bytes
-	// (keys plus values) of one group transaction (defaults 10,000 and
-	// 8 MiB). The etcd server must accept them: the embedded etcd runs with
-	// --max-txn-ops 10000 and --max-request-bytes 10 MiB; a production etcd
-	// needs the same flags raised at least this far (its defaults, 128 ops
-	// and 1.5 MiB, would refuse large groups and large batches). A single
-	// write above the bounds is still sent alone, and etcd decides.
+	// (keys plus values) of one group transaction (defaults 65,536 and
+	// 30 MiB: a 256 KiB zone-file import, up to 20,000 records, is one
+	// write of about 40,000 operations and 12 MiB). The etcd server must
+	// accept them: the embedded etcd runs with --max-txn-ops 65536 and
+	// --max-request-bytes 32 MiB; a production etcd needs the same flags
+	// raised at least this far (its defaults, 128 ops and 1.5 MiB, would
+	// refuse large groups, batches and imports). A single write above the
+	// bounds is still sent alone, and etcd decides.
 	MaxTxnOps   int
 	MaxTxnBytes int
 	// MaxPreloadRecords is the largest zone (in records) whose records a
@@ -88,8 +90,8 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	def(&c.MaxGroupWrites, 500)
-	def(&c.MaxTxnOps, 10000)
-	def(&c.MaxTxnBytes, 8<<20)
+	def(&c.MaxTxnOps, 65536)
+	def(&c.MaxTxnBytes, 30<<20)
 	def(&c.MaxPreloadRecords, 50000)
 	def(&c.MaxIndexedRecords, 200000)
 	if c.CommitterIdle <= 0 {

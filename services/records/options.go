@@ -23,6 +23,10 @@ type Options struct {
 	Now func() time.Time
 	// Registerer receives the service's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
+	// SOARname is the SOA RNAME ExportRecords writes for zones whose
+	// settings set none: the builder's (builder.Config.SOARname); ""
+	// means the builder's default, "dns.zonegrid.test.".
+	SOARname string
 	// Anycast is the edges' anycast pools (both families), the addresses
 	// proxied names answer with: an A or AAAA record may not have one as
 	// its content. Empty: nothing is refused on that ground. The control

@@ -41,6 +41,10 @@ type Service struct {
 	now     func() time.Time
 	log     *zap.Logger
 	metrics *metrics
+	// imports limits ImportRecords per user; soaRname is the SOA RNAME
+	// an export writes when the zone sets none (as the builder's).
+	imports  *importLimiter
+	soaRname string
 }
 
 // New returns the RecordService backed by st.
@@ -52,7 +56,11 @@ func newService(st *store.Store, opts Options, log *zap.Logger) *Service {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Service{st: st, np: opts.NonProxiable, now: opts.Now, log: log, metrics: newMetrics(opts.Registerer)}
+	s := &Service{st: st, np: opts.NonProxiable, now: opts.Now, log: log, metrics: newMetrics(opts.Registerer),
+		imports: newImportLimiter(importEvery, importBurst), soaRname: opts.SOARname}
+	if s.soaRname == "" {
+		s.soaRname = "dns.zonegrid.test."
+	}
 	if s.np.empty() {
 		s.np = DefaultNonProxiable()
 	}

@@ -87,7 +87,7 @@ func run(args []string) error {
 	fs.DurationVar(&cfg.IdempotencyRetention, "idempotency-retention", 0, "how long request ids of mutating calls are remembered for safe retries (0 = 24h, negative = forever)")
 	fs.BoolVar(&cfg.AllowPlaintext, "allow-plaintext", false, "allow a plaintext gRPC listener on a non-loopback address (tokens cross the network in the clear)")
 	fs.IntVar(&cfg.MaxGroupWrites, "max-group-writes", 0, "record writes of one zone committed in one etcd transaction at most (0 = 500)")
-	fs.IntVar(&cfg.MaxTxnOps, "max-txn-ops", 0, "etcd operations in one transaction at most; etcd's --max-txn-ops must allow it (0 = 10000)")
+	fs.IntVar(&cfg.MaxTxnOps, "max-txn-ops", 0, "etcd operations in one transaction at most; etcd's --max-txn-ops must allow it (0 = 65536)")
 	fs.IntVar(&cfg.DeltaThreshold, "delta-threshold", 0, "records from which a zone's changes are published as deltas (0 = 5000, negative = never)")
 	fs.DurationVar(&cfg.BuilderLeaseTTL, "builder-lease-ttl", 0, "builder election lease, whole seconds: a dead leader's successor publishes within about this long, and a leader's writes are fenced by it (0 = 2s; etcd's minimum is 1.5s with default timing)")
 	fs.DurationVar(&cfg.ReconcileInterval, "reconcile-interval", 0, "how often the leading builder compares what NATS holds with etcd and republishes what is missing or older (0 = 1m, negative = only on becoming leader)")

@@ -39,7 +39,9 @@ func run(m *testing.M, cli **clientv3.Client) int {
 		return 1
 	}
 	defer srv.Close()
-	c, err := clientv3.New(clientv3.Config{Endpoints: srv.EtcdEndpoints(), DialTimeout: 5 * time.Second})
+	c, err := clientv3.New(clientv3.Config{Endpoints: srv.EtcdEndpoints(), DialTimeout: 5 * time.Second,
+		// As the server's client: a whole zone-file import is one request.
+		MaxCallSendMsgSize: embedded.MaxRequestBytes})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "etcdtest: client:", err)
 		return 1

@@ -191,7 +191,11 @@ func (st *state) parse(lines [][]byte, start int, apex string, res *Result) (int
 			res.Skipped = append(res.Skipped, Skipped{Line: line, Reason: ApexNSReason})
 			continue
 		}
-		e, err := entryOf(rr, zp.Comment())
+		comment := zp.Comment()
+		if last := start + lc.lines - preLines - 1; last >= 0 && last < len(lines) {
+			comment = rawComment(lines[last], comment)
+		}
+		e, err := entryOf(rr, comment)
 		if err != nil {
 			res.Errors = append(res.Errors, LineError{Line: line, Message: err.Error()})
 			continue
@@ -266,6 +270,27 @@ func (st *state) ownerOf(line []byte) {
 	if _, ok := dns.IsDomainName(name); ok && !strings.ContainsAny(name, "\"();") {
 		st.lastOwner = name
 	}
+}
+
+// rawComment returns the comment as written at the end of the record's
+// last line: the lexer puts a blank before every ';' inside a comment
+// (it joins the comments of a multi-line record that way), which would
+// change a comment holding ';'. lexed is returned when the line does not
+// end with it (multi-line records).
+func rawComment(line []byte, lexed string) string {
+	if lexed == "" {
+		return ""
+	}
+	text := strings.TrimRight(string(line), "\r\n")
+	n := len(lexed) - (strings.Count(lexed, ";") - 1)
+	if n <= 0 || n > len(text) {
+		return lexed
+	}
+	raw := text[len(text)-n:]
+	if raw[0] != ';' || ";"+strings.ReplaceAll(raw[1:], ";", " ;") != lexed {
+		return lexed
+	}
+	return raw
 }
 
 // firstRecordLine returns the index of the first line in lines[from:to]

@@ -199,3 +199,10 @@ func TestWriteStartsWithOriginAndReadsBack(t *testing.T) {
 		t.Fatalf("read back %v %v", again.Entries, again.Errors)
 	}
 }
+
+func TestACommentHoldingSemicolonsIsKeptAsWritten(t *testing.T) {
+	res := Read([]byte("a 60 IN A 192.0.2.1 ; one; two;three cf_tags=x:y\n"), "example.com.")
+	if len(res.Errors) > 0 || res.Entries[0].Record.GetComment() != "one; two;three" {
+		t.Fatalf("comment %q, errors %v", res.Entries[0].Record.GetComment(), res.Errors)
+	}
+}
