@@ -93,6 +93,13 @@ func Rules() map[string]Rule {
 		// only the operator marks them.
 		dnsv1.RecordService_SetRecordManagedBy_FullMethodName: rule(Platform, dnsWrite),
 
+		// DNSSEC: "DNS Write" edits (the "Edit DNSSEC Status endpoint");
+		// the details also with "DNS Read".
+		dnsv1.DnssecService_GetDnssec_FullMethodName:    rule(Zone, dnsRead, dnsWrite),
+		dnsv1.DnssecService_UpdateDnssec_FullMethodName: rule(Zone, dnsWrite),
+		dnsv1.DnssecService_DeleteDnssec_FullMethodName: rule(Zone, dnsWrite),
+		dnsv1.DnssecService_RollZsk_FullMethodName:      rule(Zone, dnsWrite),
+
 		// Settings. Zone DNS settings: "Zone DNS Settings Write" or "DNS
 		// Write"; enforce DNS-only (account settings): "Account DNS
 		// Settings Write", shown with "... Write" or "... Read".

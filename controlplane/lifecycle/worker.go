@@ -38,6 +38,10 @@ type Config struct {
 	SessionTTL int
 	// Concurrency bounds the checks in flight; 0 = 16.
 	Concurrency int
+	// Also is other scheduled work run at the end of every Step, under the
+	// same election (DNSSEC rollovers and DS checks): one control plane
+	// does scheduled work at a time, with the same clock.
+	Also []func(ctx context.Context, now time.Time) error
 	// ID names this replica in the election.
 	ID         string
 	Registerer prometheus.Registerer
@@ -221,6 +225,12 @@ func (w *Worker) Step(ctx context.Context) (Stats, error) {
 		}()
 	}
 	wg.Wait()
+	for _, step := range w.cfg.Also {
+		if err := step(ctx, now); err != nil {
+			st.Failed++
+			w.log.Warn("scheduled step failed", zap.Error(err))
+		}
+	}
 	return st, nil
 }
 

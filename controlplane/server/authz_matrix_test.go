@@ -271,9 +271,38 @@ func matrixRows() map[string]matrixRow {
 			return ignore(recCli(c).BatchRecords(ctx, &dnsv1.BatchRecordsRequest{ZoneId: f.z1,
 				Posts: []*dnsv1.Record{{Name: f.fresh("b"), Type: "A", Content: "192.0.2.3"}}}))
 		}},
+		// DNSSEC rows run in name order: DeleteDnssec first, while z1 has
+		// none (deleting nothing succeeds); RollZsk's prep enables it.
+		dnsv1.DnssecService_DeleteDnssec_FullMethodName: {onZone, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(dnsv1.NewDnssecServiceClient(c).DeleteDnssec(ctx, &dnsv1.DeleteDnssecRequest{ZoneId: f.z1}))
+		}},
+		dnsv1.DnssecService_GetDnssec_FullMethodName: {onZone, true, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(dnsv1.NewDnssecServiceClient(c).GetDnssec(ctx, &dnsv1.GetDnssecRequest{ZoneId: f.z1}))
+		}},
+		dnsv1.DnssecService_RollZsk_FullMethodName: {onZone, false, func(ctx context.Context, f *fx) string {
+			if _, err := dnsv1.NewDnssecServiceClient(f.op).UpdateDnssec(ctx, &dnsv1.UpdateDnssecRequest{ZoneId: f.z1,
+				Dnssec: &dnsv1.Dnssec{Status: dnsv1.DnssecStatus_DNSSEC_STATUS_ACTIVE}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"status"}}}); err != nil {
+				f.t.Fatalf("enable dnssec: %v", err)
+			}
+			return ""
+		}, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(dnsv1.NewDnssecServiceClient(c).RollZsk(ctx, &dnsv1.RollZskRequest{ZoneId: f.z1}))
+		}},
+		dnsv1.DnssecService_UpdateDnssec_FullMethodName: {onZone, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(dnsv1.NewDnssecServiceClient(c).UpdateDnssec(ctx, &dnsv1.UpdateDnssecRequest{ZoneId: f.z1,
+				Dnssec:     &dnsv1.Dnssec{Status: dnsv1.DnssecStatus_DNSSEC_STATUS_ACTIVE, DnssecMultiSigner: f.n.Add(1)%2 == 0},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"status", "dnssec_multi_signer"}}}))
+		}},
 		// Marking records managed is the platform's products' business.
 		dnsv1.RecordService_SetRecordManagedBy_FullMethodName: {onPlatform, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			return ignore(recCli(c).SetRecordManagedBy(ctx, &dnsv1.SetRecordManagedByRequest{ZoneId: f.z1, RecordId: f.r1, ManagedBy: "workers"}))
+		}},
+		dnsv1.RecordService_ImportRecords_FullMethodName: {onZone, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(recCli(c).ImportRecords(ctx, &dnsv1.ImportRecordsRequest{ZoneId: f.z1,
+				ZoneFile: []byte(f.fresh("imp") + " 300 IN A 192.0.2.4\n")}))
+		}},
+		dnsv1.RecordService_ExportRecords_FullMethodName: {onZone, true, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(recCli(c).ExportRecords(ctx, &dnsv1.ExportRecordsRequest{ZoneId: f.z1}))
 		}},
 		dnsv1.SettingsService_GetZoneSettings_FullMethodName: {onZone, true, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			return ignore(setCli(c).GetZoneSettings(ctx, &dnsv1.GetZoneSettingsRequest{ZoneId: f.z1}))

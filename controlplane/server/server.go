@@ -34,15 +34,18 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/authn"
 	"github.com/zonegrid/zonegrid/controlplane/authz"
 	"github.com/zonegrid/zonegrid/controlplane/builder"
+	cpdnssec "github.com/zonegrid/zonegrid/controlplane/dnssec"
 	"github.com/zonegrid/zonegrid/controlplane/grpccodec"
 	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/controlplane/quickscan"
 	"github.com/zonegrid/zonegrid/controlplane/store"
+	"github.com/zonegrid/zonegrid/pkg/keyseal"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 	"github.com/zonegrid/zonegrid/services/auditlog"
 	"github.com/zonegrid/zonegrid/services/customns"
+	dnssecsvc "github.com/zonegrid/zonegrid/services/dnssec"
 	"github.com/zonegrid/zonegrid/services/records"
 	"github.com/zonegrid/zonegrid/services/settings"
 	"github.com/zonegrid/zonegrid/services/tenants"
@@ -120,6 +123,13 @@ type Config struct {
 	// LifecycleInterval is how often the lifecycle leader looks for due
 	// timers and checks; 0 = 10 s.
 	LifecycleInterval time.Duration
+	// DnssecKEKFiles are the key-encryption keys (pkg/keyseal files) that
+	// seal DNSSEC private keys: the first seals, all open (a KEK rotation
+	// lists the new one first). Empty: DNSSEC cannot be enabled.
+	DnssecKEKFiles []string
+	// DNSSEC times key rollovers and DS checks; zero fields are the
+	// defaults (controlplane/dnssec).
+	DNSSEC cpdnssec.Policy
 	// KVReplicas of the JetStream buckets; 0 = 1.
 	KVReplicas int
 	// DisableBuilder runs only the API (for API-only replicas and tests).
@@ -326,10 +336,25 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 		}
 		checker = &lifecycle.DNSChecker{Resolver: cfg.ActivationResolver}
 	}
+	var ring *keyseal.Ring
+	var also []func(context.Context, time.Time) error
+	if len(cfg.DnssecKEKFiles) > 0 {
+		if ring, err = keyseal.LoadFiles(cfg.DnssecKEKFiles...); err != nil {
+			s.closeClients()
+			return nil, fmt.Errorf("server: dnssec: %w", err)
+		}
+		var resolver string
+		if cfg.ActivationMode == zones.ModeDelegation {
+			resolver = cfg.ActivationResolver
+		}
+		dw := cpdnssec.NewWorker(s.st, ring, cpdnssec.WorkerConfig{Policy: cfg.DNSSEC, Resolver: resolver, Registerer: s.reg}, log.Named("dnssec"))
+		also = append(also, dw.Step)
+		log.Info("dnssec keys sealed", zap.String("kek_id", ring.ID()))
+	}
 	host, _ := os.Hostname()
 	s.life = lifecycle.New(s.st, lifecycle.Config{
 		Policy: cfg.Lifecycle, Checker: checker, Interval: cfg.LifecycleInterval,
-		ID: fmt.Sprintf("%s-%d", host, os.Getpid()), Registerer: s.reg,
+		ID: fmt.Sprintf("%s-%d", host, os.Getpid()), Registerer: s.reg, Also: also,
 	}, log.Named("lifecycle"))
 	recordSvc := records.New(s.st, records.Options{
 		NonProxiable: nonProxiable, Registerer: s.reg, SOARname: cfg.SOARname,
@@ -397,6 +422,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 	dnsv1.RegisterTenantServiceServer(s.grpc, tenants.New(s.st, nsAddrs, log.Named("tenants")))
 	dnsv1.RegisterTokenServiceServer(s.grpc, tokens.New(s.st, log.Named("tokens")))
 	dnsv1.RegisterAuditServiceServer(s.grpc, auditlog.New(s.st, log.Named("auditlog")))
+	dnsv1.RegisterDnssecServiceServer(s.grpc, dnssecsvc.New(s.st, ring, cfg.DNSSEC, log.Named("dnssec")))
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	s.probe = newEtcdProbe(s.st, s.health, cfg.EtcdProbeInterval, s.reg, log.Named("etcd-probe"))

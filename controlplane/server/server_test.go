@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/zonegrid/zonegrid/controlplane/clientconfig"
 	"github.com/zonegrid/zonegrid/controlplane/embedded"
+	"github.com/zonegrid/zonegrid/pkg/keyseal"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
@@ -181,6 +183,13 @@ func startServer(t *testing.T, cfg Config) (*Server, *embedded.Servers) {
 	cfg.GRPCAddr = "127.0.0.1:0"
 	cfg.EtcdEndpoints, cfg.NATSURL = emb.EtcdEndpoints(), emb.NATSURL()
 	cfg.OperatorTokens = []string{testOperatorToken}
+	if cfg.DnssecKEKFiles == nil {
+		kek := filepath.Join(t.TempDir(), "dnssec.kek")
+		if _, err := keyseal.EnsureFile(kek); err != nil {
+			t.Fatal(err)
+		}
+		cfg.DnssecKEKFiles = []string{kek}
+	}
 	s, err := New(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)

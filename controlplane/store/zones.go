@@ -358,6 +358,9 @@ func (s *Store) purgeZone(ctx context.Context, zoneID string, onlyIf func(*dnsv1
 			clientv3.OpDelete(s.recordIDsPrefix(zoneID), clientv3.WithPrefix()),
 			clientv3.OpDelete(s.zoneMarkKey(zoneID)),
 			clientv3.OpDelete(s.zoneChecksKey(zoneID)),
+			// "Purge removes records, settings and keys for good."
+			clientv3.OpDelete(s.dnssecKey(zoneID)),
+			clientv3.OpDelete(s.dnssecChecksKey(zoneID)),
 		}, audit...))
 		if err != nil {
 			return nil, fmt.Errorf("purge zone %s: etcd txn: %w", zoneID, err)
