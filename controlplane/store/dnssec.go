@@ -16,9 +16,11 @@ import (
 // under lifecycle/, like the zone lifecycle's, so a check that changes
 // nothing wakes no builder.
 
-func (s *Store) dnssecKey(zoneID string) string       { return s.dnssecPrefix() + zoneID }
-func (s *Store) dnssecPrefix() string                 { return s.prefix + "/data/dnssec/" }
-func (s *Store) dnssecChecksKey(zoneID string) string { return s.prefix + "/lifecycle/dnssec/" + zoneID }
+func (s *Store) dnssecKey(zoneID string) string { return s.dnssecPrefix() + zoneID }
+func (s *Store) dnssecPrefix() string           { return s.prefix + "/data/dnssec/" }
+func (s *Store) dnssecChecksKey(zoneID string) string {
+	return s.prefix + "/lifecycle/dnssec/" + zoneID
+}
 
 // DnssecPrefix is where every zone's DNSSEC state lives (the builder
 // watches it with the rest of data/).
