@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -99,44 +97,6 @@ func TestRecordCommandsAgainstServer(t *testing.T) {
 					code, out, errOut, tt.wantCode, tt.wantOut, tt.wantErr)
 			}
 		})
-	}
-}
-
-func TestImportIsOneBatch(t *testing.T) {
-	ep, zone := serve(t)
-	dir := t.TempDir()
-	good := filepath.Join(dir, "good.zone")
-	os.WriteFile(good, []byte(`$TTL 3600
-@	IN SOA ns1.example.net. admin.example.com. 1 7200 3600 1209600 3600
-@	IN MX 10 mx1.example.net.
-www	IN A 192.0.2.1 ; cf_tags=cf-proxied:true
-api	300 IN AAAA 2001:db8::1
-@	IN TXT "v=spf1 -all"
-_u._tcp	IN URI 10 1 "https://example.com/"
-`), 0o600)
-	bad := filepath.Join(dir, "bad.zone")
-	os.WriteFile(bad, []byte("$ORIGIN example.com.\nok IN A 192.0.2.9\nwww IN CNAME other.example.net.\n"), 0o600)
-
-	code, out, errOut := dnsctl(t, ep, "record", "import", zone, good)
-	if code != 0 {
-		t.Fatalf("import: exit %d: %s", code, errOut)
-	}
-	if !strings.Contains(errOut, "skipping SOA") || strings.Count(out, "\n") != 6 {
-		t.Fatalf("import output %q / %q", out, errOut)
-	}
-	t.Log("\n" + out)
-	_, out, _ = dnsctl(t, ep, "record", "list", zone, "--proxied=true")
-	if !strings.Contains(out, "www.example.com.") || strings.Count(out, "\n") != 2 {
-		t.Errorf("cf-proxied:true not honoured, proxied records: %q", out)
-	}
-	// The CNAME conflicts with the imported A: nothing of bad.zone lands.
-	code, _, errOut = dnsctl(t, ep, "record", "import", zone, bad)
-	if code != 1 || !strings.Contains(errOut, "posts[1].name") {
-		t.Fatalf("conflicting import: exit %d, %q", code, errOut)
-	}
-	_, out, _ = dnsctl(t, ep, "record", "list", zone, "--name", "ok")
-	if strings.Contains(out, "192.0.2.9") {
-		t.Fatalf("part of a rejected import was written: %q", out)
 	}
 }
 
