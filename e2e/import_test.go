@@ -98,10 +98,10 @@ func TestImportIsServedAllAtOnce(t *testing.T) {
 		return got, err == nil && after == before, err
 	}
 	var (
-		stop           atomic.Bool
-		wg             sync.WaitGroup
-		mu             sync.Mutex
-		partial        []string
+		stop            atomic.Bool
+		wg              sync.WaitGroup
+		mu              sync.Mutex
+		partial         []string
 		sawNone, sawAll = map[string]bool{}, map[string]bool{}
 	)
 	for _, e := range c.edges {
