@@ -138,6 +138,8 @@ func newCluster(tb testing.TB, edges int, opts ...clusterOption) *cluster {
 		OperatorTokens: []string{operatorToken(tb)},
 		// The tests' zones live under testing TLDs (RFC 2606).
 		ExtraPublicSuffixes: []string{"test", "example"},
+		// The edges' pools: records may not point at them.
+		AnycastIPv4: testAnycastV4, AnycastIPv6: testAnycastV6,
 
 		NonProxiableFile: o.nonProxiableFile,
 

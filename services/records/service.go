@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ type Service struct {
 
 	st      *store.Store
 	np      NonProxiable
+	anycast []netip.Addr // Options.Anycast: refused as A/AAAA content
 	now     func() time.Time
 	log     *zap.Logger
 	metrics *metrics
@@ -56,7 +58,7 @@ func newService(st *store.Store, opts Options, log *zap.Logger) *Service {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Service{st: st, np: opts.NonProxiable, now: opts.Now, log: log, metrics: newMetrics(opts.Registerer),
+	s := &Service{st: st, np: opts.NonProxiable, anycast: opts.Anycast, now: opts.Now, log: log, metrics: newMetrics(opts.Registerer),
 		imports: newImportLimiter(importEvery, importBurst), soaRname: opts.SOARname}
 	if s.soaRname == "" {
 		s.soaRname = "dns.zonegrid.test."
@@ -332,7 +334,7 @@ func (s *Service) write(ctx context.Context, zoneID string, fn func(ctx context.
 			// An archived zone is read-only until restored (docs/ZONE_LIFECYCLE.md).
 			return nil, status.FailedPrecondition("ZONE_STATUS", "zone_id", "the zone is deleted: add it again (CreateZone) to restore it before changing its records")
 		}
-		w := &writer{ov: newOverlay(v), view: v, base: -1, zone: v.Zone(), settings: v.Settings(), np: s.np, now: now}
+		w := &writer{ov: newOverlay(v), view: v, base: -1, zone: v.Zone(), settings: v.Settings(), np: s.np, anycast: s.anycast, now: now}
 		w.pf, _ = v.(store.Prefetcher)
 		if err := fn(ctx, w); err != nil {
 			return nil, err
@@ -407,6 +409,7 @@ type writer struct {
 	zone        *dnsv1.Zone
 	settings    *dnsv1.ZoneSettings
 	np          NonProxiable
+	anycast     []netip.Addr
 	now         *timestamppb.Timestamp
 	pf          store.Prefetcher // nil if the view cannot prefetch
 }
@@ -445,8 +448,21 @@ func (w *writer) prefetch(ctx context.Context, recs []*dnsv1.Record, ids []strin
 	return nil
 }
 
-func (w *writer) create(ctx context.Context, in *dnsv1.Record, id, prefix string) (*dnsv1.Record, error) {
+// normalize is the rules of one record on its own, the platform's
+// anycast addresses included.
+func (w *writer) normalize(in *dnsv1.Record) (*dnsv1.Record, error) {
 	r, err := normalize(in, w.zone, w.settings, w.np)
+	if err != nil {
+		return nil, err
+	}
+	if err := anycastAddress(r.GetType(), r.GetContent(), w.anycast); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (w *writer) create(ctx context.Context, in *dnsv1.Record, id, prefix string) (*dnsv1.Record, error) {
+	r, err := w.normalize(in)
 	if err != nil {
 		return nil, fieldStatus(prefix, err)
 	}
@@ -506,7 +522,7 @@ func (w *writer) patch(ctx context.Context, id string, in *dnsv1.Record, mask *f
 // rewrite validates in as the new version of old, keeping what users cannot
 // change.
 func (w *writer) rewrite(ctx context.Context, old, in *dnsv1.Record, prefix string) (*dnsv1.Record, error) {
-	r, err := normalize(in, w.zone, w.settings, w.np)
+	r, err := w.normalize(in)
 	if err != nil {
 		return nil, fieldStatus(prefix, err)
 	}
