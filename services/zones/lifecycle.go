@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
+	cpdnssec "github.com/zonegrid/zonegrid/controlplane/dnssec"
 	"github.com/zonegrid/zonegrid/controlplane/plans"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
@@ -299,6 +300,11 @@ func (s *Service) changePlan(ctx context.Context, z *dnsv1.Zone, plan dnsv1.Plan
 		u.Subdomain = s.names.isSubdomain(z.GetName())
 		u.AdvancedNameservers = s.adv.Owns(z.GetNameServers())
 		u.ZoneCustomNameservers = len(z.GetVanityNameServers()) > 0
+		ds, err := s.st.GetDnssec(ctx, z.GetId())
+		if err != nil {
+			return nil, err
+		}
+		u.NSEC3 = ds.GetUseNsec3() && cpdnssec.Signed(ds)
 		if err := plans.CheckDowngrade(z.GetPlan(), plan, u); err != nil {
 			return nil, err
 		}

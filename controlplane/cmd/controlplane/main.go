@@ -23,6 +23,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/embedded"
 	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	"github.com/zonegrid/zonegrid/controlplane/server"
+	"github.com/zonegrid/zonegrid/pkg/keyseal"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 )
 
@@ -116,6 +117,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.ActivationResolver, "activation-resolver", "", "resolver host:port for delegation activation")
 	fs.StringVar(&cfg.QuickScanResolver, "quick-scan-resolver", "", "resolver host:port that finds a zone's current nameservers for the records quick scan (empty = --activation-resolver; neither = no quick scan)")
 	lifecycleDemo := fs.Bool("lifecycle-demo", false, "run the zone lifecycle in minutes instead of days (deleted 5 min after pending, moved/deleted zones after 1 min, checks every 5-10 s): for demonstrations only, never production")
+	kekFiles := fs.String("dnssec-kek-file", "", "key-encryption key files (base64 of 32 random bytes, e.g. `head -c32 /dev/urandom | base64`) sealing DNSSEC private keys, comma-separated: the first seals, all open; edges need the same files (embedded mode: generated under the data dir)")
 	fs.DurationVar(&cfg.LifecycleInterval, "lifecycle-interval", 0, "how often the zone lifecycle leader looks for due timers (deletion after 28 days pending, 7 days moved, purge 7 days after deletion) and scheduled activation checks (0 = 10s)")
 	fs.IntVar(&cfg.KVReplicas, "kv-replicas", 1, "replicas of the JetStream buckets")
 	fs.StringVar(&cfg.NonProxiableFile, "non-proxiable-file", "", "CNAME targets that must not be proxied, one \"exact|exact-or-subdomain|subdomain NAME\" per line; replaces the built-in list (empty = built-in)")
@@ -187,6 +189,12 @@ func run(args []string) error {
 			log.Info("snapshot signing key", zap.String("key_id", signer.KeyID()),
 				zap.String("trust_key_for_edges", filepath.Join(creds.Dir, "snapshot-signing.pub.pem")))
 		}
+		if *kekFiles == "" {
+			*kekFiles = filepath.Join(creds.Dir, "dnssec.kek")
+			if _, err := keyseal.EnsureFile(*kekFiles); err != nil {
+				return err
+			}
+		}
 		log.Info("embedded servers require credentials", zap.String("credentials_dir", creds.Dir),
 			zap.String("edge_nkey_seed", creds.EdgeNkeySeedFile))
 		if *operatorFile == "" {
@@ -204,6 +212,7 @@ func run(args []string) error {
 			devCA = f.CA
 		}
 	}
+	cfg.DnssecKEKFiles = splitList(*kekFiles)
 	for _, f := range splitList(*operatorFile) {
 		b, err := os.ReadFile(f)
 		if err != nil {
