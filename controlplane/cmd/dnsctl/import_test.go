@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc"
@@ -244,5 +245,33 @@ func TestA256KiBFileIsOneImportCommand(t *testing.T) {
 	}
 	if recs, err := st.ZoneRecords(t.Context(), zone, 0); err != nil || len(recs) != n || n < 7000 {
 		t.Fatalf("zone holds %d records (%v), want %d (about 7,000)", len(recs), err, n)
+	}
+}
+
+// The benchmark's reference zone (e2e/cmd/benchzone: 12,799 records,
+// 395 KB) is imported by one dnsctl command, in parts of at most 256 KiB.
+func TestTheBenchZoneImportsInPartsInOneCommand(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go not on PATH: cannot generate the bench zone")
+	}
+	dir := t.TempDir()
+	gen := exec.Command(gobin, "run", "./cmd/benchzone", "-out", dir, "-queries", "1")
+	gen.Dir = filepath.Join("..", "..", "..", "e2e")
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("benchzone: %v\n%s", err, out)
+	}
+	ep, zone, st := serveBig(t, "bench.test.")
+	start := time.Now()
+	code, out, errOut := dnsctl(t, ep, "record", "import", zone, filepath.Join(dir, "zone.db"))
+	if code != 0 {
+		t.Fatalf("import: exit %d: %s", code, errOut)
+	}
+	t.Logf("%s\n%s(%s)", errOut, out, time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(out, "12,799 records added") || !strings.Contains(errOut, "Each part is atomic on its own") || !strings.Contains(errOut, "part 2/") {
+		t.Fatalf("stdout %q, stderr %q", out, errOut)
+	}
+	if recs, err := st.ZoneRecords(t.Context(), zone, 0); err != nil || len(recs) != 12799 {
+		t.Fatalf("zone holds %d records (%v), want 12,799", len(recs), err)
 	}
 }
