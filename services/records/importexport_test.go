@@ -399,3 +399,28 @@ func BigZoneFile(size int) []byte {
 }
 
 var _ = context.Background
+
+// The largest import (records.MaxImportRecords, made by $GENERATE in a
+// tiny file) still fits one etcd transaction of the embedded etcd; one
+// more record is refused before any write.
+func TestTheLargestImportFitsOneTransaction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("20,000 records")
+	}
+	e := newEnv(t, dnsv1.Plan_PLAN_ENTERPRISE)
+	z := e.zoneIn(t, "acct1", "max.example.", dnsv1.Plan_PLAN_ENTERPRISE, &dnsv1.ZoneSettings{MaxRecordsOverride: 100000})
+	over := fmt.Sprintf("$GENERATE 0-%d h$ 300 IN A 10.0.0.1 ; cf_tags=team:bulk\n", records.MaxImportRecords)
+	if _, err := e.client.ImportRecords(ctx(t), &dnsv1.ImportRecordsRequest{ZoneId: z.GetId(), ZoneFile: []byte(over)}); grpcstatus.Code(err) != codes.InvalidArgument {
+		t.Fatalf("%d records: %v, want InvalidArgument", records.MaxImportRecords+1, err)
+	}
+	file := fmt.Sprintf("$GENERATE 1-%d h$ 300 IN A 10.0.0.1 ; cf_tags=team:bulk\n", records.MaxImportRecords)
+	start := time.Now()
+	resp, err := e.client.ImportRecords(ctx(t), &dnsv1.ImportRecordsRequest{ZoneId: z.GetId(), ZoneFile: []byte(file)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("imported %d records in %s", resp.GetRecsAdded(), time.Since(start))
+	if int(resp.GetRecsAdded()) != records.MaxImportRecords {
+		t.Fatalf("%d added", resp.GetRecsAdded())
+	}
+}
