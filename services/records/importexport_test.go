@@ -235,6 +235,7 @@ ok3 IN TXT "fine" ; cf_tags=team:dns
 	file = strings.Replace(file, "192.0.2.300", "192.0.2.30", 1)
 	_, err = e.client.ImportRecords(ctx(t), &dnsv1.ImportRecordsRequest{ZoneId: e.zone.GetId(), ZoneFile: []byte(file)})
 	v = violations(t, err)
+	t.Logf("violations: %q", v)
 	var lines []string
 	for _, s := range v {
 		lines = append(lines, strings.Fields(s)[2])
