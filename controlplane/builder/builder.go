@@ -468,7 +468,7 @@ func (b *Builder) addEvent(bt *batch, ev *clientv3.Event) {
 		} else {
 			bt.zoneIDs[dk.ZoneID] = true // publishBatch reports it as corrupt
 		}
-	case store.KindZoneSettings, store.KindRecord, store.KindRecordID, store.KindZoneMark:
+	case store.KindZoneSettings, store.KindRecord, store.KindRecordID, store.KindZoneMark, store.KindDnssec:
 		if dk.Kind == store.KindRecord {
 			bt.addRecordEvent(dk.ZoneID, ev)
 			b.delegationEvent(bt, dk)
@@ -476,13 +476,13 @@ func (b *Builder) addEvent(bt *batch, ev *clientv3.Event) {
 		n, ok := b.names[dk.ZoneID]
 		if !ok {
 			bt.zoneIDs[dk.ZoneID] = true
-			if dk.Kind == store.KindZoneSettings {
+			if dk.Kind == store.KindZoneSettings || dk.Kind == store.KindDnssec {
 				bt.settingsOf = append(bt.settingsOf, dk.ZoneID)
 			}
 			return
 		}
 		bt.names[n] = true
-		if dk.Kind == store.KindZoneSettings {
+		if dk.Kind == store.KindZoneSettings || dk.Kind == store.KindDnssec {
 			bt.headers[n] = true
 		}
 	}

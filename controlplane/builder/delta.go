@@ -132,8 +132,13 @@ func (b *Builder) publishChange(ctx context.Context, bt *batch, name string) err
 		if err != nil {
 			return err
 		}
+		ds, err := b.st.DnssecAt(ctx, zoneID, bt.rev)
+		if err != nil {
+			return err
+		}
 		snap, _ := compileZone(z, zs, nil, bt.rev, b.opts)
 		header = snap.Header
+		header.Dnssec = dnssecHeader(ds)
 		b.mu.Lock()
 		nsChanged := !slices.Equal(glueFingerprint(header, z), st.ns)
 		b.mu.Unlock()

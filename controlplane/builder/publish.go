@@ -60,8 +60,13 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 	if err != nil {
 		return published{}, err
 	}
+	ds, err := b.st.DnssecAt(ctx, z.GetId(), rev)
+	if err != nil {
+		return published{}, err
+	}
 	res := published{zoneID: z.GetId(), records: len(recs)}
 	snap, bad := compileZone(z, zs, recs, rev, b.opts)
+	snap.Header.Dnssec = dnssecHeader(ds)
 	res.ns = glueFingerprint(snap.GetHeader(), z)
 	for _, e := range bad {
 		b.m.badRecords.Inc()

@@ -10,7 +10,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -34,7 +33,7 @@ const (
 // SealContext binds a sealed private key to its zone and key, so that a
 // blob copied onto another key does not open (pkg/keyseal).
 func SealContext(zoneID string, keyTag uint16, flags uint32) []byte {
-	return []byte("zonegrid dnssec\x00" + zoneID + "\x00" + strconv.Itoa(int(keyTag)) + "\x00" + strconv.Itoa(int(flags)))
+	return keyseal.DNSSECKeyContext(zoneID, keyTag, flags)
 }
 
 // NewKey generates a key of the given flags for the zone, its private part

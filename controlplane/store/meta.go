@@ -115,6 +115,7 @@ const (
 	KindRecord
 	KindRecordID
 	KindZoneMark
+	KindDnssec // a zone's DNSSEC state (dnssec.go)
 )
 
 // DataKey is a parsed data key. Fields the kind does not carry are empty.
@@ -166,6 +167,10 @@ func (s *Store) ParseDataKey(key string) DataKey {
 	case "zonemark":
 		if len(parts) == 2 {
 			return DataKey{Kind: KindZoneMark, ZoneID: parts[1]}
+		}
+	case "dnssec":
+		if len(parts) == 2 {
+			return DataKey{Kind: KindDnssec, ZoneID: parts[1]}
 		}
 	}
 	return DataKey{}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -110,6 +111,13 @@ func (r *Ring) Open(sealed, context []byte) ([]byte, error) {
 
 func aad(header, context []byte) []byte {
 	return append(append([]byte(nil), header...), context...)
+}
+
+// DNSSECKeyContext is the context a zone's DNSSEC private key is sealed
+// with, binding the blob to its zone and key: the control plane seals with
+// it, the edge opens with it.
+func DNSSECKeyContext(zoneID string, keyTag uint16, flags uint32) []byte {
+	return []byte("zonegrid dnssec\x00" + zoneID + "\x00" + strconv.Itoa(int(keyTag)) + "\x00" + strconv.Itoa(int(flags)))
 }
 
 // Generate returns a new random KEK.

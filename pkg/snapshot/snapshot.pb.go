@@ -178,7 +178,9 @@ type ZoneHeader struct {
 	// edges serve the zone under this name instead (name + the platform's
 	// partial suffix: www.example.com is answered at
 	// www.example.com.cdn.zonegrid.test.); empty for every other zone.
-	ServedName    string `protobuf:"bytes,11,opt,name=served_name,json=servedName,proto3" json:"served_name,omitempty"`
+	ServedName string `protobuf:"bytes,11,opt,name=served_name,json=servedName,proto3" json:"served_name,omitempty"`
+	// DNSSEC of the zone; unset: nothing is signed (status deleted).
+	Dnssec        *Dnssec `protobuf:"bytes,12,opt,name=dnssec,proto3" json:"dnssec,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -290,6 +292,189 @@ func (x *ZoneHeader) GetServedName() string {
 	return ""
 }
 
+func (x *ZoneHeader) GetDnssec() *Dnssec {
+	if x != nil {
+		return x.Dnssec
+	}
+	return nil
+}
+
+// Dnssec is what an edge needs to sign the zone's answers live.
+type Dnssec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// CDS and CDNSKEY at the apex: false = the zone's KSK (pending, active);
+	// true = the RFC 8078 delete values (pending-disabled, disabled).
+	CdsDelete bool `protobuf:"varint,1,opt,name=cds_delete,json=cdsDelete,proto3" json:"cds_delete,omitempty"`
+	// Deny existence with NSEC3 instead of compact NSEC answers.
+	UseNsec3 bool `protobuf:"varint,2,opt,name=use_nsec3,json=useNsec3,proto3" json:"use_nsec3,omitempty"`
+	// Multi-signer (RFC 8901 model 2): the zone's own DNSKEY records at the
+	// apex join the published DNSKEY set.
+	MultiSigner   bool         `protobuf:"varint,3,opt,name=multi_signer,json=multiSigner,proto3" json:"multi_signer,omitempty"`
+	Keys          []*DnssecKey `protobuf:"bytes,4,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Dnssec) Reset() {
+	*x = Dnssec{}
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Dnssec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Dnssec) ProtoMessage() {}
+
+func (x *Dnssec) ProtoReflect() protoreflect.Message {
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Dnssec.ProtoReflect.Descriptor instead.
+func (*Dnssec) Descriptor() ([]byte, []int) {
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Dnssec) GetCdsDelete() bool {
+	if x != nil {
+		return x.CdsDelete
+	}
+	return false
+}
+
+func (x *Dnssec) GetUseNsec3() bool {
+	if x != nil {
+		return x.UseNsec3
+	}
+	return false
+}
+
+func (x *Dnssec) GetMultiSigner() bool {
+	if x != nil {
+		return x.MultiSigner
+	}
+	return false
+}
+
+func (x *Dnssec) GetKeys() []*DnssecKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+// DnssecKey is one key of a zone: published from when it appears, signing
+// (the ZSKs; the KSK signs the DNSKEY, CDS and CDNSKEY sets) from
+// activate_unix until retire_unix.
+type DnssecKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 257 (KSK) or 256 (ZSK).
+	Flags uint32 `protobuf:"varint,1,opt,name=flags,proto3" json:"flags,omitempty"`
+	// 13 (ECDSA P-256 with SHA-256).
+	Algorithm uint32 `protobuf:"varint,2,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
+	// Base64, as in the DNSKEY record.
+	PublicKey string `protobuf:"bytes,3,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	KeyTag    uint32 `protobuf:"varint,4,opt,name=key_tag,json=keyTag,proto3" json:"key_tag,omitempty"`
+	// PKCS #8 private key sealed under the key-encryption key (pkg/keyseal)
+	// with keyseal.DNSSECKeyContext(zone_id, key_tag, flags) as context; an
+	// edge opens it with the file of its --dnssec-kek-file.
+	SealedPrivateKey []byte `protobuf:"bytes,5,opt,name=sealed_private_key,json=sealedPrivateKey,proto3" json:"sealed_private_key,omitempty"`
+	// Unix seconds; 0 = not set (signs from the start, never retires).
+	ActivateUnix  int64 `protobuf:"varint,6,opt,name=activate_unix,json=activateUnix,proto3" json:"activate_unix,omitempty"`
+	RetireUnix    int64 `protobuf:"varint,7,opt,name=retire_unix,json=retireUnix,proto3" json:"retire_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DnssecKey) Reset() {
+	*x = DnssecKey{}
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DnssecKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DnssecKey) ProtoMessage() {}
+
+func (x *DnssecKey) ProtoReflect() protoreflect.Message {
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DnssecKey.ProtoReflect.Descriptor instead.
+func (*DnssecKey) Descriptor() ([]byte, []int) {
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DnssecKey) GetFlags() uint32 {
+	if x != nil {
+		return x.Flags
+	}
+	return 0
+}
+
+func (x *DnssecKey) GetAlgorithm() uint32 {
+	if x != nil {
+		return x.Algorithm
+	}
+	return 0
+}
+
+func (x *DnssecKey) GetPublicKey() string {
+	if x != nil {
+		return x.PublicKey
+	}
+	return ""
+}
+
+func (x *DnssecKey) GetKeyTag() uint32 {
+	if x != nil {
+		return x.KeyTag
+	}
+	return 0
+}
+
+func (x *DnssecKey) GetSealedPrivateKey() []byte {
+	if x != nil {
+		return x.SealedPrivateKey
+	}
+	return nil
+}
+
+func (x *DnssecKey) GetActivateUnix() int64 {
+	if x != nil {
+		return x.ActivateUnix
+	}
+	return 0
+}
+
+func (x *DnssecKey) GetRetireUnix() int64 {
+	if x != nil {
+		return x.RetireUnix
+	}
+	return 0
+}
+
 type Soa struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Mname         string                 `protobuf:"bytes,1,opt,name=mname,proto3" json:"mname,omitempty"`
@@ -306,7 +491,7 @@ type Soa struct {
 
 func (x *Soa) Reset() {
 	*x = Soa{}
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[2]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -318,7 +503,7 @@ func (x *Soa) String() string {
 func (*Soa) ProtoMessage() {}
 
 func (x *Soa) ProtoReflect() protoreflect.Message {
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[2]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -331,7 +516,7 @@ func (x *Soa) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Soa.ProtoReflect.Descriptor instead.
 func (*Soa) Descriptor() ([]byte, []int) {
-	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{2}
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Soa) GetMname() string {
@@ -406,7 +591,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[3]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -418,7 +603,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[3]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -431,7 +616,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{3}
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Record) GetId() string {
@@ -490,7 +675,7 @@ type ZoneDelta struct {
 
 func (x *ZoneDelta) Reset() {
 	*x = ZoneDelta{}
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[4]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +687,7 @@ func (x *ZoneDelta) String() string {
 func (*ZoneDelta) ProtoMessage() {}
 
 func (x *ZoneDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[4]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +700,7 @@ func (x *ZoneDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ZoneDelta.ProtoReflect.Descriptor instead.
 func (*ZoneDelta) Descriptor() ([]byte, []int) {
-	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{4}
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ZoneDelta) GetZoneId() string {
@@ -580,7 +765,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[5]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -592,7 +777,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[5]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -605,7 +790,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{5}
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Account) GetFormat() uint32 {
@@ -659,7 +844,7 @@ type Signed struct {
 
 func (x *Signed) Reset() {
 	*x = Signed{}
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[6]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +856,7 @@ func (x *Signed) String() string {
 func (*Signed) ProtoMessage() {}
 
 func (x *Signed) ProtoReflect() protoreflect.Message {
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[6]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +869,7 @@ func (x *Signed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Signed.ProtoReflect.Descriptor instead.
 func (*Signed) Descriptor() ([]byte, []int) {
-	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{6}
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Signed) GetPayload() []byte {
@@ -717,7 +902,7 @@ const file_snapshot_v1_snapshot_proto_rawDesc = "" +
 	"\x06header\x18\x01 \x01(\v2\x17.snapshot.v1.ZoneHeaderR\x06header\x12-\n" +
 	"\arecords\x18\x02 \x03(\v2\x13.snapshot.v1.RecordR\arecords\x12%\n" +
 	"\x0erecords_object\x18\x03 \x01(\tR\rrecordsObject\x12\x1c\n" +
-	"\ttombstone\x18\x04 \x01(\bR\ttombstone\"\xe8\x02\n" +
+	"\ttombstone\x18\x04 \x01(\bR\ttombstone\"\x95\x03\n" +
 	"\n" +
 	"ZoneHeader\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x17\n" +
@@ -733,7 +918,24 @@ const file_snapshot_v1_snapshot_proto_rawDesc = "" +
 	"\x12flatten_all_cnames\x18\n" +
 	" \x01(\bR\x10flattenAllCnames\x12\x1f\n" +
 	"\vserved_name\x18\v \x01(\tR\n" +
-	"servedName\"\xbd\x01\n" +
+	"servedName\x12+\n" +
+	"\x06dnssec\x18\f \x01(\v2\x13.snapshot.v1.DnssecR\x06dnssec\"\x93\x01\n" +
+	"\x06Dnssec\x12\x1d\n" +
+	"\n" +
+	"cds_delete\x18\x01 \x01(\bR\tcdsDelete\x12\x1b\n" +
+	"\tuse_nsec3\x18\x02 \x01(\bR\buseNsec3\x12!\n" +
+	"\fmulti_signer\x18\x03 \x01(\bR\vmultiSigner\x12*\n" +
+	"\x04keys\x18\x04 \x03(\v2\x16.snapshot.v1.DnssecKeyR\x04keys\"\xeb\x01\n" +
+	"\tDnssecKey\x12\x14\n" +
+	"\x05flags\x18\x01 \x01(\rR\x05flags\x12\x1c\n" +
+	"\talgorithm\x18\x02 \x01(\rR\talgorithm\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x03 \x01(\tR\tpublicKey\x12\x17\n" +
+	"\akey_tag\x18\x04 \x01(\rR\x06keyTag\x12,\n" +
+	"\x12sealed_private_key\x18\x05 \x01(\fR\x10sealedPrivateKey\x12#\n" +
+	"\ractivate_unix\x18\x06 \x01(\x03R\factivateUnix\x12\x1f\n" +
+	"\vretire_unix\x18\a \x01(\x03R\n" +
+	"retireUnix\"\xbd\x01\n" +
 	"\x03Soa\x12\x14\n" +
 	"\x05mname\x18\x01 \x01(\tR\x05mname\x12\x14\n" +
 	"\x05rname\x18\x02 \x01(\tR\x05rname\x12\x16\n" +
@@ -790,29 +992,33 @@ func file_snapshot_v1_snapshot_proto_rawDescGZIP() []byte {
 }
 
 var file_snapshot_v1_snapshot_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_snapshot_v1_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_snapshot_v1_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_snapshot_v1_snapshot_proto_goTypes = []any{
 	(ZoneStatus)(0),    // 0: snapshot.v1.ZoneStatus
 	(*Zone)(nil),       // 1: snapshot.v1.Zone
 	(*ZoneHeader)(nil), // 2: snapshot.v1.ZoneHeader
-	(*Soa)(nil),        // 3: snapshot.v1.Soa
-	(*Record)(nil),     // 4: snapshot.v1.Record
-	(*ZoneDelta)(nil),  // 5: snapshot.v1.ZoneDelta
-	(*Account)(nil),    // 6: snapshot.v1.Account
-	(*Signed)(nil),     // 7: snapshot.v1.Signed
+	(*Dnssec)(nil),     // 3: snapshot.v1.Dnssec
+	(*DnssecKey)(nil),  // 4: snapshot.v1.DnssecKey
+	(*Soa)(nil),        // 5: snapshot.v1.Soa
+	(*Record)(nil),     // 6: snapshot.v1.Record
+	(*ZoneDelta)(nil),  // 7: snapshot.v1.ZoneDelta
+	(*Account)(nil),    // 8: snapshot.v1.Account
+	(*Signed)(nil),     // 9: snapshot.v1.Signed
 }
 var file_snapshot_v1_snapshot_proto_depIdxs = []int32{
 	2, // 0: snapshot.v1.Zone.header:type_name -> snapshot.v1.ZoneHeader
-	4, // 1: snapshot.v1.Zone.records:type_name -> snapshot.v1.Record
+	6, // 1: snapshot.v1.Zone.records:type_name -> snapshot.v1.Record
 	0, // 2: snapshot.v1.ZoneHeader.status:type_name -> snapshot.v1.ZoneStatus
-	3, // 3: snapshot.v1.ZoneHeader.soa:type_name -> snapshot.v1.Soa
-	2, // 4: snapshot.v1.ZoneDelta.header:type_name -> snapshot.v1.ZoneHeader
-	4, // 5: snapshot.v1.ZoneDelta.upserts:type_name -> snapshot.v1.Record
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	5, // 3: snapshot.v1.ZoneHeader.soa:type_name -> snapshot.v1.Soa
+	3, // 4: snapshot.v1.ZoneHeader.dnssec:type_name -> snapshot.v1.Dnssec
+	4, // 5: snapshot.v1.Dnssec.keys:type_name -> snapshot.v1.DnssecKey
+	2, // 6: snapshot.v1.ZoneDelta.header:type_name -> snapshot.v1.ZoneHeader
+	6, // 7: snapshot.v1.ZoneDelta.upserts:type_name -> snapshot.v1.Record
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_snapshot_v1_snapshot_proto_init() }
@@ -826,7 +1032,7 @@ func file_snapshot_v1_snapshot_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_snapshot_v1_snapshot_proto_rawDesc), len(file_snapshot_v1_snapshot_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
