@@ -95,9 +95,9 @@ func (o *Opener) Forget(zoneID string) {
 
 // key is one opened key of a zone.
 type key struct {
-	rr                *dns.DNSKEY
-	tag               uint16
-	priv              crypto.Signer
+	rr               *dns.DNSKEY
+	tag              uint16
+	priv             crypto.Signer
 	activate, retire int64
 }
 
