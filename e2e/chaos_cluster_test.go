@@ -101,7 +101,7 @@ func startChaosCluster(tb testing.TB, ctx context.Context) *chaosCluster {
 				"--listen-client-urls", "http://" + client, "--advertise-client-urls", "http://" + client,
 				"--listen-peer-urls", "http://" + peer, "--initial-advertise-peer-urls", "http://" + peer,
 				"--initial-cluster-token", "zonegrid-chaos", "--initial-cluster-state", "new",
-				"--max-txn-ops", "65536", "--max-request-bytes", "33554432", "--log-level", "warn",
+				"--max-txn-ops", "65536", "--max-request-bytes", "33554432", "--warning-apply-duration", "5s", "--warning-unary-request-duration", "5s", "--log-level", "warn",
 			},
 		}})
 	}

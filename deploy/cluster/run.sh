@@ -49,7 +49,7 @@ cmdline() {
       --listen-client-urls "http://$(etcd_client "$i")" --advertise-client-urls "http://$(etcd_client "$i")" \
       --listen-peer-urls "http://$(etcd_peer "$i")" --initial-advertise-peer-urls "http://$(etcd_peer "$i")" \
       --initial-cluster "$INITIAL_CLUSTER" --initial-cluster-token zonegrid-chaos --initial-cluster-state new \
-      --max-txn-ops 65536 --max-request-bytes 33554432 --log-level warn ;;
+      --max-txn-ops 65536 --max-request-bytes 33554432 --warning-apply-duration 5s --warning-unary-request-duration 5s --log-level warn ;;
   nats?)
     printf '%s\n' "$BIN/nats-server" -c "$DATA_DIR/nats$i.conf" ;;
   cp?)
