@@ -206,3 +206,16 @@ func TestACommentHoldingSemicolonsIsKeptAsWritten(t *testing.T) {
 		t.Fatalf("comment %q, errors %v", res.Entries[0].Record.GetComment(), res.Errors)
 	}
 }
+
+func TestCRLFLinesRead(t *testing.T) {
+	res := Read([]byte("$TTL 300\r\na IN A 192.0.2.1 ; note cf_tags=k:v\r\nb IN TXT \"x\"\r\n"), "example.com.")
+	if len(res.Errors) > 0 || len(res.Entries) != 2 {
+		t.Fatalf("entries %v errors %v", res.Entries, res.Errors)
+	}
+	if e := res.Entries[0]; e.Line != 2 || e.Record.GetComment() != "note" || !reflect.DeepEqual(e.Record.GetTags(), []string{"k:v"}) {
+		t.Fatalf("first entry %+v", e.Record)
+	}
+	if res.Entries[1].Line != 3 {
+		t.Fatalf("second entry on line %d", res.Entries[1].Line)
+	}
+}
