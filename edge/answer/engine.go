@@ -9,8 +9,10 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
+	"github.com/zonegrid/zonegrid/edge/dnssec"
 	"github.com/zonegrid/zonegrid/edge/zonecache"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
 )
@@ -40,6 +42,8 @@ type Config struct {
 	// name below it keeps its proxied answers under enforce DNS-only (row
 	// E3), whoever created it. Empty: no such domain.
 	TunnelDomain string
+	// Now is the clock signatures are made with; nil is time.Now.
+	Now func() time.Time
 }
 
 // CachedResolver is optionally implemented by a Resolver that can tell,
@@ -74,6 +78,11 @@ type Info struct {
 	// caller asked not to wait for: resp is incomplete and must be
 	// discarded; ask again with upstream lookups allowed.
 	Deferred bool
+	// SigExpire is the earliest expiration (unix seconds, RFC 4034 serial
+	// arithmetic aside) of the DNSSEC signatures in the answer; 0 when it
+	// holds none. A cache must stop reusing the answer at
+	// dnssec.StaleAt(SigExpire).
+	SigExpire uint32
 }
 
 // Engine produces answers. It is safe for concurrent use.
@@ -84,6 +93,7 @@ type Engine struct {
 	pick     int
 	resolver Resolver
 	tunnel   string // lower-case, fully qualified; "" for none
+	now      func() time.Time
 }
 
 // New returns an Engine.
@@ -97,11 +107,15 @@ func New(cfg Config) *Engine {
 	if cfg.PoolPick <= 0 {
 		cfg.PoolPick = 2
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Engine{
 		zones: cfg.Zones, accounts: cfg.Accounts,
 		v4: cfg.AnycastIPv4, v6: cfg.AnycastIPv6, pick: cfg.PoolPick,
 		resolver: cfg.Resolver,
 		tunnel:   tunnelDomain(cfg.TunnelDomain),
+		now:      cfg.Now,
 	}
 }
 
@@ -117,6 +131,14 @@ func (e *Engine) Answer(ctx context.Context, q dns.Question, resp *dns.Msg) {
 // made: Info.Deferred is set instead, so that a caller serving many
 // queries on one goroutine can hand that one to another goroutine.
 func (e *Engine) AnswerQuery(ctx context.Context, q dns.Question, resp *dns.Msg, upstream bool) Info {
+	return e.AnswerQueryDO(ctx, q, resp, upstream, false)
+}
+
+// AnswerQueryDO is AnswerQuery for a query with the DO bit (RFC 3225) as
+// given: with do set, the answer of a signed zone carries its DNSSEC
+// records (sign.go); without it, or for an unsigned zone, the answer is
+// AnswerQuery's.
+func (e *Engine) AnswerQueryDO(ctx context.Context, q dns.Question, resp *dns.Msg, upstream, do bool) Info {
 	a := call{ctx: ctx, resp: resp, upstream: upstream, info: Info{Cacheable: true}}
 	info := &a.info
 	if q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY {
@@ -137,6 +159,11 @@ func (e *Engine) AnswerQuery(ctx context.Context, q dns.Question, resp *dns.Msg,
 		resp.Rcode = dns.RcodeRefused
 		return *info
 	}
+	if z.Signer != nil && name == z.Name && dnssec.IsApexType(q.Qtype) {
+		a.zone = z
+		e.apexKeys(&a, z.Signer, q.Qtype, do)
+		return a.info
+	}
 	if q.Qtype == dns.TypeDS && name == z.Name {
 		z = e.dsParent(z)
 		info.Cacheable = false // the parent zone may answer
@@ -144,6 +171,9 @@ func (e *Engine) AnswerQuery(ctx context.Context, q dns.Question, resp *dns.Msg,
 	resp.Authoritative = true
 	a.zone = z
 	e.inZone(&a, z, name, q.Qtype)
+	if do && z.Signer != nil && !a.info.Deferred && resp.Rcode != dns.RcodeServerFailure {
+		e.signAnswer(&a, name, q.Qtype)
+	}
 	return a.info
 }
 

@@ -94,7 +94,16 @@ type Set struct {
 	zones cowMap[*Zone]
 	keys  cowMap[string]
 	n     atomic.Int64
+	// prepare is called on every zone about to be installed (SetPrepare).
+	prepare func(*Zone)
 }
+
+// SetPrepare installs fn, called by Put on each zone before it becomes
+// visible to readers, full snapshots and deltas alike: the node sets the
+// zone's DNSSEC signer there, so that keys are opened and the apex sets
+// signed once per zone version, never on the query path. Call it before
+// the first Put.
+func (s *Set) SetPrepare(fn func(*Zone)) { s.prepare = fn }
 
 // NewSet returns an empty set.
 func NewSet() *Set { return &Set{} }
@@ -104,6 +113,11 @@ func NewSet() *Set { return &Set{} }
 // so an older snapshot arriving late is never served after a newer one. A
 // zone whose served name changed (a setup conversion) leaves its old name.
 func (s *Set) Put(z *Zone) bool {
+	if s.prepare != nil {
+		if old := s.Get(z.key()); old == nil || old.Version < z.Version {
+			s.prepare(z)
+		}
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	key := z.key()

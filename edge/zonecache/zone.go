@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/zonegrid/zonegrid/edge/dnssec"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	"github.com/zonegrid/zonegrid/pkg/managed"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
@@ -101,6 +103,9 @@ type Zone struct {
 	// NegSOA is the SOA put in the authority section of negative answers,
 	// with TTL min(SOA TTL, MINIMUM) as RFC 2308 asks.
 	NegSOA *dns.SOA
+	// Signer signs the zone's answers (DNSSEC), set by Set.Put when the
+	// header carries DNSSEC and the keys open; nil: served unsigned.
+	Signer *dnssec.Zone
 
 	// nodes and ids are sharded by a hash of the key so that a delta copies
 	// only the shards it touches (a few hundred entries each), never the
