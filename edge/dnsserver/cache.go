@@ -2,6 +2,7 @@ package dnsserver
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/zonegrid/zonegrid/edge/answer"
 )
@@ -25,14 +26,26 @@ import (
 const DefaultCacheSlots = 1 << 15
 
 // maxCachedAnswer bounds the packed size of a cached answer: larger ones
-// are rare and not worth the memory.
-const maxCachedAnswer = 512
+// are rare and not worth the memory. Signed answers (DO) are larger by
+// nature (an RRSIG is about 100 bytes, a denial adds an NSEC and two) and
+// every one kept saves an ECDSA signature, so they may take up to
+// maxCachedSigned.
+const (
+	maxCachedAnswer = 512
+	maxCachedSigned = EDNSBufferSize
+)
 
 type cacheEntry struct {
 	name   string // lower-cased, fully qualified
 	qtype  uint16
 	qclass uint16
-	info   answer.Info
+	// do is the query's DO bit, part of the key: the answer to a DO query
+	// of a signed zone carries DNSSEC records, the other does not.
+	do bool
+	// staleAt (unix seconds) is when the entry's signatures are too close
+	// to expiring to be served again (dnssec.StaleAt); 0: no signatures.
+	staleAt int64
+	info    answer.Info
 	// flags2 and flags3 are the answer's header bytes 2 and 3 without the
 	// bits copied from the query (RD, CD).
 	flags2, flags3 byte
@@ -62,7 +75,7 @@ func newAnswerCache(slots int) *answerCache {
 	return &answerCache{slots: make([]atomic.Pointer[cacheEntry], n), mask: uint64(n - 1)}
 }
 
-func cacheHash[T string | []byte](name T, qtype, qclass uint16) uint64 {
+func cacheHash[T string | []byte](name T, qtype, qclass uint16, do bool) uint64 {
 	// FNV-1a: cheap, allocation-free and good enough for a table whose
 	// worst case (collisions) only costs misses.
 	h := uint64(14695981039346656037)
@@ -71,25 +84,34 @@ func cacheHash[T string | []byte](name T, qtype, qclass uint16) uint64 {
 		h *= 1099511628211
 	}
 	h ^= uint64(qtype) | uint64(qclass)<<16
+	if do {
+		h ^= 1 << 32
+	}
 	h *= 1099511628211
 	return h
 }
 
 // get returns the entry for the question, or nil; it does not check
 // whether the entry is still valid.
-func (c *answerCache) get(name []byte, qtype, qclass uint16) *cacheEntry {
-	h := cacheHash(name, qtype, qclass)
-	if e := c.slots[h&c.mask].Load(); e.is(name, qtype, qclass) {
+func (c *answerCache) get(name []byte, qtype, qclass uint16, do bool) *cacheEntry {
+	h := cacheHash(name, qtype, qclass, do)
+	if e := c.slots[h&c.mask].Load(); e.is(name, qtype, qclass, do) {
 		return e
 	}
-	if e := c.slots[(h>>32)&c.mask].Load(); e.is(name, qtype, qclass) {
+	if e := c.slots[(h>>32)&c.mask].Load(); e.is(name, qtype, qclass, do) {
 		return e
 	}
 	return nil
 }
 
-func (e *cacheEntry) is(name []byte, qtype, qclass uint16) bool {
-	return e != nil && e.qtype == qtype && e.qclass == qclass && e.name == string(name)
+func (e *cacheEntry) is(name []byte, qtype, qclass uint16, do bool) bool {
+	return e != nil && e.qtype == qtype && e.qclass == qclass && e.do == do && e.name == string(name)
+}
+
+// fresh reports whether the entry's signatures may still be served; an
+// unsigned entry always may (and costs no clock reading).
+func (e *cacheEntry) fresh() bool {
+	return e.staleAt == 0 || time.Now().Unix() < e.staleAt
 }
 
 // negative reports whether the entry is an error answer (NXDOMAIN,
@@ -102,7 +124,7 @@ func (e *cacheEntry) negative() bool { return e.flags3&0x0f != 0 }
 // a negative one may not: random names asked at a high rate then only
 // churn among themselves and never push the zone's real names out.
 func (c *answerCache) put(e *cacheEntry) {
-	h := cacheHash(e.name, e.qtype, e.qclass)
+	h := cacheHash(e.name, e.qtype, e.qclass, e.do)
 	a, b := &c.slots[h&c.mask], &c.slots[(h>>32)&c.mask]
 	oa, ob := a.Load(), b.Load()
 	switch {
@@ -124,5 +146,5 @@ func (c *answerCache) put(e *cacheEntry) {
 }
 
 func (e *cacheEntry) same(o *cacheEntry) bool {
-	return e.name == o.name && e.qtype == o.qtype && e.qclass == o.qclass
+	return e.name == o.name && e.qtype == o.qtype && e.qclass == o.qclass && e.do == o.do
 }

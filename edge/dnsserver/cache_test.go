@@ -190,7 +190,7 @@ func TestAnswerCacheReplacement(t *testing.T) {
 			if got != want {
 				t.Fatalf("slot holds %+v, want %+v", got, want)
 			}
-			if e := c.get([]byte(tt.want), dns.TypeA, dns.ClassINET); e != got {
+			if e := c.get([]byte(tt.want), dns.TypeA, dns.ClassINET, false); e != got {
 				t.Errorf("get(%q) = %v, want the held entry", tt.want, e)
 			}
 		})

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zonegrid/zonegrid/edge/answer"
+	"github.com/zonegrid/zonegrid/edge/dnssec"
 )
 
 // Sizes of EDNS0 and plain DNS messages.
@@ -147,8 +148,8 @@ func (h *Handler) serveFast(ctx context.Context, query []byte, q *fastQuery, tcp
 		cache = nil
 	}
 	if cache != nil {
-		e := cache.get(q.name(), q.qtype, q.qclass)
-		if e != nil && e.fullLen+optLen <= limit && h.engine.Unchanged(e.name, &e.info) {
+		e := cache.get(q.name(), q.qtype, q.qclass, q.do)
+		if e != nil && e.fullLen+optLen <= limit && h.engine.Unchanged(e.name, &e.info) && e.fresh() {
 			h.metrics.cacheHits.Inc()
 			h.metrics.answered(int(e.flags3&0x0f), q.qtype)
 			if wild != nil && e.info.Wildcard {
@@ -169,7 +170,7 @@ func (h *Handler) serveFast(ctx context.Context, query []byte, q *fastQuery, tcp
 	// The question is echoed as asked (the engine lower-cases it itself).
 	x.q[0] = dns.Question{Name: string(q.askedName()), Qtype: q.qtype, Qclass: q.qclass}
 	resp.Question = x.q[:]
-	info := h.engine.AnswerQuery(ctx, x.q[0], resp, upstream)
+	info := h.engine.AnswerQueryDO(ctx, x.q[0], resp, upstream, q.do)
 	if info.Deferred {
 		return nil, true
 	}
@@ -192,8 +193,12 @@ func (h *Handler) serveFast(ctx context.Context, query []byte, q *fastQuery, tcp
 		h.metrics.answered(dns.RcodeServerFailure, q.qtype)
 		return servfail(resp, out), false
 	}
-	if fullLen > 0 && resp.Rcode <= 0x0f && len(b)-q.qEnd-optLen <= maxCachedAnswer {
-		cache.put(newCacheEntry(x.q[0], info, b, q.qEnd, optLen, fullLen))
+	maxLen := maxCachedAnswer
+	if info.SigExpire != 0 {
+		maxLen = maxCachedSigned
+	}
+	if fullLen > 0 && resp.Rcode <= 0x0f && len(b)-q.qEnd-optLen <= maxLen {
+		cache.put(newCacheEntry(x.q[0], q.do, info, b, q.qEnd, optLen, fullLen))
 	}
 	h.metrics.answered(resp.Rcode, q.qtype)
 	return b, false
@@ -201,13 +206,17 @@ func (h *Handler) serveFast(ctx context.Context, query []byte, q *fastQuery, tcp
 
 // newCacheEntry keeps the parts of packed answer b that do not depend on
 // the query.
-func newCacheEntry(q dns.Question, info answer.Info, b []byte, qEnd, optLen, fullLen int) *cacheEntry {
+func newCacheEntry(q dns.Question, do bool, info answer.Info, b []byte, qEnd, optLen, fullLen int) *cacheEntry {
 	ar := binary.BigEndian.Uint16(b[10:])
 	if optLen > 0 {
 		ar--
 	}
+	var staleAt int64
+	if info.SigExpire != 0 {
+		staleAt = dnssec.StaleAt(info.SigExpire)
+	}
 	return &cacheEntry{
-		name: q.Name, qtype: q.Qtype, qclass: q.Qclass, info: info,
+		name: q.Name, qtype: q.Qtype, qclass: q.Qclass, do: do, staleAt: staleAt, info: info,
 		flags2: b[2] &^ flagRD, flags3: b[3] &^ flagCD,
 		an: binary.BigEndian.Uint16(b[6:]), ns: binary.BigEndian.Uint16(b[8:]), ar: ar,
 		fullLen: fullLen,
@@ -293,7 +302,7 @@ func (h *Handler) serveFull(ctx context.Context, query []byte, tcp bool, out []b
 	case !h.ready.Load():
 		resp.Rcode = dns.RcodeServerFailure
 	default:
-		info := h.engine.AnswerQuery(ctx, req.Question[0], resp, upstream)
+		info := h.engine.AnswerQueryDO(ctx, req.Question[0], resp, upstream, reqOpt != nil && reqOpt.Do())
 		if info.Deferred {
 			return nil, true
 		}
@@ -513,7 +522,7 @@ func (m *Metrics) answered(rcode int, qtype uint16) {
 // rcodeLabel names a response code. 16 is BADVERS: dns.RcodeToString
 // calls it BADSIG, its meaning in a TSIG record (RFC 8945), but the rcode
 // of a response is the OPT record's extended RCODE, and 16 there is
-// BADVERS (RFC 6891 9); the edge signs nothing.
+// BADVERS (RFC 6891 9); the edge signs no messages (no TSIG).
 func rcodeLabel(rcode int) string {
 	if rcode == dns.RcodeBadVers {
 		return "BADVERS"
