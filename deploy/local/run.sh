@@ -50,10 +50,12 @@ done
 
 # The embedded NATS admits only known users and the edge verifies every
 # snapshot: the control plane wrote the edge's nkey seed and its snapshot
-# public key under $DATA_DIR/credentials before it started listening.
+# public key under $DATA_DIR/credentials before it started listening, and
+# the key-encryption key that opens zones' DNSSEC keys (live signing).
 bin/edge --listen "$DNS_ADDR" --nats-url "nats://127.0.0.1:$NATS_PORT" \
   --nats-nkey-seed "$DATA_DIR/credentials/edge.nk" \
   --snapshot-trust-keys "$DATA_DIR/credentials/snapshot-signing.pub.pem" \
+  --dnssec-kek-file "$DATA_DIR/credentials/dnssec.kek" \
   --anycast-v4 "$ANYCAST_V4" --anycast-v6 "$ANYCAST_V6" \
   --metrics-addr "$EDGE_METRICS" &
 pids+=($!)

@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zonegrid/zonegrid/edge/answer"
+	"github.com/zonegrid/zonegrid/edge/dnssec"
 	"github.com/zonegrid/zonegrid/edge/dnsserver"
 	"github.com/zonegrid/zonegrid/edge/follow"
 	"github.com/zonegrid/zonegrid/edge/resolver"
@@ -80,6 +81,11 @@ type Config struct {
 	// profiling a running edge. Off by default: profiles expose internals
 	// and cost CPU while taken.
 	Pprof bool
+	// DNSSECKEKFiles are the key-encryption key files that open zones'
+	// DNSSEC private keys (the control plane's --dnssec-kek-file; the
+	// first seals there, all open here). Empty: zones with DNSSEC are
+	// served unsigned.
+	DNSSECKEKFiles []string
 }
 
 // TLSFiles names PEM files for a TLS connection; all empty means no TLS.
@@ -152,6 +158,13 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 	} else {
 		log.Warn("snapshot signatures not verified: whoever can write to NATS can change answers")
 	}
+	var opener *dnssec.Opener
+	if len(cfg.DNSSECKEKFiles) > 0 {
+		if opener, err = dnssec.LoadOpener(cfg.DNSSECKEKFiles...); err != nil {
+			return nil, fmt.Errorf("edge config: %w", err)
+		}
+		log.Info("dnssec live signing on", zap.Int("kek_files", len(cfg.DNSSECKEKFiles)))
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n := &Node{
@@ -159,6 +172,7 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 		zones: zonecache.NewSet(), accounts: zonecache.NewAccounts(),
 		ready: make(chan struct{}),
 	}
+	n.zones.SetPrepare(dnssecPreparer(opener, log.Named("dnssec"), reg))
 	var res answer.Resolver
 	if len(cfg.Upstreams) > 0 {
 		r, err := resolver.New(resolver.Config{Upstreams: cfg.Upstreams, Log: log.Named("resolver"), Registerer: reg})

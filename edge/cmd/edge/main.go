@@ -58,6 +58,7 @@ func run(args []string) error {
 		rrlV4    = fs.Int("rrl-ipv4-prefix", rrl.DefaultIPv4PrefixLen, "IPv4 prefix length clients are grouped by for rate limiting")
 		rrlV6    = fs.Int("rrl-ipv6-prefix", rrl.DefaultIPv6PrefixLen, "IPv6 prefix length clients are grouped by for rate limiting")
 		rrlTable = fs.Int("rrl-table-size", rrl.DefaultTableSize, "rate limiting counters (32 bytes each)")
+		kekFiles = fs.String("dnssec-kek-file", "", "key-encryption key files opening zones' DNSSEC keys, comma-separated (the control plane's --dnssec-kek-file: DATA_DIR/credentials/dnssec.kek); empty: zones are served unsigned")
 		pprofOn  = fs.Bool("pprof", false, "serve /debug/pprof/ on --metrics-addr")
 		debug    = fs.Bool("debug", false, "debug logging")
 	)
@@ -71,6 +72,7 @@ func run(args []string) error {
 		NATSCredsFile:         *creds,
 		NATSNkeySeedFile:      *nkeySeed,
 		SnapshotTrustKeyFiles: splitList(*trust),
+		DNSSECKEKFiles:        splitList(*kekFiles),
 		Upstreams:             splitList(*upstream),
 		UDPSockets:            *sockets, AnswerCacheSlots: *cache, Pprof: *pprofOn,
 		TCPMaxConns: *tcpMax, TCPMaxConnsPerSource: *tcpPer, TCPIdleTimeout: *tcpIdle,
