@@ -20,6 +20,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	"github.com/zonegrid/zonegrid/controlplane/server"
 	"github.com/zonegrid/zonegrid/edge/node"
+	"github.com/zonegrid/zonegrid/pkg/keyseal"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
@@ -52,6 +53,9 @@ type cluster struct {
 	// trustKey is the public key of the control plane's snapshot signing
 	// key: every edge verifies snapshots, as in production.
 	trustKey string
+	// kekFile is the key-encryption key sealing zones' DNSSEC keys, given
+	// to the control plane and to every edge (live signing).
+	kekFile string
 
 	zones    dnsv1.ZoneServiceClient
 	records  dnsv1.RecordServiceClient
@@ -127,6 +131,10 @@ func newCluster(tb testing.TB, edges int, opts ...clusterOption) *cluster {
 	if _, err := snapshot.EnsureSigningKey(filepath.Join(keyDir, "snapshot-signing.pem"), c.trustKey); err != nil {
 		tb.Fatalf("snapshot signing key: %v", err)
 	}
+	c.kekFile = filepath.Join(keyDir, "dnssec.kek")
+	if _, err := keyseal.EnsureFile(c.kekFile); err != nil {
+		tb.Fatalf("dnssec key-encryption key: %v", err)
+	}
 	c.cpCfg = server.Config{
 		GRPCAddr:       "127.0.0.1:0",
 		EtcdEndpoints:  srv.EtcdEndpoints(),
@@ -147,6 +155,7 @@ func newCluster(tb testing.TB, edges int, opts ...clusterOption) *cluster {
 		EtcdUsername:           srv.Credentials().EtcdUsername,
 		EtcdPassword:           srv.Credentials().EtcdPassword,
 		NATSNkeySeedFile:       srv.Credentials().ControlPlaneNkeySeedFile,
+		DnssecKEKFiles:         []string{c.kekFile},
 	}
 	if o.activation != "" {
 		c.cpCfg.ActivationMode, c.cpCfg.ActivationResolver = o.activation, o.activationResolver
@@ -267,6 +276,7 @@ func (c *cluster) addEdge(ctx context.Context) *node.Node {
 
 		SnapshotTrustKeyFiles: []string{c.trustKey},
 		NATSNkeySeedFile:      c.servers.Credentials().EdgeNkeySeedFile,
+		DNSSECKEKFiles:        []string{c.kekFile},
 	}, c.log.Named(fmt.Sprintf("edge%d", len(c.edges))))
 	if err != nil {
 		c.tb.Fatalf("new edge: %v", err)

@@ -1,0 +1,273 @@
+package e2e
+
+// DNSSEC live signing at the edge (issue 11), checked by a real validating
+// resolver: unbound from Debian, given the zone's DS as its trust anchor
+// and the edge as the zone's stub server, must set the AD bit on every kind
+// of answer the edge makes (records, proxied addresses, a flattened apex,
+// the synthesized HTTPS record, a wildcard, the DS or its absence at a
+// cut, compact NXDOMAIN and NODATA) and answer SERVFAIL when the trust
+// anchor does not match. Skipped without unbound unless
+// ZONEGRID_INTEROP=required.
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+)
+
+// interopTool returns the path of a tool the interoperability tests need,
+// skipping the test (or failing it with ZONEGRID_INTEROP=required) when it
+// is missing.
+func interopTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("ZONEGRID_INTEROP") == "required" {
+		t.Fatalf("%s not installed and ZONEGRID_INTEROP=required (Debian: apt-get install unbound)", name)
+	}
+	t.Skipf("%s not installed (Debian: apt-get install unbound); set ZONEGRID_INTEROP=required to fail instead", name)
+	return ""
+}
+
+// enableDNSSEC turns DNSSEC on for a zone and returns its DS record.
+func (c *cluster) enableDNSSEC(zoneID string) string {
+	c.tb.Helper()
+	resp, err := dnsv1.NewDnssecServiceClient(c.conn).UpdateDnssec(c.ctx(), &dnsv1.UpdateDnssecRequest{
+		ZoneId:     zoneID,
+		Dnssec:     &dnsv1.Dnssec{Status: dnsv1.DnssecStatus_DNSSEC_STATUS_ACTIVE},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"status"}},
+	})
+	if err != nil {
+		c.tb.Fatalf("enable dnssec on %s: %v", zoneID, err)
+	}
+	ds := resp.GetDnssec().GetDs()
+	if ds == "" {
+		c.tb.Fatalf("enable dnssec on %s: no DS in %v", zoneID, resp.GetDnssec())
+	}
+	return ds
+}
+
+// signedDNSKEY checks that the edge serves name's DNSKEY set signed.
+func signedDNSKEY(name string) func(string) error {
+	return func(addr string) error {
+		q := new(dns.Msg)
+		q.SetQuestion(name, dns.TypeDNSKEY)
+		q.SetEdns0(1232, true)
+		m, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(q, addr)
+		if err != nil {
+			return err
+		}
+		for _, rr := range m.Answer {
+			if rr.Header().Rrtype == dns.TypeRRSIG {
+				return nil
+			}
+		}
+		return fmt.Errorf("DNSKEY of %s not signed yet: %v", name, m.Answer)
+	}
+}
+
+// unbound runs a validating unbound on a free loopback port with the given
+// trust anchors, stubbing every zone to edge; it returns its address.
+func unbound(t *testing.T, edge string, anchors []string, zones ...string) string {
+	t.Helper()
+	bin := interopTool(t, "unbound")
+	dir := t.TempDir()
+	port := freeUDPPort(t)
+	var conf strings.Builder
+	fmt.Fprintf(&conf, `server:
+  interface: 127.0.0.1
+  port: %d
+  do-daemonize: no
+  use-syslog: no
+  logfile: ""
+  verbosity: 1
+  val-log-level: 2
+  username: ""
+  chroot: ""
+  directory: %q
+  pidfile: %q
+  do-ip6: no
+  do-not-query-localhost: no
+  access-control: 127.0.0.0/8 allow
+  module-config: "validator iterator"
+  qname-minimisation: no
+  harden-dnssec-stripped: yes
+  aggressive-nsec: yes
+  num-threads: 1
+  cache-min-ttl: 0
+  # unbound answers the RFC 6761 names (test., invalid., ...) itself.
+  local-zone: "test." nodefault
+`, port, dir, filepath.Join(dir, "unbound.pid"))
+	for _, a := range anchors {
+		fmt.Fprintf(&conf, "  trust-anchor: \"%s\"\n", strings.Join(strings.Fields(a), " "))
+	}
+	host, edgePort, _ := net.SplitHostPort(edge)
+	for _, z := range zones {
+		fmt.Fprintf(&conf, "stub-zone:\n  name: %q\n  stub-addr: %s@%s\n", z, host, edgePort)
+	}
+	conf.WriteString("remote-control:\n  control-enable: no\n")
+	path := filepath.Join(dir, "unbound.conf")
+	if err := os.WriteFile(path, []byte(conf.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	cmd := exec.Command(bin, "-d", "-c", path)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start unbound: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("unbound config:\n%s\nunbound output:\n%s", conf.String(), out.String())
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		q := new(dns.Msg)
+		q.SetQuestion("localhost.", dns.TypeA)
+		if _, _, err := (&dns.Client{Timeout: 200 * time.Millisecond}).Exchange(q, addr); err == nil {
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("unbound does not answer on %s: %s", addr, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	return pc.LocalAddr().(*net.UDPAddr).Port
+}
+
+// validated asks the resolver with DO set and returns the answer.
+func validated(t *testing.T, resolver, name string, qtype uint16) *dns.Msg {
+	t.Helper()
+	q := new(dns.Msg)
+	q.SetQuestion(name, qtype)
+	q.SetEdns0(4096, true)
+	q.RecursionDesired = true
+	cl := &dns.Client{Timeout: 5 * time.Second}
+	m, _, err := cl.Exchange(q, resolver)
+	if err != nil {
+		t.Fatalf("ask unbound %s %s: %v", name, dns.TypeToString[qtype], err)
+	}
+	return m
+}
+
+func TestDnssecAnswersValidateInUnbound(t *testing.T) {
+	interopTool(t, "unbound")
+	c := newCluster(t, 1)
+	z := c.createZone("acme", "signed.test", dnsv1.Plan_PLAN_FREE)
+	id := z.GetId()
+	for _, r := range []*dnsv1.Record{
+		{Name: "www", Type: "A", Content: "203.0.113.1"},
+		{Name: "www", Type: "AAAA", Content: "2001:db8:5::1"},
+		{Name: "@", Type: "MX", Content: "mail.signed.test", Priority: 10},
+		{Name: "mail", Type: "A", Content: "203.0.113.25"},
+		{Name: "px", Type: "A", Content: "203.0.113.2", Proxied: true},
+		{Name: "px", Type: "AAAA", Content: "2001:db8:5::2", Proxied: true},
+		{Name: "@", Type: "CNAME", Content: "origin.signed.test"},
+		{Name: "origin", Type: "A", Content: "203.0.113.3"},
+		{Name: "*.wild", Type: "A", Content: "203.0.113.4"},
+		{Name: "secure", Type: "NS", Content: "ns.elsewhere.net"},
+		{Name: "secure", Type: "DS", Content: "12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"},
+		{Name: "insecure", Type: "NS", Content: "ns.elsewhere.net"},
+	} {
+		c.createRecord(id, r)
+	}
+	ds := c.enableDNSSEC(id)
+	// A second signed zone whose trust anchor is wrong: its answers must
+	// not validate.
+	other := c.createZone("acme", "bogus.test", dnsv1.Plan_PLAN_FREE)
+	c.createRecord(other.GetId(), &dnsv1.Record{Name: "www", Type: "A", Content: "203.0.113.9"})
+	otherDS := c.enableDNSSEC(other.GetId())
+	c.eventually("signed DNSKEY sets", func(addr string) error {
+		if err := signedDNSKEY("signed.test.")(addr); err != nil {
+			return err
+		}
+		return signedDNSKEY("bogus.test.")(addr)
+	})
+	// The same DS with one digest digit changed.
+	wrong := strings.Fields(otherDS)
+	digest := []byte(wrong[len(wrong)-1])
+	if digest[0] == '0' {
+		digest[0] = '1'
+	} else {
+		digest[0] = '0'
+	}
+	wrong[len(wrong)-1] = string(digest)
+	res := unbound(t, c.edges[0].UDPAddr(), []string{ds, strings.Join(wrong, " ")}, "signed.test", "bogus.test")
+
+	v4, v6 := anycastFor(id, testAnycastV4), anycastFor(id, testAnycastV6)
+	for _, tc := range []struct {
+		name  string
+		qname string
+		qtype uint16
+		rcode int
+		// answer holds RDATA the answer must contain (nil: none, NODATA).
+		answer []string
+	}{
+		{"plain A", "www.signed.test.", dns.TypeA, dns.RcodeSuccess, []string{"203.0.113.1"}},
+		{"MX", "signed.test.", dns.TypeMX, dns.RcodeSuccess, []string{"10 mail.signed.test."}},
+		{"proxied A", "px.signed.test.", dns.TypeA, dns.RcodeSuccess, v4},
+		{"proxied AAAA", "px.signed.test.", dns.TypeAAAA, dns.RcodeSuccess, v6},
+		{"flattened apex", "signed.test.", dns.TypeA, dns.RcodeSuccess, []string{"203.0.113.3"}},
+		{"synthesized HTTPS", "px.signed.test.", dns.TypeHTTPS, dns.RcodeSuccess, []string{syntheticHTTPS(t, v4, v6)}},
+		{"wildcard", "anything.wild.signed.test.", dns.TypeA, dns.RcodeSuccess, []string{"203.0.113.4"}},
+		{"delegation with DS", "secure.signed.test.", dns.TypeDS, dns.RcodeSuccess,
+			[]string{"12345 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}},
+		{"delegation without DS", "insecure.signed.test.", dns.TypeDS, dns.RcodeSuccess, nil},
+		// Compact answers (RFC 9824): a name that does not exist is
+		// answered NOERROR with an NSEC denying every type.
+		{"NXDOMAIN", "nope.signed.test.", dns.TypeA, dns.RcodeSuccess, nil},
+		{"NODATA", "www.signed.test.", dns.TypeTXT, dns.RcodeSuccess, nil},
+		{"DNSKEY", "signed.test.", dns.TypeDNSKEY, dns.RcodeSuccess, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := validated(t, res, tc.qname, tc.qtype)
+			if m.Rcode != tc.rcode || !m.AuthenticatedData {
+				t.Fatalf("rcode %s AD %v, want %s with AD:\n%v", dns.RcodeToString[m.Rcode], m.AuthenticatedData, dns.RcodeToString[tc.rcode], m)
+			}
+			got := map[string]bool{}
+			for _, rr := range m.Answer {
+				if rr.Header().Rrtype == tc.qtype {
+					got[strings.ToLower(rdata(rr))] = true
+				}
+			}
+			for _, w := range tc.answer {
+				if !got[strings.ToLower(w)] {
+					t.Errorf("answer lacks %q: %v", w, m.Answer)
+				}
+			}
+			if tc.answer == nil && tc.qtype != dns.TypeDNSKEY && len(got) != 0 {
+				t.Errorf("want no %s, got %v", dns.TypeToString[tc.qtype], m.Answer)
+			}
+		})
+	}
+	t.Run("wrong trust anchor gives SERVFAIL", func(t *testing.T) {
+		if m := validated(t, res, "www.bogus.test.", dns.TypeA); m.Rcode != dns.RcodeServerFailure {
+			t.Fatalf("rcode %s, want SERVFAIL:\n%v", dns.RcodeToString[m.Rcode], m)
+		}
+	})
+}
