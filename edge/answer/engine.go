@@ -83,6 +83,9 @@ type Info struct {
 	// holds none. A cache must stop reusing the answer at
 	// dnssec.StaleAt(SigExpire).
 	SigExpire uint32
+	// CompactNX is true when the answer is the compact form (RFC 9824,
+	// NOERROR) of an NXDOMAIN: a cache treats it as an error answer.
+	CompactNX bool
 }
 
 // Engine produces answers. It is safe for concurrent use.

@@ -44,6 +44,7 @@ func (e *Engine) signAnswer(a *call, qname string, qtype uint16) {
 		// Compact answer (RFC 9824 3.2): NOERROR and one NSEC for the name
 		// that does not exist (the query name, or the end of a CNAME chain).
 		resp.Rcode = dns.RcodeSuccess
+		a.info.CompactNX = true
 		resp.Ns = append(resp.Ns, dnssec.CompactNXDOMAIN(deniedName(resp, qname), negTTL(z)))
 	case resp.Rcode == dns.RcodeSuccess && resp.Authoritative && hasType(resp.Ns, dns.TypeSOA):
 		name := deniedName(resp, qname)

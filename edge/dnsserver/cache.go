@@ -115,8 +115,9 @@ func (e *cacheEntry) fresh() bool {
 }
 
 // negative reports whether the entry is an error answer (NXDOMAIN,
-// REFUSED): the kind a flood of random names produces.
-func (e *cacheEntry) negative() bool { return e.flags3&0x0f != 0 }
+// REFUSED, or the compact NOERROR form of an NXDOMAIN): the kind a flood of
+// random names produces.
+func (e *cacheEntry) negative() bool { return e.flags3&0x0f != 0 || e.info.CompactNX }
 
 // put stores e in the first of its slots that is free or holds the same
 // question. Otherwise it replaces a negative answer, preferably; a

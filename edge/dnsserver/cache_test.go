@@ -162,6 +162,11 @@ func TestAnswerCacheReplacement(t *testing.T) {
 		e.flags3 = dns.RcodeNameError
 		return e
 	}
+	compactNX := func(name string) *cacheEntry {
+		e := pos(name)
+		e.info.CompactNX = true
+		return e
+	}
 	tests := []struct {
 		name string
 		held *cacheEntry
@@ -174,6 +179,8 @@ func TestAnswerCacheReplacement(t *testing.T) {
 		{"a negative answer replaces a negative one", neg("nx1."), neg("nx2."), "nx2."},
 		{"a positive answer replaces a positive one", pos("www."), pos("mail."), "mail."},
 		{"the same question is replaced whatever its answer", pos("www."), neg("www."), "www."},
+		{"a compact (signed NOERROR) NXDOMAIN never evicts a positive one", pos("www."), compactNX("nx1."), "www."},
+		{"a positive answer evicts a compact NXDOMAIN", compactNX("nx1."), pos("www."), "www."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
