@@ -22,6 +22,7 @@ import (
 	"github.com/miekg/dns"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/zonegrid/zonegrid/pkg/keyseal"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
@@ -177,8 +178,11 @@ func validated(t *testing.T, resolver, name string, qtype uint16) *dns.Msg {
 
 func TestDnssecAnswersValidateInUnbound(t *testing.T) {
 	interopTool(t, "unbound")
-	c := newCluster(t, 1)
-	z := c.createZone("acme", "signed.test", dnsv1.Plan_PLAN_FREE)
+	up := newTestUpstream(t)
+	up.set(t, "origin.external.test.", dns.TypeA, "origin.external.test. 60 IN A 198.51.100.77")
+	c := newCluster(t, 1, withUpstreams(up.addr))
+	// Pro: per-record CNAME flattening.
+	z := c.createZone("acme", "signed.test", dnsv1.Plan_PLAN_PRO)
 	id := z.GetId()
 	for _, r := range []*dnsv1.Record{
 		{Name: "www", Type: "A", Content: "203.0.113.1"},
@@ -190,6 +194,7 @@ func TestDnssecAnswersValidateInUnbound(t *testing.T) {
 		{Name: "@", Type: "CNAME", Content: "origin.signed.test"},
 		{Name: "origin", Type: "A", Content: "203.0.113.3"},
 		{Name: "*.wild", Type: "A", Content: "203.0.113.4"},
+		{Name: "ext", Type: "CNAME", Content: "origin.external.test", Settings: &dnsv1.RecordSettings{FlattenCname: true}},
 		{Name: "secure", Type: "NS", Content: "ns.elsewhere.net"},
 		{Name: "secure", Type: "DS", Content: "12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"},
 		{Name: "insecure", Type: "NS", Content: "ns.elsewhere.net"},
@@ -233,6 +238,7 @@ func TestDnssecAnswersValidateInUnbound(t *testing.T) {
 		{"proxied A", "px.signed.test.", dns.TypeA, dns.RcodeSuccess, v4},
 		{"proxied AAAA", "px.signed.test.", dns.TypeAAAA, dns.RcodeSuccess, v6},
 		{"flattened apex", "signed.test.", dns.TypeA, dns.RcodeSuccess, []string{"203.0.113.3"}},
+		{"flattened CNAME, external target", "ext.signed.test.", dns.TypeA, dns.RcodeSuccess, []string{"198.51.100.77"}},
 		{"synthesized HTTPS", "px.signed.test.", dns.TypeHTTPS, dns.RcodeSuccess, []string{syntheticHTTPS(t, v4, v6)}},
 		{"wildcard", "anything.wild.signed.test.", dns.TypeA, dns.RcodeSuccess, []string{"203.0.113.4"}},
 		{"delegation with DS", "secure.signed.test.", dns.TypeDS, dns.RcodeSuccess,
@@ -267,6 +273,25 @@ func TestDnssecAnswersValidateInUnbound(t *testing.T) {
 	}
 	t.Run("wrong trust anchor gives SERVFAIL", func(t *testing.T) {
 		if m := validated(t, res, "www.bogus.test.", dns.TypeA); m.Rcode != dns.RcodeServerFailure {
+			t.Fatalf("rcode %s, want SERVFAIL:\n%v", dns.RcodeToString[m.Rcode], m)
+		}
+	})
+	t.Run("an edge that cannot open the keys answers unsigned: SERVFAIL", func(t *testing.T) {
+		// An edge given another KEK serves the zone (unsigned, counted in
+		// zonegrid_edge_dnssec_unsigned_zone_loads_total); a validator
+		// holding the DS must reject those answers.
+		kek := c.kekFile
+		c.kekFile = filepath.Join(t.TempDir(), "other.kek")
+		if _, err := keyseal.EnsureFile(c.kekFile); err != nil {
+			t.Fatal(err)
+		}
+		e := c.addEdge(c.ctx())
+		c.kekFile = kek
+		if m := query(t, e.UDPAddr(), "www.signed.test.", dns.TypeA, false); m.Rcode != dns.RcodeSuccess || len(m.Answer) != 1 {
+			t.Fatalf("the edge without the keys does not answer the zone: %v", m)
+		}
+		res2 := unbound(t, e.UDPAddr(), []string{ds}, "signed.test")
+		if m := validated(t, res2, "www.signed.test.", dns.TypeA); m.Rcode != dns.RcodeServerFailure {
 			t.Fatalf("rcode %s, want SERVFAIL:\n%v", dns.RcodeToString[m.Rcode], m)
 		}
 	})
