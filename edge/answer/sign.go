@@ -106,7 +106,16 @@ func (sg *signing) signSection(z *zonecache.Zone, rrs []dns.RR, wild bool, proof
 				}
 			}
 		}
-		sig, err := sg.s.Sign(signed, sg.now)
+		var sig *dns.RRSIG
+		var err error
+		if soa, ok := set[0].(*dns.SOA); ok && len(set) == 1 && soa == z.NegSOA {
+			sig, err = sg.s.SignSOA(soa, sg.now) // shared by every denial
+			if err == nil {
+				sig = copySig(sig) // the owner is set below
+			}
+		} else {
+			sig, err = sg.s.Sign(signed, sg.now)
+		}
 		if err != nil {
 			// Only a broken key gets here (Prepare checked them): the
 			// answer goes out unsigned and validators call it bogus.
@@ -117,6 +126,11 @@ func (sg *signing) signSection(z *zonecache.Zone, rrs []dns.RR, wild bool, proof
 		sg.exp = min(sg.exp, sig.Expiration)
 	}
 	return out
+}
+
+func copySig(s *dns.RRSIG) *dns.RRSIG {
+	c := *s
+	return &c
 }
 
 // renamed returns copies of set owned by owner.

@@ -49,7 +49,7 @@ type signEnv struct {
 
 // signedEngine serves signed.test. signed (with d's settings applied by
 // edit) and unsigned.test. unsigned.
-func signedEngine(t *testing.T, edit func(*snapshot.Dnssec)) signEnv {
+func signedEngine(t testing.TB, edit func(*snapshot.Dnssec)) signEnv {
 	t.Helper()
 	ring := dnssectest.Ring(t)
 	h := zonetest.Header("signed.test.", 1)

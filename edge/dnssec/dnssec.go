@@ -112,6 +112,16 @@ type Zone struct {
 	negative uint32
 	apex     atomic.Pointer[apexSigs]
 	mu       sync.Mutex // one apex re-signing at a time
+	// soa is the signature of the negative answers' SOA, the same in
+	// every denial: one ECDSA signature less per NXDOMAIN or NODATA.
+	soa atomic.Pointer[soaSig]
+}
+
+type soaSig struct {
+	soa  *dns.SOA
+	sig  *dns.RRSIG
+	made int64
+	tag  uint16
 }
 
 // apexSigs are the KSK signatures of the apex key sets.
@@ -284,6 +294,21 @@ func (z *Zone) ZSKTag(now time.Time) uint16 { return z.zsk(now.Unix()).tag }
 // Labels field).
 func (z *Zone) Sign(rrset []dns.RR, now time.Time) (*dns.RRSIG, error) {
 	return sign(z.zsk(now.Unix()), z.name, rrset, now)
+}
+
+// SignSOA is Sign for the SOA record of negative answers, reusing its
+// signature for up to Reuse while the record and the ZSK are the same.
+func (z *Zone) SignSOA(soa *dns.SOA, now time.Time) (*dns.RRSIG, error) {
+	k := z.zsk(now.Unix())
+	if c := z.soa.Load(); c != nil && c.soa == soa && c.tag == k.tag && now.Unix()-c.made < int64(Reuse/time.Second) && now.Unix() >= c.made {
+		return c.sig, nil
+	}
+	sig, err := sign(k, z.name, []dns.RR{soa}, now)
+	if err != nil {
+		return nil, err
+	}
+	z.soa.Store(&soaSig{soa: soa, sig: sig, made: now.Unix(), tag: k.tag})
+	return sig, nil
 }
 
 func sign(k *key, signer string, rrset []dns.RR, now time.Time) (*dns.RRSIG, error) {

@@ -282,3 +282,39 @@ func TestBitmapSortedWithoutDuplicates(t *testing.T) {
 		}
 	}
 }
+
+func TestNegativeSOASignatureReusedForADay(t *testing.T) {
+	ring := dnssectest.Ring(t)
+	d, keys := dnssectest.Dnssec(t, ring, "z1", zoneName)
+	z, err := dnssec.NewOpener(ring).Prepare("z1", zoneName, d, nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	soa := rr(t, "example.com. 1800 IN SOA ns1.example.net. dns.example.net. 1 10000 2400 604800 1800").(*dns.SOA)
+	first, err := z.SignSOA(soa, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify(t, first, keys[1], []dns.RR{soa})
+	for _, tc := range []struct {
+		name  string
+		at    time.Time
+		reuse bool
+	}{
+		{"an hour later: reused", now.Add(time.Hour), true},
+		{"a day later: signed again", now.Add(dnssec.Reuse), false},
+		{"clock gone back: signed again", now.Add(-time.Minute), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			z, _ := dnssec.NewOpener(ring).Prepare("z1", zoneName, d, nil, now)
+			first, _ := z.SignSOA(soa, now)
+			got, err := z.SignSOA(soa, tc.at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (got == first) != tc.reuse {
+				t.Errorf("reused = %v, want %v", got == first, tc.reuse)
+			}
+		})
+	}
+}
