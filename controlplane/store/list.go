@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -556,6 +557,9 @@ func (w *worstFirst) Pop() any {
 // server-side: here CallTimeout without a chunk, not for the whole stream,
 // which may take longer on a large zone.
 func (s *Store) streamRange(ctx context.Context, start, end string, rev int64, fn func(*mvccpb.KeyValue) (bool, error)) error {
+	if pagedListing.Load() {
+		return s.pagedRange(ctx, start, end, rev, fn)
+	}
 	timeout := DefaultCallTimeout
 	if bk, ok := s.kv.(boundedKV); ok && bk.timeout > 0 {
 		timeout = bk.timeout
@@ -596,6 +600,9 @@ func (s *Store) streamRange(ctx context.Context, start, end string, rev int64, f
 	}
 	return nil
 }
+
+// pagedListing makes streamRange use pagedRange (tests of the fallback).
+var pagedListing atomic.Bool
 
 // pagedRange is streamRange with range requests, for an etcd before 3.7:
 // small first (a page needs few keys), doubling up to listBatch.
