@@ -425,3 +425,20 @@ func TestTheLargestImportFitsOneTransaction(t *testing.T) {
 		t.Fatalf("%d added", resp.GetRecsAdded())
 	}
 }
+
+// An empty zone's export is a complete zone for BIND too (SOA and NS),
+// with the SOA fields the zone settings set.
+func TestAnEmptyZoneExportsAValidZone(t *testing.T) {
+	e := newEnv(t, dnsv1.Plan_PLAN_ENTERPRISE)
+	z := e.zoneIn(t, "acct1", "empty.example.", dnsv1.Plan_PLAN_ENTERPRISE, &dnsv1.ZoneSettings{SoaRefresh: 7200, SoaRname: "admin.empty.example.", NsTtl: 3600})
+	exp, err := e.client.ExportRecords(ctx(t), &dnsv1.ExportRecordsRequest{ZoneId: z.GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := string(exp.GetZoneFile())
+	if exp.GetRecordCount() != 0 || !strings.Contains(file, "SOA\tada.ns.zonegrid.test. admin.empty.example. ") ||
+		!strings.Contains(file, " 7200 2400 604800 1800") || !strings.Contains(file, "3600\tIN\tNS\tbob.ns.zonegrid.test.") {
+		t.Fatalf("export:\n%s", file)
+	}
+	namedCheckzone(t, "empty.example.", exp.GetZoneFile())
+}
