@@ -80,7 +80,7 @@ func newRequestID() string {
 // isRead reports whether method (/pkg.Service/Name) only reads.
 func isRead(method string) bool {
 	name := method[strings.LastIndexByte(method, '/')+1:]
-	for _, p := range []string{"Get", "List", "Verify"} {
+	for _, p := range []string{"Get", "List", "Verify", "Export"} {
 		if strings.HasPrefix(name, p) {
 			return true
 		}
