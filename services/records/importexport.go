@@ -179,14 +179,26 @@ func (w *writer) importEntries(ctx context.Context, entries []zonefile.Entry, id
 	recs := make([]*dnsv1.Record, len(entries))
 	for i, e := range entries {
 		r := e.Record
-		// The import-wide option applies to the records that can be
-		// proxied; a cf-proxied tag decides for its record.
-		p := proxied && proxiable(r.GetType(), r.GetContent(), w.np)
-		if e.Proxied != nil {
-			p = *e.Proxied
+		rec := &dnsv1.Record{Name: r.GetName(), Type: r.GetType(), Content: r.GetContent(), Priority: r.GetPriority(),
+			Ttl: r.GetTtl(), Comment: r.GetComment(), Tags: r.GetTags(), Settings: r.GetSettings()}
+		switch {
+		case e.Proxied != nil:
+			// A cf-proxied tag decides for its record.
+			rec.Proxied = *e.Proxied
+		case proxied && proxiable(r.GetType(), r.GetContent(), w.np):
+			// The import-wide option proxies the records that can be
+			// ("Proxy imported DNS records": the applicable ones): one
+			// the proxy rules refuse (a flattened CNAME, an address not
+			// to be proxied) is imported DNS-only rather than failing.
+			rec.Proxied = true
+			if _, err := w.normalize(rec); err != nil {
+				rec.Proxied = false
+				if _, err := w.normalize(rec); err != nil {
+					rec.Proxied = true // refused either way: report as asked
+				}
+			}
 		}
-		recs[i] = &dnsv1.Record{Name: r.GetName(), Type: r.GetType(), Content: r.GetContent(), Priority: r.GetPriority(),
-			Ttl: r.GetTtl(), Proxied: p, Comment: r.GetComment(), Tags: r.GetTags(), Settings: r.GetSettings()}
+		recs[i] = rec
 	}
 	if err := w.prefetch(ctx, recs, nil); err != nil {
 		return 0, err

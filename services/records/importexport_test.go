@@ -263,6 +263,7 @@ b 300 IN A 192.0.2.2 ; cf_tags=cf-proxied:false
 c 300 IN CNAME origin.example.net. ; cf_tags=cf-proxied:true
 d 300 IN TXT "not proxiable"
 e 300 IN CNAME x.onmicrosoft.com.
+f 300 IN CNAME flat.example.net. ; cf_tags=cf-flatten-cname
 `
 	run := func(proxied *bool) map[string]bool {
 		z := e.zoneIn(t, "acct1", fmt.Sprintf("p%d.example.", zoneSeq.Add(1)), dnsv1.Plan_PLAN_PRO, nil)
@@ -280,9 +281,10 @@ e 300 IN CNAME x.onmicrosoft.com.
 		option *bool
 		want   map[string]bool
 	}{
-		{nil, map[string]bool{"a": false, "b": false, "c": true, "d": false, "e": false}},
-		{&no, map[string]bool{"a": false, "b": false, "c": true, "d": false, "e": false}},
-		{&yes, map[string]bool{"a": true, "b": false, "c": true, "d": false, "e": false}},
+		{nil, map[string]bool{"a": false, "b": false, "c": true, "d": false, "e": false, "f": false}},
+		{&no, map[string]bool{"a": false, "b": false, "c": true, "d": false, "e": false, "f": false}},
+		// f: proxied records cannot be flattened; the option leaves it DNS-only.
+		{&yes, map[string]bool{"a": true, "b": false, "c": true, "d": false, "e": false, "f": false}},
 	} {
 		if got := run(tt.option); fmt.Sprint(got) != fmt.Sprint(tt.want) {
 			t.Errorf("proxied option %v: got %v, want %v", tt.option, got, tt.want)
