@@ -40,6 +40,8 @@ func (e *Engine) signAnswer(a *call, qname string, qtype uint16) {
 	now := e.now()
 	sg := signing{s: s, now: now, exp: ^uint32(0)}
 	switch {
+	case s.UsesNSEC3():
+		e.nsec3Denial(a, qname, qtype)
 	case resp.Rcode == dns.RcodeNameError:
 		// Compact answer (RFC 9824 3.2): NOERROR and one NSEC for the name
 		// that does not exist (the query name, or the end of a CNAME chain).
@@ -99,8 +101,13 @@ func (sg *signing) signSection(z *zonecache.Zone, rrs []dns.RR, wild bool, proof
 				// owned by "*.<closest encloser>".
 				signed = renamed(set, m.Node.Name)
 				if proofs != nil {
-					cover := dnssec.CoverNSEC(owner, dnsname.Parent(m.Node.Name), negTTL(z))
-					if !hasNSEC(*proofs, cover.Hdr.Name) {
+					ce := dnsname.Parent(m.Node.Name)
+					var cover dns.RR = dnssec.CoverNSEC(owner, ce, negTTL(z))
+					if sg.s.UsesNSEC3() {
+						// RFC 5155 7.2.6: the next closer name does not exist.
+						cover = dnssec.NSEC3Cover(dnssec.NextCloser(owner, ce), z.Name, negTTL(z))
+					}
+					if !hasNSEC(*proofs, cover.Header().Name) {
 						*proofs = append(*proofs, cover)
 					}
 				}
@@ -155,20 +162,33 @@ func deniedName(resp *dns.Msg, qname string) string {
 	return qname
 }
 
-// nodataNSEC is the compact NSEC for name, which exists without qtype: the
-// bitmap lists what the name answers, including what the rules synthesize
-// (proxied addresses and HTTPS, a flattened CNAME's addresses), so that a
-// resolver using the NSEC aggressively (RFC 8198) never denies a type that
-// would be answered; the queried type and CNAME are left out (a CNAME that
-// is shown is followed, never NODATA).
+// nodataNSEC is the compact NSEC for name, which exists without qtype
+// (nameTypes says what it lists).
 func (e *Engine) nodataNSEC(z *zonecache.Zone, name string, qtype uint16) dns.RR {
-	var types [24]uint16
-	t := types[:0]
-	m := z.Lookup(name, qtype == dns.TypeDS)
-	if m.Kind == zonecache.NXDomain {
+	var buf [24]uint16
+	t, ok := nameTypes(z, name, qtype, buf[:0])
+	if !ok {
 		return dnssec.CompactNXDOMAIN(name, negTTL(z))
 	}
-	n := m.Node
+	return dnssec.CompactNODATA(name, negTTL(z), t)
+}
+
+// nameTypes appends to t the types name answers, for the bitmap of a
+// denial: what the rules synthesize included (proxied addresses and HTTPS,
+// a flattened CNAME's addresses), so that a resolver using the record
+// aggressively (RFC 8198) never denies a type that would be answered; the
+// queried type and CNAME are left out (a CNAME that is shown is followed,
+// never NODATA). False when name does not exist.
+func nameTypes(z *zonecache.Zone, name string, qtype uint16, t []uint16) ([]uint16, bool) {
+	m := z.Lookup(name, qtype == dns.TypeDS)
+	if m.Kind == zonecache.NXDomain {
+		return t, false
+	}
+	return nodeTypes(z, m.Node, qtype, t), true
+}
+
+// nodeTypes is nameTypes for a node.
+func nodeTypes(z *zonecache.Zone, n *zonecache.Node, qtype uint16, t []uint16) []uint16 {
 	switch {
 	case n.Delegation:
 		t = append(t, dns.TypeNS)
@@ -190,9 +210,7 @@ func (e *Engine) nodataNSEC(z *zonecache.Zone, name string, qtype uint16) dns.RR
 					t = append(t, dns.TypeA, dns.TypeAAAA, dns.TypeHTTPS)
 				}
 			default:
-				if len(t) < cap(t)-3 {
-					t = append(t, set.Type)
-				}
+				t = append(t, set.Type)
 			}
 		}
 		if n == z.Apex {
@@ -206,7 +224,45 @@ func (e *Engine) nodataNSEC(z *zonecache.Zone, name string, qtype uint16) dns.RR
 			w++
 		}
 	}
-	return dnssec.CompactNODATA(name, negTTL(z), t[:w])
+	return t[:w]
+}
+
+// nsec3Denial adds the NSEC3 records of a negative answer or a referral
+// without DS (RFC 5155 7.2): NXDOMAIN keeps its rcode and gets the closest
+// encloser proof (an NSEC3 matching the closest encloser, one covering the
+// next closer name, one covering the wildcard at the closest encloser);
+// NODATA an NSEC3 matching the name; a referral without DS an NSEC3
+// matching the cut (NS, no DS).
+func (e *Engine) nsec3Denial(a *call, qname string, qtype uint16) {
+	z, resp := a.zone, a.resp
+	ttl := negTTL(z)
+	var buf [24]uint16
+	switch {
+	case resp.Rcode == dns.RcodeNameError:
+		name := deniedName(resp, qname)
+		m := z.Lookup(name, false)
+		if m.Kind != zonecache.NXDomain {
+			return
+		}
+		ce := m.Node.Name
+		resp.Ns = append(resp.Ns,
+			dnssec.NSEC3Match(ce, z.Name, ttl, nodeTypes(z, m.Node, 0, buf[:0])),
+			dnssec.NSEC3Cover(dnssec.NextCloser(name, ce), z.Name, ttl),
+			dnssec.NSEC3Cover("*."+ce, z.Name, ttl))
+	case resp.Rcode == dns.RcodeSuccess && resp.Authoritative && hasType(resp.Ns, dns.TypeSOA):
+		name := deniedName(resp, qname)
+		t, _ := nameTypes(z, name, qtype, buf[:0])
+		resp.Ns = append(resp.Ns, dnssec.NSEC3Match(name, z.Name, ttl, t))
+	case resp.Rcode == dns.RcodeSuccess && !resp.Authoritative && len(resp.Ns) > 0:
+		cut := resp.Ns[0].Header().Name
+		if n := z.Node(cut); n != nil {
+			if ds := n.Set(dns.TypeDS); ds != nil {
+				resp.Ns = append(resp.Ns, ds.RRs...)
+			} else {
+				resp.Ns = append(resp.Ns, dnssec.NSEC3Match(cut, z.Name, ttl, []uint16{dns.TypeNS}))
+			}
+		}
+	}
 }
 
 // appendCutProof adds to a referral's authority section the DS set of the
@@ -238,7 +294,7 @@ func hasType(rrs []dns.RR, t uint16) bool {
 
 func hasNSEC(rrs []dns.RR, owner string) bool {
 	for _, rr := range rrs {
-		if rr.Header().Rrtype == dns.TypeNSEC && rr.Header().Name == owner {
+		if t := rr.Header().Rrtype; (t == dns.TypeNSEC || t == dns.TypeNSEC3) && rr.Header().Name == owner {
 			return true
 		}
 	}

@@ -416,3 +416,98 @@ func TestZoneWithKeysThatDoNotOpenIsServedUnsigned(t *testing.T) {
 		t.Fatalf("answer %v", resp.Answer)
 	}
 }
+
+func nsec3s(rrs []dns.RR) []*dns.NSEC3 {
+	var out []*dns.NSEC3
+	for _, r := range rrs {
+		if n, ok := r.(*dns.NSEC3); ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// proves reports whether one of ns matches (match) or covers name.
+func proves(ns []*dns.NSEC3, name string, match bool) *dns.NSEC3 {
+	for _, n := range ns {
+		if (match && n.Match(name)) || (!match && n.Cover(name)) {
+			return n
+		}
+	}
+	return nil
+}
+
+func TestSignedAnswersWithNSEC3(t *testing.T) {
+	env := signedEngine(t, func(d *snapshot.Dnssec) { d.UseNsec3 = true })
+	for _, tc := range []struct {
+		name  string
+		qname string
+		qtype uint16
+		rcode int
+		check func(t *testing.T, ns []*dns.NSEC3)
+	}{
+		{"NXDOMAIN: closest encloser proof", "a.nope.signed.test.", dns.TypeA, dns.RcodeNameError, func(t *testing.T, ns []*dns.NSEC3) {
+			ce := proves(ns, "signed.test.", true)
+			if len(ns) != 3 || ce == nil || proves(ns, "nope.signed.test.", false) == nil || proves(ns, "*.signed.test.", false) == nil {
+				t.Fatalf("want NSEC3 matching signed.test., covering nope.signed.test. and *.signed.test.: %v", ns)
+			}
+			if !bitmapHas(ce.TypeBitMap, dns.TypeSOA) {
+				t.Errorf("closest encloser bitmap %v", ce.TypeBitMap)
+			}
+		}},
+		{"NODATA: NSEC3 matching the name", "www.signed.test.", dns.TypeTXT, dns.RcodeSuccess, func(t *testing.T, ns []*dns.NSEC3) {
+			n := proves(ns, "www.signed.test.", true)
+			if n == nil || bitmapHas(n.TypeBitMap, dns.TypeTXT) || !bitmapHas(n.TypeBitMap, dns.TypeA) {
+				t.Fatalf("NSEC3 %v", ns)
+			}
+		}},
+		{"NODATA at an empty non-terminal", "b.ent.signed.test.", dns.TypeA, dns.RcodeSuccess, func(t *testing.T, ns []*dns.NSEC3) {
+			if n := proves(ns, "b.ent.signed.test.", true); n == nil || len(n.TypeBitMap) != 0 {
+				t.Fatalf("NSEC3 %v", ns)
+			}
+		}},
+		{"wildcard: next closer name covered", "x.y.wild.signed.test.", dns.TypeA, dns.RcodeSuccess, func(t *testing.T, ns []*dns.NSEC3) {
+			if len(ns) != 1 || proves(ns, "y.wild.signed.test.", false) == nil {
+				t.Fatalf("want an NSEC3 covering y.wild.signed.test.: %v", ns)
+			}
+		}},
+		{"delegation without DS", "host.nods.signed.test.", dns.TypeA, dns.RcodeSuccess, func(t *testing.T, ns []*dns.NSEC3) {
+			n := proves(ns, "nods.signed.test.", true)
+			if n == nil || !bitmapHas(n.TypeBitMap, dns.TypeNS) || bitmapHas(n.TypeBitMap, dns.TypeDS) {
+				t.Fatalf("NSEC3 %v", ns)
+			}
+		}},
+		{"DS query at a cut without DS", "nods.signed.test.", dns.TypeDS, dns.RcodeSuccess, func(t *testing.T, ns []*dns.NSEC3) {
+			if n := proves(ns, "nods.signed.test.", true); n == nil || bitmapHas(n.TypeBitMap, dns.TypeDS) {
+				t.Fatalf("NSEC3 %v", ns)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, _ := askDO(env.e, tc.qname, tc.qtype, true)
+			if resp.Rcode != tc.rcode {
+				t.Fatalf("rcode %d, want %d", resp.Rcode, tc.rcode)
+			}
+			if nsecOf(resp.Ns, "") != nil {
+				t.Errorf("NSEC in an NSEC3 zone: %v", resp.Ns)
+			}
+			env.checkSigned(t, resp)
+			ns := nsec3s(resp.Ns)
+			for _, n := range ns {
+				if n.Iterations != 0 || n.Salt != "" || n.Flags != 0 || n.Hdr.Ttl != 1800 {
+					t.Errorf("NSEC3 parameters %v, want 1 0 0 - and the negative TTL", n)
+				}
+			}
+			tc.check(t, ns)
+		})
+	}
+}
+
+func bitmapHas(b []uint16, t uint16) bool {
+	for _, x := range b {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}

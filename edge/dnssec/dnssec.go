@@ -103,15 +103,15 @@ type key struct {
 
 // Zone is what signs one version of a zone. It is safe for concurrent use.
 type Zone struct {
-	name     string
-	ksk      key
-	zsks     []key
-	dnskey   []dns.RR
-	cds      []dns.RR
-	cdnskey  []dns.RR
-	negative uint32
-	apex     atomic.Pointer[apexSigs]
-	mu       sync.Mutex // one apex re-signing at a time
+	name    string
+	ksk     key
+	zsks    []key
+	dnskey  []dns.RR
+	cds     []dns.RR
+	cdnskey []dns.RR
+	nsec3   bool
+	apex    atomic.Pointer[apexSigs]
+	mu      sync.Mutex // one apex re-signing at a time
 	// soa is the signature of the negative answers' SOA, the same in
 	// every denial: one ECDSA signature less per NXDOMAIN or NODATA.
 	soa atomic.Pointer[soaSig]
@@ -142,7 +142,7 @@ func (o *Opener) Prepare(zoneID, zoneName string, d *snapshot.Dnssec, apexKeys [
 	defer o.mu.Unlock()
 	prev := o.opened[zoneID]
 	var kept []openedKey
-	z := &Zone{name: zoneName}
+	z := &Zone{name: zoneName, nsec3: d.GetUseNsec3()}
 	haveKSK := false
 	for _, k := range d.GetKeys() {
 		rr := &dns.DNSKEY{

@@ -318,3 +318,31 @@ func TestNegativeSOASignatureReusedForADay(t *testing.T) {
 		})
 	}
 }
+
+func TestNSEC3NarrowRanges(t *testing.T) {
+	for _, tc := range []struct {
+		name, qname, ce, nextCloser string
+	}{
+		{"one label below", "a.example.com.", "example.com.", "a.example.com."},
+		{"deeper", "x.y.z.example.com.", "example.com.", "z.example.com."},
+		{"below a deeper encloser", "x.y.z.example.com.", "z.example.com.", "y.z.example.com."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nc := dnssec.NextCloser(tc.qname, tc.ce)
+			if nc != tc.nextCloser {
+				t.Fatalf("next closer %s, want %s", nc, tc.nextCloser)
+			}
+			cover := dnssec.NSEC3Cover(nc, zoneName, 300)
+			if !cover.Cover(nc) || cover.Match(nc) || cover.Cover(tc.ce) {
+				t.Errorf("%v must cover %s only", cover, nc)
+			}
+			match := dnssec.NSEC3Match(tc.ce, zoneName, 300, []uint16{dns.TypeA})
+			if !match.Match(tc.ce) || match.Cover(nc) {
+				t.Errorf("%v must match %s only", match, tc.ce)
+			}
+			if _, err := dns.NewRR(match.String()); err != nil {
+				t.Errorf("%v does not parse back: %v", match, err)
+			}
+		})
+	}
+}
