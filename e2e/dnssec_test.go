@@ -42,13 +42,18 @@ func interopTool(t *testing.T, name string) string {
 	return ""
 }
 
-// enableDNSSEC turns DNSSEC on for a zone and returns its DS record.
-func (c *cluster) enableDNSSEC(zoneID string) string {
+// enableDNSSEC turns DNSSEC on for a zone (denial by NSEC3 with nsec3)
+// and returns its DS record.
+func (c *cluster) enableDNSSEC(zoneID string, nsec3 bool) string {
 	c.tb.Helper()
+	paths := []string{"status"}
+	if nsec3 {
+		paths = append(paths, "dnssec_use_nsec3")
+	}
 	resp, err := dnsv1.NewDnssecServiceClient(c.conn).UpdateDnssec(c.ctx(), &dnsv1.UpdateDnssecRequest{
 		ZoneId:     zoneID,
-		Dnssec:     &dnsv1.Dnssec{Status: dnsv1.DnssecStatus_DNSSEC_STATUS_ACTIVE},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"status"}},
+		Dnssec:     &dnsv1.Dnssec{Status: dnsv1.DnssecStatus_DNSSEC_STATUS_ACTIVE, DnssecUseNsec3: nsec3},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: paths},
 	})
 	if err != nil {
 		c.tb.Fatalf("enable dnssec on %s: %v", zoneID, err)
@@ -201,17 +206,30 @@ func TestDnssecAnswersValidateInUnbound(t *testing.T) {
 	} {
 		c.createRecord(id, r)
 	}
-	ds := c.enableDNSSEC(id)
+	ds := c.enableDNSSEC(id, false)
 	// A second signed zone whose trust anchor is wrong: its answers must
 	// not validate.
 	other := c.createZone("acme", "bogus.test", dnsv1.Plan_PLAN_FREE)
 	c.createRecord(other.GetId(), &dnsv1.Record{Name: "www", Type: "A", Content: "203.0.113.9"})
-	otherDS := c.enableDNSSEC(other.GetId())
+	otherDS := c.enableDNSSEC(other.GetId(), false)
+	// NSEC3 (an Enterprise setting): denial generated at answer time.
+	n3 := c.createZone("acme", "nsec3.test", dnsv1.Plan_PLAN_ENTERPRISE)
+	for _, r := range []*dnsv1.Record{
+		{Name: "www", Type: "A", Content: "203.0.113.31"},
+		{Name: "*.wild", Type: "A", Content: "203.0.113.32"},
+		{Name: "a.b.ent", Type: "A", Content: "203.0.113.33"},
+		{Name: "insecure", Type: "NS", Content: "ns.elsewhere.net"},
+	} {
+		c.createRecord(n3.GetId(), r)
+	}
+	n3DS := c.enableDNSSEC(n3.GetId(), true)
 	c.eventually("signed DNSKEY sets", func(addr string) error {
-		if err := signedDNSKEY("signed.test.")(addr); err != nil {
-			return err
+		for _, z := range []string{"signed.test.", "bogus.test.", "nsec3.test."} {
+			if err := signedDNSKEY(z)(addr); err != nil {
+				return err
+			}
 		}
-		return signedDNSKEY("bogus.test.")(addr)
+		return nil
 	})
 	// The same DS with one digest digit changed.
 	wrong := strings.Fields(otherDS)
@@ -222,7 +240,7 @@ func TestDnssecAnswersValidateInUnbound(t *testing.T) {
 		digest[0] = '0'
 	}
 	wrong[len(wrong)-1] = string(digest)
-	res := unbound(t, c.edges[0].UDPAddr(), []string{ds, strings.Join(wrong, " ")}, "signed.test", "bogus.test")
+	res := unbound(t, c.edges[0].UDPAddr(), []string{ds, strings.Join(wrong, " "), n3DS}, "signed.test", "bogus.test", "nsec3.test")
 
 	v4, v6 := anycastFor(id, testAnycastV4), anycastFor(id, testAnycastV6)
 	for _, tc := range []struct {
@@ -249,6 +267,13 @@ func TestDnssecAnswersValidateInUnbound(t *testing.T) {
 		{"NXDOMAIN", "nope.signed.test.", dns.TypeA, dns.RcodeSuccess, nil},
 		{"NODATA", "www.signed.test.", dns.TypeTXT, dns.RcodeSuccess, nil},
 		{"DNSKEY", "signed.test.", dns.TypeDNSKEY, dns.RcodeSuccess, nil},
+		{"NSEC3 zone: plain A", "www.nsec3.test.", dns.TypeA, dns.RcodeSuccess, []string{"203.0.113.31"}},
+		{"NSEC3 zone: NXDOMAIN", "nope.nsec3.test.", dns.TypeA, dns.RcodeNameError, nil},
+		{"NSEC3 zone: NXDOMAIN below a missing name", "x.nope.nsec3.test.", dns.TypeA, dns.RcodeNameError, nil},
+		{"NSEC3 zone: NODATA", "www.nsec3.test.", dns.TypeTXT, dns.RcodeSuccess, nil},
+		{"NSEC3 zone: NODATA at an empty non-terminal", "b.ent.nsec3.test.", dns.TypeA, dns.RcodeSuccess, nil},
+		{"NSEC3 zone: wildcard", "x.y.wild.nsec3.test.", dns.TypeA, dns.RcodeSuccess, []string{"203.0.113.32"}},
+		{"NSEC3 zone: delegation without DS", "insecure.nsec3.test.", dns.TypeDS, dns.RcodeSuccess, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := validated(t, res, tc.qname, tc.qtype)
