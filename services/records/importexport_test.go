@@ -71,11 +71,11 @@ func everyType() []*dnsv1.Record {
 		{Name: "naptr", Type: "NAPTR", Content: `100 10 "S" "SIP+D2U" "" _sip._udp.example.com.`},
 		{Name: "pgp", Type: "OPENPGPKEY", Content: "AwEAAQ=="},
 		{Name: "1.2", Type: "PTR", Content: "host.example.net"},
-		{Name: "abcd._smimecert", Type: "SMIMEA", Content: "3 0 1 abcd"},
+		{Name: "abcd._smimecert", Type: "SMIMEA", Content: "3 0 1 " + strings.Repeat("ab", 32)},
 		{Name: "_sip._tcp", Type: "SRV", Content: "10 5 5060 sip.example.net."},
 		{Name: "ssh", Type: "SSHFP", Content: "4 2 " + strings.Repeat("CD", 32)},
 		{Name: "_svc", Type: "SVCB", Content: `1 svc.example.net. port=8443`},
-		{Name: "_443._tcp.www", Type: "TLSA", Content: "3 1 1 abcdef"},
+		{Name: "_443._tcp.www", Type: "TLSA", Content: "3 1 1 " + strings.Repeat("ef", 32)},
 		{Name: "long", Type: "TXT", Content: `"` + strings.Repeat("x", 300) + `"`, Comment: "ünïcode; semicolons"},
 		{Name: "_ftp._tcp", Type: "URI", Content: `1 "ftp://example.net/public"`, Priority: 10},
 	}

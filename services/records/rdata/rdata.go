@@ -281,12 +281,21 @@ func canonicalize(res *Result, field string, rdlength int) error {
 		res.Data = &dnsv1.RecordData{Data: &dnsv1.RecordData_Srv{Srv: &dnsv1.SRVData{
 			Priority: uint32(rr.Priority), Weight: uint32(rr.Weight), Port: uint32(rr.Port), Target: rr.Target}}}
 	case *dns.TLSA:
+		if err := digestLength(field, "TLSA certificate association data", rr.Certificate, tlsaDigestHex[rr.MatchingType]); err != nil {
+			return err
+		}
 		res.Data = &dnsv1.RecordData{Data: &dnsv1.RecordData_Tlsa{Tlsa: &dnsv1.TLSAData{
 			Usage: uint32(rr.Usage), Selector: uint32(rr.Selector), MatchingType: uint32(rr.MatchingType), Certificate: rr.Certificate}}}
 	case *dns.SMIMEA:
+		if err := digestLength(field, "SMIMEA certificate association data", rr.Certificate, tlsaDigestHex[rr.MatchingType]); err != nil {
+			return err
+		}
 		res.Data = &dnsv1.RecordData{Data: &dnsv1.RecordData_Smimea{Smimea: &dnsv1.TLSAData{
 			Usage: uint32(rr.Usage), Selector: uint32(rr.Selector), MatchingType: uint32(rr.MatchingType), Certificate: rr.Certificate}}}
 	case *dns.SSHFP:
+		if err := digestLength(field, "SSHFP fingerprint", rr.FingerPrint, sshfpDigestHex[rr.Type]); err != nil {
+			return err
+		}
 		res.Data = &dnsv1.RecordData{Data: &dnsv1.RecordData_Sshfp{Sshfp: &dnsv1.SSHFPData{
 			Algorithm: uint32(rr.Algorithm), Type: uint32(rr.Type), Fingerprint: strings.ToUpper(rr.FingerPrint)}}}
 	case *dns.SVCB:
@@ -311,12 +320,35 @@ func canonicalize(res *Result, field string, rdlength int) error {
 		res.Data = &dnsv1.RecordData{Data: &dnsv1.RecordData_Dnskey{Dnskey: &dnsv1.DNSKEYData{
 			Flags: uint32(rr.Flags), Protocol: uint32(rr.Protocol), Algorithm: uint32(rr.Algorithm), PublicKey: rr.PublicKey}}}
 	case *dns.DS:
+		if err := digestLength(field, "DS digest", rr.Digest, dsDigestHex[rr.DigestType]); err != nil {
+			return err
+		}
 		res.Data = &dnsv1.RecordData{Data: &dnsv1.RecordData_Ds{Ds: &dnsv1.DSData{
 			KeyTag: uint32(rr.KeyTag), Algorithm: uint32(rr.Algorithm), DigestType: uint32(rr.DigestType), Digest: strings.ToUpper(rr.Digest)}}}
 	case *dns.LOC:
 		res.Data = &dnsv1.RecordData{Data: &dnsv1.RecordData_Loc{Loc: locData(rr)}}
 	default:
 		return fieldErr(field, "unsupported record type")
+	}
+	return nil
+}
+
+// Hex lengths of the digests whose type fixes their size: a digest of
+// another length can never match, and BIND (named-checkzone) refuses the
+// zone that holds it. Other types are not checked.
+var (
+	// DS digest types (RFC 4034, 4509, 6605): SHA-1, SHA-256, SHA-384.
+	dsDigestHex = map[uint8]int{1: 40, 2: 64, 4: 96}
+	// SSHFP fingerprint types (RFC 4255, 6594): SHA-1, SHA-256.
+	sshfpDigestHex = map[uint8]int{1: 40, 2: 64}
+	// TLSA/SMIMEA matching types (RFC 6698): SHA-256, SHA-512 (0, the
+	// full data, has any length).
+	tlsaDigestHex = map[uint8]int{1: 64, 2: 128}
+)
+
+func digestLength(field, what, hexDigest string, want int) error {
+	if want != 0 && len(hexDigest) != want {
+		return fieldErr(field, "%s is %d hex digits, its type needs %d", what, len(hexDigest), want)
 	}
 	return nil
 }
