@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -111,7 +112,28 @@ func (e *cacheEntry) is(name []byte, qtype, qclass uint16, do bool) bool {
 // fresh reports whether the entry's signatures may still be served; an
 // unsigned entry always may (and costs no clock reading).
 func (e *cacheEntry) fresh() bool {
-	return e.staleAt == 0 || time.Now().Unix() < e.staleAt
+	return e.staleAt == 0 || unixNow() < e.staleAt
+}
+
+// clock is a coarse unix clock for fresh: time.Now costs about 50 ns on
+// hosts without a vDSO clock source (measured here: a third of a cache
+// hit), and a second's precision is plenty against a margin of days. The
+// ticker starts with the first signed entry and runs for the process.
+var clock struct {
+	once sync.Once
+	now  atomic.Int64
+}
+
+func unixNow() int64 {
+	clock.once.Do(func() {
+		clock.now.Store(time.Now().Unix())
+		go func() {
+			for t := range time.Tick(time.Second) {
+				clock.now.Store(t.Unix())
+			}
+		}()
+	})
+	return clock.now.Load()
 }
 
 // negative reports whether the entry is an error answer (NXDOMAIN,
