@@ -10,6 +10,7 @@ package e2e
 // ZONEGRID_INTEROP=required.
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/miekg/dns"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/zonegrid/zonegrid/edge/node"
 	"github.com/zonegrid/zonegrid/pkg/keyseal"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
@@ -301,6 +303,31 @@ func TestDnssecAnswersValidateInUnbound(t *testing.T) {
 			t.Fatalf("rcode %s, want SERVFAIL:\n%v", dns.RcodeToString[m.Rcode], m)
 		}
 	})
+	t.Run("tampered signatures give SERVFAIL", func(t *testing.T) {
+		// The proxy itself is sound: relaying untouched, answers validate.
+		res1 := unbound(t, relay(t, c.edges[0].UDPAddr(), false), []string{ds}, "signed.test")
+		if m := validated(t, res1, "www.signed.test.", dns.TypeA); m.Rcode != dns.RcodeSuccess || !m.AuthenticatedData {
+			t.Fatalf("through the relay: rcode %s AD %v", dns.RcodeToString[m.Rcode], m.AuthenticatedData)
+		}
+		res2 := unbound(t, relay(t, c.edges[0].UDPAddr(), true), []string{ds}, "signed.test")
+		if m := validated(t, res2, "www.signed.test.", dns.TypeA); m.Rcode != dns.RcodeServerFailure {
+			t.Fatalf("rcode %s, want SERVFAIL:\n%v", dns.RcodeToString[m.Rcode], m)
+		}
+	})
+	t.Run("expired signatures give SERVFAIL", func(t *testing.T) {
+		// An edge whose clock is ten days behind signs with signatures
+		// that expired six days ago.
+		e := c.edgeWith(func(cfg *node.Config) {
+			cfg.Now = func() time.Time { return time.Now().Add(-10 * 24 * time.Hour) }
+		})
+		c.eventually("the late edge serves the zone", func(string) error {
+			return signedDNSKEY("signed.test.")(e.UDPAddr())
+		})
+		res2 := unbound(t, e.UDPAddr(), []string{ds}, "signed.test")
+		if m := validated(t, res2, "www.signed.test.", dns.TypeA); m.Rcode != dns.RcodeServerFailure {
+			t.Fatalf("rcode %s, want SERVFAIL:\n%v", dns.RcodeToString[m.Rcode], m)
+		}
+	})
 	t.Run("an edge that cannot open the keys answers unsigned: SERVFAIL", func(t *testing.T) {
 		// An edge given another KEK serves the zone (unsigned, counted in
 		// zonegrid_edge_dnssec_unsigned_zone_loads_total); a validator
@@ -320,4 +347,80 @@ func TestDnssecAnswersValidateInUnbound(t *testing.T) {
 			t.Fatalf("rcode %s, want SERVFAIL:\n%v", dns.RcodeToString[m.Rcode], m)
 		}
 	})
+}
+
+// edgeWith starts one more edge like the harness's, with edit applied to
+// its configuration (the harness's addEdge has no such hook); it is not
+// added to c.edges.
+func (c *cluster) edgeWith(edit func(*node.Config)) *node.Node {
+	c.tb.Helper()
+	cfg := node.Config{
+		UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0",
+		NATSURL:     c.servers.NATSURL(),
+		AnycastIPv4: testAnycastV4, AnycastIPv6: testAnycastV6,
+		Upstreams:             c.upstreams,
+		TunnelDomain:          testTunnelDomain,
+		SnapshotTrustKeyFiles: []string{c.trustKey},
+		NATSNkeySeedFile:      c.servers.Credentials().EdgeNkeySeedFile,
+		DNSSECKEKFiles:        []string{c.kekFile},
+	}
+	edit(&cfg)
+	n, err := node.New(cfg, c.log.Named("edge-custom"))
+	if err != nil {
+		c.tb.Fatalf("new edge: %v", err)
+	}
+	ctx := c.ctx()
+	if err := n.Start(ctx); err != nil {
+		c.tb.Fatalf("start edge: %v", err)
+	}
+	c.tb.Cleanup(func() { _ = n.Close() })
+	select {
+	case <-n.Ready():
+	case <-ctx.Done():
+		c.tb.Fatalf("edge not ready: %v", ctx.Err())
+	}
+	return n
+}
+
+// relay relays UDP queries to edge and, with tamper, flips one bit of
+// every RRSIG's signature in the answers; it returns its address.
+func relay(t *testing.T, edge string, tamper bool) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	go func() {
+		buf := make([]byte, 65535)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			q := new(dns.Msg)
+			if q.Unpack(buf[:n]) != nil {
+				continue
+			}
+			m, _, err := (&dns.Client{Timeout: 2 * time.Second, UDPSize: 4096}).Exchange(q, edge)
+			if err != nil {
+				continue
+			}
+			for _, sec := range [][]dns.RR{m.Answer, m.Ns} {
+				for _, rr := range sec {
+					if s, ok := rr.(*dns.RRSIG); ok && tamper {
+						sig, _ := base64.StdEncoding.DecodeString(s.Signature)
+						if len(sig) > 0 {
+							sig[len(sig)/2] ^= 1
+							s.Signature = base64.StdEncoding.EncodeToString(sig)
+						}
+					}
+				}
+			}
+			if b, err := m.Pack(); err == nil {
+				_, _ = pc.WriteTo(b, from)
+			}
+		}
+	}()
+	return pc.LocalAddr().String()
 }

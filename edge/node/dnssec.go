@@ -18,7 +18,7 @@ import (
 // answering unsigned beats not answering, and a validator with the DS then
 // reports SERVFAIL, which the metric and the log explain. Key material is
 // never logged.
-func dnssecPreparer(opener *dnssec.Opener, log *zap.Logger, reg prometheus.Registerer) func(*zonecache.Zone) {
+func dnssecPreparer(opener *dnssec.Opener, log *zap.Logger, reg prometheus.Registerer, now func() time.Time) func(*zonecache.Zone) {
 	unsigned := prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "zonegrid", Subsystem: "edge", Name: "dnssec_unsigned_zone_loads_total",
 		Help: "Zone versions with DNSSEC that are served unsigned because their keys did not open (or no --dnssec-kek-file was given).",
@@ -48,7 +48,7 @@ func dnssecPreparer(opener *dnssec.Opener, log *zap.Logger, reg prometheus.Regis
 		if s := z.Apex.Set(dns.TypeDNSKEY); s != nil {
 			apex = s.RRs
 		}
-		s, err := opener.Prepare(z.Header.GetZoneId(), z.Name, d, apex, time.Now())
+		s, err := opener.Prepare(z.Header.GetZoneId(), z.Name, d, apex, now())
 		if err != nil {
 			unsigned.Inc()
 			log.Error("zone DNSSEC keys unusable: served unsigned", zap.String("zone", z.Name),

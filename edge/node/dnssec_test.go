@@ -2,6 +2,7 @@ package node
 
 import (
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -35,7 +36,7 @@ func TestDNSSECPreparerSignsOnlyWhatItCanOpen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dnssecPreparer(tc.opener, zap.NewNop(), nil)(z)
+			dnssecPreparer(tc.opener, zap.NewNop(), nil, time.Now)(z)
 			if (z.Signer != nil) != tc.signed {
 				t.Errorf("signer %v, want signed = %v", z.Signer, tc.signed)
 			}

@@ -86,6 +86,9 @@ type Config struct {
 	// first seals there, all open here). Empty: zones with DNSSEC are
 	// served unsigned.
 	DNSSECKEKFiles []string
+	// Now is the clock DNSSEC signatures are made with; nil is time.Now.
+	// Tests set it to make an edge whose signatures are expired.
+	Now func() time.Time
 }
 
 // TLSFiles names PEM files for a TLS connection; all empty means no TLS.
@@ -172,7 +175,10 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 		zones: zonecache.NewSet(), accounts: zonecache.NewAccounts(),
 		ready: make(chan struct{}),
 	}
-	n.zones.SetPrepare(dnssecPreparer(opener, log.Named("dnssec"), reg))
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	n.zones.SetPrepare(dnssecPreparer(opener, log.Named("dnssec"), reg, cfg.Now))
 	var res answer.Resolver
 	if len(cfg.Upstreams) > 0 {
 		r, err := resolver.New(resolver.Config{Upstreams: cfg.Upstreams, Log: log.Named("resolver"), Registerer: reg})
@@ -185,7 +191,7 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 	engine := answer.New(answer.Config{
 		Zones: n.zones, Accounts: n.accounts,
 		AnycastIPv4: cfg.AnycastIPv4, AnycastIPv6: cfg.AnycastIPv6,
-		Resolver: res, TunnelDomain: cfg.TunnelDomain,
+		Resolver: res, TunnelDomain: cfg.TunnelDomain, Now: cfg.Now,
 	})
 	var opts []dnsserver.Option
 	if cfg.AnswerCacheSlots != 0 {
