@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -150,11 +151,16 @@ func (s *Service) ImportRecords(ctx context.Context, req *dnsv1.ImportRecordsReq
 	}
 	resp, err := idempotency.Do(ctx, s.st, dnsv1.RecordService_ImportRecords_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.ImportRecordsResponse, error) {
 		resp := &dnsv1.ImportRecordsResponse{TotalRecordsParsed: int32(res.Parsed)}
-		for _, sk := range res.Skipped {
-			resp.Skipped = append(resp.Skipped, &dnsv1.SkippedRecord{Line: int32(sk.Line), Reason: sk.Reason})
-		}
 		err := s.write(ctx, req.GetZoneId(), func(ctx context.Context, w *writer) error {
-			n, err := w.importEntries(ctx, res.Entries, ids, req.GetProxied())
+			// The closure may run again: the skipped list is rebuilt.
+			resp.Skipped = resp.Skipped[:0]
+			for _, sk := range res.Skipped {
+				resp.Skipped = append(resp.Skipped, &dnsv1.SkippedRecord{Line: int32(sk.Line), Reason: sk.Reason})
+			}
+			entries := w.apexNS(res.Entries, func(line int) {
+				resp.Skipped = append(resp.Skipped, &dnsv1.SkippedRecord{Line: int32(line), Reason: zonefile.ApexNSReason})
+			})
+			n, err := w.importEntries(ctx, entries, ids, req.GetProxied())
 			resp.RecsAdded = int32(n)
 			return err
 		}, resp)
@@ -175,6 +181,28 @@ func (s *Service) ImportRecords(ctx context.Context, req *dnsv1.ImportRecordsReq
 // record so that every refused line is reported; any refusal fails the
 // write. A zone full (quota) stops at its first line: every line after
 // it would say the same.
+// apexNS drops the apex NS entries the zone would not serve, reporting
+// each to skip: all of them without multi-provider DNS (full zones; a
+// secondary zone always serves them), and those naming one of the
+// platform's own nameservers with it (they are served anyway, and an
+// export writes them: a round trip must not turn them into records).
+func (w *writer) apexNS(entries []zonefile.Entry, skip func(line int)) []zonefile.Entry {
+	keep := w.settings.GetMultiProvider() || w.zone.GetType() == dnsv1.ZoneType_ZONE_TYPE_SECONDARY
+	platform := map[string]bool{}
+	for _, n := range nameservers.Served(w.zone) {
+		platform[strings.ToLower(dns.Fqdn(n))] = true
+	}
+	out := entries[:0:0]
+	for _, e := range entries {
+		if e.ApexNS && (!keep || platform[strings.ToLower(dns.Fqdn(e.Record.GetContent()))]) {
+			skip(e.Line)
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
 func (w *writer) importEntries(ctx context.Context, entries []zonefile.Entry, ids []string, proxied bool) (int, error) {
 	recs := make([]*dnsv1.Record, len(entries))
 	for i, e := range entries {

@@ -444,3 +444,52 @@ func TestAnEmptyZoneExportsAValidZone(t *testing.T) {
 	}
 	namedCheckzone(t, "empty.example.", exp.GetZoneFile())
 }
+
+// Apex NS records of other providers survive export → import where the
+// zone serves them (multi-provider DNS); the platform's own nameservers
+// in the file are never turned into records, and without multi-provider
+// DNS every apex NS is skipped, each reported.
+func TestApexNSRecordsRoundTripWithMultiProviderDNS(t *testing.T) {
+	e := newEnv(t, dnsv1.Plan_PLAN_ENTERPRISE)
+	multi := &dnsv1.ZoneSettings{MultiProvider: true}
+	src := e.zoneIn(t, "acct1", "multi.example.", dnsv1.Plan_PLAN_ENTERPRISE, multi)
+	if _, err := e.client.BatchRecords(ctx(t), &dnsv1.BatchRecordsRequest{ZoneId: src.GetId(), Posts: []*dnsv1.Record{
+		{Name: "@", Type: "NS", Content: "ns1.other-provider.net"},
+		{Name: "@", Type: "NS", Content: "ns2.other-provider.net"},
+		{Name: "www", Type: "A", Content: "192.0.2.10"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	exp, err := e.client.ExportRecords(ctx(t), &dnsv1.ExportRecordsRequest{ZoneId: src.GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		account  string
+		settings *dnsv1.ZoneSettings
+		added    int
+		skipped  int // the SOA, the platform's NS lines and, without multi-provider, the others'
+	}{
+		{"multi-provider zone keeps the other providers' NS", "acct2", multi, 3, 3},
+		{"single-provider zone skips every apex NS", "acct3", nil, 1, 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := e.zoneIn(t, tc.account, "multi.example.", dnsv1.Plan_PLAN_ENTERPRISE, tc.settings)
+			imp, err := e.client.ImportRecords(ctx(t), &dnsv1.ImportRecordsRequest{ZoneId: dst.GetId(), ZoneFile: exp.GetZoneFile()})
+			if err != nil {
+				t.Fatalf("import: %v\n%s", err, exp.GetZoneFile())
+			}
+			if int(imp.GetRecsAdded()) != tc.added || len(imp.GetSkipped()) != tc.skipped {
+				t.Fatalf("import answered %v\n%s", imp, exp.GetZoneFile())
+			}
+			if tc.settings != nil {
+				got, want := comparable(e.records(t, dst.GetId())), comparable(e.records(t, src.GetId()))
+				if strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Fatalf("imported zone differs:\n got %s\nwant %s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+			}
+		})
+	}
+}

@@ -120,6 +120,12 @@ func (a *app) importParts(cmd *cobra.Command, rc dnsv1.RecordServiceClient, zone
 			return part.fileLines(err, file)
 		}
 		total.RecsAdded += resp.GetRecsAdded()
+		for _, s := range resp.GetSkipped() {
+			// The server skipped it (an apex NS): report the file's line.
+			if n := int(s.GetLine()); n >= 1 && n <= len(part.lines) && part.lines[n-1] > 0 {
+				total.Skipped = append(total.Skipped, &dnsv1.SkippedRecord{Line: int32(part.lines[n-1]), Reason: s.GetReason()})
+			}
+		}
 		fmt.Fprintf(a.stderr, "%s: %s records added\n", label, thousands(int(resp.GetRecsAdded())))
 	}
 	return a.printImported(total)

@@ -47,6 +47,10 @@ type Entry struct {
 	Record *dnsv1.Record
 	// Proxied is the cf-proxied tag: nil when the record has none.
 	Proxied *bool
+	// ApexNS marks an NS record at the zone apex: the importer keeps it
+	// only where the zone serves its own apex NS records (multi-provider
+	// DNS) and it is not one of the platform's nameservers.
+	ApexNS bool
 }
 
 // Skipped is a record of the file that an import leaves out, and why.
@@ -76,7 +80,8 @@ type Result struct {
 // the SOA (the platform generates it from the zone settings, "DNS record
 // types": "Cloudflare creates this record automatically") and the records
 // a DNSSEC signer adds (the platform signs zones itself). NS records at
-// the apex are skipped too (see Read).
+// the apex are entries marked ApexNS: whether they are kept depends on the
+// zone (see Entry.ApexNS).
 var skippedTypes = map[uint16]string{
 	dns.TypeSOA:        "SOA record: the zone's SOA is generated from its settings",
 	dns.TypeRRSIG:      "RRSIG record: signatures are made by the platform when DNSSEC is on",
@@ -85,8 +90,12 @@ var skippedTypes = map[uint16]string{
 	dns.TypeNSEC3PARAM: "NSEC3PARAM record: made by the platform when DNSSEC is on",
 }
 
-// ApexNSReason is why an NS record at the zone apex is skipped.
-const ApexNSReason = "NS record at the zone apex: the zone's nameservers are the ones the platform assigns"
+// ApexNSReason is why an NS record at the zone apex is skipped by an
+// import: without multi-provider DNS the zone's nameservers are the ones
+// the platform assigns ("Cloudflare will no longer ignore NS records
+// created on the zone apex" only with it), and the platform's own are
+// served whatever the file says.
+const ApexNSReason = "NS record at the zone apex: the zone's nameservers are the ones the platform assigns (apex NS records are kept only with multi-provider DNS, and never for the platform's own nameservers)"
 
 // Read parses a zone file for the zone apex (fully qualified; also the
 // initial $ORIGIN). It never stops at a bad line: parsing resumes on the
@@ -187,10 +196,7 @@ func (st *state) parse(lines [][]byte, start int, apex string, res *Result) (int
 			res.Skipped = append(res.Skipped, Skipped{Line: line, Reason: reason})
 			continue
 		}
-		if h.Rrtype == dns.TypeNS && dns.CanonicalName(h.Name) == apex {
-			res.Skipped = append(res.Skipped, Skipped{Line: line, Reason: ApexNSReason})
-			continue
-		}
+		apexNS := h.Rrtype == dns.TypeNS && dns.CanonicalName(h.Name) == apex
 		comment := zp.Comment()
 		if last := start + lc.lines - preLines - 1; last >= 0 && last < len(lines) {
 			comment = rawComment(lines[last], comment)
@@ -200,7 +206,7 @@ func (st *state) parse(lines [][]byte, start int, apex string, res *Result) (int
 			res.Errors = append(res.Errors, LineError{Line: line, Message: err.Error()})
 			continue
 		}
-		e.Line = line
+		e.Line, e.ApexNS = line, apexNS
 		res.Entries = append(res.Entries, e)
 	}
 	err := zp.Err()

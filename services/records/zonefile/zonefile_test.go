@@ -133,7 +133,9 @@ g IN TXT "ok" ; a comment
 	}
 }
 
-func TestSOAAndApexNSAreSkipped(t *testing.T) {
+// The SOA is skipped; apex NS records are entries marked for the importer
+// to decide (multi-provider zones keep the other providers').
+func TestSOAIsSkippedAndApexNSMarked(t *testing.T) {
 	src := `$ORIGIN example.com.
 @ 3600 IN SOA ns1.example.net. hostmaster.example.com. ( 1 7200
       3600 1209600 300 )
@@ -144,10 +146,11 @@ sub 300 IN NS ns1.other.net.
 	if len(res.Errors) > 0 {
 		t.Fatal(res.Errors)
 	}
-	if len(res.Skipped) != 2 || res.Skipped[0].Line != 2 || res.Skipped[1].Line != 4 || res.Skipped[1].Reason != ApexNSReason {
+	if len(res.Skipped) != 1 || res.Skipped[0].Line != 2 {
 		t.Fatalf("skipped = %v", res.Skipped)
 	}
-	if len(res.Entries) != 1 || res.Entries[0].Line != 5 || res.Parsed != 3 {
+	if len(res.Entries) != 2 || res.Parsed != 3 || res.Entries[0].Line != 4 || !res.Entries[0].ApexNS ||
+		res.Entries[1].Line != 5 || res.Entries[1].ApexNS {
 		t.Fatalf("entries = %v parsed %d", res.Entries, res.Parsed)
 	}
 }
