@@ -298,6 +298,34 @@ func TestDnssecAnswersValidateInUnbound(t *testing.T) {
 			}
 		})
 	}
+	t.Run("signed child zone validates through the DS its parent serves", func(t *testing.T) {
+		// A subdomain setup (Enterprise) under the signed parent, delegated
+		// by NS and DS records in the parent; the resolver only trusts the
+		// parent. The edge answers the child's names from the child zone and
+		// the DS at the child's apex from the parent (RFC 4035 3.1.4.1).
+		child := c.createZone("acme", "sub.signed.test", dnsv1.Plan_PLAN_ENTERPRISE)
+		c.createRecord(child.GetId(), &dnsv1.Record{Name: "www", Type: "A", Content: "203.0.113.41"})
+		childDS := strings.Fields(c.enableDNSSEC(child.GetId(), false))
+		for _, ns := range child.GetNameServers() {
+			c.createRecord(id, &dnsv1.Record{Name: "sub", Type: "NS", Content: ns})
+		}
+		c.createRecord(id, &dnsv1.Record{Name: "sub", Type: "DS", Content: strings.Join(childDS[len(childDS)-4:], " ")})
+		c.eventually("child signed and parent's DS served", func(addr string) error {
+			if err := signedDNSKEY("sub.signed.test.")(addr); err != nil {
+				return err
+			}
+			m := query(t, addr, "sub.signed.test.", dns.TypeDS, false)
+			if len(m.Answer) == 0 {
+				return fmt.Errorf("no DS for the child yet: %v", m)
+			}
+			return nil
+		})
+		res2 := unbound(t, c.edges[0].UDPAddr(), []string{ds}, "signed.test")
+		m := validated(t, res2, "www.sub.signed.test.", dns.TypeA)
+		if m.Rcode != dns.RcodeSuccess || !m.AuthenticatedData || len(m.Answer) == 0 {
+			t.Fatalf("rcode %s AD %v, want the child's answer validated:\n%v", dns.RcodeToString[m.Rcode], m.AuthenticatedData, m)
+		}
+	})
 	t.Run("wrong trust anchor gives SERVFAIL", func(t *testing.T) {
 		if m := validated(t, res, "www.bogus.test.", dns.TypeA); m.Rcode != dns.RcodeServerFailure {
 			t.Fatalf("rcode %s, want SERVFAIL:\n%v", dns.RcodeToString[m.Rcode], m)
