@@ -124,6 +124,29 @@ func Rules() map[string]Rule {
 		dnsv1.TenantService_DeleteTenantNameserver_FullMethodName:      rule(Platform, acctSetWrite),
 		dnsv1.SettingsService_UpdateAccountZoneDefaults_FullMethodName: rule(Account, acctSetWrite),
 
+		// Zone transfers. The account's TSIGs, peers and ACLs live in
+		// "Manage Account > Configurations > DNS Zone Transfers": the
+		// account's DNS settings permissions. A zone's incoming and
+		// outgoing configuration lives in the zone's "DNS > Settings":
+		// "Zone DNS Settings Write" or "DNS Write" (reads also with Read).
+		dnsv1.ZoneTransferService_CreateTsig_FullMethodName:     rule(Account, acctSetWrite),
+		dnsv1.ZoneTransferService_GetTsig_FullMethodName:        rule(Account, acctSetRead, acctSetWrite),
+		dnsv1.ZoneTransferService_ListTsigs_FullMethodName:      rule(Account, acctSetRead, acctSetWrite),
+		dnsv1.ZoneTransferService_DeleteTsig_FullMethodName:     rule(Account, acctSetWrite),
+		dnsv1.ZoneTransferService_CreatePeer_FullMethodName:     rule(Account, acctSetWrite),
+		dnsv1.ZoneTransferService_GetPeer_FullMethodName:        rule(Account, acctSetRead, acctSetWrite),
+		dnsv1.ZoneTransferService_ListPeers_FullMethodName:      rule(Account, acctSetRead, acctSetWrite),
+		dnsv1.ZoneTransferService_UpdatePeer_FullMethodName:     rule(Account, acctSetWrite),
+		dnsv1.ZoneTransferService_DeletePeer_FullMethodName:     rule(Account, acctSetWrite),
+		dnsv1.ZoneTransferService_CreateAcl_FullMethodName:      rule(Account, acctSetWrite),
+		dnsv1.ZoneTransferService_GetAcl_FullMethodName:         rule(Account, acctSetRead, acctSetWrite),
+		dnsv1.ZoneTransferService_ListAcls_FullMethodName:       rule(Account, acctSetRead, acctSetWrite),
+		dnsv1.ZoneTransferService_DeleteAcl_FullMethodName:      rule(Account, acctSetWrite),
+		dnsv1.ZoneTransferService_GetIncoming_FullMethodName:    rule(Zone, zoneSetRead, zoneSetWrite, dnsRead, dnsWrite),
+		dnsv1.ZoneTransferService_UpdateIncoming_FullMethodName: rule(Zone, zoneSetWrite, dnsWrite),
+		dnsv1.ZoneTransferService_GetOutgoing_FullMethodName:    rule(Zone, zoneSetRead, zoneSetWrite, dnsRead, dnsWrite),
+		dnsv1.ZoneTransferService_UpdateOutgoing_FullMethodName: rule(Zone, zoneSetWrite, dnsWrite),
+
 		// Tokens and the audit log.
 		dnsv1.TokenService_CreateToken_FullMethodName:   rule(Account, tokensWrite),
 		dnsv1.TokenService_GetToken_FullMethodName:      rule(Token, tokensRead, tokensWrite),

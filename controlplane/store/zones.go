@@ -343,12 +343,19 @@ func (s *Store) purgeZone(ctx context.Context, zoneID string, onlyIf func(*dnsv1
 		if err != nil {
 			return nil, err
 		}
-		tr, err := s.commitWrite(ctx, []clientv3.Cmp{
+		// Zone transfer configurations, their peer links and status go too
+		// (transfer.go).
+		xfrCmps, xfrOps, err := s.transferPurge(ctx, zoneID, z.GetAccountId(), 0)
+		if err != nil {
+			return nil, err
+		}
+		audit = append(xfrOps, audit...)
+		tr, err := s.commitWrite(ctx, append([]clientv3.Cmp{
 			clientv3.Compare(clientv3.ModRevision(s.zoneKey(zoneID)), "=", zr.modRev),
 			// The audit entry counts the records deleted: none may have
 			// been written since the count.
 			clientv3.Compare(clientv3.ModRevision(s.zoneMarkKey(zoneID)), "=", markRev),
-		}, append([]clientv3.Op{
+		}, xfrCmps...), append([]clientv3.Op{
 			clientv3.OpDelete(s.zoneKey(zoneID)),
 			clientv3.OpDelete(s.zoneSettingsKey(zoneID)),
 			clientv3.OpDelete(s.zoneNameKey(z.GetName(), z.GetAccountId())),
