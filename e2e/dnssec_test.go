@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,8 +88,40 @@ func signedDNSKEY(name string) func(string) error {
 }
 
 // unbound runs a validating unbound on a free loopback port with the given
-// trust anchors, stubbing every zone to edge; it returns its address.
+// trust anchors, stubbing every zone to edge; it returns its address. A
+// port taken between our probe and unbound's bind is retried on another.
 func unbound(t *testing.T, edge string, anchors []string, zones ...string) string {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		addr, err := startUnbound(t, edge, anchors, zones)
+		if err == nil {
+			return addr
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "already in use") {
+			t.Fatal(err)
+		}
+	}
+}
+
+// syncBuffer collects a process's output while tests read it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startUnbound(t *testing.T, edge string, anchors, zones []string) (string, error) {
 	t.Helper()
 	bin := interopTool(t, "unbound")
 	dir := t.TempDir()
@@ -128,17 +161,19 @@ func unbound(t *testing.T, edge string, anchors []string, zones ...string) strin
 	conf.WriteString("remote-control:\n  control-enable: no\n")
 	path := filepath.Join(dir, "unbound.conf")
 	if err := os.WriteFile(path, []byte(conf.String()), 0o600); err != nil {
-		t.Fatal(err)
+		return "", fmt.Errorf("write unbound config: %w", err)
 	}
-	var out strings.Builder
+	out := &syncBuffer{}
 	cmd := exec.Command(bin, "-d", "-c", path)
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start unbound: %v", err)
+		return "", fmt.Errorf("start unbound: %w", err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-exited
 		if t.Failed() {
 			t.Logf("unbound config:\n%s\nunbound output:\n%s", conf.String(), out.String())
 		}
@@ -149,10 +184,15 @@ func unbound(t *testing.T, edge string, anchors []string, zones ...string) strin
 		q := new(dns.Msg)
 		q.SetQuestion("localhost.", dns.TypeA)
 		if _, _, err := (&dns.Client{Timeout: 200 * time.Millisecond}).Exchange(q, addr); err == nil {
-			return addr
+			return addr, nil
+		}
+		select {
+		case <-exited:
+			return "", fmt.Errorf("unbound exited: %s", out.String())
+		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("unbound does not answer on %s: %s", addr, out.String())
+			return "", fmt.Errorf("unbound does not answer on %s: %s", addr, out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -298,6 +338,26 @@ func TestDnssecAnswersValidateInUnbound(t *testing.T) {
 			}
 		})
 	}
+	t.Run("ZSK rollover started: the next ZSK is published, answers still validate", func(t *testing.T) {
+		if _, err := dnsv1.NewDnssecServiceClient(c.conn).RollZsk(c.ctx(), &dnsv1.RollZskRequest{ZoneId: id}); err != nil {
+			t.Fatalf("roll ZSK: %v", err)
+		}
+		c.eventually("three DNSKEYs published", func(addr string) error {
+			m := query(t, addr, "signed.test.", dns.TypeDNSKEY, false)
+			if len(m.Answer) != 3 {
+				return fmt.Errorf("DNSKEY set %v", m.Answer)
+			}
+			return nil
+		})
+		for _, q := range []string{"www.signed.test.", "mail.signed.test."} {
+			if m := validated(t, res, q, dns.TypeAAAA); !m.AuthenticatedData {
+				t.Errorf("%s AAAA during the rollover: rcode %s, no AD", q, dns.RcodeToString[m.Rcode])
+			}
+		}
+		if m := validated(t, res, "signed.test.", dns.TypeDNSKEY); !m.AuthenticatedData || len(m.Answer) < 3 {
+			t.Errorf("DNSKEY during the rollover: AD %v, %d records", m.AuthenticatedData, len(m.Answer))
+		}
+	})
 	t.Run("signed child zone validates through the DS its parent serves", func(t *testing.T) {
 		// A subdomain setup (Enterprise) under the signed parent, delegated
 		// by NS and DS records in the parent; the resolver only trusts the
