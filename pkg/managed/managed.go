@@ -22,6 +22,9 @@ const (
 	LoadBalancing
 	WorkerRoute
 	SaaSFallback
+	// SecondaryDNS: records transferred from a secondary zone's primary
+	// (controlplane/xfrin); changed only by the next transfer.
+	SecondaryDNS
 	Other
 )
 
@@ -35,6 +38,7 @@ var names = [...]string{
 	LoadBalancing: "load_balancing",
 	WorkerRoute:   "worker_route",
 	SaaSFallback:  "saas_fallback",
+	SecondaryDNS:  "secondary_dns",
 	Other:         "other",
 }
 

@@ -17,6 +17,7 @@ func TestParseAcceptsOnlyTheClosedSet(t *testing.T) {
 		{"load_balancing", LoadBalancing, true},
 		{"worker_route", WorkerRoute, true},
 		{"saas_fallback", SaaSFallback, true},
+		{"secondary_dns", SecondaryDNS, true},
 		{"other", None, false},
 		{"R2", None, false},
 		{"lb", None, false},

@@ -28,6 +28,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/plans"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
+	"github.com/zonegrid/zonegrid/pkg/managed"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 	"github.com/zonegrid/zonegrid/services/idempotency"
 	"github.com/zonegrid/zonegrid/services/status"
@@ -555,7 +556,10 @@ func (w *writer) editable(ctx context.Context, id, idField string) (*dnsv1.Recor
 	if err != nil {
 		return nil, err
 	}
-	if by := r.GetMeta().GetManagedBy(); by != "" {
+	if by := r.GetMeta().GetManagedBy(); by == managed.SecondaryDNS.String() {
+		return nil, status.FailedPrecondition("MANAGED_RECORD", idField,
+			fmt.Sprintf("record %q was transferred from the zone's primary and is read-only here: change it at the primary (or add an override record)", id))
+	} else if by != "" {
 		return nil, status.FailedPrecondition("MANAGED_RECORD", idField,
 			fmt.Sprintf("record %q is managed by %s and read-only here: change or remove it through %s", id, by, by))
 	}

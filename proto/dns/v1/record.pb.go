@@ -353,7 +353,8 @@ func (x *RecordSettings) GetFlattenCname() bool {
 type RecordMeta struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Product that manages the record, one of r2, spectrum, tunnel, web3,
-	// workers (custom domains), load_balancing, worker_route, saas_fallback;
+	// workers (custom domains), load_balancing, worker_route, saas_fallback,
+	// secondary_dns (records transferred from a secondary zone's primary);
 	// empty for a user's own record. Set only by the operator
 	// (SetRecordManagedBy); a managed record cannot be changed or deleted
 	// through the record API. Enforce DNS-only leaves r2, spectrum, tunnel,
