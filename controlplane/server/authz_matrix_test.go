@@ -107,12 +107,13 @@ func expect(r matrixRow, p principal) codes.Code {
 }
 
 // matrixFixture holds the objects the calls act on: account acme with
-// zones z1 and z2 (record r1 in z1) and a spare token, account other with
-// zone zo.
+// zones z1 and z2 (record r1 in z1), the secondary zone zs (incoming zone
+// transfers need one) and a spare token, account other with zone zo.
 type matrixFixture struct {
 	t          *testing.T
 	op         *grpc.ClientConn
 	z1, z2, zo string
+	zs         string
 	r1         string
 	spareToken string
 	tokens     map[principal]string
@@ -141,6 +142,35 @@ func (fx *matrixFixture) enterpriseZone(ctx context.Context) string {
 		fx.t.Fatalf("create enterprise zone: %v", err)
 	}
 	return r.GetZone().GetId()
+}
+
+// xfrTsig, xfrPeer and xfrACL create a zone transfer object of acme as
+// the operator and return its id.
+func (fx *matrixFixture) xfrTsig(ctx context.Context) string {
+	fx.t.Helper()
+	r, err := dnsv1.NewZoneTransferServiceClient(fx.op).CreateTsig(ctx, &dnsv1.CreateTsigRequest{AccountId: "acme", Name: fx.fresh("k") + ".acme.com"})
+	if err != nil {
+		fx.t.Fatalf("create tsig: %v", err)
+	}
+	return r.GetTsig().GetId()
+}
+
+func (fx *matrixFixture) xfrPeer(ctx context.Context) string {
+	fx.t.Helper()
+	r, err := dnsv1.NewZoneTransferServiceClient(fx.op).CreatePeer(ctx, &dnsv1.CreatePeerRequest{AccountId: "acme", Peer: &dnsv1.Peer{Name: fx.fresh("p"), Ip: "192.0.2.53"}})
+	if err != nil {
+		fx.t.Fatalf("create peer: %v", err)
+	}
+	return r.GetPeer().GetId()
+}
+
+func (fx *matrixFixture) xfrACL(ctx context.Context) string {
+	fx.t.Helper()
+	r, err := dnsv1.NewZoneTransferServiceClient(fx.op).CreateAcl(ctx, &dnsv1.CreateAclRequest{AccountId: "acme", Acl: &dnsv1.Acl{Name: fx.fresh("a"), IpRange: "198.51.100.0/24"}})
+	if err != nil {
+		fx.t.Fatalf("create acl: %v", err)
+	}
+	return r.GetAcl().GetId()
 }
 
 func (fx *matrixFixture) createRecord(ctx context.Context, zoneID string) string {
@@ -198,6 +228,7 @@ func matrixRows() map[string]matrixRow {
 	}
 	tokCli := func(c *grpc.ClientConn) dnsv1.TokenServiceClient { return dnsv1.NewTokenServiceClient(c) }
 	tenCli := func(c *grpc.ClientConn) dnsv1.TenantServiceClient { return dnsv1.NewTenantServiceClient(c) }
+	xfrCli := func(c *grpc.ClientConn) dnsv1.ZoneTransferServiceClient { return dnsv1.NewZoneTransferServiceClient(c) }
 	type fx = matrixFixture
 	type conn = grpc.ClientConn
 	return map[string]matrixRow{
@@ -362,6 +393,59 @@ func matrixRows() map[string]matrixRow {
 		dnsv1.TenantService_DeleteTenantNameserver_FullMethodName: {onPlatform, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			return ignore(tenCli(c).DeleteTenantNameserver(ctx, &dnsv1.DeleteTenantNameserverRequest{TenantId: "partner", NsName: "ns1.partner.example"}))
 		}},
+		// Zone transfers: account objects of acme; incoming on the
+		// secondary zone zs, outgoing on the full zone z1.
+		dnsv1.ZoneTransferService_CreateTsig_FullMethodName: {onAccount, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).CreateTsig(ctx, &dnsv1.CreateTsigRequest{AccountId: "acme", Name: f.fresh("k") + ".acme.com"}))
+		}},
+		dnsv1.ZoneTransferService_GetTsig_FullMethodName: {onAccount, true, func(ctx context.Context, f *fx) string { return f.xfrTsig(ctx) }, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).GetTsig(ctx, &dnsv1.GetTsigRequest{AccountId: "acme", TsigId: arg}))
+		}},
+		dnsv1.ZoneTransferService_ListTsigs_FullMethodName: {onAccount, true, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).ListTsigs(ctx, &dnsv1.ListTsigsRequest{AccountId: "acme"}))
+		}},
+		dnsv1.ZoneTransferService_DeleteTsig_FullMethodName: {onAccount, false, func(ctx context.Context, f *fx) string { return f.xfrTsig(ctx) }, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).DeleteTsig(ctx, &dnsv1.DeleteTsigRequest{AccountId: "acme", TsigId: arg}))
+		}},
+		dnsv1.ZoneTransferService_CreatePeer_FullMethodName: {onAccount, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).CreatePeer(ctx, &dnsv1.CreatePeerRequest{AccountId: "acme", Peer: &dnsv1.Peer{Name: f.fresh("p"), Ip: "192.0.2.53"}}))
+		}},
+		dnsv1.ZoneTransferService_GetPeer_FullMethodName: {onAccount, true, func(ctx context.Context, f *fx) string { return f.xfrPeer(ctx) }, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).GetPeer(ctx, &dnsv1.GetPeerRequest{AccountId: "acme", PeerId: arg}))
+		}},
+		dnsv1.ZoneTransferService_ListPeers_FullMethodName: {onAccount, true, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).ListPeers(ctx, &dnsv1.ListPeersRequest{AccountId: "acme"}))
+		}},
+		dnsv1.ZoneTransferService_UpdatePeer_FullMethodName: {onAccount, false, func(ctx context.Context, f *fx) string { return f.xfrPeer(ctx) }, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).UpdatePeer(ctx, &dnsv1.UpdatePeerRequest{AccountId: "acme", PeerId: arg, Peer: &dnsv1.Peer{Name: "renamed", Ip: "2001:db8::53", Port: 5353}}))
+		}},
+		dnsv1.ZoneTransferService_DeletePeer_FullMethodName: {onAccount, false, func(ctx context.Context, f *fx) string { return f.xfrPeer(ctx) }, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).DeletePeer(ctx, &dnsv1.DeletePeerRequest{AccountId: "acme", PeerId: arg}))
+		}},
+		dnsv1.ZoneTransferService_CreateAcl_FullMethodName: {onAccount, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).CreateAcl(ctx, &dnsv1.CreateAclRequest{AccountId: "acme", Acl: &dnsv1.Acl{Name: f.fresh("a"), IpRange: "192.0.2.0/24"}}))
+		}},
+		dnsv1.ZoneTransferService_GetAcl_FullMethodName: {onAccount, true, func(ctx context.Context, f *fx) string { return f.xfrACL(ctx) }, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).GetAcl(ctx, &dnsv1.GetAclRequest{AccountId: "acme", AclId: arg}))
+		}},
+		dnsv1.ZoneTransferService_ListAcls_FullMethodName: {onAccount, true, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).ListAcls(ctx, &dnsv1.ListAclsRequest{AccountId: "acme"}))
+		}},
+		dnsv1.ZoneTransferService_DeleteAcl_FullMethodName: {onAccount, false, func(ctx context.Context, f *fx) string { return f.xfrACL(ctx) }, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).DeleteAcl(ctx, &dnsv1.DeleteAclRequest{AccountId: "acme", AclId: arg}))
+		}},
+		dnsv1.ZoneTransferService_GetIncoming_FullMethodName: {onZone, true, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).GetIncoming(ctx, &dnsv1.GetIncomingRequest{ZoneId: f.zs}))
+		}},
+		dnsv1.ZoneTransferService_UpdateIncoming_FullMethodName: {onZone, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).UpdateIncoming(ctx, &dnsv1.UpdateIncomingRequest{ZoneId: f.zs, AutoRefreshSeconds: uint32(3600 + f.n.Add(1))}))
+		}},
+		dnsv1.ZoneTransferService_GetOutgoing_FullMethodName: {onZone, true, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).GetOutgoing(ctx, &dnsv1.GetOutgoingRequest{ZoneId: f.z1}))
+		}},
+		dnsv1.ZoneTransferService_UpdateOutgoing_FullMethodName: {onZone, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).UpdateOutgoing(ctx, &dnsv1.UpdateOutgoingRequest{ZoneId: f.z1, Enabled: f.n.Add(1)%2 == 0}))
+		}},
 		dnsv1.TokenService_CreateToken_FullMethodName: {onAccount, false, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			return ignore(tokCli(c).CreateToken(ctx, &dnsv1.CreateTokenRequest{AccountId: "acme", Name: "made in matrix",
 				Permissions: []dnsv1.Permission{dnsv1.Permission_PERMISSION_DNS_READ}}))
@@ -426,6 +510,12 @@ func newMatrixFixture(t *testing.T, s *Server) *matrixFixture {
 	fx.z1 = fx.createZone(ctx, "acme", "acme.com")
 	fx.z2 = fx.createZone(ctx, "acme", "acme2.com")
 	fx.zo = fx.createZone(ctx, "other", "other.com")
+	zs, err := dnsv1.NewZoneServiceClient(fx.op).CreateZone(ctx, &dnsv1.CreateZoneRequest{AccountId: "acme", Name: "acme-secondary.com",
+		Type: dnsv1.ZoneType_ZONE_TYPE_SECONDARY, Plan: dnsv1.Plan_PLAN_ENTERPRISE})
+	if err != nil {
+		t.Fatalf("create secondary zone: %v", err)
+	}
+	fx.zs = zs.GetZone().GetId()
 	fx.r1 = fx.createRecord(ctx, fx.z1)
 	fx.spareToken, _ = fx.createToken(ctx, "acme", &dnsv1.CreateTokenRequest{Permissions: []dnsv1.Permission{dnsv1.Permission_PERMISSION_DNS_READ}})
 	_, fx.tokens[pRight] = fx.createToken(ctx, "acme", &dnsv1.CreateTokenRequest{Permissions: allPermissions()})

@@ -50,6 +50,7 @@ import (
 	"github.com/zonegrid/zonegrid/services/settings"
 	"github.com/zonegrid/zonegrid/services/tenants"
 	"github.com/zonegrid/zonegrid/services/tokens"
+	"github.com/zonegrid/zonegrid/services/transfers"
 	"github.com/zonegrid/zonegrid/services/zones"
 )
 
@@ -124,8 +125,9 @@ type Config struct {
 	// timers and checks; 0 = 10 s.
 	LifecycleInterval time.Duration
 	// DnssecKEKFiles are the key-encryption keys (pkg/keyseal files) that
-	// seal DNSSEC private keys: the first seals, all open (a KEK rotation
-	// lists the new one first). Empty: DNSSEC cannot be enabled.
+	// seal DNSSEC private keys and TSIG secrets: the first seals, all open
+	// (a KEK rotation lists the new one first). Empty: DNSSEC cannot be
+	// enabled and TSIG keys cannot be created.
 	DnssecKEKFiles []string
 	// DNSSEC times key rollovers and DS checks; zero fields are the
 	// defaults (controlplane/dnssec).
@@ -423,6 +425,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 	dnsv1.RegisterTokenServiceServer(s.grpc, tokens.New(s.st, log.Named("tokens")))
 	dnsv1.RegisterAuditServiceServer(s.grpc, auditlog.New(s.st, log.Named("auditlog")))
 	dnsv1.RegisterDnssecServiceServer(s.grpc, dnssecsvc.New(s.st, ring, cfg.DNSSEC, log.Named("dnssec")))
+	dnsv1.RegisterZoneTransferServiceServer(s.grpc, transfers.New(s.st, ring, log.Named("transfers"))) // the same ring seals TSIG secrets
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	s.probe = newEtcdProbe(s.st, s.health, cfg.EtcdProbeInterval, s.reg, log.Named("etcd-probe"))

@@ -865,9 +865,12 @@ type CreateTsigResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Tsig  *Tsig                  `protobuf:"bytes,1,opt,name=tsig,proto3" json:"tsig,omitempty"`
 	// Base64, shown once.
-	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	// Set on a retry answered from the request id: the secret is never
+	// stored in the clear, so the retry cannot repeat it.
+	SecretWithheld bool `protobuf:"varint,3,opt,name=secret_withheld,json=secretWithheld,proto3" json:"secret_withheld,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateTsigResponse) Reset() {
@@ -912,6 +915,13 @@ func (x *CreateTsigResponse) GetSecret() string {
 		return x.Secret
 	}
 	return ""
+}
+
+func (x *CreateTsigResponse) GetSecretWithheld() bool {
+	if x != nil {
+		return x.SecretWithheld
+	}
+	return false
 }
 
 type GetTsigRequest struct {
@@ -2582,10 +2592,11 @@ const file_dns_v1_transfer_proto_rawDesc = "" +
 	"\talgorithm\x18\x03 \x01(\tR\talgorithm\x12\x16\n" +
 	"\x06secret\x18\x04 \x01(\tR\x06secret\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"N\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"w\n" +
 	"\x12CreateTsigResponse\x12 \n" +
 	"\x04tsig\x18\x01 \x01(\v2\f.dns.v1.TsigR\x04tsig\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"H\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\x12'\n" +
+	"\x0fsecret_withheld\x18\x03 \x01(\bR\x0esecretWithheld\"H\n" +
 	"\x0eGetTsigRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x17\n" +
