@@ -56,7 +56,7 @@ func (a *app) rootCmd() *cobra.Command {
 	f.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	f.StringVar(&a.account, "account", "", "account id (zone commands; resolves zones given by name)")
 	f.DurationVar(&a.timeout, "timeout", 30*time.Second, "deadline of each request")
-	root.AddCommand(a.zoneCmd(), a.recordCmd(), a.settingsCmd(), a.tokenCmd(), a.auditCmd(), a.nameserverCmd(), a.tenantCmd(), a.dnssecCmd())
+	root.AddCommand(a.zoneCmd(), a.recordCmd(), a.settingsCmd(), a.tokenCmd(), a.auditCmd(), a.nameserverCmd(), a.tenantCmd(), a.dnssecCmd(), a.transferCmd())
 	return root
 }
 
