@@ -472,7 +472,9 @@ func (s *Service) UpdatePeer(ctx context.Context, req *dnsv1.UpdatePeerRequest) 
 			return next, idempotency.Respond(ctx, resp)
 		})
 		if err != nil {
-			if errors.Is(err, store.ErrNotFound) && !strings.HasPrefix(err.Error(), "peer ") {
+			// The store names what it did not find ("peer <id>: ..." or
+			// "tsig <id>: ..."): a missing TSIG is the request's field.
+			if errors.Is(err, store.ErrNotFound) && strings.HasPrefix(err.Error(), "tsig ") {
 				err = notFoundIn("peer.tsig_id", err)
 			}
 			return nil, s.fail("update peer", err)
@@ -626,9 +628,9 @@ func checkPeers(peers []*dnsv1.Peer) error {
 	return nil
 }
 
-// status reads the worker's status of a zone and direction and fills the
+// transferStatus reads the worker's status of a zone and direction and fills the
 // states the worker does not report: no peers/disabled, pending.
-func (s *Service) status(ctx context.Context, zoneID string, dir store.TransferDirection, applicable, active bool) (*dnsv1.TransferStatus, error) {
+func (s *Service) transferStatus(ctx context.Context, zoneID string, dir store.TransferDirection, applicable, active bool) (*dnsv1.TransferStatus, error) {
 	switch {
 	case !applicable:
 		msg := "not a secondary zone: incoming transfers apply to secondary zones only"
@@ -672,7 +674,7 @@ func (s *Service) GetIncoming(ctx context.Context, req *dnsv1.GetIncomingRequest
 		return nil, s.fail("get incoming", err)
 	}
 	in.ZoneName = z.GetName()
-	if in.Status, err = s.status(ctx, z.GetId(), store.TransferIncoming, isSecondary(z), len(in.GetPeers()) > 0); err != nil {
+	if in.Status, err = s.transferStatus(ctx, z.GetId(), store.TransferIncoming, isSecondary(z), len(in.GetPeers()) > 0); err != nil {
 		return nil, s.fail("get incoming status", err)
 	}
 	return &dnsv1.GetIncomingResponse{Incoming: in}, nil
@@ -711,7 +713,7 @@ func (s *Service) UpdateIncoming(ctx context.Context, req *dnsv1.UpdateIncomingR
 		if err != nil {
 			return nil, s.fail("update incoming", s.peerNotFound(err))
 		}
-		if resp.Incoming.Status, err = s.status(ctx, next.GetZoneId(), store.TransferIncoming, true, len(next.GetPeers()) > 0); err != nil {
+		if resp.Incoming.Status, err = s.transferStatus(ctx, next.GetZoneId(), store.TransferIncoming, true, len(next.GetPeers()) > 0); err != nil {
 			return nil, s.fail("update incoming status", err)
 		}
 		s.log.Info("incoming transfers updated", zap.String("zone_id", next.GetZoneId()), zap.Int("peers", len(next.GetPeers())), zap.Uint32("auto_refresh_seconds", refresh))
@@ -749,7 +751,7 @@ func (s *Service) GetOutgoing(ctx context.Context, req *dnsv1.GetOutgoingRequest
 		return nil, s.fail("get outgoing", err)
 	}
 	out.ZoneName = z.GetName()
-	if out.Status, err = s.status(ctx, z.GetId(), store.TransferOutgoing, isFull(z), out.GetEnabled()); err != nil {
+	if out.Status, err = s.transferStatus(ctx, z.GetId(), store.TransferOutgoing, isFull(z), out.GetEnabled()); err != nil {
 		return nil, s.fail("get outgoing status", err)
 	}
 	return &dnsv1.GetOutgoingResponse{Outgoing: out}, nil
@@ -781,7 +783,7 @@ func (s *Service) UpdateOutgoing(ctx context.Context, req *dnsv1.UpdateOutgoingR
 		if err != nil {
 			return nil, s.fail("update outgoing", s.peerNotFound(err))
 		}
-		if resp.Outgoing.Status, err = s.status(ctx, next.GetZoneId(), store.TransferOutgoing, true, next.GetEnabled()); err != nil {
+		if resp.Outgoing.Status, err = s.transferStatus(ctx, next.GetZoneId(), store.TransferOutgoing, true, next.GetEnabled()); err != nil {
 			return nil, s.fail("update outgoing status", err)
 		}
 		s.log.Info("outgoing transfers updated", zap.String("zone_id", next.GetZoneId()), zap.Bool("enabled", next.GetEnabled()), zap.Int("peers", len(next.GetPeers())))
