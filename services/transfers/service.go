@@ -707,14 +707,18 @@ func (s *Service) UpdateIncoming(ctx context.Context, req *dnsv1.UpdateIncomingR
 			next := &dnsv1.IncomingTransfer{ZoneId: z.GetId(), AutoRefreshSeconds: refresh, Peers: slices.Clone(req.GetPeers()), ModifiedOn: timestamppb.New(s.now())}
 			shown := protoCloneIncoming(next)
 			shown.ZoneName = z.GetName()
+			// The status goes into the remembered response too, so that a
+			// retry answers the same.
+			st, err := s.transferStatus(ctx, z.GetId(), store.TransferIncoming, true, len(next.GetPeers()) > 0)
+			if err != nil {
+				return nil, err
+			}
+			shown.Status = st
 			resp = &dnsv1.UpdateIncomingResponse{Incoming: shown}
 			return next, idempotency.Respond(ctx, resp)
 		})
 		if err != nil {
 			return nil, s.fail("update incoming", s.peerNotFound(err))
-		}
-		if resp.Incoming.Status, err = s.transferStatus(ctx, next.GetZoneId(), store.TransferIncoming, true, len(next.GetPeers()) > 0); err != nil {
-			return nil, s.fail("update incoming status", err)
 		}
 		s.log.Info("incoming transfers updated", zap.String("zone_id", next.GetZoneId()), zap.Int("peers", len(next.GetPeers())), zap.Uint32("auto_refresh_seconds", refresh))
 		return resp, nil
@@ -776,15 +780,16 @@ func (s *Service) UpdateOutgoing(ctx context.Context, req *dnsv1.UpdateOutgoingR
 				return nil, err
 			}
 			next := &dnsv1.OutgoingTransfer{ZoneId: z.GetId(), Enabled: req.GetEnabled(), Peers: slices.Clone(req.GetPeers()), ModifiedOn: timestamppb.New(s.now())}
-			shown := &dnsv1.OutgoingTransfer{ZoneId: z.GetId(), ZoneName: z.GetName(), Enabled: next.GetEnabled(), Peers: slices.Clone(next.GetPeers()), ModifiedOn: next.GetModifiedOn()}
+			st, err := s.transferStatus(ctx, z.GetId(), store.TransferOutgoing, true, next.GetEnabled())
+			if err != nil {
+				return nil, err
+			}
+			shown := &dnsv1.OutgoingTransfer{ZoneId: z.GetId(), ZoneName: z.GetName(), Enabled: next.GetEnabled(), Peers: slices.Clone(next.GetPeers()), ModifiedOn: next.GetModifiedOn(), Status: st}
 			resp = &dnsv1.UpdateOutgoingResponse{Outgoing: shown}
 			return next, idempotency.Respond(ctx, resp)
 		})
 		if err != nil {
 			return nil, s.fail("update outgoing", s.peerNotFound(err))
-		}
-		if resp.Outgoing.Status, err = s.transferStatus(ctx, next.GetZoneId(), store.TransferOutgoing, true, next.GetEnabled()); err != nil {
-			return nil, s.fail("update outgoing status", err)
 		}
 		s.log.Info("outgoing transfers updated", zap.String("zone_id", next.GetZoneId()), zap.Bool("enabled", next.GetEnabled()), zap.Int("peers", len(next.GetPeers())))
 		return resp, nil

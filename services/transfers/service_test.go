@@ -405,6 +405,12 @@ func TestOutgoingEnableAndDisable(t *testing.T) {
 	if err != nil || !u.GetOutgoing().GetEnabled() || u.GetOutgoing().GetStatus().GetState() != dnsv1.TransferState_TRANSFER_STATE_PENDING {
 		t.Fatalf("enable: %v, %v", u, err)
 	}
+	// A retry with the same request id answers the same, status included.
+	again, err := e.c.UpdateOutgoing(ctx(t), &dnsv1.UpdateOutgoingRequest{ZoneId: full, Enabled: true, Peers: []string{p}, RequestId: "o1"})
+	if err != nil || again.GetOutgoing().GetStatus().GetState() != dnsv1.TransferState_TRANSFER_STATE_PENDING ||
+		!again.GetOutgoing().GetModifiedOn().AsTime().Equal(u.GetOutgoing().GetModifiedOn().AsTime()) {
+		t.Fatalf("retry: %v, %v; want the first response", again, err)
+	}
 	if _, err := e.c.UpdateOutgoing(ctx(t), &dnsv1.UpdateOutgoingRequest{ZoneId: full, Enabled: false, Peers: []string{p}}); err != nil {
 		t.Fatal(err)
 	}
