@@ -99,7 +99,7 @@ func compileZone(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, re
 		ServedName:       servedName(z, opts),
 		NameServers:      servedNameservers(z, zs, recs),
 		NsTtl:            orDefault(zs.GetNsTtl(), DefaultNSTTL),
-		Soa:              zoneSOA(z, zs, rev, opts),
+		Soa:              ZoneSOA(z, zs, rev, opts.SOARname),
 		FlattenAllCnames: zs.GetFlattenAllCnames(),
 	}
 	out := &snapshot.Zone{Header: h, Records: make([]*snapshot.Record, 0, len(recs))}

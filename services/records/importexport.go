@@ -354,36 +354,21 @@ func (s *Service) ExportRecords(ctx context.Context, req *dnsv1.ExportRecordsReq
 	return &dnsv1.ExportRecordsResponse{ZoneFile: buf.Bytes(), RecordCount: int32(len(recs))}, nil
 }
 
-// exportSOA is the SOA the builder serves (controlplane/builder, zoneSOA):
-// each field from the zone settings where set, the builder's default
-// otherwise, MNAME the first served nameserver, the serial the revision
-// read at.
+// exportSOA is the SOA the builder serves (builder.ZoneSOA), with the zone
+// name as MNAME when the zone has no nameserver to name.
 func (s *Service) exportSOA(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, rev int64) *dns.SOA {
-	or := func(v, def uint32) uint32 {
-		if v == 0 {
-			return def
-		}
-		return v
-	}
-	mname := zs.GetSoaMname()
-	if ns := nameservers.Served(z); mname == "" && len(ns) > 0 {
-		mname = ns[0]
-	}
-	if mname == "" {
-		mname = z.GetName()
-	}
-	rname := zs.GetSoaRname()
-	if rname == "" {
-		rname = s.soaRname
+	soa := builder.ZoneSOA(z, zs, rev, s.soaRname)
+	if soa.GetMname() == "" {
+		soa.Mname = z.GetName()
 	}
 	return &dns.SOA{
-		Hdr:     dns.RR_Header{Name: z.GetName(), Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: or(zs.GetSoaTtl(), builder.DefaultSOATTL)},
-		Ns:      dns.Fqdn(mname),
-		Mbox:    dns.Fqdn(rname),
-		Serial:  uint32(rev),
-		Refresh: or(zs.GetSoaRefresh(), builder.DefaultSOARefresh),
-		Retry:   or(zs.GetSoaRetry(), builder.DefaultSOARetry),
-		Expire:  or(zs.GetSoaExpire(), builder.DefaultSOAExpire),
-		Minttl:  or(zs.GetSoaMinTtl(), builder.DefaultSOAMinimum),
+		Hdr:     dns.RR_Header{Name: z.GetName(), Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: soa.GetTtl()},
+		Ns:      dns.Fqdn(soa.GetMname()),
+		Mbox:    dns.Fqdn(soa.GetRname()),
+		Serial:  soa.GetSerial(),
+		Refresh: soa.GetRefresh(),
+		Retry:   soa.GetRetry(),
+		Expire:  soa.GetExpire(),
+		Minttl:  soa.GetMinimum(),
 	}
 }
