@@ -40,6 +40,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/controlplane/quickscan"
 	"github.com/zonegrid/zonegrid/controlplane/store"
+	"github.com/zonegrid/zonegrid/controlplane/xfrin"
 	"github.com/zonegrid/zonegrid/pkg/keyseal"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -211,6 +212,7 @@ type Server struct {
 	builder *builder.Builder
 	authn   *authn.Verifier
 	life    *lifecycle.Worker
+	xfrin   *xfrin.Worker
 
 	mu      sync.Mutex
 	lis     net.Listener
@@ -353,6 +355,15 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 		also = append(also, dw.Step)
 		log.Info("dnssec keys sealed", zap.String("kek_id", ring.ID()))
 	}
+	// Secondary zones refresh under the same election (TSIG secrets are
+	// opened with the same ring, which may be absent: peers without TSIG
+	// still work).
+	xw := xfrin.NewWorker(s.st, xfrin.WorkerConfig{
+		OpenTsig:   func(t *dnsv1.StoredTsig) ([]byte, error) { return transfers.OpenTsigSecret(ring, t) },
+		Registerer: s.reg,
+	}, log.Named("xfrin"))
+	also = append(also, xw.Step)
+	s.xfrin = xw
 	host, _ := os.Hostname()
 	s.life = lifecycle.New(s.st, lifecycle.Config{
 		Policy: cfg.Lifecycle, Checker: checker, Interval: cfg.LifecycleInterval,
@@ -623,4 +634,11 @@ func orDefaultString(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// RefreshSecondary checks a secondary zone's primaries now, whatever its
+// refresh interval says, and transfers what is newer: what a NOTIFY from
+// a primary leads to (the edges' NOTIFY handling is issue 12's next part).
+func (s *Server) RefreshSecondary(ctx context.Context, zoneID string) error {
+	return s.xfrin.Refresh(ctx, zoneID, time.Now(), true)
 }
