@@ -241,18 +241,20 @@ func parse(zone string, rrs []dns.RR, have *uint32) (*Result, error) {
 		}
 		return res, nil
 	}
-	// IXFR form: rrs[1:len-1] are sequences.
-	seq := rrs[1 : len(rrs)-1]
-	prev := uint32(0)
-	if have != nil {
-		prev = *have
+	// IXFR form: rrs[1:len-1] are sequences, which only answer an IXFR
+	// request (found by FuzzParseTransfer: without a serial held the
+	// chain could not be checked).
+	if have == nil {
+		return nil, errors.New("an incremental answer to a request for the whole zone")
 	}
+	seq := rrs[1 : len(rrs)-1]
+	prev := *have
 	for i := 0; i < len(seq); {
 		from, ok := seq[i].(*dns.SOA)
 		if !ok {
 			return nil, errors.New("an IXFR difference sequence does not start with an SOA")
 		}
-		if have != nil && from.Serial != prev {
+		if from.Serial != prev {
 			return nil, fmt.Errorf("an IXFR sequence starts at serial %d, expected %d", from.Serial, prev)
 		}
 		d := Diff{From: from.Serial}
