@@ -5,12 +5,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	"github.com/zonegrid/zonegrid/controlplane/xfrin/xfrintest"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
@@ -39,7 +41,8 @@ func TestSecondaryZoneFromBIND(t *testing.T) {
 	bind := xfrintest.StartBIND(t, "secondary.test.", key, secondaryZone("2026112701", "old\tIN A 192.0.2.9\n"))
 	bind.WaitSerial(t, "secondary.test.", key, 2026112701)
 
-	c := newCluster(t, 2)
+	// A short lifecycle step: the transfer worker runs in it (force AXFR).
+	c := newCluster(t, 2, withLifecycle(lifecycle.Policy{}, 200*time.Millisecond))
 	zr, err := c.zones.CreateZone(c.ctx(), &dnsv1.CreateZoneRequest{AccountId: "acme", Name: "secondary.test", Plan: dnsv1.Plan_PLAN_ENTERPRISE, Type: dnsv1.ZoneType_ZONE_TYPE_SECONDARY})
 	if err != nil {
 		t.Fatal(err)
@@ -109,5 +112,31 @@ func TestSecondaryZoneFromBIND(t *testing.T) {
 	if st.GetState() != dnsv1.TransferState_TRANSFER_STATE_OK || st.GetSerial() != 2026112702 || st.GetLastTransferTime() == nil ||
 		!strings.Contains(st.GetMessage(), "IXFR") {
 		t.Fatalf("incoming status: %v", st)
+	}
+
+	// Force AXFR: the worker's next step pulls the whole zone although the
+	// serial did not change; it finds nothing to rewrite.
+	if _, err := xfr.ForceAxfr(c.ctx(), &dnsv1.ForceAxfrRequest{ZoneId: zone.GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		in, err := xfr.GetIncoming(c.ctx(), &dnsv1.GetIncomingRequest{ZoneId: zone.GetId()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := in.GetIncoming().GetStatus().GetMessage(); strings.Contains(m, "AXFR to serial 2026112702: 0 records written, 0 deleted") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("force AXFR not done: %v", in.GetIncoming().GetStatus())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.eventually("still served after the forced AXFR", answerIs("new.secondary.test.", dns.TypeA, dns.RcodeSuccess, "192.0.2.10"))
+	// Not a secondary zone: refused.
+	full := c.createZone("acme", "primary-only.test", dnsv1.Plan_PLAN_ENTERPRISE)
+	if _, err := xfr.ForceAxfr(c.ctx(), &dnsv1.ForceAxfrRequest{ZoneId: full.GetId()}); grpcstatus.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("force AXFR of a full zone: %v", err)
 	}
 }

@@ -144,6 +144,7 @@ func Rules() map[string]Rule {
 		dnsv1.ZoneTransferService_DeleteAcl_FullMethodName:      rule(Account, acctSetWrite),
 		dnsv1.ZoneTransferService_GetIncoming_FullMethodName:    rule(Zone, zoneSetRead, zoneSetWrite, dnsRead, dnsWrite),
 		dnsv1.ZoneTransferService_UpdateIncoming_FullMethodName: rule(Zone, zoneSetWrite, dnsWrite),
+		dnsv1.ZoneTransferService_ForceAxfr_FullMethodName:      rule(Zone, zoneSetWrite, dnsWrite),
 		dnsv1.ZoneTransferService_GetOutgoing_FullMethodName:    rule(Zone, zoneSetRead, zoneSetWrite, dnsRead, dnsWrite),
 		dnsv1.ZoneTransferService_UpdateOutgoing_FullMethodName: rule(Zone, zoneSetWrite, dnsWrite),
 

@@ -456,6 +456,16 @@ func matrixRows() map[string]matrixRow {
 		dnsv1.ZoneTransferService_UpdateIncoming_FullMethodName: {onZone, false, func(ctx context.Context, f *fx) string { return f.secondaryZone(ctx) }, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			return ignore(xfrCli(c).UpdateIncoming(ctx, &dnsv1.UpdateIncomingRequest{ZoneId: arg, AutoRefreshSeconds: uint32(3600 + f.n.Add(1))}))
 		}},
+		// Force AXFR needs a secondary zone with a primary linked.
+		dnsv1.ZoneTransferService_ForceAxfr_FullMethodName: {onZone, false, func(ctx context.Context, f *fx) string {
+			zone := f.secondaryZone(ctx)
+			if _, err := xfrCli(f.op).UpdateIncoming(ctx, &dnsv1.UpdateIncomingRequest{ZoneId: zone, Peers: []string{f.xfrPeer(ctx)}}); err != nil {
+				f.t.Fatalf("link a primary: %v", err)
+			}
+			return zone
+		}, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).ForceAxfr(ctx, &dnsv1.ForceAxfrRequest{ZoneId: arg}))
+		}},
 		dnsv1.ZoneTransferService_GetOutgoing_FullMethodName: {onZone, true, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			return ignore(xfrCli(c).GetOutgoing(ctx, &dnsv1.GetOutgoingRequest{ZoneId: f.z1}))
 		}},

@@ -68,9 +68,18 @@ func (w *Worker) Step(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	forced, err := w.st.ForceAxfrRequests(ctx)
+	if err != nil {
+		return err
+	}
 	failed := 0
 	for _, id := range ids {
-		if err := w.Refresh(ctx, id, now, false); err != nil {
+		rev, axfr := forced[id]
+		err := w.refresh(ctx, id, now, axfr, axfr)
+		if err == nil && axfr {
+			err = w.st.ClearForceAxfr(ctx, id, rev)
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -89,6 +98,12 @@ func (w *Worker) Step(ctx context.Context, now time.Time) error {
 // newer. The outcome is stored as the zone's incoming transfer status;
 // the error is for what kept the worker from recording it.
 func (w *Worker) Refresh(ctx context.Context, zoneID string, now time.Time, force bool) error {
+	return w.refresh(ctx, zoneID, now, force, false)
+}
+
+// refresh is Refresh; with axfr the whole zone is transferred whatever
+// the serials say ("force AXFR").
+func (w *Worker) refresh(ctx context.Context, zoneID string, now time.Time, force, axfr bool) error {
 	in, err := w.st.GetIncomingTransfer(ctx, zoneID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -124,7 +139,7 @@ func (w *Worker) Refresh(ctx context.Context, zoneID string, now time.Time, forc
 		return nil
 	}
 	var have *uint32
-	if status.GetLastTransferTime() != nil {
+	if status.GetLastTransferTime() != nil && !axfr {
 		s := status.GetSerial()
 		have = &s
 	}

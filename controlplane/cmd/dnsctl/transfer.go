@@ -307,7 +307,20 @@ func (a *app) incomingCmd() *cobra.Command {
 	}
 	set.Flags().Uint32Var(&refresh, "refresh", 0, "seconds between checks of the primaries' SOA serial (0 = 86400; 60 to 2592000)")
 	set.Flags().StringArrayVar(&peers, "peer", nil, "id of a peer to transfer from (repeat; at most 30)")
-	cmd.AddCommand(get, set)
+	force := &cobra.Command{
+		Use: "force-axfr ZONE", Short: "Transfer the whole zone from its primaries at the worker's next step, whatever the serials say", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return zoneCall(a, cmd, args[0], a.transfers, func(ctx context.Context, c dnsv1.ZoneTransferServiceClient, id string) error {
+				resp, err := c.ForceAxfr(ctx, &dnsv1.ForceAxfrRequest{ZoneId: id})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(a.stderr, "AXFR requested: the transfer worker takes it at its next step (see `transfer incoming get`)")
+				return a.printIncoming(resp, resp.GetIncoming())
+			})
+		},
+	}
+	cmd.AddCommand(get, set, force)
 	return cmd
 }
 

@@ -92,6 +92,8 @@ func TestTransferCommandsAgainstServer(t *testing.T) {
 		{"incoming set", []string{"--account", "acct1", "transfer", "incoming", "set", "sec.example", "--refresh", "600", "--peer", peer}, 0, "pending", ""},
 		{"incoming get", []string{"--account", "acct1", "transfer", "incoming", "get", "sec.example"}, 0, "600s", ""},
 		{"incoming on a full zone", []string{"--account", "acct1", "transfer", "incoming", "set", "full.example", "--peer", peer}, 1, "", "FailedPrecondition"},
+		{"force AXFR", []string{"--account", "acct1", "transfer", "incoming", "force-axfr", "sec.example"}, 0, "600s", "AXFR requested"},
+		{"force AXFR of a full zone", []string{"--account", "acct1", "transfer", "incoming", "force-axfr", "full.example"}, 1, "", "FailedPrecondition"},
 		{"tsig delete refused while linked", []string{"transfer", "tsig", "delete", tsig, "--account", "acct1"}, 1, "", "links it"},
 		{"peer delete refused while linked", []string{"transfer", "peer", "delete", peer, "--account", "acct1"}, 1, "", "links it"},
 		{"outgoing needs enable or disable", []string{"--account", "acct1", "transfer", "outgoing", "set", "full.example"}, 1, "", "--enable"},

@@ -2313,6 +2313,103 @@ func (x *UpdateIncomingResponse) GetIncoming() *IncomingTransfer {
 	return nil
 }
 
+type ForceAxfrRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId        string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	RequestId     string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForceAxfrRequest) Reset() {
+	*x = ForceAxfrRequest{}
+	mi := &file_dns_v1_transfer_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForceAxfrRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForceAxfrRequest) ProtoMessage() {}
+
+func (x *ForceAxfrRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_transfer_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForceAxfrRequest.ProtoReflect.Descriptor instead.
+func (*ForceAxfrRequest) Descriptor() ([]byte, []int) {
+	return file_dns_v1_transfer_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ForceAxfrRequest) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *ForceAxfrRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type ForceAxfrResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The configuration and the status as they were when asked.
+	Incoming      *IncomingTransfer `protobuf:"bytes,1,opt,name=incoming,proto3" json:"incoming,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForceAxfrResponse) Reset() {
+	*x = ForceAxfrResponse{}
+	mi := &file_dns_v1_transfer_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForceAxfrResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForceAxfrResponse) ProtoMessage() {}
+
+func (x *ForceAxfrResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_transfer_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForceAxfrResponse.ProtoReflect.Descriptor instead.
+func (*ForceAxfrResponse) Descriptor() ([]byte, []int) {
+	return file_dns_v1_transfer_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ForceAxfrResponse) GetIncoming() *IncomingTransfer {
+	if x != nil {
+		return x.Incoming
+	}
+	return nil
+}
+
 type GetOutgoingRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ZoneId        string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
@@ -2322,7 +2419,7 @@ type GetOutgoingRequest struct {
 
 func (x *GetOutgoingRequest) Reset() {
 	*x = GetOutgoingRequest{}
-	mi := &file_dns_v1_transfer_proto_msgTypes[38]
+	mi := &file_dns_v1_transfer_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2334,7 +2431,7 @@ func (x *GetOutgoingRequest) String() string {
 func (*GetOutgoingRequest) ProtoMessage() {}
 
 func (x *GetOutgoingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_transfer_proto_msgTypes[38]
+	mi := &file_dns_v1_transfer_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2347,7 +2444,7 @@ func (x *GetOutgoingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOutgoingRequest.ProtoReflect.Descriptor instead.
 func (*GetOutgoingRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_transfer_proto_rawDescGZIP(), []int{38}
+	return file_dns_v1_transfer_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetOutgoingRequest) GetZoneId() string {
@@ -2366,7 +2463,7 @@ type GetOutgoingResponse struct {
 
 func (x *GetOutgoingResponse) Reset() {
 	*x = GetOutgoingResponse{}
-	mi := &file_dns_v1_transfer_proto_msgTypes[39]
+	mi := &file_dns_v1_transfer_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2378,7 +2475,7 @@ func (x *GetOutgoingResponse) String() string {
 func (*GetOutgoingResponse) ProtoMessage() {}
 
 func (x *GetOutgoingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_transfer_proto_msgTypes[39]
+	mi := &file_dns_v1_transfer_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2391,7 +2488,7 @@ func (x *GetOutgoingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOutgoingResponse.ProtoReflect.Descriptor instead.
 func (*GetOutgoingResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_transfer_proto_rawDescGZIP(), []int{39}
+	return file_dns_v1_transfer_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetOutgoingResponse) GetOutgoing() *OutgoingTransfer {
@@ -2414,7 +2511,7 @@ type UpdateOutgoingRequest struct {
 
 func (x *UpdateOutgoingRequest) Reset() {
 	*x = UpdateOutgoingRequest{}
-	mi := &file_dns_v1_transfer_proto_msgTypes[40]
+	mi := &file_dns_v1_transfer_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2426,7 +2523,7 @@ func (x *UpdateOutgoingRequest) String() string {
 func (*UpdateOutgoingRequest) ProtoMessage() {}
 
 func (x *UpdateOutgoingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_transfer_proto_msgTypes[40]
+	mi := &file_dns_v1_transfer_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2439,7 +2536,7 @@ func (x *UpdateOutgoingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateOutgoingRequest.ProtoReflect.Descriptor instead.
 func (*UpdateOutgoingRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_transfer_proto_rawDescGZIP(), []int{40}
+	return file_dns_v1_transfer_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UpdateOutgoingRequest) GetZoneId() string {
@@ -2479,7 +2576,7 @@ type UpdateOutgoingResponse struct {
 
 func (x *UpdateOutgoingResponse) Reset() {
 	*x = UpdateOutgoingResponse{}
-	mi := &file_dns_v1_transfer_proto_msgTypes[41]
+	mi := &file_dns_v1_transfer_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2491,7 +2588,7 @@ func (x *UpdateOutgoingResponse) String() string {
 func (*UpdateOutgoingResponse) ProtoMessage() {}
 
 func (x *UpdateOutgoingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_transfer_proto_msgTypes[41]
+	mi := &file_dns_v1_transfer_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2504,7 +2601,7 @@ func (x *UpdateOutgoingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateOutgoingResponse.ProtoReflect.Descriptor instead.
 func (*UpdateOutgoingResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_transfer_proto_rawDescGZIP(), []int{41}
+	return file_dns_v1_transfer_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *UpdateOutgoingResponse) GetOutgoing() *OutgoingTransfer {
@@ -2690,6 +2787,12 @@ const file_dns_v1_transfer_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\"N\n" +
 	"\x16UpdateIncomingResponse\x124\n" +
+	"\bincoming\x18\x01 \x01(\v2\x18.dns.v1.IncomingTransferR\bincoming\"J\n" +
+	"\x10ForceAxfrRequest\x12\x17\n" +
+	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"I\n" +
+	"\x11ForceAxfrResponse\x124\n" +
 	"\bincoming\x18\x01 \x01(\v2\x18.dns.v1.IncomingTransferR\bincoming\"-\n" +
 	"\x12GetOutgoingRequest\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\"K\n" +
@@ -2710,7 +2813,7 @@ const file_dns_v1_transfer_proto_rawDesc = "" +
 	"\x16TRANSFER_STATE_PENDING\x10\x03\x12\x15\n" +
 	"\x11TRANSFER_STATE_OK\x10\x04\x12\x1b\n" +
 	"\x17TRANSFER_STATE_DEGRADED\x10\x05\x12\x1a\n" +
-	"\x16TRANSFER_STATE_FAILING\x10\x062\x98\t\n" +
+	"\x16TRANSFER_STATE_FAILING\x10\x062\xda\t\n" +
 	"\x13ZoneTransferService\x12C\n" +
 	"\n" +
 	"CreateTsig\x12\x19.dns.v1.CreateTsigRequest\x1a\x1a.dns.v1.CreateTsigResponse\x12:\n" +
@@ -2731,7 +2834,8 @@ const file_dns_v1_transfer_proto_rawDesc = "" +
 	"\bListAcls\x12\x17.dns.v1.ListAclsRequest\x1a\x18.dns.v1.ListAclsResponse\x12@\n" +
 	"\tDeleteAcl\x12\x18.dns.v1.DeleteAclRequest\x1a\x19.dns.v1.DeleteAclResponse\x12F\n" +
 	"\vGetIncoming\x12\x1a.dns.v1.GetIncomingRequest\x1a\x1b.dns.v1.GetIncomingResponse\x12O\n" +
-	"\x0eUpdateIncoming\x12\x1d.dns.v1.UpdateIncomingRequest\x1a\x1e.dns.v1.UpdateIncomingResponse\x12F\n" +
+	"\x0eUpdateIncoming\x12\x1d.dns.v1.UpdateIncomingRequest\x1a\x1e.dns.v1.UpdateIncomingResponse\x12@\n" +
+	"\tForceAxfr\x12\x18.dns.v1.ForceAxfrRequest\x1a\x19.dns.v1.ForceAxfrResponse\x12F\n" +
 	"\vGetOutgoing\x12\x1a.dns.v1.GetOutgoingRequest\x1a\x1b.dns.v1.GetOutgoingResponse\x12O\n" +
 	"\x0eUpdateOutgoing\x12\x1d.dns.v1.UpdateOutgoingRequest\x1a\x1e.dns.v1.UpdateOutgoingResponseB1Z/github.com/zonegrid/zonegrid/proto/dns/v1;dnsv1b\x06proto3"
 
@@ -2748,7 +2852,7 @@ func file_dns_v1_transfer_proto_rawDescGZIP() []byte {
 }
 
 var file_dns_v1_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dns_v1_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_dns_v1_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_dns_v1_transfer_proto_goTypes = []any{
 	(TransferState)(0),             // 0: dns.v1.TransferState
 	(*Tsig)(nil),                   // 1: dns.v1.Tsig
@@ -2789,28 +2893,30 @@ var file_dns_v1_transfer_proto_goTypes = []any{
 	(*GetIncomingResponse)(nil),    // 36: dns.v1.GetIncomingResponse
 	(*UpdateIncomingRequest)(nil),  // 37: dns.v1.UpdateIncomingRequest
 	(*UpdateIncomingResponse)(nil), // 38: dns.v1.UpdateIncomingResponse
-	(*GetOutgoingRequest)(nil),     // 39: dns.v1.GetOutgoingRequest
-	(*GetOutgoingResponse)(nil),    // 40: dns.v1.GetOutgoingResponse
-	(*UpdateOutgoingRequest)(nil),  // 41: dns.v1.UpdateOutgoingRequest
-	(*UpdateOutgoingResponse)(nil), // 42: dns.v1.UpdateOutgoingResponse
-	(*timestamppb.Timestamp)(nil),  // 43: google.protobuf.Timestamp
+	(*ForceAxfrRequest)(nil),       // 39: dns.v1.ForceAxfrRequest
+	(*ForceAxfrResponse)(nil),      // 40: dns.v1.ForceAxfrResponse
+	(*GetOutgoingRequest)(nil),     // 41: dns.v1.GetOutgoingRequest
+	(*GetOutgoingResponse)(nil),    // 42: dns.v1.GetOutgoingResponse
+	(*UpdateOutgoingRequest)(nil),  // 43: dns.v1.UpdateOutgoingRequest
+	(*UpdateOutgoingResponse)(nil), // 44: dns.v1.UpdateOutgoingResponse
+	(*timestamppb.Timestamp)(nil),  // 45: google.protobuf.Timestamp
 }
 var file_dns_v1_transfer_proto_depIdxs = []int32{
-	43, // 0: dns.v1.Tsig.created_on:type_name -> google.protobuf.Timestamp
+	45, // 0: dns.v1.Tsig.created_on:type_name -> google.protobuf.Timestamp
 	1,  // 1: dns.v1.StoredTsig.tsig:type_name -> dns.v1.Tsig
-	43, // 2: dns.v1.Peer.created_on:type_name -> google.protobuf.Timestamp
-	43, // 3: dns.v1.Peer.modified_on:type_name -> google.protobuf.Timestamp
-	43, // 4: dns.v1.Acl.created_on:type_name -> google.protobuf.Timestamp
+	45, // 2: dns.v1.Peer.created_on:type_name -> google.protobuf.Timestamp
+	45, // 3: dns.v1.Peer.modified_on:type_name -> google.protobuf.Timestamp
+	45, // 4: dns.v1.Acl.created_on:type_name -> google.protobuf.Timestamp
 	0,  // 5: dns.v1.TransferStatus.state:type_name -> dns.v1.TransferState
-	43, // 6: dns.v1.TransferStatus.last_transfer_time:type_name -> google.protobuf.Timestamp
-	43, // 7: dns.v1.TransferStatus.last_check_time:type_name -> google.protobuf.Timestamp
+	45, // 6: dns.v1.TransferStatus.last_transfer_time:type_name -> google.protobuf.Timestamp
+	45, // 7: dns.v1.TransferStatus.last_check_time:type_name -> google.protobuf.Timestamp
 	6,  // 8: dns.v1.TransferStatus.peers:type_name -> dns.v1.PeerTransferStatus
-	43, // 9: dns.v1.TransferStatus.updated_on:type_name -> google.protobuf.Timestamp
-	43, // 10: dns.v1.PeerTransferStatus.last_error_time:type_name -> google.protobuf.Timestamp
-	43, // 11: dns.v1.PeerTransferStatus.last_success_time:type_name -> google.protobuf.Timestamp
-	43, // 12: dns.v1.IncomingTransfer.modified_on:type_name -> google.protobuf.Timestamp
+	45, // 9: dns.v1.TransferStatus.updated_on:type_name -> google.protobuf.Timestamp
+	45, // 10: dns.v1.PeerTransferStatus.last_error_time:type_name -> google.protobuf.Timestamp
+	45, // 11: dns.v1.PeerTransferStatus.last_success_time:type_name -> google.protobuf.Timestamp
+	45, // 12: dns.v1.IncomingTransfer.modified_on:type_name -> google.protobuf.Timestamp
 	5,  // 13: dns.v1.IncomingTransfer.status:type_name -> dns.v1.TransferStatus
-	43, // 14: dns.v1.OutgoingTransfer.modified_on:type_name -> google.protobuf.Timestamp
+	45, // 14: dns.v1.OutgoingTransfer.modified_on:type_name -> google.protobuf.Timestamp
 	5,  // 15: dns.v1.OutgoingTransfer.status:type_name -> dns.v1.TransferStatus
 	1,  // 16: dns.v1.CreateTsigResponse.tsig:type_name -> dns.v1.Tsig
 	1,  // 17: dns.v1.GetTsigResponse.tsig:type_name -> dns.v1.Tsig
@@ -2827,47 +2933,50 @@ var file_dns_v1_transfer_proto_depIdxs = []int32{
 	4,  // 28: dns.v1.ListAclsResponse.acls:type_name -> dns.v1.Acl
 	7,  // 29: dns.v1.GetIncomingResponse.incoming:type_name -> dns.v1.IncomingTransfer
 	7,  // 30: dns.v1.UpdateIncomingResponse.incoming:type_name -> dns.v1.IncomingTransfer
-	8,  // 31: dns.v1.GetOutgoingResponse.outgoing:type_name -> dns.v1.OutgoingTransfer
-	8,  // 32: dns.v1.UpdateOutgoingResponse.outgoing:type_name -> dns.v1.OutgoingTransfer
-	9,  // 33: dns.v1.ZoneTransferService.CreateTsig:input_type -> dns.v1.CreateTsigRequest
-	11, // 34: dns.v1.ZoneTransferService.GetTsig:input_type -> dns.v1.GetTsigRequest
-	13, // 35: dns.v1.ZoneTransferService.ListTsigs:input_type -> dns.v1.ListTsigsRequest
-	15, // 36: dns.v1.ZoneTransferService.DeleteTsig:input_type -> dns.v1.DeleteTsigRequest
-	17, // 37: dns.v1.ZoneTransferService.CreatePeer:input_type -> dns.v1.CreatePeerRequest
-	19, // 38: dns.v1.ZoneTransferService.GetPeer:input_type -> dns.v1.GetPeerRequest
-	21, // 39: dns.v1.ZoneTransferService.ListPeers:input_type -> dns.v1.ListPeersRequest
-	23, // 40: dns.v1.ZoneTransferService.UpdatePeer:input_type -> dns.v1.UpdatePeerRequest
-	25, // 41: dns.v1.ZoneTransferService.DeletePeer:input_type -> dns.v1.DeletePeerRequest
-	27, // 42: dns.v1.ZoneTransferService.CreateAcl:input_type -> dns.v1.CreateAclRequest
-	29, // 43: dns.v1.ZoneTransferService.GetAcl:input_type -> dns.v1.GetAclRequest
-	31, // 44: dns.v1.ZoneTransferService.ListAcls:input_type -> dns.v1.ListAclsRequest
-	33, // 45: dns.v1.ZoneTransferService.DeleteAcl:input_type -> dns.v1.DeleteAclRequest
-	35, // 46: dns.v1.ZoneTransferService.GetIncoming:input_type -> dns.v1.GetIncomingRequest
-	37, // 47: dns.v1.ZoneTransferService.UpdateIncoming:input_type -> dns.v1.UpdateIncomingRequest
-	39, // 48: dns.v1.ZoneTransferService.GetOutgoing:input_type -> dns.v1.GetOutgoingRequest
-	41, // 49: dns.v1.ZoneTransferService.UpdateOutgoing:input_type -> dns.v1.UpdateOutgoingRequest
-	10, // 50: dns.v1.ZoneTransferService.CreateTsig:output_type -> dns.v1.CreateTsigResponse
-	12, // 51: dns.v1.ZoneTransferService.GetTsig:output_type -> dns.v1.GetTsigResponse
-	14, // 52: dns.v1.ZoneTransferService.ListTsigs:output_type -> dns.v1.ListTsigsResponse
-	16, // 53: dns.v1.ZoneTransferService.DeleteTsig:output_type -> dns.v1.DeleteTsigResponse
-	18, // 54: dns.v1.ZoneTransferService.CreatePeer:output_type -> dns.v1.CreatePeerResponse
-	20, // 55: dns.v1.ZoneTransferService.GetPeer:output_type -> dns.v1.GetPeerResponse
-	22, // 56: dns.v1.ZoneTransferService.ListPeers:output_type -> dns.v1.ListPeersResponse
-	24, // 57: dns.v1.ZoneTransferService.UpdatePeer:output_type -> dns.v1.UpdatePeerResponse
-	26, // 58: dns.v1.ZoneTransferService.DeletePeer:output_type -> dns.v1.DeletePeerResponse
-	28, // 59: dns.v1.ZoneTransferService.CreateAcl:output_type -> dns.v1.CreateAclResponse
-	30, // 60: dns.v1.ZoneTransferService.GetAcl:output_type -> dns.v1.GetAclResponse
-	32, // 61: dns.v1.ZoneTransferService.ListAcls:output_type -> dns.v1.ListAclsResponse
-	34, // 62: dns.v1.ZoneTransferService.DeleteAcl:output_type -> dns.v1.DeleteAclResponse
-	36, // 63: dns.v1.ZoneTransferService.GetIncoming:output_type -> dns.v1.GetIncomingResponse
-	38, // 64: dns.v1.ZoneTransferService.UpdateIncoming:output_type -> dns.v1.UpdateIncomingResponse
-	40, // 65: dns.v1.ZoneTransferService.GetOutgoing:output_type -> dns.v1.GetOutgoingResponse
-	42, // 66: dns.v1.ZoneTransferService.UpdateOutgoing:output_type -> dns.v1.UpdateOutgoingResponse
-	50, // [50:67] is the sub-list for method output_type
-	33, // [33:50] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	7,  // 31: dns.v1.ForceAxfrResponse.incoming:type_name -> dns.v1.IncomingTransfer
+	8,  // 32: dns.v1.GetOutgoingResponse.outgoing:type_name -> dns.v1.OutgoingTransfer
+	8,  // 33: dns.v1.UpdateOutgoingResponse.outgoing:type_name -> dns.v1.OutgoingTransfer
+	9,  // 34: dns.v1.ZoneTransferService.CreateTsig:input_type -> dns.v1.CreateTsigRequest
+	11, // 35: dns.v1.ZoneTransferService.GetTsig:input_type -> dns.v1.GetTsigRequest
+	13, // 36: dns.v1.ZoneTransferService.ListTsigs:input_type -> dns.v1.ListTsigsRequest
+	15, // 37: dns.v1.ZoneTransferService.DeleteTsig:input_type -> dns.v1.DeleteTsigRequest
+	17, // 38: dns.v1.ZoneTransferService.CreatePeer:input_type -> dns.v1.CreatePeerRequest
+	19, // 39: dns.v1.ZoneTransferService.GetPeer:input_type -> dns.v1.GetPeerRequest
+	21, // 40: dns.v1.ZoneTransferService.ListPeers:input_type -> dns.v1.ListPeersRequest
+	23, // 41: dns.v1.ZoneTransferService.UpdatePeer:input_type -> dns.v1.UpdatePeerRequest
+	25, // 42: dns.v1.ZoneTransferService.DeletePeer:input_type -> dns.v1.DeletePeerRequest
+	27, // 43: dns.v1.ZoneTransferService.CreateAcl:input_type -> dns.v1.CreateAclRequest
+	29, // 44: dns.v1.ZoneTransferService.GetAcl:input_type -> dns.v1.GetAclRequest
+	31, // 45: dns.v1.ZoneTransferService.ListAcls:input_type -> dns.v1.ListAclsRequest
+	33, // 46: dns.v1.ZoneTransferService.DeleteAcl:input_type -> dns.v1.DeleteAclRequest
+	35, // 47: dns.v1.ZoneTransferService.GetIncoming:input_type -> dns.v1.GetIncomingRequest
+	37, // 48: dns.v1.ZoneTransferService.UpdateIncoming:input_type -> dns.v1.UpdateIncomingRequest
+	39, // 49: dns.v1.ZoneTransferService.ForceAxfr:input_type -> dns.v1.ForceAxfrRequest
+	41, // 50: dns.v1.ZoneTransferService.GetOutgoing:input_type -> dns.v1.GetOutgoingRequest
+	43, // 51: dns.v1.ZoneTransferService.UpdateOutgoing:input_type -> dns.v1.UpdateOutgoingRequest
+	10, // 52: dns.v1.ZoneTransferService.CreateTsig:output_type -> dns.v1.CreateTsigResponse
+	12, // 53: dns.v1.ZoneTransferService.GetTsig:output_type -> dns.v1.GetTsigResponse
+	14, // 54: dns.v1.ZoneTransferService.ListTsigs:output_type -> dns.v1.ListTsigsResponse
+	16, // 55: dns.v1.ZoneTransferService.DeleteTsig:output_type -> dns.v1.DeleteTsigResponse
+	18, // 56: dns.v1.ZoneTransferService.CreatePeer:output_type -> dns.v1.CreatePeerResponse
+	20, // 57: dns.v1.ZoneTransferService.GetPeer:output_type -> dns.v1.GetPeerResponse
+	22, // 58: dns.v1.ZoneTransferService.ListPeers:output_type -> dns.v1.ListPeersResponse
+	24, // 59: dns.v1.ZoneTransferService.UpdatePeer:output_type -> dns.v1.UpdatePeerResponse
+	26, // 60: dns.v1.ZoneTransferService.DeletePeer:output_type -> dns.v1.DeletePeerResponse
+	28, // 61: dns.v1.ZoneTransferService.CreateAcl:output_type -> dns.v1.CreateAclResponse
+	30, // 62: dns.v1.ZoneTransferService.GetAcl:output_type -> dns.v1.GetAclResponse
+	32, // 63: dns.v1.ZoneTransferService.ListAcls:output_type -> dns.v1.ListAclsResponse
+	34, // 64: dns.v1.ZoneTransferService.DeleteAcl:output_type -> dns.v1.DeleteAclResponse
+	36, // 65: dns.v1.ZoneTransferService.GetIncoming:output_type -> dns.v1.GetIncomingResponse
+	38, // 66: dns.v1.ZoneTransferService.UpdateIncoming:output_type -> dns.v1.UpdateIncomingResponse
+	40, // 67: dns.v1.ZoneTransferService.ForceAxfr:output_type -> dns.v1.ForceAxfrResponse
+	42, // 68: dns.v1.ZoneTransferService.GetOutgoing:output_type -> dns.v1.GetOutgoingResponse
+	44, // 69: dns.v1.ZoneTransferService.UpdateOutgoing:output_type -> dns.v1.UpdateOutgoingResponse
+	52, // [52:70] is the sub-list for method output_type
+	34, // [34:52] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_dns_v1_transfer_proto_init() }
@@ -2881,7 +2990,7 @@ func file_dns_v1_transfer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dns_v1_transfer_proto_rawDesc), len(file_dns_v1_transfer_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   42,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -34,6 +34,7 @@ const (
 	ZoneTransferService_DeleteAcl_FullMethodName      = "/dns.v1.ZoneTransferService/DeleteAcl"
 	ZoneTransferService_GetIncoming_FullMethodName    = "/dns.v1.ZoneTransferService/GetIncoming"
 	ZoneTransferService_UpdateIncoming_FullMethodName = "/dns.v1.ZoneTransferService/UpdateIncoming"
+	ZoneTransferService_ForceAxfr_FullMethodName      = "/dns.v1.ZoneTransferService/ForceAxfr"
 	ZoneTransferService_GetOutgoing_FullMethodName    = "/dns.v1.ZoneTransferService/GetOutgoing"
 	ZoneTransferService_UpdateOutgoing_FullMethodName = "/dns.v1.ZoneTransferService/UpdateOutgoing"
 )
@@ -77,6 +78,11 @@ type ZoneTransferServiceClient interface {
 	// UpdateIncoming sets a secondary zone's refresh interval and primaries
 	// (FAILED_PRECONDITION for other zones).
 	UpdateIncoming(ctx context.Context, in *UpdateIncomingRequest, opts ...grpc.CallOption) (*UpdateIncomingResponse, error)
+	// ForceAxfr asks for the whole zone (AXFR) from a secondary zone's
+	// primaries, whatever the serials say: the transfer worker does it at
+	// its next step (the lifecycle interval, 10 s by default). The zone must
+	// have linked primaries (FAILED_PRECONDITION otherwise).
+	ForceAxfr(ctx context.Context, in *ForceAxfrRequest, opts ...grpc.CallOption) (*ForceAxfrResponse, error)
 	// GetOutgoing returns a zone's outgoing configuration and status; for a
 	// zone that is not full, an empty configuration with state
 	// TRANSFER_STATE_NOT_APPLICABLE.
@@ -244,6 +250,16 @@ func (c *zoneTransferServiceClient) UpdateIncoming(ctx context.Context, in *Upda
 	return out, nil
 }
 
+func (c *zoneTransferServiceClient) ForceAxfr(ctx context.Context, in *ForceAxfrRequest, opts ...grpc.CallOption) (*ForceAxfrResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ForceAxfrResponse)
+	err := c.cc.Invoke(ctx, ZoneTransferService_ForceAxfr_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *zoneTransferServiceClient) GetOutgoing(ctx context.Context, in *GetOutgoingRequest, opts ...grpc.CallOption) (*GetOutgoingResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetOutgoingResponse)
@@ -303,6 +319,11 @@ type ZoneTransferServiceServer interface {
 	// UpdateIncoming sets a secondary zone's refresh interval and primaries
 	// (FAILED_PRECONDITION for other zones).
 	UpdateIncoming(context.Context, *UpdateIncomingRequest) (*UpdateIncomingResponse, error)
+	// ForceAxfr asks for the whole zone (AXFR) from a secondary zone's
+	// primaries, whatever the serials say: the transfer worker does it at
+	// its next step (the lifecycle interval, 10 s by default). The zone must
+	// have linked primaries (FAILED_PRECONDITION otherwise).
+	ForceAxfr(context.Context, *ForceAxfrRequest) (*ForceAxfrResponse, error)
 	// GetOutgoing returns a zone's outgoing configuration and status; for a
 	// zone that is not full, an empty configuration with state
 	// TRANSFER_STATE_NOT_APPLICABLE.
@@ -364,6 +385,9 @@ func (UnimplementedZoneTransferServiceServer) GetIncoming(context.Context, *GetI
 }
 func (UnimplementedZoneTransferServiceServer) UpdateIncoming(context.Context, *UpdateIncomingRequest) (*UpdateIncomingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateIncoming not implemented")
+}
+func (UnimplementedZoneTransferServiceServer) ForceAxfr(context.Context, *ForceAxfrRequest) (*ForceAxfrResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ForceAxfr not implemented")
 }
 func (UnimplementedZoneTransferServiceServer) GetOutgoing(context.Context, *GetOutgoingRequest) (*GetOutgoingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOutgoing not implemented")
@@ -662,6 +686,24 @@ func _ZoneTransferService_UpdateIncoming_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ZoneTransferService_ForceAxfr_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ForceAxfrRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ZoneTransferServiceServer).ForceAxfr(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ZoneTransferService_ForceAxfr_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ZoneTransferServiceServer).ForceAxfr(ctx, req.(*ForceAxfrRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ZoneTransferService_GetOutgoing_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetOutgoingRequest)
 	if err := dec(in); err != nil {
@@ -764,6 +806,10 @@ var ZoneTransferService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateIncoming",
 			Handler:    _ZoneTransferService_UpdateIncoming_Handler,
+		},
+		{
+			MethodName: "ForceAxfr",
+			Handler:    _ZoneTransferService_ForceAxfr_Handler,
 		},
 		{
 			MethodName: "GetOutgoing",
