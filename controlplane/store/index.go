@@ -270,12 +270,7 @@ func cloneSorted(m map[string]*dnsv1.Record) []*dnsv1.Record {
 func (s *Store) loadIndex(ctx context.Context, zoneID string, rev, markRev int64) (*recordIndex, error) {
 	x := newRecordIndex()
 	x.markRev = markRev
-	p := s.recordsPrefix(zoneID)
-	err := s.scan(ctx, p, prefixEnd(p), rev, func(_ string, r *dnsv1.Record) bool {
-		x.put(r)
-		return true
-	})
-	if err != nil {
+	if err := s.scanZone(ctx, zoneID, rev, x.put); err != nil {
 		return nil, fmt.Errorf("load records of zone %s: %w", zoneID, err)
 	}
 	return x, nil
