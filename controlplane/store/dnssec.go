@@ -88,6 +88,12 @@ func (s *Store) UpdateDnssec(ctx context.Context, zoneID, op string, fn func(z *
 		if err != nil {
 			return nil, err
 		}
+		if cur == nil && next == nil {
+			// Nothing before, nothing after (disabling or deleting a
+			// DNSSEC never enabled): no write, no audit entry; a retry
+			// under the same request id runs again, as harmlessly.
+			return nil, nil
+		}
 		var ops []clientv3.Op
 		if next == nil {
 			ops = append(ops, clientv3.OpDelete(key), clientv3.OpDelete(s.dnssecChecksKey(zoneID)))

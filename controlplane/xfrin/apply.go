@@ -56,9 +56,7 @@ func Apply(ctx context.Context, st *store.Store, zoneID string, res *Result, now
 				if r.GetMeta().GetManagedBy() != TransferredBy {
 					continue
 				}
-				if k, err := recordKey(r); err == nil {
-					have[k] = r
-				}
+				have[recordKey(r)] = r
 			}
 		}
 		want := map[string]*dnsv1.Record{}
@@ -75,8 +73,7 @@ func Apply(ctx context.Context, st *store.Store, zoneID string, res *Result, now
 					out.Skipped = append(out.Skipped, err.Error())
 					continue
 				}
-				k, _ := recordKey(r)
-				want[k] = r
+				want[recordKey(r)] = r
 			}
 			for k := range have {
 				if want[k] == nil {
@@ -105,7 +102,7 @@ func Apply(ctx context.Context, st *store.Store, zoneID string, res *Result, now
 					if err != nil {
 						continue // never stored
 					}
-					k, _ := recordKey(r)
+					k := recordKey(r)
 					delete(want, k)
 					gone[k] = true
 				}
@@ -115,7 +112,7 @@ func Apply(ctx context.Context, st *store.Store, zoneID string, res *Result, now
 						out.Skipped = append(out.Skipped, err.Error())
 						continue
 					}
-					k, _ := recordKey(r)
+					k := recordKey(r)
 					want[k] = r
 					delete(gone, k)
 				}
@@ -191,8 +188,8 @@ func recordOf(rr dns.RR, zoneID string, now *timestamppb.Timestamp) (*dnsv1.Reco
 
 // recordKey identifies a record by owner, type and RDATA, as IXFR names
 // the records it deletes (the TTL is not part of it).
-func recordKey(r *dnsv1.Record) (string, error) {
-	return strings.ToLower(r.GetName()) + " " + r.GetType() + " " + strconv.Itoa(int(r.GetPriority())) + " " + r.GetContent(), nil
+func recordKey(r *dnsv1.Record) string {
+	return strings.ToLower(r.GetName()) + " " + r.GetType() + " " + strconv.Itoa(int(r.GetPriority())) + " " + r.GetContent()
 }
 
 func newID() (string, error) {

@@ -181,7 +181,7 @@ func (w *Worker) refresh(ctx context.Context, zoneID string, now time.Time, forc
 	switch {
 	case failed == 0:
 		status.State = dnsv1.TransferState_TRANSFER_STATE_OK
-	case failed < attempted || attempted < len(in.GetPeers()):
+	case failed < attempted: // a later primary answered
 		status.State = dnsv1.TransferState_TRANSFER_STATE_DEGRADED
 	default:
 		status.State = dnsv1.TransferState_TRANSFER_STATE_FAILING

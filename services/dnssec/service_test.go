@@ -158,6 +158,10 @@ func TestDnssecSettingsAndRequests(t *testing.T) {
 			func(d *dnsv1.Dnssec) bool { return d.GetDnssecMultiSigner() && !d.GetDnssecUseNsec3() }},
 		{"nsec3 on enterprise", ent, &dnsv1.Dnssec{Status: dnsv1.DnssecStatus_DNSSEC_STATUS_ACTIVE, DnssecUseNsec3: true}, []string{"status", "dnssec_use_nsec3"}, codes.OK,
 			func(d *dnsv1.Dnssec) bool { return d.GetDnssecUseNsec3() }},
+		{"disabling a DNSSEC never enabled changes nothing", e.zone(t, "never.example.", dnsv1.Plan_PLAN_FREE), disabled, []string{"status"}, codes.OK,
+			func(d *dnsv1.Dnssec) bool {
+				return d.GetStatus() == dnsv1.DnssecStatus_DNSSEC_STATUS_DELETED && d.GetModifiedOn() == nil
+			}},
 		{"unknown zone", "nosuchzone", active, []string{"status"}, codes.NotFound, nil},
 		{"bad zone id", "bad id!", active, []string{"status"}, codes.InvalidArgument, nil},
 	}
@@ -243,5 +247,30 @@ func TestPrivateKeysStaySealed(t *testing.T) {
 		if strings.Contains(string(resp), scalar) || strings.Contains(string(resp), string(k.GetSealedPrivateKey())) {
 			t.Fatal("a private key in the response")
 		}
+	}
+}
+
+// Disabling or deleting a DNSSEC never enabled answers "deleted" and writes
+// nothing, not even an audit entry.
+func TestNoOpWritesNothing(t *testing.T) {
+	e := newEnv(t, true)
+	id := e.zone(t, "never.example.", dnsv1.Plan_PLAN_FREE)
+	count := func() int64 {
+		r, err := etcdCli.Get(ctx(t), e.prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Count
+	}
+	before := count()
+	d, err := e.update(t, id, disabled, "status")
+	if err != nil || d.GetStatus() != dnsv1.DnssecStatus_DNSSEC_STATUS_DELETED || d.GetModifiedOn() != nil {
+		t.Fatalf("disable: %v, %v", d, err)
+	}
+	if _, err := e.client.DeleteDnssec(ctx(t), &dnsv1.DeleteDnssecRequest{ZoneId: id}); err != nil {
+		t.Fatal(err)
+	}
+	if after := count(); after != before {
+		t.Fatalf("%d keys written by requests that change nothing", after-before)
 	}
 }
