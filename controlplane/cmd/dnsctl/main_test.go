@@ -87,6 +87,10 @@ func TestRecordCommandsAgainstServer(t *testing.T) {
 		{"structured data", []string{"record", "create", zone, "--name", "_sip._tcp", "--type", "SRV", "--data", `{"srv":{"priority":1,"weight":2,"port":5060,"target":"sip.example.com"}}`}, 0, "1 2 5060 sip.example.com.", ""},
 		{"unknown zone name", []string{"record", "list", "nope.example"}, 1, "", "no zone named"},
 		{"patch without flags", []string{"record", "patch", zone, created.ID}, 1, "", "at least one field"},
+		{"mark managed", []string{"-o", "json", "record", "managed-by", zone, created.ID, "r2"}, 0, `"r2"`, ""},
+		{"a managed record is read-only", []string{"record", "delete", zone, created.ID}, 1, "", "managed by r2"},
+		{"an unknown product names the field", []string{"record", "managed-by", zone, created.ID, "lb"}, 1, "", "managed_by"},
+		{"clear the mark", []string{"-o", "json", "record", "managed-by", zone, created.ID}, 0, created.ID, ""},
 		{"delete", []string{"record", "delete", zone, created.ID}, 0, created.ID, ""},
 	}
 	for _, tt := range tests {

@@ -89,7 +89,7 @@ func (f *recordFlags) mask(fs *pflag.FlagSet) []string {
 func (a *app) recordCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "record", Short: "Manage the DNS records of a zone (ZONE is an id, or a name with --account)"}
 	cmd.AddCommand(a.recordCreateCmd(), a.recordListCmd(), a.recordGetCmd(), a.recordUpdateCmd(),
-		a.recordPatchCmd(), a.recordDeleteCmd(), a.recordImportCmd(), a.recordExportCmd())
+		a.recordPatchCmd(), a.recordDeleteCmd(), a.recordImportCmd(), a.recordExportCmd(), a.recordManagedByCmd())
 	return cmd
 }
 
