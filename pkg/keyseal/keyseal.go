@@ -120,6 +120,14 @@ func DNSSECKeyContext(zoneID string, keyTag uint16, flags uint32) []byte {
 	return []byte("zonegrid dnssec\x00" + zoneID + "\x00" + strconv.Itoa(int(keyTag)) + "\x00" + strconv.Itoa(int(flags)))
 }
 
+// TSIGContext is the context a TSIG secret is sealed with, binding the
+// blob to its account and key: a blob copied to another key does not open.
+// The control plane seals with it; the edges open it to check NOTIFY and
+// transfer requests.
+func TSIGContext(accountID, tsigID string) []byte {
+	return []byte("zonegrid tsig\x00" + accountID + "\x00" + tsigID)
+}
+
 // Generate returns a new random KEK.
 func Generate() ([]byte, error) {
 	k := make([]byte, KeySize)

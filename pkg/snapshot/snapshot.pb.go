@@ -180,7 +180,10 @@ type ZoneHeader struct {
 	// www.example.com.cdn.zonegrid.test.); empty for every other zone.
 	ServedName string `protobuf:"bytes,11,opt,name=served_name,json=servedName,proto3" json:"served_name,omitempty"`
 	// DNSSEC of the zone; unset: nothing is signed (status deleted).
-	Dnssec        *Dnssec `protobuf:"bytes,12,opt,name=dnssec,proto3" json:"dnssec,omitempty"`
+	Dnssec *Dnssec `protobuf:"bytes,12,opt,name=dnssec,proto3" json:"dnssec,omitempty"`
+	// Zone transfers and NOTIFY (docs/ZONE_TRANSFERS.md); unset: the zone
+	// accepts no NOTIFY and transfers out to nobody.
+	Transfer      *Transfer `protobuf:"bytes,13,opt,name=transfer,proto3" json:"transfer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -299,6 +302,174 @@ func (x *ZoneHeader) GetDnssec() *Dnssec {
 	return nil
 }
 
+func (x *ZoneHeader) GetTransfer() *Transfer {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
+}
+
+// Transfer is what an edge needs to check a NOTIFY for the zone (secondary
+// zones) or a transfer request for it (zones with outgoing transfers). A
+// zone is secondary or primary, never both, so one TSIG serves either way.
+type Transfer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sources whose NOTIFY is accepted, as CIDR prefixes: the linked
+	// primaries (one address each) and the account's ACL ranges. Empty: no
+	// NOTIFY is accepted.
+	NotifyFrom []string `protobuf:"bytes,1,rep,name=notify_from,json=notifyFrom,proto3" json:"notify_from,omitempty"`
+	// Outgoing transfers are enabled.
+	Outgoing bool `protobuf:"varint,2,opt,name=outgoing,proto3" json:"outgoing,omitempty"`
+	// Sources allowed to transfer the zone out, as CIDR prefixes: the linked
+	// peers (one address each) and the account's ACL ranges.
+	TransferTo []string `protobuf:"bytes,3,rep,name=transfer_to,json=transferTo,proto3" json:"transfer_to,omitempty"`
+	// The TSIG key the linked peers share; unset: none is linked. Transfers
+	// out then must be signed with it; a NOTIFY that is signed must verify
+	// with it.
+	Tsig          *TransferTsig `protobuf:"bytes,4,opt,name=tsig,proto3" json:"tsig,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Transfer) Reset() {
+	*x = Transfer{}
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Transfer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Transfer) ProtoMessage() {}
+
+func (x *Transfer) ProtoReflect() protoreflect.Message {
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Transfer.ProtoReflect.Descriptor instead.
+func (*Transfer) Descriptor() ([]byte, []int) {
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Transfer) GetNotifyFrom() []string {
+	if x != nil {
+		return x.NotifyFrom
+	}
+	return nil
+}
+
+func (x *Transfer) GetOutgoing() bool {
+	if x != nil {
+		return x.Outgoing
+	}
+	return false
+}
+
+func (x *Transfer) GetTransferTo() []string {
+	if x != nil {
+		return x.TransferTo
+	}
+	return nil
+}
+
+func (x *Transfer) GetTsig() *TransferTsig {
+	if x != nil {
+		return x.Tsig
+	}
+	return nil
+}
+
+// TransferTsig is a TSIG key with its secret still sealed.
+type TransferTsig struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	AccountId string                 `protobuf:"bytes,2,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// Fully qualified, lower case (miekg/dns's form).
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// "hmac-sha256." and the like (miekg/dns's names).
+	Algorithm string `protobuf:"bytes,4,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
+	// The raw secret sealed under the key-encryption key with
+	// keyseal.TSIGContext(account_id, id).
+	SealedSecret  []byte `protobuf:"bytes,5,opt,name=sealed_secret,json=sealedSecret,proto3" json:"sealed_secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferTsig) Reset() {
+	*x = TransferTsig{}
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferTsig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferTsig) ProtoMessage() {}
+
+func (x *TransferTsig) ProtoReflect() protoreflect.Message {
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferTsig.ProtoReflect.Descriptor instead.
+func (*TransferTsig) Descriptor() ([]byte, []int) {
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *TransferTsig) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TransferTsig) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *TransferTsig) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TransferTsig) GetAlgorithm() string {
+	if x != nil {
+		return x.Algorithm
+	}
+	return ""
+}
+
+func (x *TransferTsig) GetSealedSecret() []byte {
+	if x != nil {
+		return x.SealedSecret
+	}
+	return nil
+}
+
 // Dnssec is what an edge needs to sign the zone's answers live.
 type Dnssec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -317,7 +488,7 @@ type Dnssec struct {
 
 func (x *Dnssec) Reset() {
 	*x = Dnssec{}
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[2]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -329,7 +500,7 @@ func (x *Dnssec) String() string {
 func (*Dnssec) ProtoMessage() {}
 
 func (x *Dnssec) ProtoReflect() protoreflect.Message {
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[2]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -342,7 +513,7 @@ func (x *Dnssec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dnssec.ProtoReflect.Descriptor instead.
 func (*Dnssec) Descriptor() ([]byte, []int) {
-	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{2}
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Dnssec) GetCdsDelete() bool {
@@ -398,7 +569,7 @@ type DnssecKey struct {
 
 func (x *DnssecKey) Reset() {
 	*x = DnssecKey{}
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[3]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -410,7 +581,7 @@ func (x *DnssecKey) String() string {
 func (*DnssecKey) ProtoMessage() {}
 
 func (x *DnssecKey) ProtoReflect() protoreflect.Message {
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[3]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -423,7 +594,7 @@ func (x *DnssecKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DnssecKey.ProtoReflect.Descriptor instead.
 func (*DnssecKey) Descriptor() ([]byte, []int) {
-	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{3}
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DnssecKey) GetFlags() uint32 {
@@ -491,7 +662,7 @@ type Soa struct {
 
 func (x *Soa) Reset() {
 	*x = Soa{}
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[4]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +674,7 @@ func (x *Soa) String() string {
 func (*Soa) ProtoMessage() {}
 
 func (x *Soa) ProtoReflect() protoreflect.Message {
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[4]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +687,7 @@ func (x *Soa) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Soa.ProtoReflect.Descriptor instead.
 func (*Soa) Descriptor() ([]byte, []int) {
-	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{4}
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Soa) GetMname() string {
@@ -591,7 +762,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[5]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -603,7 +774,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[5]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -616,7 +787,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{5}
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Record) GetId() string {
@@ -675,7 +846,7 @@ type ZoneDelta struct {
 
 func (x *ZoneDelta) Reset() {
 	*x = ZoneDelta{}
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[6]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -687,7 +858,7 @@ func (x *ZoneDelta) String() string {
 func (*ZoneDelta) ProtoMessage() {}
 
 func (x *ZoneDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[6]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -700,7 +871,7 @@ func (x *ZoneDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ZoneDelta.ProtoReflect.Descriptor instead.
 func (*ZoneDelta) Descriptor() ([]byte, []int) {
-	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{6}
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ZoneDelta) GetZoneId() string {
@@ -765,7 +936,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[7]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -777,7 +948,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[7]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -790,7 +961,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{7}
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Account) GetFormat() uint32 {
@@ -844,7 +1015,7 @@ type Signed struct {
 
 func (x *Signed) Reset() {
 	*x = Signed{}
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[8]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -856,7 +1027,7 @@ func (x *Signed) String() string {
 func (*Signed) ProtoMessage() {}
 
 func (x *Signed) ProtoReflect() protoreflect.Message {
-	mi := &file_snapshot_v1_snapshot_proto_msgTypes[8]
+	mi := &file_snapshot_v1_snapshot_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -869,7 +1040,7 @@ func (x *Signed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Signed.ProtoReflect.Descriptor instead.
 func (*Signed) Descriptor() ([]byte, []int) {
-	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{8}
+	return file_snapshot_v1_snapshot_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Signed) GetPayload() []byte {
@@ -902,7 +1073,7 @@ const file_snapshot_v1_snapshot_proto_rawDesc = "" +
 	"\x06header\x18\x01 \x01(\v2\x17.snapshot.v1.ZoneHeaderR\x06header\x12-\n" +
 	"\arecords\x18\x02 \x03(\v2\x13.snapshot.v1.RecordR\arecords\x12%\n" +
 	"\x0erecords_object\x18\x03 \x01(\tR\rrecordsObject\x12\x1c\n" +
-	"\ttombstone\x18\x04 \x01(\bR\ttombstone\"\x95\x03\n" +
+	"\ttombstone\x18\x04 \x01(\bR\ttombstone\"\xc8\x03\n" +
 	"\n" +
 	"ZoneHeader\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x17\n" +
@@ -919,7 +1090,22 @@ const file_snapshot_v1_snapshot_proto_rawDesc = "" +
 	" \x01(\bR\x10flattenAllCnames\x12\x1f\n" +
 	"\vserved_name\x18\v \x01(\tR\n" +
 	"servedName\x12+\n" +
-	"\x06dnssec\x18\f \x01(\v2\x13.snapshot.v1.DnssecR\x06dnssec\"\x93\x01\n" +
+	"\x06dnssec\x18\f \x01(\v2\x13.snapshot.v1.DnssecR\x06dnssec\x121\n" +
+	"\btransfer\x18\r \x01(\v2\x15.snapshot.v1.TransferR\btransfer\"\x97\x01\n" +
+	"\bTransfer\x12\x1f\n" +
+	"\vnotify_from\x18\x01 \x03(\tR\n" +
+	"notifyFrom\x12\x1a\n" +
+	"\boutgoing\x18\x02 \x01(\bR\boutgoing\x12\x1f\n" +
+	"\vtransfer_to\x18\x03 \x03(\tR\n" +
+	"transferTo\x12-\n" +
+	"\x04tsig\x18\x04 \x01(\v2\x19.snapshot.v1.TransferTsigR\x04tsig\"\x94\x01\n" +
+	"\fTransferTsig\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x02 \x01(\tR\taccountId\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x1c\n" +
+	"\talgorithm\x18\x04 \x01(\tR\talgorithm\x12#\n" +
+	"\rsealed_secret\x18\x05 \x01(\fR\fsealedSecret\"\x93\x01\n" +
 	"\x06Dnssec\x12\x1d\n" +
 	"\n" +
 	"cds_delete\x18\x01 \x01(\bR\tcdsDelete\x12\x1b\n" +
@@ -992,33 +1178,37 @@ func file_snapshot_v1_snapshot_proto_rawDescGZIP() []byte {
 }
 
 var file_snapshot_v1_snapshot_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_snapshot_v1_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_snapshot_v1_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_snapshot_v1_snapshot_proto_goTypes = []any{
-	(ZoneStatus)(0),    // 0: snapshot.v1.ZoneStatus
-	(*Zone)(nil),       // 1: snapshot.v1.Zone
-	(*ZoneHeader)(nil), // 2: snapshot.v1.ZoneHeader
-	(*Dnssec)(nil),     // 3: snapshot.v1.Dnssec
-	(*DnssecKey)(nil),  // 4: snapshot.v1.DnssecKey
-	(*Soa)(nil),        // 5: snapshot.v1.Soa
-	(*Record)(nil),     // 6: snapshot.v1.Record
-	(*ZoneDelta)(nil),  // 7: snapshot.v1.ZoneDelta
-	(*Account)(nil),    // 8: snapshot.v1.Account
-	(*Signed)(nil),     // 9: snapshot.v1.Signed
+	(ZoneStatus)(0),      // 0: snapshot.v1.ZoneStatus
+	(*Zone)(nil),         // 1: snapshot.v1.Zone
+	(*ZoneHeader)(nil),   // 2: snapshot.v1.ZoneHeader
+	(*Transfer)(nil),     // 3: snapshot.v1.Transfer
+	(*TransferTsig)(nil), // 4: snapshot.v1.TransferTsig
+	(*Dnssec)(nil),       // 5: snapshot.v1.Dnssec
+	(*DnssecKey)(nil),    // 6: snapshot.v1.DnssecKey
+	(*Soa)(nil),          // 7: snapshot.v1.Soa
+	(*Record)(nil),       // 8: snapshot.v1.Record
+	(*ZoneDelta)(nil),    // 9: snapshot.v1.ZoneDelta
+	(*Account)(nil),      // 10: snapshot.v1.Account
+	(*Signed)(nil),       // 11: snapshot.v1.Signed
 }
 var file_snapshot_v1_snapshot_proto_depIdxs = []int32{
-	2, // 0: snapshot.v1.Zone.header:type_name -> snapshot.v1.ZoneHeader
-	6, // 1: snapshot.v1.Zone.records:type_name -> snapshot.v1.Record
-	0, // 2: snapshot.v1.ZoneHeader.status:type_name -> snapshot.v1.ZoneStatus
-	5, // 3: snapshot.v1.ZoneHeader.soa:type_name -> snapshot.v1.Soa
-	3, // 4: snapshot.v1.ZoneHeader.dnssec:type_name -> snapshot.v1.Dnssec
-	4, // 5: snapshot.v1.Dnssec.keys:type_name -> snapshot.v1.DnssecKey
-	2, // 6: snapshot.v1.ZoneDelta.header:type_name -> snapshot.v1.ZoneHeader
-	6, // 7: snapshot.v1.ZoneDelta.upserts:type_name -> snapshot.v1.Record
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	2,  // 0: snapshot.v1.Zone.header:type_name -> snapshot.v1.ZoneHeader
+	8,  // 1: snapshot.v1.Zone.records:type_name -> snapshot.v1.Record
+	0,  // 2: snapshot.v1.ZoneHeader.status:type_name -> snapshot.v1.ZoneStatus
+	7,  // 3: snapshot.v1.ZoneHeader.soa:type_name -> snapshot.v1.Soa
+	5,  // 4: snapshot.v1.ZoneHeader.dnssec:type_name -> snapshot.v1.Dnssec
+	3,  // 5: snapshot.v1.ZoneHeader.transfer:type_name -> snapshot.v1.Transfer
+	4,  // 6: snapshot.v1.Transfer.tsig:type_name -> snapshot.v1.TransferTsig
+	6,  // 7: snapshot.v1.Dnssec.keys:type_name -> snapshot.v1.DnssecKey
+	2,  // 8: snapshot.v1.ZoneDelta.header:type_name -> snapshot.v1.ZoneHeader
+	8,  // 9: snapshot.v1.ZoneDelta.upserts:type_name -> snapshot.v1.Record
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_snapshot_v1_snapshot_proto_init() }
@@ -1032,7 +1222,7 @@ func file_snapshot_v1_snapshot_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_snapshot_v1_snapshot_proto_rawDesc), len(file_snapshot_v1_snapshot_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

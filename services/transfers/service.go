@@ -79,7 +79,7 @@ func New(st *store.Store, ring *keyseal.Ring, log *zap.Logger) *Service {
 // TsigSecretContext binds a sealed TSIG secret to its account and key: a
 // blob copied to another key does not open.
 func TsigSecretContext(accountID, tsigID string) []byte {
-	return []byte("zonegrid tsig\x00" + accountID + "\x00" + tsigID)
+	return keyseal.TSIGContext(accountID, tsigID)
 }
 
 // OpenTsigSecret returns the raw secret of a stored TSIG (base64-encode it
