@@ -32,6 +32,7 @@ import (
 	"github.com/zonegrid/zonegrid/edge/resolver"
 	"github.com/zonegrid/zonegrid/edge/rrl"
 	"github.com/zonegrid/zonegrid/edge/zonecache"
+	"github.com/zonegrid/zonegrid/pkg/keyseal"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 )
 
@@ -162,10 +163,12 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 		log.Warn("snapshot signatures not verified: whoever can write to NATS can change answers")
 	}
 	var opener *dnssec.Opener
+	var ring *keyseal.Ring
 	if len(cfg.DNSSECKEKFiles) > 0 {
-		if opener, err = dnssec.LoadOpener(cfg.DNSSECKEKFiles...); err != nil {
-			return nil, fmt.Errorf("edge config: %w", err)
+		if ring, err = keyseal.LoadFiles(cfg.DNSSECKEKFiles...); err != nil {
+			return nil, fmt.Errorf("edge config: dnssec kek files: %w", err)
 		}
+		opener = dnssec.NewOpener(ring)
 		log.Info("dnssec live signing on", zap.Int("kek_files", len(cfg.DNSSECKEKFiles)))
 	}
 	reg := prometheus.NewRegistry()
@@ -178,7 +181,12 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	n.zones.SetPrepare(dnssecPreparer(opener, log.Named("dnssec"), reg, cfg.Now))
+	signing := dnssecPreparer(opener, log.Named("dnssec"), reg, cfg.Now)
+	transfers := transferPreparer(ring, log.Named("xfr"), reg)
+	n.zones.SetPrepare(func(z *zonecache.Zone) {
+		signing(z)
+		transfers(z)
+	})
 	var res answer.Resolver
 	if len(cfg.Upstreams) > 0 {
 		r, err := resolver.New(resolver.Config{Upstreams: cfg.Upstreams, Log: log.Named("resolver"), Registerer: reg})

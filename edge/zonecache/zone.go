@@ -16,6 +16,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/zonegrid/zonegrid/edge/dnssec"
+	"github.com/zonegrid/zonegrid/edge/xfrauth"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	"github.com/zonegrid/zonegrid/pkg/managed"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
@@ -106,6 +107,9 @@ type Zone struct {
 	// Signer signs the zone's answers (DNSSEC), set by Set.Put when the
 	// header carries DNSSEC and the keys open; nil: served unsigned.
 	Signer *dnssec.Zone
+	// Transfer says who may NOTIFY the zone or transfer it out, set by
+	// Set.Put from the header (edge/xfrauth); nil: nobody.
+	Transfer *xfrauth.Policy
 
 	// nodes and ids are sharded by a hash of the key so that a delta copies
 	// only the shards it touches (a few hundred entries each), never the
