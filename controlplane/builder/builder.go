@@ -429,6 +429,10 @@ type batch struct {
 	// content of a delta.
 	records map[string]map[string]*recordChange
 	rev     int64
+	// xfrAccounts holds accounts whose TSIG keys, peers or ACLs changed
+	// (transfer.go): their zones with a transfer configuration get a new
+	// header.
+	xfrAccounts map[string]bool
 }
 
 func newBatch() *batch {
@@ -468,7 +472,9 @@ func (b *Builder) addEvent(bt *batch, ev *clientv3.Event) {
 		} else {
 			bt.zoneIDs[dk.ZoneID] = true // publishBatch reports it as corrupt
 		}
-	case store.KindZoneSettings, store.KindRecord, store.KindRecordID, store.KindZoneMark, store.KindDnssec:
+	case store.KindTransferAccount:
+		bt.addTransferAccount(dk.AccountID)
+	case store.KindZoneSettings, store.KindRecord, store.KindRecordID, store.KindZoneMark, store.KindDnssec, store.KindTransferZone:
 		if dk.Kind == store.KindRecord {
 			bt.addRecordEvent(dk.ZoneID, ev)
 			b.delegationEvent(bt, dk)
@@ -476,13 +482,13 @@ func (b *Builder) addEvent(bt *batch, ev *clientv3.Event) {
 		n, ok := b.names[dk.ZoneID]
 		if !ok {
 			bt.zoneIDs[dk.ZoneID] = true
-			if dk.Kind == store.KindZoneSettings || dk.Kind == store.KindDnssec {
+			if dk.Kind == store.KindZoneSettings || dk.Kind == store.KindDnssec || dk.Kind == store.KindTransferZone {
 				bt.settingsOf = append(bt.settingsOf, dk.ZoneID)
 			}
 			return
 		}
 		bt.names[n] = true
-		if dk.Kind == store.KindZoneSettings || dk.Kind == store.KindDnssec {
+		if dk.Kind == store.KindZoneSettings || dk.Kind == store.KindDnssec || dk.Kind == store.KindTransferZone {
 			bt.headers[n] = true
 		}
 	}
@@ -643,6 +649,9 @@ func (b *Builder) publishBatch(ctx context.Context, bt *batch) error {
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := b.addTransferAccounts(ctx, bt); err != nil {
 		return err
 	}
 	if err := inParallel(ctx, slices.Collect(maps.Keys(bt.names)), func(ctx context.Context, name string) error {

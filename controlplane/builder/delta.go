@@ -139,6 +139,9 @@ func (b *Builder) publishChange(ctx context.Context, bt *batch, name string) err
 		snap, _ := compileZone(z, zs, nil, bt.rev, b.opts)
 		header = snap.Header
 		header.Dnssec = dnssecHeader(ds)
+		if header.Transfer, err = b.transferHeader(ctx, z, bt.rev); err != nil {
+			return err
+		}
 		b.mu.Lock()
 		nsChanged := !slices.Equal(glueFingerprint(header, z), st.ns)
 		b.mu.Unlock()

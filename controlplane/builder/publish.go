@@ -67,6 +67,9 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 	res := published{zoneID: z.GetId(), records: len(recs)}
 	snap, bad := compileZone(z, zs, recs, rev, b.opts)
 	snap.Header.Dnssec = dnssecHeader(ds)
+	if snap.Header.Transfer, err = b.transferHeader(ctx, z, rev); err != nil {
+		return published{}, err
+	}
 	res.ns = glueFingerprint(snap.GetHeader(), z)
 	for _, e := range bad {
 		b.m.badRecords.Inc()

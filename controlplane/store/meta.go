@@ -116,6 +116,13 @@ const (
 	KindRecordID
 	KindZoneMark
 	KindDnssec // a zone's DNSSEC state (dnssec.go)
+	// KindTransferZone is a zone's incoming or outgoing transfer
+	// configuration (transfer.go): its header's Transfer changes.
+	KindTransferZone
+	// KindTransferAccount is an account's TSIG key, peer or ACL: the
+	// Transfer of every zone of the account with a transfer configuration
+	// may change (ACLs apply account-wide; peers and keys are shared).
+	KindTransferAccount
 )
 
 // DataKey is a parsed data key. Fields the kind does not carry are empty.
@@ -171,6 +178,19 @@ func (s *Store) ParseDataKey(key string) DataKey {
 	case "dnssec":
 		if len(parts) == 2 {
 			return DataKey{Kind: KindDnssec, ZoneID: parts[1]}
+		}
+	case "transfer":
+		// transfer/zones/<zone>/<dir> and transfer/accounts/<acct>/<kind>/<id>.
+		// The peerlinks index changes only with a zone configuration (same
+		// transaction), whose own event is enough: KindUnknown.
+		if len(parts) == 4 && parts[1] == "zones" {
+			return DataKey{Kind: KindTransferZone, ZoneID: parts[2]}
+		}
+		if len(parts) == 5 && parts[1] == "accounts" {
+			switch parts[3] {
+			case "tsigs", "peers", "acls":
+				return DataKey{Kind: KindTransferAccount, AccountID: parts[2]}
+			}
 		}
 	}
 	return DataKey{}

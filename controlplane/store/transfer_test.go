@@ -10,19 +10,26 @@ import (
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
-// The builder must ignore every transfer key: they change no answer yet.
-func TestTransferKeysAreUnknownToTheBuilder(t *testing.T) {
+// The builder rebuilds the Transfer header of a zone when its transfer
+// configuration changes, and of the account's zones with a configuration
+// when a TSIG key, peer or ACL changes; the peer link index moves only
+// with a zone configuration, whose own key says enough.
+func TestTransferKeysTellTheBuilderWhichHeadersChange(t *testing.T) {
 	s := newStore(t)
-	for _, k := range []string{
-		"transfer/accounts/acme/tsigs/t1",
-		"transfer/accounts/acme/peers/p1",
-		"transfer/accounts/acme/acls/a1",
-		"transfer/accounts/acme/peerlinks/p1/z1/incoming",
-		"transfer/zones/z1/incoming",
-		"transfer/zones/z1/outgoing",
+	for _, c := range []struct {
+		key  string
+		want store.DataKey
+	}{
+		{"transfer/accounts/acme/tsigs/t1", store.DataKey{Kind: store.KindTransferAccount, AccountID: "acme"}},
+		{"transfer/accounts/acme/peers/p1", store.DataKey{Kind: store.KindTransferAccount, AccountID: "acme"}},
+		{"transfer/accounts/acme/acls/a1", store.DataKey{Kind: store.KindTransferAccount, AccountID: "acme"}},
+		{"transfer/accounts/acme/peerlinks/p1/z1/incoming", store.DataKey{}},
+		{"transfer/zones/z1/incoming", store.DataKey{Kind: store.KindTransferZone, ZoneID: "z1"}},
+		{"transfer/zones/z1/outgoing", store.DataKey{Kind: store.KindTransferZone, ZoneID: "z1"}},
+		{"transfer/zones/z1", store.DataKey{}},
 	} {
-		if dk := s.ParseDataKey(s.DataPrefix() + k); dk.Kind != store.KindUnknown {
-			t.Errorf("%s: kind %v, want KindUnknown", k, dk.Kind)
+		if dk := s.ParseDataKey(s.DataPrefix() + c.key); dk != c.want {
+			t.Errorf("%s: %+v, want %+v", c.key, dk, c.want)
 		}
 	}
 }
