@@ -99,6 +99,7 @@ func Rules() map[string]Rule {
 		dnsv1.DnssecService_UpdateDnssec_FullMethodName: rule(Zone, dnsWrite),
 		dnsv1.DnssecService_DeleteDnssec_FullMethodName: rule(Zone, dnsWrite),
 		dnsv1.DnssecService_RollZsk_FullMethodName:      rule(Zone, dnsWrite),
+		dnsv1.DnssecService_RollKsk_FullMethodName:      rule(Zone, dnsWrite),
 
 		// Settings. Zone DNS settings: "Zone DNS Settings Write" or "DNS
 		// Write"; enforce DNS-only (account settings): "Account DNS

@@ -96,22 +96,53 @@ func DNSKEY(zoneName string, k *dnsv1.DnssecKeyState) *dns.DNSKEY {
 	}
 }
 
-// KSK returns the zone's KSK, nil if none.
+// KSK returns the zone's current KSK, nil if none: the one whose DS the
+// parent should hold. Outside a KSK rollover it is the only KSK; during one,
+// the new KSK: among the KSKs not retired, the one activated last (the
+// later in the list on a tie, as RollKSK appends). The edges choose the KSK
+// that CDS and CDNSKEY advertise by the same rule (edge/dnssec).
 func KSK(st *dnsv1.DnssecState) *dnsv1.DnssecKeyState {
-	for _, k := range st.GetKeys() {
-		if k.GetFlags() == FlagsKSK {
-			return k
+	var cur *dnsv1.DnssecKeyState
+	for _, k := range KSKs(st) {
+		if k.GetRetireOn() != nil {
+			continue
+		}
+		if cur == nil || !k.GetActivateOn().AsTime().Before(cur.GetActivateOn().AsTime()) {
+			cur = k
 		}
 	}
-	return nil
+	if cur == nil {
+		// Every KSK retired (cannot happen through RetireOldKSKs, which
+		// keeps the current one): the last one is the best guess.
+		if ks := KSKs(st); len(ks) > 0 {
+			cur = ks[len(ks)-1]
+		}
+	}
+	return cur
 }
 
-// DS returns the SHA-256 DS of the zone's KSK, nil without one.
+// KSKs returns every KSK of the zone, in the stored order.
+func KSKs(st *dnsv1.DnssecState) []*dnsv1.DnssecKeyState {
+	var out []*dnsv1.DnssecKeyState
+	for _, k := range st.GetKeys() {
+		if k.GetFlags() == FlagsKSK {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// DS returns the SHA-256 DS of the zone's current KSK, nil without one.
 func DS(zoneName string, st *dnsv1.DnssecState) *dns.DS {
 	k := KSK(st)
 	if k == nil {
 		return nil
 	}
+	return KeyDS(zoneName, k)
+}
+
+// KeyDS returns the SHA-256 DS of key k.
+func KeyDS(zoneName string, k *dnsv1.DnssecKeyState) *dns.DS {
 	return DNSKEY(zoneName, k).ToDS(dns.SHA256)
 }
 
@@ -136,18 +167,46 @@ func View(zoneName string, st *dnsv1.DnssecState, now time.Time) *dnsv1.Dnssec {
 		Status: st.GetStatus(), DnssecMultiSigner: st.GetMultiSigner(), DnssecUseNsec3: st.GetUseNsec3(),
 		ModifiedOn: st.GetModifiedOn(),
 	}
+	ksk := KSK(st)
 	if ds := DS(zoneName, st); ds != nil {
-		ksk := KSK(st)
 		v.Algorithm, v.KeyType, v.Flags, v.KeyTag = uint32(Algorithm), "ECDSAP256SHA256", FlagsKSK, uint32(ds.KeyTag)
 		v.DigestType, v.DigestAlgorithm, v.Digest = uint32(ds.DigestType), "SHA256", strings.ToUpper(ds.Digest)
-		ds.Digest = strings.ToUpper(ds.Digest)
-		v.Ds, v.PublicKey = ds.String(), ksk.GetPublicKey()
+		v.Ds, v.PublicKey = dsText(ds), ksk.GetPublicKey()
+		v.DsRecords = append(v.DsRecords, v.Ds)
 	}
 	for _, k := range st.GetKeys() {
-		v.Keys = append(v.Keys, &dnsv1.DnssecKey{
+		dk := &dnsv1.DnssecKey{
 			KeyTag: k.GetKeyTag(), Flags: k.GetFlags(), Algorithm: k.GetAlgorithm(), PublicKey: k.GetPublicKey(),
 			State: KeyState(k, now), Dnskey: DNSKEY(zoneName, k).String(),
-		})
+		}
+		if k.GetFlags() == FlagsKSK {
+			dk.Ds = dsText(KeyDS(zoneName, k))
+			if k != ksk {
+				v.DsRecords = append(v.DsRecords, dk.Ds)
+				if v.KskRollover == nil && ksk != nil {
+					r := &dnsv1.KskRollover{
+						NewKeyTag: ksk.GetKeyTag(), OldKeyTag: k.GetKeyTag(), StartedOn: ksk.GetCreatedOn(),
+						WaitingFor: "ds", RemoveOn: k.GetRemoveOn(),
+					}
+					if k.GetRemoveOn() != nil {
+						r.WaitingFor = "removal"
+					}
+					v.KskRollover = r
+				}
+			}
+		}
+		v.Keys = append(v.Keys, dk)
 	}
 	return v
+}
+
+// dsText is ds in presentation format with the digest upper case, as
+// registrars show it.
+func dsText(ds *dns.DS) string {
+	if ds == nil {
+		return ""
+	}
+	c := *ds
+	c.Digest = strings.ToUpper(c.Digest)
+	return c.String()
 }

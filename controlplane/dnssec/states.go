@@ -2,6 +2,7 @@ package dnssec
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"time"
 
@@ -24,9 +25,14 @@ type Policy struct {
 	// longest record TTL (a day) (default 26 h).
 	RetiredKeep time.Duration
 	// CheckInterval is how often the DS at the parent is checked while
-	// the status waits for it to appear or go (default 1 h; the first
-	// check runs at once).
+	// the status (or a KSK rollover) waits for it to appear or go
+	// (default 1 h; the first check runs at once).
 	CheckInterval time.Duration
+	// KSKRetiredKeep is how long the old KSK of a KSK rollover keeps
+	// being published and signing the key sets once the new DS was seen
+	// at the parent: resolvers may hold the old DS for the parent's DS
+	// TTL (a day at most common TLDs) (default 26 h).
+	KSKRetiredKeep time.Duration
 }
 
 // WithDefaults fills the zero fields.
@@ -40,6 +46,7 @@ func (p Policy) WithDefaults() Policy {
 	def(&p.Prepublish, 2*time.Hour)
 	def(&p.RetiredKeep, 26*time.Hour)
 	def(&p.CheckInterval, time.Hour)
+	def(&p.KSKRetiredKeep, 26*time.Hour)
 	return p
 }
 
@@ -48,6 +55,9 @@ var ErrTransition = errors.New("dnssec: transition not allowed")
 
 // ErrRollInProgress is a rollover asked while one runs.
 var ErrRollInProgress = errors.New("dnssec: a ZSK rollover is in progress")
+
+// ErrKSKRollInProgress is a KSK rollover asked while one runs.
+var ErrKSKRollInProgress = errors.New("dnssec: a KSK rollover is in progress")
 
 func status(st *dnsv1.DnssecState) dnsv1.DnssecStatus {
 	if st == nil {
@@ -194,4 +204,69 @@ func Maintain(st *dnsv1.DnssecState, ring *keyseal.Ring, zoneID, zoneName string
 		}
 	}
 	return changed, nil
+}
+
+// RollKSK starts a KSK rollover by double signature (RFC 6781 4.1.2): a new
+// KSK is published now and signs the DNSKEY, CDS and CDNSKEY sets next to
+// the current one (the edges sign those sets with every KSK they are
+// given), and becomes the zone's current KSK: its DS is the one the API
+// shows and CDS/CDNSKEY advertise. The old KSK retires once the DS check
+// finds the new DS at the parent (RetireOldKSKs). Only a pending or active
+// zone rolls its KSK: a disabled one asks the parent to drop its DS.
+func RollKSK(st *dnsv1.DnssecState, ring *keyseal.Ring, zoneID, zoneName string, now time.Time) (*dnsv1.DnssecState, error) {
+	switch status(st) {
+	case dnsv1.DnssecStatus_DNSSEC_STATUS_PENDING, dnsv1.DnssecStatus_DNSSEC_STATUS_ACTIVE:
+	default:
+		return nil, fmt.Errorf("%w: DNSSEC is %s", ErrTransition, StatusName(status(st)))
+	}
+	if len(KSKs(st)) > 1 {
+		return nil, ErrKSKRollInProgress
+	}
+	next, err := NewKey(ring, zoneID, zoneName, FlagsKSK, now)
+	if err != nil {
+		return nil, err
+	}
+	st.Keys = append(st.Keys, next)
+	return st, nil
+}
+
+// KSKRollWaiting reports whether a KSK rollover waits for the new DS at the
+// parent: an old KSK is still there and not yet scheduled for removal.
+func KSKRollWaiting(st *dnsv1.DnssecState) bool {
+	cur := KSK(st)
+	for _, k := range KSKs(st) {
+		if k != cur && k.GetRemoveOn() == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// RetireOldKSKs ends the double signature once the parent serves the new
+// KSK's DS: every other KSK retires now and is removed after keep, time
+// for the old DS to leave resolvers' caches (it keeps signing the key sets
+// until then). It reports whether st changed.
+func RetireOldKSKs(st *dnsv1.DnssecState, keep time.Duration, now time.Time) bool {
+	cur := KSK(st)
+	changed := false
+	for _, k := range KSKs(st) {
+		if k == cur || k.GetRemoveOn() != nil {
+			continue
+		}
+		k.RetireOn, k.RemoveOn = timestamppb.New(now), timestamppb.New(now.Add(keep))
+		changed = true
+	}
+	return changed
+}
+
+// RegisterFlags adds the policy's durations to fs as --dnssec-* flags,
+// with the defaults as values: a deployment (or a test) shortens a
+// rollover without a code change.
+func (p *Policy) RegisterFlags(fs *flag.FlagSet) {
+	d := Policy{}.WithDefaults()
+	fs.DurationVar(&p.ZSKLifetime, "dnssec-zsk-lifetime", d.ZSKLifetime, "how long a ZSK signs before the next scheduled ZSK rollover starts")
+	fs.DurationVar(&p.Prepublish, "dnssec-zsk-prepublish", d.Prepublish, "how long a new ZSK is published before it signs (at least the DNSKEY TTL, 1h, plus the time for every edge to load it)")
+	fs.DurationVar(&p.RetiredKeep, "dnssec-zsk-retired-keep", d.RetiredKeep, "how long a retired ZSK stays published after it stopped signing (at least the longest record TTL)")
+	fs.DurationVar(&p.KSKRetiredKeep, "dnssec-ksk-retired-keep", d.KSKRetiredKeep, "how long the old KSK of a KSK rollover keeps signing once the new DS is at the parent (at least the parent's DS TTL)")
+	fs.DurationVar(&p.CheckInterval, "dnssec-check-interval", d.CheckInterval, "how often the DS at the parent is checked while a status or a KSK rollover waits for it")
 }

@@ -41,6 +41,7 @@ type Worker struct {
 
 	transitions *prometheus.CounterVec
 	rolls       prometheus.Counter
+	kskRetired  prometheus.Counter
 }
 
 // NewWorker returns the worker; ring opens nothing here but seals new keys.
@@ -57,9 +58,12 @@ func NewWorker(st *store.Store, ring *keyseal.Ring, cfg WorkerConfig, log *zap.L
 		rolls: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zonegrid_dnssec_key_steps_total", Help: "Scheduled key steps (rollover starts, retired keys removed) applied.",
 		}),
+		kskRetired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zonegrid_dnssec_ksk_rollovers_completed_total", Help: "KSK rollovers whose new DS was found at the parent (the old KSK retired).",
+		}),
 	}
 	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(w.transitions, w.rolls)
+		cfg.Registerer.MustRegister(w.transitions, w.rolls, w.kskRetired)
 	}
 	return w
 }
@@ -112,6 +116,10 @@ func (w *Worker) zone(ctx context.Context, id string, now time.Time) error {
 	switch st.GetStatus() {
 	case dnsv1.DnssecStatus_DNSSEC_STATUS_PENDING, dnsv1.DnssecStatus_DNSSEC_STATUS_PENDING_DISABLED:
 		return w.check(ctx, id, st, now)
+	case dnsv1.DnssecStatus_DNSSEC_STATUS_ACTIVE:
+		if KSKRollWaiting(st) {
+			return w.check(ctx, id, st, now)
+		}
 	}
 	return nil
 }
@@ -134,48 +142,71 @@ func keysDue(st *dnsv1.DnssecState, now time.Time) bool {
 }
 
 // check asks the parent for the DS when due and moves PENDING to ACTIVE
-// when our DS is there, PENDING_DISABLED to DISABLED when it is gone.
+// when the DS of our current KSK is there, PENDING_DISABLED to DISABLED
+// when no DS of any of our KSKs is left, and ends a KSK rollover's double
+// signature (RetireOldKSKs) once the new KSK's DS is there.
 func (w *Worker) check(ctx context.Context, id string, st *dnsv1.DnssecState, now time.Time) error {
 	checks, err := w.st.GetDnssecChecks(ctx, id)
 	if err != nil {
 		return err
 	}
-	if n := checks.GetNextCheckOn(); n != nil && now.Before(n.AsTime()) {
+	if n := checks.GetNextCheckOn(); n != nil && now.Before(n.AsTime()) && !changedSince(st, checks.GetLastCheckOn()) {
 		return nil
 	}
 	z, err := w.st.GetZone(ctx, id)
 	if err != nil {
 		return err
 	}
-	present, reason := true, ""
+	// Immediate mode (no resolver): every DS counts as published, and as
+	// gone once disabled.
+	present, anyOurs, reason := true, false, ""
 	if w.cfg.Resolver != "" {
-		present, reason = w.dsAtParent(ctx, z.GetName(), st)
+		present, anyOurs, reason = w.dsAtParent(ctx, z.GetName(), st)
 	}
 	from := st.GetStatus()
 	var to dnsv1.DnssecStatus
 	switch {
 	case from == dnsv1.DnssecStatus_DNSSEC_STATUS_PENDING && present:
 		to = dnsv1.DnssecStatus_DNSSEC_STATUS_ACTIVE
-	case from == dnsv1.DnssecStatus_DNSSEC_STATUS_PENDING_DISABLED && (!present || w.cfg.Resolver == ""):
+	case from == dnsv1.DnssecStatus_DNSSEC_STATUS_PENDING_DISABLED && (!anyOurs || w.cfg.Resolver == "") && reason == "":
 		to = dnsv1.DnssecStatus_DNSSEC_STATUS_DISABLED
 	}
-	if to != dnsv1.DnssecStatus_DNSSEC_STATUS_UNSPECIFIED {
+	retire := present && KSKRollWaiting(st) && (from == dnsv1.DnssecStatus_DNSSEC_STATUS_PENDING || from == dnsv1.DnssecStatus_DNSSEC_STATUS_ACTIVE)
+	if to != dnsv1.DnssecStatus_DNSSEC_STATUS_UNSPECIFIED || retire {
+		newTag := KSK(st).GetKeyTag()
+		retired := false
 		if _, err := w.st.UpdateDnssec(ctx, id, "DnssecCheck", func(_ *dnsv1.Zone, cur *dnsv1.DnssecState) (*dnsv1.DnssecState, error) {
-			if cur == nil || cur.GetStatus() != from {
+			retired = false
+			if cur == nil || cur.GetStatus() != from || KSK(cur).GetKeyTag() != newTag {
 				return cur, nil // changed by the API meanwhile: its change stands
 			}
-			cur.Status, cur.ModifiedOn = to, timestamppb.New(now)
+			if to != dnsv1.DnssecStatus_DNSSEC_STATUS_UNSPECIFIED {
+				cur.Status, cur.ModifiedOn = to, timestamppb.New(now)
+			}
+			if retire {
+				retired = RetireOldKSKs(cur, w.cfg.Policy.KSKRetiredKeep, now)
+			}
 			return cur, nil
 		}); err != nil {
-			return fmt.Errorf("dnssec status %s: %w", StatusName(to), err)
+			return fmt.Errorf("dnssec check of zone %s: %w", id, err)
 		}
-		w.transitions.WithLabelValues(StatusName(to)).Inc()
-		w.log.Info("dnssec status changed", zap.String("zone_id", id), zap.String("from", StatusName(from)), zap.String("to", StatusName(to)))
+		if to != dnsv1.DnssecStatus_DNSSEC_STATUS_UNSPECIFIED {
+			w.transitions.WithLabelValues(StatusName(to)).Inc()
+			w.log.Info("dnssec status changed", zap.String("zone_id", id), zap.String("from", StatusName(from)), zap.String("to", StatusName(to)))
+		}
+		if retired {
+			w.kskRetired.Inc()
+			w.log.Info("ksk rollover: new DS at the parent, old KSK retired", zap.String("zone_id", id), zap.Uint32("ksk", newTag),
+				zap.Duration("removed_after", w.cfg.Policy.KSKRetiredKeep))
+		}
 		reason = ""
 	} else if reason == "" {
-		if present {
+		switch {
+		case from == dnsv1.DnssecStatus_DNSSEC_STATUS_PENDING_DISABLED:
 			reason = "the DS is still at the parent"
-		} else {
+		case KSKRollWaiting(st):
+			reason = "the new KSK's DS is not at the parent yet"
+		default:
 			reason = "the DS is not at the parent yet"
 		}
 	}
@@ -185,24 +216,49 @@ func (w *Worker) check(ctx context.Context, id string, st *dnsv1.DnssecState, no
 	return w.st.PutDnssecChecks(ctx, id, checks)
 }
 
-// dsAtParent reports whether the public DNS has a DS of name that matches
-// our KSK. A failed lookup gives its reason and the answer that moves
-// nothing: absent for a pending zone, present for a pending-disabled one.
-func (w *Worker) dsAtParent(ctx context.Context, name string, st *dnsv1.DnssecState) (present bool, reason string) {
-	want := DS(name, st)
+// changedSince reports whether the status or the keys changed after the
+// last check (a status change, a KSK rollover started): the next check
+// then runs at once, not an interval later.
+func changedSince(st *dnsv1.DnssecState, last *timestamppb.Timestamp) bool {
+	if last == nil {
+		return true
+	}
+	l := last.AsTime()
+	if m := st.GetModifiedOn(); m != nil && m.AsTime().After(l) {
+		return true
+	}
+	if k := KSK(st); k != nil && k.GetCreatedOn().AsTime().After(l) {
+		return true
+	}
+	return false
+}
+
+// dsAtParent asks the public DNS for the DS set of name and reports
+// whether it holds the DS of our current KSK (current) and the DS of any
+// of our KSKs (anyOurs). A DS of another key (a multi-signer partner's)
+// counts for neither. A failed lookup gives its reason and the answer
+// that moves nothing: absent for a pending zone or a rollover, present
+// for a pending-disabled one.
+func (w *Worker) dsAtParent(ctx context.Context, name string, st *dnsv1.DnssecState) (current, anyOurs bool, reason string) {
 	rrs, err := dnsask.Ask(ctx, w.cfg.Resolver, name, dns.TypeDS, true, w.cfg.Timeout)
 	if err != nil {
-		// Unknown: keep the status either way.
-		return st.GetStatus() == dnsv1.DnssecStatus_DNSSEC_STATUS_PENDING_DISABLED, err.Error()
+		return false, true, err.Error()
 	}
-	if want == nil {
-		return false, "the zone has no KSK"
+	cur := KSK(st)
+	if cur == nil {
+		return false, false, "the zone has no KSK"
 	}
-	for _, rr := range rrs {
-		ds, ok := rr.(*dns.DS)
-		if ok && ds.KeyTag == want.KeyTag && ds.Algorithm == want.Algorithm && ds.DigestType == want.DigestType && strings.EqualFold(ds.Digest, want.Digest) {
-			return true, ""
+	for _, k := range KSKs(st) {
+		want := KeyDS(name, k)
+		for _, rr := range rrs {
+			ds, ok := rr.(*dns.DS)
+			if ok && ds.KeyTag == want.KeyTag && ds.Algorithm == want.Algorithm && ds.DigestType == want.DigestType && strings.EqualFold(ds.Digest, want.Digest) {
+				anyOurs = true
+				if k == cur {
+					current = true
+				}
+			}
 		}
 	}
-	return false, ""
+	return current, anyOurs, ""
 }

@@ -1,6 +1,6 @@
 // Package dnssec implements dns.v1.DnssecService: enabling, disabling and
-// deleting a zone's DNSSEC, its settings (multi-signer, NSEC3) and ZSK
-// rollovers on demand. The rules and keys are controlplane/dnssec's; this
+// deleting a zone's DNSSEC, its settings (multi-signer, NSEC3), ZSK
+// rollovers on demand and operator-triggered KSK rollovers. The rules and keys are controlplane/dnssec's; this
 // package checks requests, the plan and the zone, and writes through the
 // store. No response carries a private key, sealed or not.
 package dnssec
@@ -194,6 +194,42 @@ func (s *Service) RollZsk(ctx context.Context, req *dnsv1.RollZskRequest) (*dnsv
 			return nil, s.storeErr(req.GetZoneId(), err)
 		}
 		return &dnsv1.RollZskResponse{Dnssec: cpdnssec.View(name, st, now)}, nil
+	})
+}
+
+// RollKsk starts a KSK rollover by double signature now: the response's
+// ds is the new KSK's DS, to give the registrar.
+func (s *Service) RollKsk(ctx context.Context, req *dnsv1.RollKskRequest) (*dnsv1.RollKskResponse, error) {
+	if err := checkZoneID(req.GetZoneId()); err != nil {
+		return nil, err
+	}
+	if s.ring == nil {
+		return nil, noKEK()
+	}
+	return idempotency.Do(ctx, s.st, dnsv1.DnssecService_RollKsk_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.RollKskResponse, error) {
+		now := s.now()
+		var name string
+		st, err := s.st.UpdateDnssec(ctx, req.GetZoneId(), "RollKsk", func(z *dnsv1.Zone, cur *dnsv1.DnssecState) (*dnsv1.DnssecState, error) {
+			name = z.GetName()
+			if err := writable(z); err != nil {
+				return nil, err
+			}
+			next, err := cpdnssec.RollKSK(cur, s.ring, z.GetId(), z.GetName(), now)
+			switch {
+			case errors.Is(err, cpdnssec.ErrKSKRollInProgress):
+				return nil, status.FailedPrecondition("ROLLOVER", "zone_id", "a KSK rollover is already in progress: it ends once the new DS is at the parent and the old KSK has been removed")
+			case errors.Is(err, cpdnssec.ErrTransition):
+				return nil, status.FailedPrecondition("DNSSEC_STATUS", "zone_id", "the KSK can only be rolled while DNSSEC is pending or active")
+			case err != nil:
+				return nil, err
+			}
+			return next, idempotency.Respond(ctx, &dnsv1.RollKskResponse{Dnssec: cpdnssec.View(name, next, now)})
+		})
+		if err != nil {
+			return nil, s.storeErr(req.GetZoneId(), err)
+		}
+		s.log.Info("ksk rollover started", zap.String("zone_id", req.GetZoneId()), zap.Uint32("new_ksk", cpdnssec.KSK(st).GetKeyTag()))
+		return &dnsv1.RollKskResponse{Dnssec: cpdnssec.View(name, st, now)}, nil
 	})
 }
 

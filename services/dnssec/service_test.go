@@ -201,6 +201,59 @@ func TestRollZskOnDemand(t *testing.T) {
 	}
 }
 
+// RollKsk publishes a new KSK next to the current one and answers its DS
+// (the one to give the registrar) with both DS records listed; refused
+// without DNSSEC, while one runs, once disabled, and retried under the
+// same request id it answers the same.
+func TestRollKskOnDemand(t *testing.T) {
+	e := newEnv(t, true)
+	id := e.zone(t, "rollksk.example.", dnsv1.Plan_PLAN_FREE)
+	if _, err := e.client.RollKsk(ctx(t), &dnsv1.RollKskRequest{ZoneId: id}); grpcstatus.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("roll without dnssec: %v", err)
+	}
+	before, _ := e.update(t, id, active, "status")
+	r, err := e.client.RollKsk(ctx(t), &dnsv1.RollKskRequest{ZoneId: id, RequestId: "roll-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := r.GetDnssec()
+	if d.GetDs() == before.GetDs() || len(d.GetDsRecords()) != 2 || d.GetDsRecords()[0] != d.GetDs() || d.GetDsRecords()[1] != before.GetDs() {
+		t.Fatalf("DS after the roll %q, records %q; before %q", d.GetDs(), d.GetDsRecords(), before.GetDs())
+	}
+	if ro := d.GetKskRollover(); ro.GetWaitingFor() != "ds" || ro.GetNewKeyTag() != d.GetKeyTag() || ro.GetOldKeyTag() != before.GetKeyTag() {
+		t.Fatalf("rollover %v", ro)
+	}
+	ksks := 0
+	for _, k := range d.GetKeys() {
+		if k.GetFlags() == 257 {
+			ksks++
+			if k.GetState() != "active" || k.GetDs() == "" {
+				t.Errorf("KSK %d: state %s ds %q", k.GetKeyTag(), k.GetState(), k.GetDs())
+			}
+		}
+	}
+	if ksks != 2 || len(d.GetKeys()) != 3 {
+		t.Fatalf("keys %v", d.GetKeys())
+	}
+	again, err := e.client.RollKsk(ctx(t), &dnsv1.RollKskRequest{ZoneId: id, RequestId: "roll-1"})
+	if err != nil || again.GetDnssec().GetDs() != d.GetDs() {
+		t.Fatalf("retry of the same request: %v, %v", again, err)
+	}
+	if _, err := e.client.RollKsk(ctx(t), &dnsv1.RollKskRequest{ZoneId: id}); grpcstatus.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "already in progress") {
+		t.Fatalf("second roll: %v", err)
+	}
+	g, err := e.client.GetDnssec(ctx(t), &dnsv1.GetDnssecRequest{ZoneId: id})
+	if err != nil || g.GetDnssec().GetDs() != d.GetDs() || len(g.GetDnssec().GetDsRecords()) != 2 {
+		t.Fatalf("get during the roll: %v, %v", g, err)
+	}
+	other := e.zone(t, "rollksk-disabled.example.", dnsv1.Plan_PLAN_FREE)
+	e.update(t, other, active, "status")
+	e.update(t, other, &dnsv1.Dnssec{Status: dnsv1.DnssecStatus_DNSSEC_STATUS_DISABLED}, "status")
+	if _, err := e.client.RollKsk(ctx(t), &dnsv1.RollKskRequest{ZoneId: other}); grpcstatus.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("roll of a disabled zone: %v", err)
+	}
+}
+
 func TestWithoutKEKDnssecCannotBeEnabled(t *testing.T) {
 	e := newEnv(t, false)
 	id := e.zone(t, "nokek.example.", dnsv1.Plan_PLAN_FREE)

@@ -121,6 +121,7 @@ func run(args []string) error {
 	fs.DurationVar(&cfg.LifecycleInterval, "lifecycle-interval", 0, "how often the zone lifecycle leader looks for due timers (deletion after 28 days pending, 7 days moved, purge 7 days after deletion) and scheduled activation checks (0 = 10s)")
 	fs.IntVar(&cfg.KVReplicas, "kv-replicas", 1, "replicas of the JetStream buckets")
 	fs.StringVar(&cfg.NonProxiableFile, "non-proxiable-file", "", "CNAME targets that must not be proxied, one \"exact|exact-or-subdomain|subdomain NAME\" per line; replaces the built-in list (empty = built-in)")
+	cfg.DNSSEC.RegisterFlags(fs) // --dnssec-zsk-prepublish and the other rollover durations
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -89,7 +89,21 @@ func (a *app) dnssecCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(show, enable, disable, del, roll)
+	rollKSK := &cobra.Command{
+		Use:   "roll-ksk ZONE",
+		Short: "Start a KSK rollover (double signature): give the registrar the new DS printed; the old KSK goes once the new DS is at the parent",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.dnssecCall(cmd, args[0], func(ctx context.Context, c dnsv1.DnssecServiceClient, id string) error {
+				resp, err := c.RollKsk(ctx, &dnsv1.RollKskRequest{ZoneId: id})
+				if err != nil {
+					return err
+				}
+				return a.printDnssec(resp.GetDnssec())
+			})
+		},
+	}
+	cmd.AddCommand(show, enable, disable, del, roll, rollKSK)
 	return cmd
 }
 
@@ -119,6 +133,19 @@ func (a *app) printDnssec(d *dnsv1.Dnssec) error {
 			return
 		}
 		fmt.Fprintf(w, "\nDS record for the registrar:\n%s\n\n", d.GetDs())
+		if r := d.GetKskRollover(); r != nil {
+			fmt.Fprintf(w, "KSK rollover %d -> %d started %s: ", r.GetOldKeyTag(), r.GetNewKeyTag(), r.GetStartedOn().AsTime().Format("2006-01-02T15:04:05Z"))
+			if r.GetWaitingFor() == "removal" {
+				fmt.Fprintf(w, "the new DS is at the parent; the old KSK is removed at %s\n", r.GetRemoveOn().AsTime().Format("2006-01-02T15:04:05Z"))
+			} else {
+				fmt.Fprintf(w, "waiting for the new DS above at the parent (replace the old one at the registrar)\n")
+			}
+			fmt.Fprintln(w, "DS records published:")
+			for _, ds := range d.GetDsRecords() {
+				fmt.Fprintf(w, "  %s\n", ds)
+			}
+			fmt.Fprintln(w)
+		}
 		fmt.Fprintf(w, "key tag %d, algorithm %d (%s), digest type %d (%s)\ndigest     %s\npublic key %s (flags %d)\n",
 			d.GetKeyTag(), d.GetAlgorithm(), d.GetKeyType(), d.GetDigestType(), d.GetDigestAlgorithm(), d.GetDigest(), d.GetPublicKey(), d.GetFlags())
 		fmt.Fprintln(w, "\nkeys:")

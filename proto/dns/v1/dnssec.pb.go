@@ -118,7 +118,13 @@ type Dnssec struct {
 	// Every DNSKEY the platform publishes for the zone (the KSK, the ZSK and,
 	// during a rollover, the next or the previous ZSK): in a multi-signer
 	// setup, add our ZSK at the other providers.
-	Keys          []*DnssecKey `protobuf:"bytes,14,rep,name=keys,proto3" json:"keys,omitempty"`
+	Keys []*DnssecKey `protobuf:"bytes,14,rep,name=keys,proto3" json:"keys,omitempty"`
+	// The DS record of every KSK published, ready to paste: outside a KSK
+	// rollover the one of `ds`; during one, the new KSK's first (the one to
+	// give the registrar, also in `ds`), then the old one's.
+	DsRecords []string `protobuf:"bytes,15,rep,name=ds_records,json=dsRecords,proto3" json:"ds_records,omitempty"`
+	// Set while a KSK rollover runs.
+	KskRollover   *KskRollover `protobuf:"bytes,16,opt,name=ksk_rollover,json=kskRollover,proto3" json:"ksk_rollover,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -251,6 +257,101 @@ func (x *Dnssec) GetKeys() []*DnssecKey {
 	return nil
 }
 
+func (x *Dnssec) GetDsRecords() []string {
+	if x != nil {
+		return x.DsRecords
+	}
+	return nil
+}
+
+func (x *Dnssec) GetKskRollover() *KskRollover {
+	if x != nil {
+		return x.KskRollover
+	}
+	return nil
+}
+
+// KskRollover is the progress of a KSK rollover by double signature.
+type KskRollover struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	NewKeyTag uint32                 `protobuf:"varint,1,opt,name=new_key_tag,json=newKeyTag,proto3" json:"new_key_tag,omitempty"`
+	OldKeyTag uint32                 `protobuf:"varint,2,opt,name=old_key_tag,json=oldKeyTag,proto3" json:"old_key_tag,omitempty"`
+	StartedOn *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=started_on,json=startedOn,proto3" json:"started_on,omitempty"`
+	// "ds": waiting for the new KSK's DS at the parent (give the registrar
+	// `ds`); "removal": the new DS is at the parent, the old KSK still
+	// signs the key sets until remove_on (resolvers may hold the old DS).
+	WaitingFor string `protobuf:"bytes,4,opt,name=waiting_for,json=waitingFor,proto3" json:"waiting_for,omitempty"`
+	// When the old KSK goes (set once the new DS was seen at the parent).
+	RemoveOn      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=remove_on,json=removeOn,proto3" json:"remove_on,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KskRollover) Reset() {
+	*x = KskRollover{}
+	mi := &file_dns_v1_dnssec_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KskRollover) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KskRollover) ProtoMessage() {}
+
+func (x *KskRollover) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_dnssec_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KskRollover.ProtoReflect.Descriptor instead.
+func (*KskRollover) Descriptor() ([]byte, []int) {
+	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *KskRollover) GetNewKeyTag() uint32 {
+	if x != nil {
+		return x.NewKeyTag
+	}
+	return 0
+}
+
+func (x *KskRollover) GetOldKeyTag() uint32 {
+	if x != nil {
+		return x.OldKeyTag
+	}
+	return 0
+}
+
+func (x *KskRollover) GetStartedOn() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedOn
+	}
+	return nil
+}
+
+func (x *KskRollover) GetWaitingFor() string {
+	if x != nil {
+		return x.WaitingFor
+	}
+	return ""
+}
+
+func (x *KskRollover) GetRemoveOn() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RemoveOn
+	}
+	return nil
+}
+
 // DnssecKey is one published key (public part only).
 type DnssecKey struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -264,14 +365,16 @@ type DnssecKey struct {
 	// signatures it made have expired from caches).
 	State string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
 	// The DNSKEY record in presentation format.
-	Dnskey        string `protobuf:"bytes,6,opt,name=dnskey,proto3" json:"dnskey,omitempty"`
+	Dnskey string `protobuf:"bytes,6,opt,name=dnskey,proto3" json:"dnskey,omitempty"`
+	// KSKs only: the key's DS record (SHA-256), ready to paste.
+	Ds            string `protobuf:"bytes,7,opt,name=ds,proto3" json:"ds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DnssecKey) Reset() {
 	*x = DnssecKey{}
-	mi := &file_dns_v1_dnssec_proto_msgTypes[1]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -283,7 +386,7 @@ func (x *DnssecKey) String() string {
 func (*DnssecKey) ProtoMessage() {}
 
 func (x *DnssecKey) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_dnssec_proto_msgTypes[1]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -296,7 +399,7 @@ func (x *DnssecKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DnssecKey.ProtoReflect.Descriptor instead.
 func (*DnssecKey) Descriptor() ([]byte, []int) {
-	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{1}
+	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *DnssecKey) GetKeyTag() uint32 {
@@ -341,6 +444,13 @@ func (x *DnssecKey) GetDnskey() string {
 	return ""
 }
 
+func (x *DnssecKey) GetDs() string {
+	if x != nil {
+		return x.Ds
+	}
+	return ""
+}
+
 type GetDnssecRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ZoneId        string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
@@ -350,7 +460,7 @@ type GetDnssecRequest struct {
 
 func (x *GetDnssecRequest) Reset() {
 	*x = GetDnssecRequest{}
-	mi := &file_dns_v1_dnssec_proto_msgTypes[2]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +472,7 @@ func (x *GetDnssecRequest) String() string {
 func (*GetDnssecRequest) ProtoMessage() {}
 
 func (x *GetDnssecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_dnssec_proto_msgTypes[2]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +485,7 @@ func (x *GetDnssecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDnssecRequest.ProtoReflect.Descriptor instead.
 func (*GetDnssecRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{2}
+	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetDnssecRequest) GetZoneId() string {
@@ -394,7 +504,7 @@ type GetDnssecResponse struct {
 
 func (x *GetDnssecResponse) Reset() {
 	*x = GetDnssecResponse{}
-	mi := &file_dns_v1_dnssec_proto_msgTypes[3]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -406,7 +516,7 @@ func (x *GetDnssecResponse) String() string {
 func (*GetDnssecResponse) ProtoMessage() {}
 
 func (x *GetDnssecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_dnssec_proto_msgTypes[3]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -419,7 +529,7 @@ func (x *GetDnssecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDnssecResponse.ProtoReflect.Descriptor instead.
 func (*GetDnssecResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{3}
+	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetDnssecResponse) GetDnssec() *Dnssec {
@@ -443,7 +553,7 @@ type UpdateDnssecRequest struct {
 
 func (x *UpdateDnssecRequest) Reset() {
 	*x = UpdateDnssecRequest{}
-	mi := &file_dns_v1_dnssec_proto_msgTypes[4]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -455,7 +565,7 @@ func (x *UpdateDnssecRequest) String() string {
 func (*UpdateDnssecRequest) ProtoMessage() {}
 
 func (x *UpdateDnssecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_dnssec_proto_msgTypes[4]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -468,7 +578,7 @@ func (x *UpdateDnssecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDnssecRequest.ProtoReflect.Descriptor instead.
 func (*UpdateDnssecRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{4}
+	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UpdateDnssecRequest) GetZoneId() string {
@@ -508,7 +618,7 @@ type UpdateDnssecResponse struct {
 
 func (x *UpdateDnssecResponse) Reset() {
 	*x = UpdateDnssecResponse{}
-	mi := &file_dns_v1_dnssec_proto_msgTypes[5]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +630,7 @@ func (x *UpdateDnssecResponse) String() string {
 func (*UpdateDnssecResponse) ProtoMessage() {}
 
 func (x *UpdateDnssecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_dnssec_proto_msgTypes[5]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +643,7 @@ func (x *UpdateDnssecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDnssecResponse.ProtoReflect.Descriptor instead.
 func (*UpdateDnssecResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{5}
+	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UpdateDnssecResponse) GetDnssec() *Dnssec {
@@ -553,7 +663,7 @@ type DeleteDnssecRequest struct {
 
 func (x *DeleteDnssecRequest) Reset() {
 	*x = DeleteDnssecRequest{}
-	mi := &file_dns_v1_dnssec_proto_msgTypes[6]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -565,7 +675,7 @@ func (x *DeleteDnssecRequest) String() string {
 func (*DeleteDnssecRequest) ProtoMessage() {}
 
 func (x *DeleteDnssecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_dnssec_proto_msgTypes[6]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -578,7 +688,7 @@ func (x *DeleteDnssecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDnssecRequest.ProtoReflect.Descriptor instead.
 func (*DeleteDnssecRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{6}
+	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DeleteDnssecRequest) GetZoneId() string {
@@ -604,7 +714,7 @@ type DeleteDnssecResponse struct {
 
 func (x *DeleteDnssecResponse) Reset() {
 	*x = DeleteDnssecResponse{}
-	mi := &file_dns_v1_dnssec_proto_msgTypes[7]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +726,7 @@ func (x *DeleteDnssecResponse) String() string {
 func (*DeleteDnssecResponse) ProtoMessage() {}
 
 func (x *DeleteDnssecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_dnssec_proto_msgTypes[7]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +739,7 @@ func (x *DeleteDnssecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDnssecResponse.ProtoReflect.Descriptor instead.
 func (*DeleteDnssecResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{7}
+	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeleteDnssecResponse) GetDnssec() *Dnssec {
@@ -649,7 +759,7 @@ type RollZskRequest struct {
 
 func (x *RollZskRequest) Reset() {
 	*x = RollZskRequest{}
-	mi := &file_dns_v1_dnssec_proto_msgTypes[8]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +771,7 @@ func (x *RollZskRequest) String() string {
 func (*RollZskRequest) ProtoMessage() {}
 
 func (x *RollZskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_dnssec_proto_msgTypes[8]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +784,7 @@ func (x *RollZskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollZskRequest.ProtoReflect.Descriptor instead.
 func (*RollZskRequest) Descriptor() ([]byte, []int) {
-	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{8}
+	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RollZskRequest) GetZoneId() string {
@@ -700,7 +810,7 @@ type RollZskResponse struct {
 
 func (x *RollZskResponse) Reset() {
 	*x = RollZskResponse{}
-	mi := &file_dns_v1_dnssec_proto_msgTypes[9]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -712,7 +822,7 @@ func (x *RollZskResponse) String() string {
 func (*RollZskResponse) ProtoMessage() {}
 
 func (x *RollZskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_dnssec_proto_msgTypes[9]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -725,10 +835,106 @@ func (x *RollZskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollZskResponse.ProtoReflect.Descriptor instead.
 func (*RollZskResponse) Descriptor() ([]byte, []int) {
-	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{9}
+	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RollZskResponse) GetDnssec() *Dnssec {
+	if x != nil {
+		return x.Dnssec
+	}
+	return nil
+}
+
+type RollKskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId        string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	RequestId     string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollKskRequest) Reset() {
+	*x = RollKskRequest{}
+	mi := &file_dns_v1_dnssec_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollKskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollKskRequest) ProtoMessage() {}
+
+func (x *RollKskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_dnssec_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollKskRequest.ProtoReflect.Descriptor instead.
+func (*RollKskRequest) Descriptor() ([]byte, []int) {
+	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RollKskRequest) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *RollKskRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type RollKskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dnssec        *Dnssec                `protobuf:"bytes,1,opt,name=dnssec,proto3" json:"dnssec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollKskResponse) Reset() {
+	*x = RollKskResponse{}
+	mi := &file_dns_v1_dnssec_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollKskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollKskResponse) ProtoMessage() {}
+
+func (x *RollKskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_dnssec_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollKskResponse.ProtoReflect.Descriptor instead.
+func (*RollKskResponse) Descriptor() ([]byte, []int) {
+	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RollKskResponse) GetDnssec() *Dnssec {
 	if x != nil {
 		return x.Dnssec
 	}
@@ -753,7 +959,7 @@ type DnssecState struct {
 
 func (x *DnssecState) Reset() {
 	*x = DnssecState{}
-	mi := &file_dns_v1_dnssec_proto_msgTypes[10]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +971,7 @@ func (x *DnssecState) String() string {
 func (*DnssecState) ProtoMessage() {}
 
 func (x *DnssecState) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_dnssec_proto_msgTypes[10]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +984,7 @@ func (x *DnssecState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DnssecState.ProtoReflect.Descriptor instead.
 func (*DnssecState) Descriptor() ([]byte, []int) {
-	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{10}
+	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DnssecState) GetStatus() DnssecStatus {
@@ -845,7 +1051,7 @@ type DnssecKeyState struct {
 
 func (x *DnssecKeyState) Reset() {
 	*x = DnssecKeyState{}
-	mi := &file_dns_v1_dnssec_proto_msgTypes[11]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +1063,7 @@ func (x *DnssecKeyState) String() string {
 func (*DnssecKeyState) ProtoMessage() {}
 
 func (x *DnssecKeyState) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_dnssec_proto_msgTypes[11]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +1076,7 @@ func (x *DnssecKeyState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DnssecKeyState.ProtoReflect.Descriptor instead.
 func (*DnssecKeyState) Descriptor() ([]byte, []int) {
-	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{11}
+	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DnssecKeyState) GetFlags() uint32 {
@@ -952,7 +1158,7 @@ type DnssecChecks struct {
 
 func (x *DnssecChecks) Reset() {
 	*x = DnssecChecks{}
-	mi := &file_dns_v1_dnssec_proto_msgTypes[12]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -964,7 +1170,7 @@ func (x *DnssecChecks) String() string {
 func (*DnssecChecks) ProtoMessage() {}
 
 func (x *DnssecChecks) ProtoReflect() protoreflect.Message {
-	mi := &file_dns_v1_dnssec_proto_msgTypes[12]
+	mi := &file_dns_v1_dnssec_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -977,7 +1183,7 @@ func (x *DnssecChecks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DnssecChecks.ProtoReflect.Descriptor instead.
 func (*DnssecChecks) Descriptor() ([]byte, []int) {
-	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{12}
+	return file_dns_v1_dnssec_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DnssecChecks) GetLastCheckOn() *timestamppb.Timestamp {
@@ -1012,7 +1218,7 @@ var File_dns_v1_dnssec_proto protoreflect.FileDescriptor
 
 const file_dns_v1_dnssec_proto_rawDesc = "" +
 	"\n" +
-	"\x13dns/v1/dnssec.proto\x12\x06dns.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x03\n" +
+	"\x13dns/v1/dnssec.proto\x12\x06dns.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc6\x04\n" +
 	"\x06Dnssec\x12,\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x14.dns.v1.DnssecStatusR\x06status\x12.\n" +
 	"\x13dnssec_multi_signer\x18\x02 \x01(\bR\x11dnssecMultiSigner\x12(\n" +
@@ -1031,7 +1237,18 @@ const file_dns_v1_dnssec_proto_rawDesc = "" +
 	"public_key\x18\f \x01(\tR\tpublicKey\x12;\n" +
 	"\vmodified_on\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"modifiedOn\x12%\n" +
-	"\x04keys\x18\x0e \x03(\v2\x11.dns.v1.DnssecKeyR\x04keys\"\xa5\x01\n" +
+	"\x04keys\x18\x0e \x03(\v2\x11.dns.v1.DnssecKeyR\x04keys\x12\x1d\n" +
+	"\n" +
+	"ds_records\x18\x0f \x03(\tR\tdsRecords\x126\n" +
+	"\fksk_rollover\x18\x10 \x01(\v2\x13.dns.v1.KskRolloverR\vkskRollover\"\xe2\x01\n" +
+	"\vKskRollover\x12\x1e\n" +
+	"\vnew_key_tag\x18\x01 \x01(\rR\tnewKeyTag\x12\x1e\n" +
+	"\vold_key_tag\x18\x02 \x01(\rR\toldKeyTag\x129\n" +
+	"\n" +
+	"started_on\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedOn\x12\x1f\n" +
+	"\vwaiting_for\x18\x04 \x01(\tR\n" +
+	"waitingFor\x127\n" +
+	"\tremove_on\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bremoveOn\"\xb5\x01\n" +
 	"\tDnssecKey\x12\x17\n" +
 	"\akey_tag\x18\x01 \x01(\rR\x06keyTag\x12\x14\n" +
 	"\x05flags\x18\x02 \x01(\rR\x05flags\x12\x1c\n" +
@@ -1039,7 +1256,8 @@ const file_dns_v1_dnssec_proto_rawDesc = "" +
 	"\n" +
 	"public_key\x18\x04 \x01(\tR\tpublicKey\x12\x14\n" +
 	"\x05state\x18\x05 \x01(\tR\x05state\x12\x16\n" +
-	"\x06dnskey\x18\x06 \x01(\tR\x06dnskey\"+\n" +
+	"\x06dnskey\x18\x06 \x01(\tR\x06dnskey\x12\x0e\n" +
+	"\x02ds\x18\a \x01(\tR\x02ds\"+\n" +
 	"\x10GetDnssecRequest\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\";\n" +
 	"\x11GetDnssecResponse\x12&\n" +
@@ -1064,6 +1282,12 @@ const file_dns_v1_dnssec_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\"9\n" +
 	"\x0fRollZskResponse\x12&\n" +
+	"\x06dnssec\x18\x01 \x01(\v2\x0e.dns.v1.DnssecR\x06dnssec\"H\n" +
+	"\x0eRollKskRequest\x12\x17\n" +
+	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"9\n" +
+	"\x0fRollKskResponse\x12&\n" +
 	"\x06dnssec\x18\x01 \x01(\v2\x0e.dns.v1.DnssecR\x06dnssec\"\xa9\x02\n" +
 	"\vDnssecState\x12,\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x14.dns.v1.DnssecStatusR\x06status\x12!\n" +
@@ -1098,12 +1322,13 @@ const file_dns_v1_dnssec_proto_rawDesc = "" +
 	"\x14DNSSEC_STATUS_ACTIVE\x10\x02\x12\"\n" +
 	"\x1eDNSSEC_STATUS_PENDING_DISABLED\x10\x03\x12\x1a\n" +
 	"\x16DNSSEC_STATUS_DISABLED\x10\x04\x12\x19\n" +
-	"\x15DNSSEC_STATUS_DELETED\x10\x052\xa3\x02\n" +
+	"\x15DNSSEC_STATUS_DELETED\x10\x052\xdf\x02\n" +
 	"\rDnssecService\x12@\n" +
 	"\tGetDnssec\x12\x18.dns.v1.GetDnssecRequest\x1a\x19.dns.v1.GetDnssecResponse\x12I\n" +
 	"\fUpdateDnssec\x12\x1b.dns.v1.UpdateDnssecRequest\x1a\x1c.dns.v1.UpdateDnssecResponse\x12I\n" +
 	"\fDeleteDnssec\x12\x1b.dns.v1.DeleteDnssecRequest\x1a\x1c.dns.v1.DeleteDnssecResponse\x12:\n" +
-	"\aRollZsk\x12\x16.dns.v1.RollZskRequest\x1a\x17.dns.v1.RollZskResponseB1Z/github.com/zonegrid/zonegrid/proto/dns/v1;dnsv1b\x06proto3"
+	"\aRollZsk\x12\x16.dns.v1.RollZskRequest\x1a\x17.dns.v1.RollZskResponse\x12:\n" +
+	"\aRollKsk\x12\x16.dns.v1.RollKskRequest\x1a\x17.dns.v1.RollKskResponseB1Z/github.com/zonegrid/zonegrid/proto/dns/v1;dnsv1b\x06proto3"
 
 var (
 	file_dns_v1_dnssec_proto_rawDescOnce sync.Once
@@ -1118,58 +1343,67 @@ func file_dns_v1_dnssec_proto_rawDescGZIP() []byte {
 }
 
 var file_dns_v1_dnssec_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dns_v1_dnssec_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_dns_v1_dnssec_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_dns_v1_dnssec_proto_goTypes = []any{
 	(DnssecStatus)(0),             // 0: dns.v1.DnssecStatus
 	(*Dnssec)(nil),                // 1: dns.v1.Dnssec
-	(*DnssecKey)(nil),             // 2: dns.v1.DnssecKey
-	(*GetDnssecRequest)(nil),      // 3: dns.v1.GetDnssecRequest
-	(*GetDnssecResponse)(nil),     // 4: dns.v1.GetDnssecResponse
-	(*UpdateDnssecRequest)(nil),   // 5: dns.v1.UpdateDnssecRequest
-	(*UpdateDnssecResponse)(nil),  // 6: dns.v1.UpdateDnssecResponse
-	(*DeleteDnssecRequest)(nil),   // 7: dns.v1.DeleteDnssecRequest
-	(*DeleteDnssecResponse)(nil),  // 8: dns.v1.DeleteDnssecResponse
-	(*RollZskRequest)(nil),        // 9: dns.v1.RollZskRequest
-	(*RollZskResponse)(nil),       // 10: dns.v1.RollZskResponse
-	(*DnssecState)(nil),           // 11: dns.v1.DnssecState
-	(*DnssecKeyState)(nil),        // 12: dns.v1.DnssecKeyState
-	(*DnssecChecks)(nil),          // 13: dns.v1.DnssecChecks
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil), // 15: google.protobuf.FieldMask
+	(*KskRollover)(nil),           // 2: dns.v1.KskRollover
+	(*DnssecKey)(nil),             // 3: dns.v1.DnssecKey
+	(*GetDnssecRequest)(nil),      // 4: dns.v1.GetDnssecRequest
+	(*GetDnssecResponse)(nil),     // 5: dns.v1.GetDnssecResponse
+	(*UpdateDnssecRequest)(nil),   // 6: dns.v1.UpdateDnssecRequest
+	(*UpdateDnssecResponse)(nil),  // 7: dns.v1.UpdateDnssecResponse
+	(*DeleteDnssecRequest)(nil),   // 8: dns.v1.DeleteDnssecRequest
+	(*DeleteDnssecResponse)(nil),  // 9: dns.v1.DeleteDnssecResponse
+	(*RollZskRequest)(nil),        // 10: dns.v1.RollZskRequest
+	(*RollZskResponse)(nil),       // 11: dns.v1.RollZskResponse
+	(*RollKskRequest)(nil),        // 12: dns.v1.RollKskRequest
+	(*RollKskResponse)(nil),       // 13: dns.v1.RollKskResponse
+	(*DnssecState)(nil),           // 14: dns.v1.DnssecState
+	(*DnssecKeyState)(nil),        // 15: dns.v1.DnssecKeyState
+	(*DnssecChecks)(nil),          // 16: dns.v1.DnssecChecks
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil), // 18: google.protobuf.FieldMask
 }
 var file_dns_v1_dnssec_proto_depIdxs = []int32{
 	0,  // 0: dns.v1.Dnssec.status:type_name -> dns.v1.DnssecStatus
-	14, // 1: dns.v1.Dnssec.modified_on:type_name -> google.protobuf.Timestamp
-	2,  // 2: dns.v1.Dnssec.keys:type_name -> dns.v1.DnssecKey
-	1,  // 3: dns.v1.GetDnssecResponse.dnssec:type_name -> dns.v1.Dnssec
-	1,  // 4: dns.v1.UpdateDnssecRequest.dnssec:type_name -> dns.v1.Dnssec
-	15, // 5: dns.v1.UpdateDnssecRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 6: dns.v1.UpdateDnssecResponse.dnssec:type_name -> dns.v1.Dnssec
-	1,  // 7: dns.v1.DeleteDnssecResponse.dnssec:type_name -> dns.v1.Dnssec
-	1,  // 8: dns.v1.RollZskResponse.dnssec:type_name -> dns.v1.Dnssec
-	0,  // 9: dns.v1.DnssecState.status:type_name -> dns.v1.DnssecStatus
-	14, // 10: dns.v1.DnssecState.modified_on:type_name -> google.protobuf.Timestamp
-	12, // 11: dns.v1.DnssecState.keys:type_name -> dns.v1.DnssecKeyState
-	14, // 12: dns.v1.DnssecState.next_zsk_roll_on:type_name -> google.protobuf.Timestamp
-	14, // 13: dns.v1.DnssecKeyState.created_on:type_name -> google.protobuf.Timestamp
-	14, // 14: dns.v1.DnssecKeyState.activate_on:type_name -> google.protobuf.Timestamp
-	14, // 15: dns.v1.DnssecKeyState.retire_on:type_name -> google.protobuf.Timestamp
-	14, // 16: dns.v1.DnssecKeyState.remove_on:type_name -> google.protobuf.Timestamp
-	14, // 17: dns.v1.DnssecChecks.last_check_on:type_name -> google.protobuf.Timestamp
-	14, // 18: dns.v1.DnssecChecks.next_check_on:type_name -> google.protobuf.Timestamp
-	3,  // 19: dns.v1.DnssecService.GetDnssec:input_type -> dns.v1.GetDnssecRequest
-	5,  // 20: dns.v1.DnssecService.UpdateDnssec:input_type -> dns.v1.UpdateDnssecRequest
-	7,  // 21: dns.v1.DnssecService.DeleteDnssec:input_type -> dns.v1.DeleteDnssecRequest
-	9,  // 22: dns.v1.DnssecService.RollZsk:input_type -> dns.v1.RollZskRequest
-	4,  // 23: dns.v1.DnssecService.GetDnssec:output_type -> dns.v1.GetDnssecResponse
-	6,  // 24: dns.v1.DnssecService.UpdateDnssec:output_type -> dns.v1.UpdateDnssecResponse
-	8,  // 25: dns.v1.DnssecService.DeleteDnssec:output_type -> dns.v1.DeleteDnssecResponse
-	10, // 26: dns.v1.DnssecService.RollZsk:output_type -> dns.v1.RollZskResponse
-	23, // [23:27] is the sub-list for method output_type
-	19, // [19:23] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	17, // 1: dns.v1.Dnssec.modified_on:type_name -> google.protobuf.Timestamp
+	3,  // 2: dns.v1.Dnssec.keys:type_name -> dns.v1.DnssecKey
+	2,  // 3: dns.v1.Dnssec.ksk_rollover:type_name -> dns.v1.KskRollover
+	17, // 4: dns.v1.KskRollover.started_on:type_name -> google.protobuf.Timestamp
+	17, // 5: dns.v1.KskRollover.remove_on:type_name -> google.protobuf.Timestamp
+	1,  // 6: dns.v1.GetDnssecResponse.dnssec:type_name -> dns.v1.Dnssec
+	1,  // 7: dns.v1.UpdateDnssecRequest.dnssec:type_name -> dns.v1.Dnssec
+	18, // 8: dns.v1.UpdateDnssecRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 9: dns.v1.UpdateDnssecResponse.dnssec:type_name -> dns.v1.Dnssec
+	1,  // 10: dns.v1.DeleteDnssecResponse.dnssec:type_name -> dns.v1.Dnssec
+	1,  // 11: dns.v1.RollZskResponse.dnssec:type_name -> dns.v1.Dnssec
+	1,  // 12: dns.v1.RollKskResponse.dnssec:type_name -> dns.v1.Dnssec
+	0,  // 13: dns.v1.DnssecState.status:type_name -> dns.v1.DnssecStatus
+	17, // 14: dns.v1.DnssecState.modified_on:type_name -> google.protobuf.Timestamp
+	15, // 15: dns.v1.DnssecState.keys:type_name -> dns.v1.DnssecKeyState
+	17, // 16: dns.v1.DnssecState.next_zsk_roll_on:type_name -> google.protobuf.Timestamp
+	17, // 17: dns.v1.DnssecKeyState.created_on:type_name -> google.protobuf.Timestamp
+	17, // 18: dns.v1.DnssecKeyState.activate_on:type_name -> google.protobuf.Timestamp
+	17, // 19: dns.v1.DnssecKeyState.retire_on:type_name -> google.protobuf.Timestamp
+	17, // 20: dns.v1.DnssecKeyState.remove_on:type_name -> google.protobuf.Timestamp
+	17, // 21: dns.v1.DnssecChecks.last_check_on:type_name -> google.protobuf.Timestamp
+	17, // 22: dns.v1.DnssecChecks.next_check_on:type_name -> google.protobuf.Timestamp
+	4,  // 23: dns.v1.DnssecService.GetDnssec:input_type -> dns.v1.GetDnssecRequest
+	6,  // 24: dns.v1.DnssecService.UpdateDnssec:input_type -> dns.v1.UpdateDnssecRequest
+	8,  // 25: dns.v1.DnssecService.DeleteDnssec:input_type -> dns.v1.DeleteDnssecRequest
+	10, // 26: dns.v1.DnssecService.RollZsk:input_type -> dns.v1.RollZskRequest
+	12, // 27: dns.v1.DnssecService.RollKsk:input_type -> dns.v1.RollKskRequest
+	5,  // 28: dns.v1.DnssecService.GetDnssec:output_type -> dns.v1.GetDnssecResponse
+	7,  // 29: dns.v1.DnssecService.UpdateDnssec:output_type -> dns.v1.UpdateDnssecResponse
+	9,  // 30: dns.v1.DnssecService.DeleteDnssec:output_type -> dns.v1.DeleteDnssecResponse
+	11, // 31: dns.v1.DnssecService.RollZsk:output_type -> dns.v1.RollZskResponse
+	13, // 32: dns.v1.DnssecService.RollKsk:output_type -> dns.v1.RollKskResponse
+	28, // [28:33] is the sub-list for method output_type
+	23, // [23:28] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_dns_v1_dnssec_proto_init() }
@@ -1183,7 +1417,7 @@ func file_dns_v1_dnssec_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dns_v1_dnssec_proto_rawDesc), len(file_dns_v1_dnssec_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

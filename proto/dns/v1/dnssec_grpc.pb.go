@@ -23,6 +23,7 @@ const (
 	DnssecService_UpdateDnssec_FullMethodName = "/dns.v1.DnssecService/UpdateDnssec"
 	DnssecService_DeleteDnssec_FullMethodName = "/dns.v1.DnssecService/DeleteDnssec"
 	DnssecService_RollZsk_FullMethodName      = "/dns.v1.DnssecService/RollZsk"
+	DnssecService_RollKsk_FullMethodName      = "/dns.v1.DnssecService/RollKsk"
 )
 
 // DnssecServiceClient is the client API for DnssecService service.
@@ -47,6 +48,14 @@ type DnssecServiceClient interface {
 	// RollZsk starts a ZSK rollover by pre-publication now, instead of at the
 	// next scheduled one.
 	RollZsk(ctx context.Context, in *RollZskRequest, opts ...grpc.CallOption) (*RollZskResponse, error)
+	// RollKsk starts a KSK rollover by double signature (RFC 6781 4.1.2):
+	// a new KSK is published at once and signs the DNSKEY, CDS and CDNSKEY
+	// sets next to the current one; CDS/CDNSKEY and `ds` name the new KSK,
+	// whose DS the user gives the registrar. Once the DS check finds the new
+	// DS at the parent, the old KSK retires and is removed after the
+	// control plane's KSK retirement delay. Refused while a KSK rollover
+	// runs, and unless DNSSEC is pending or active.
+	RollKsk(ctx context.Context, in *RollKskRequest, opts ...grpc.CallOption) (*RollKskResponse, error)
 }
 
 type dnssecServiceClient struct {
@@ -97,6 +106,16 @@ func (c *dnssecServiceClient) RollZsk(ctx context.Context, in *RollZskRequest, o
 	return out, nil
 }
 
+func (c *dnssecServiceClient) RollKsk(ctx context.Context, in *RollKskRequest, opts ...grpc.CallOption) (*RollKskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RollKskResponse)
+	err := c.cc.Invoke(ctx, DnssecService_RollKsk_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DnssecServiceServer is the server API for DnssecService service.
 // All implementations must embed UnimplementedDnssecServiceServer
 // for forward compatibility.
@@ -119,6 +138,14 @@ type DnssecServiceServer interface {
 	// RollZsk starts a ZSK rollover by pre-publication now, instead of at the
 	// next scheduled one.
 	RollZsk(context.Context, *RollZskRequest) (*RollZskResponse, error)
+	// RollKsk starts a KSK rollover by double signature (RFC 6781 4.1.2):
+	// a new KSK is published at once and signs the DNSKEY, CDS and CDNSKEY
+	// sets next to the current one; CDS/CDNSKEY and `ds` name the new KSK,
+	// whose DS the user gives the registrar. Once the DS check finds the new
+	// DS at the parent, the old KSK retires and is removed after the
+	// control plane's KSK retirement delay. Refused while a KSK rollover
+	// runs, and unless DNSSEC is pending or active.
+	RollKsk(context.Context, *RollKskRequest) (*RollKskResponse, error)
 	mustEmbedUnimplementedDnssecServiceServer()
 }
 
@@ -140,6 +167,9 @@ func (UnimplementedDnssecServiceServer) DeleteDnssec(context.Context, *DeleteDns
 }
 func (UnimplementedDnssecServiceServer) RollZsk(context.Context, *RollZskRequest) (*RollZskResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RollZsk not implemented")
+}
+func (UnimplementedDnssecServiceServer) RollKsk(context.Context, *RollKskRequest) (*RollKskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RollKsk not implemented")
 }
 func (UnimplementedDnssecServiceServer) mustEmbedUnimplementedDnssecServiceServer() {}
 func (UnimplementedDnssecServiceServer) testEmbeddedByValue()                       {}
@@ -234,6 +264,24 @@ func _DnssecService_RollZsk_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DnssecService_RollKsk_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RollKskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DnssecServiceServer).RollKsk(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DnssecService_RollKsk_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DnssecServiceServer).RollKsk(ctx, req.(*RollKskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DnssecService_ServiceDesc is the grpc.ServiceDesc for DnssecService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -256,6 +304,10 @@ var DnssecService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RollZsk",
 			Handler:    _DnssecService_RollZsk_Handler,
+		},
+		{
+			MethodName: "RollKsk",
+			Handler:    _DnssecService_RollKsk_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
