@@ -23,12 +23,16 @@ import (
 // apexKeys answers DNSKEY, CDS and CDNSKEY at a signed zone's apex from its
 // signer (KSK-signed), whatever records of those types the zone holds.
 func (e *Engine) apexKeys(a *call, s *dnssec.Zone, qtype uint16, do bool) {
-	set, sig, _ := s.Apex(qtype, e.now())
+	set, sigs, _ := s.Apex(qtype, e.now())
 	a.resp.Authoritative = true
 	a.resp.Answer = append(a.resp.Answer, set...)
-	if do && sig != nil {
-		a.resp.Answer = append(a.resp.Answer, sig)
-		a.info.SigExpire = sig.Expiration
+	if do {
+		for _, sig := range sigs { // one per KSK: two during a KSK rollover
+			a.resp.Answer = append(a.resp.Answer, sig)
+			if a.info.SigExpire == 0 || sig.Expiration < a.info.SigExpire {
+				a.info.SigExpire = sig.Expiration
+			}
+		}
 	}
 }
 

@@ -103,8 +103,14 @@ type key struct {
 
 // Zone is what signs one version of a zone. It is safe for concurrent use.
 type Zone struct {
-	name    string
+	name string
+	// ksk is the current KSK: the one CDS and CDNSKEY advertise (and the
+	// fallback signer). ksks are every KSK of the header: all of them sign
+	// the DNSKEY, CDS and CDNSKEY sets, so that during a KSK rollover by
+	// double signature (RFC 6781 4.1.2) a resolver holding either DS
+	// validates the key set.
 	ksk     key
+	ksks    []key
 	zsks    []key
 	dnskey  []dns.RR
 	cds     []dns.RR
@@ -124,9 +130,9 @@ type soaSig struct {
 	tag  uint16
 }
 
-// apexSigs are the KSK signatures of the apex key sets.
+// apexSigs are the KSK signatures of the apex key sets, one per KSK.
 type apexSigs struct {
-	dnskey, cds, cdnskey *dns.RRSIG
+	dnskey, cds, cdnskey []*dns.RRSIG
 	made                 int64 // unix seconds
 }
 
@@ -177,7 +183,14 @@ func (o *Opener) Prepare(zoneID, zoneName string, d *snapshot.Dnssec, apexKeys [
 		kk := key{rr: rr, tag: tag, priv: priv, activate: k.GetActivateUnix(), retire: k.GetRetireUnix()}
 		z.dnskey = append(z.dnskey, rr)
 		if k.GetFlags() == FlagsKSK {
-			if !haveKSK {
+			// The current KSK, as the control plane chooses it
+			// (controlplane/dnssec.KSK): among the KSKs not retired, the
+			// one activated last, the later one on a tie. A retired KSK
+			// still signs the key sets until the control plane removes it
+			// (resolvers may hold its DS), but CDS/CDNSKEY leave it.
+			z.ksks = append(z.ksks, kk)
+			cur := k.GetRetireUnix() == 0 && (!haveKSK || z.ksk.retire != 0 || kk.activate >= z.ksk.activate)
+			if !haveKSK || cur {
 				z.ksk, haveKSK = kk, true
 			}
 			continue
@@ -337,25 +350,29 @@ func (z *Zone) apexSigs(now time.Time) (*apexSigs, error) {
 		return s, nil
 	}
 	s := &apexSigs{made: now.Unix()}
-	var err error
-	if s.dnskey, err = sign(&z.ksk, z.name, z.dnskey, now); err != nil {
-		return nil, err
-	}
-	if s.cds, err = sign(&z.ksk, z.name, z.cds, now); err != nil {
-		return nil, err
-	}
-	if s.cdnskey, err = sign(&z.ksk, z.name, z.cdnskey, now); err != nil {
-		return nil, err
+	for i := range z.ksks {
+		k := &z.ksks[i]
+		for _, x := range []struct {
+			set  []dns.RR
+			sigs *[]*dns.RRSIG
+		}{{z.dnskey, &s.dnskey}, {z.cds, &s.cds}, {z.cdnskey, &s.cdnskey}} {
+			sig, err := sign(k, z.name, x.set, now)
+			if err != nil {
+				return nil, err
+			}
+			*x.sigs = append(*x.sigs, sig)
+		}
 	}
 	z.apex.Store(s)
 	return s, nil
 }
 
 // Apex returns the apex set of qtype (DNSKEY, CDS or CDNSKEY) and its KSK
-// signature; false for any other type.
-func (z *Zone) Apex(qtype uint16, now time.Time) ([]dns.RR, *dns.RRSIG, bool) {
+// signatures (one per KSK: two during a KSK rollover); false for any other
+// type.
+func (z *Zone) Apex(qtype uint16, now time.Time) ([]dns.RR, []*dns.RRSIG, bool) {
 	s, err := z.apexSigs(now)
-	var sig *dns.RRSIG
+	var sig []*dns.RRSIG
 	switch qtype {
 	case dns.TypeDNSKEY:
 		if err == nil {
