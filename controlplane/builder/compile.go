@@ -89,6 +89,11 @@ func compileZone(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, re
 		return v
 	}
 	status := snapshotStatus(z.GetStatus())
+	soa := ServedSOA(z, zs, recs, rev, opts.SOARname)
+	// A secondary zone serves its transferred records merged with the
+	// user's overrides (override.go); every other zone its records as
+	// stored.
+	recs = servedRecords(z, zs, recs)
 	h := &snapshot.ZoneHeader{
 		Format:           snapshot.FormatVersion,
 		ZoneId:           z.GetId(),
@@ -99,7 +104,7 @@ func compileZone(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, re
 		ServedName:       servedName(z, opts),
 		NameServers:      servedNameservers(z, zs, recs),
 		NsTtl:            orDefault(zs.GetNsTtl(), DefaultNSTTL),
-		Soa:              ZoneSOA(z, zs, rev, opts.SOARname),
+		Soa:              soa,
 		FlattenAllCnames: zs.GetFlattenAllCnames(),
 	}
 	out := &snapshot.Zone{Header: h, Records: make([]*snapshot.Record, 0, len(recs))}
@@ -111,8 +116,12 @@ func compileZone(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, re
 		glue[a.GetName()] = true
 	}
 	for _, r := range recs {
-		if t := strings.ToUpper(r.GetType()); (t == "A" || t == "AAAA") && glue[r.GetName()] {
+		t := strings.ToUpper(r.GetType())
+		if (t == "A" || t == "AAAA") && glue[r.GetName()] {
 			continue // the zone custom nameserver's own, read-only addresses win
+		}
+		if t == "SOA" {
+			continue // the header carries the one SOA (a secondary zone's transferred one, soa.go)
 		}
 		wire, err := packRecord(r, buf)
 		if err != nil {

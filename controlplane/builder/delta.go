@@ -114,7 +114,7 @@ func (b *Builder) publishChange(ctx context.Context, bt *batch, name string) err
 	useDelta := st.delta && !st.gone && st.zoneID != "" && b.cfg.DeltaThreshold > 0
 	zoneID := st.zoneID
 	b.mu.Unlock()
-	if !useDelta {
+	if !useDelta || b.mergesRecords(ctx, zoneID, bt.rev) { // override.go
 		return b.publishFull(ctx, name, bt.rev, false)
 	}
 	var header *snapshot.ZoneHeader

@@ -1,6 +1,11 @@
 package builder
 
 import (
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -41,4 +46,54 @@ func ZoneSOA(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, rev int64, soaRname string) 
 		Minimum: orDefault(zs.GetSoaMinTtl(), DefaultSOAMinimum),
 		Ttl:     orDefault(zs.GetSoaTtl(), DefaultSOATTL),
 	}
+}
+
+// ServedSOA is the SOA a zone is served with, given its records: for a
+// secondary zone that has been transferred, the primary's SOA as
+// transferred (TransferredSOA), every field and its TTL; ZoneSOA
+// otherwise. A secondary serves the zone "as if they were the primary
+// server" (seed 004): resolvers and the primary's operators see the
+// primary's serial, the one the transfer status reports, whether or not
+// our overrides change answers (the documents build overrides on the
+// "hidden primary" model, where no other server answers for the zone, and
+// outgoing transfers, whose secondaries would need a serial that moves
+// with our changes, exist only for full zones). Before the first transfer
+// the zone is empty and the platform's SOA is served.
+func ServedSOA(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, rev int64, soaRname string) *snapshot.Soa {
+	if z.GetType() == dnsv1.ZoneType_ZONE_TYPE_SECONDARY {
+		for _, r := range recs {
+			if soa, ok := TransferredSOA(z, r); ok {
+				return soa
+			}
+		}
+	}
+	return ZoneSOA(z, zs, rev, soaRname)
+}
+
+// TransferredSOA returns the SOA of r when r is the primary's SOA record
+// that the transfer worker (controlplane/xfrin) keeps among a secondary
+// zone's records: type SOA at the apex, managed by secondary_dns, content
+// "mname rname serial refresh retry expire minimum".
+func TransferredSOA(z *dnsv1.Zone, r *dnsv1.Record) (*snapshot.Soa, bool) {
+	if !strings.EqualFold(r.GetType(), "SOA") || !transferred(r) || !strings.EqualFold(r.GetName(), z.GetName()) {
+		return nil, false
+	}
+	rr, err := dns.NewRR(r.GetName() + " " + strconv.FormatUint(uint64(r.GetTtl()), 10) + " IN SOA " + r.GetContent())
+	if err != nil || rr == nil {
+		return nil, false
+	}
+	soa, ok := rr.(*dns.SOA)
+	if !ok {
+		return nil, false
+	}
+	return &snapshot.Soa{
+		Mname:   dns.CanonicalName(soa.Ns),
+		Rname:   dns.CanonicalName(soa.Mbox),
+		Serial:  soa.Serial,
+		Refresh: soa.Refresh,
+		Retry:   soa.Retry,
+		Expire:  soa.Expire,
+		Minimum: soa.Minttl,
+		Ttl:     soa.Hdr.Ttl,
+	}, true
 }

@@ -3,7 +3,9 @@ package xfrin
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -53,8 +55,8 @@ func Apply(ctx context.Context, st *store.Store, zoneID string, res *Result, now
 		have := map[string]*dnsv1.Record{}
 		load := func(recs []*dnsv1.Record) {
 			for _, r := range recs {
-				if r.GetMeta().GetManagedBy() != TransferredBy {
-					continue
+				if r.GetMeta().GetManagedBy() != TransferredBy || r.GetType() == "SOA" {
+					continue // not transferred, or the SOA (below)
 				}
 				have[recordKey(r)] = r
 			}
@@ -119,6 +121,13 @@ func Apply(ctx context.Context, st *store.Store, zoneID string, res *Result, now
 			}
 		}
 		var ops []store.RecordOp
+		soaOp, err := soaOp(ctx, v, zoneID, res.SOA, ts)
+		if err != nil {
+			return nil, err
+		}
+		if soaOp != nil {
+			ops = append(ops, *soaOp)
+		}
 		for k := range gone {
 			if old := have[k]; old != nil {
 				ops = append(ops, store.RecordOp{DeleteID: old.GetId()})
@@ -198,4 +207,41 @@ func newID() (string, error) {
 		return "", fmt.Errorf("generate record id: %w", err)
 	}
 	return hex.EncodeToString(b[:]), nil
+}
+
+// SOARecordID is the id of the record holding a secondary zone's
+// transferred SOA: one per zone, derived from the zone id so that every
+// transfer finds and replaces it without a lookup by type.
+func SOARecordID(zoneID string) string {
+	h := sha256.Sum256([]byte("zonegrid secondary soa\x00" + zoneID))
+	return hex.EncodeToString(h[:16])
+}
+
+// soaOp keeps the primary's SOA (every field and its TTL) as a transferred
+// record of the zone, written in the transfer's own transaction: the
+// builder serves it as the zone's SOA (builder.ServedSOA), so the serial
+// the edges answer is the primary's and changes with the records it
+// describes, never before or after them. Nil when the stored one is the
+// same.
+func soaOp(ctx context.Context, v store.ZoneView, zoneID string, soa *dns.SOA, now *timestamppb.Timestamp) (*store.RecordOp, error) {
+	if soa == nil {
+		return nil, nil
+	}
+	r := &dnsv1.Record{
+		Id: SOARecordID(zoneID), ZoneId: zoneID, Name: dns.CanonicalName(soa.Hdr.Name), Type: "SOA",
+		Content: fmt.Sprintf("%s %s %d %d %d %d %d", dns.CanonicalName(soa.Ns), dns.CanonicalName(soa.Mbox),
+			soa.Serial, soa.Refresh, soa.Retry, soa.Expire, soa.Minttl),
+		Ttl: soa.Hdr.Ttl, Meta: &dnsv1.RecordMeta{ManagedBy: TransferredBy}, CreatedOn: now, ModifiedOn: now,
+	}
+	old, err := v.Record(ctx, r.GetId())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("read the SOA record of zone %s: %w", zoneID, err)
+	case old.GetContent() == r.GetContent() && old.GetTtl() == r.GetTtl() && old.GetName() == r.GetName():
+		return nil, nil
+	default:
+		r.CreatedOn = old.GetCreatedOn()
+	}
+	return &store.RecordOp{Put: r}, nil
 }
