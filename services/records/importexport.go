@@ -330,7 +330,7 @@ func (s *Service) ExportRecords(ctx context.Context, req *dnsv1.ExportRecordsReq
 	if err != nil {
 		return nil, s.storeErr(req.GetZoneId(), err)
 	}
-	h := zonefile.Header{Origin: z.GetName(), SOA: s.exportSOA(z, zs, rev)}
+	h := zonefile.Header{Origin: z.GetName(), SOA: s.exportSOA(z, zs, recs, rev)}
 	nsTTL := zs.GetNsTtl()
 	if nsTTL == 0 {
 		nsTTL = builder.DefaultNSTTL
@@ -340,6 +340,9 @@ func (s *Service) ExportRecords(ctx context.Context, req *dnsv1.ExportRecordsReq
 	}
 	entries := make([]zonefile.Entry, 0, len(recs))
 	for _, r := range recs {
+		if r.GetType() == "SOA" {
+			continue // a secondary zone's transferred SOA: the header's
+		}
 		e := zonefile.Entry{Record: r}
 		if r.GetProxiable() || r.GetProxied() {
 			p := r.GetProxied()
@@ -354,10 +357,11 @@ func (s *Service) ExportRecords(ctx context.Context, req *dnsv1.ExportRecordsReq
 	return &dnsv1.ExportRecordsResponse{ZoneFile: buf.Bytes(), RecordCount: int32(len(recs))}, nil
 }
 
-// exportSOA is the SOA the builder serves (builder.ZoneSOA), with the zone
-// name as MNAME when the zone has no nameserver to name.
-func (s *Service) exportSOA(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, rev int64) *dns.SOA {
-	soa := builder.ZoneSOA(z, zs, rev, s.soaRname)
+// exportSOA is the SOA the builder serves (builder.ServedSOA: the
+// primary's for a transferred secondary zone), with the zone name as MNAME
+// when the zone has no nameserver to name.
+func (s *Service) exportSOA(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record, rev int64) *dns.SOA {
+	soa := builder.ServedSOA(z, zs, recs, rev, s.soaRname)
 	if soa.GetMname() == "" {
 		soa.Mname = z.GetName()
 	}

@@ -452,7 +452,13 @@ func (w *writer) prefetch(ctx context.Context, recs []*dnsv1.Record, ids []strin
 // normalize is the rules of one record on its own, the platform's
 // anycast addresses included.
 func (w *writer) normalize(in *dnsv1.Record) (*dnsv1.Record, error) {
-	r, err := normalize(in, w.zone, w.settings, w.np)
+	var r *dnsv1.Record
+	var err error
+	if isSecondary(w.zone) {
+		r, err = w.normalizeSecondary(in) // secondary.go: overrides only
+	} else {
+		r, err = normalize(in, w.zone, w.settings, w.np)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -532,7 +538,11 @@ func (w *writer) rewrite(ctx context.Context, old, in *dnsv1.Record, prefix stri
 }
 
 func (w *writer) commit(ctx context.Context, r *dnsv1.Record, prefix string) (*dnsv1.Record, error) {
-	if err := checkConflicts(ctx, w.ov, r, w.zone.GetName()); err != nil {
+	check := checkConflicts
+	if isSecondary(w.zone) {
+		check = checkSecondary // secondary.go
+	}
+	if err := check(ctx, w.ov, r, w.zone.GetName()); err != nil {
 		return nil, fieldStatus(prefix, err)
 	}
 	w.ov.put(r)

@@ -1,0 +1,130 @@
+package e2e
+
+import (
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
+	"github.com/zonegrid/zonegrid/controlplane/xfrin/xfrintest"
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+)
+
+// overrideZone is the BIND primary's zone file at a serial.
+func overrideZone(serial, mail string) string {
+	return `$ORIGIN override.test.
+$TTL 300
+@	IN SOA ns1.primary.test. admin.primary.test. ` + serial + ` 7200 3600 1209600 300
+@	IN NS ns1.primary.test.
+@	IN A 192.0.2.1
+@	IN AAAA 2001:db8::1
+@	IN MX 10 mail.override.test.
+www	IN A 192.0.2.2
+www	IN A 192.0.2.3
+www	IN AAAA 2001:db8::2
+www	IN TXT "web"
+mail	IN A ` + mail + `
+`
+}
+
+// Secondary DNS override end to end, on a zone transferred from a real
+// BIND 9 primary: a proxied override at www answers the anycast addresses
+// for every A and AAAA there (other types as transferred), a CNAME at the
+// apex is flattened and hides the transferred apex A/AAAA, other names are
+// served as transferred, the SOA is the primary's; a later transfer (a
+// change at BIND, then a refresh) keeps the overrides and moves the serial.
+func TestSecondaryOverrideOnAZoneFromBIND(t *testing.T) {
+	key := xfrintest.Key{Name: "xfr.override.test.", Secret: "b3ZlcnJpZGUtdGVzdC1rZXktc2VjcmV0LTEyMzQ1Njc4"}
+	bind := xfrintest.StartBIND(t, "override.test.", key, overrideZone("2026112801", "192.0.2.25"))
+	bind.WaitSerial(t, "override.test.", key, 2026112801)
+
+	c := newCluster(t, 2, withLifecycle(lifecycle.Policy{}, 200*time.Millisecond))
+	// The apex CNAME's target, in a zone the edges serve (flattened from
+	// memory, F4).
+	target := c.createZone("acme", "target.test", dnsv1.Plan_PLAN_ENTERPRISE)
+	c.createRecord(target.GetId(), &dnsv1.Record{Name: "app", Type: "A", Content: "198.51.100.20", Ttl: 120})
+
+	zr, err := c.zones.CreateZone(c.ctx(), &dnsv1.CreateZoneRequest{AccountId: "acme", Name: "override.test", Plan: dnsv1.Plan_PLAN_ENTERPRISE, Type: dnsv1.ZoneType_ZONE_TYPE_SECONDARY})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := zr.GetZone()
+	if zone.GetStatus() != dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE {
+		t.Fatalf("secondary zone status %s: proxying needs an active zone", zone.GetStatus())
+	}
+	if _, err := c.settings.UpdateZoneSettings(c.ctx(), &dnsv1.UpdateZoneSettingsRequest{ZoneId: zone.GetId(),
+		Settings: &dnsv1.ZoneSettings{SecondaryOverrides: true}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"secondary_overrides"}}}); err != nil {
+		t.Fatal(err)
+	}
+	xfr := dnsv1.NewZoneTransferServiceClient(c.conn)
+	tk, err := xfr.CreateTsig(c.ctx(), &dnsv1.CreateTsigRequest{AccountId: "acme", Name: key.Name, Secret: key.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, portText, _ := net.SplitHostPort(bind.Addr)
+	port, _ := strconv.Atoi(portText)
+	peer, err := xfr.CreatePeer(c.ctx(), &dnsv1.CreatePeerRequest{AccountId: "acme", Peer: &dnsv1.Peer{
+		Name: "bind", Ip: host, Port: uint32(port), IxfrEnable: true, TsigId: tk.GetTsig().GetId()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := xfr.UpdateIncoming(c.ctx(), &dnsv1.UpdateIncomingRequest{ZoneId: zone.GetId(), AutoRefreshSeconds: 3600, Peers: []string{peer.GetPeer().GetId()}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cp.RefreshSecondary(c.ctx(), zone.GetId()); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("transferred zone served", answerIs("www.override.test.", dns.TypeA, dns.RcodeSuccess, "192.0.2.2", "192.0.2.3"))
+	primarySOA := func(serial string) func(string) error {
+		return answerIs("override.test.", dns.TypeSOA, dns.RcodeSuccess, "ns1.primary.test. admin.primary.test. "+serial+" 7200 3600 1209600 300")
+	}
+	runEdgeCases(t, c, []edgeCase{
+		{"before overrides: the apex A as transferred", answerIs("override.test.", dns.TypeA, dns.RcodeSuccess, "192.0.2.1")},
+		{"the served SOA is the primary's", primarySOA("2026112801")},
+	})
+
+	// The overrides: one proxied A record at www (its content is not
+	// served: www answers the anycast addresses only) and a DNS-only CNAME
+	// at the apex.
+	c.createRecord(zone.GetId(), &dnsv1.Record{Name: "www", Type: "A", Content: "198.51.100.7", Proxied: true})
+	c.createRecord(zone.GetId(), &dnsv1.Record{Name: "@", Type: "CNAME", Content: "app.target.test"})
+
+	v4, v6 := anycastFor(zone.GetId(), testAnycastV4), anycastFor(zone.GetId(), testAnycastV6)
+	c.eventually("the override proxies www", answerWith("www.override.test.", dns.TypeA, 300, v4...))
+	merged := []edgeCase{
+		{"every AAAA at the overridden name is proxied too", answerWith("www.override.test.", dns.TypeAAAA, 300, v6...)},
+		{"other types at the overridden name as transferred", answerIs("www.override.test.", dns.TypeTXT, dns.RcodeSuccess, `"web"`)},
+		{"the apex CNAME is flattened over the transferred apex A", answerIs("override.test.", dns.TypeA, dns.RcodeSuccess, "198.51.100.20")},
+		{"the transferred apex AAAA is hidden by the apex CNAME", answerIs("override.test.", dns.TypeAAAA, dns.RcodeSuccess)},
+		{"the apex MX as transferred", answerIs("override.test.", dns.TypeMX, dns.RcodeSuccess, "10 mail.override.test.")},
+	}
+	c.eventually("the apex CNAME is flattened", answerIs("override.test.", dns.TypeA, dns.RcodeSuccess, "198.51.100.20"))
+	runEdgeCases(t, c, append(merged,
+		edgeCase{"another name as transferred", answerIs("mail.override.test.", dns.TypeA, dns.RcodeSuccess, "192.0.2.25")},
+		edgeCase{"overrides do not move the primary's serial", primarySOA("2026112801")},
+	))
+
+	// A change at the primary, picked up by IXFR: the overrides stay.
+	bind.Write(t, overrideZone("2026112802", "192.0.2.26"))
+	bind.Reload(t)
+	bind.WaitSerial(t, "override.test.", key, 2026112802)
+	if err := c.cp.RefreshSecondary(c.ctx(), zone.GetId()); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("the change reached the edges", answerIs("mail.override.test.", dns.TypeA, dns.RcodeSuccess, "192.0.2.26"))
+	runEdgeCases(t, c, append(merged, edgeCase{"the served SOA follows the primary", primarySOA("2026112802")}))
+
+	// Overrides off (the zone setting): the zone is served as transferred.
+	if _, err := c.settings.UpdateZoneSettings(c.ctx(), &dnsv1.UpdateZoneSettingsRequest{ZoneId: zone.GetId(),
+		Settings: &dnsv1.ZoneSettings{SecondaryOverrides: false}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"secondary_overrides"}}}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("overrides off: www as transferred", answerIs("www.override.test.", dns.TypeA, dns.RcodeSuccess, "192.0.2.2", "192.0.2.3"))
+	runEdgeCases(t, c, []edgeCase{
+		{"overrides off: the apex A as transferred", answerIs("override.test.", dns.TypeA, dns.RcodeSuccess, "192.0.2.1")},
+	})
+}
