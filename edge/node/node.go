@@ -31,6 +31,7 @@ import (
 	"github.com/zonegrid/zonegrid/edge/follow"
 	"github.com/zonegrid/zonegrid/edge/resolver"
 	"github.com/zonegrid/zonegrid/edge/rrl"
+	"github.com/zonegrid/zonegrid/edge/xfrout"
 	"github.com/zonegrid/zonegrid/edge/zonecache"
 	"github.com/zonegrid/zonegrid/pkg/keyseal"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
@@ -90,6 +91,10 @@ type Config struct {
 	// Now is the clock DNSSEC signatures are made with; nil is time.Now.
 	// Tests set it to make an edge whose signatures are expired.
 	Now func() time.Time
+	// XFRAddr is the outgoing zone transfer listener (TCP and UDP: SOA,
+	// AXFR, IXFR from other providers' secondaries, edge/xfrout); "" (the
+	// default) turns it off.
+	XFRAddr string
 }
 
 // TLSFiles names PEM files for a TLS connection; all empty means no TLS.
@@ -105,6 +110,10 @@ type Node struct {
 	handler  *dnsserver.Handler
 	resolver *resolver.Resolver
 	rrl      *rrl.Limiter
+	xfr      *xfrout.Server
+
+	// noticeConn is where accepted NOTIFY notices are published (notify.go).
+	noticeConn *noticeConn
 
 	// verifier checks snapshot signatures; nil accepts unsigned ones.
 	verifier *snapshot.Verifier
@@ -201,11 +210,20 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 		AnycastIPv4: cfg.AnycastIPv4, AnycastIPv6: cfg.AnycastIPv6,
 		Resolver: res, TunnelDomain: cfg.TunnelDomain, Now: cfg.Now,
 	})
-	var opts []dnsserver.Option
+	notices, nconn := newNotices(log.Named("notify"), reg)
+	n.noticeConn = nconn
+	opts := []dnsserver.Option{dnsserver.WithNotify(n.zones, notices, reg)}
 	if cfg.AnswerCacheSlots != 0 {
 		opts = append(opts, dnsserver.WithAnswerCache(max(cfg.AnswerCacheSlots, 0)))
 	}
 	n.handler = dnsserver.NewHandler(engine, dnsserver.NewMetrics(reg), opts...)
+	if cfg.XFRAddr != "" {
+		if n.xfr, err = xfrout.New(xfrout.Config{Addr: cfg.XFRAddr, Engine: engine, Zones: n.zones,
+			Registerer: reg, Log: log.Named("xfrout")}); err != nil {
+			return nil, fmt.Errorf("edge config: %w", err)
+		}
+		n.zones.SetInstalled(n.xfr.Installed)
+	}
 	return n, nil
 }
 
@@ -221,6 +239,12 @@ func (n *Node) Start(ctx context.Context) error {
 	}, n.handler, n.log.Named("dns"))
 	if err != nil {
 		return err
+	}
+	if n.xfr != nil {
+		if err := n.xfr.Start(ctx); err != nil {
+			srv.Close()
+			return err
+		}
 	}
 	// The connection exists before the follower it feeds; the callback
 	// may run on another goroutine at any time, hence the atomic.
@@ -239,6 +263,7 @@ func (n *Node) Start(ctx context.Context) error {
 		srv.Close()
 		return fmt.Errorf("connect to nats %q: %w", n.cfg.NATSURL, err)
 	}
+	n.noticeConn.nc.Store(nc)
 	f, err := follow.New(follow.Config{Conn: nc, Zones: n.zones, Accounts: n.accounts, Log: n.log.Named("follow"),
 		Registerer: n.reg, Verifier: n.verifier})
 	if err != nil {
@@ -362,6 +387,14 @@ func (n *Node) UDPAddr() string { return n.server.UDPAddr() }
 // TCPAddr is the bound TCP address (after Start).
 func (n *Node) TCPAddr() string { return n.server.TCPAddr() }
 
+// XFRAddr is the bound outgoing transfer address ("" when off).
+func (n *Node) XFRAddr() string {
+	if n.xfr == nil {
+		return ""
+	}
+	return n.xfr.Addr()
+}
+
 // MetricsAddr is the bound metrics address ("" when off).
 func (n *Node) MetricsAddr() string { return n.metricsAddr }
 
@@ -377,6 +410,9 @@ func (n *Node) Close() error {
 		}
 		if n.server != nil {
 			err = errors.Join(err, n.server.Close())
+		}
+		if n.xfr != nil {
+			err = errors.Join(err, n.xfr.Close())
 		}
 		if n.metrics != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -1,6 +1,7 @@
 package zonecache
 
 import (
+	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -96,6 +97,8 @@ type Set struct {
 	n     atomic.Int64
 	// prepare is called on every zone about to be installed (SetPrepare).
 	prepare func(*Zone)
+	// installed is called after every install and delete (SetInstalled).
+	installed func(old, new *Zone)
 }
 
 // SetPrepare installs fn, called by Put on each zone before it becomes
@@ -104,6 +107,14 @@ type Set struct {
 // signed once per zone version, never on the query path. Call it before
 // the first Put.
 func (s *Set) SetPrepare(fn func(*Zone)) { s.prepare = fn }
+
+// SetInstalled installs fn, called after Put installed a zone (old: the
+// version it replaced under the same key, nil when none) and after Delete
+// removed one (new nil), with the set's write lock held, so in the order
+// the versions were installed. fn must only hand the pair on (the outgoing
+// transfer listener queues it, edge/xfrout): it delays every other write.
+// Readers never see it. Call it before the first Put.
+func (s *Set) SetInstalled(fn func(old, new *Zone)) { s.installed = fn }
 
 // NewSet returns an empty set.
 func NewSet() *Set { return &Set{} }
@@ -121,7 +132,8 @@ func (s *Set) Put(z *Zone) bool {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	key := z.key()
-	if old := s.Get(key); old != nil {
+	old := s.Get(key)
+	if old != nil {
 		if old.Version >= z.Version {
 			return false
 		}
@@ -139,6 +151,9 @@ func (s *Set) Put(z *Zone) bool {
 	})
 	if ok && added {
 		s.n.Add(1)
+	}
+	if ok && s.installed != nil {
+		s.installed(old, z)
 	}
 	return ok
 }
@@ -164,7 +179,11 @@ func (s *Set) Delete(key string) bool {
 	if z == nil {
 		return false
 	}
-	return s.forget(z)
+	ok := s.forget(z)
+	if ok && s.installed != nil {
+		s.installed(z, nil)
+	}
+	return ok
 }
 
 // Version returns the version held for a zone key, and whether one is held.
@@ -253,4 +272,64 @@ func (a *Accounts) IDs() []string { return a.accounts.keys() }
 func (a *Accounts) EnforceDNSOnly(id string) bool {
 	acc, ok := a.accounts.get(id)
 	return ok && acc.GetEnforceDnsOnly()
+}
+
+// EachNode calls fn for every name of z (empty non-terminals included), in
+// no particular order, until fn returns false. For readers that need the
+// whole zone (an outgoing AXFR); the query path never walks a zone.
+func (z *Zone) EachNode(fn func(*Node) bool) {
+	for _, m := range z.nodes.shards {
+		for _, n := range m {
+			if !fn(n) {
+				return
+			}
+		}
+	}
+}
+
+// ChangedNodes calls fn for every name whose node differs between two
+// versions of a zone, with nil on the side where the name does not exist.
+// A version made by ApplyDelta shares every node and index shard it did
+// not touch with the one it came from, so a small change costs a walk of
+// the shards it touched, not of the zone; two versions built separately
+// (full snapshots) are compared name by name. A node reported may hold the
+// same records in both versions (an ancestor whose child count changed).
+func ChangedNodes(old, new *Zone, fn func(name string, o, n *Node)) {
+	os, ns := old.nodes.shards, new.nodes.shards
+	if len(os) != len(ns) {
+		new.EachNode(func(n *Node) bool {
+			if o := old.nodes.get(n.Name); o != n {
+				fn(n.Name, o, n)
+			}
+			return true
+		})
+		old.EachNode(func(o *Node) bool {
+			if new.nodes.get(o.Name) == nil {
+				fn(o.Name, o, nil)
+			}
+			return true
+		})
+		return
+	}
+	for i := range ns {
+		om, nm := os[i], ns[i]
+		if sameMap(om, nm) {
+			continue
+		}
+		for name, n := range nm {
+			if o := om[name]; o != n {
+				fn(name, o, n)
+			}
+		}
+		for name, o := range om {
+			if _, ok := nm[name]; !ok {
+				fn(name, o, nil)
+			}
+		}
+	}
+}
+
+// sameMap reports whether two maps are the same map (not equal contents).
+func sameMap(a, b map[string]*Node) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

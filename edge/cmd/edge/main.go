@@ -60,6 +60,7 @@ func run(args []string) error {
 		rrlTable = fs.Int("rrl-table-size", rrl.DefaultTableSize, "rate limiting counters (32 bytes each)")
 		kekFiles = fs.String("dnssec-kek-file", "", "key-encryption key files opening zones' DNSSEC keys, comma-separated (the control plane's --dnssec-kek-file: DATA_DIR/credentials/dnssec.kek); empty: zones are served unsigned")
 		pprofOn  = fs.Bool("pprof", false, "serve /debug/pprof/ on --metrics-addr")
+		xfrAddr  = fs.String("xfr-listen", "", "outgoing zone transfers: TCP and UDP address answering SOA, AXFR and IXFR for zones with outgoing transfers enabled (docs/ZONE_TRANSFERS.md); empty: off")
 		debug    = fs.Bool("debug", false, "debug logging")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -75,6 +76,7 @@ func run(args []string) error {
 		DNSSECKEKFiles:        splitList(*kekFiles),
 		Upstreams:             splitList(*upstream),
 		UDPSockets:            *sockets, AnswerCacheSlots: *cache, Pprof: *pprofOn,
+		XFRAddr:     *xfrAddr,
 		TCPMaxConns: *tcpMax, TCPMaxConnsPerSource: *tcpPer, TCPIdleTimeout: *tcpIdle,
 		RRL: rrl.Config{Rate: *rrlRate, Slip: *rrlSlip, Window: *rrlWin,
 			IPv4PrefixLen: *rrlV4, IPv6PrefixLen: *rrlV6, TableSize: *rrlTable},

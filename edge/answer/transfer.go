@@ -1,0 +1,142 @@
+package answer
+
+// Outgoing zone transfers carry what the edge answers, not what the zone
+// stores: this file renders a zone's names with the same rule functions
+// the query path uses (rules.go), so that a secondary fed by AXFR/IXFR
+// (edge/xfrout) answers like an edge. docs/ZONE_TRANSFERS.md, "Outgoing
+// transfers", has the table.
+
+import (
+	"context"
+
+	"github.com/miekg/dns"
+
+	"github.com/zonegrid/zonegrid/edge/zonecache"
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
+)
+
+// TransferInfo says what the records of one name in a transfer depended
+// on.
+type TransferInfo struct {
+	// Dynamic is set when the records depend on more than the node and the
+	// zone header: a flattened CNAME reads its target (another name, zone
+	// or an upstream). A history of versions keeps such names' records as
+	// rendered, since rendering them again later may give another answer.
+	Dynamic bool
+	// Failed is set when a flattening target could not be resolved (no
+	// resolver, upstream failure): the name's addresses are left out.
+	Failed bool
+}
+
+// Transfer renders one zone version for outgoing transfers, with the
+// account's enforce DNS-only fixed to the value given, so that every name
+// of a transfer (and of a history of differences) is rendered with the
+// same setting even if the account's changes meanwhile.
+type Transfer struct {
+	e    Engine
+	zone *zonecache.Zone
+}
+
+// EnforceDNSOnly reports the enforce DNS-only setting of z's account as the
+// edge holds it now.
+func (e *Engine) EnforceDNSOnly(z *zonecache.Zone) bool {
+	return e.accounts.EnforceDNSOnly(z.Header.GetAccountId())
+}
+
+// Transfer returns the renderer of zone z with enforce as the account's
+// enforce DNS-only setting. Another zone read through flattening is seen
+// with its own account's setting as not enforced (rare: a flattened
+// CNAME onto a proxied name of another account's zone).
+func (e *Engine) Transfer(z *zonecache.Zone, enforce bool) *Transfer {
+	t := &Transfer{e: *e, zone: z}
+	acc := zonecache.NewAccounts()
+	acc.Put(&snapshot.Account{AccountId: z.Header.GetAccountId(), Version: 1, EnforceDnsOnly: enforce})
+	t.e.accounts = acc
+	return t
+}
+
+// Node appends to dst the records a transfer carries for node n and
+// reports what they depended on (rows of docs/ZONE_TRANSFERS.md):
+//
+//   - the apex SOA is left out (a transfer frames the zone with it); the
+//     apex NS set is the served one (the platform's name servers, plus the
+//     user's apex NS with multi-provider DNS: Zone.NS);
+//   - a proxied name (P1-P3: a proxied A, AAAA or CNAME, zone active, not
+//     forced DNS-only) carries the anycast addresses the edge answers with
+//     (two A and two AAAA by default) instead of its A, AAAA or CNAME; its
+//     other types go out as stored (P6); the synthesized HTTPS (P4) does
+//     not go out;
+//   - a CNAME the edge flattens (F1-F3: at the apex, with flatten all
+//     CNAMEs, or asked by the record) carries the A and AAAA it flattens
+//     to (F4-F9) instead of the CNAME;
+//   - names at or below a zone cut (delegation NS, DS, glue) go out as
+//     stored, as the referral answers them;
+//   - everything else goes out as stored.
+//
+// Wildcard names go out under their "*" owner, rendered like any name.
+// ctx bounds upstream lookups of external flattening targets.
+func (t *Transfer) Node(ctx context.Context, n *zonecache.Node, dst []dns.RR) ([]dns.RR, TransferInfo) {
+	var info TransferInfo
+	if n == nil || len(n.Sets) == 0 {
+		return dst, info
+	}
+	z, e := t.zone, &t.e
+	apex := n == z.Apex
+	if !apex {
+		if m := z.Lookup(n.Name, false); m.Kind == zonecache.Delegation {
+			return appendStored(dst, n, false), info
+		}
+	}
+	a := call{ctx: ctx, resp: &dns.Msg{}, upstream: true, info: Info{Cacheable: true}, zone: z}
+	a.resp.Answer = dst
+	cname := n.Set(dns.TypeCNAME)
+	switch {
+	case e.proxiedName(&a, z, n):
+		e.anycast(z, n.Name, dns.TypeA, a.resp)
+		e.anycast(z, n.Name, dns.TypeAAAA, a.resp)
+		for i := range n.Sets {
+			s := &n.Sets[i]
+			switch {
+			case s.Type == dns.TypeA, s.Type == dns.TypeAAAA, s.Type == dns.TypeCNAME:
+			case apex && s.Type == dns.TypeSOA:
+			default:
+				a.resp.Answer = append(a.resp.Answer, s.RRs...)
+			}
+		}
+	case cname != nil && e.flattens(z, n, cname):
+		info.Dynamic = true
+		for i := range n.Sets {
+			// Other types at the name answer from their sets, as atNode
+			// does (the apex's served NS among them).
+			if s := &n.Sets[i]; s.Type != dns.TypeCNAME && !(apex && s.Type == dns.TypeSOA) {
+				a.resp.Answer = append(a.resp.Answer, s.RRs...)
+			}
+		}
+		for _, qt := range [2]uint16{dns.TypeA, dns.TypeAAAA} {
+			if n.Set(qt) != nil {
+				continue
+			}
+			start := len(a.resp.Answer)
+			e.flatten(&a, z, n.Name, cname, qt)
+			if a.info.Deferred || a.resp.Rcode != dns.RcodeSuccess {
+				info.Failed = true
+				a.resp.Answer = a.resp.Answer[:start]
+				a.resp.Rcode, a.info.Deferred = dns.RcodeSuccess, false
+			}
+		}
+	default:
+		a.resp.Answer = appendStored(a.resp.Answer, n, apex)
+	}
+	return a.resp.Answer, info
+}
+
+// appendStored appends every set of n as stored, but the apex SOA.
+func appendStored(dst []dns.RR, n *zonecache.Node, apex bool) []dns.RR {
+	for i := range n.Sets {
+		if apex && n.Sets[i].Type == dns.TypeSOA {
+			continue
+		}
+		dst = append(dst, n.Sets[i].RRs...)
+	}
+	return dst
+}
