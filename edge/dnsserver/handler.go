@@ -40,6 +40,8 @@ type Handler struct {
 	metrics *Metrics
 	cache   *answerCache
 	msgs    sync.Pool
+	// notify answers NOTIFY (notify.go); nil: NOTIMP.
+	notify *notifyConf
 }
 
 // exchange is the pooled state of one query: reused, so that a query
@@ -277,8 +279,9 @@ func (h *Handler) serveFull(ctx context.Context, query []byte, tcp bool, out []b
 		qtype = req.Question[0].Qtype
 	}
 	if req.Opcode != dns.OpcodeQuery {
-		// NOTIFY, UPDATE, IQUERY, STATUS, DSO...: not implemented here
-		// (RFC 1035 4.1.1 RCODE 4), as NSD and Knot answer them.
+		// UPDATE, IQUERY, STATUS, DSO..., and NOTIFY unless WithNotify:
+		// not implemented here (RFC 1035 4.1.1 RCODE 4), as NSD and Knot
+		// answer them. Server sends NOTIFY to ServeNotify (notify.go).
 		return h.replyError(query, out, dns.RcodeNotImplemented, qtype), false
 	}
 	reqOpt, ok := queryOPT(query, req)

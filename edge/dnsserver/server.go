@@ -290,6 +290,13 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 		for i := range got {
 			m := &in[i]
 			q := m.Buffers[0][:m.N]
+			if s.h.wantsNotify(q) { // notify.go: needs the source
+				if b := s.h.ServeNotify(q, addrOf(m.Addr), false, outBufs[k]); b != nil {
+					out[k].Buffers[0], out[k].Addr = b, m.Addr
+					k++
+				}
+				continue
+			}
 			b, deferred, wild := s.h.ServeInlineWildcard(s.ctx, q, false, outBufs[k])
 			if deferred {
 				s.deferUDP(c, q, m.Addr)
@@ -531,7 +538,12 @@ func (s *Server) serveTCP(c *tcpConn) {
 		if _, err := io.ReadFull(c, in); err != nil {
 			return
 		}
-		b := s.h.Serve(s.ctx, in, true, out[2:])
+		var b []byte
+		if s.h.wantsNotify(in) { // notify.go: needs the source
+			b = s.h.ServeNotify(in, addrOf(c.RemoteAddr()), true, out[2:])
+		} else {
+			b = s.h.Serve(s.ctx, in, true, out[2:])
+		}
 		if b == nil {
 			continue
 		}

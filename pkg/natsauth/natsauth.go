@@ -9,7 +9,9 @@
 // publishes (pkg/snapshot): KV buckets are streams KV_<bucket> written on
 // $KV.<bucket>.<key>, the object store is stream OBJ_<bucket> written on
 // $O.<bucket>.>, deltas are stream zonegrid-deltas written on
-// zonegrid.delta.<zone>. Every JetStream API call is a request on
+// zonegrid.delta.<zone>. NOTIFY notices go the other way, from the edges
+// to the control plane, on plain NATS subjects zonegrid.notify.<zone>
+// (pkg/notify). Every JetStream API call is a request on
 // $JS.API.<verb>[.<stream>[...]], answered on the caller's _INBOX.
 package natsauth
 
@@ -17,6 +19,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/zonegrid/zonegrid/pkg/notify"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 )
 
@@ -66,12 +69,13 @@ func readAPI(stream string) []string {
 	}
 }
 
-// EdgePermissions: read and follow the snapshots, nothing else. An edge
-// cannot put, delete or purge a KV value, write an object, publish a
-// delta, nor create, change, purge or delete a stream.
+// EdgePermissions: read and follow the snapshots, and hand NOTIFY notices
+// to the control plane; nothing else. An edge cannot put, delete or purge
+// a KV value, write an object, publish a delta, nor create, change, purge
+// or delete a stream, nor read other edges' notices.
 func EdgePermissions() Permissions {
 	p := Permissions{
-		PublishAllow:   []string{"$JS.API.INFO"},
+		PublishAllow:   []string{"$JS.API.INFO", notify.SubjectPrefix + ">"},
 		SubscribeAllow: []string{"_INBOX.>"},
 	}
 	for _, s := range Streams() {
@@ -82,8 +86,9 @@ func EdgePermissions() Permissions {
 
 // ControlPlanePermissions: everything an edge may do, plus creating and
 // updating the buckets and the delta stream, purging them (deleting an
-// object purges its chunks) and publishing snapshots and deltas. It may
-// not delete a stream nor touch any other stream or subject.
+// object purges its chunks), publishing snapshots and deltas, and taking
+// the edges' NOTIFY notices (subscribe only: it never publishes one). It
+// may not delete a stream nor touch any other stream or subject.
 func ControlPlanePermissions() Permissions {
 	p := Permissions{
 		PublishAllow: []string{
@@ -93,7 +98,7 @@ func ControlPlanePermissions() Permissions {
 			"$O." + snapshot.ObjectBucket + ".>",
 			snapshot.DeltaSubjectPrefix + ">",
 		},
-		SubscribeAllow: []string{"_INBOX.>"},
+		SubscribeAllow: []string{"_INBOX.>", notify.SubjectPrefix + ">"},
 	}
 	for _, s := range Streams() {
 		p.PublishAllow = append(p.PublishAllow, readAPI(s)...)
