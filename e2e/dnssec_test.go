@@ -92,8 +92,15 @@ func signedDNSKEY(name string) func(string) error {
 // port taken between our probe and unbound's bind is retried on another.
 func unbound(t *testing.T, edge string, anchors []string, zones ...string) string {
 	t.Helper()
+	return unboundWith(t, "", edge, anchors, zones...)
+}
+
+// unboundWith is unbound with extra lines in its server section (e.g.
+// "cache-max-ttl: 1" to scale a rollover's TTLs down to seconds).
+func unboundWith(t *testing.T, extra, edge string, anchors []string, zones ...string) string {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
-		addr, err := startUnbound(t, edge, anchors, zones)
+		addr, err := startUnbound(t, edge, anchors, zones, extra)
 		if err == nil {
 			return addr
 		}
@@ -121,7 +128,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startUnbound(t *testing.T, edge string, anchors, zones []string) (string, error) {
+func startUnbound(t *testing.T, edge string, anchors, zones []string, extra string) (string, error) {
 	t.Helper()
 	bin := interopTool(t, "unbound")
 	dir := t.TempDir()
@@ -153,6 +160,11 @@ func startUnbound(t *testing.T, edge string, anchors, zones []string) (string, e
 `, port, dir, filepath.Join(dir, "unbound.pid"))
 	for _, a := range anchors {
 		fmt.Fprintf(&conf, "  trust-anchor: \"%s\"\n", strings.Join(strings.Fields(a), " "))
+	}
+	for _, l := range strings.Split(strings.TrimSpace(extra), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			fmt.Fprintf(&conf, "  %s\n", l)
+		}
 	}
 	host, edgePort, _ := net.SplitHostPort(edge)
 	for _, z := range zones {
