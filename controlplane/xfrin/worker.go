@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,6 +45,18 @@ type Worker struct {
 	log *zap.Logger
 
 	transfers *prometheus.CounterVec
+	// locks holds a *sync.Mutex per zone id: a zone is refreshed by one
+	// caller at a time (the scheduled Step, a NOTIFY request taken by
+	// controlplane/notifyin, RefreshSecondary), never twice at once.
+	locks sync.Map
+}
+
+// lockZone locks the zone's refresh and returns the unlock.
+func (w *Worker) lockZone(zoneID string) func() {
+	m, _ := w.locks.LoadOrStore(zoneID, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
 }
 
 // NewWorker returns the worker.
@@ -72,12 +85,22 @@ func (w *Worker) Step(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	// NOTIFY requests controlplane/notifyin did not take at once (no
+	// leader then, or it failed) are taken here.
+	notified, err := w.st.NotifyRequests(ctx)
+	if err != nil {
+		return err
+	}
 	failed := 0
 	for _, id := range ids {
 		rev, axfr := forced[id]
-		err := w.refresh(ctx, id, now, axfr, axfr)
+		nrev, notify := notified[id]
+		err := w.refresh(ctx, id, now, axfr || notify, axfr)
 		if err == nil && axfr {
 			err = w.st.ClearForceAxfr(ctx, id, rev)
+		}
+		if err == nil && notify {
+			err = w.st.ClearNotifyRequest(ctx, id, nrev)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -104,6 +127,7 @@ func (w *Worker) Refresh(ctx context.Context, zoneID string, now time.Time, forc
 // refresh is Refresh; with axfr the whole zone is transferred whatever
 // the serials say ("force AXFR").
 func (w *Worker) refresh(ctx context.Context, zoneID string, now time.Time, force, axfr bool) error {
+	defer w.lockZone(zoneID)()
 	in, err := w.st.GetIncomingTransfer(ctx, zoneID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -131,6 +155,7 @@ func (w *Worker) refresh(ctx context.Context, zoneID string, now time.Time, forc
 	if err != nil {
 		return err
 	}
+	prev := status.GetState() // events.go: alerts on a change of state
 	refresh := time.Duration(in.GetAutoRefreshSeconds()) * time.Second
 	if refresh <= 0 {
 		refresh = DefaultRefresh
@@ -188,6 +213,9 @@ func (w *Worker) refresh(ctx context.Context, zoneID string, now time.Time, forc
 	}
 	status.Message = strings.Join(messages, "; ")
 	status.LastCheckTime, status.UpdatedOn = ts, ts
+	if err := w.emit(ctx, z, prev, status, now); err != nil {
+		return err
+	}
 	if err := w.st.PutTransferStatus(ctx, zoneID, store.TransferIncoming, status); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}

@@ -92,6 +92,73 @@ func (TransferState) EnumDescriptor() ([]byte, []int) {
 	return file_dns_v1_transfer_proto_rawDescGZIP(), []int{0}
 }
 
+// TransferEventType is what a transfer event reports ("Alerts for
+// Secondary DNS").
+type TransferEventType int32
+
+const (
+	TransferEventType_TRANSFER_EVENT_TYPE_UNSPECIFIED TransferEventType = 0
+	// "Secondary DNS all Primaries Failing": every linked primary failed
+	// (the state became FAILING).
+	TransferEventType_TRANSFER_EVENT_TYPE_ALL_PRIMARIES_FAILING TransferEventType = 1
+	// "Secondary DNS Primaries Failing": "at least one of their primary
+	// nameservers is failing while transfers from at least one other
+	// primary are still successful" (the state became DEGRADED).
+	TransferEventType_TRANSFER_EVENT_TYPE_PRIMARIES_FAILING TransferEventType = 2
+	// "Secondary DNS Successfully Updated": a transfer was applied (one
+	// event per transfer, whatever the state).
+	TransferEventType_TRANSFER_EVENT_TYPE_SUCCESSFULLY_UPDATED TransferEventType = 3
+	// The primaries answer again (the state went from DEGRADED or FAILING
+	// back to OK). Not one of the documented alerts: without it a watcher
+	// could not tell that a failure ended when no transfer was needed.
+	TransferEventType_TRANSFER_EVENT_TYPE_PRIMARIES_RECOVERED TransferEventType = 4
+)
+
+// Enum value maps for TransferEventType.
+var (
+	TransferEventType_name = map[int32]string{
+		0: "TRANSFER_EVENT_TYPE_UNSPECIFIED",
+		1: "TRANSFER_EVENT_TYPE_ALL_PRIMARIES_FAILING",
+		2: "TRANSFER_EVENT_TYPE_PRIMARIES_FAILING",
+		3: "TRANSFER_EVENT_TYPE_SUCCESSFULLY_UPDATED",
+		4: "TRANSFER_EVENT_TYPE_PRIMARIES_RECOVERED",
+	}
+	TransferEventType_value = map[string]int32{
+		"TRANSFER_EVENT_TYPE_UNSPECIFIED":           0,
+		"TRANSFER_EVENT_TYPE_ALL_PRIMARIES_FAILING": 1,
+		"TRANSFER_EVENT_TYPE_PRIMARIES_FAILING":     2,
+		"TRANSFER_EVENT_TYPE_SUCCESSFULLY_UPDATED":  3,
+		"TRANSFER_EVENT_TYPE_PRIMARIES_RECOVERED":   4,
+	}
+)
+
+func (x TransferEventType) Enum() *TransferEventType {
+	p := new(TransferEventType)
+	*p = x
+	return p
+}
+
+func (x TransferEventType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TransferEventType) Descriptor() protoreflect.EnumDescriptor {
+	return file_dns_v1_transfer_proto_enumTypes[1].Descriptor()
+}
+
+func (TransferEventType) Type() protoreflect.EnumType {
+	return &file_dns_v1_transfer_proto_enumTypes[1]
+}
+
+func (x TransferEventType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TransferEventType.Descriptor instead.
+func (TransferEventType) EnumDescriptor() ([]byte, []int) {
+	return file_dns_v1_transfer_proto_rawDescGZIP(), []int{1}
+}
+
 // Tsig is a TSIG key without its secret.
 type Tsig struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -2611,6 +2678,238 @@ func (x *UpdateOutgoingResponse) GetOutgoing() *OutgoingTransfer {
 	return nil
 }
 
+// TransferEvent is one event of a secondary zone's incoming transfers.
+type TransferEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Orders a zone's events: a later event has a greater id (fixed width,
+	// compared as strings).
+	Id       string            `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ZoneId   string            `protobuf:"bytes,2,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	ZoneName string            `protobuf:"bytes,3,opt,name=zone_name,json=zoneName,proto3" json:"zone_name,omitempty"`
+	Type     TransferEventType `protobuf:"varint,4,opt,name=type,proto3,enum=dns.v1.TransferEventType" json:"type,omitempty"`
+	// The state after the check that raised the event, and before it.
+	State         TransferState `protobuf:"varint,5,opt,name=state,proto3,enum=dns.v1.TransferState" json:"state,omitempty"`
+	PreviousState TransferState `protobuf:"varint,6,opt,name=previous_state,json=previousState,proto3,enum=dns.v1.TransferState" json:"previous_state,omitempty"`
+	// The serial held after the check (the one transferred, for
+	// TRANSFER_EVENT_TYPE_SUCCESSFULLY_UPDATED).
+	Serial uint32 `protobuf:"varint,7,opt,name=serial,proto3" json:"serial,omitempty"`
+	// What happened, with each failing primary's error.
+	Message string `protobuf:"bytes,8,opt,name=message,proto3" json:"message,omitempty"`
+	// The ids of the primaries that failed in the check.
+	FailingPeers  []string               `protobuf:"bytes,9,rep,name=failing_peers,json=failingPeers,proto3" json:"failing_peers,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferEvent) Reset() {
+	*x = TransferEvent{}
+	mi := &file_dns_v1_transfer_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferEvent) ProtoMessage() {}
+
+func (x *TransferEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_transfer_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferEvent.ProtoReflect.Descriptor instead.
+func (*TransferEvent) Descriptor() ([]byte, []int) {
+	return file_dns_v1_transfer_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *TransferEvent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TransferEvent) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *TransferEvent) GetZoneName() string {
+	if x != nil {
+		return x.ZoneName
+	}
+	return ""
+}
+
+func (x *TransferEvent) GetType() TransferEventType {
+	if x != nil {
+		return x.Type
+	}
+	return TransferEventType_TRANSFER_EVENT_TYPE_UNSPECIFIED
+}
+
+func (x *TransferEvent) GetState() TransferState {
+	if x != nil {
+		return x.State
+	}
+	return TransferState_TRANSFER_STATE_UNSPECIFIED
+}
+
+func (x *TransferEvent) GetPreviousState() TransferState {
+	if x != nil {
+		return x.PreviousState
+	}
+	return TransferState_TRANSFER_STATE_UNSPECIFIED
+}
+
+func (x *TransferEvent) GetSerial() uint32 {
+	if x != nil {
+		return x.Serial
+	}
+	return 0
+}
+
+func (x *TransferEvent) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *TransferEvent) GetFailingPeers() []string {
+	if x != nil {
+		return x.FailingPeers
+	}
+	return nil
+}
+
+func (x *TransferEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+type ListTransferEventsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	// Only events with a greater id: a client polling for new events passes
+	// the newest id it has. Empty: from the oldest kept.
+	AfterId string `protobuf:"bytes,2,opt,name=after_id,json=afterId,proto3" json:"after_id,omitempty"`
+	// At most this many (the newest); 0 or more than 100 means 100.
+	PageSize      int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTransferEventsRequest) Reset() {
+	*x = ListTransferEventsRequest{}
+	mi := &file_dns_v1_transfer_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTransferEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTransferEventsRequest) ProtoMessage() {}
+
+func (x *ListTransferEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_transfer_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTransferEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListTransferEventsRequest) Descriptor() ([]byte, []int) {
+	return file_dns_v1_transfer_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ListTransferEventsRequest) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *ListTransferEventsRequest) GetAfterId() string {
+	if x != nil {
+		return x.AfterId
+	}
+	return ""
+}
+
+func (x *ListTransferEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type ListTransferEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Events        []*TransferEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTransferEventsResponse) Reset() {
+	*x = ListTransferEventsResponse{}
+	mi := &file_dns_v1_transfer_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTransferEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTransferEventsResponse) ProtoMessage() {}
+
+func (x *ListTransferEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dns_v1_transfer_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTransferEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListTransferEventsResponse) Descriptor() ([]byte, []int) {
+	return file_dns_v1_transfer_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ListTransferEventsResponse) GetEvents() []*TransferEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
 var File_dns_v1_transfer_proto protoreflect.FileDescriptor
 
 const file_dns_v1_transfer_proto_rawDesc = "" +
@@ -2805,7 +3104,25 @@ const file_dns_v1_transfer_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\"N\n" +
 	"\x16UpdateOutgoingResponse\x124\n" +
-	"\boutgoing\x18\x01 \x01(\v2\x18.dns.v1.OutgoingTransferR\boutgoing*\xdb\x01\n" +
+	"\boutgoing\x18\x01 \x01(\v2\x18.dns.v1.OutgoingTransferR\boutgoing\"\xf6\x02\n" +
+	"\rTransferEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\azone_id\x18\x02 \x01(\tR\x06zoneId\x12\x1b\n" +
+	"\tzone_name\x18\x03 \x01(\tR\bzoneName\x12-\n" +
+	"\x04type\x18\x04 \x01(\x0e2\x19.dns.v1.TransferEventTypeR\x04type\x12+\n" +
+	"\x05state\x18\x05 \x01(\x0e2\x15.dns.v1.TransferStateR\x05state\x12<\n" +
+	"\x0eprevious_state\x18\x06 \x01(\x0e2\x15.dns.v1.TransferStateR\rpreviousState\x12\x16\n" +
+	"\x06serial\x18\a \x01(\rR\x06serial\x12\x18\n" +
+	"\amessage\x18\b \x01(\tR\amessage\x12#\n" +
+	"\rfailing_peers\x18\t \x03(\tR\ffailingPeers\x12.\n" +
+	"\x04time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"l\n" +
+	"\x19ListTransferEventsRequest\x12\x17\n" +
+	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x19\n" +
+	"\bafter_id\x18\x02 \x01(\tR\aafterId\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\"K\n" +
+	"\x1aListTransferEventsResponse\x12-\n" +
+	"\x06events\x18\x01 \x03(\v2\x15.dns.v1.TransferEventR\x06events*\xdb\x01\n" +
 	"\rTransferState\x12\x1e\n" +
 	"\x1aTRANSFER_STATE_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dTRANSFER_STATE_NOT_APPLICABLE\x10\x01\x12\x1b\n" +
@@ -2813,7 +3130,14 @@ const file_dns_v1_transfer_proto_rawDesc = "" +
 	"\x16TRANSFER_STATE_PENDING\x10\x03\x12\x15\n" +
 	"\x11TRANSFER_STATE_OK\x10\x04\x12\x1b\n" +
 	"\x17TRANSFER_STATE_DEGRADED\x10\x05\x12\x1a\n" +
-	"\x16TRANSFER_STATE_FAILING\x10\x062\xda\t\n" +
+	"\x16TRANSFER_STATE_FAILING\x10\x06*\xed\x01\n" +
+	"\x11TransferEventType\x12#\n" +
+	"\x1fTRANSFER_EVENT_TYPE_UNSPECIFIED\x10\x00\x12-\n" +
+	")TRANSFER_EVENT_TYPE_ALL_PRIMARIES_FAILING\x10\x01\x12)\n" +
+	"%TRANSFER_EVENT_TYPE_PRIMARIES_FAILING\x10\x02\x12,\n" +
+	"(TRANSFER_EVENT_TYPE_SUCCESSFULLY_UPDATED\x10\x03\x12+\n" +
+	"'TRANSFER_EVENT_TYPE_PRIMARIES_RECOVERED\x10\x042\xb7\n" +
+	"\n" +
 	"\x13ZoneTransferService\x12C\n" +
 	"\n" +
 	"CreateTsig\x12\x19.dns.v1.CreateTsigRequest\x1a\x1a.dns.v1.CreateTsigResponse\x12:\n" +
@@ -2835,7 +3159,8 @@ const file_dns_v1_transfer_proto_rawDesc = "" +
 	"\tDeleteAcl\x12\x18.dns.v1.DeleteAclRequest\x1a\x19.dns.v1.DeleteAclResponse\x12F\n" +
 	"\vGetIncoming\x12\x1a.dns.v1.GetIncomingRequest\x1a\x1b.dns.v1.GetIncomingResponse\x12O\n" +
 	"\x0eUpdateIncoming\x12\x1d.dns.v1.UpdateIncomingRequest\x1a\x1e.dns.v1.UpdateIncomingResponse\x12@\n" +
-	"\tForceAxfr\x12\x18.dns.v1.ForceAxfrRequest\x1a\x19.dns.v1.ForceAxfrResponse\x12F\n" +
+	"\tForceAxfr\x12\x18.dns.v1.ForceAxfrRequest\x1a\x19.dns.v1.ForceAxfrResponse\x12[\n" +
+	"\x12ListTransferEvents\x12!.dns.v1.ListTransferEventsRequest\x1a\".dns.v1.ListTransferEventsResponse\x12F\n" +
 	"\vGetOutgoing\x12\x1a.dns.v1.GetOutgoingRequest\x1a\x1b.dns.v1.GetOutgoingResponse\x12O\n" +
 	"\x0eUpdateOutgoing\x12\x1d.dns.v1.UpdateOutgoingRequest\x1a\x1e.dns.v1.UpdateOutgoingResponseB1Z/github.com/zonegrid/zonegrid/proto/dns/v1;dnsv1b\x06proto3"
 
@@ -2851,132 +3176,143 @@ func file_dns_v1_transfer_proto_rawDescGZIP() []byte {
 	return file_dns_v1_transfer_proto_rawDescData
 }
 
-var file_dns_v1_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dns_v1_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_dns_v1_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_dns_v1_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_dns_v1_transfer_proto_goTypes = []any{
-	(TransferState)(0),             // 0: dns.v1.TransferState
-	(*Tsig)(nil),                   // 1: dns.v1.Tsig
-	(*StoredTsig)(nil),             // 2: dns.v1.StoredTsig
-	(*Peer)(nil),                   // 3: dns.v1.Peer
-	(*Acl)(nil),                    // 4: dns.v1.Acl
-	(*TransferStatus)(nil),         // 5: dns.v1.TransferStatus
-	(*PeerTransferStatus)(nil),     // 6: dns.v1.PeerTransferStatus
-	(*IncomingTransfer)(nil),       // 7: dns.v1.IncomingTransfer
-	(*OutgoingTransfer)(nil),       // 8: dns.v1.OutgoingTransfer
-	(*CreateTsigRequest)(nil),      // 9: dns.v1.CreateTsigRequest
-	(*CreateTsigResponse)(nil),     // 10: dns.v1.CreateTsigResponse
-	(*GetTsigRequest)(nil),         // 11: dns.v1.GetTsigRequest
-	(*GetTsigResponse)(nil),        // 12: dns.v1.GetTsigResponse
-	(*ListTsigsRequest)(nil),       // 13: dns.v1.ListTsigsRequest
-	(*ListTsigsResponse)(nil),      // 14: dns.v1.ListTsigsResponse
-	(*DeleteTsigRequest)(nil),      // 15: dns.v1.DeleteTsigRequest
-	(*DeleteTsigResponse)(nil),     // 16: dns.v1.DeleteTsigResponse
-	(*CreatePeerRequest)(nil),      // 17: dns.v1.CreatePeerRequest
-	(*CreatePeerResponse)(nil),     // 18: dns.v1.CreatePeerResponse
-	(*GetPeerRequest)(nil),         // 19: dns.v1.GetPeerRequest
-	(*GetPeerResponse)(nil),        // 20: dns.v1.GetPeerResponse
-	(*ListPeersRequest)(nil),       // 21: dns.v1.ListPeersRequest
-	(*ListPeersResponse)(nil),      // 22: dns.v1.ListPeersResponse
-	(*UpdatePeerRequest)(nil),      // 23: dns.v1.UpdatePeerRequest
-	(*UpdatePeerResponse)(nil),     // 24: dns.v1.UpdatePeerResponse
-	(*DeletePeerRequest)(nil),      // 25: dns.v1.DeletePeerRequest
-	(*DeletePeerResponse)(nil),     // 26: dns.v1.DeletePeerResponse
-	(*CreateAclRequest)(nil),       // 27: dns.v1.CreateAclRequest
-	(*CreateAclResponse)(nil),      // 28: dns.v1.CreateAclResponse
-	(*GetAclRequest)(nil),          // 29: dns.v1.GetAclRequest
-	(*GetAclResponse)(nil),         // 30: dns.v1.GetAclResponse
-	(*ListAclsRequest)(nil),        // 31: dns.v1.ListAclsRequest
-	(*ListAclsResponse)(nil),       // 32: dns.v1.ListAclsResponse
-	(*DeleteAclRequest)(nil),       // 33: dns.v1.DeleteAclRequest
-	(*DeleteAclResponse)(nil),      // 34: dns.v1.DeleteAclResponse
-	(*GetIncomingRequest)(nil),     // 35: dns.v1.GetIncomingRequest
-	(*GetIncomingResponse)(nil),    // 36: dns.v1.GetIncomingResponse
-	(*UpdateIncomingRequest)(nil),  // 37: dns.v1.UpdateIncomingRequest
-	(*UpdateIncomingResponse)(nil), // 38: dns.v1.UpdateIncomingResponse
-	(*ForceAxfrRequest)(nil),       // 39: dns.v1.ForceAxfrRequest
-	(*ForceAxfrResponse)(nil),      // 40: dns.v1.ForceAxfrResponse
-	(*GetOutgoingRequest)(nil),     // 41: dns.v1.GetOutgoingRequest
-	(*GetOutgoingResponse)(nil),    // 42: dns.v1.GetOutgoingResponse
-	(*UpdateOutgoingRequest)(nil),  // 43: dns.v1.UpdateOutgoingRequest
-	(*UpdateOutgoingResponse)(nil), // 44: dns.v1.UpdateOutgoingResponse
-	(*timestamppb.Timestamp)(nil),  // 45: google.protobuf.Timestamp
+	(TransferState)(0),                 // 0: dns.v1.TransferState
+	(TransferEventType)(0),             // 1: dns.v1.TransferEventType
+	(*Tsig)(nil),                       // 2: dns.v1.Tsig
+	(*StoredTsig)(nil),                 // 3: dns.v1.StoredTsig
+	(*Peer)(nil),                       // 4: dns.v1.Peer
+	(*Acl)(nil),                        // 5: dns.v1.Acl
+	(*TransferStatus)(nil),             // 6: dns.v1.TransferStatus
+	(*PeerTransferStatus)(nil),         // 7: dns.v1.PeerTransferStatus
+	(*IncomingTransfer)(nil),           // 8: dns.v1.IncomingTransfer
+	(*OutgoingTransfer)(nil),           // 9: dns.v1.OutgoingTransfer
+	(*CreateTsigRequest)(nil),          // 10: dns.v1.CreateTsigRequest
+	(*CreateTsigResponse)(nil),         // 11: dns.v1.CreateTsigResponse
+	(*GetTsigRequest)(nil),             // 12: dns.v1.GetTsigRequest
+	(*GetTsigResponse)(nil),            // 13: dns.v1.GetTsigResponse
+	(*ListTsigsRequest)(nil),           // 14: dns.v1.ListTsigsRequest
+	(*ListTsigsResponse)(nil),          // 15: dns.v1.ListTsigsResponse
+	(*DeleteTsigRequest)(nil),          // 16: dns.v1.DeleteTsigRequest
+	(*DeleteTsigResponse)(nil),         // 17: dns.v1.DeleteTsigResponse
+	(*CreatePeerRequest)(nil),          // 18: dns.v1.CreatePeerRequest
+	(*CreatePeerResponse)(nil),         // 19: dns.v1.CreatePeerResponse
+	(*GetPeerRequest)(nil),             // 20: dns.v1.GetPeerRequest
+	(*GetPeerResponse)(nil),            // 21: dns.v1.GetPeerResponse
+	(*ListPeersRequest)(nil),           // 22: dns.v1.ListPeersRequest
+	(*ListPeersResponse)(nil),          // 23: dns.v1.ListPeersResponse
+	(*UpdatePeerRequest)(nil),          // 24: dns.v1.UpdatePeerRequest
+	(*UpdatePeerResponse)(nil),         // 25: dns.v1.UpdatePeerResponse
+	(*DeletePeerRequest)(nil),          // 26: dns.v1.DeletePeerRequest
+	(*DeletePeerResponse)(nil),         // 27: dns.v1.DeletePeerResponse
+	(*CreateAclRequest)(nil),           // 28: dns.v1.CreateAclRequest
+	(*CreateAclResponse)(nil),          // 29: dns.v1.CreateAclResponse
+	(*GetAclRequest)(nil),              // 30: dns.v1.GetAclRequest
+	(*GetAclResponse)(nil),             // 31: dns.v1.GetAclResponse
+	(*ListAclsRequest)(nil),            // 32: dns.v1.ListAclsRequest
+	(*ListAclsResponse)(nil),           // 33: dns.v1.ListAclsResponse
+	(*DeleteAclRequest)(nil),           // 34: dns.v1.DeleteAclRequest
+	(*DeleteAclResponse)(nil),          // 35: dns.v1.DeleteAclResponse
+	(*GetIncomingRequest)(nil),         // 36: dns.v1.GetIncomingRequest
+	(*GetIncomingResponse)(nil),        // 37: dns.v1.GetIncomingResponse
+	(*UpdateIncomingRequest)(nil),      // 38: dns.v1.UpdateIncomingRequest
+	(*UpdateIncomingResponse)(nil),     // 39: dns.v1.UpdateIncomingResponse
+	(*ForceAxfrRequest)(nil),           // 40: dns.v1.ForceAxfrRequest
+	(*ForceAxfrResponse)(nil),          // 41: dns.v1.ForceAxfrResponse
+	(*GetOutgoingRequest)(nil),         // 42: dns.v1.GetOutgoingRequest
+	(*GetOutgoingResponse)(nil),        // 43: dns.v1.GetOutgoingResponse
+	(*UpdateOutgoingRequest)(nil),      // 44: dns.v1.UpdateOutgoingRequest
+	(*UpdateOutgoingResponse)(nil),     // 45: dns.v1.UpdateOutgoingResponse
+	(*TransferEvent)(nil),              // 46: dns.v1.TransferEvent
+	(*ListTransferEventsRequest)(nil),  // 47: dns.v1.ListTransferEventsRequest
+	(*ListTransferEventsResponse)(nil), // 48: dns.v1.ListTransferEventsResponse
+	(*timestamppb.Timestamp)(nil),      // 49: google.protobuf.Timestamp
 }
 var file_dns_v1_transfer_proto_depIdxs = []int32{
-	45, // 0: dns.v1.Tsig.created_on:type_name -> google.protobuf.Timestamp
-	1,  // 1: dns.v1.StoredTsig.tsig:type_name -> dns.v1.Tsig
-	45, // 2: dns.v1.Peer.created_on:type_name -> google.protobuf.Timestamp
-	45, // 3: dns.v1.Peer.modified_on:type_name -> google.protobuf.Timestamp
-	45, // 4: dns.v1.Acl.created_on:type_name -> google.protobuf.Timestamp
+	49, // 0: dns.v1.Tsig.created_on:type_name -> google.protobuf.Timestamp
+	2,  // 1: dns.v1.StoredTsig.tsig:type_name -> dns.v1.Tsig
+	49, // 2: dns.v1.Peer.created_on:type_name -> google.protobuf.Timestamp
+	49, // 3: dns.v1.Peer.modified_on:type_name -> google.protobuf.Timestamp
+	49, // 4: dns.v1.Acl.created_on:type_name -> google.protobuf.Timestamp
 	0,  // 5: dns.v1.TransferStatus.state:type_name -> dns.v1.TransferState
-	45, // 6: dns.v1.TransferStatus.last_transfer_time:type_name -> google.protobuf.Timestamp
-	45, // 7: dns.v1.TransferStatus.last_check_time:type_name -> google.protobuf.Timestamp
-	6,  // 8: dns.v1.TransferStatus.peers:type_name -> dns.v1.PeerTransferStatus
-	45, // 9: dns.v1.TransferStatus.updated_on:type_name -> google.protobuf.Timestamp
-	45, // 10: dns.v1.PeerTransferStatus.last_error_time:type_name -> google.protobuf.Timestamp
-	45, // 11: dns.v1.PeerTransferStatus.last_success_time:type_name -> google.protobuf.Timestamp
-	45, // 12: dns.v1.IncomingTransfer.modified_on:type_name -> google.protobuf.Timestamp
-	5,  // 13: dns.v1.IncomingTransfer.status:type_name -> dns.v1.TransferStatus
-	45, // 14: dns.v1.OutgoingTransfer.modified_on:type_name -> google.protobuf.Timestamp
-	5,  // 15: dns.v1.OutgoingTransfer.status:type_name -> dns.v1.TransferStatus
-	1,  // 16: dns.v1.CreateTsigResponse.tsig:type_name -> dns.v1.Tsig
-	1,  // 17: dns.v1.GetTsigResponse.tsig:type_name -> dns.v1.Tsig
-	1,  // 18: dns.v1.ListTsigsResponse.tsigs:type_name -> dns.v1.Tsig
-	3,  // 19: dns.v1.CreatePeerRequest.peer:type_name -> dns.v1.Peer
-	3,  // 20: dns.v1.CreatePeerResponse.peer:type_name -> dns.v1.Peer
-	3,  // 21: dns.v1.GetPeerResponse.peer:type_name -> dns.v1.Peer
-	3,  // 22: dns.v1.ListPeersResponse.peers:type_name -> dns.v1.Peer
-	3,  // 23: dns.v1.UpdatePeerRequest.peer:type_name -> dns.v1.Peer
-	3,  // 24: dns.v1.UpdatePeerResponse.peer:type_name -> dns.v1.Peer
-	4,  // 25: dns.v1.CreateAclRequest.acl:type_name -> dns.v1.Acl
-	4,  // 26: dns.v1.CreateAclResponse.acl:type_name -> dns.v1.Acl
-	4,  // 27: dns.v1.GetAclResponse.acl:type_name -> dns.v1.Acl
-	4,  // 28: dns.v1.ListAclsResponse.acls:type_name -> dns.v1.Acl
-	7,  // 29: dns.v1.GetIncomingResponse.incoming:type_name -> dns.v1.IncomingTransfer
-	7,  // 30: dns.v1.UpdateIncomingResponse.incoming:type_name -> dns.v1.IncomingTransfer
-	7,  // 31: dns.v1.ForceAxfrResponse.incoming:type_name -> dns.v1.IncomingTransfer
-	8,  // 32: dns.v1.GetOutgoingResponse.outgoing:type_name -> dns.v1.OutgoingTransfer
-	8,  // 33: dns.v1.UpdateOutgoingResponse.outgoing:type_name -> dns.v1.OutgoingTransfer
-	9,  // 34: dns.v1.ZoneTransferService.CreateTsig:input_type -> dns.v1.CreateTsigRequest
-	11, // 35: dns.v1.ZoneTransferService.GetTsig:input_type -> dns.v1.GetTsigRequest
-	13, // 36: dns.v1.ZoneTransferService.ListTsigs:input_type -> dns.v1.ListTsigsRequest
-	15, // 37: dns.v1.ZoneTransferService.DeleteTsig:input_type -> dns.v1.DeleteTsigRequest
-	17, // 38: dns.v1.ZoneTransferService.CreatePeer:input_type -> dns.v1.CreatePeerRequest
-	19, // 39: dns.v1.ZoneTransferService.GetPeer:input_type -> dns.v1.GetPeerRequest
-	21, // 40: dns.v1.ZoneTransferService.ListPeers:input_type -> dns.v1.ListPeersRequest
-	23, // 41: dns.v1.ZoneTransferService.UpdatePeer:input_type -> dns.v1.UpdatePeerRequest
-	25, // 42: dns.v1.ZoneTransferService.DeletePeer:input_type -> dns.v1.DeletePeerRequest
-	27, // 43: dns.v1.ZoneTransferService.CreateAcl:input_type -> dns.v1.CreateAclRequest
-	29, // 44: dns.v1.ZoneTransferService.GetAcl:input_type -> dns.v1.GetAclRequest
-	31, // 45: dns.v1.ZoneTransferService.ListAcls:input_type -> dns.v1.ListAclsRequest
-	33, // 46: dns.v1.ZoneTransferService.DeleteAcl:input_type -> dns.v1.DeleteAclRequest
-	35, // 47: dns.v1.ZoneTransferService.GetIncoming:input_type -> dns.v1.GetIncomingRequest
-	37, // 48: dns.v1.ZoneTransferService.UpdateIncoming:input_type -> dns.v1.UpdateIncomingRequest
-	39, // 49: dns.v1.ZoneTransferService.ForceAxfr:input_type -> dns.v1.ForceAxfrRequest
-	41, // 50: dns.v1.ZoneTransferService.GetOutgoing:input_type -> dns.v1.GetOutgoingRequest
-	43, // 51: dns.v1.ZoneTransferService.UpdateOutgoing:input_type -> dns.v1.UpdateOutgoingRequest
-	10, // 52: dns.v1.ZoneTransferService.CreateTsig:output_type -> dns.v1.CreateTsigResponse
-	12, // 53: dns.v1.ZoneTransferService.GetTsig:output_type -> dns.v1.GetTsigResponse
-	14, // 54: dns.v1.ZoneTransferService.ListTsigs:output_type -> dns.v1.ListTsigsResponse
-	16, // 55: dns.v1.ZoneTransferService.DeleteTsig:output_type -> dns.v1.DeleteTsigResponse
-	18, // 56: dns.v1.ZoneTransferService.CreatePeer:output_type -> dns.v1.CreatePeerResponse
-	20, // 57: dns.v1.ZoneTransferService.GetPeer:output_type -> dns.v1.GetPeerResponse
-	22, // 58: dns.v1.ZoneTransferService.ListPeers:output_type -> dns.v1.ListPeersResponse
-	24, // 59: dns.v1.ZoneTransferService.UpdatePeer:output_type -> dns.v1.UpdatePeerResponse
-	26, // 60: dns.v1.ZoneTransferService.DeletePeer:output_type -> dns.v1.DeletePeerResponse
-	28, // 61: dns.v1.ZoneTransferService.CreateAcl:output_type -> dns.v1.CreateAclResponse
-	30, // 62: dns.v1.ZoneTransferService.GetAcl:output_type -> dns.v1.GetAclResponse
-	32, // 63: dns.v1.ZoneTransferService.ListAcls:output_type -> dns.v1.ListAclsResponse
-	34, // 64: dns.v1.ZoneTransferService.DeleteAcl:output_type -> dns.v1.DeleteAclResponse
-	36, // 65: dns.v1.ZoneTransferService.GetIncoming:output_type -> dns.v1.GetIncomingResponse
-	38, // 66: dns.v1.ZoneTransferService.UpdateIncoming:output_type -> dns.v1.UpdateIncomingResponse
-	40, // 67: dns.v1.ZoneTransferService.ForceAxfr:output_type -> dns.v1.ForceAxfrResponse
-	42, // 68: dns.v1.ZoneTransferService.GetOutgoing:output_type -> dns.v1.GetOutgoingResponse
-	44, // 69: dns.v1.ZoneTransferService.UpdateOutgoing:output_type -> dns.v1.UpdateOutgoingResponse
-	52, // [52:70] is the sub-list for method output_type
-	34, // [34:52] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	49, // 6: dns.v1.TransferStatus.last_transfer_time:type_name -> google.protobuf.Timestamp
+	49, // 7: dns.v1.TransferStatus.last_check_time:type_name -> google.protobuf.Timestamp
+	7,  // 8: dns.v1.TransferStatus.peers:type_name -> dns.v1.PeerTransferStatus
+	49, // 9: dns.v1.TransferStatus.updated_on:type_name -> google.protobuf.Timestamp
+	49, // 10: dns.v1.PeerTransferStatus.last_error_time:type_name -> google.protobuf.Timestamp
+	49, // 11: dns.v1.PeerTransferStatus.last_success_time:type_name -> google.protobuf.Timestamp
+	49, // 12: dns.v1.IncomingTransfer.modified_on:type_name -> google.protobuf.Timestamp
+	6,  // 13: dns.v1.IncomingTransfer.status:type_name -> dns.v1.TransferStatus
+	49, // 14: dns.v1.OutgoingTransfer.modified_on:type_name -> google.protobuf.Timestamp
+	6,  // 15: dns.v1.OutgoingTransfer.status:type_name -> dns.v1.TransferStatus
+	2,  // 16: dns.v1.CreateTsigResponse.tsig:type_name -> dns.v1.Tsig
+	2,  // 17: dns.v1.GetTsigResponse.tsig:type_name -> dns.v1.Tsig
+	2,  // 18: dns.v1.ListTsigsResponse.tsigs:type_name -> dns.v1.Tsig
+	4,  // 19: dns.v1.CreatePeerRequest.peer:type_name -> dns.v1.Peer
+	4,  // 20: dns.v1.CreatePeerResponse.peer:type_name -> dns.v1.Peer
+	4,  // 21: dns.v1.GetPeerResponse.peer:type_name -> dns.v1.Peer
+	4,  // 22: dns.v1.ListPeersResponse.peers:type_name -> dns.v1.Peer
+	4,  // 23: dns.v1.UpdatePeerRequest.peer:type_name -> dns.v1.Peer
+	4,  // 24: dns.v1.UpdatePeerResponse.peer:type_name -> dns.v1.Peer
+	5,  // 25: dns.v1.CreateAclRequest.acl:type_name -> dns.v1.Acl
+	5,  // 26: dns.v1.CreateAclResponse.acl:type_name -> dns.v1.Acl
+	5,  // 27: dns.v1.GetAclResponse.acl:type_name -> dns.v1.Acl
+	5,  // 28: dns.v1.ListAclsResponse.acls:type_name -> dns.v1.Acl
+	8,  // 29: dns.v1.GetIncomingResponse.incoming:type_name -> dns.v1.IncomingTransfer
+	8,  // 30: dns.v1.UpdateIncomingResponse.incoming:type_name -> dns.v1.IncomingTransfer
+	8,  // 31: dns.v1.ForceAxfrResponse.incoming:type_name -> dns.v1.IncomingTransfer
+	9,  // 32: dns.v1.GetOutgoingResponse.outgoing:type_name -> dns.v1.OutgoingTransfer
+	9,  // 33: dns.v1.UpdateOutgoingResponse.outgoing:type_name -> dns.v1.OutgoingTransfer
+	1,  // 34: dns.v1.TransferEvent.type:type_name -> dns.v1.TransferEventType
+	0,  // 35: dns.v1.TransferEvent.state:type_name -> dns.v1.TransferState
+	0,  // 36: dns.v1.TransferEvent.previous_state:type_name -> dns.v1.TransferState
+	49, // 37: dns.v1.TransferEvent.time:type_name -> google.protobuf.Timestamp
+	46, // 38: dns.v1.ListTransferEventsResponse.events:type_name -> dns.v1.TransferEvent
+	10, // 39: dns.v1.ZoneTransferService.CreateTsig:input_type -> dns.v1.CreateTsigRequest
+	12, // 40: dns.v1.ZoneTransferService.GetTsig:input_type -> dns.v1.GetTsigRequest
+	14, // 41: dns.v1.ZoneTransferService.ListTsigs:input_type -> dns.v1.ListTsigsRequest
+	16, // 42: dns.v1.ZoneTransferService.DeleteTsig:input_type -> dns.v1.DeleteTsigRequest
+	18, // 43: dns.v1.ZoneTransferService.CreatePeer:input_type -> dns.v1.CreatePeerRequest
+	20, // 44: dns.v1.ZoneTransferService.GetPeer:input_type -> dns.v1.GetPeerRequest
+	22, // 45: dns.v1.ZoneTransferService.ListPeers:input_type -> dns.v1.ListPeersRequest
+	24, // 46: dns.v1.ZoneTransferService.UpdatePeer:input_type -> dns.v1.UpdatePeerRequest
+	26, // 47: dns.v1.ZoneTransferService.DeletePeer:input_type -> dns.v1.DeletePeerRequest
+	28, // 48: dns.v1.ZoneTransferService.CreateAcl:input_type -> dns.v1.CreateAclRequest
+	30, // 49: dns.v1.ZoneTransferService.GetAcl:input_type -> dns.v1.GetAclRequest
+	32, // 50: dns.v1.ZoneTransferService.ListAcls:input_type -> dns.v1.ListAclsRequest
+	34, // 51: dns.v1.ZoneTransferService.DeleteAcl:input_type -> dns.v1.DeleteAclRequest
+	36, // 52: dns.v1.ZoneTransferService.GetIncoming:input_type -> dns.v1.GetIncomingRequest
+	38, // 53: dns.v1.ZoneTransferService.UpdateIncoming:input_type -> dns.v1.UpdateIncomingRequest
+	40, // 54: dns.v1.ZoneTransferService.ForceAxfr:input_type -> dns.v1.ForceAxfrRequest
+	47, // 55: dns.v1.ZoneTransferService.ListTransferEvents:input_type -> dns.v1.ListTransferEventsRequest
+	42, // 56: dns.v1.ZoneTransferService.GetOutgoing:input_type -> dns.v1.GetOutgoingRequest
+	44, // 57: dns.v1.ZoneTransferService.UpdateOutgoing:input_type -> dns.v1.UpdateOutgoingRequest
+	11, // 58: dns.v1.ZoneTransferService.CreateTsig:output_type -> dns.v1.CreateTsigResponse
+	13, // 59: dns.v1.ZoneTransferService.GetTsig:output_type -> dns.v1.GetTsigResponse
+	15, // 60: dns.v1.ZoneTransferService.ListTsigs:output_type -> dns.v1.ListTsigsResponse
+	17, // 61: dns.v1.ZoneTransferService.DeleteTsig:output_type -> dns.v1.DeleteTsigResponse
+	19, // 62: dns.v1.ZoneTransferService.CreatePeer:output_type -> dns.v1.CreatePeerResponse
+	21, // 63: dns.v1.ZoneTransferService.GetPeer:output_type -> dns.v1.GetPeerResponse
+	23, // 64: dns.v1.ZoneTransferService.ListPeers:output_type -> dns.v1.ListPeersResponse
+	25, // 65: dns.v1.ZoneTransferService.UpdatePeer:output_type -> dns.v1.UpdatePeerResponse
+	27, // 66: dns.v1.ZoneTransferService.DeletePeer:output_type -> dns.v1.DeletePeerResponse
+	29, // 67: dns.v1.ZoneTransferService.CreateAcl:output_type -> dns.v1.CreateAclResponse
+	31, // 68: dns.v1.ZoneTransferService.GetAcl:output_type -> dns.v1.GetAclResponse
+	33, // 69: dns.v1.ZoneTransferService.ListAcls:output_type -> dns.v1.ListAclsResponse
+	35, // 70: dns.v1.ZoneTransferService.DeleteAcl:output_type -> dns.v1.DeleteAclResponse
+	37, // 71: dns.v1.ZoneTransferService.GetIncoming:output_type -> dns.v1.GetIncomingResponse
+	39, // 72: dns.v1.ZoneTransferService.UpdateIncoming:output_type -> dns.v1.UpdateIncomingResponse
+	41, // 73: dns.v1.ZoneTransferService.ForceAxfr:output_type -> dns.v1.ForceAxfrResponse
+	48, // 74: dns.v1.ZoneTransferService.ListTransferEvents:output_type -> dns.v1.ListTransferEventsResponse
+	43, // 75: dns.v1.ZoneTransferService.GetOutgoing:output_type -> dns.v1.GetOutgoingResponse
+	45, // 76: dns.v1.ZoneTransferService.UpdateOutgoing:output_type -> dns.v1.UpdateOutgoingResponse
+	58, // [58:77] is the sub-list for method output_type
+	39, // [39:58] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_dns_v1_transfer_proto_init() }
@@ -2989,8 +3325,8 @@ func file_dns_v1_transfer_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dns_v1_transfer_proto_rawDesc), len(file_dns_v1_transfer_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   44,
+			NumEnums:      2,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

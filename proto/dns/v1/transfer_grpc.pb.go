@@ -19,24 +19,25 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ZoneTransferService_CreateTsig_FullMethodName     = "/dns.v1.ZoneTransferService/CreateTsig"
-	ZoneTransferService_GetTsig_FullMethodName        = "/dns.v1.ZoneTransferService/GetTsig"
-	ZoneTransferService_ListTsigs_FullMethodName      = "/dns.v1.ZoneTransferService/ListTsigs"
-	ZoneTransferService_DeleteTsig_FullMethodName     = "/dns.v1.ZoneTransferService/DeleteTsig"
-	ZoneTransferService_CreatePeer_FullMethodName     = "/dns.v1.ZoneTransferService/CreatePeer"
-	ZoneTransferService_GetPeer_FullMethodName        = "/dns.v1.ZoneTransferService/GetPeer"
-	ZoneTransferService_ListPeers_FullMethodName      = "/dns.v1.ZoneTransferService/ListPeers"
-	ZoneTransferService_UpdatePeer_FullMethodName     = "/dns.v1.ZoneTransferService/UpdatePeer"
-	ZoneTransferService_DeletePeer_FullMethodName     = "/dns.v1.ZoneTransferService/DeletePeer"
-	ZoneTransferService_CreateAcl_FullMethodName      = "/dns.v1.ZoneTransferService/CreateAcl"
-	ZoneTransferService_GetAcl_FullMethodName         = "/dns.v1.ZoneTransferService/GetAcl"
-	ZoneTransferService_ListAcls_FullMethodName       = "/dns.v1.ZoneTransferService/ListAcls"
-	ZoneTransferService_DeleteAcl_FullMethodName      = "/dns.v1.ZoneTransferService/DeleteAcl"
-	ZoneTransferService_GetIncoming_FullMethodName    = "/dns.v1.ZoneTransferService/GetIncoming"
-	ZoneTransferService_UpdateIncoming_FullMethodName = "/dns.v1.ZoneTransferService/UpdateIncoming"
-	ZoneTransferService_ForceAxfr_FullMethodName      = "/dns.v1.ZoneTransferService/ForceAxfr"
-	ZoneTransferService_GetOutgoing_FullMethodName    = "/dns.v1.ZoneTransferService/GetOutgoing"
-	ZoneTransferService_UpdateOutgoing_FullMethodName = "/dns.v1.ZoneTransferService/UpdateOutgoing"
+	ZoneTransferService_CreateTsig_FullMethodName         = "/dns.v1.ZoneTransferService/CreateTsig"
+	ZoneTransferService_GetTsig_FullMethodName            = "/dns.v1.ZoneTransferService/GetTsig"
+	ZoneTransferService_ListTsigs_FullMethodName          = "/dns.v1.ZoneTransferService/ListTsigs"
+	ZoneTransferService_DeleteTsig_FullMethodName         = "/dns.v1.ZoneTransferService/DeleteTsig"
+	ZoneTransferService_CreatePeer_FullMethodName         = "/dns.v1.ZoneTransferService/CreatePeer"
+	ZoneTransferService_GetPeer_FullMethodName            = "/dns.v1.ZoneTransferService/GetPeer"
+	ZoneTransferService_ListPeers_FullMethodName          = "/dns.v1.ZoneTransferService/ListPeers"
+	ZoneTransferService_UpdatePeer_FullMethodName         = "/dns.v1.ZoneTransferService/UpdatePeer"
+	ZoneTransferService_DeletePeer_FullMethodName         = "/dns.v1.ZoneTransferService/DeletePeer"
+	ZoneTransferService_CreateAcl_FullMethodName          = "/dns.v1.ZoneTransferService/CreateAcl"
+	ZoneTransferService_GetAcl_FullMethodName             = "/dns.v1.ZoneTransferService/GetAcl"
+	ZoneTransferService_ListAcls_FullMethodName           = "/dns.v1.ZoneTransferService/ListAcls"
+	ZoneTransferService_DeleteAcl_FullMethodName          = "/dns.v1.ZoneTransferService/DeleteAcl"
+	ZoneTransferService_GetIncoming_FullMethodName        = "/dns.v1.ZoneTransferService/GetIncoming"
+	ZoneTransferService_UpdateIncoming_FullMethodName     = "/dns.v1.ZoneTransferService/UpdateIncoming"
+	ZoneTransferService_ForceAxfr_FullMethodName          = "/dns.v1.ZoneTransferService/ForceAxfr"
+	ZoneTransferService_ListTransferEvents_FullMethodName = "/dns.v1.ZoneTransferService/ListTransferEvents"
+	ZoneTransferService_GetOutgoing_FullMethodName        = "/dns.v1.ZoneTransferService/GetOutgoing"
+	ZoneTransferService_UpdateOutgoing_FullMethodName     = "/dns.v1.ZoneTransferService/UpdateOutgoing"
 )
 
 // ZoneTransferServiceClient is the client API for ZoneTransferService service.
@@ -83,6 +84,13 @@ type ZoneTransferServiceClient interface {
 	// its next step (the lifecycle interval, 10 s by default). The zone must
 	// have linked primaries (FAILED_PRECONDITION otherwise).
 	ForceAxfr(ctx context.Context, in *ForceAxfrRequest, opts ...grpc.CallOption) (*ForceAxfrResponse, error)
+	// ListTransferEvents returns a secondary zone's transfer events, newest
+	// first: the alerts of "Alerts for Secondary DNS" (all primaries
+	// failing, some primaries failing, successfully updated) and the return
+	// to OK, as the transfer worker records them. The last 100 of a zone are
+	// kept. A client watches a zone by asking again with after_id, the
+	// newest id it holds.
+	ListTransferEvents(ctx context.Context, in *ListTransferEventsRequest, opts ...grpc.CallOption) (*ListTransferEventsResponse, error)
 	// GetOutgoing returns a zone's outgoing configuration and status; for a
 	// zone that is not full, an empty configuration with state
 	// TRANSFER_STATE_NOT_APPLICABLE.
@@ -260,6 +268,16 @@ func (c *zoneTransferServiceClient) ForceAxfr(ctx context.Context, in *ForceAxfr
 	return out, nil
 }
 
+func (c *zoneTransferServiceClient) ListTransferEvents(ctx context.Context, in *ListTransferEventsRequest, opts ...grpc.CallOption) (*ListTransferEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTransferEventsResponse)
+	err := c.cc.Invoke(ctx, ZoneTransferService_ListTransferEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *zoneTransferServiceClient) GetOutgoing(ctx context.Context, in *GetOutgoingRequest, opts ...grpc.CallOption) (*GetOutgoingResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetOutgoingResponse)
@@ -324,6 +342,13 @@ type ZoneTransferServiceServer interface {
 	// its next step (the lifecycle interval, 10 s by default). The zone must
 	// have linked primaries (FAILED_PRECONDITION otherwise).
 	ForceAxfr(context.Context, *ForceAxfrRequest) (*ForceAxfrResponse, error)
+	// ListTransferEvents returns a secondary zone's transfer events, newest
+	// first: the alerts of "Alerts for Secondary DNS" (all primaries
+	// failing, some primaries failing, successfully updated) and the return
+	// to OK, as the transfer worker records them. The last 100 of a zone are
+	// kept. A client watches a zone by asking again with after_id, the
+	// newest id it holds.
+	ListTransferEvents(context.Context, *ListTransferEventsRequest) (*ListTransferEventsResponse, error)
 	// GetOutgoing returns a zone's outgoing configuration and status; for a
 	// zone that is not full, an empty configuration with state
 	// TRANSFER_STATE_NOT_APPLICABLE.
@@ -388,6 +413,9 @@ func (UnimplementedZoneTransferServiceServer) UpdateIncoming(context.Context, *U
 }
 func (UnimplementedZoneTransferServiceServer) ForceAxfr(context.Context, *ForceAxfrRequest) (*ForceAxfrResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ForceAxfr not implemented")
+}
+func (UnimplementedZoneTransferServiceServer) ListTransferEvents(context.Context, *ListTransferEventsRequest) (*ListTransferEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTransferEvents not implemented")
 }
 func (UnimplementedZoneTransferServiceServer) GetOutgoing(context.Context, *GetOutgoingRequest) (*GetOutgoingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOutgoing not implemented")
@@ -704,6 +732,24 @@ func _ZoneTransferService_ForceAxfr_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ZoneTransferService_ListTransferEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTransferEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ZoneTransferServiceServer).ListTransferEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ZoneTransferService_ListTransferEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ZoneTransferServiceServer).ListTransferEvents(ctx, req.(*ListTransferEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ZoneTransferService_GetOutgoing_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetOutgoingRequest)
 	if err := dec(in); err != nil {
@@ -810,6 +856,10 @@ var ZoneTransferService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ForceAxfr",
 			Handler:    _ZoneTransferService_ForceAxfr_Handler,
+		},
+		{
+			MethodName: "ListTransferEvents",
+			Handler:    _ZoneTransferService_ListTransferEvents_Handler,
 		},
 		{
 			MethodName: "GetOutgoing",
