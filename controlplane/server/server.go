@@ -41,6 +41,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/quickscan"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/controlplane/xfrin"
+	"github.com/zonegrid/zonegrid/controlplane/xfrout"
 	"github.com/zonegrid/zonegrid/pkg/keyseal"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -213,6 +214,7 @@ type Server struct {
 	authn   *authn.Verifier
 	life    *lifecycle.Worker
 	xfrin   *xfrin.Worker
+	xfrout  *xfrout.Worker // nil without NATS
 
 	mu      sync.Mutex
 	lis     net.Listener
@@ -365,6 +367,14 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 	also = append(also, xw.Step)
 	s.xfrin = xw
 	host, _ := os.Hostname()
+	if s.nc != nil {
+		// NOTIFY to the secondaries of outgoing zones, after each version is
+		// published (its own election: it follows NATS, not a timer).
+		s.xfrout = xfrout.New(s.st, s.nc, xfrout.Config{
+			OpenTsig: func(t *dnsv1.StoredTsig) ([]byte, error) { return transfers.OpenTsigSecret(ring, t) },
+			ID:       fmt.Sprintf("%s-%d", host, os.Getpid()), Registerer: s.reg,
+		}, log.Named("xfrout"))
+	}
 	s.life = lifecycle.New(s.st, lifecycle.Config{
 		Policy: cfg.Lifecycle, Checker: checker, Interval: cfg.LifecycleInterval,
 		ID: fmt.Sprintf("%s-%d", host, os.Getpid()), Registerer: s.reg, Also: also,
@@ -536,6 +546,13 @@ func (s *Server) Start(ctx context.Context) error {
 		defer s.wg.Done()
 		_ = s.life.Run(bctx)
 	}()
+	if s.xfrout != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			_ = s.xfrout.Run(bctx)
+		}()
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

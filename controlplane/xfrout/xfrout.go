@@ -1,0 +1,606 @@
+// Package xfrout sends DNS NOTIFY (RFC 1996) to the secondaries linked to
+// zones with outgoing transfers enabled, on every new published version:
+// "When you enable outgoing zone transfers, this will send a DNS NOTIFY
+// message to your secondary DNS provider". The secondaries then ask an
+// edge's transfer listener (edge/xfrout) for the SOA and an IXFR or AXFR.
+//
+// It learns of versions from what the edges read: the zones KV bucket (full
+// snapshots) and the delta stream (changes of large zones), so a NOTIFY
+// follows the publication of the version it announces, never the etcd
+// write before it. One control plane sends at a time (its own etcd
+// election); a new leader announces every outgoing zone once, which a
+// secondary that is up to date answers and ignores.
+package xfrout
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.etcd.io/etcd/client/v3/concurrency"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/zonegrid/zonegrid/controlplane/store"
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+)
+
+// Config configures a Worker; zero fields take the defaults named.
+type Config struct {
+	// OpenTsig opens a stored TSIG key's secret (services/transfers
+	// OpenTsigSecret with the KEK ring). nil: peers with a TSIG cannot be
+	// notified (reported in their status).
+	OpenTsig func(*dnsv1.StoredTsig) ([]byte, error)
+	// ID names this control plane in the election.
+	ID string
+	// SessionTTL is the election lease in seconds (10).
+	SessionTTL int
+	// Delay is how long after a version is published its NOTIFY goes out
+	// (500 ms): the edges load the version in that time, so the secondary's
+	// SOA query that follows the NOTIFY sees the new serial.
+	Delay time.Duration
+	// Timeout bounds one NOTIFY exchange (2 s).
+	Timeout time.Duration
+	// MinBackoff and MaxBackoff bound the wait between retries to a peer
+	// that did not acknowledge (1 s doubling up to 5 min); retries go on
+	// until it acknowledges, a newer version replaces the NOTIFY, or the
+	// zone stops transferring out.
+	MinBackoff, MaxBackoff time.Duration
+	Registerer             prometheus.Registerer
+}
+
+// Worker sends the NOTIFY messages.
+type Worker struct {
+	st  *store.Store
+	nc  *nats.Conn
+	cfg Config
+	log *zap.Logger
+
+	sent    *prometheus.CounterVec
+	pending prometheus.Gauge
+	leader  prometheus.Gauge
+
+	mu sync.Mutex
+	// zones by published name: what the last published version said.
+	zones map[string]*zoneInfo
+	// jobs by zone id: the NOTIFY of the zone's latest version.
+	jobs map[string]*job
+	wake chan struct{}
+}
+
+// zoneInfo is what the worker knows of a published zone name.
+type zoneInfo struct {
+	zoneID, accountID string
+	outgoing          bool
+	version           uint64
+	soa               *snapshot.Soa
+}
+
+// job is the NOTIFY of one version to a zone's peers.
+type job struct {
+	zone      string
+	zoneID    string
+	accountID string
+	serial    uint32
+	soa       *snapshot.Soa
+	due       time.Time
+	backoff   time.Duration
+	acked     map[string]bool
+	running   bool
+}
+
+// New returns a worker; Run starts it.
+func New(st *store.Store, nc *nats.Conn, cfg Config, log *zap.Logger) *Worker {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 10
+	}
+	if cfg.Delay <= 0 {
+		cfg.Delay = 500 * time.Millisecond
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 2 * time.Second
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Minute
+	}
+	w := &Worker{
+		st: st, nc: nc, cfg: cfg, log: log,
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zonegrid_xfrout_notify_total",
+			Help: "NOTIFY messages sent to the secondaries of zones with outgoing transfers, by result (acked, failed).",
+		}, []string{"result"}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "zonegrid_xfrout_notify_pending",
+			Help: "Zone versions whose NOTIFY some linked peer has not acknowledged yet.",
+		}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "zonegrid_xfrout_leader", Help: "1 while this control plane sends the NOTIFY of outgoing transfers.",
+		}),
+		zones: map[string]*zoneInfo{},
+		jobs:  map[string]*job{},
+		wake:  make(chan struct{}, 1),
+	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(w.sent, w.pending, w.leader)
+	}
+	return w
+}
+
+// ElectionKey is the worker's etcd election.
+func (w *Worker) electionKey() string { return w.st.Prefix() + "/meta/xfrout/election" }
+
+// Run campaigns for leadership and, while leader, follows the published
+// versions and sends the NOTIFY messages. It returns when ctx ends.
+func (w *Worker) Run(ctx context.Context) error {
+	backoff := 200 * time.Millisecond
+	for {
+		err := w.lead(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		w.log.Warn("notify worker stopped, restarting", zap.Error(err), zap.Duration("backoff", backoff))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+func (w *Worker) lead(ctx context.Context) error {
+	sess, err := concurrency.NewSession(w.st.Client(), concurrency.WithTTL(w.cfg.SessionTTL), concurrency.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("notify election session: %w", err)
+	}
+	defer sess.Close()
+	el := concurrency.NewElection(sess, w.electionKey())
+	won := make(chan error, 1)
+	go func() { won <- el.Campaign(ctx, w.cfg.ID) }()
+	select {
+	case err := <-won:
+		if err != nil {
+			return fmt.Errorf("notify campaign: %w", err)
+		}
+	case <-ctx.Done():
+		return nil
+	}
+	w.log.Info("notify worker is leader", zap.String("id", w.cfg.ID))
+	w.leader.Set(1)
+	defer w.leader.Set(0)
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = el.Resign(rctx)
+	}()
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w.mu.Lock()
+	w.zones, w.jobs = map[string]*zoneInfo{}, map[string]*job{}
+	w.mu.Unlock()
+	errs := make(chan error, 3)
+	go func() { errs <- w.watchZones(lctx) }()
+	go func() { errs <- w.watchDeltas(lctx) }()
+	go func() { errs <- w.send(lctx) }()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-sess.Done():
+		return errors.New("notify election lease lost")
+	case err := <-errs:
+		return err
+	}
+}
+
+// watchZones follows the zones bucket: its current values (a new leader
+// announces every outgoing zone) and every update.
+func (w *Worker) watchZones(ctx context.Context) error {
+	js, err := jetstream.New(w.nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	kv, err := js.KeyValue(ctx, snapshot.ZonesBucket)
+	if err != nil {
+		return fmt.Errorf("zones bucket: %w", err)
+	}
+	wa, err := kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch zones bucket: %w", err)
+	}
+	defer wa.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-wa.Updates():
+			if !ok {
+				return errors.New("zones bucket watch closed")
+			}
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			z, err := decodeZone(e.Value())
+			if err != nil {
+				w.log.Warn("zone value not understood", zap.String("key", e.Key()), zap.Error(err))
+				continue
+			}
+			name := snapshot.NameFromKey(e.Key())
+			if z.GetTombstone() {
+				w.forget(name)
+				continue
+			}
+			h := z.GetHeader()
+			w.seen(name, h.GetVersion(), h)
+		}
+	}
+}
+
+// watchDeltas follows the delta stream from now on: each delta is a new
+// version of a large zone.
+func (w *Worker) watchDeltas(ctx context.Context) error {
+	js, err := jetstream.New(w.nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	s, err := js.Stream(ctx, snapshot.DeltaStream)
+	if err != nil {
+		return fmt.Errorf("delta stream: %w", err)
+	}
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{snapshot.DeltaSubjectPrefix + ">"}, DeliverPolicy: jetstream.DeliverNewPolicy})
+	if err != nil {
+		return fmt.Errorf("delta consumer: %w", err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("delta consumer messages: %w", err)
+	}
+	go func() { <-ctx.Done(); it.Stop() }()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("delta consumer: %w", err)
+		}
+		d, err := decodeDelta(msg.Data())
+		if err != nil {
+			w.log.Warn("delta not understood", zap.String("subject", msg.Subject()), zap.Error(err))
+			continue
+		}
+		w.seen(d.GetName(), d.GetToVersion(), d.GetHeader())
+	}
+}
+
+// payload returns a published value's payload: signed values are
+// unwrapped without verifying them (the worker only learns that a version
+// exists; peers and keys come from etcd).
+func payload(data []byte) ([]byte, error) {
+	if !snapshot.IsSigned(data) {
+		return data, nil
+	}
+	var s snapshot.Signed
+	if err := proto.Unmarshal(data[len(snapshot.SignedMagic):], &s); err != nil {
+		return nil, fmt.Errorf("signed envelope: %w", err)
+	}
+	return s.GetPayload(), nil
+}
+
+func decodeZone(data []byte) (*snapshot.Zone, error) {
+	p, err := payload(data)
+	if err != nil {
+		return nil, err
+	}
+	return snapshot.UnmarshalZone(p)
+}
+
+func decodeDelta(data []byte) (*snapshot.ZoneDelta, error) {
+	p, err := payload(data)
+	if err != nil {
+		return nil, err
+	}
+	return snapshot.UnmarshalDelta(p)
+}
+
+// seen records a published version of name (h: its header, nil for a
+// delta that left it unchanged) and schedules its NOTIFY when the zone
+// transfers out.
+func (w *Worker) seen(name string, version uint64, h *snapshot.ZoneHeader) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	zi := w.zones[name]
+	if zi == nil {
+		if h == nil {
+			return // a delta of a zone whose full value was not seen: nothing known
+		}
+		zi = &zoneInfo{}
+		w.zones[name] = zi
+	}
+	if version <= zi.version {
+		return
+	}
+	zi.version = version
+	if h != nil {
+		zi.zoneID, zi.accountID = h.GetZoneId(), h.GetAccountId()
+		zi.outgoing = h.GetTransfer().GetOutgoing() && h.GetServedName() == ""
+		zi.soa = h.GetSoa()
+	}
+	if !zi.outgoing {
+		if j := w.jobs[zi.zoneID]; j != nil {
+			delete(w.jobs, zi.zoneID)
+		}
+		return
+	}
+	// The serial of every version is its version (builder.ZoneSOA).
+	serial := uint32(version)
+	if h != nil && h.GetSoa() != nil {
+		serial = h.GetSoa().GetSerial()
+	}
+	j := &job{zone: name, zoneID: zi.zoneID, accountID: zi.accountID, serial: serial, soa: zi.soa,
+		due: time.Now().Add(w.cfg.Delay), backoff: w.cfg.MinBackoff, acked: map[string]bool{}}
+	if old := w.jobs[zi.zoneID]; old != nil && old.running {
+		j.running = true // the round in flight hands over when it ends
+	}
+	w.jobs[zi.zoneID] = j
+	w.pending.Set(float64(len(w.jobs)))
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *Worker) forget(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if zi := w.zones[name]; zi != nil {
+		delete(w.jobs, zi.zoneID)
+		delete(w.zones, name)
+		w.pending.Set(float64(len(w.jobs)))
+	}
+}
+
+// send runs the due NOTIFY rounds until ctx ends.
+func (w *Worker) send(ctx context.Context) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		now := time.Now()
+		w.mu.Lock()
+		var due []*job
+		for _, j := range w.jobs {
+			if !j.running && !now.Before(j.due) {
+				j.running = true
+				due = append(due, j)
+			}
+		}
+		w.mu.Unlock()
+		for _, j := range due {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.round(ctx, j)
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-w.wake:
+		}
+	}
+}
+
+// round sends one NOTIFY to every linked peer of j's zone that has not
+// acknowledged j's serial yet, records the outcome in the zone's outgoing
+// status, and schedules the next round when some peer did not answer.
+func (w *Worker) round(ctx context.Context, j *job) {
+	done, err := w.notifyPeers(ctx, j)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cur := w.jobs[j.zoneID]
+	if cur != j {
+		if cur != nil {
+			cur.running = false // a newer version waited for this round
+		}
+		return
+	}
+	j.running = false
+	if done {
+		delete(w.jobs, j.zoneID)
+		w.pending.Set(float64(len(w.jobs)))
+		return
+	}
+	if err != nil && ctx.Err() == nil {
+		w.log.Warn("notify round failed", zap.String("zone", j.zone), zap.String("zone_id", j.zoneID), zap.Uint32("serial", j.serial), zap.Error(err))
+	}
+	j.due = time.Now().Add(j.backoff)
+	j.backoff = min(j.backoff*2, w.cfg.MaxBackoff)
+}
+
+// notifyPeers is one round; done is true when every linked peer
+// acknowledged (or none is linked, or outgoing is off).
+func (w *Worker) notifyPeers(ctx context.Context, j *job) (bool, error) {
+	cfg, err := w.st.GetOutgoingTransfer(ctx, j.zoneID)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("outgoing transfer of %s: %w", j.zoneID, err)
+	}
+	if !cfg.GetEnabled() || len(cfg.GetPeers()) == 0 {
+		return true, nil
+	}
+	prev, err := w.st.GetTransferStatus(ctx, j.zoneID, store.TransferOutgoing)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return false, fmt.Errorf("outgoing status of %s: %w", j.zoneID, err)
+	}
+	now := time.Now()
+	type result struct {
+		peer string
+		err  error
+	}
+	results := make(chan result, len(cfg.GetPeers()))
+	var wg sync.WaitGroup
+	for _, pid := range cfg.GetPeers() {
+		if j.acked[pid] {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results <- result{pid, w.notifyPeer(ctx, j, pid)}
+		}()
+	}
+	wg.Wait()
+	close(results)
+	errs := map[string]error{}
+	for r := range results {
+		if r.err == nil {
+			j.acked[r.peer] = true
+			w.sent.WithLabelValues("acked").Inc()
+			continue
+		}
+		errs[r.peer] = r.err
+		w.sent.WithLabelValues("failed").Inc()
+		w.log.Info("notify not acknowledged", zap.String("zone", j.zone), zap.String("peer_id", r.peer),
+			zap.Uint32("serial", j.serial), zap.Error(r.err))
+	}
+	st := status(prev, cfg.GetPeers(), j, errs, now)
+	if err := w.st.PutTransferStatus(ctx, j.zoneID, store.TransferOutgoing, st); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return true, nil // the zone is gone
+		}
+		return len(errs) == 0, fmt.Errorf("outgoing status of %s: %w", j.zoneID, err)
+	}
+	return len(errs) == 0, nil
+}
+
+// status is the zone's outgoing status after a round: per peer the last
+// acknowledgement (serial, time) or error; OK when every peer acknowledged
+// the serial, DEGRADED when some did, FAILING when none did.
+func status(prev *dnsv1.TransferStatus, peers []string, j *job, errs map[string]error, now time.Time) *dnsv1.TransferStatus {
+	ts := timestamppb.New(now)
+	byID := map[string]*dnsv1.PeerTransferStatus{}
+	for _, p := range prev.GetPeers() {
+		byID[p.GetPeerId()] = p
+	}
+	st := &dnsv1.TransferStatus{Serial: j.serial, LastCheckTime: ts, UpdatedOn: ts, LastTransferTime: prev.GetLastTransferTime()}
+	acked := 0
+	for _, pid := range peers {
+		ps := proto.Clone(orEmpty(byID[pid], pid)).(*dnsv1.PeerTransferStatus)
+		if err, failed := errs[pid]; failed {
+			ps.LastError, ps.LastErrorTime = err.Error(), ts
+		} else if j.acked[pid] {
+			acked++
+			if ps.GetSerial() != j.serial || ps.GetLastError() != "" {
+				ps.LastSuccessTime = ts
+			}
+			ps.Serial, ps.LastError = j.serial, ""
+		}
+		st.Peers = append(st.Peers, ps)
+	}
+	switch {
+	case acked == len(peers):
+		st.State = dnsv1.TransferState_TRANSFER_STATE_OK
+		st.Message = fmt.Sprintf("NOTIFY of serial %d acknowledged by every peer", j.serial)
+		st.LastTransferTime = ts
+	case acked > 0:
+		st.State = dnsv1.TransferState_TRANSFER_STATE_DEGRADED
+		st.Message = fmt.Sprintf("NOTIFY of serial %d acknowledged by %d of %d peers; retrying the others", j.serial, acked, len(peers))
+	default:
+		st.State = dnsv1.TransferState_TRANSFER_STATE_FAILING
+		st.Message = fmt.Sprintf("NOTIFY of serial %d acknowledged by no peer; retrying", j.serial)
+	}
+	return st
+}
+
+func orEmpty(p *dnsv1.PeerTransferStatus, id string) *dnsv1.PeerTransferStatus {
+	if p == nil {
+		return &dnsv1.PeerTransferStatus{PeerId: id}
+	}
+	return p
+}
+
+// notifyPeer sends one NOTIFY to a peer over UDP, TSIG-signed with the
+// peer's key when it has one, and checks the acknowledgement (RFC 1996
+// section 4.7: a NOTIFY response, NOERROR, for the zone).
+func (w *Worker) notifyPeer(ctx context.Context, j *job, peerID string) error {
+	p, err := w.st.GetPeer(ctx, j.accountID, peerID)
+	if err != nil {
+		return fmt.Errorf("peer %s: %w", peerID, err)
+	}
+	m := new(dns.Msg)
+	m.SetNotify(j.zone)
+	m.Authoritative = true
+	// The new SOA as a hint (RFC 1996 section 3.7).
+	m.Answer = []dns.RR{soaRR(j)}
+	c := &dns.Client{Net: "udp", Timeout: w.cfg.Timeout}
+	if tid := p.GetTsigId(); tid != "" {
+		t, err := w.st.GetTsig(ctx, j.accountID, tid)
+		if err != nil {
+			return fmt.Errorf("tsig %s: %w", tid, err)
+		}
+		if w.cfg.OpenTsig == nil {
+			return errors.New("tsig secret: no key-encryption key (--dnssec-kek-file)")
+		}
+		raw, err := w.cfg.OpenTsig(t)
+		if err != nil {
+			return fmt.Errorf("tsig %s: %w", tid, err)
+		}
+		name := dns.CanonicalName(t.GetTsig().GetName())
+		c.TsigSecret = map[string]string{name: base64.StdEncoding.EncodeToString(raw)}
+		m.SetTsig(name, dns.CanonicalName(t.GetTsig().GetAlgorithm()), 300, time.Now().Unix())
+	}
+	port := p.GetPort()
+	if port == 0 {
+		port = 53
+	}
+	addr := net.JoinHostPort(p.GetIp(), strconv.Itoa(int(port)))
+	resp, _, err := c.ExchangeContext(ctx, m, addr)
+	if err != nil {
+		return fmt.Errorf("notify %s: %w", addr, err)
+	}
+	if resp.Opcode != dns.OpcodeNotify || !resp.Response {
+		return fmt.Errorf("notify %s: answer is not a NOTIFY response (opcode %s)", addr, dns.OpcodeToString[resp.Opcode])
+	}
+	if resp.Rcode != dns.RcodeSuccess {
+		return fmt.Errorf("notify %s: %s", addr, dns.RcodeToString[resp.Rcode])
+	}
+	return nil
+}
+
+func soaRR(j *job) *dns.SOA {
+	s := j.soa
+	mname, rname := s.GetMname(), s.GetRname()
+	if mname == "" {
+		mname = j.zone
+	}
+	if rname == "" {
+		rname = "hostmaster." + j.zone
+	}
+	return &dns.SOA{
+		Hdr: dns.RR_Header{Name: j.zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: s.GetTtl()},
+		Ns:  dns.Fqdn(mname), Mbox: dns.Fqdn(rname), Serial: j.serial,
+		Refresh: s.GetRefresh(), Retry: s.GetRetry(), Expire: s.GetExpire(), Minttl: s.GetMinimum(),
+	}
+}
