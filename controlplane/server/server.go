@@ -38,6 +38,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/grpccodec"
 	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	"github.com/zonegrid/zonegrid/controlplane/nameservers"
+	"github.com/zonegrid/zonegrid/controlplane/notifyin"
 	"github.com/zonegrid/zonegrid/controlplane/quickscan"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/controlplane/xfrin"
@@ -214,7 +215,9 @@ type Server struct {
 	authn   *authn.Verifier
 	life    *lifecycle.Worker
 	xfrin   *xfrin.Worker
-	xfrout  *xfrout.Worker // nil without NATS
+	// notifyin takes the edges' NOTIFY notices (nil without NATS).
+	notifyin *notifyin.Receiver
+	xfrout   *xfrout.Worker // nil without NATS
 
 	mu      sync.Mutex
 	lis     net.Listener
@@ -375,10 +378,17 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 			ID:       fmt.Sprintf("%s-%d", host, os.Getpid()), Registerer: s.reg,
 		}, log.Named("xfrout"))
 	}
+	// Unique per Server (tests run several in one process): notifyin
+	// compares it with the election's value to know whether it leads.
+	lifeID := fmt.Sprintf("%s-%d-%p", host, os.Getpid(), s)
 	s.life = lifecycle.New(s.st, lifecycle.Config{
 		Policy: cfg.Lifecycle, Checker: checker, Interval: cfg.LifecycleInterval,
-		ID: fmt.Sprintf("%s-%d", host, os.Getpid()), Registerer: s.reg, Also: also,
+		ID: lifeID, Registerer: s.reg, Also: also,
 	}, log.Named("lifecycle"))
+	if s.nc != nil {
+		s.notifyin = notifyin.New(notifyin.Config{Conn: s.nc, Store: s.st, Refresher: xw, LeaderID: lifeID, Registerer: s.reg},
+			log.Named("notifyin"))
+	}
 	recordSvc := records.New(s.st, records.Options{
 		NonProxiable: nonProxiable, Registerer: s.reg, SOARname: cfg.SOARname,
 		Anycast: append(slices.Clone(cfg.AnycastIPv4), cfg.AnycastIPv6...),
@@ -546,6 +556,15 @@ func (s *Server) Start(ctx context.Context) error {
 		defer s.wg.Done()
 		_ = s.life.Run(bctx)
 	}()
+	if s.notifyin != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.notifyin.Run(bctx); err != nil {
+				s.log.Error("NOTIFY receiver stopped: secondary zones refresh on schedule only", zap.Error(err))
+			}
+		}()
+	}
 	if s.xfrout != nil {
 		s.wg.Add(1)
 		go func() {

@@ -1,0 +1,249 @@
+// Package notifyin is the control plane's side of NOTIFY for secondary
+// zones (docs/ZONE_TRANSFERS.md, "NOTIFY"): it takes the notices the edges
+// publish (pkg/notify), records a refresh request per zone in etcd, and,
+// on the control plane that runs the transfer worker, has the worker
+// refresh those zones from their primaries at once.
+//
+// Why a request in etcd rather than refreshing where the notice lands: the
+// control planes take notices in a NATS queue group (one of them gets each
+// notice), but secondary zones are refreshed by one elected worker (the
+// zone lifecycle's leader, controlplane/xfrin), which may be another
+// control plane. The request key <p>/xfr/notify/<zone_id> reaches it
+// wherever it runs, survives a leader change (the next leader's scheduled
+// step takes what is left), and turns any number of notices before the
+// refresh into one. Every control plane watches the request keys and acts
+// only while it leads the lifecycle election, so a notice is acted on
+// within milliseconds instead of at the next step (10 s).
+package notifyin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/zonegrid/zonegrid/controlplane/store"
+	"github.com/zonegrid/zonegrid/pkg/notify"
+)
+
+// DefaultInterval is the least time between two requests this control
+// plane records for one zone (notify.Coalescer): with the edges' own
+// coalescing, a NOTIFY flood costs a zone a few refreshes per second.
+const DefaultInterval = 250 * time.Millisecond
+
+// Refresher refreshes a secondary zone now: *xfrin.Worker.
+type Refresher interface {
+	Refresh(ctx context.Context, zoneID string, now time.Time, force bool) error
+}
+
+// Config configures a Receiver.
+type Config struct {
+	Conn      *nats.Conn
+	Store     *store.Store
+	Refresher Refresher
+	// LeaderID is this control plane's value in the lifecycle election
+	// (lifecycle.Config.ID): requests are acted on only while it leads.
+	LeaderID string
+	// Interval: DefaultInterval when 0.
+	Interval   time.Duration
+	Registerer prometheus.Registerer
+}
+
+// Receiver takes notices and acts on requests.
+type Receiver struct {
+	cfg Config
+	log *zap.Logger
+	c   *notify.Coalescer[notify.Notice]
+	ctx context.Context // Run's, for the coalescer's trailing records
+
+	notices   *prometheus.CounterVec
+	refreshes *prometheus.CounterVec
+	lag       prometheus.Histogram
+}
+
+// New returns a Receiver; Run starts it.
+func New(cfg Config, log *zap.Logger) *Receiver {
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	r := &Receiver{
+		cfg: cfg, log: log, ctx: context.Background(),
+		notices: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zonegrid_notifyin_notices_total",
+			Help: "NOTIFY notices taken from the edges, by result (recorded: a refresh request written; coalesced: another notice of the zone within the interval stands for it; unknown_zone; bad; error).",
+		}, []string{"result"}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zonegrid_notifyin_refreshes_total",
+			Help: "Refreshes run for NOTIFY requests on the leading control plane, by result (ok, error).",
+		}, []string{"result"}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "zonegrid_notifyin_notice_to_refresh_seconds",
+			Help:    "Time from an edge receiving a NOTIFY to the end of the refresh it caused.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}),
+	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(r.notices, r.refreshes, r.lag)
+	}
+	r.c = &notify.Coalescer[notify.Notice]{Interval: cfg.Interval, Emit: func(_ string, n notify.Notice) { r.record(r.ctx, n) }}
+	return r
+}
+
+// Run subscribes to the notices and watches the requests until ctx ends.
+func (r *Receiver) Run(ctx context.Context) error {
+	r.ctx = ctx
+	sub, err := r.cfg.Conn.QueueSubscribe(notify.SubjectPrefix+">", notify.QueueGroup, r.onMsg)
+	if err != nil {
+		return fmt.Errorf("notifyin: subscribe %s: %w", notify.SubjectPrefix+">", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	kick := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.actLoop(ctx, kick)
+	}()
+	r.watch(ctx, kick)
+	<-done
+	return nil
+}
+
+// onMsg runs on the subscription's goroutine: decode, check, coalesce.
+func (r *Receiver) onMsg(m *nats.Msg) {
+	n, err := notify.Unmarshal(m.Data)
+	if err == nil && m.Subject != notify.Subject(n.Zone) {
+		err = fmt.Errorf("%w: subject %s for zone %s", notify.ErrBadNotice, m.Subject, n.Zone)
+	}
+	if err != nil {
+		r.notices.WithLabelValues("bad").Inc()
+		r.log.Warn("bad NOTIFY notice dropped", zap.String("subject", m.Subject), zap.Error(err))
+		return
+	}
+	if r.c.Offer(n.ZoneID, n) == notify.Replaced {
+		r.notices.WithLabelValues("coalesced").Inc()
+	}
+}
+
+// record writes the zone's refresh request.
+func (r *Receiver) record(ctx context.Context, n notify.Notice) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := r.cfg.Store.RequestNotifyRefresh(ctx, n.ZoneID, n.ReceivedAt())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		r.notices.WithLabelValues("unknown_zone").Inc()
+		r.log.Info("NOTIFY for a zone that no longer exists", zap.String("zone", n.Zone), zap.String("zone_id", n.ZoneID))
+	case err != nil:
+		r.notices.WithLabelValues("error").Inc()
+		r.log.Warn("NOTIFY request not recorded: the zone refreshes at its next scheduled check",
+			zap.String("zone", n.Zone), zap.String("zone_id", n.ZoneID), zap.Error(err))
+	default:
+		r.notices.WithLabelValues("recorded").Inc()
+		r.log.Debug("NOTIFY request recorded", zap.String("zone", n.Zone), zap.String("zone_id", n.ZoneID),
+			zap.String("source", n.Source), zap.String("edge", n.Edge), zap.Uint32("serial", n.Serial))
+	}
+}
+
+// watch kicks the act loop once at start (requests left from before) and
+// on every request written, until ctx ends; a broken watch restarts.
+func (r *Receiver) watch(ctx context.Context, kick chan<- struct{}) {
+	poke := func() {
+		select {
+		case kick <- struct{}{}:
+		default: // a pass is due already: it will see this request too
+		}
+	}
+	for ctx.Err() == nil {
+		poke()
+		wch := r.cfg.Store.Client().Watch(clientv3.WithRequireLeader(ctx), r.cfg.Store.NotifyRequestPrefix(),
+			clientv3.WithPrefix(), clientv3.WithFilterDelete())
+		for resp := range wch {
+			if resp.Err() != nil {
+				r.log.Warn("notify request watch failed, restarting", zap.Error(resp.Err()))
+				break
+			}
+			poke()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// actLoop runs a pass per kick: kicks that arrive during a pass make one
+// more pass, so requests are never left waiting for the next one.
+func (r *Receiver) actLoop(ctx context.Context, kick <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		}
+		if err := r.act(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("NOTIFY requests not handled: the lifecycle step takes them", zap.Error(err))
+		}
+	}
+}
+
+// leading reports whether this control plane holds the lifecycle election
+// (the first key created under it holds the leader's id).
+func (r *Receiver) leading(ctx context.Context) (bool, error) {
+	resp, err := r.cfg.Store.Client().Get(ctx, r.cfg.Store.LifecycleElectionKey()+"/", clientv3.WithFirstCreate()...)
+	if err != nil {
+		return false, fmt.Errorf("read lifecycle leader: %w", err)
+	}
+	return len(resp.Kvs) > 0 && string(resp.Kvs[0].Value) == r.cfg.LeaderID, nil
+}
+
+// act refreshes every zone with a request, if this control plane leads.
+// A request is cleared only if no notice came after the refresh began.
+func (r *Receiver) act(ctx context.Context) error {
+	lead, err := r.leading(ctx)
+	if err != nil || !lead {
+		return err
+	}
+	reqs, err := r.cfg.Store.NotifyRequests(ctx)
+	if err != nil {
+		return err
+	}
+	for id, rev := range reqs {
+		start := time.Now()
+		if err := r.cfg.Refresher.Refresh(ctx, id, start, true); err != nil {
+			r.refreshes.WithLabelValues("error").Inc()
+			r.log.Warn("refresh after NOTIFY failed", zap.String("zone_id", id), zap.Error(err))
+			continue // left for the lifecycle step to retry
+		}
+		r.refreshes.WithLabelValues("ok").Inc()
+		if at, err := r.requestTime(ctx, id, rev); err == nil && !at.IsZero() {
+			r.lag.Observe(time.Since(at).Seconds())
+		}
+		if err := r.cfg.Store.ClearNotifyRequest(ctx, id, rev); err != nil {
+			return err
+		}
+		r.log.Debug("zone refreshed after NOTIFY", zap.String("zone_id", id), zap.Duration("took", time.Since(start)))
+	}
+	return nil
+}
+
+// requestTime is when the edge received the notice behind a request, read
+// at the request's revision (zero when unknown).
+func (r *Receiver) requestTime(ctx context.Context, zoneID string, rev int64) (time.Time, error) {
+	resp, err := r.cfg.Store.Client().Get(ctx, r.cfg.Store.NotifyRequestPrefix()+zoneID, clientv3.WithRev(rev))
+	if err != nil || len(resp.Kvs) == 0 {
+		return time.Time{}, err
+	}
+	var ns int64
+	if _, err := fmt.Sscan(string(resp.Kvs[0].Value), &ns); err != nil {
+		return time.Time{}, nil
+	}
+	return time.Unix(0, ns), nil
+}
