@@ -328,6 +328,10 @@ func TestDnssecAnswersValidateInUnbound(t *testing.T) {
 		{"NSEC3 zone: NODATA at an empty non-terminal", "b.ent.nsec3.test.", dns.TypeA, dns.RcodeSuccess, nil},
 		{"NSEC3 zone: wildcard", "x.y.wild.nsec3.test.", dns.TypeA, dns.RcodeSuccess, []string{"203.0.113.32"}},
 		{"NSEC3 zone: delegation without DS", "insecure.nsec3.test.", dns.TypeDS, dns.RcodeSuccess, nil},
+		// Queries for DNSSEC's own types (docs/DNSSEC.md).
+		{"NSEC query: the compact NSEC", "www.signed.test.", dns.TypeNSEC, dns.RcodeSuccess, []string{`\000.www.signed.test. A AAAA RRSIG NSEC`}},
+		{"NSEC3 zone: NSEC3PARAM at the apex", "nsec3.test.", dns.TypeNSEC3PARAM, dns.RcodeSuccess, []string{"1 0 0 -"}},
+		{"NSEC3 zone: NODATA at the apex", "nsec3.test.", dns.TypeSRV, dns.RcodeSuccess, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := validated(t, res, tc.qname, tc.qtype)
@@ -350,6 +354,51 @@ func TestDnssecAnswersValidateInUnbound(t *testing.T) {
 			}
 		})
 	}
+	t.Run("delv validates the same answers at the edge", func(t *testing.T) {
+		bin := delvTool(t)
+		anchor, n3Anchor := delvAnchor(t, ds), delvAnchor(t, n3DS)
+		for _, tc := range []struct {
+			anchor, zone, qname string
+			qtype               uint16
+			// want is a line delv must print besides "fully validated".
+			want string
+		}{
+			{anchor, "signed.test", "www.signed.test.", dns.TypeA, "203.0.113.1"},
+			{anchor, "signed.test", "px.signed.test.", dns.TypeAAAA, ""},
+			{anchor, "signed.test", "signed.test.", dns.TypeA, "203.0.113.3"},
+			{anchor, "signed.test", "px.signed.test.", dns.TypeHTTPS, ""},
+			{anchor, "signed.test", "anything.wild.signed.test.", dns.TypeA, "203.0.113.4"},
+			{anchor, "signed.test", "nope.signed.test.", dns.TypeA, "; negative response, fully validated"},
+			{anchor, "signed.test", "www.signed.test.", dns.TypeTXT, "; negative response, fully validated"},
+			{anchor, "signed.test", "insecure.signed.test.", dns.TypeDS, "; negative response, fully validated"},
+			{anchor, "signed.test", "signed.test.", dns.TypeDNSKEY, ""},
+			{anchor, "signed.test", "www.signed.test.", dns.TypeNSEC, ""},
+			{n3Anchor, "nsec3.test", "nope.nsec3.test.", dns.TypeA, "ncache nxdomain"},
+			{n3Anchor, "nsec3.test", "x.y.wild.nsec3.test.", dns.TypeA, "203.0.113.32"},
+			{n3Anchor, "nsec3.test", "b.ent.nsec3.test.", dns.TypeA, "; negative response, fully validated"},
+			{n3Anchor, "nsec3.test", "nsec3.test.", dns.TypeNSEC3PARAM, "1 0 0 -"},
+		} {
+			t.Run(tc.qname+" "+dns.TypeToString[tc.qtype], func(t *testing.T) {
+				out := delv(t, bin, c.edges[0].UDPAddr(), tc.anchor, tc.zone, tc.qname, tc.qtype)
+				// Positive answers end in "; fully validated", negative
+				// ones in "resolution failed: ncache ..." and "; negative
+				// response, fully validated".
+				if !strings.Contains(out, "fully validated") || strings.Contains(out, "unsigned answer") || strings.Contains(out, "insecurity proof failed") ||
+					(strings.Contains(out, "resolution failed") && !strings.Contains(out, "resolution failed: ncache")) {
+					t.Fatalf("delv did not validate:\n%s", out)
+				}
+				if tc.want != "" && !strings.Contains(out, tc.want) {
+					t.Fatalf("delv output lacks %q:\n%s", tc.want, out)
+				}
+			})
+		}
+		t.Run("wrong anchor fails", func(t *testing.T) {
+			out := delv(t, bin, c.edges[0].UDPAddr(), delvAnchor(t, strings.Join(wrong, " ")), "bogus.test", "www.bogus.test.", dns.TypeA)
+			if strings.Contains(out, "fully validated") || !strings.Contains(out, "resolution failed") {
+				t.Fatalf("validated with a wrong anchor:\n%s", out)
+			}
+		})
+	})
 	t.Run("ZSK rollover started: the next ZSK is published, answers still validate", func(t *testing.T) {
 		if _, err := dnsv1.NewDnssecServiceClient(c.conn).RollZsk(c.ctx(), &dnsv1.RollZskRequest{ZoneId: id}); err != nil {
 			t.Fatalf("roll ZSK: %v", err)

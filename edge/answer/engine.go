@@ -167,6 +167,9 @@ func (e *Engine) AnswerQueryDO(ctx context.Context, q dns.Question, resp *dns.Ms
 		e.apexKeys(&a, z.Signer, q.Qtype, do)
 		return a.info
 	}
+	if z.Signer != nil && e.dnssecTypeQuery(&a, z, name, q.Qtype, do) { // RRSIG, NSEC, NSEC3PARAM (sign.go)
+		return a.info
+	}
 	if q.Qtype == dns.TypeDS && name == z.Name {
 		z = e.dsParent(z)
 		info.Cacheable = false // the parent zone may answer

@@ -36,6 +36,58 @@ func (e *Engine) apexKeys(a *call, s *dnssec.Zone, qtype uint16, do bool) {
 	}
 }
 
+// dnssecTypeQuery answers the queries for DNSSEC's own types at a signed
+// zone, which the generic path would get wrong (a NODATA whose NSEC lists
+// the very type it denies), and reports whether it answered
+// (docs/DNSSEC.md, "Queries for DNSSEC types"):
+//   - RRSIG: NOTIMP, with or without DO. Signatures are made per answer,
+//     there is no RRSIG set to return; PowerDNS, also a live signer,
+//     answers NOTIMP too, and resolvers never send such queries (unbound
+//     and PowerDNS Recursor refuse them from clients).
+//   - NSEC (compact denial zones): the name's compact NSEC (next name
+//     "\000.<name>", the bitmap of a NODATA with NSEC itself listed) as
+//     the answer, signed with DO, given without DO too (RFC 4035 3.1: the
+//     type was asked for). Names that do not exist, cuts and names below
+//     them take the generic path (compact NXDOMAIN, referral).
+//   - NSEC3PARAM at the apex of an NSEC3 zone: "1 0 0 -" (SHA-1, no
+//     opt-out, no extra iteration, no salt: the parameters of every NSEC3
+//     the edge makes), signed with DO; the apex bitmap lists it.
+func (e *Engine) dnssecTypeQuery(a *call, z *zonecache.Zone, name string, qtype uint16, do bool) bool {
+	var rr dns.RR
+	switch qtype {
+	case dns.TypeRRSIG:
+		a.resp.Rcode = dns.RcodeNotImplemented
+		return true
+	case dns.TypeNSEC:
+		if z.Signer.UsesNSEC3() {
+			return false // no NSEC exists: NODATA with an NSEC3 that does not list it
+		}
+		m := z.Lookup(name, false)
+		if m.Kind != zonecache.Exact && m.Kind != zonecache.Wildcard {
+			return false
+		}
+		var buf [24]uint16
+		rr = dnssec.CompactNODATA(name, negTTL(z), nodeTypes(z, m.Node, 0, buf[:0]))
+	case dns.TypeNSEC3PARAM:
+		if !z.Signer.UsesNSEC3() || name != z.Name {
+			return false
+		}
+		rr = dnssec.NSEC3PARAM(z.Name, negTTL(z))
+	default:
+		return false
+	}
+	a.resp.Authoritative = true
+	a.resp.Answer = append(a.resp.Answer, rr)
+	if do {
+		sg := signing{s: z.Signer, now: e.now(), exp: ^uint32(0)}
+		a.resp.Answer = sg.signSection(z, a.resp.Answer, false, nil)
+		if sg.exp != ^uint32(0) {
+			a.info.SigExpire = sg.exp
+		}
+	}
+	return true
+}
+
 // signAnswer turns the finished answer to qname in resp into its signed
 // form with the answering zone's signer.
 func (e *Engine) signAnswer(a *call, qname string, qtype uint16) {
@@ -219,6 +271,9 @@ func nodeTypes(z *zonecache.Zone, n *zonecache.Node, qtype uint16, t []uint16) [
 		}
 		if n == z.Apex {
 			t = append(t, dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY)
+			if z.Signer != nil && z.Signer.UsesNSEC3() {
+				t = append(t, dns.TypeNSEC3PARAM)
+			}
 		}
 	}
 	w := 0

@@ -511,3 +511,126 @@ func bitmapHas(b []uint16, t uint16) bool {
 	}
 	return false
 }
+
+// Queries for DNSSEC's own types (docs/DNSSEC.md): NSEC gets the name's
+// compact NSEC as the answer, RRSIG gets NOTIMP, NSEC3PARAM exists at the
+// apex of NSEC3 zones only; no answer denies a type its own NSEC lists.
+func TestQueriesForDNSSECTypes(t *testing.T) {
+	nsecEnv := signedEngine(t, nil)
+	n3Env := signedEngine(t, func(d *snapshot.Dnssec) { d.UseNsec3 = true })
+	answerNSEC := func(owner, want string) func(*testing.T, *dns.Msg) {
+		return func(t *testing.T, resp *dns.Msg) {
+			n := nsecOf(resp.Answer, owner)
+			if n == nil || n.NextDomain != `\000.`+owner || bitmap(n) != want {
+				t.Fatalf("answer NSEC %v, want %s with %q", resp.Answer, owner, want)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		env   signEnv
+		qname string
+		qtype uint16
+		do    bool
+		rcode int
+		// sigs is how many RRSIGs the answer section holds.
+		sigs  int
+		check func(*testing.T, *dns.Msg)
+	}{
+		{"NSEC of a name: its compact NSEC, signed", nsecEnv, "www.signed.test.", dns.TypeNSEC, true, dns.RcodeSuccess, 1,
+			answerNSEC("www.signed.test.", "A AAAA RRSIG NSEC ")},
+		{"NSEC without DO: the record, no signature", nsecEnv, "www.signed.test.", dns.TypeNSEC, false, dns.RcodeSuccess, 0,
+			answerNSEC("www.signed.test.", "A AAAA RRSIG NSEC ")},
+		{"NSEC of the apex lists the key sets", nsecEnv, "signed.test.", dns.TypeNSEC, true, dns.RcodeSuccess, 1,
+			answerNSEC("signed.test.", "A NS SOA MX TXT AAAA RRSIG NSEC DNSKEY CDS CDNSKEY ")},
+		{"NSEC of a name a wildcard answers", nsecEnv, "x.wild.signed.test.", dns.TypeNSEC, true, dns.RcodeSuccess, 1,
+			answerNSEC("x.wild.signed.test.", "A TXT RRSIG NSEC ")},
+		{"NSEC of an empty non-terminal", nsecEnv, "b.ent.signed.test.", dns.TypeNSEC, true, dns.RcodeSuccess, 1,
+			answerNSEC("b.ent.signed.test.", "RRSIG NSEC ")},
+		{"NSEC of a missing name: compact NXDOMAIN", nsecEnv, "nope.signed.test.", dns.TypeNSEC, true, dns.RcodeSuccess, 0,
+			func(t *testing.T, resp *dns.Msg) {
+				if n := nsecOf(resp.Ns, "nope.signed.test."); len(resp.Answer) != 0 || n == nil || !bitmapHas(n.TypeBitMap, dnssec.TypeNXNAME) {
+					t.Fatalf("want the compact NXDOMAIN: %v", resp)
+				}
+			}},
+		{"NSEC below a cut: referral", nsecEnv, "x.child.signed.test.", dns.TypeNSEC, true, dns.RcodeSuccess, 0,
+			func(t *testing.T, resp *dns.Msg) {
+				if resp.Authoritative || len(resp.Answer) != 0 || !hasType(resp.Ns, dns.TypeNS) {
+					t.Fatalf("want a referral: %v", resp)
+				}
+			}},
+		{"RRSIG: NOTIMP", nsecEnv, "www.signed.test.", dns.TypeRRSIG, true, dns.RcodeNotImplemented, 0, nil},
+		{"RRSIG without DO: NOTIMP", nsecEnv, "www.signed.test.", dns.TypeRRSIG, false, dns.RcodeNotImplemented, 0, nil},
+		{"RRSIG in an unsigned zone: NODATA as before", nsecEnv, "www.unsigned.test.", dns.TypeRRSIG, true, dns.RcodeSuccess, 0,
+			func(t *testing.T, resp *dns.Msg) {
+				if len(resp.Answer) != 0 || !hasType(resp.Ns, dns.TypeSOA) {
+					t.Fatalf("want NODATA: %v", resp)
+				}
+			}},
+		{"NSEC3PARAM in an NSEC zone: NODATA, not listed", nsecEnv, "signed.test.", dns.TypeNSEC3PARAM, true, dns.RcodeSuccess, 0,
+			func(t *testing.T, resp *dns.Msg) {
+				if n := nsecOf(resp.Ns, "signed.test."); len(resp.Answer) != 0 || n == nil || bitmapHas(n.TypeBitMap, dns.TypeNSEC3PARAM) {
+					t.Fatalf("want NODATA without NSEC3PARAM in the bitmap: %v", resp)
+				}
+			}},
+		{"NSEC3PARAM at an NSEC3 apex: 1 0 0 -, signed", n3Env, "signed.test.", dns.TypeNSEC3PARAM, true, dns.RcodeSuccess, 1,
+			func(t *testing.T, resp *dns.Msg) {
+				if len(resp.Answer) != 2 || strings.TrimPrefix(resp.Answer[0].String(), resp.Answer[0].Header().String()) != "1 0 0 -" {
+					t.Fatalf("answer %v", resp.Answer)
+				}
+			}},
+		{"NSEC3PARAM below the apex: NODATA", n3Env, "www.signed.test.", dns.TypeNSEC3PARAM, true, dns.RcodeSuccess, 0, nil},
+		{"NSEC3 zone: the apex NSEC3 lists NSEC3PARAM", n3Env, "signed.test.", dns.TypeSRV, true, dns.RcodeSuccess, 0,
+			func(t *testing.T, resp *dns.Msg) {
+				var ns []*dns.NSEC3
+				for _, r := range resp.Ns {
+					if n, ok := r.(*dns.NSEC3); ok {
+						ns = append(ns, n)
+					}
+				}
+				if n := proves(ns, "signed.test.", true); n == nil || !bitmapHas(n.TypeBitMap, dns.TypeNSEC3PARAM) {
+					t.Fatalf("apex NSEC3 %v", ns)
+				}
+			}},
+		{"NSEC3 zone: NSEC query is NODATA with an NSEC3 not listing NSEC", n3Env, "www.signed.test.", dns.TypeNSEC, true, dns.RcodeSuccess, 0,
+			func(t *testing.T, resp *dns.Msg) {
+				var ns []*dns.NSEC3
+				for _, r := range resp.Ns {
+					if n, ok := r.(*dns.NSEC3); ok {
+						ns = append(ns, n)
+					}
+				}
+				if n := proves(ns, "www.signed.test.", true); n == nil || bitmapHas(n.TypeBitMap, dns.TypeNSEC) || len(resp.Answer) != 0 {
+					t.Fatalf("NODATA proof %v", resp)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, info := askDO(tc.env.e, tc.qname, tc.qtype, tc.do)
+			if resp.Rcode != tc.rcode {
+				t.Fatalf("rcode %s, want %s: %v", dns.RcodeToString[resp.Rcode], dns.RcodeToString[tc.rcode], resp)
+			}
+			sigs := 0
+			for _, r := range resp.Answer {
+				if r.Header().Rrtype == dns.TypeRRSIG {
+					sigs++
+				}
+			}
+			if sigs != tc.sigs {
+				t.Errorf("%d RRSIGs in the answer, want %d: %v", sigs, tc.sigs, resp.Answer)
+			}
+			if tc.do && !strings.HasSuffix(tc.qname, ".unsigned.test.") {
+				tc.env.checkSigned(t, resp)
+			}
+			if !tc.do && len(resp.Ns)+len(resp.Answer) > 0 && hasType(append(resp.Answer, resp.Ns...), dns.TypeRRSIG) {
+				t.Errorf("signatures without DO: %v", resp)
+			}
+			if sigs > 0 && info.SigExpire == 0 {
+				t.Error("signed answer without SigExpire: the cache would keep it forever")
+			}
+			if tc.check != nil {
+				tc.check(t, resp)
+			}
+		})
+	}
+}

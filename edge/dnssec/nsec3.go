@@ -102,3 +102,13 @@ func NextCloser(qname, ce string) string {
 
 // UsesNSEC3 reports whether the zone denies existence with NSEC3.
 func (z *Zone) UsesNSEC3() bool { return z.nsec3 }
+
+// NSEC3PARAM returns the apex NSEC3PARAM of an NSEC3 zone: the parameters
+// of every NSEC3 made here (SHA-1, flags 0, no extra iteration, no salt;
+// RFC 9276), for tools that read them from the zone.
+func NSEC3PARAM(zone string, ttl uint32) *dns.NSEC3PARAM {
+	return &dns.NSEC3PARAM{
+		Hdr:  dns.RR_Header{Name: zone, Rrtype: dns.TypeNSEC3PARAM, Class: dns.ClassINET, Ttl: ttl},
+		Hash: dns.SHA1, Flags: 0, Iterations: 0, SaltLength: 0, Salt: "",
+	}
+}
