@@ -149,6 +149,10 @@ func Rules() map[string]Rule {
 		dnsv1.ZoneTransferService_GetOutgoing_FullMethodName:    rule(Zone, zoneSetRead, zoneSetWrite, dnsRead, dnsWrite),
 		dnsv1.ZoneTransferService_UpdateOutgoing_FullMethodName: rule(Zone, zoneSetWrite, dnsWrite),
 
+		// A secondary zone's transfer events (the alerts of "Alerts for
+		// Secondary DNS") are read like its transfer status.
+		dnsv1.ZoneTransferService_ListTransferEvents_FullMethodName: rule(Zone, zoneSetRead, zoneSetWrite, dnsRead, dnsWrite),
+
 		// Tokens and the audit log.
 		dnsv1.TokenService_CreateToken_FullMethodName:   rule(Account, tokensWrite),
 		dnsv1.TokenService_GetToken_FullMethodName:      rule(Token, tokensRead, tokensWrite),

@@ -475,6 +475,9 @@ func matrixRows() map[string]matrixRow {
 		}, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			return ignore(xfrCli(c).ForceAxfr(ctx, &dnsv1.ForceAxfrRequest{ZoneId: arg}))
 		}},
+		dnsv1.ZoneTransferService_ListTransferEvents_FullMethodName: {onZone, true, func(ctx context.Context, f *fx) string { return f.secondaryZone(ctx) }, func(ctx context.Context, f *fx, c *conn, arg string) error {
+			return ignore(xfrCli(c).ListTransferEvents(ctx, &dnsv1.ListTransferEventsRequest{ZoneId: arg}))
+		}},
 		dnsv1.ZoneTransferService_GetOutgoing_FullMethodName: {onZone, true, nil, func(ctx context.Context, f *fx, c *conn, arg string) error {
 			return ignore(xfrCli(c).GetOutgoing(ctx, &dnsv1.GetOutgoingRequest{ZoneId: f.z1}))
 		}},

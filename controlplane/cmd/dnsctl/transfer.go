@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
@@ -37,7 +39,7 @@ func (a *app) transfers() (dnsv1.ZoneTransferServiceClient, error) {
 
 func (a *app) transferCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "transfer", Short: "Zone transfers: TSIG keys, peers and ACLs of an account; incoming (secondary) and outgoing (primary) configuration of a zone"}
-	cmd.AddCommand(a.tsigCmd(), a.peerCmd(), a.aclCmd(), a.incomingCmd(), a.outgoingCmd())
+	cmd.AddCommand(a.tsigCmd(), a.peerCmd(), a.aclCmd(), a.incomingCmd(), a.outgoingCmd(), a.eventsCmd())
 	return cmd
 }
 
@@ -400,4 +402,76 @@ func printTransferStatus(w io.Writer, st *dnsv1.TransferStatus) {
 		}
 		fmt.Fprintf(w, "peer %s:\tserial %d, %s\n", p.GetPeerId(), p.GetSerial(), e)
 	}
+}
+
+// eventsCmd lists a secondary zone's transfer events ("Alerts for
+// Secondary DNS"), oldest first like a log; --follow keeps asking for the
+// events after the last one shown (the API has no stream: a poll is one
+// cheap etcd range read).
+func (a *app) eventsCmd() *cobra.Command {
+	var after string
+	var limit int32
+	var follow bool
+	var every time.Duration
+	cmd := &cobra.Command{
+		Use:   "events ZONE [--after ID] [--limit N] [--follow [--every 2s]]",
+		Short: "Show a secondary zone's transfer events: all primaries failing, primaries failing, recovered, successfully updated (the last 100 are kept)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if follow && a.output == "json" {
+				return usagef("--follow prints a table; leave out -o json")
+			}
+			zoneID, err := a.resolveZone(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			c, err := a.transfers()
+			if err != nil {
+				return err
+			}
+			header := "ID\tTIME\tEVENT\tSTATE\tSERIAL\tMESSAGE"
+			for {
+				ctx, cancel := a.rpc(cmd)
+				resp, err := c.ListTransferEvents(ctx, &dnsv1.ListTransferEventsRequest{ZoneId: zoneID, AfterId: after, PageSize: limit})
+				cancel()
+				if err != nil {
+					return err
+				}
+				evs := slices.Clone(resp.GetEvents())
+				slices.Reverse(evs)
+				if !follow || len(evs) > 0 {
+					if err := a.print(resp, header, func(w io.Writer) {
+						for _, ev := range evs {
+							fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", ev.GetId(), ev.GetTime().AsTime().Format(time.RFC3339),
+								transferEvent(ev.GetType()), transferState(ev.GetState()), ev.GetSerial(), ev.GetMessage())
+						}
+					}); err != nil {
+						return err
+					}
+					header = ""
+				}
+				if !follow {
+					return nil
+				}
+				if len(evs) > 0 {
+					after = evs[len(evs)-1].GetId()
+				}
+				select {
+				case <-cmd.Context().Done():
+					return nil
+				case <-time.After(every):
+				}
+			}
+		},
+	}
+	cmd.Flags().StringVar(&after, "after", "", "only events after this event id")
+	cmd.Flags().Int32Var(&limit, "limit", 0, "at most this many (the newest; 0 = 100)")
+	cmd.Flags().BoolVar(&follow, "follow", false, "keep showing new events until interrupted")
+	cmd.Flags().DurationVar(&every, "every", 2*time.Second, "with --follow, how often to ask")
+	return cmd
+}
+
+// transferEvent is an event type's short name ("all-primaries-failing").
+func transferEvent(t dnsv1.TransferEventType) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(t.String(), "TRANSFER_EVENT_TYPE_")), "_", "-")
 }
