@@ -36,7 +36,8 @@ mail	IN A ` + mail + `
 // for every A and AAAA there (other types as transferred), a CNAME at the
 // apex is flattened and hides the transferred apex A/AAAA, other names are
 // served as transferred, the SOA is the primary's; a later transfer (a
-// change at BIND, then a refresh) keeps the overrides and moves the serial.
+// change at BIND, then a refresh) keeps the overrides and moves the serial;
+// each transfer is a "successfully updated" event.
 func TestSecondaryOverrideOnAZoneFromBIND(t *testing.T) {
 	key := xfrintest.Key{Name: "xfr.override.test.", Secret: "b3ZlcnJpZGUtdGVzdC1rZXktc2VjcmV0LTEyMzQ1Njc4"}
 	bind := xfrintest.StartBIND(t, "override.test.", key, overrideZone("2026112801", "192.0.2.25"))
@@ -117,6 +118,22 @@ func TestSecondaryOverrideOnAZoneFromBIND(t *testing.T) {
 	}
 	c.eventually("the change reached the edges", answerIs("mail.override.test.", dns.TypeA, dns.RcodeSuccess, "192.0.2.26"))
 	runEdgeCases(t, c, append(merged, edgeCase{"the served SOA follows the primary", primarySOA("2026112802")}))
+
+	// Each applied transfer is a "Secondary DNS Successfully Updated"
+	// event, newest first.
+	evs, err := xfr.ListTransferEvents(c.ctx(), &dnsv1.ListTransferEventsRequest{ZoneId: zone.GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var updates []uint32
+	for _, ev := range evs.GetEvents() {
+		if ev.GetType() == dnsv1.TransferEventType_TRANSFER_EVENT_TYPE_SUCCESSFULLY_UPDATED {
+			updates = append(updates, ev.GetSerial())
+		}
+	}
+	if len(updates) != 2 || updates[0] != 2026112802 || updates[1] != 2026112801 {
+		t.Fatalf("successfully-updated events: serials %v, want [2026112802 2026112801] (%v)", updates, evs.GetEvents())
+	}
 
 	// Overrides off (the zone setting): the zone is served as transferred.
 	if _, err := c.settings.UpdateZoneSettings(c.ctx(), &dnsv1.UpdateZoneSettingsRequest{ZoneId: zone.GetId(),
