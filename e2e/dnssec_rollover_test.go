@@ -184,7 +184,8 @@ func keyStates(d *dnsv1.Dnssec, flags uint32) map[uint32]string {
 
 func TestDnssecZSKRolloverStaysValidatedInUnbound(t *testing.T) {
 	interopTool(t, "unbound")
-	c := rolloverCluster(t, cpdnssec.Policy{Prepublish: 2 * time.Second, RetiredKeep: 2 * time.Second, CheckInterval: 200 * time.Millisecond})
+	const prepublish = 3 * time.Second
+	c := rolloverCluster(t, cpdnssec.Policy{Prepublish: prepublish, RetiredKeep: 2 * time.Second, CheckInterval: 200 * time.Millisecond})
 	z := c.createZone("acme", "zskroll.test", dnsv1.Plan_PLAN_FREE)
 	c.createRecord(z.GetId(), &dnsv1.Record{Name: "www", Type: "A", Content: "203.0.113.51"})
 	ds := c.enableDNSSEC(z.GetId(), false)
@@ -214,6 +215,7 @@ func TestDnssecZSKRolloverStaysValidatedInUnbound(t *testing.T) {
 	res := unboundWith(t, scaledTTLs, edge, anchors, zones...)
 	poll := startPoller(t, res, www, dnskey, dns.Question{Name: "nope.zskroll.test.", Qtype: dns.TypeA})
 
+	rolled := time.Now()
 	r, err := dnsv1.NewDnssecServiceClient(c.conn).RollZsk(c.ctx(), &dnsv1.RollZskRequest{ZoneId: z.GetId()})
 	if err != nil {
 		t.Fatalf("roll ZSK: %v", err)
@@ -234,8 +236,13 @@ func TestDnssecZSKRolloverStaysValidatedInUnbound(t *testing.T) {
 			}
 			return nil
 		})
-		if got := signer(); uint32(got) != oldZSK {
+		// The edge switches at activate_unix (whole seconds): the old ZSK
+		// surely signs until a second before the end of pre-publication. A
+		// machine too busy to get here by then skips this one check.
+		if got := signer(); time.Since(rolled) < prepublish-time.Second && uint32(got) != oldZSK {
 			t.Errorf("signed by %d during pre-publication, want the old ZSK %d", got, oldZSK)
+		} else if time.Since(rolled) >= prepublish-time.Second {
+			t.Logf("pre-publication over before the check (%v): not checked which ZSK signs", time.Since(rolled))
 		}
 		freshAD(t, "pre-publication", edge, anchors, zones, www, dnskey)
 	})
