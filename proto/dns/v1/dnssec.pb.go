@@ -362,7 +362,9 @@ type DnssecKey struct {
 	PublicKey string `protobuf:"bytes,4,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
 	// "active" (signs), "published" (published ahead of a rollover, signs
 	// nothing yet) or "retired" (signs nothing, still published until the
-	// signatures it made have expired from caches).
+	// signatures it made have expired from caches; a KSK retired by a KSK
+	// rollover still signs the key sets until it is removed, since resolvers
+	// may hold its DS).
 	State string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
 	// The DNSKEY record in presentation format.
 	Dnskey string `protobuf:"bytes,6,opt,name=dnskey,proto3" json:"dnskey,omitempty"`
