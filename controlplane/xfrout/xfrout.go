@@ -196,8 +196,18 @@ func (w *Worker) lead(ctx context.Context) error {
 	w.zones, w.jobs = map[string]*zoneInfo{}, map[string]*job{}
 	w.mu.Unlock()
 	errs := make(chan error, 3)
-	go func() { errs <- w.watchZones(lctx) }()
-	go func() { errs <- w.watchDeltas(lctx) }()
+	loaded := make(chan struct{})
+	go func() { errs <- w.watchZones(lctx, loaded) }()
+	go func() {
+		// Deltas after the values: a delta that leaves the header out is
+		// only understood once its zone's value was seen.
+		select {
+		case <-loaded:
+			errs <- w.watchDeltas(lctx)
+		case <-lctx.Done():
+			errs <- nil
+		}
+	}()
 	go func() { errs <- w.send(lctx) }()
 	select {
 	case <-ctx.Done():
@@ -210,8 +220,9 @@ func (w *Worker) lead(ctx context.Context) error {
 }
 
 // watchZones follows the zones bucket: its current values (a new leader
-// announces every outgoing zone) and every update.
-func (w *Worker) watchZones(ctx context.Context) error {
+// announces every outgoing zone; loaded is closed after them) and every
+// update.
+func (w *Worker) watchZones(ctx context.Context, loaded chan struct{}) error {
 	js, err := jetstream.New(w.nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
@@ -233,7 +244,14 @@ func (w *Worker) watchZones(ctx context.Context) error {
 			if !ok {
 				return errors.New("zones bucket watch closed")
 			}
-			if e == nil || e.Operation() != jetstream.KeyValuePut {
+			if e == nil {
+				if loaded != nil {
+					close(loaded)
+					loaded = nil
+				}
+				continue
+			}
+			if e.Operation() != jetstream.KeyValuePut {
 				continue
 			}
 			z, err := decodeZone(e.Value())
@@ -252,8 +270,9 @@ func (w *Worker) watchZones(ctx context.Context) error {
 	}
 }
 
-// watchDeltas follows the delta stream from now on: each delta is a new
-// version of a large zone.
+// watchDeltas follows the delta stream from its first message: each delta
+// is a new version of a large zone. Deltas not newer than what the zones
+// bucket said are skipped, so the replay announces only what is current.
 func (w *Worker) watchDeltas(ctx context.Context) error {
 	js, err := jetstream.New(w.nc)
 	if err != nil {
@@ -264,7 +283,7 @@ func (w *Worker) watchDeltas(ctx context.Context) error {
 		return fmt.Errorf("delta stream: %w", err)
 	}
 	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{snapshot.DeltaSubjectPrefix + ">"}, DeliverPolicy: jetstream.DeliverNewPolicy})
+		FilterSubjects: []string{snapshot.DeltaSubjectPrefix + ">"}, DeliverPolicy: jetstream.DeliverAllPolicy})
 	if err != nil {
 		return fmt.Errorf("delta consumer: %w", err)
 	}
@@ -343,6 +362,7 @@ func (w *Worker) seen(name string, version uint64, h *snapshot.ZoneHeader) {
 		zi.outgoing = h.GetTransfer().GetOutgoing() && h.GetServedName() == ""
 		zi.soa = h.GetSoa()
 	}
+	w.log.Debug("version published", zap.String("zone", name), zap.Uint64("version", version), zap.Bool("outgoing", zi.outgoing))
 	if !zi.outgoing {
 		if j := w.jobs[zi.zoneID]; j != nil {
 			delete(w.jobs, zi.zoneID)
