@@ -2,8 +2,12 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,7 +19,13 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/zonegrid/zonegrid/controlplane/xfrin/xfrintest"
+	"github.com/zonegrid/zonegrid/edge/answer"
 	"github.com/zonegrid/zonegrid/edge/node"
+	"github.com/zonegrid/zonegrid/edge/xfrauth"
+	"github.com/zonegrid/zonegrid/edge/xfrout"
+	"github.com/zonegrid/zonegrid/edge/zonecache"
+	"github.com/zonegrid/zonegrid/pkg/keyseal"
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
@@ -304,4 +314,211 @@ func xfrGather(t *testing.T, g prometheus.Gatherer, name string, labels map[stri
 		}
 	}
 	return 0
+}
+
+// BenchmarkOutgoingAXFR times an AXFR of the reference zone
+// (e2e/cmd/benchzone, ZONEGRID_XFR_BENCH_NAMES names, 100,000 by default;
+// the reference is 1,000,000) from the edge's transfer listener
+// (edge/xfrout on the edge's zone index, in this process) and from NSD and
+// Knot serving the same zone file (their own processes), in the same run,
+// TSIG-signed everywhere; then an IXFR of one changed record from ours and
+// from Knot (NSD answers IXFR with the whole zone). Reported per server in
+// seconds (AXFR) and milliseconds (IXFR). docs/BENCHMARKS.md, "Outgoing
+// transfers".
+//
+//	cd e2e && ZONEGRID_XFR_BENCH_NAMES=1000000 go test -run X -bench OutgoingAXFR -benchtime 3x -timeout 60m .
+func BenchmarkOutgoingAXFR(b *testing.B) {
+	names := 100000
+	if v := os.Getenv("ZONEGRID_XFR_BENCH_NAMES"); v != "" {
+		var err error
+		if names, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	key := xfrintest.Key{Name: "bench.xfr.", Secret: "YmVuY2gtdHJhbnNmZXIta2V5LXNlY3JldC0wMTIzNDU2Nzg5"}
+	dir := b.TempDir()
+	if out, err := exec.Command("go", "run", "./cmd/benchzone", "-names", strconv.Itoa(names), "-queries", "1", "-out", dir).CombinedOutput(); err != nil {
+		b.Fatalf("benchzone: %v: %s", err, out)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "zone.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	zoneFile := string(raw)
+	const zone = "bench.test."
+	edgeAddr, change := benchEdge(b, zone, key, zoneFile)
+	type server struct {
+		name string
+		addr string
+		p    *xfrintest.BenchPrimary
+	}
+	servers := []server{{name: "edge", addr: edgeAddr}}
+	for _, kind := range []string{"nsd", "knot"} {
+		p := xfrintest.StartBenchPrimary(b, kind, zone, key, zoneFile)
+		p.WaitSerial(b, zone, key, 1)
+		servers = append(servers, server{kind, p.Addr, p})
+	}
+	counts := map[string]int{}
+	totals := map[string]time.Duration{}
+	b.ResetTimer()
+	for range b.N {
+		for _, s := range servers {
+			start := time.Now()
+			counts[s.name] = benchXFR(b, s.addr, zone, key, dns.TypeAXFR, 0)
+			totals[s.name] += time.Since(start)
+		}
+	}
+	b.StopTimer()
+	for _, s := range servers {
+		if counts[s.name] != counts["edge"] {
+			b.Errorf("%s sent %d records, the edge %d", s.name, counts[s.name], counts["edge"])
+		}
+		b.ReportMetric(totals[s.name].Seconds()/float64(b.N), s.name+"-axfr-s")
+	}
+	b.ReportMetric(float64(counts["edge"]), "records")
+
+	// One changed record (ns1's address), serial 1 → 2, then IXFR from 1.
+	change()
+	changed := strings.Replace(zoneFile, "hostmaster."+zone+" 1 ", "hostmaster."+zone+" 2 ", 1)
+	changed = strings.Replace(changed, "ns1 IN A 192.0.2.53", "ns1 IN A 192.0.2.153", 1)
+	for _, s := range servers {
+		if s.name == "nsd" {
+			continue
+		}
+		if s.p != nil {
+			s.p.Write(b, changed)
+			s.p.Reload(b)
+			s.p.WaitSerial(b, zone, key, 2)
+		}
+		const rounds = 20
+		var total time.Duration
+		for range rounds {
+			start := time.Now()
+			n := benchXFR(b, s.addr, zone, key, dns.TypeIXFR, 1)
+			total += time.Since(start)
+			if n != 6 {
+				b.Fatalf("%s: IXFR of %d records, want 6 (SOA, SOA, old, SOA, new, SOA)", s.name, n)
+			}
+		}
+		b.ReportMetric(float64(total.Microseconds())/rounds/1000, s.name+"-ixfr-ms")
+	}
+}
+
+// benchEdge serves zoneFile (SOA serial 1) from an edge transfer listener
+// in this process, as an edge holds it: a zone index built from its
+// snapshot, outgoing transfers to 127.0.0.0/8 with key. It returns the
+// listener's address and a function installing serial 2 with ns1's
+// address changed (a delta, as a one-record change reaches an edge).
+func benchEdge(b *testing.B, zone string, key xfrintest.Key, zoneFile string) (string, func()) {
+	b.Helper()
+	kek, _ := keyseal.Generate()
+	ring, _ := keyseal.New(kek)
+	secret, _ := base64.StdEncoding.DecodeString(key.Secret)
+	sealed, err := ring.Seal(secret, keyseal.TSIGContext("acct", "t1"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := &snapshot.ZoneHeader{
+		Format: snapshot.FormatVersion, ZoneId: "bench", AccountId: "acct", Name: zone, Version: 1,
+		Status: snapshot.ZoneStatus_ZONE_STATUS_ACTIVE, NameServers: []string{"ns1." + zone, "ns2." + zone}, NsTtl: 86400,
+		Soa: &snapshot.Soa{Mname: "ns1." + zone, Rname: "hostmaster." + zone, Serial: 1, Refresh: 10000, Retry: 2400, Expire: 604800, Minimum: 1800, Ttl: 3600},
+		Transfer: &snapshot.Transfer{Outgoing: true, TransferTo: []string{"127.0.0.0/8"},
+			Tsig: &snapshot.TransferTsig{Id: "t1", AccountId: "acct", Name: key.Name, Algorithm: dns.HmacSHA256, SealedSecret: sealed}},
+	}
+	snap := &snapshot.Zone{Header: h}
+	zp := dns.NewZoneParser(strings.NewReader(zoneFile), zone, "")
+	buf := make([]byte, dns.MaxMsgSize)
+	nsID := ""
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		if t := rr.Header().Rrtype; t == dns.TypeSOA || (t == dns.TypeNS && rr.Header().Name == zone) {
+			continue // from the header, as the builder does
+		}
+		n, err := dns.PackRR(rr, buf, 0, nil, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		id := fmt.Sprintf("%032x", len(snap.Records))
+		if rr.Header().Name == "ns1."+zone && rr.Header().Rrtype == dns.TypeA {
+			nsID = id
+		}
+		snap.Records = append(snap.Records, &snapshot.Record{Id: id, Rr: append([]byte(nil), buf[:n]...)})
+	}
+	if err := zp.Err(); err != nil {
+		b.Fatal(err)
+	}
+	zones := zonecache.NewSet()
+	engine := answer.New(answer.Config{Zones: zones})
+	srv, err := xfrout.New(xfrout.Config{Addr: "127.0.0.1:0", Engine: engine, Zones: zones})
+	if err != nil {
+		b.Fatal(err)
+	}
+	zones.SetInstalled(srv.Installed)
+	if err := srv.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+	put := func(z *zonecache.Zone) {
+		if z.Transfer, err = xfrauth.Prepare(z.Header.GetTransfer(), ring); err != nil {
+			b.Fatal(err)
+		}
+		zones.Put(z)
+	}
+	z, err := zonecache.Build(snap)
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap = nil
+	put(z)
+	waitXFR := func(serial uint32) {
+		deadline := time.Now().Add(5 * time.Minute)
+		for time.Now().Before(deadline) {
+			m := new(dns.Msg)
+			m.SetQuestion(zone, dns.TypeSOA)
+			m.SetTsig(key.Name, dns.HmacSHA256, 300, time.Now().Unix())
+			c := &dns.Client{Net: "tcp", Timeout: time.Second, TsigSecret: map[string]string{key.Name: key.Secret}}
+			if resp, _, err := c.Exchange(m, srv.Addr()); err == nil && len(resp.Answer) == 1 && resp.Answer[0].(*dns.SOA).Serial == serial {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		b.Fatalf("the edge never served serial %d", serial)
+	}
+	waitXFR(1)
+	return srv.Addr(), func() {
+		rr, _ := dns.NewRR("ns1." + zone + " 300 IN A 192.0.2.153")
+		n, _ := dns.PackRR(rr, buf, 0, nil, false)
+		nz, err := zonecache.ApplyDelta(z, &snapshot.ZoneDelta{Name: zone, ZoneId: "bench", FromVersion: 1, ToVersion: 2,
+			Upserts: []*snapshot.Record{{Id: nsID, Rr: append([]byte(nil), buf[:n]...)}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		put(nz)
+		waitXFR(2)
+	}
+}
+
+// benchXFR runs one TSIG-signed AXFR (or IXFR from serial) and returns the
+// number of records received.
+func benchXFR(b *testing.B, addr, zone string, key xfrintest.Key, qtype uint16, serial uint32) int {
+	b.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(zone, qtype)
+	if qtype == dns.TypeIXFR {
+		m.Ns = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET},
+			Ns: "ns1." + zone, Mbox: "hostmaster." + zone, Serial: serial}}
+	}
+	m.SetTsig(key.Name, dns.HmacSHA256, 300, time.Now().Unix())
+	tr := &dns.Transfer{TsigSecret: map[string]string{key.Name: key.Secret}, ReadTimeout: time.Minute}
+	ch, err := tr.In(m, addr)
+	if err != nil {
+		b.Fatalf("%s from %s: %v", dns.TypeToString[qtype], addr, err)
+	}
+	n := 0
+	for env := range ch {
+		if env.Error != nil {
+			b.Fatalf("%s from %s: %v", dns.TypeToString[qtype], addr, env.Error)
+		}
+		n += len(env.RR)
+	}
+	return n
 }
