@@ -73,7 +73,7 @@ func OverridesActive(z *dnsv1.Zone, zs *dnsv1.ZoneSettings) bool {
 // not modified: a record whose proxy status changes is copied.
 func mergeSecondary(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record) []*dnsv1.Record {
 	apex := z.GetName()
-	active := OverridesActive(z, zs)
+	active := OverridesActive(z, zs) && !servesSignatures(recs)
 	var apexCNAME bool
 	proxiedAt := map[string]bool{}
 	if active {
@@ -117,6 +117,24 @@ func mergeSecondary(z *dnsv1.Zone, zs *dnsv1.ZoneSettings, recs []*dnsv1.Record)
 		out = append(out, r)
 	}
 	return out
+}
+
+// servesSignatures reports whether a secondary zone holds the primary's
+// signatures (a pre-signed zone: controlplane/xfrin keeps RRSIG records
+// only when the incoming configuration says dnssec_presigned). Such a
+// zone is served exactly as transferred: "Pre-signed DNSSEC does not
+// support Secondary DNS Overrides ... Cloudflare will treat all your DNS
+// records as DNS-only", and a record we changed would no longer match its
+// signature. The records decide rather than the flag, which the builder
+// does not read: between the flag and the full transfer it forces, the
+// zone is served as before.
+func servesSignatures(recs []*dnsv1.Record) bool {
+	for _, r := range recs {
+		if transferred(r) && strings.EqualFold(r.GetType(), "RRSIG") {
+			return true
+		}
+	}
+	return false
 }
 
 // servedRecords is what compileZone serves of recs: the merge for a

@@ -47,7 +47,17 @@ func Apply(ctx context.Context, st *store.Store, zoneID string, res *Result, now
 		return out, nil
 	}
 	ts := timestamppb.New(now)
-	err := st.UpdateRecords(ctx, zoneID, func(ctx context.Context, v store.ZoneView) ([]store.RecordOp, error) {
+	presigned, err := Presigned(ctx, st, zoneID)
+	if err != nil {
+		return Applied{}, err
+	}
+	recordOf := func(rr dns.RR, zoneID string, now *timestamppb.Timestamp) (*dnsv1.Record, error) {
+		if presigned && dnssecTypes[rr.Header().Rrtype] {
+			return signatureRecordOf(rr, zoneID, now)
+		}
+		return recordOf(rr, zoneID, now)
+	}
+	err = st.UpdateRecords(ctx, zoneID, func(ctx context.Context, v store.ZoneView) ([]store.RecordOp, error) {
 		out = Applied{}
 		apex := v.Zone().GetName()
 		// have: the transferred records the zone holds, by key, at the

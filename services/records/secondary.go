@@ -91,6 +91,12 @@ func checkSecondary(ctx context.Context, rr recordReader, r *dnsv1.Record, apex 
 		}
 		by := o.GetMeta().GetManagedBy()
 		switch {
+		case by == managed.SecondaryDNS.String() && o.GetType() == "RRSIG":
+			// The zone is pre-signed (controlplane/xfrin keeps the
+			// primary's signatures only then; the builder serves such a
+			// zone as transferred).
+			return status.FailedPrecondition("DNSSEC_PRESIGNED", "zone_id",
+				"the zone serves its primary's DNSSEC signatures (pre-signed): \"Pre-signed DNSSEC does not support Secondary DNS Overrides\"")
 		case by == managed.SecondaryDNS.String():
 			paired = paired || addressOrAlias(o.GetType())
 		case by != "":

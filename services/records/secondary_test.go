@@ -138,3 +138,28 @@ func TestSecondaryOverridesNeedTheZoneSetting(t *testing.T) {
 		}
 	}
 }
+
+// "Pre-signed DNSSEC does not support Secondary DNS Overrides": on a zone
+// that holds its primary's signatures no override is taken.
+func TestPresignedZoneRefusesOverrides(t *testing.T) {
+	e := newEnv(t, dnsv1.Plan_PLAN_ENTERPRISE)
+	z := secondaryZone(t, e, "signed.example.", true,
+		"signed.example. A 192.0.2.1", "signed.example. RRSIG A 13 2 300 20261231000000 20261101000000 12345 signed.example. dGVzdA==",
+		"www.signed.example. A 192.0.2.2", "www.signed.example. RRSIG A 13 3 300 20261231000000 20261101000000 12345 signed.example. dGVzdA==")
+	for _, rec := range []*dnsv1.Record{
+		{Name: "www", Type: "A", Content: "198.51.100.7", Proxied: true},
+		{Name: "@", Type: "CNAME", Content: "app.example.net."},
+	} {
+		_, err := e.client.CreateRecord(ctx(t), &dnsv1.CreateRecordRequest{ZoneId: z.GetId(), Record: rec})
+		st := grpcstatus.Convert(err)
+		var typ string
+		for _, d := range st.Details() {
+			if pf, ok := d.(*errdetails.PreconditionFailure); ok && len(pf.GetViolations()) > 0 {
+				typ = pf.GetViolations()[0].GetType()
+			}
+		}
+		if st.Code() != codes.FailedPrecondition || typ != "DNSSEC_PRESIGNED" {
+			t.Fatalf("%v on a pre-signed zone: %v (type %q), want FailedPrecondition DNSSEC_PRESIGNED", rec, err, typ)
+		}
+	}
+}

@@ -695,16 +695,24 @@ func (s *Service) UpdateIncoming(ctx context.Context, req *dnsv1.UpdateIncomingR
 	if err := peerIDs(req.GetPeers()); err != nil {
 		return nil, err
 	}
+	if req.GetDnssecPresigned() {
+		if err := s.notSignedLive(ctx, req.GetZoneId()); err != nil {
+			return nil, err
+		}
+	}
 	return idempotency.Do(ctx, s.st, dnsv1.ZoneTransferService_UpdateIncoming_FullMethodName, req.GetRequestId(), req, func(ctx context.Context) (*dnsv1.UpdateIncomingResponse, error) {
 		var resp *dnsv1.UpdateIncomingResponse
-		next, err := s.st.UpdateIncomingTransfer(ctx, req.GetZoneId(), req.GetPeers(), func(z *dnsv1.Zone, _ *dnsv1.IncomingTransfer, peers []*dnsv1.Peer) (*dnsv1.IncomingTransfer, error) {
+		presignedChanged := false
+		next, err := s.st.UpdateIncomingTransfer(ctx, req.GetZoneId(), req.GetPeers(), func(z *dnsv1.Zone, cur *dnsv1.IncomingTransfer, peers []*dnsv1.Peer) (*dnsv1.IncomingTransfer, error) {
 			if !isSecondary(z) {
 				return nil, status.FailedPrecondition("ZONE_TYPE", "zone_id", "incoming transfers apply to secondary zones only; this zone's setup is "+z.GetType().String())
 			}
 			if err := checkPeers(peers); err != nil {
 				return nil, err
 			}
-			next := &dnsv1.IncomingTransfer{ZoneId: z.GetId(), AutoRefreshSeconds: refresh, Peers: slices.Clone(req.GetPeers()), ModifiedOn: timestamppb.New(s.now())}
+			presignedChanged = cur.GetDnssecPresigned() != req.GetDnssecPresigned()
+			next := &dnsv1.IncomingTransfer{ZoneId: z.GetId(), AutoRefreshSeconds: refresh, Peers: slices.Clone(req.GetPeers()), ModifiedOn: timestamppb.New(s.now()),
+				DnssecPresigned: req.GetDnssecPresigned()}
 			shown := protoCloneIncoming(next)
 			shown.ZoneName = z.GetName()
 			// The status goes into the remembered response too, so that a
@@ -720,7 +728,15 @@ func (s *Service) UpdateIncoming(ctx context.Context, req *dnsv1.UpdateIncomingR
 		if err != nil {
 			return nil, s.fail("update incoming", s.peerNotFound(err))
 		}
-		s.log.Info("incoming transfers updated", zap.String("zone_id", next.GetZoneId()), zap.Int("peers", len(next.GetPeers())), zap.Uint32("auto_refresh_seconds", refresh))
+		if presignedChanged && len(next.GetPeers()) > 0 {
+			// The signatures of records an IXFR would not carry again must
+			// come (or go) with the whole zone: presigned.go.
+			if err := s.st.RequestForceAxfr(ctx, next.GetZoneId(), s.now()); err != nil {
+				return nil, s.fail("update incoming: force axfr", err)
+			}
+		}
+		s.log.Info("incoming transfers updated", zap.String("zone_id", next.GetZoneId()), zap.Int("peers", len(next.GetPeers())), zap.Uint32("auto_refresh_seconds", refresh),
+			zap.Bool("dnssec_presigned", next.GetDnssecPresigned()), zap.Bool("presigned_changed", presignedChanged))
 		return resp, nil
 	})
 }
@@ -735,7 +751,8 @@ func (s *Service) peerNotFound(err error) error {
 }
 
 func protoCloneIncoming(m *dnsv1.IncomingTransfer) *dnsv1.IncomingTransfer {
-	return &dnsv1.IncomingTransfer{ZoneId: m.GetZoneId(), ZoneName: m.GetZoneName(), AutoRefreshSeconds: m.GetAutoRefreshSeconds(), Peers: slices.Clone(m.GetPeers()), ModifiedOn: m.GetModifiedOn()}
+	return &dnsv1.IncomingTransfer{ZoneId: m.GetZoneId(), ZoneName: m.GetZoneName(), AutoRefreshSeconds: m.GetAutoRefreshSeconds(), Peers: slices.Clone(m.GetPeers()), ModifiedOn: m.GetModifiedOn(),
+		DnssecPresigned: m.GetDnssecPresigned()}
 }
 
 // GetOutgoing returns a zone's outgoing configuration and status.

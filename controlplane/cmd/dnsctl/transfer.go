@@ -295,11 +295,12 @@ func (a *app) incomingCmd() *cobra.Command {
 	}
 	var refresh uint32
 	var peers []string
+	var presigned bool
 	set := &cobra.Command{
-		Use: "set ZONE [--refresh SECONDS] [--peer ID]...", Short: "Set a secondary zone's refresh interval and primaries (replaces the linked peers)", Args: cobra.ExactArgs(1),
+		Use: "set ZONE [--refresh SECONDS] [--peer ID]... [--dnssec-presigned]", Short: "Set a secondary zone's refresh interval, primaries and pre-signed DNSSEC (replaces every field)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return zoneCall(a, cmd, args[0], a.transfers, func(ctx context.Context, c dnsv1.ZoneTransferServiceClient, id string) error {
-				resp, err := c.UpdateIncoming(ctx, &dnsv1.UpdateIncomingRequest{ZoneId: id, AutoRefreshSeconds: refresh, Peers: peers})
+				resp, err := c.UpdateIncoming(ctx, &dnsv1.UpdateIncomingRequest{ZoneId: id, AutoRefreshSeconds: refresh, Peers: peers, DnssecPresigned: presigned})
 				if err != nil {
 					return err
 				}
@@ -309,6 +310,7 @@ func (a *app) incomingCmd() *cobra.Command {
 	}
 	set.Flags().Uint32Var(&refresh, "refresh", 0, "seconds between checks of the primaries' SOA serial (0 = 86400; 60 to 2592000)")
 	set.Flags().StringArrayVar(&peers, "peer", nil, "id of a peer to transfer from (repeat; at most 30)")
+	set.Flags().BoolVar(&presigned, "dnssec-presigned", false, "serve the primary's DNSSEC signatures as transferred (no overrides; forces a full transfer when it changes)")
 	force := &cobra.Command{
 		Use: "force-axfr ZONE", Short: "Transfer the whole zone from its primaries at the worker's next step, whatever the serials say", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -374,6 +376,7 @@ func (a *app) printIncoming(msg proto.Message, in *dnsv1.IncomingTransfer) error
 		fmt.Fprintf(w, "zone:\t%s (%s)\n", in.GetZoneName(), in.GetZoneId())
 		fmt.Fprintf(w, "refresh:\t%ds\n", in.GetAutoRefreshSeconds())
 		fmt.Fprintf(w, "peers:\t%s\n", strings.Join(in.GetPeers(), ", "))
+		fmt.Fprintf(w, "dnssec-presigned:\t%v\n", in.GetDnssecPresigned())
 		printTransferStatus(w, in.GetStatus())
 	})
 }

@@ -91,6 +91,7 @@ func TestTransferCommandsAgainstServer(t *testing.T) {
 		{"incoming get by name before setup", []string{"--account", "acct1", "transfer", "incoming", "get", "sec.example"}, 0, "disabled", ""},
 		{"incoming set", []string{"--account", "acct1", "transfer", "incoming", "set", "sec.example", "--refresh", "600", "--peer", peer}, 0, "pending", ""},
 		{"incoming get", []string{"--account", "acct1", "transfer", "incoming", "get", "sec.example"}, 0, "600s", ""},
+		{"incoming set pre-signed", []string{"--account", "acct1", "transfer", "incoming", "set", "sec.example", "--refresh", "600", "--peer", peer, "--dnssec-presigned"}, 0, "dnssec-presigned:  true", ""},
 		{"incoming on a full zone", []string{"--account", "acct1", "transfer", "incoming", "set", "full.example", "--peer", peer}, 1, "", "FailedPrecondition"},
 		{"force AXFR", []string{"--account", "acct1", "transfer", "incoming", "force-axfr", "sec.example"}, 0, "600s", "AXFR requested"},
 		{"force AXFR of a full zone", []string{"--account", "acct1", "transfer", "incoming", "force-axfr", "full.example"}, 1, "", "FailedPrecondition"},

@@ -682,9 +682,18 @@ type IncomingTransfer struct {
 	Peers      []string               `protobuf:"bytes,4,rep,name=peers,proto3" json:"peers,omitempty"`
 	ModifiedOn *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=modified_on,json=modifiedOn,proto3" json:"modified_on,omitempty"`
 	// Read-only.
-	Status        *TransferStatus `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Status *TransferStatus `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
+	// Pre-signed DNSSEC ("DNSSEC for Secondary DNS", the documents'
+	// dnssec_presigned): the primary signs the zone and transfers out its
+	// RRSIG, NSEC, NSEC3, NSEC3PARAM and DNSKEY records, which are kept as
+	// transferred. "Pre-signed DNSSEC does not support Secondary DNS
+	// Overrides": no override can be added, and those stored are not
+	// applied while the zone serves pre-signed records. Refused while the
+	// zone is signed live (its DNSSEC status). A change makes the next
+	// transfer a full one (AXFR).
+	DnssecPresigned bool `protobuf:"varint,7,opt,name=dnssec_presigned,json=dnssecPresigned,proto3" json:"dnssec_presigned,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *IncomingTransfer) Reset() {
@@ -757,6 +766,13 @@ func (x *IncomingTransfer) GetStatus() *TransferStatus {
 		return x.Status
 	}
 	return nil
+}
+
+func (x *IncomingTransfer) GetDnssecPresigned() bool {
+	if x != nil {
+		return x.DnssecPresigned
+	}
+	return false
 }
 
 // OutgoingTransfer is a full zone's outgoing configuration.
@@ -2272,10 +2288,12 @@ type UpdateIncomingRequest struct {
 	// 0: 86400.
 	AutoRefreshSeconds uint32 `protobuf:"varint,2,opt,name=auto_refresh_seconds,json=autoRefreshSeconds,proto3" json:"auto_refresh_seconds,omitempty"`
 	// Peer ids of the zone's account; replaces the linked peers.
-	Peers         []string `protobuf:"bytes,3,rep,name=peers,proto3" json:"peers,omitempty"`
-	RequestId     string   `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Peers     []string `protobuf:"bytes,3,rep,name=peers,proto3" json:"peers,omitempty"`
+	RequestId string   `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// IncomingTransfer.dnssec_presigned; like the other fields, replaced.
+	DnssecPresigned bool `protobuf:"varint,5,opt,name=dnssec_presigned,json=dnssecPresigned,proto3" json:"dnssec_presigned,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *UpdateIncomingRequest) Reset() {
@@ -2334,6 +2352,13 @@ func (x *UpdateIncomingRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *UpdateIncomingRequest) GetDnssecPresigned() bool {
+	if x != nil {
+		return x.DnssecPresigned
+	}
+	return false
 }
 
 type UpdateIncomingResponse struct {
@@ -2964,7 +2989,7 @@ const file_dns_v1_transfer_proto_rawDesc = "" +
 	"last_error\x18\x02 \x01(\tR\tlastError\x12B\n" +
 	"\x0flast_error_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x12F\n" +
 	"\x11last_success_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12\x16\n" +
-	"\x06serial\x18\x05 \x01(\rR\x06serial\"\xfd\x01\n" +
+	"\x06serial\x18\x05 \x01(\rR\x06serial\"\xa8\x02\n" +
 	"\x10IncomingTransfer\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x1b\n" +
 	"\tzone_name\x18\x02 \x01(\tR\bzoneName\x120\n" +
@@ -2972,7 +2997,8 @@ const file_dns_v1_transfer_proto_rawDesc = "" +
 	"\x05peers\x18\x04 \x03(\tR\x05peers\x12;\n" +
 	"\vmodified_on\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"modifiedOn\x12.\n" +
-	"\x06status\x18\x06 \x01(\v2\x16.dns.v1.TransferStatusR\x06status\"\xe5\x01\n" +
+	"\x06status\x18\x06 \x01(\v2\x16.dns.v1.TransferStatusR\x06status\x12)\n" +
+	"\x10dnssec_presigned\x18\a \x01(\bR\x0fdnssecPresigned\"\xe5\x01\n" +
 	"\x10OutgoingTransfer\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x1b\n" +
 	"\tzone_name\x18\x02 \x01(\tR\bzoneName\x12\x18\n" +
@@ -3078,13 +3104,14 @@ const file_dns_v1_transfer_proto_rawDesc = "" +
 	"\x12GetIncomingRequest\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\"K\n" +
 	"\x13GetIncomingResponse\x124\n" +
-	"\bincoming\x18\x01 \x01(\v2\x18.dns.v1.IncomingTransferR\bincoming\"\x97\x01\n" +
+	"\bincoming\x18\x01 \x01(\v2\x18.dns.v1.IncomingTransferR\bincoming\"\xc2\x01\n" +
 	"\x15UpdateIncomingRequest\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x120\n" +
 	"\x14auto_refresh_seconds\x18\x02 \x01(\rR\x12autoRefreshSeconds\x12\x14\n" +
 	"\x05peers\x18\x03 \x03(\tR\x05peers\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"N\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\x12)\n" +
+	"\x10dnssec_presigned\x18\x05 \x01(\bR\x0fdnssecPresigned\"N\n" +
 	"\x16UpdateIncomingResponse\x124\n" +
 	"\bincoming\x18\x01 \x01(\v2\x18.dns.v1.IncomingTransferR\bincoming\"J\n" +
 	"\x10ForceAxfrRequest\x12\x17\n" +
