@@ -26,7 +26,8 @@ import (
 // Rules, in this order:
 //
 //   - not exactly one question, a question other than SOA, a message that
-//     does not parse: FORMERR (what BIND answers);
+//     does not parse, a TSIG that is not the last record: FORMERR (what
+//     BIND answers);
 //   - a class other than IN, a zone the edge does not serve at exactly that
 //     name: REFUSED;
 //   - a TSIG that names another key than the zone's (or the zone has none):
@@ -124,6 +125,13 @@ func (h *Handler) notifyReply(nc *notifyConf, query []byte, src netip.Addr, out 
 	req := new(dns.Msg)
 	if err := req.Unpack(query); err != nil || len(req.Question) != 1 {
 		return fail("formerr", dns.RcodeFormatError)
+	}
+	for i, rr := range req.Extra {
+		// A TSIG anywhere but last is malformed (RFC 8945 5.1); miekg/dns
+		// would read such a message as unsigned.
+		if rr.Header().Rrtype == dns.TypeTSIG && i != len(req.Extra)-1 {
+			return fail("formerr", dns.RcodeFormatError)
+		}
 	}
 	q := req.Question[0]
 	qtype = q.Qtype

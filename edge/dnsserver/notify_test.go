@@ -166,6 +166,15 @@ func TestNotifyIsAnsweredPerRFC1996And8945(t *testing.T) {
 			b := pack(t, notifyMsg("sec.example."))
 			return b[:len(b)-3]
 		}, primary, dns.RcodeFormatError, -1, false, nil},
+		{"a TSIG that is not the last record is a format error", func(t *testing.T) []byte {
+			b := signed(t, notifyMsg("sec.example."), "xfr.example.", notifySecret, 0)
+			m := new(dns.Msg)
+			if err := m.Unpack(b); err != nil {
+				t.Fatal(err)
+			}
+			m.Extra = append(m.Extra, &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}})
+			return pack(t, m)
+		}, primary, dns.RcodeFormatError, -1, false, nil},
 		{"signed with the zone's key is accepted and answered signed", func(t *testing.T) []byte {
 			return signed(t, notifyMsg("sec.example."), "xfr.example.", notifySecret, 0)
 		}, primary, dns.RcodeSuccess, dns.RcodeSuccess, true, &notify.Notice{ZoneID: "id-sec.example", Zone: "sec.example.", Source: "192.0.2.1", Signed: true}},
