@@ -163,3 +163,21 @@ func TestPresignedZoneRefusesOverrides(t *testing.T) {
 		}
 	}
 }
+
+// The export of a transferred secondary zone writes the SOA the edges
+// serve, the primary's, once; the transferred records follow.
+func TestSecondaryZoneExportsThePrimarySOA(t *testing.T) {
+	e := newEnv(t, dnsv1.Plan_PLAN_ENTERPRISE)
+	z := secondaryZone(t, e, "exp.example.", true,
+		"exp.example. SOA ns1.primary.example. admin.primary.example. 2026112801 7200 3600 1209600 300",
+		"www.exp.example. A 192.0.2.2")
+	resp, err := e.client.ExportRecords(ctx(t), &dnsv1.ExportRecordsRequest{ZoneId: z.GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(resp.GetZoneFile())
+	if strings.Count(out, "SOA") != 1 || !strings.Contains(out, "ns1.primary.example. admin.primary.example. 2026112801 7200 3600 1209600 300") ||
+		!strings.Contains(out, "192.0.2.2") {
+		t.Fatalf("export:\n%s", out)
+	}
+}
