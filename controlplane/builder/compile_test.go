@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -156,11 +157,17 @@ func TestApexNSRecordsAreServedOnlyWithMultiProvider(t *testing.T) {
 	}{
 		{"full zone ignores the user's apex NS", dnsv1.ZoneType_ZONE_TYPE_FULL, false, ours},
 		{"multi-provider adds them after ours, once", dnsv1.ZoneType_ZONE_TYPE_FULL, true, append(slices.Clone(ours), "ns1.external.net.")},
-		{"secondary zones always do", dnsv1.ZoneType_ZONE_TYPE_SECONDARY, false, append(slices.Clone(ours), "ns1.external.net.")},
+		{"secondary zones always do (the primary's)", dnsv1.ZoneType_ZONE_TYPE_SECONDARY, false, append(slices.Clone(ours), "ns1.external.net.")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			z := &dnsv1.Zone{Id: "z", AccountId: "a", Name: "mp.test.", Type: tt.typ, Status: dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE, NameServers: ours}
+			recs := recs
+			if tt.typ == dnsv1.ZoneType_ZONE_TYPE_SECONDARY {
+				// A secondary zone's records come from its primary
+				// (user records there are overrides only: override.go).
+				recs = transferredCopies(recs)
+			}
 			snap, errs := compileZone(z, &dnsv1.ZoneSettings{MultiProvider: tt.multi}, recs, 7, CompileOptions{})
 			if len(errs) > 0 {
 				t.Fatal(errs)
@@ -188,4 +195,16 @@ func TestPartialZonesAreServedBelowThePartialSuffix(t *testing.T) {
 			t.Errorf("%v with suffix %q: served name %q, want %q", tt.typ, tt.suffix, got, tt.want)
 		}
 	}
+}
+
+// transferredCopies returns copies of recs marked as transferred from a
+// secondary zone's primary.
+func transferredCopies(recs []*dnsv1.Record) []*dnsv1.Record {
+	out := make([]*dnsv1.Record, 0, len(recs))
+	for _, r := range recs {
+		c := proto.Clone(r).(*dnsv1.Record)
+		c.Meta = &dnsv1.RecordMeta{ManagedBy: "secondary_dns"}
+		out = append(out, c)
+	}
+	return out
 }
