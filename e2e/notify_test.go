@@ -6,6 +6,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/zonegrid/zonegrid/controlplane/xfrin/xfrintest"
 	"github.com/zonegrid/zonegrid/edge/node"
@@ -388,11 +391,66 @@ func TestNotifyRefusedUnauthenticatedAndFlooded(t *testing.T) {
 func BenchmarkNotifyPropagation(b *testing.B) {
 	b.StopTimer()
 	s := newNotifySetup(b, xfrintest.StartBINDNotify, true, quiet())
-	var lat []time.Duration
+	var lat, reload, received, recorded, transferred []time.Duration
+	// Where the time goes, from etcd: when the NOTIFY request is written
+	// and when the transfer status reaches the new serial.
+	type mark struct {
+		at, received time.Time // received: the edge's receipt of the NOTIFY
+		notify       bool
+		serial       uint32
+	}
+	marks := make(chan mark, 1024)
+	wctx, wcancel := context.WithCancel(context.Background())
+	defer wcancel()
+	st := s.c.cp.Store()
+	go func() {
+		for resp := range st.Client().Watch(wctx, s.c.cpCfg.Prefix+"/xfr/", clientv3.WithPrefix(), clientv3.WithFilterDelete()) {
+			now := time.Now()
+			for _, ev := range resp.Events {
+				k := string(ev.Kv.Key)
+				switch {
+				case strings.HasPrefix(k, st.NotifyRequestPrefix()):
+					ns, _ := strconv.ParseInt(string(ev.Kv.Value), 10, 64)
+					marks <- mark{at: now, notify: true, received: time.Unix(0, ns)}
+				case strings.HasSuffix(k, "/incoming") && strings.Contains(k, "/xfr/status/"):
+					var ts dnsv1.TransferStatus
+					if proto.Unmarshal(ev.Kv.Value, &ts) == nil {
+						marks <- mark{at: now, serial: ts.GetSerial()}
+					}
+				}
+			}
+		}
+	}()
 	b.StartTimer()
 	for i := 0; i < b.N; i++ {
+	drain:
+		for {
+			select {
+			case <-marks:
+			default:
+				break drain
+			}
+		}
 		start := time.Now()
 		name := s.change(b)
+		// How long BIND itself takes to serve the new serial (and so to
+		// send its NOTIFY): polled beside, over UDP without TSIG.
+		reloaded := make(chan time.Duration, 1)
+		go func(serial uint32) {
+			q := new(dns.Msg)
+			q.SetQuestion(notifyZone, dns.TypeSOA)
+			cl := &dns.Client{Timeout: time.Second}
+			for time.Since(start) < 30*time.Second {
+				if r, _, err := cl.Exchange(q, s.primary.Addr); err == nil && len(r.Answer) == 1 {
+					if soa, ok := r.Answer[0].(*dns.SOA); ok && soa.Serial == serial {
+						reloaded <- time.Since(start)
+						return
+					}
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			reloaded <- 0
+		}(s.serial)
 		for _, e := range s.c.edges {
 			for {
 				m, err := exchange(e.UDPAddr(), name, dns.TypeA, false)
@@ -406,12 +464,49 @@ func BenchmarkNotifyPropagation(b *testing.B) {
 			}
 		}
 		lat = append(lat, time.Since(start))
+		reload = append(reload, <-reloaded)
+		var rec, xfr, recv time.Duration
+	marks:
+		for {
+			select {
+			case m := <-marks:
+				// (a notice of the previous change, held back by the
+				// coalescing, may land now: not this one's)
+				if m.notify && rec == 0 && m.received.After(start) {
+					rec, recv = m.at.Sub(start), m.received.Sub(start)
+				}
+				if !m.notify && m.serial == s.serial && xfr == 0 {
+					xfr = m.at.Sub(start)
+				}
+			default:
+				break marks
+			}
+		}
+		recorded, transferred, received = append(recorded, rec), append(transferred, xfr), append(received, recv)
 	}
 	b.StopTimer()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-	b.ReportMetric(float64(pct(0.50).Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(pct(0.99).Microseconds())/1000, "p99-ms")
-	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+	pct := func(ds []time.Duration, p float64) float64 {
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(lat, 0.50), "p50-ms")
+	b.ReportMetric(pct(lat, 0.99), "p99-ms")
+	b.ReportMetric(pct(lat, 1), "max-ms")
+	b.ReportMetric(pct(reload, 0.50), "bind-serves-new-serial-p50-ms")
+	b.ReportMetric(pct(received, 0.50), "edge-receives-notify-p50-ms")
+	b.ReportMetric(pct(recorded, 0.50), "notify-request-in-etcd-p50-ms")
+	b.ReportMetric(pct(transferred, 0.50), "transfer-status-in-etcd-p50-ms")
+	// Where the time goes: from an edge receiving the NOTIFY to the end of
+	// the refresh it caused (control plane histogram, mean).
+	if mfs, err := s.c.cp.Registry().Gather(); err == nil {
+		for _, mf := range mfs {
+			if mf.GetName() == "zonegrid_notifyin_notice_to_refresh_seconds" && len(mf.GetMetric()) == 1 {
+				h := mf.GetMetric()[0].GetHistogram()
+				if h.GetSampleCount() > 0 {
+					b.ReportMetric(1000*h.GetSampleSum()/float64(h.GetSampleCount()), "notice-to-refreshed-mean-ms")
+				}
+			}
+		}
+	}
 	b.ReportMetric(0, "ns/op")
 }
