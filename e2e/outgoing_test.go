@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -358,21 +361,28 @@ func BenchmarkOutgoingAXFR(b *testing.B) {
 		p.WaitSerial(b, zone, key, 1)
 		servers = append(servers, server{kind, p.Addr, p})
 	}
+	// A verifying transfer first (every message unpacked, its TSIG checked),
+	// then the timed ones with a client that only counts records: unpacking
+	// 1.3 million records in this process would time our garbage collector
+	// scanning the edge's zone heap, not the servers.
 	counts := map[string]int{}
+	for _, s := range servers {
+		counts[s.name] = benchXFR(b, s.addr, zone, key, dns.TypeAXFR, 0)
+		if counts[s.name] != counts["edge"] {
+			b.Fatalf("%s sent %d records, the edge %d", s.name, counts[s.name], counts["edge"])
+		}
+	}
 	totals := map[string]time.Duration{}
 	b.ResetTimer()
 	for range b.N {
 		for _, s := range servers {
 			start := time.Now()
-			counts[s.name] = benchXFR(b, s.addr, zone, key, dns.TypeAXFR, 0)
+			rawXFR(b, s.addr, zone, key, dns.TypeAXFR, 0, counts["edge"])
 			totals[s.name] += time.Since(start)
 		}
 	}
 	b.StopTimer()
 	for _, s := range servers {
-		if counts[s.name] != counts["edge"] {
-			b.Errorf("%s sent %d records, the edge %d", s.name, counts[s.name], counts["edge"])
-		}
 		b.ReportMetric(totals[s.name].Seconds()/float64(b.N), s.name+"-axfr-s")
 	}
 	b.ReportMetric(float64(counts["edge"]), "records")
@@ -390,15 +400,15 @@ func BenchmarkOutgoingAXFR(b *testing.B) {
 			s.p.Reload(b)
 			s.p.WaitSerial(b, zone, key, 2)
 		}
+		if n := benchXFR(b, s.addr, zone, key, dns.TypeIXFR, 1); n != 6 {
+			b.Fatalf("%s: IXFR of %d records, want 6 (SOA, SOA, old, SOA, new, SOA)", s.name, n)
+		}
 		const rounds = 20
 		var total time.Duration
 		for range rounds {
 			start := time.Now()
-			n := benchXFR(b, s.addr, zone, key, dns.TypeIXFR, 1)
+			rawXFR(b, s.addr, zone, key, dns.TypeIXFR, 1, 6)
 			total += time.Since(start)
-			if n != 6 {
-				b.Fatalf("%s: IXFR of %d records, want 6 (SOA, SOA, old, SOA, new, SOA)", s.name, n)
-			}
 		}
 		b.ReportMetric(float64(total.Microseconds())/rounds/1000, s.name+"-ixfr-ms")
 	}
@@ -521,4 +531,47 @@ func benchXFR(b *testing.B, addr, zone string, key xfrintest.Key, qtype uint16, 
 		n += len(env.RR)
 	}
 	return n
+}
+
+// rawXFR sends a TSIG-signed AXFR (or IXFR from serial) over TCP and reads
+// the reply's messages until want records came, checking each message's
+// rcode and counting its answers without unpacking them (nor verifying
+// their TSIG: benchXFR did).
+func rawXFR(b *testing.B, addr, zone string, key xfrintest.Key, qtype uint16, serial uint32, want int) {
+	b.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(zone, qtype)
+	if qtype == dns.TypeIXFR {
+		m.Ns = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET},
+			Ns: "ns1." + zone, Mbox: "hostmaster." + zone, Serial: serial}}
+	}
+	m.SetTsig(key.Name, dns.HmacSHA256, 300, time.Now().Unix())
+	req, _, err := dns.TsigGenerate(m, key.Secret, "", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Minute))
+	if _, err := c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(req))), req...)); err != nil {
+		b.Fatal(err)
+	}
+	r := bufio.NewReaderSize(c, 256<<10)
+	buf := make([]byte, dns.MaxMsgSize)
+	for n := 0; n < want; {
+		if _, err := io.ReadFull(r, buf[:2]); err != nil {
+			b.Fatalf("%s from %s after %d records: %v", dns.TypeToString[qtype], addr, n, err)
+		}
+		l := int(binary.BigEndian.Uint16(buf))
+		if _, err := io.ReadFull(r, buf[:l]); err != nil || l < 12 {
+			b.Fatalf("%s from %s: %v", dns.TypeToString[qtype], addr, err)
+		}
+		if rcode := buf[3] & 0x0f; rcode != 0 {
+			b.Fatalf("%s from %s: %s", dns.TypeToString[qtype], addr, dns.RcodeToString[int(rcode)])
+		}
+		n += int(binary.BigEndian.Uint16(buf[6:]))
+	}
 }

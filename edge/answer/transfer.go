@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/zonegrid/zonegrid/edge/zonecache"
+	"github.com/zonegrid/zonegrid/pkg/dnsname"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 )
 
@@ -35,6 +36,37 @@ type TransferInfo struct {
 type Transfer struct {
 	e    Engine
 	zone *zonecache.Zone
+	// a and msg are reused from name to name (a transfer renders a whole
+	// zone: two allocations a name would be millions); a Transfer is
+	// therefore used by one goroutine at a time.
+	a   call
+	msg dns.Msg
+	// cuts, when known (SetCuts), are the zone's delegation points: a
+	// name is checked against them instead of by a lookup from the apex.
+	cuts      map[string]bool
+	cutsKnown bool
+}
+
+// SetCuts tells the renderer the names of the zone's delegation points
+// (nodes with Delegation set), which a caller walking the zone already
+// knows: a zone without any (the common case) then renders without a
+// lookup per name.
+func (t *Transfer) SetCuts(cuts map[string]bool) { t.cuts, t.cutsKnown = cuts, true }
+
+// belowCut reports whether n is at or below a zone cut.
+func (t *Transfer) belowCut(n *zonecache.Node) bool {
+	if !t.cutsKnown {
+		return t.zone.Lookup(n.Name, false).Kind == zonecache.Delegation
+	}
+	if len(t.cuts) == 0 {
+		return false
+	}
+	for name := n.Name; len(name) > len(t.zone.Name); name = dnsname.Parent(name) {
+		if t.cuts[name] {
+			return true
+		}
+	}
+	return false
 }
 
 // EnforceDNSOnly reports the enforce DNS-only setting of z's account as the
@@ -55,7 +87,7 @@ func (e *Engine) Transfer(z *zonecache.Zone, enforce bool) *Transfer {
 	return t
 }
 
-// Node appends to dst the records a transfer carries for node n and
+// Node appends to dst (which it may reuse) the records a transfer carries for node n and
 // reports what they depended on (rows of docs/ZONE_TRANSFERS.md):
 //
 //   - the apex SOA is left out (a transfer frames the zone with it); the
@@ -82,16 +114,15 @@ func (t *Transfer) Node(ctx context.Context, n *zonecache.Node, dst []dns.RR) ([
 	}
 	z, e := t.zone, &t.e
 	apex := n == z.Apex
-	if !apex {
-		if m := z.Lookup(n.Name, false); m.Kind == zonecache.Delegation {
-			return appendStored(dst, n, false), info
-		}
+	if !apex && t.belowCut(n) {
+		return appendStored(dst, n, false), info
 	}
-	a := call{ctx: ctx, resp: &dns.Msg{}, upstream: true, info: Info{Cacheable: true}, zone: z}
-	a.resp.Answer = dst
+	t.msg.Answer, t.msg.Ns, t.msg.Rcode = dst, t.msg.Ns[:0], dns.RcodeSuccess
+	t.a = call{ctx: ctx, resp: &t.msg, upstream: true, info: Info{Cacheable: true}, zone: z}
+	a := &t.a
 	cname := n.Set(dns.TypeCNAME)
 	switch {
-	case e.proxiedName(&a, z, n):
+	case e.proxiedName(a, z, n):
 		e.anycast(z, n.Name, dns.TypeA, a.resp)
 		e.anycast(z, n.Name, dns.TypeAAAA, a.resp)
 		for i := range n.Sets {
@@ -117,7 +148,7 @@ func (t *Transfer) Node(ctx context.Context, n *zonecache.Node, dst []dns.RR) ([
 				continue
 			}
 			start := len(a.resp.Answer)
-			e.flatten(&a, z, n.Name, cname, qt)
+			e.flatten(a, z, n.Name, cname, qt)
 			if a.info.Deferred || a.resp.Rcode != dns.RcodeSuccess {
 				info.Failed = true
 				a.resp.Answer = a.resp.Answer[:start]
@@ -127,7 +158,9 @@ func (t *Transfer) Node(ctx context.Context, n *zonecache.Node, dst []dns.RR) ([
 	default:
 		a.resp.Answer = appendStored(a.resp.Answer, n, apex)
 	}
-	return a.resp.Answer, info
+	out := a.resp.Answer
+	t.msg.Answer, t.a.ctx = nil, nil // keep neither the caller's slice nor its context
+	return out, info
 }
 
 // appendStored appends every set of n as stored, but the apex SOA.

@@ -26,6 +26,8 @@ type served struct {
 	// their node (flattened CNAMEs), as rendered for this version: an AXFR
 	// sends these, and the next version's difference starts from them.
 	dyn map[string][]dns.RR
+	// cuts are the zone's delegation points (answer.Transfer.SetCuts).
+	cuts map[string]bool
 	// history is the differences that lead to this version, oldest first;
 	// the last one ends at soa. records counts the records they hold.
 	history []*step
@@ -177,9 +179,12 @@ func active(h *snapshot.ZoneHeader) bool {
 // fresh is the served state of z without history: its flattened names are
 // rendered now (a walk of the zone looking at CNAME names only).
 func (s *Server) fresh(ctx context.Context, z *zonecache.Zone) *served {
-	st := &served{zone: z, soa: z.SOA, enforce: s.engine.EnforceDNSOnly(z), dyn: map[string][]dns.RR{}}
+	st := &served{zone: z, soa: z.SOA, enforce: s.engine.EnforceDNSOnly(z), dyn: map[string][]dns.RR{}, cuts: map[string]bool{}}
 	r := s.engine.Transfer(z, st.enforce)
 	z.EachNode(func(n *zonecache.Node) bool {
+		if n.Delegation {
+			st.cuts[n.Name] = true
+		}
 		if n.Set(dns.TypeCNAME) == nil {
 			return true
 		}
@@ -207,9 +212,33 @@ func (s *Server) render(ctx context.Context, r *answer.Transfer, n *zonecache.No
 // was installed over: only the names whose node changed, and the
 // flattened names, are rendered in both versions and compared.
 func (s *Server) advance(ctx context.Context, prev *served, z *zonecache.Zone) *served {
-	next := &served{zone: z, soa: z.SOA, enforce: prev.enforce, dyn: make(map[string][]dns.RR, len(prev.dyn))}
+	next := &served{zone: z, soa: z.SOA, enforce: prev.enforce, dyn: make(map[string][]dns.RR, len(prev.dyn)), cuts: prev.cuts}
+	cutsChanged := false
+	zonecache.ChangedNodes(prev.zone, z, func(name string, o, n *zonecache.Node) {
+		if (o != nil && o.Delegation) != (n != nil && n.Delegation) {
+			cutsChanged = true
+		}
+	})
+	if cutsChanged {
+		// Copied, never written: older states and transfers hold the map.
+		next.cuts = make(map[string]bool, len(prev.cuts)+1)
+		for k := range prev.cuts {
+			next.cuts[k] = true
+		}
+		zonecache.ChangedNodes(prev.zone, z, func(name string, o, n *zonecache.Node) {
+			if n != nil && n.Delegation {
+				next.cuts[name] = true
+			} else {
+				delete(next.cuts, name)
+			}
+		})
+	}
+	// Both renderers know the cuts of their version (and so render names
+	// below a cut as stored, as the referral answers them).
 	ro := s.engine.Transfer(prev.zone, prev.enforce)
+	ro.SetCuts(prev.cuts)
 	rn := s.engine.Transfer(z, prev.enforce)
+	rn.SetCuts(next.cuts)
 	d := &differ{}
 	seen := map[string]bool{}
 	zonecache.ChangedNodes(prev.zone, z, func(name string, o, n *zonecache.Node) {

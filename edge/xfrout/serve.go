@@ -79,14 +79,15 @@ func (s *Server) release(c net.Conn, src netip.Addr) {
 // for IdleTimeout, closes, or a write fails.
 func (s *Server) serveConn(ctx context.Context, c net.Conn, src netip.Addr) {
 	var lenBuf [2]byte
+	var out []byte
 	write := func(b []byte) error {
 		if len(b) > dns.MaxMsgSize {
 			return fmt.Errorf("message of %d bytes", len(b))
 		}
 		c.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-		out := make([]byte, 2+len(b))
-		binary.BigEndian.PutUint16(out, uint16(len(b)))
-		copy(out[2:], b)
+		// One write per message (length and body), from a buffer reused
+		// for the connection's life.
+		out = append(binary.BigEndian.AppendUint16(out[:0], uint16(len(b))), b...)
 		_, err := c.Write(out)
 		return err
 	}
@@ -350,6 +351,7 @@ func (s *Server) axfr(ctx context.Context, st *served, c *chunker) error {
 		return err
 	}
 	r := s.engine.Transfer(st.zone, st.enforce)
+	r.SetCuts(st.cuts)
 	var buf []dns.RR
 	var err error
 	st.zone.EachNode(func(n *zonecache.Node) bool {
@@ -386,7 +388,7 @@ type chunker struct {
 func (c *chunker) add(rrs ...dns.RR) error {
 	for _, rr := range rrs {
 		c.rrs = append(c.rrs, rr)
-		c.size += dns.Len(rr)
+		c.size += sizeOf(rr)
 		if c.size >= chunkBytes {
 			if err := c.flush(); err != nil {
 				return err
@@ -409,6 +411,26 @@ func (c *chunker) flush() error {
 	return nil
 }
 
+// sizeOf is an upper bound of rr's uncompressed wire size, cheap for the
+// common types (dns.Len walks every name).
+func sizeOf(rr dns.RR) int {
+	h := rr.Header()
+	const fixed = 10 + 1 // type, class, TTL, rdlength; the name's last label
+	switch v := rr.(type) {
+	case *dns.A:
+		return len(h.Name) + fixed + 4
+	case *dns.AAAA:
+		return len(h.Name) + fixed + 16
+	case *dns.CNAME:
+		return len(h.Name) + fixed + len(v.Target) + 1
+	case *dns.NS:
+		return len(h.Name) + fixed + len(v.Ns) + 1
+	case *dns.MX:
+		return len(h.Name) + fixed + 2 + len(v.Mx) + 1
+	}
+	return dns.Len(rr)
+}
+
 // signer writes the messages of one reply, each TSIG-signed when the
 // request was (RFC 8945 section 5.3.1: the first over the request's MAC,
 // each next one over the previous message's MAC with the timers only, as
@@ -418,11 +440,15 @@ type signer struct {
 	key   *xfrauth.Key
 	mac   string
 	n     int
+	buf   []byte
 }
 
 func (w *signer) send(m *dns.Msg) error {
 	if w.key == nil {
-		b, err := m.Pack()
+		if w.buf == nil {
+			w.buf = make([]byte, dns.MaxMsgSize)
+		}
+		b, err := m.PackBuffer(w.buf)
 		if err != nil {
 			return fmt.Errorf("pack reply: %w", err)
 		}

@@ -644,3 +644,29 @@ func TestDisablingOutgoingRefuses(t *testing.T) {
 		t.Fatalf("AXFR of a zone with outgoing off: %s", dns.RcodeToString[got])
 	}
 }
+
+// A delegation added by a delta: its glue goes out as stored (as the
+// referral answers it), even a proxied address, in the IXFR and the AXFR.
+func TestIXFRWithANewDelegation(t *testing.T) {
+	f := newFixture(t, []string{"127.0.0.0/8"}, false)
+	f.delta(101, map[string]string{
+		"g1": "ns.deleg 300 IN A 198.51.100.66 ; proxied",
+		"g2": "deleg 300 IN NS ns.deleg.example.test.",
+	})
+	rrs, err := f.xfr(dns.TypeIXFR, 100, false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dels, adds := splitIXFR(t, rrs, 100, 101)
+	want := []string{"deleg.example.test. 300 IN NS ns.deleg.example.test.", "ns.deleg.example.test. 300 IN A 198.51.100.66"}
+	if len(dels) != 0 || !slices.Equal(adds, want) {
+		t.Fatalf("IXFR: dels %q adds %q, want adds %q", dels, adds, want)
+	}
+	axfr, err := f.xfr(dns.TypeAXFR, 0, false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(texts(axfr), "\n"); !strings.Contains(got, "ns.deleg.example.test. 300 IN A 198.51.100.66") {
+		t.Fatalf("AXFR without the glue as stored:\n%s", got)
+	}
+}
