@@ -181,3 +181,22 @@ func TestSecondaryZoneExportsThePrimarySOA(t *testing.T) {
 		t.Fatalf("export:\n%s", out)
 	}
 }
+
+// The record quota does not count a secondary zone's transferred records
+// against its overrides.
+func TestSecondaryOverridesAreNotHeldByTheRecordQuota(t *testing.T) {
+	e := newEnv(t, dnsv1.Plan_PLAN_ENTERPRISE)
+	z := secondaryZone(t, e, "big.example.", true, "a.big.example. A 192.0.2.1", "b.big.example. A 192.0.2.2", "c.big.example. A 192.0.2.3")
+	if _, err := e.st.UpdateZoneSettings(ctx(t), z.GetId(), func(_ *dnsv1.Zone, cur *dnsv1.ZoneSettings) (*dnsv1.ZoneSettings, error) {
+		cur.MaxRecordsOverride = 2 // fewer than the transferred records
+		return cur, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"a", "b", "c"} {
+		if _, err := e.client.CreateRecord(ctx(t), &dnsv1.CreateRecordRequest{ZoneId: z.GetId(),
+			Record: &dnsv1.Record{Name: n, Type: "A", Content: "198.51.100.7", Proxied: true}}); err != nil {
+			t.Fatalf("override at %s: %v", n, err)
+		}
+	}
+}
