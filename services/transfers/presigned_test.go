@@ -25,19 +25,23 @@ func TestPresignedFlagForcesAFullTransfer(t *testing.T) {
 		_, ok := reqs[secondary]
 		return ok
 	}
+	linked, unlinked := []string{p}, []string(nil)
 	steps := []struct {
 		name      string
+		peers     []string
 		presigned bool
 		forced    bool
 	}{
-		{"linked, not pre-signed: nothing forced", false, false},
-		{"pre-signed on: a full transfer is asked for", true, true},
-		{"unchanged: nothing more", true, false},
-		{"pre-signed off: a full transfer is asked for", false, true},
+		{"linked, not pre-signed: nothing forced", linked, false, false},
+		{"pre-signed on: a full transfer is asked for", linked, true, true},
+		{"unchanged: nothing more", linked, true, false},
+		{"pre-signed off: a full transfer is asked for", linked, false, true},
+		{"pre-signed on without primaries: nothing to ask", unlinked, true, false},
+		{"primaries linked again to the pre-signed zone: a full transfer", linked, true, true},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			resp, err := e.c.UpdateIncoming(ctx(t), &dnsv1.UpdateIncomingRequest{ZoneId: secondary, Peers: []string{p}, DnssecPresigned: s.presigned})
+			resp, err := e.c.UpdateIncoming(ctx(t), &dnsv1.UpdateIncomingRequest{ZoneId: secondary, Peers: s.peers, DnssecPresigned: s.presigned})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -710,7 +710,10 @@ func (s *Service) UpdateIncoming(ctx context.Context, req *dnsv1.UpdateIncomingR
 			if err := checkPeers(peers); err != nil {
 				return nil, err
 			}
-			presignedChanged = cur.GetDnssecPresigned() != req.GetDnssecPresigned()
+			// Also when primaries are linked again to a pre-signed zone: a
+			// forced transfer asked while none was linked was dropped.
+			presignedChanged = cur.GetDnssecPresigned() != req.GetDnssecPresigned() ||
+				(req.GetDnssecPresigned() && len(cur.GetPeers()) == 0)
 			next := &dnsv1.IncomingTransfer{ZoneId: z.GetId(), AutoRefreshSeconds: refresh, Peers: slices.Clone(req.GetPeers()), ModifiedOn: timestamppb.New(s.now()),
 				DnssecPresigned: req.GetDnssecPresigned()}
 			shown := protoCloneIncoming(next)
