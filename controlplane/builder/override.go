@@ -29,8 +29,8 @@ import (
 // we do all of the merging ... Within the zone builder"), so an edge
 // answers from records that are already merged.
 
-// overrideTypes are the types an override may have and the types it
-// proxies: "Only A, AAAA, and CNAME records can be proxied".
+// overrideType reports whether t is a type an override may have, and a
+// type it proxies: "Only A, AAAA, and CNAME records can be proxied".
 func overrideType(t string) bool {
 	switch strings.ToUpper(t) {
 	case "A", "AAAA", "CNAME":
