@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"golang.org/x/sync/errgroup"
 
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
@@ -51,23 +52,39 @@ type TransferObjects struct {
 	Tsigs map[string]*dnsv1.StoredTsig
 }
 
-// TransferObjectsAt reads an account's peers, ACLs and TSIG keys at rev
-// (three range reads; the per-account limit bounds each).
+// TransferObjectsAt reads an account's peers, ACLs and TSIG keys at rev:
+// three range reads at once (the builder waits on them when it publishes a
+// zone with a transfer configuration; the per-account limit bounds each).
 func (s *Store) TransferObjectsAt(ctx context.Context, accountID string, rev int64) (*TransferObjects, error) {
 	if !validID(accountID) {
 		return nil, fmt.Errorf("transfer objects of %q: %w", accountID, ErrNotFound)
 	}
-	peers, _, err := listAll(ctx, s, s.peersPrefix(accountID), rev, func() *dnsv1.Peer { return &dnsv1.Peer{} }, "peer")
-	if err != nil {
-		return nil, fmt.Errorf("peers of account %s: %w", accountID, err)
-	}
-	acls, _, err := listAll(ctx, s, s.aclsPrefix(accountID), rev, func() *dnsv1.Acl { return &dnsv1.Acl{} }, "acl")
-	if err != nil {
-		return nil, fmt.Errorf("acls of account %s: %w", accountID, err)
-	}
-	tsigs, _, err := listAll(ctx, s, s.tsigsPrefix(accountID), rev, func() *dnsv1.StoredTsig { return &dnsv1.StoredTsig{} }, "tsig")
-	if err != nil {
-		return nil, fmt.Errorf("tsigs of account %s: %w", accountID, err)
+	var (
+		peers []*dnsv1.Peer
+		acls  []*dnsv1.Acl
+		tsigs []*dnsv1.StoredTsig
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		if peers, _, err = listAll(gctx, s, s.peersPrefix(accountID), rev, func() *dnsv1.Peer { return &dnsv1.Peer{} }, "peer"); err != nil {
+			return fmt.Errorf("peers of account %s: %w", accountID, err)
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		if acls, _, err = listAll(gctx, s, s.aclsPrefix(accountID), rev, func() *dnsv1.Acl { return &dnsv1.Acl{} }, "acl"); err != nil {
+			return fmt.Errorf("acls of account %s: %w", accountID, err)
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		if tsigs, _, err = listAll(gctx, s, s.tsigsPrefix(accountID), rev, func() *dnsv1.StoredTsig { return &dnsv1.StoredTsig{} }, "tsig"); err != nil {
+			return fmt.Errorf("tsigs of account %s: %w", accountID, err)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	o := &TransferObjects{Peers: make(map[string]*dnsv1.Peer, len(peers)), ACLs: acls, Tsigs: make(map[string]*dnsv1.StoredTsig, len(tsigs))}
 	for _, p := range peers {
