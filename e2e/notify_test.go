@@ -243,6 +243,39 @@ func TestNotifyFromRealPrimariesRefreshesAtOnce(t *testing.T) {
 	}
 }
 
+// BIND signing its NOTIFY with a key the zone does not link (another
+// name): both edges answer NOTAUTH (BADKEY), BIND's NOTIFY refreshes
+// nothing, and the change is not served.
+func TestNotifyFromBINDWithAnotherKeyIsNotAuth(t *testing.T) {
+	other := xfrintest.Key{Name: "other.notified.test.", Secret: "b3RoZXIta2V5LW90aGVyLWtleS1vdGhlci1rZXktMDA="}
+	start := func(tb testing.TB, zone string, key xfrintest.Key, zoneFile string, n xfrintest.Notify) *xfrintest.Primary {
+		n.Key = &other
+		return xfrintest.StartBINDNotify(tb, zone, key, zoneFile, n)
+	}
+	s := newNotifySetup(t, start, false)
+	name := s.change(t)
+	s.primary.WaitSerialTB(t, notifyZone, notifyKey, s.serial)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		notauth := 0.0
+		for _, e := range s.c.edges {
+			notauth += counter(t, e.Registry(), "zonegrid_edge_notify_received_total", map[string]string{"result": "notauth"})
+		}
+		if notauth >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("BIND's NOTIFY signed with another key: %v NOTAUTH answers, want one per edge", notauth)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	if s.notifyRefreshes(t) != 0 {
+		t.Fatal("a NOTIFY signed with another key refreshed the zone")
+	}
+	onEveryEdge(t, s.c, answerIs(name, dns.TypeA, dns.RcodeNameError))
+}
+
 // sendNotify sends one NOTIFY for the zone to addr from the loopback
 // address from (UDP or TCP), signed with key when set.
 func sendNotify(t *testing.T, addr, from string, tcp bool, key *xfrintest.Key) *dns.Msg {
