@@ -376,8 +376,15 @@ func (w *Worker) seen(name string, version uint64, h *snapshot.ZoneHeader) {
 	}
 	j := &job{zone: name, zoneID: zi.zoneID, accountID: zi.accountID, serial: serial, soa: zi.soa,
 		due: time.Now().Add(w.cfg.Delay), backoff: w.cfg.MinBackoff, acked: map[string]bool{}}
-	if old := w.jobs[zi.zoneID]; old != nil && old.running {
-		j.running = true // the round in flight hands over when it ends
+	if old := w.jobs[zi.zoneID]; old != nil {
+		if old.running {
+			j.running = true // the round in flight hands over when it ends
+		} else if old.due.Before(j.due) {
+			// Not sent yet (or waiting to retry): the new version keeps
+			// the earlier time, so that a zone changing faster than Delay
+			// is still announced.
+			j.due = old.due
+		}
 	}
 	w.jobs[zi.zoneID] = j
 	w.pending.Set(float64(len(w.jobs)))
