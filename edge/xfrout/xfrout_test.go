@@ -670,3 +670,27 @@ func TestIXFRWithANewDelegation(t *testing.T) {
 		t.Fatalf("AXFR without the glue as stored:\n%s", got)
 	}
 }
+
+// A new version arriving as a full snapshot (no node shared with the one
+// before) is compared name by name: the IXFR carries exactly what changed.
+func TestIXFRAfterAFullSnapshot(t *testing.T) {
+	f := newFixture(t, []string{"127.0.0.0/8"}, false)
+	h := zonetest.Header("example.test.", 101)
+	h.Transfer = f.cur.Header.GetTransfer()
+	text := strings.Replace(zoneText, "mail     A 198.51.100.25", "mail     A 198.51.100.26", 1) + "added A 198.51.100.99\n"
+	z, err := zonecache.Build(zonetest.Zone(t, h, text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.put(z)
+	f.waitSerial(101)
+	rrs, err := f.xfr(dns.TypeIXFR, 100, false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dels, adds := splitIXFR(t, rrs, 100, 101)
+	if !slices.Equal(dels, []string{"mail.example.test. 300 IN A 198.51.100.25"}) ||
+		!slices.Equal(adds, []string{"added.example.test. 300 IN A 198.51.100.99", "mail.example.test. 300 IN A 198.51.100.26"}) {
+		t.Fatalf("IXFR after a full snapshot: dels %q adds %q", dels, adds)
+	}
+}
