@@ -44,9 +44,14 @@ import (
 // apex CNAME's target moving) reach it by IXFR after our next NOTIFY (the
 // edge's metrics count IXFR replies). Transfers without the key, with a
 // wrong key, or from outside the ACL are refused. The outgoing status
-// shows the peer's acknowledged serial.
+// shows the peer's acknowledged serial. Changes reach the edge as deltas.
 func TestOutgoingTransfersToRealSecondaries(t *testing.T) {
 	c := newCluster(t, 1)
+	// Every change after a zone's first snapshot travels as a delta, the
+	// path of large zones: the edge's history derives versions from shared
+	// nodes and the NOTIFY worker learns of them from the delta stream.
+	c.cpCfg.DeltaThreshold = 1
+	c.restartControlPlane()
 	xe := c.edgeWith(func(cfg *node.Config) { cfg.XFRAddr = "127.0.0.1:0" })
 	xfr := dnsv1.NewZoneTransferServiceClient(c.conn)
 	key := xfrintest.Key{Name: "xfr-out.acme.test.", Secret: "b3V0Z29pbmctdHJhbnNmZXItdGVzdC1rZXktMTIzNDU2"}
@@ -97,7 +102,10 @@ func outgoingToSecondary(t *testing.T, c *cluster, xe *node.Node, xfr dnsv1.Zone
 
 	// The NOTIFY of the version with outgoing on makes it transfer (AXFR).
 	serial := waitXFRSerial(t, xe, zoneName, key, 0)
-	sec.WaitSerial(t, serial, 20*time.Second)
+	// Generous: a secondary whose first attempt came before outgoing
+	// transfers were on (REFUSED) may be in its retry back-off when the
+	// NOTIFY arrives.
+	sec.WaitSerial(t, serial, 60*time.Second)
 	names := []string{"", "www.", "origin.", "mail.", "alias.", "new.", "nothere."}
 	compareServed(t, sec, xe, zoneName, names)
 	www := query(t, xe.UDPAddr(), "www."+zoneName, dns.TypeA, false)
@@ -122,6 +130,9 @@ func outgoingToSecondary(t *testing.T, c *cluster, xe *node.Node, xfr dnsv1.Zone
 	serial2 := waitXFRSerial(t, xe, zoneName, key, serial)
 	sec.WaitSerial(t, serial2, 20*time.Second)
 	compareServed(t, sec, xe, zoneName, names)
+	if got := xfrCounter(t, xe, "zonegrid_edge_snapshot_updates_total", map[string]string{"bucket": "zonegrid-deltas", "result": "applied"}); got == 0 {
+		t.Fatal("the edge applied no delta: the test did not take the path of large zones")
+	}
 	if got := xfrCounter(t, xe, "zonegrid_edge_xfr_requests_total", map[string]string{"type": "ixfr", "result": "ixfr"}); got <= ixfrBefore {
 		t.Fatalf("%s caught up without an IXFR from the history (ixfr replies %v → %v); log:\n%s", sec.Name, ixfrBefore, got, sec.Log())
 	}
