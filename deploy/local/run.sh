@@ -12,6 +12,9 @@ ETCD_PORT=${ETCD_PORT:-23790}
 NATS_PORT=${NATS_PORT:-42220}
 CP_METRICS=${CP_METRICS:-127.0.0.1:9152}
 EDGE_METRICS=${EDGE_METRICS:-127.0.0.1:9153}
+# Outgoing zone transfers (SOA, AXFR, IXFR to the secondaries of zones with
+# outgoing transfers enabled, docs/ZONE_TRANSFERS.md); empty turns it off.
+XFR_ADDR=${XFR_ADDR-127.0.0.1:8054}
 # The edges answer proxied names with these pools and the control plane
 # refuses A/AAAA records pointing at them: both get the same values.
 ANYCAST_V4=${ANYCAST_V4:-192.0.2.10,192.0.2.11,192.0.2.12,192.0.2.13}
@@ -52,12 +55,14 @@ done
 # snapshot: the control plane wrote the edge's nkey seed and its snapshot
 # public key under $DATA_DIR/credentials before it started listening, and
 # the key-encryption key that opens zones' DNSSEC keys (live signing).
+xfr=()
+if [ -n "$XFR_ADDR" ]; then xfr=(--xfr-listen "$XFR_ADDR"); fi
 bin/edge --listen "$DNS_ADDR" --nats-url "nats://127.0.0.1:$NATS_PORT" \
   --nats-nkey-seed "$DATA_DIR/credentials/edge.nk" \
   --snapshot-trust-keys "$DATA_DIR/credentials/snapshot-signing.pub.pem" \
   --dnssec-kek-file "$DATA_DIR/credentials/dnssec.kek" \
   --anycast-v4 "$ANYCAST_V4" --anycast-v6 "$ANYCAST_V6" \
-  --metrics-addr "$EDGE_METRICS" &
+  --metrics-addr "$EDGE_METRICS" "${xfr[@]}" &
 pids+=($!)
 
 cat <<MSG
@@ -66,6 +71,7 @@ zonegrid is running (data in $DATA_DIR):
   control plane gRPC  $GRPC_ADDR   (TLS with the local CA $DATA_DIR/tls/ca.pem; reflection: grpcurl -cacert $DATA_DIR/tls/ca.pem $GRPC_ADDR list)
   API token           $DATA_DIR/credentials/operator.token (the operator's; dnsctl reads $DATA_DIR/dnsctl.json)
   edge DNS            $DNS_ADDR    (UDP and TCP)
+  edge transfers      ${XFR_ADDR:-off}    (SOA/AXFR/IXFR for zones with outgoing transfers)
   etcd                http://127.0.0.1:$ETCD_PORT
   NATS                nats://127.0.0.1:$NATS_PORT
   metrics             http://$CP_METRICS/metrics  http://$EDGE_METRICS/metrics
