@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # Benchmark harness: our edge next to NSD, Knot and CoreDNS on one reference
-# zone, in one run. See docs/BENCHMARKS.md for what it measures and how to read
-# it. Usage: deploy/bench/run.sh [--duration SECONDS] [--names N]
+# zone, in one run; then signed (DNSSEC, queries with DO): our edge signing
+# live next to Knot's online signing (mod-onlinesign) and NSD serving the zone
+# pre-signed by dnssec-signzone. See docs/BENCHMARKS.md for what it measures
+# and how to read it. Usage: deploy/bench/run.sh [--duration SECONDS] [--names N]
+# [--no-signed] [--signed-only]
+#
+# --signed-only measures our edge unsigned, then the signed run, without the
+# other peers, the write and the propagation benchmarks. EDGE_ANSWER_CACHE sets
+# the edge's --answer-cache (slots; default the edge's own); BENCH_NO_BUILD=1
+# uses the binaries in bin/ as they are.
 #
 # Every server is pinned to core $SERVER_CPU (taskset) and limited to one
 # thread/worker; dnsperf runs on core $CLIENT_CPU.
@@ -12,11 +20,16 @@ ROOT=$PWD
 DURATION=15
 NAMES=10000
 MILLION=0
+SIGNED=1
+SIGNED_ONLY=0
+EDGE_ANSWER_CACHE=${EDGE_ANSWER_CACHE:-0}
 while [[ $# -gt 0 ]]; do
   case $1 in
     --duration) DURATION=$2; shift 2 ;;
     --names) NAMES=$2; shift 2 ;;
     --million) MILLION=1; shift ;;
+    --no-signed) SIGNED=0; shift ;;
+    --signed-only) SIGNED_ONLY=1; shift ;;
     *) echo "unknown flag $1" >&2; exit 2 ;;
   esac
 done
@@ -26,7 +39,13 @@ OUT=${BENCH_DIR:-$ROOT/.bench}
 ZONE=bench.test.
 COREDNS_VERSION=${COREDNS_VERSION:-v1.15.0}
 PORT_EDGE=5300 PORT_NSD=5301 PORT_KNOT=5302 PORT_COREDNS=5303
+PORT_KNOT_SIGNED=5304 PORT_NSD_SIGNED=5305
+EDGE_METRICS=127.0.0.1:9353
 GRPC=127.0.0.1:50151
+# The edges' IPv6 anycast pool: the default (2001:db8::10-13) is among the
+# reference zone's AAAA addresses (2001:db8::<i>), which the control plane
+# refuses (records may not point at the pool).
+ANYCAST_V6=2001:db8:ffff::10,2001:db8:ffff::11,2001:db8:ffff::12,2001:db8:ffff::13
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -36,6 +55,7 @@ install_tools() {
   command -v nsd >/dev/null || [[ -x /usr/sbin/nsd ]] || need+=(nsd)
   command -v knotd >/dev/null || [[ -x /usr/sbin/knotd ]] || need+=(knot)
   command -v taskset >/dev/null || need+=(util-linux)
+  command -v dnssec-signzone >/dev/null || need+=(bind9-utils)
   if ((${#need[@]})); then
     log "installing ${need[*]} from Debian"
     apt-get update -qq
@@ -44,6 +64,10 @@ install_tools() {
   if [[ ! -x bin/coredns ]]; then
     log "building CoreDNS $COREDNS_VERSION"
     GOBIN=$ROOT/bin go install "github.com/coredns/coredns@$COREDNS_VERSION"
+  fi
+  if [[ ${BENCH_NO_BUILD:-0} == 1 ]]; then
+    log "BENCH_NO_BUILD=1: using the binaries already in bin/"
+    return
   fi
   log "building zonegrid"
   make -s build
@@ -106,6 +130,49 @@ CONF
   taskset -c "$SERVER_CPU" nsd -d -c "$d/nsd.conf" & pids+=($!); NSD_PID=$!
 }
 
+# sign_zone pre-signs the reference zone for NSD as an operator would:
+# dnssec-signzone (BIND 9) with an ECDSA P-256 KSK and ZSK (algorithm 13, as
+# ours), NSEC, the default 30-day validity.
+sign_zone() {
+  local d=$OUT/signed; rm -rf "$d"; mkdir -p "$d"
+  dnssec-keygen -q -K "$d" -a ECDSAP256SHA256 -f KSK "$ZONE" >/dev/null
+  dnssec-keygen -q -K "$d" -a ECDSAP256SHA256 "$ZONE" >/dev/null
+  dnssec-signzone -q -S -K "$d" -o "$ZONE" -f "$d/zone.signed" "$OUT/zone.db" >/dev/null
+}
+
+start_nsd_signed() {
+  local d=$OUT/nsd-signed; mkdir -p "$d"
+  sed -e "s|127.0.0.1@$PORT_NSD|127.0.0.1@$PORT_NSD_SIGNED|" -e "s|$OUT/nsd/|$d/|g" \
+      -e 's|zonefile: zone.db|zonefile: signed/zone.signed|' "$OUT/nsd/nsd.conf" >"$d/nsd.conf"
+  taskset -c "$SERVER_CPU" nsd -d -c "$d/nsd.conf" & pids+=($!); NSD_SIGNED_PID=$!
+}
+
+# Knot signing live: mod-onlinesign with its default policy (ECDSA P-256,
+# one combined key; compact "black lies" NSEC like ours).
+start_knot_signed() {
+  local d=$OUT/knot-signed; rm -rf "$d"; mkdir -p "$d"
+  cat >"$d/knot.conf" <<CONF
+server:
+  listen: 127.0.0.1@$PORT_KNOT_SIGNED
+  rundir: "$d"
+  udp-workers: 1
+  tcp-workers: 1
+  background-workers: 1
+database:
+  storage: "$d"
+log:
+  - target: stderr
+    any: error
+zone:
+  - domain: $ZONE
+    file: "$OUT/zone.db"
+    journal-content: none
+    zonefile-load: whole
+    module: mod-onlinesign
+CONF
+  taskset -c "$SERVER_CPU" knotd -c "$d/knot.conf" & pids+=($!); KNOT_SIGNED_PID=$!
+}
+
 start_knot() {
   local d=$OUT/knot; mkdir -p "$d"
   cat >"$d/knot.conf" <<CONF
@@ -146,13 +213,16 @@ start_zonegrid() {
   # the edge has its core to itself, as the peers do.
   taskset -c "$CLIENT_CPU" bin/controlplane --embedded --data-dir "$OUT/zonegrid" \
     --embedded-etcd-port 23791 --embedded-nats-port 42221 --grpc-addr $GRPC \
-    --extra-public-suffixes test >"$OUT/controlplane.log" 2>&1 & pids+=($!)
+    --extra-public-suffixes test --anycast-v6 $ANYCAST_V6 >"$OUT/controlplane.log" 2>&1 & pids+=($!)
   for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/${GRPC##*:}) 2>/dev/null && break; sleep 0.1; done
   # The edge's NATS credential and the key it verifies snapshots with were
   # generated by the control plane under its data dir, as `make run` does.
   # Response rate limiting off (--rrl-rate 0), as NSD's above: dnsperf is one
   # client asking the same names thousands of times a second.
-  GOMAXPROCS=1 taskset -c "$SERVER_CPU" bin/edge --listen 127.0.0.1:$PORT_EDGE --rrl-rate 0 \
+  # The DNSSEC key-encryption key is the control plane's (generated under its
+  # data dir): the edge opens the zone's keys with it for the signed run.
+  GOMAXPROCS=1 taskset -c "$SERVER_CPU" bin/edge --listen 127.0.0.1:$PORT_EDGE --rrl-rate 0 --anycast-v6 $ANYCAST_V6 --answer-cache "$EDGE_ANSWER_CACHE" \
+    --dnssec-kek-file "$OUT/zonegrid/credentials/dnssec.kek" --metrics-addr $EDGE_METRICS \
     --nats-url nats://127.0.0.1:42221 --nats-nkey-seed "$OUT/zonegrid/credentials/edge.nk" \
     --snapshot-trust-keys "$OUT/zonegrid/credentials/snapshot-signing.pub.pem" \
     >"$OUT/edge.log" 2>&1 & pids+=($!); EDGE_PID=$!
@@ -161,11 +231,13 @@ start_zonegrid() {
     -proxied-every 20 | tee "$OUT/load.txt" >&2
 }
 
-# perf port label -> prints "label qps avg_ms p99_ms lost"
+# perf port label [dnsperf flags] -> prints "label qps avg_ms p99_ms lost"
+# (-D: queries with the DO bit, for the signed run)
 perf() {
   local port=$1 label=$2 res
+  shift 2
   res=$(taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$port" -d "$OUT/queries.txt" \
-        -l "$DURATION" -c 8 -q 200 -t 2 2>&1)
+        -l "$DURATION" -c 8 -q 200 -t 2 "$@" 2>&1)
   echo "$res" >"$OUT/dnsperf-$label.txt"
   local qps avg lost
   qps=$(awk '/Queries per second/ {print $4}' <<<"$res")
@@ -175,9 +247,60 @@ perf() {
   # latencies from -v over a short run at 20k qps.
   local p99
   p99=$(taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$port" -d "$OUT/queries.txt" \
-        -l 3 -Q 20000 -c 4 -v 2>/dev/null | awk '$1==">" {print $NF*1000}' | sort -n |
+        -l 3 -Q 20000 -c 4 -v "$@" 2>/dev/null | awk '$1==">" {print $NF*1000}' | sort -n |
         awk '{a[NR]=$1} END {if (NR) print a[int(NR*0.99)]; else print "n/a"}')
   printf '%s %s %s %s %s\n' "$label" "${qps:-0}" "${avg:-n/a}" "${p99:-n/a}" "${lost:-n/a}"
+}
+
+# edge_cache prints the edge's packed-answer cache "hits misses" so far.
+edge_cache() {
+  curl -s "http://$EDGE_METRICS/metrics" | awk '
+    /^zonegrid_edge_answer_cache_lookups_total\{result="hit"\}/ {h=$2}
+    /^zonegrid_edge_answer_cache_lookups_total\{result="miss"\}/ {m=$2}
+    END {printf "%d %d\n", h, m}'
+}
+
+# signed_run UNSIGNED_RESULTS: DNSSEC on for the reference zone through the
+# API (the edge signs live), Knot signing online and NSD serving the zone
+# pre-signed; every query with DO, same mix, same pinning.
+signed_run() {
+  local unsigned=$1
+  log "signed run: pre-signing the zone for NSD (dnssec-signzone), Knot with mod-onlinesign"
+  sign_zone
+  start_nsd_signed; start_knot_signed
+  bin/dnsctl --config "$OUT/zonegrid/dnsctl.json" --account bench dnssec enable "${ZONE%.}" >"$OUT/dnssec-enable.txt"
+  for _ in $(seq 1 300); do
+    dig +dnssec +norec +time=1 +tries=1 @127.0.0.1 -p $PORT_EDGE "$ZONE" DNSKEY 2>/dev/null | grep -q RRSIG && break
+    sleep 0.1
+  done
+  for p in $PORT_NSD_SIGNED $PORT_KNOT_SIGNED; do wait_answer "$p" "host00000.$ZONE"; done
+  for p in $PORT_EDGE $PORT_NSD_SIGNED $PORT_KNOT_SIGNED; do
+    dig +dnssec +norec @127.0.0.1 -p "$p" "host00000.$ZONE" A | grep -q 'RRSIG' || { echo "port $p: no signed answer" >&2; return 1; }
+  done
+  log "dnsperf with DO, $DURATION s per server"
+  local results c0 c1
+  c0=$(edge_cache)
+  results=$( perf $PORT_EDGE zonegrid-do -D )
+  c1=$(edge_cache)
+  results+=$'\n'$( perf $PORT_EDGE zonegrid-nodo; perf $PORT_KNOT_SIGNED knot-online -D; perf $PORT_NSD_SIGNED nsd-presigned -D )
+  {
+    echo "# signed: every query with DO (zonegrid-nodo: the same signed zone asked without DO)"
+    printf '%-14s %12s %10s %10s %8s %16s %10s\n' server qps avg_ms p99_ms lost "zonegrid-do/peer" rss_MiB
+    local ours
+    ours=$(awk '$1=="zonegrid-do" {print $2}' <<<"$results")
+    while read -r label qps avg p99 lost; do
+      local pid ratio rss
+      case $label in zonegrid-*) pid=$EDGE_PID ;; knot-online) pid=$KNOT_SIGNED_PID ;; nsd-presigned) pid=$NSD_SIGNED_PID ;; esac
+      ratio=$(awk -v a="$ours" -v b="$qps" 'BEGIN {if (b>0) printf "%.2f", a/b; else print "n/a"}')
+      rss=$(awk -v k="$(rss_kb "$pid" 2>/dev/null || echo 0)" 'BEGIN {printf "%.1f", k/1024}')
+      printf '%-14s %12s %10s %10s %8s %16s %10s\n' "$label" "$qps" "$avg" "$p99" "$lost" "$ratio" "$rss"
+    done <<<"$results"
+    local unsigned_qps
+    unsigned_qps=$(awk '$1=="zonegrid" {print $2}' <<<"$unsigned")
+    awk -v s="$ours" -v u="$unsigned_qps" 'BEGIN {if (u>0) printf "# zonegrid signed (DO) / zonegrid unsigned (first run): %.2f\n", s/u}'
+    read -r h0 m0 <<<"$c0"; read -r h1 m1 <<<"$c1"
+    awk -v h=$((h1-h0)) -v m=$((m1-m0)) 'BEGIN {if (h+m>0) printf "# zonegrid packed-answer cache during the DO runs: %d hits, %d misses, hit rate %.4f\n", h, m, h/(h+m)}'
+  } | tee -a "$OUT/results.txt"
 }
 
 main() {
@@ -185,6 +308,19 @@ main() {
   mkdir -p "$OUT"
   log "generating the reference zone ($NAMES names) and query mix"
   bin/benchzone -out "$OUT" -names "$NAMES"
+  # benchzone's IPv4 addresses are 10.x; the record API refuses to proxy a
+  # private address (services/records, proxiableAddress) and benchload
+  # proxies every 20th record: move them to 11.x, public, for every server.
+  sed -i -E 's/ IN A 10\./ IN A 11./' "$OUT/zone.db"
+  if ((SIGNED_ONLY)); then
+    start_nsd; start_zonegrid # NSD's configuration is the signed NSD's template
+    wait_answer $PORT_EDGE "host00000.$ZONE"
+    local unsigned
+    unsigned=$(perf $PORT_EDGE zonegrid)
+    echo "# $(date -u +%FT%TZ) $(nproc) cores; unsigned: $unsigned" | tee -a "$OUT/results.txt"
+    signed_run "$unsigned"
+    return
+  fi
   start_nsd; start_knot; start_coredns; start_zonegrid
   for p in $PORT_NSD $PORT_KNOT $PORT_COREDNS $PORT_EDGE; do wait_answer "$p" "host00000.$ZONE"; done
 
@@ -205,6 +341,8 @@ main() {
       printf '%-10s %12s %10s %10s %8s %14s %10s\n' "$label" "$qps" "$avg" "$p99" "$lost" "$ratio" "$rss"
     done <<<"$results"
   } | tee "$OUT/results.txt"
+
+  ((SIGNED)) && signed_run "$results"
 
   log "control-plane writes: single creates into one zone, 256 callers"
   bin/benchload -config "$OUT/zonegrid/dnsctl.json" -endpoint $GRPC -zone writes.test. -writes 10000 -concurrency 256 | tee -a "$OUT/results.txt"
