@@ -270,10 +270,18 @@ func TestWithoutKEKDnssecCannotBeEnabled(t *testing.T) {
 func TestPrivateKeysStaySealed(t *testing.T) {
 	e := newEnv(t, true)
 	id := e.zone(t, "secret.example.", dnsv1.Plan_PLAN_FREE)
-	d, err := e.update(t, id, active, "status")
+	if _, err := e.update(t, id, active, "status"); err != nil {
+		t.Fatal(err)
+	}
+	// Keys made by both rollovers too: four keys, each checked below.
+	if _, err := e.client.RollZsk(ctx(t), &dnsv1.RollZskRequest{ZoneId: id}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.client.RollKsk(ctx(t), &dnsv1.RollKskRequest{ZoneId: id})
 	if err != nil {
 		t.Fatal(err)
 	}
+	d := r.GetDnssec()
 	st, err := e.st.GetDnssec(ctx(t), id)
 	if err != nil {
 		t.Fatal(err)
@@ -283,6 +291,9 @@ func TestPrivateKeysStaySealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, _ := protojson.Marshal(d)
+	if len(st.GetKeys()) != 4 {
+		t.Fatalf("%d keys, want 2 KSKs and 2 ZSKs", len(st.GetKeys()))
+	}
 	for _, k := range st.GetKeys() {
 		priv, err := cpdnssec.OpenKey(e.ring, id, k)
 		if err != nil {
