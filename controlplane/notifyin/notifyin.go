@@ -60,6 +60,8 @@ type Receiver struct {
 	log *zap.Logger
 	c   *notify.Coalescer[notify.Notice]
 	ctx context.Context // Run's, for the coalescer's trailing records
+	// subscribed is closed once the NATS server has the subscription.
+	subscribed chan struct{}
 
 	notices   *prometheus.CounterVec
 	refreshes *prometheus.CounterVec
@@ -75,7 +77,7 @@ func New(cfg Config, log *zap.Logger) *Receiver {
 		log = zap.NewNop()
 	}
 	r := &Receiver{
-		cfg: cfg, log: log, ctx: context.Background(),
+		cfg: cfg, log: log, ctx: context.Background(), subscribed: make(chan struct{}),
 		notices: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zonegrid_notifyin_notices_total",
 			Help: "NOTIFY notices taken from the edges, by result (recorded: a refresh request written; coalesced: another notice of the zone within the interval stands for it; unknown_zone; bad; error).",
@@ -105,6 +107,13 @@ func (r *Receiver) Run(ctx context.Context) error {
 		return fmt.Errorf("notifyin: subscribe %s: %w", notify.SubjectPrefix+">", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	// Notices are plain NATS: one published before the server has the
+	// subscription is not delivered. Flush makes the server confirm it.
+	if err := r.cfg.Conn.FlushTimeout(5 * time.Second); err != nil {
+		r.log.Warn("NATS flush after subscribing failed", zap.Error(err))
+	} else {
+		close(r.subscribed)
+	}
 	kick := make(chan struct{}, 1)
 	done := make(chan struct{})
 	go func() {
@@ -115,6 +124,10 @@ func (r *Receiver) Run(ctx context.Context) error {
 	<-done
 	return nil
 }
+
+// Subscribed is closed once the receiver's subscription is in place on the
+// NATS server (notices published before may be lost).
+func (r *Receiver) Subscribed() <-chan struct{} { return r.subscribed }
 
 // onMsg runs on the subscription's goroutine: decode, check, coalesce.
 func (r *Receiver) onMsg(m *nats.Msg) {

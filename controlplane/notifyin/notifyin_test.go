@@ -79,6 +79,11 @@ func (e *env) receiver(t *testing.T, id string, ref Refresher) *Receiver {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = r.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-r.Subscribed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("receiver never subscribed")
+	}
 	return r
 }
 
@@ -158,8 +163,8 @@ func TestNoticesReachTheLeadingWorkerAndFloodsAreCoalesced(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	got := leader.count() - 1
-	if got < 1 || got > 12 {
-		t.Fatalf("%d notices in 1 s caused %d refreshes, want a few (at most ~4 per control plane per second)", sent, got)
+	if got < 1 || got > 16 {
+		t.Fatalf("%d notices in 1 s caused %d refreshes, want a few (at most ~5 per control plane per second)", sent, got)
 	}
 	if other.count() != 0 {
 		t.Fatalf("a control plane not leading refreshed: %v", other.calls)
