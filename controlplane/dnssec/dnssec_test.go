@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,7 +193,19 @@ func TestZSKRolloverPrepublishesThenRetiresThenRemoves(t *testing.T) {
 // parent serves DS records for the worker's checks, as a resolver would.
 type parent struct {
 	addr string
+	mu   sync.Mutex // the server's goroutines read ds while tests set it
 	ds   map[string][]dns.RR
+}
+
+// set makes the parent serve rrs as name's DS set (none: no DS).
+func (p *parent) set(name string, rrs ...dns.RR) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(rrs) == 0 {
+		delete(p.ds, name)
+		return
+	}
+	p.ds[name] = rrs
 }
 
 func startParent(t *testing.T) *parent {
@@ -205,7 +218,9 @@ func startParent(t *testing.T) *parent {
 		m := new(dns.Msg)
 		m.SetReply(r)
 		if q := r.Question[0]; q.Qtype == dns.TypeDS {
+			p.mu.Lock()
 			m.Answer = p.ds[strings.ToLower(q.Name)]
+			p.mu.Unlock()
 		}
 		w.WriteMsg(m)
 	})

@@ -164,13 +164,13 @@ func TestWorkerFinishesKSKRolloverWhenTheParentHasTheNewDS(t *testing.T) {
 				t.Fatal(err)
 			}
 			foreign, _ := Enable(nil, ring, id, zone, p, t0)
-			par.ds[zone] = map[string][]dns.RR{
+			par.set(zone, map[string][]dns.RR{
 				"old":     {KeyDS(zone, oldKSK)},
 				"new":     {KeyDS(zone, newKSK)},
 				"both":    {KeyDS(zone, oldKSK), KeyDS(zone, newKSK)},
 				"none":    nil,
 				"foreign": {DS(zone, foreign)},
-			}[tc.parent]
+			}[tc.parent]...)
 			at := t0.Add(2 * time.Hour)
 			if err := w.Step(ctx, at); err != nil {
 				t.Fatal(err)
@@ -237,7 +237,7 @@ func TestWorkerChecksAtOnceAfterAKSKRoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	par.ds[zone] = []dns.RR{DS(zone, cur)}
+	par.set(zone, DS(zone, cur))
 	if err := w.Step(ctx, t0); err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestWorkerChecksAtOnceAfterAKSKRoll(t *testing.T) {
 	if c, _ := st.GetDnssecChecks(ctx, id); c.GetChecks() != 2 || c.GetLastResult() != "the new KSK's DS is not at the parent yet" {
 		t.Fatalf("no check right after the roll: %v", c)
 	}
-	par.ds[zone] = []dns.RR{DS(zone, rolled)}
+	par.set(zone, DS(zone, rolled))
 	if err := w.Step(ctx, t0.Add(3*time.Minute)); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -63,7 +62,7 @@ func TestWorkerFollowsTheDSAtTheParent(t *testing.T) {
 	}
 	// A DS of some other key: still pending.
 	other, _ := Enable(nil, ring, id, "example.com.", p, t0)
-	par.ds["example.com."] = []dns.RR{DS("example.com.", other)}
+	par.set("example.com.", DS("example.com.", other))
 	step(t0)
 	if s := status(); s != dnsv1.DnssecStatus_DNSSEC_STATUS_PENDING {
 		t.Fatalf("with a foreign DS: %s", StatusName(s))
@@ -73,7 +72,7 @@ func TestWorkerFollowsTheDSAtTheParent(t *testing.T) {
 		t.Fatalf("checks after one step: %v", checks)
 	}
 	// Our DS appears, but the next check is not due yet.
-	par.ds["example.com."] = []dns.RR{DS("example.com.", other), DS("example.com.", cur)}
+	par.set("example.com.", DS("example.com.", other), DS("example.com.", cur))
 	step(t0.Add(30 * time.Second))
 	if s := status(); s != dnsv1.DnssecStatus_DNSSEC_STATUS_PENDING {
 		t.Fatalf("before the interval: %s", StatusName(s))
@@ -91,7 +90,7 @@ func TestWorkerFollowsTheDSAtTheParent(t *testing.T) {
 	if s := status(); s != dnsv1.DnssecStatus_DNSSEC_STATUS_PENDING_DISABLED {
 		t.Fatalf("disabled with the DS still there: %s", StatusName(s))
 	}
-	delete(par.ds, "example.com.")
+	par.set("example.com.")
 	step(t0.Add(5 * time.Minute))
 	if s := status(); s != dnsv1.DnssecStatus_DNSSEC_STATUS_DISABLED {
 		t.Fatalf("DS gone: %s", StatusName(s))
