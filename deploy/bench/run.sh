@@ -56,6 +56,7 @@ install_tools() {
   command -v knotd >/dev/null || [[ -x /usr/sbin/knotd ]] || need+=(knot)
   command -v taskset >/dev/null || need+=(util-linux)
   command -v dnssec-signzone >/dev/null || need+=(bind9-utils)
+  command -v curl >/dev/null || need+=(curl)
   if ((${#need[@]})); then
     log "installing ${need[*]} from Debian"
     apt-get update -qq
