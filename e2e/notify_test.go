@@ -302,7 +302,8 @@ func sendNotify(t *testing.T, addr, from string, tcp bool, key *xfrintest.Key) *
 
 // NOTIFY from an address that is neither the primary nor in an ACL is
 // REFUSED, one signed with another key is NOTAUTH (BADSIG), and neither
-// refreshes the zone; the primary's own NOTIFY then does. A flood of
+// refreshes the zone; an ACL of the account admits that address (and its
+// deletion refuses it again), and the primary's own NOTIFY refreshes. A flood of
 // NOTIFY from the primary's address costs a few refreshes, and the edges
 // keep answering queries throughout.
 func TestNotifyRefusedUnauthenticatedAndFlooded(t *testing.T) {
@@ -334,7 +335,32 @@ func TestNotifyRefusedUnauthenticatedAndFlooded(t *testing.T) {
 	}
 	onEveryEdge(t, c, answerIs(name, dns.TypeA, dns.RcodeNameError))
 
+	// An ACL of the account lets 127.0.0.2 send NOTIFY once the edges
+	// hold the zone's new header (the builder rebuilds it on the ACL).
+	acl, err := s.xfr.CreateAcl(c.ctx(), &dnsv1.CreateAclRequest{AccountId: "acme", Acl: &dnsv1.Acl{Name: "notifier", IpRange: "127.0.0.2/32"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("NOTIFY from the ACL range accepted", func(edge string) error {
+		if r := sendNotify(t, edge, "127.0.0.2", false, nil); r.Rcode != dns.RcodeSuccess || !r.Authoritative {
+			return fmt.Errorf("NOTIFY from 127.0.0.2 with the ACL: %s", dns.RcodeToString[r.Rcode])
+		}
+		return nil
+	})
+	c.eventually("NOTIFY from the ACL range refreshes", answerIs(name, dns.TypeA, dns.RcodeSuccess, "192.0.2.77"))
+	if _, err := s.xfr.DeleteAcl(c.ctx(), &dnsv1.DeleteAclRequest{AccountId: "acme", AclId: acl.GetAcl().GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("NOTIFY from 127.0.0.2 refused again without the ACL", func(edge string) error {
+		if r := sendNotify(t, edge, "127.0.0.2", false, nil); r.Rcode != dns.RcodeRefused {
+			return fmt.Errorf("NOTIFY from 127.0.0.2 after the ACL's deletion: %s", dns.RcodeToString[r.Rcode])
+		}
+		return nil
+	})
+
 	// The primary's address, unsigned (accepted: see dnsserver/notify.go).
+	name = s.change(t)
+	s.primary.WaitSerialTB(t, notifyZone, notifyKey, s.serial)
 	if r := sendNotify(t, c.edges[0].UDPAddr(), "127.0.0.1", false, nil); r.Rcode != dns.RcodeSuccess || !r.Authoritative {
 		t.Fatalf("NOTIFY from the primary: %v", r)
 	}
