@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -35,6 +36,10 @@ import (
 // plane records for one zone (notify.Coalescer): with the edges' own
 // coalescing, a NOTIFY flood costs a zone a few refreshes per second.
 const DefaultInterval = 250 * time.Millisecond
+
+// MaxParallel bounds the zones refreshed at once for NOTIFY: one slow
+// primary (a transfer may take minutes) must not hold up other zones.
+const MaxParallel = 8
 
 // Refresher refreshes a secondary zone now: *xfrin.Worker.
 type Refresher interface {
@@ -62,6 +67,14 @@ type Receiver struct {
 	ctx context.Context // Run's, for the coalescer's trailing records
 	// subscribed is closed once the NATS server has the subscription.
 	subscribed chan struct{}
+	// kick asks the act loop for a pass (buffered: one pending pass
+	// stands for any number of kicks).
+	kick chan struct{}
+	// inflight holds the zones being refreshed; sem bounds them.
+	mu       sync.Mutex
+	inflight map[string]bool
+	sem      chan struct{}
+	wg       sync.WaitGroup
 
 	notices   *prometheus.CounterVec
 	refreshes *prometheus.CounterVec
@@ -78,6 +91,7 @@ func New(cfg Config, log *zap.Logger) *Receiver {
 	}
 	r := &Receiver{
 		cfg: cfg, log: log, ctx: context.Background(), subscribed: make(chan struct{}),
+		kick: make(chan struct{}, 1), inflight: map[string]bool{}, sem: make(chan struct{}, MaxParallel),
 		notices: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zonegrid_notifyin_notices_total",
 			Help: "NOTIFY notices taken from the edges, by result (recorded: a refresh request written; coalesced: another notice of the zone within the interval stands for it; unknown_zone; bad; error).",
@@ -114,15 +128,23 @@ func (r *Receiver) Run(ctx context.Context) error {
 	} else {
 		close(r.subscribed)
 	}
-	kick := make(chan struct{}, 1)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		r.actLoop(ctx, kick)
+		r.actLoop(ctx)
 	}()
-	r.watch(ctx, kick)
+	r.watch(ctx)
 	<-done
+	r.wg.Wait() // refreshes under way end with ctx
 	return nil
+}
+
+// poke asks for a pass of the act loop.
+func (r *Receiver) poke() {
+	select {
+	case r.kick <- struct{}{}:
+	default: // a pass is due already: it will see this request too
+	}
 }
 
 // Subscribed is closed once the receiver's subscription is in place on the
@@ -167,15 +189,9 @@ func (r *Receiver) record(ctx context.Context, n notify.Notice) {
 
 // watch kicks the act loop once at start (requests left from before) and
 // on every request written, until ctx ends; a broken watch restarts.
-func (r *Receiver) watch(ctx context.Context, kick chan<- struct{}) {
-	poke := func() {
-		select {
-		case kick <- struct{}{}:
-		default: // a pass is due already: it will see this request too
-		}
-	}
+func (r *Receiver) watch(ctx context.Context) {
 	for ctx.Err() == nil {
-		poke()
+		r.poke()
 		wch := r.cfg.Store.Client().Watch(clientv3.WithRequireLeader(ctx), r.cfg.Store.NotifyRequestPrefix(),
 			clientv3.WithPrefix(), clientv3.WithFilterDelete())
 		for resp := range wch {
@@ -183,7 +199,7 @@ func (r *Receiver) watch(ctx context.Context, kick chan<- struct{}) {
 				r.log.Warn("notify request watch failed, restarting", zap.Error(resp.Err()))
 				break
 			}
-			poke()
+			r.poke()
 		}
 		select {
 		case <-ctx.Done():
@@ -194,12 +210,12 @@ func (r *Receiver) watch(ctx context.Context, kick chan<- struct{}) {
 
 // actLoop runs a pass per kick: kicks that arrive during a pass make one
 // more pass, so requests are never left waiting for the next one.
-func (r *Receiver) actLoop(ctx context.Context, kick <-chan struct{}) {
+func (r *Receiver) actLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-kick:
+		case <-r.kick:
 		}
 		if err := r.act(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("NOTIFY requests not handled: the lifecycle step takes them", zap.Error(err))
@@ -217,8 +233,11 @@ func (r *Receiver) leading(ctx context.Context) (bool, error) {
 	return len(resp.Kvs) > 0 && string(resp.Kvs[0].Value) == r.cfg.LeaderID, nil
 }
 
-// act refreshes every zone with a request, if this control plane leads.
-// A request is cleared only if no notice came after the refresh began.
+// act starts a refresh for every zone with a request that is not being
+// refreshed already, if this control plane leads; it does not wait for
+// them. A request written during a zone's refresh survives its clearing
+// (a compare on its revision), and the refresh's end asks for another
+// pass, which takes it.
 func (r *Receiver) act(ctx context.Context) error {
 	lead, err := r.leading(ctx)
 	if err != nil || !lead {
@@ -229,22 +248,51 @@ func (r *Receiver) act(ctx context.Context) error {
 		return err
 	}
 	for id, rev := range reqs {
-		start := time.Now()
-		if err := r.cfg.Refresher.Refresh(ctx, id, start, true); err != nil {
-			r.refreshes.WithLabelValues("error").Inc()
-			r.log.Warn("refresh after NOTIFY failed", zap.String("zone_id", id), zap.Error(err))
-			continue // left for the lifecycle step to retry
+		r.mu.Lock()
+		busy := r.inflight[id]
+		if !busy {
+			r.inflight[id] = true
 		}
-		r.refreshes.WithLabelValues("ok").Inc()
-		if at, err := r.requestTime(ctx, id, rev); err == nil && !at.IsZero() {
-			r.lag.Observe(time.Since(at).Seconds())
+		r.mu.Unlock()
+		if busy {
+			continue
 		}
-		if err := r.cfg.Store.ClearNotifyRequest(ctx, id, rev); err != nil {
-			return err
-		}
-		r.log.Debug("zone refreshed after NOTIFY", zap.String("zone_id", id), zap.Duration("took", time.Since(start)))
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			select {
+			case r.sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			r.refresh(ctx, id, rev)
+			<-r.sem
+			r.mu.Lock()
+			delete(r.inflight, id)
+			r.mu.Unlock()
+			r.poke()
+		}()
 	}
 	return nil
+}
+
+// refresh refreshes one zone for its request and clears the request.
+func (r *Receiver) refresh(ctx context.Context, id string, rev int64) {
+	start := time.Now()
+	if err := r.cfg.Refresher.Refresh(ctx, id, start, true); err != nil {
+		r.refreshes.WithLabelValues("error").Inc()
+		r.log.Warn("refresh after NOTIFY failed: the lifecycle step retries it", zap.String("zone_id", id), zap.Error(err))
+		return
+	}
+	r.refreshes.WithLabelValues("ok").Inc()
+	if at, err := r.requestTime(ctx, id, rev); err == nil && !at.IsZero() {
+		r.lag.Observe(time.Since(at).Seconds())
+	}
+	if err := r.cfg.Store.ClearNotifyRequest(ctx, id, rev); err != nil {
+		r.log.Warn("NOTIFY request not cleared: the zone is refreshed once more", zap.String("zone_id", id), zap.Error(err))
+		return
+	}
+	r.log.Debug("zone refreshed after NOTIFY", zap.String("zone_id", id), zap.Duration("took", time.Since(start)))
 }
 
 // requestTime is when the edge received the notice behind a request, read

@@ -228,3 +228,66 @@ func TestRequestsWaitWhileNoControlPlaneLeads(t *testing.T) {
 		t.Fatal("refreshed without leading")
 	}
 }
+
+// slowFor blocks the refresh of one zone until released.
+type slowFor struct {
+	refreshes
+	zone    string
+	release chan struct{}
+}
+
+func (s *slowFor) Refresh(ctx context.Context, zoneID string, now time.Time, force bool) error {
+	if zoneID == s.zone {
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+		}
+	}
+	return s.refreshes.Refresh(ctx, zoneID, now, force)
+}
+
+// A zone whose primary is slow (a transfer may take minutes) does not hold
+// up the refresh of another zone; a notice for the slow zone during its
+// refresh is taken once the refresh ends.
+func TestASlowRefreshDoesNotHoldOtherZones(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for _, z := range []string{"slow", "fast"} {
+		if _, err := e.st.CreateZone(ctx, "acct", z+".example.", func(store.ZoneCreation) (*dnsv1.Zone, error) {
+			return &dnsv1.Zone{Id: z, AccountId: "acct", Name: z + ".example.", Type: dnsv1.ZoneType_ZONE_TYPE_SECONDARY, CreatedOn: timestamppb.Now()}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.campaign(t, "cp-1")
+	ref := &slowFor{zone: "slow", release: make(chan struct{})}
+	e.receiver(t, "cp-1", ref)
+	edge, err := nats.Connect(e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(edge.Close)
+	publish(t, edge, notify.Notice{ZoneID: "slow", Zone: "slow.example.", Source: "192.0.2.1"})
+	time.Sleep(300 * time.Millisecond)
+	publish(t, edge, notify.Notice{ZoneID: "fast", Zone: "fast.example.", Source: "192.0.2.1"})
+	eventually(t, "the other zone refreshed while the slow one hangs", func() bool { return ref.count() == 1 })
+	// Another notice for the slow zone while it is still refreshing.
+	publish(t, edge, notify.Notice{ZoneID: "slow", Zone: "slow.example.", Source: "192.0.2.1"})
+	time.Sleep(300 * time.Millisecond)
+	close(ref.release)
+	eventually(t, "the slow zone refreshed twice (once per request)", func() bool {
+		ref.mu.Lock()
+		defer ref.mu.Unlock()
+		n := 0
+		for _, c := range ref.calls {
+			if c == "slow" {
+				n++
+			}
+		}
+		return n == 2
+	})
+	eventually(t, "requests cleared", func() bool {
+		reqs, err := e.st.NotifyRequests(ctx)
+		return err == nil && len(reqs) == 0
+	})
+}
