@@ -138,7 +138,7 @@ sign_zone() {
   local d=$OUT/signed; rm -rf "$d"; mkdir -p "$d"
   dnssec-keygen -q -K "$d" -a ECDSAP256SHA256 -f KSK "$ZONE" >/dev/null
   dnssec-keygen -q -K "$d" -a ECDSAP256SHA256 "$ZONE" >/dev/null
-  dnssec-signzone -q -S -K "$d" -o "$ZONE" -f "$d/zone.signed" "$OUT/zone.db" >/dev/null
+  dnssec-signzone -q -S -K "$d" -d "$d" -o "$ZONE" -f "$d/zone.signed" "$OUT/zone.db" >/dev/null
 }
 
 start_nsd_signed() {
