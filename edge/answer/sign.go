@@ -176,6 +176,8 @@ func (sg *signing) signSection(z *zonecache.Zone, rrs []dns.RR, wild bool, proof
 			if err == nil {
 				sig = copySig(sig) // the owner is set below
 			}
+		} else if stored(z, owner, h.Rrtype, set) {
+			sig, err = sg.s.SignStored(set, sg.now) // reused while the ZSK is the same
 		} else {
 			sig, err = sg.s.Sign(signed, sg.now)
 		}
@@ -189,6 +191,18 @@ func (sg *signing) signSection(z *zonecache.Zone, rrs []dns.RR, wild bool, proof
 		sg.exp = min(sg.exp, sig.Expiration)
 	}
 	return out
+}
+
+// stored reports whether set is the zone's own RRset of owner and type, as
+// held (not a copy: proxied, flattened, synthesized and wildcard answers
+// are made per answer), whose signature the signer may reuse.
+func stored(z *zonecache.Zone, owner string, rrtype uint16, set []dns.RR) bool {
+	n := z.Node(owner)
+	if n == nil {
+		return false
+	}
+	s := n.Set(rrtype)
+	return s != nil && len(s.RRs) == len(set) && len(set) > 0 && s.RRs[0] == set[0]
 }
 
 func copySig(s *dns.RRSIG) *dns.RRSIG {

@@ -634,3 +634,40 @@ func TestQueriesForDNSSECTypes(t *testing.T) {
 		})
 	}
 }
+
+// The zone's own sets keep their signature between answers (no new ECDSA
+// signature when an answer is made again); sets made per answer (proxied
+// addresses) are signed each time. Every signature verifies.
+func TestStoredSetsReuseTheirSignature(t *testing.T) {
+	env := signedEngine(t, nil)
+	sigOf := func(qname string, qtype uint16) string {
+		resp, _ := askDO(env.e, qname, qtype, true)
+		env.checkSigned(t, resp)
+		for _, r := range resp.Answer {
+			if s, ok := r.(*dns.RRSIG); ok && s.TypeCovered == qtype {
+				return s.Signature
+			}
+		}
+		t.Fatalf("no RRSIG over %s %s: %v", qname, dns.TypeToString[qtype], resp)
+		return ""
+	}
+	for _, tc := range []struct {
+		name         string
+		qname        string
+		qtype        uint16
+		wantSameSigs bool
+	}{
+		{"plain A", "www.signed.test.", dns.TypeA, true},
+		{"MX at the apex", "signed.test.", dns.TypeMX, true},
+		{"DS at a cut", "child.signed.test.", dns.TypeDS, true},
+		{"proxied A (made per answer)", "web.signed.test.", dns.TypeA, false},
+		{"wildcard expansion (copies)", "x.wild.signed.test.", dns.TypeA, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := sigOf(tc.qname, tc.qtype), sigOf(tc.qname, tc.qtype)
+			if (a == b) != tc.wantSameSigs {
+				t.Fatalf("same signature twice: %v, want %v", a == b, tc.wantSameSigs)
+			}
+		})
+	}
+}

@@ -121,6 +121,29 @@ type Zone struct {
 	// soa is the signature of the negative answers' SOA, the same in
 	// every denial: one ECDSA signature less per NXDOMAIN or NODATA.
 	soa atomic.Pointer[soaSig]
+	// stored keeps the signatures of the version's own RRsets
+	// (SignStored), at most MaxStoredSigs.
+	smu    sync.Mutex
+	stored map[storedKey]storedSig
+}
+
+// MaxStoredSigs bounds the signatures a zone version keeps for its own
+// RRsets (about 300 bytes each): past it the table starts over, so a
+// large zone costs at most a few MiB and still serves its hot sets.
+const MaxStoredSigs = 1 << 14
+
+// storedKey identifies one of a version's own RRsets by its first record
+// (the same pointer in every answer: zone data is never modified) and
+// its size.
+type storedKey struct {
+	first dns.RR
+	n     int
+}
+
+type storedSig struct {
+	sig  *dns.RRSIG
+	made int64
+	tag  uint16
 }
 
 type soaSig struct {
@@ -307,6 +330,39 @@ func (z *Zone) ZSKTag(now time.Time) uint16 { return z.zsk(now.Unix()).tag }
 // Labels field).
 func (z *Zone) Sign(rrset []dns.RR, now time.Time) (*dns.RRSIG, error) {
 	return sign(z.zsk(now.Unix()), z.name, rrset, now)
+}
+
+// SignStored is Sign for one of the zone version's own RRsets, passed as
+// the very records the version holds (never copies: the first record's
+// pointer identifies the set). Its signature is reused for up to Reuse
+// while the signing ZSK is the same, so an answer that left the
+// packed-answer cache (evicted by other questions) costs a copy instead of
+// an ECDSA signature. The RRSIG returned is the caller's to modify.
+func (z *Zone) SignStored(rrset []dns.RR, now time.Time) (*dns.RRSIG, error) {
+	k := z.zsk(now.Unix())
+	key, t := storedKey{first: rrset[0], n: len(rrset)}, now.Unix()
+	z.smu.Lock()
+	c, ok := z.stored[key]
+	z.smu.Unlock()
+	if ok && c.tag == k.tag && t >= c.made && t-c.made < int64(Reuse/time.Second) {
+		return copySig(c.sig), nil
+	}
+	sig, err := sign(k, z.name, rrset, now)
+	if err != nil {
+		return nil, err
+	}
+	z.smu.Lock()
+	if z.stored == nil || len(z.stored) >= MaxStoredSigs {
+		z.stored = make(map[storedKey]storedSig)
+	}
+	z.stored[key] = storedSig{sig: sig, made: t, tag: k.tag}
+	z.smu.Unlock()
+	return copySig(sig), nil
+}
+
+func copySig(s *dns.RRSIG) *dns.RRSIG {
+	c := *s
+	return &c
 }
 
 // SignSOA is Sign for the SOA record of negative answers, reusing its

@@ -83,3 +83,65 @@ func TestKSKRolloverSignsKeySetsWithEveryKSK(t *testing.T) {
 		})
 	}
 }
+
+// SignStored reuses a set's signature while the ZSK and Reuse allow, and
+// signs again after a ZSK switch or Reuse; each caller gets its own copy.
+func TestSignStoredReusesSignaturesOfTheVersionsOwnSets(t *testing.T) {
+	ring := dnssectest.Ring(t)
+	d, keys := dnssectest.Dnssec(t, ring, "z1", zoneName)
+	next, nextKey := dnssectest.Key(t, ring, "z1", zoneName, 256)
+	switchAt := now.Add(time.Hour)
+	d.Keys[1].RetireUnix = switchAt.Unix()
+	next.ActivateUnix = switchAt.Unix()
+	d.Keys = append(d.Keys, next)
+	z, err := dnssec.NewOpener(ring).Prepare("z1", zoneName, d, nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := []dns.RR{rr(t, "www.example.com. 300 IN A 192.0.2.1"), rr(t, "www.example.com. 300 IN A 192.0.2.2")}
+	other := []dns.RR{rr(t, "mail.example.com. 300 IN A 192.0.2.25")}
+	first, err := z.SignStored(set, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify(t, first, keys[1], set)
+	tests := []struct {
+		name   string
+		set    []dns.RR
+		at     time.Time
+		reused bool
+		key    *dns.DNSKEY
+	}{
+		{"same set, same ZSK: reused", set, now.Add(time.Minute), true, keys[1]},
+		{"another set: its own signature", other, now.Add(time.Minute), false, keys[1]},
+		{"after the ZSK switch: signed by the new ZSK", set, switchAt.Add(time.Minute), false, nextKey},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sig, err := z.SignStored(tc.set, tc.at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reused := sig.Signature == first.Signature; reused != tc.reused {
+				t.Fatalf("reused %v, want %v", reused, tc.reused)
+			}
+			if sig == first {
+				t.Fatal("the caller got the kept RRSIG itself, not a copy")
+			}
+			if err := sig.Verify(tc.key, tc.set); err != nil {
+				t.Fatalf("RRSIG %v: %v", sig, err)
+			}
+		})
+	}
+	// Older than Reuse (with the ZSK in force again in a fresh version):
+	// signed again.
+	z2, err := dnssec.NewOpener(ring).Prepare("z1", zoneName, d, nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := z2.SignStored(set, now)
+	b, _ := z2.SignStored(set, now.Add(dnssec.Reuse))
+	if a.Signature == b.Signature {
+		t.Fatal("a signature reused past Reuse")
+	}
+}
