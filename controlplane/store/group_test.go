@@ -435,3 +435,68 @@ func ids(rs []*dnsv1.Record) string {
 	}
 	return strings.Join(out, ",")
 }
+
+// TestRecordCountStaysExactWithoutRecounting: the count a write sees
+// (RecordCount, what record quotas check) is the zone's real count whether
+// the group read it from etcd or carried it over from the previous group of
+// the same committer, including after another process wrote to the zone in
+// between (its mark moved: the count is read again).
+func TestRecordCountStaysExactWithoutRecounting(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  store.Config
+	}{
+		{"complete index", store.Config{}},
+		{"on-demand index", store.Config{MaxPreloadRecords: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _ := newStoreWith(t, tt.cfg)
+			b := store.NewWithConfig(etcdCli, store.Config{Prefix: a.Prefix(), Registerer: prometheus.NewRegistry(),
+				MaxPreloadRecords: tt.cfg.MaxPreloadRecords}, zaptest.NewLogger(t))
+			ctx := ctxT(t)
+			zid := createZone(t, a, "acct1", "count.example.").GetId()
+			want := 0
+			// Each step: which store writes, and the ops (puts of new ids
+			// add one, deletes remove one, updates and renames none).
+			steps := []struct {
+				s     *store.Store
+				ops   []store.RecordOp
+				delta int
+			}{
+				{a, []store.RecordOp{{Put: rec("c1", "a.count.example.", "A", "192.0.2.1")}, {Put: rec("c2", "b.count.example.", "A", "192.0.2.2")}}, 2},
+				{a, []store.RecordOp{{Put: rec("c3", "c.count.example.", "A", "192.0.2.3")}}, 1},
+				{a, []store.RecordOp{{Put: rec("c1", "a.count.example.", "A", "192.0.2.9")}}, 0},
+				{b, []store.RecordOp{{Put: rec("c4", "d.count.example.", "A", "192.0.2.4")}}, 1},
+				{a, []store.RecordOp{{DeleteID: "c2"}}, -1},
+				{a, []store.RecordOp{{Put: rec("c3", "renamed.count.example.", "A", "192.0.2.3")}}, 0},
+				{b, []store.RecordOp{{DeleteID: "c1"}, {DeleteID: "c4"}}, -2},
+				{a, []store.RecordOp{{Put: rec("c5", "e.count.example.", "A", "192.0.2.5")}}, 1},
+				{a, []store.RecordOp{{Put: rec("c6", "f.count.example.", "A", "192.0.2.6")}}, 1},
+			}
+			for i, st := range steps {
+				err := st.s.UpdateRecords(ctx, zid, func(ctx context.Context, v store.ZoneView) ([]store.RecordOp, error) {
+					n, err := v.RecordCount(ctx)
+					if err != nil {
+						return nil, err
+					}
+					if n != want {
+						return nil, fmt.Errorf("RecordCount %d, want %d", n, want)
+					}
+					return st.ops, nil
+				})
+				if err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				want += st.delta
+			}
+			recs, err := a.ZoneRecords(ctx, zid, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != want {
+				t.Fatalf("%d records stored, the steps say %d", len(recs), want)
+			}
+		})
+	}
+}

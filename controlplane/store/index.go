@@ -28,6 +28,11 @@ type recordIndex struct {
 	// markRev is the mod revision of zonemark/<zone_id> the index is
 	// current with (0: the mark did not exist).
 	markRev int64
+	// count is the zone's record count at markRev (countKnown: set once a
+	// group read it), so that a group whose mark has not moved need not
+	// ask etcd to count the zone again (readGroup).
+	count      int64
+	countKnown bool
 
 	complete bool
 	known    map[string]bool // partial: ids in byID or known absent
