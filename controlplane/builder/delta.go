@@ -48,6 +48,15 @@ type zoneState struct {
 	rewriting bool
 	// recovered is set once recoverState looked at what is published.
 	recovered bool
+	// kept holds, when chainOK, every delta published after version
+	// keptSince (rewrite.go). When keptSince ≤ fullVersion a background
+	// rewrite builds the next full snapshot from the published one and
+	// these, instead of reading every record from etcd. chainBytes bounds
+	// the memory.
+	kept       []*snapshot.ZoneDelta
+	keptSince  uint64
+	chainOK    bool
+	chainBytes int
 	// ns is the apex NS set and glue last published (glueFingerprint): a
 	// change of it (custom nameservers set or removed) changes the glue
 	// records the builder makes, which only a full snapshot carries. A
@@ -209,6 +218,10 @@ func (b *Builder) recoverState(ctx context.Context, name string, st *zoneState) 
 	defer b.mu.Unlock()
 	st.zoneID, st.delta, st.ns = h.GetZoneId(), true, nil
 	st.version, st.fullVersion, st.fullAt = version, h.GetVersion(), time.Now()
+	// The deltas after the published full snapshot are not in memory:
+	// keep those from here on, so that after the next rewrite (from etcd)
+	// the following ones are built from the published snapshot.
+	st.startChain(version)
 	b.log.Info("delta chain recovered", zap.String("zone", name), zap.Uint64("version", version),
 		zap.Uint64("full_version", h.GetVersion()))
 	return nil
@@ -273,6 +286,7 @@ func (b *Builder) publishDelta(ctx context.Context, name string, st *zoneState, 
 	b.mu.Lock()
 	st.version = uint64(bt.rev)
 	st.deltas++
+	st.keepDelta(d)
 	if st.chain() >= b.cfg.DeltaChainMax {
 		// Scheduled once the batch is published, so that the rewrite
 		// (at the last published revision) includes this delta.
@@ -301,6 +315,30 @@ func (b *Builder) publishFull(ctx context.Context, name string, rev int64, backg
 	if stale {
 		return nil
 	}
+	if background {
+		// From the published snapshot and the deltas since when possible
+		// (rewrite.go), so that a million-record rewrite reads no records
+		// from etcd.
+		var res published
+		err := b.rewriteFromBase(ctx, name, st, rev)
+		if errors.Is(err, errNoBase) {
+			b.log.Info("full snapshot rewrite compiles the zone from etcd", zap.String("zone", name), zap.Error(err))
+			res, err = b.publishName(ctx, name, rev)
+		}
+		if err != nil {
+			return err
+		}
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		st.fullVersion, st.fullAt, st.chainBase = uint64(rev), time.Now(), base
+		st.trimChain(uint64(rev))
+		if st.ns == nil && res.zoneID == st.zoneID {
+			// A recovered chain does not know the glue published; now it
+			// does (any change of it since is published in full).
+			st.ns = res.ns
+		}
+		return nil
+	}
 	res, err := b.publishName(ctx, name, rev)
 	if err != nil {
 		return err
@@ -308,14 +346,13 @@ func (b *Builder) publishFull(ctx context.Context, name string, rev int64, backg
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st.fullVersion, st.fullAt, st.chainBase = uint64(rev), time.Now(), base
-	if background {
-		return nil
-	}
 	st.version = uint64(rev)
 	st.gone = res.zoneID == ""
 	st.zoneID = res.zoneID
 	st.ns = res.ns
 	st.delta = b.cfg.DeltaThreshold > 0 && res.records >= b.cfg.DeltaThreshold
+	st.startChain(uint64(rev))
+	st.chainOK = st.delta
 	return nil
 }
 

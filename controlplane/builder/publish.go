@@ -36,7 +36,6 @@ type published struct {
 // zones bucket, or deletes the key when no zone serves the name. Callers
 // hold the name's zoneState.fullMu (see publishFull).
 func (b *Builder) publishName(ctx context.Context, name string, rev int64) (published, error) {
-	key := snapshot.ZoneKey(name)
 	z, err := b.serving(ctx, name, rev)
 	if err != nil {
 		return published{}, err
@@ -76,34 +75,46 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 		b.log.Warn("record skipped: does not compile", zap.String("zone", name), zap.String("zone_id", z.GetId()), zap.Error(e))
 	}
 	recs = nil // a million decoded records: let them go before encoding
+	if err := b.putZone(ctx, name, snap); err != nil {
+		return published{}, err
+	}
+	return res, nil
+}
+
+// putZone encodes, signs and puts a compiled zone: in the KV value when it
+// fits in a message, else in the object store with a pointer in the KV
+// value. Callers hold the name's zoneState.fullMu.
+func (b *Builder) putZone(ctx context.Context, name string, snap *snapshot.Zone) error {
+	key := snapshot.ZoneKey(name)
+	rev := int64(snap.GetHeader().GetVersion())
 	data, err := snapshot.MarshalZone(snap)
 	if err != nil {
-		return published{}, fmt.Errorf("%w: %w", errUnpublishable, err)
+		return fmt.Errorf("%w: %w", errUnpublishable, err)
 	}
 	inline, err := b.cfg.Signer.Seal(snapshot.ZoneBinding(key), data)
 	if err != nil {
-		return published{}, err
+		return err
 	}
 	if int64(len(inline)) <= b.maxInline() {
 		if err := b.guarded(ctx, func(ctx context.Context) error {
 			_, err := b.zones.Put(ctx, key, inline)
 			return err
 		}); err != nil {
-			return published{}, fmt.Errorf("put zone snapshot %s: %w", key, err)
+			return fmt.Errorf("put zone snapshot %s: %w", key, err)
 		}
 		if err := b.dropObject(ctx, name); err != nil {
-			return published{}, err
+			return err
 		}
 		b.m.zonesPublished.WithLabelValues("kv").Inc()
 		b.log.Debug("zone published", zap.String("zone", name), zap.Int64("version", rev), zap.Int("records", len(snap.Records)), zap.Int("bytes", len(data)))
-		return res, nil
+		return nil
 	}
 	// Too large for one message: the whole zone goes to the object store
 	// first, then the KV value points at it, so an edge that sees the new
 	// pointer can always fetch the object.
 	inline = nil
 	if data, err = b.cfg.Signer.Seal(snapshot.ObjectBinding(key), data); err != nil {
-		return published{}, err
+		return err
 	}
 	chunk := uint32(min(128<<10, b.maxInline()))
 	meta := jetstream.ObjectMeta{Name: key, Opts: &jetstream.ObjectMetaOptions{ChunkSize: chunk}}
@@ -111,7 +122,7 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 		_, err := b.objs.Put(ctx, meta, bytes.NewReader(data))
 		return err
 	}); err != nil {
-		return published{}, fmt.Errorf("put zone object %s: %w", key, err)
+		return fmt.Errorf("put zone object %s: %w", key, err)
 	}
 	b.mu.Lock()
 	b.inObjects[name] = true
@@ -120,20 +131,20 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 	// where an edge starts replaying the zone's deltas.
 	ptr, err := snapshot.MarshalZone(&snapshot.Zone{Header: snap.Header, RecordsObject: key})
 	if err != nil {
-		return published{}, err
+		return err
 	}
 	if ptr, err = b.cfg.Signer.Seal(snapshot.ZoneBinding(key), ptr); err != nil {
-		return published{}, err
+		return err
 	}
 	if err := b.guarded(ctx, func(ctx context.Context) error {
 		_, err := b.zones.Put(ctx, key, ptr)
 		return err
 	}); err != nil {
-		return published{}, fmt.Errorf("put zone snapshot pointer %s: %w", key, err)
+		return fmt.Errorf("put zone snapshot pointer %s: %w", key, err)
 	}
 	b.m.zonesPublished.WithLabelValues("object").Inc()
 	b.log.Info("zone published to object store", zap.String("zone", name), zap.Int64("version", rev), zap.Int("records", len(snap.Records)), zap.Int("bytes", len(data)))
-	return res, nil
+	return nil
 }
 
 // dropObject removes a zone's object-store copy once the KV value no

@@ -1,0 +1,262 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/miekg/dns"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+)
+
+// maxChainBytes bounds the deltas a builder keeps in memory per zone to
+// rewrite its full snapshot without reading etcd; a longer chain (bulk
+// changes) falls back to compiling the zone from etcd.
+const maxChainBytes = 64 << 20
+
+// errNoBase says the rewrite cannot start from what is published (no
+// complete chain in memory, the published snapshot is not the one the
+// chain starts from, the zone's header needs its records): the caller
+// compiles the zone from etcd instead.
+var errNoBase = errors.New("no published base to rewrite from")
+
+// keepDelta remembers a delta just published for the next rewrite of the
+// name's full snapshot. Past maxChainBytes the deltas kept are dropped and
+// keeping starts again after this one. Called with b.mu held.
+func (st *zoneState) keepDelta(d *snapshot.ZoneDelta) {
+	if !st.chainOK {
+		return
+	}
+	st.kept = append(st.kept, d)
+	st.chainBytes += deltaBytes(d)
+	if st.chainBytes > maxChainBytes {
+		st.startChain(d.GetToVersion())
+	}
+}
+
+// startChain starts keeping the deltas published after version (a full
+// snapshot just published at it, or the version a recovered chain
+// continues from).
+func (st *zoneState) startChain(version uint64) {
+	st.chainOK, st.keptSince, st.kept, st.chainBytes = true, version, nil, 0
+}
+
+// trimChain drops the deltas a full snapshot at version took in.
+func (st *zoneState) trimChain(version uint64) {
+	i := 0
+	for i < len(st.kept) && st.kept[i].GetToVersion() <= version {
+		st.chainBytes -= deltaBytes(st.kept[i])
+		i++
+	}
+	st.kept = append([]*snapshot.ZoneDelta(nil), st.kept[i:]...)
+	st.keptSince = max(st.keptSince, version)
+}
+
+// deltaBytes is about the memory a kept delta holds.
+func deltaBytes(d *snapshot.ZoneDelta) int {
+	n := 64
+	for _, u := range d.GetUpserts() {
+		n += len(u.GetId()) + len(u.GetRr()) + 32
+	}
+	for _, id := range d.GetDeletes() {
+		n += len(id) + 16
+	}
+	return n
+}
+
+// rewriteFromBase builds the full snapshot of a delta zone at rev from the
+// full snapshot it last published (read back from the KV bucket and the
+// object store) plus the deltas published since, kept in memory, instead
+// of reading and compiling every record from etcd: on a million-record
+// zone that read competed with the writes the deltas were made of (issue
+// 13). Only the header is compiled from etcd (the zone, its settings and
+// DNSSEC state, a few keys). The records equal what a compile at rev would
+// produce, because a delta zone's records change only through published
+// deltas (a full publication restarts the chain) and a delta's upserts and
+// deletes are final record states, filtered here as compileZone filters
+// records. Their order is the base's, changed records in place and new
+// ones after the others (before the builder's glue records): edges index
+// records by name, the order carries nothing. errNoBase when this is not
+// possible; the caller then compiles from etcd. Called with st.fullMu held.
+func (b *Builder) rewriteFromBase(ctx context.Context, name string, st *zoneState, rev int64) error {
+	b.mu.Lock()
+	// The deltas kept must cover every change after the published full
+	// snapshot: true after a full publication by this builder, not for a
+	// chain recovered from NATS until a rewrite from etcd moved the base
+	// past where keeping started.
+	ok := st.chainOK && st.keptSince <= st.fullVersion
+	zoneID, base, ns := st.zoneID, st.fullVersion, st.ns
+	var chain []*snapshot.ZoneDelta
+	for _, d := range st.kept {
+		if d.GetToVersion() > base && d.GetToVersion() <= uint64(rev) {
+			chain = append(chain, d)
+		}
+	}
+	b.mu.Unlock()
+	if !ok || ns == nil || zoneID == "" {
+		return errNoBase
+	}
+	z, err := b.serving(ctx, name, rev)
+	if err != nil {
+		return err
+	}
+	if z == nil || z.GetId() != zoneID || z.GetType() == dnsv1.ZoneType_ZONE_TYPE_SECONDARY {
+		return errNoBase // publishName decides (unpublish, another zone, merged records)
+	}
+	zs, err := b.st.ZoneSettingsAt(ctx, zoneID, rev)
+	if err != nil {
+		return err
+	}
+	if zs.GetMultiProvider() {
+		return errNoBase // the apex NS set includes the user's apex NS records
+	}
+	ds, err := b.st.DnssecAt(ctx, zoneID, rev)
+	if err != nil {
+		return err
+	}
+	hdr, _ := compileZone(z, zs, nil, rev, b.opts)
+	h := hdr.Header
+	h.Dnssec = dnssecHeader(ds)
+	if h.Transfer, err = b.transferHeader(ctx, z, rev); err != nil {
+		return err
+	}
+	if !equalStrings(glueFingerprint(h, z), ns) {
+		return errNoBase // the builder's glue records differ from the base's
+	}
+	recs, err := b.readBase(ctx, name, zoneID, base)
+	if err != nil {
+		return err
+	}
+	snap := &snapshot.Zone{Header: h, Records: applyChain(recs, chain, glueOf(z))}
+	recs, chain = nil, nil
+	return b.putZone(ctx, name, snap)
+}
+
+// readBase reads back the records of the name's published full snapshot
+// and checks it is the one at version of zone zoneID.
+func (b *Builder) readBase(ctx context.Context, name, zoneID string, version uint64) ([]*snapshot.Record, error) {
+	key := snapshot.ZoneKey(name)
+	e, err := b.zones.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, errNoBase
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get zone snapshot %s: %w", key, err)
+	}
+	z, err := b.readZone(key, e.Value())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errNoBase, err)
+	}
+	if z.GetTombstone() || z.GetHeader().GetZoneId() != zoneID || z.GetHeader().GetVersion() != version {
+		return nil, errNoBase
+	}
+	if z.GetRecordsObject() == "" {
+		return z.GetRecords(), nil
+	}
+	data, err := b.objs.GetBytes(ctx, z.GetRecordsObject())
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, errNoBase
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get zone object %s: %w", z.GetRecordsObject(), err)
+	}
+	if data, err = b.verify.Open(snapshot.ObjectBinding(key), data); err != nil {
+		return nil, fmt.Errorf("%w: object %s: %w", errNoBase, key, err)
+	}
+	full, err := snapshot.UnmarshalZone(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: object %s: %w", errNoBase, key, err)
+	}
+	if full.GetHeader().GetZoneId() != zoneID || full.GetHeader().GetVersion() != version {
+		return nil, errNoBase
+	}
+	return full.GetRecords(), nil
+}
+
+// applyChain applies deltas (in publication order) to the records of a
+// full snapshot. An upsert that a full compile would skip (an SOA record:
+// the header carries the SOA; an address at a name whose glue the builder
+// makes) removes the record instead, as the compile would not serve it.
+func applyChain(base []*snapshot.Record, chain []*snapshot.ZoneDelta, glue []*dnsv1.NameserverAddresses) []*snapshot.Record {
+	if len(chain) == 0 {
+		return base
+	}
+	glueNames := make(map[string]bool, len(glue))
+	for _, a := range glue {
+		glueNames[strings.ToLower(dns.Fqdn(a.GetName()))] = true
+	}
+	final := map[string]*snapshot.Record{} // id → its last state (nil: deleted)
+	var order []string                     // ids in the order first changed
+	set := func(id string, r *snapshot.Record) {
+		if _, seen := final[id]; !seen {
+			order = append(order, id)
+		}
+		final[id] = r
+	}
+	for _, d := range chain {
+		for _, id := range d.GetDeletes() {
+			set(id, nil)
+		}
+		for _, u := range d.GetUpserts() {
+			if compiledAway(u, glueNames) {
+				set(u.GetId(), nil)
+			} else {
+				set(u.GetId(), u)
+			}
+		}
+	}
+	out := make([]*snapshot.Record, 0, len(base)+len(order))
+	var glueRecs []*snapshot.Record
+	for _, r := range base {
+		if strings.HasPrefix(r.GetId(), "zcns-") {
+			glueRecs = append(glueRecs, r) // compileZone puts them last
+			continue
+		}
+		if f, changed := final[r.GetId()]; changed {
+			if f != nil {
+				out = append(out, f)
+			}
+			delete(final, r.GetId())
+			continue
+		}
+		out = append(out, r)
+	}
+	for _, id := range order {
+		if f := final[id]; f != nil {
+			out = append(out, f)
+		}
+	}
+	return append(out, glueRecs...)
+}
+
+// compiledAway reports whether compileZone would leave the record out.
+func compiledAway(r *snapshot.Record, glueNames map[string]bool) bool {
+	rr, _, err := dns.UnpackRR(r.GetRr(), 0)
+	if err != nil || rr == nil {
+		return true
+	}
+	h := rr.Header()
+	switch h.Rrtype {
+	case dns.TypeSOA:
+		return true
+	case dns.TypeA, dns.TypeAAAA:
+		return glueNames[strings.ToLower(h.Name)]
+	}
+	return false
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
