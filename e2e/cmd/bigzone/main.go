@@ -59,7 +59,7 @@ const zoneName = "bench.test."
 
 type options struct {
 	names, changes, coldStarts int
-	dir, bin, nsd              string
+	dir, bin, nsd, trace       string
 	reuse, resume, waitFull    bool
 	gap                        time.Duration
 }
@@ -76,6 +76,7 @@ func main() {
 	flag.BoolVar(&o.resume, "resume", false, "reuse the zone file of a previous run in -dir and finish loading it")
 	flag.BoolVar(&o.waitFull, "wait-full", true, "before starting edges, wait until the zone's full snapshot is as new as its last delta (false: edges replay the deltas after it)")
 	flag.DurationVar(&o.gap, "gap", 20*time.Millisecond, "pause between timed changes")
+	flag.StringVar(&o.trace, "trace", "", "write one line per timed change to this file: time of the call (UTC), API call → acknowledgement, acknowledgement → edge answers (ms)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		log.Fatal(err)
@@ -231,7 +232,16 @@ func run(o options) error {
 	}
 
 	records := dnsv1.NewRecordServiceClient(conn)
-	var fromAck, fromCall []time.Duration
+	var fromAck, fromCall, ackTimes []time.Duration
+	failed := 0
+	var trace *os.File
+	if o.trace != "" {
+		if trace, err = os.Create(o.trace); err != nil {
+			return fmt.Errorf("create trace: %w", err)
+		}
+		defer trace.Close()
+	}
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) }
 	for i := range o.changes {
 		want := netip.AddrFrom4([4]byte{10, 200, byte(i >> 8), byte(i)}).String()
 		called := time.Now()
@@ -241,22 +251,43 @@ func run(o options) error {
 			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"content"}},
 		})
 		cancel()
-		if err != nil {
-			return fmt.Errorf("patch record: %w", err)
-		}
 		acked := time.Now()
+		if err != nil {
+			// On a loaded shared machine a write may time out (etcd
+			// unavailable): count it, it is part of what is measured.
+			failed++
+			fmt.Printf("change %d failed after %s: %v\n", i, acked.Sub(called).Round(time.Millisecond), err)
+			if trace != nil {
+				fmt.Fprintf(trace, "%s %s failed\n", called.UTC().Format("15:04:05.000"), ms(acked.Sub(called)))
+			}
+			time.Sleep(o.gap)
+			continue
+		}
+		ackTimes = append(ackTimes, acked.Sub(called))
 		if err := waitAnswer(edgeAddr, rec.GetName(), want, 30*time.Second); err != nil {
 			return err
 		}
 		seen := time.Now()
 		fromAck, fromCall = append(fromAck, seen.Sub(acked)), append(fromCall, seen.Sub(called))
+		if trace != nil {
+			fmt.Fprintf(trace, "%s %s %s\n", called.UTC().Format("15:04:05.000"), ms(acked.Sub(called)), ms(seen.Sub(acked)))
+		}
+		if (i+1)%50 == 0 {
+			fmt.Printf("%d changes: API call → acknowledgement p50 %s max %s\n", i+1, pct(ackTimes, 0.5), pct(ackTimes, 1))
+		}
 		time.Sleep(o.gap)
 	}
 	rssAfter := procKB(edge.Process.Pid, "VmRSS")
 
-	fmt.Printf("\n# bigzone %s: %d names, %d records in zone file, machine shared (%d cores)\n", time.Now().UTC().Format(time.RFC3339), o.names, countLines(zoneFile)-2, runtime.NumCPU())
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("\n# bigzone %s: %d names, %d records in zone file, machine shared (%d cores, load average %s)\n", time.Now().UTC().Format(time.RFC3339), o.names, countLines(zoneFile)-2, runtime.NumCPU(),
+		strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
 	fmt.Printf("edge cold start (start → /ready): %s\n", durations(colds))
 	fmt.Printf("edge RSS at ready: %.1f MiB (peak during load %.1f MiB); after %d changes: %.1f MiB\n", mib(rssReady), mib(hwmReady), o.changes, mib(rssAfter))
+	if len(ackTimes) > 0 {
+		fmt.Printf("one-record change, API call → acknowledgement, %d changes (%d failed): p50 %s p99 %s max %s\n",
+			len(ackTimes), failed, pct(ackTimes, 0.5), pct(ackTimes, 0.99), pct(ackTimes, 1))
+	}
 	if len(fromAck) > 0 {
 		fmt.Printf("one-record change → edge answers, %d changes: from API ack p50 %s p99 %s max %s; from API call p50 %s p99 %s\n",
 			len(fromAck), pct(fromAck, 0.5), pct(fromAck, 0.99), pct(fromAck, 1), pct(fromCall, 0.5), pct(fromCall, 0.99))
