@@ -23,8 +23,18 @@ import (
 // random names only replaces entries), and readers need no lock (at most
 // two atomic loads per query).
 
-// DefaultCacheSlots is the default size of the answer cache.
-const DefaultCacheSlots = 1 << 15
+// DefaultCacheSlots is the default size of the answer cache: 131,072
+// entries. An entry is about 150 bytes (the struct, its name, its slot)
+// plus its packed answer, bounded by maxCachedAnswer and maxCachedSigned:
+// full, the cache holds ~40 MiB with typical unsigned answers, ~70 MiB
+// with typical signed ones, ~180 MiB at worst (every entry a maximal
+// signed answer); it fills only with distinct questions actually asked.
+// It was 32,768 until signing: a miss of a signed answer costs an ECDSA
+// signature (~50 µs here) instead of ~1 µs, so the cache must hold the
+// working set of questions, and 32,768 slots held less than the reference
+// mix's ~45,000 distinct questions (docs/BENCHMARKS.md, signed run).
+// PowerDNS's packet cache defaults to 1,000,000 entries, for comparison.
+const DefaultCacheSlots = 1 << 17
 
 // maxCachedAnswer bounds the packed size of a cached answer: larger ones
 // are rare and not worth the memory. Signed answers (DO) are larger by
