@@ -85,12 +85,18 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 // fits in a message, else in the object store with a pointer in the KV
 // value. Callers hold the name's zoneState.fullMu.
 func (b *Builder) putZone(ctx context.Context, name string, snap *snapshot.Zone) error {
-	key := snapshot.ZoneKey(name)
-	rev := int64(snap.GetHeader().GetVersion())
 	data, err := snapshot.MarshalZone(snap)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUnpublishable, err)
 	}
+	return b.putEncoded(ctx, name, snap.GetHeader(), data, len(snap.GetRecords()))
+}
+
+// putEncoded puts data, the encoded zone with header h and that many
+// records (putZone).
+func (b *Builder) putEncoded(ctx context.Context, name string, h *snapshot.ZoneHeader, data []byte, records int) error {
+	key := snapshot.ZoneKey(name)
+	rev := int64(h.GetVersion())
 	inline, err := b.cfg.Signer.Seal(snapshot.ZoneBinding(key), data)
 	if err != nil {
 		return err
@@ -106,7 +112,7 @@ func (b *Builder) putZone(ctx context.Context, name string, snap *snapshot.Zone)
 			return err
 		}
 		b.m.zonesPublished.WithLabelValues("kv").Inc()
-		b.log.Debug("zone published", zap.String("zone", name), zap.Int64("version", rev), zap.Int("records", len(snap.Records)), zap.Int("bytes", len(data)))
+		b.log.Debug("zone published", zap.String("zone", name), zap.Int64("version", rev), zap.Int("records", records), zap.Int("bytes", len(data)))
 		return nil
 	}
 	// Too large for one message: the whole zone goes to the object store
@@ -129,7 +135,7 @@ func (b *Builder) putZone(ctx context.Context, name string, snap *snapshot.Zone)
 	b.mu.Unlock()
 	// The pointer's header carries the version of the object, which is
 	// where an edge starts replaying the zone's deltas.
-	ptr, err := snapshot.MarshalZone(&snapshot.Zone{Header: snap.Header, RecordsObject: key})
+	ptr, err := snapshot.MarshalZone(&snapshot.Zone{Header: h, RecordsObject: key})
 	if err != nil {
 		return err
 	}
@@ -143,7 +149,7 @@ func (b *Builder) putZone(ctx context.Context, name string, snap *snapshot.Zone)
 		return fmt.Errorf("put zone snapshot pointer %s: %w", key, err)
 	}
 	b.m.zonesPublished.WithLabelValues("object").Inc()
-	b.log.Info("zone published to object store", zap.String("zone", name), zap.Int64("version", rev), zap.Int("records", len(snap.Records)), zap.Int("bytes", len(data)))
+	b.log.Info("zone published to object store", zap.String("zone", name), zap.Int64("version", rev), zap.Int("records", records), zap.Int("bytes", len(data)))
 	return nil
 }
 
