@@ -139,8 +139,8 @@ func (e *Engine) AnswerQuery(ctx context.Context, q dns.Question, resp *dns.Msg,
 
 // AnswerQueryDO is AnswerQuery for a query with the DO bit (RFC 3225) as
 // given: with do set, the answer of a signed zone carries its DNSSEC
-// records (sign.go); without it, or for an unsigned zone, the answer is
-// AnswerQuery's.
+// records (sign.go; a pre-signed zone's stored ones, presigned.go);
+// without it, or for an unsigned zone, the answer is AnswerQuery's.
 func (e *Engine) AnswerQueryDO(ctx context.Context, q dns.Question, resp *dns.Msg, upstream, do bool) Info {
 	a := call{ctx: ctx, resp: resp, upstream: upstream, info: Info{Cacheable: true}}
 	info := &a.info
@@ -176,9 +176,18 @@ func (e *Engine) AnswerQueryDO(ctx context.Context, q dns.Question, resp *dns.Ms
 	}
 	resp.Authoritative = true
 	a.zone = z
-	e.inZone(&a, z, name, q.Qtype)
-	if do && z.Signer != nil && !a.info.Deferred && resp.Rcode != dns.RcodeServerFailure {
-		e.signAnswer(&a, name, q.Qtype)
+	if do && z.Presigned != nil && q.Qtype == dns.TypeANY {
+		e.presignedANY(&a, z, name) // the primary signed no HINFO (presigned.go)
+	} else {
+		e.inZone(&a, z, name, q.Qtype)
+	}
+	if do && !a.info.Deferred && resp.Rcode != dns.RcodeServerFailure {
+		switch {
+		case z.Presigned != nil: // the primary's signatures, never ours (presigned.go)
+			e.presign(&a, name, q.Qtype)
+		case z.Signer != nil:
+			e.signAnswer(&a, name, q.Qtype)
+		}
 	}
 	return a.info
 }
@@ -283,7 +292,9 @@ func (e *Engine) atNode(a *call, z *zonecache.Zone, n *zonecache.Node, owner str
 		return "", false
 	}
 	if c := n.Set(dns.TypeCNAME); c != nil {
-		if e.flattens(z, n, c) {
+		// Not in a pre-signed zone: the primary signed the CNAME, not
+		// the addresses it would be flattened to.
+		if z.Presigned == nil && e.flattens(z, n, c) {
 			// A flattened CNAME stands for the addresses it leads to
 			// (F4-F9); the name has no other data (F10).
 			if qtype == dns.TypeA || qtype == dns.TypeAAAA {

@@ -32,6 +32,20 @@ func dnssecPreparer(opener *dnssec.Opener, log *zap.Logger, reg prometheus.Regis
 	}
 	return func(z *zonecache.Zone) {
 		d := z.Header.GetDnssec()
+		if p := z.Presigned; p != nil {
+			// The primary signs the zone (zonecache/presigned.go): no keys
+			// of ours are opened. What is wrong with its records is logged
+			// here, once per version; the zone is served all the same.
+			if msg := p.Problem(); msg != "" {
+				log.Warn("pre-signed zone: its DNSSEC records are incomplete; validators may fail",
+					zap.String("zone", z.Name), zap.Uint64("version", z.Version), zap.String("problem", msg))
+			}
+			if d != nil {
+				log.Warn("pre-signed zone also has DNSSEC keys of ours: not signed live",
+					zap.String("zone", z.Name), zap.Uint64("version", z.Version))
+			}
+			return
+		}
 		if d == nil {
 			if opener != nil {
 				opener.Forget(z.Header.GetZoneId())

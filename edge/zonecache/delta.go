@@ -177,6 +177,11 @@ func (e *editor) finish(h *snapshot.ZoneHeader) *Zone {
 	nz.Apex = apex
 	nz.nodes, nz.ids, nz.nnodes = e.nodes.s, e.ids.s, e.nn
 	nz.synthesizeApex(h)
+	if e.z.Presigned != nil || signedNodes(e.work) {
+		// Rare: secondary zones are published as full snapshots. The index
+		// is rebuilt whole; a zone that lost its last RRSIG gets none.
+		nz.Presigned = indexPresigned(nz)
+	}
 	return nz
 }
 

@@ -129,6 +129,11 @@ func (s *Set) Put(z *Zone) bool {
 			s.prepare(z)
 		}
 	}
+	if z.Presigned != nil {
+		// A pre-signed zone serves its primary's signatures: ours would
+		// contradict them (and its DNSKEY set is the primary's).
+		z.Signer = nil
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	key := z.key()

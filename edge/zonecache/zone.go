@@ -110,6 +110,10 @@ type Zone struct {
 	// Transfer says who may NOTIFY the zone or transfer it out, set by
 	// Set.Put from the header (edge/xfrauth); nil: nobody.
 	Transfer *xfrauth.Policy
+	// Presigned indexes the primary's DNSSEC records of a pre-signed zone
+	// (one holding RRSIGs; presigned.go), built with the zone; nil for
+	// every other zone. Such a zone is never signed live.
+	Presigned *Presigned
 
 	// nodes and ids are sharded by a hash of the key so that a delta copies
 	// only the shards it touches (a few hundred entries each), never the
@@ -205,13 +209,18 @@ func (z *Zone) add(w wireRecord) error {
 // the apex of a zone being built.
 func (z *Zone) finishBuild(h *snapshot.ZoneHeader) {
 	name := z.Name
+	signed := false
 	z.nodes.each(func(nd *Node) {
 		nd.derive(name)
 		if nd.isWildcard() && len(nd.recs) > 0 {
 			z.nodes.get(dnsname.Parent(nd.Name)).Wildcard = nd
 		}
+		signed = signed || nd.Set(dns.TypeRRSIG) != nil
 	})
 	z.synthesizeApex(h)
+	if signed {
+		z.Presigned = indexPresigned(z)
+	}
 }
 
 // checkHeader returns the zone name of a header that can be served.
