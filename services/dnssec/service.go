@@ -100,6 +100,11 @@ func (s *Service) UpdateDnssec(ctx context.Context, req *dnsv1.UpdateDnssecReque
 		if paths["status"] && in.GetStatus() == dnsv1.DnssecStatus_DNSSEC_STATUS_ACTIVE && s.ring == nil {
 			return nil, noKEK()
 		}
+		if paths["status"] && in.GetStatus() == dnsv1.DnssecStatus_DNSSEC_STATUS_ACTIVE {
+			if err := s.notPresigned(ctx, req.GetZoneId()); err != nil {
+				return nil, err
+			}
+		}
 		now := s.now()
 		var name string
 		st, err := s.st.UpdateDnssec(ctx, req.GetZoneId(), "UpdateDnssec", func(z *dnsv1.Zone, cur *dnsv1.DnssecState) (*dnsv1.DnssecState, error) {
@@ -142,6 +147,30 @@ func (s *Service) UpdateDnssec(ctx context.Context, req *dnsv1.UpdateDnssecReque
 		s.log.Info("dnssec updated", zap.String("zone_id", req.GetZoneId()), zap.String("status", cpdnssec.StatusName(st.GetStatus())))
 		return &dnsv1.UpdateDnssecResponse{Dnssec: cpdnssec.View(name, st, now)}, nil
 	})
+}
+
+// notPresigned refuses live signing for a zone whose incoming transfers
+// are marked pre-signed (IncomingTransfer.dnssec_presigned): its primary's
+// signatures are served as transferred, and ours would contradict them (a
+// second DNSKEY set, RRSIGs from keys the parent's DS does not name). The
+// transfer service refuses the other order (DNSSEC_LIVE_SIGNING). Like
+// that check it reads before the write: the two settings are changed by
+// people, not raced by machines, and the edge serves a zone holding the
+// primary's signatures as pre-signed whatever the header says.
+func (s *Service) notPresigned(ctx context.Context, zoneID string) error {
+	in, err := s.st.GetIncomingTransfer(ctx, zoneID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // no incoming transfers; the write reports a missing zone
+	}
+	if err != nil {
+		return s.storeErr(zoneID, fmt.Errorf("read incoming transfer: %w", err))
+	}
+	if in.GetDnssecPresigned() {
+		return status.FailedPrecondition("DNSSEC_PRESIGNED", "dnssec.status",
+			"the zone is pre-signed (its incoming transfer setting dnssec_presigned is on): its primary's signatures are served; "+
+				"turn dnssec_presigned off (ZoneTransferService.UpdateIncoming) before enabling live signing")
+	}
+	return nil
 }
 
 // DeleteDnssec removes the zone's keys, from DISABLED only.

@@ -338,3 +338,49 @@ func TestNoOpWritesNothing(t *testing.T) {
 		t.Fatalf("%d keys written by requests that change nothing", after-before)
 	}
 }
+
+// "Pre-signed: Your primary DNS provider signs records ... Cloudflare then
+// serves these records and signatures as is, without doing any signing":
+// live signing is refused while the zone's incoming transfers are marked
+// pre-signed, and allowed again once the mark is gone. (The transfer
+// service refuses the mark while the zone is signed live.)
+func TestEnablingIsRefusedOnAPresignedZone(t *testing.T) {
+	e := newEnv(t, true)
+	id := e.zone(t, "presigned.example.", dnsv1.Plan_PLAN_ENTERPRISE)
+	mark := func(on bool) {
+		t.Helper()
+		if _, err := e.st.UpdateIncomingTransfer(ctx(t), id, nil, func(z *dnsv1.Zone, _ *dnsv1.IncomingTransfer, _ []*dnsv1.Peer) (*dnsv1.IncomingTransfer, error) {
+			return &dnsv1.IncomingTransfer{ZoneId: z.GetId(), AutoRefreshSeconds: 3600, DnssecPresigned: on}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mark(true)
+	for _, tc := range []struct {
+		name  string
+		d     *dnsv1.Dnssec
+		paths []string
+	}{
+		{"enable", active, []string{"status"}},
+		{"enable with NSEC3", &dnsv1.Dnssec{Status: dnsv1.DnssecStatus_DNSSEC_STATUS_ACTIVE, DnssecUseNsec3: true}, []string{"status", "dnssec_use_nsec3"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.update(t, id, tc.d, tc.paths...)
+			if grpcstatus.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "dnssec_presigned") {
+				t.Fatalf("enabling live signing on a pre-signed zone: %v, want FailedPrecondition naming dnssec_presigned", err)
+			}
+		})
+	}
+	g, err := e.client.GetDnssec(ctx(t), &dnsv1.GetDnssecRequest{ZoneId: id})
+	if err != nil || g.GetDnssec().GetStatus() != dnsv1.DnssecStatus_DNSSEC_STATUS_DELETED {
+		t.Fatalf("after the refusals: %v, %v (want nothing generated)", g, err)
+	}
+	// Disabling is never refused: it moves away from live signing.
+	if _, err := e.update(t, id, disabled, "status"); err != nil {
+		t.Errorf("disable on a pre-signed zone: %v", err)
+	}
+	mark(false)
+	if d, err := e.update(t, id, active, "status"); err != nil || d.GetStatus() != dnsv1.DnssecStatus_DNSSEC_STATUS_PENDING {
+		t.Fatalf("enable once dnssec_presigned is off: %v, %v", d, err)
+	}
+}
