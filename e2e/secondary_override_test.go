@@ -202,8 +202,7 @@ func signedZone(t *testing.T, serial uint32) (string, *dns.DNSKEY) {
 // DNSKEY records are kept as transferred and published; what the edges
 // answer (the records, the SOA, the DNSKEY) verifies with the primary's
 // signatures as the edges hand them out; an override is refused. (The
-// edges do not yet attach those signatures to answers asked with DO:
-// docs/ZONE_TRANSFERS.md, "Not done yet".)
+// answers asked with DO, validated by unbound: secondary_presigned_test.go.)
 func TestSecondaryPresignedZoneFromBIND(t *testing.T) {
 	key := xfrintest.Key{Name: "xfr.presigned.test.", Secret: "cHJlc2lnbmVkLXRlc3Qta2V5LXNlY3JldC0xMjM0NTY3OA=="}
 	file, dnskey := signedZone(t, 2026112801)

@@ -1,0 +1,272 @@
+package e2e
+
+// Pre-signed DNSSEC at the edge, end to end with a real validating
+// resolver: a zone signed by BIND's dnssec-signzone (NSEC, and NSEC3 with
+// "-3 -"), served by a real BIND primary, transferred to our secondary zone
+// marked pre-signed (IncomingTransfer.dnssec_presigned); unbound, given the
+// primary's DS as its trust anchor and the edge as the zones' stub server,
+// must set the AD bit on a plain A, an MX, a wildcard, an NXDOMAIN, a
+// NODATA (also at an empty non-terminal), a delegation's DS and its
+// absence, the DNSKEY and the apex NS sets: every signature and denial
+// record it sees is the primary's, as the edge stores it. Skipped without
+// unbound or BIND unless ZONEGRID_INTEROP=required.
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
+	"github.com/zonegrid/zonegrid/controlplane/xfrin/xfrintest"
+	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
+)
+
+// presignedZoneFile is the primary's zone before signing: its apex NS set
+// is the platform's name servers for the zone (a pre-signed zone's NS RRSIG
+// then verifies what the edges answer, docs/ZONE_TRANSFERS.md).
+func presignedZoneFile(zone string, ns []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "$ORIGIN %s\n$TTL 300\n", zone)
+	b.WriteString("@ IN SOA ns1.primary.test. admin.primary.test. 2026112801 7200 3600 1209600 300\n")
+	for _, n := range ns {
+		fmt.Fprintf(&b, "@ IN NS %s\n", dns.Fqdn(n))
+	}
+	b.WriteString(`@ IN A 192.0.2.1
+@ IN MX 10 mail
+mail IN A 192.0.2.25
+www IN A 192.0.2.2
+www IN A 192.0.2.3
+*.wild IN A 192.0.2.99
+a.b.ent IN A 192.0.2.4
+secure IN NS ns.elsewhere.net.
+secure IN DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+insecure IN NS ns.elsewhere.net.
+`)
+	return b.String()
+}
+
+// signWithBIND signs a zone file with BIND's own tools: a KSK and a ZSK
+// (ECDSA P-256) made by dnssec-keygen, dnssec-signzone with NSEC, or with
+// NSEC3 (no salt, no extra iteration: "-3 - -H 0"). It returns the signed
+// zone file and the KSK's DS record.
+func signWithBIND(t *testing.T, zone, file string, nsec3 bool) (signed, ds string) {
+	t.Helper()
+	keygen := xfrintest.FindTool(t, "dnssec-keygen")
+	signzone := xfrintest.FindTool(t, "dnssec-signzone")
+	dsfromkey := xfrintest.FindTool(t, "dnssec-dsfromkey")
+	dir := t.TempDir()
+	run := func(name string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil {
+			var stderr string
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = string(ee.Stderr)
+			}
+			t.Fatalf("%s %v: %v\n%s", name, args, err, stderr)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	ksk := run(keygen, "-q", "-K", dir, "-a", "ECDSAP256SHA256", "-f", "KSK", "-n", "ZONE", zone)
+	run(keygen, "-q", "-K", dir, "-a", "ECDSAP256SHA256", "-n", "ZONE", zone)
+	in := filepath.Join(dir, "zone.db")
+	if err := os.WriteFile(in, []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "zone.signed")
+	args := []string{"-q", "-S", "-K", dir, "-d", dir, "-o", zone, "-f", out}
+	if nsec3 {
+		args = append(args, "-3", "-", "-H", "0")
+	}
+	run(signzone, append(args, in)...)
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), run(dsfromkey, "-2", filepath.Join(dir, ksk+".key"))
+}
+
+// presignedSecondary creates the secondary zone name, signs its zone with
+// BIND's tools, serves it from a real BIND primary and transfers it
+// pre-signed; it returns the primary's DS.
+func presignedSecondary(t *testing.T, c *cluster, name string, nsec3 bool) string {
+	t.Helper()
+	zone := dns.Fqdn(name)
+	zr, err := c.zones.CreateZone(c.ctx(), &dnsv1.CreateZoneRequest{AccountId: "acme", Name: name, Plan: dnsv1.Plan_PLAN_ENTERPRISE, Type: dnsv1.ZoneType_ZONE_TYPE_SECONDARY})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := zr.GetZone()
+	if len(z.GetNameServers()) == 0 {
+		t.Fatalf("zone %s has no name servers assigned", name)
+	}
+	signed, ds := signWithBIND(t, zone, presignedZoneFile(zone, z.GetNameServers()), nsec3)
+	key := xfrintest.Key{Name: "xfr." + zone, Secret: "cHJlc2lnbmVkLWVkZ2UtdGVzdC1rZXktMTIzNDU2Nzg="}
+	bind := xfrintest.StartBIND(t, zone, key, signed)
+	bind.WaitSerial(t, zone, key, 2026112801)
+
+	xfr := dnsv1.NewZoneTransferServiceClient(c.conn)
+	tk, err := xfr.CreateTsig(c.ctx(), &dnsv1.CreateTsigRequest{AccountId: "acme", Name: key.Name, Secret: key.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, portText, _ := net.SplitHostPort(bind.Addr)
+	port, _ := strconv.Atoi(portText)
+	peer, err := xfr.CreatePeer(c.ctx(), &dnsv1.CreatePeerRequest{AccountId: "acme", Peer: &dnsv1.Peer{
+		Name: "bind " + name, Ip: host, Port: uint32(port), TsigId: tk.GetTsig().GetId()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := xfr.UpdateIncoming(c.ctx(), &dnsv1.UpdateIncomingRequest{ZoneId: z.GetId(), AutoRefreshSeconds: 3600,
+		Peers: []string{peer.GetPeer().GetId()}, DnssecPresigned: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cp.RefreshSecondary(c.ctx(), z.GetId()); err != nil {
+		t.Fatal(err)
+	}
+	// Served, and served signed: the RRSIG comes with the answer asked
+	// with DO.
+	c.eventually(name+" transferred pre-signed", func(addr string) error {
+		q := new(dns.Msg)
+		q.SetQuestion("www."+zone, dns.TypeA)
+		q.SetEdns0(4096, true)
+		m, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(q, addr)
+		if err != nil {
+			return err
+		}
+		if !hasRRSIG(m.Answer, dns.TypeA) {
+			return fmt.Errorf("www.%s A with DO: %v", zone, m.Answer)
+		}
+		return nil
+	})
+	return ds
+}
+
+func hasRRSIG(rrs []dns.RR, covered uint16) bool {
+	for _, rr := range rrs {
+		if s, ok := rr.(*dns.RRSIG); ok && s.TypeCovered == covered {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSecondaryPresignedZoneValidatesInUnbound(t *testing.T) {
+	interopTool(t, "unbound")
+	xfrintest.FindTool(t, "named")
+	c := newCluster(t, 1, withLifecycle(lifecycle.Policy{}, 200*time.Millisecond))
+	nsecDS := presignedSecondary(t, c, "pre-nsec.test", false)
+	nsec3DS := presignedSecondary(t, c, "pre-nsec3.test", true)
+	res := unbound(t, c.edges[0].UDPAddr(), []string{nsecDS, nsec3DS}, "pre-nsec.test", "pre-nsec3.test")
+	// The same edge behind a trust anchor that names another key: the
+	// answers must be bogus (SERVFAIL), so the AD bits below come from
+	// validation, not from an unbound that validates nothing.
+	wrong := strings.Fields(nsecDS)
+	digest := []byte(wrong[len(wrong)-1])
+	if digest[0] == '0' {
+		digest[0] = '1'
+	} else {
+		digest[0] = '0'
+	}
+	wrong[len(wrong)-1] = string(digest)
+	bogus := unbound(t, c.edges[0].UDPAddr(), []string{strings.Join(wrong, " ")}, "pre-nsec.test")
+	if m := validated(t, bogus, "www.pre-nsec.test.", dns.TypeA); m.Rcode != dns.RcodeServerFailure {
+		t.Fatalf("with a wrong trust anchor: rcode %s AD %v, want SERVFAIL", dns.RcodeToString[m.Rcode], m.AuthenticatedData)
+	}
+
+	for _, zone := range []string{"pre-nsec.test.", "pre-nsec3.test."} {
+		for _, tc := range []struct {
+			name  string
+			qname string
+			qtype uint16
+			rcode int
+			// answer holds RDATA the answer must contain (nil: none of
+			// the type asked, a denial; empty: a set of the type asked).
+			answer []string
+		}{
+			{"plain A", "www." + zone, dns.TypeA, dns.RcodeSuccess, []string{"192.0.2.2", "192.0.2.3"}},
+			{"MX at the apex", zone, dns.TypeMX, dns.RcodeSuccess, []string{"10 mail." + zone}},
+			{"wildcard", "anything.wild." + zone, dns.TypeA, dns.RcodeSuccess, []string{"192.0.2.99"}},
+			{"wildcard two labels down", "x.y.wild." + zone, dns.TypeA, dns.RcodeSuccess, []string{"192.0.2.99"}},
+			{"NXDOMAIN", "nope." + zone, dns.TypeA, dns.RcodeNameError, nil},
+			{"NXDOMAIN below an existing name", "x.y.www." + zone, dns.TypeA, dns.RcodeNameError, nil},
+			{"NODATA", "www." + zone, dns.TypeTXT, dns.RcodeSuccess, nil},
+			{"NODATA at an empty non-terminal", "b.ent." + zone, dns.TypeA, dns.RcodeSuccess, nil},
+			{"NODATA under a wildcard", "anything.wild." + zone, dns.TypeMX, dns.RcodeSuccess, nil},
+			{"a delegation's DS", "secure." + zone, dns.TypeDS, dns.RcodeSuccess,
+				[]string{"12345 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}},
+			{"no DS at an insecure delegation", "insecure." + zone, dns.TypeDS, dns.RcodeSuccess, nil},
+			{"DNSKEY", zone, dns.TypeDNSKEY, dns.RcodeSuccess, []string{}},
+			{"the apex NS, our name servers as the primary lists them", zone, dns.TypeNS, dns.RcodeSuccess, []string{}},
+			{"the SOA, the primary's", zone, dns.TypeSOA, dns.RcodeSuccess, []string{}},
+		} {
+			t.Run(zone+"/"+tc.name, func(t *testing.T) {
+				m := validated(t, res, tc.qname, tc.qtype)
+				if m.Rcode != tc.rcode || !m.AuthenticatedData {
+					t.Fatalf("rcode %s AD %v, want %s with AD:\n%v", dns.RcodeToString[m.Rcode], m.AuthenticatedData, dns.RcodeToString[tc.rcode], m)
+				}
+				got := map[string]bool{}
+				for _, rr := range m.Answer {
+					if rr.Header().Rrtype == tc.qtype {
+						got[strings.ToLower(rdata(rr))] = true
+					}
+				}
+				for _, w := range tc.answer {
+					if !got[strings.ToLower(w)] {
+						t.Errorf("answer lacks %q: %v", w, m.Answer)
+					}
+				}
+				if tc.answer == nil && len(got) != 0 {
+					t.Errorf("want no %s, got %v", dns.TypeToString[tc.qtype], m.Answer)
+				}
+				if tc.answer != nil && len(tc.answer) == 0 && len(got) == 0 {
+					t.Errorf("want a %s set, got %v", dns.TypeToString[tc.qtype], m.Answer)
+				}
+			})
+		}
+		// What unbound validated is the primary's denial chain, not one
+		// made at the edge: the NXDOMAIN's proof at the edge is the
+		// transferred NSEC or NSEC3 records.
+		t.Run(zone+"/the edge's denial records are the primary's chain", func(t *testing.T) {
+			q := new(dns.Msg)
+			q.SetQuestion("nope."+zone, dns.TypeA)
+			q.SetEdns0(4096, true)
+			m, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(q, c.edges[0].UDPAddr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := dns.TypeNSEC
+			if zone == "pre-nsec3.test." {
+				want = dns.TypeNSEC3
+			}
+			n := 0
+			for _, rr := range m.Ns {
+				switch v := rr.(type) {
+				case *dns.NSEC:
+					n++
+					if v.Header().Rrtype != want || strings.HasPrefix(v.NextDomain, `\000.`) {
+						t.Errorf("an NSEC made at the edge: %v", v)
+					}
+				case *dns.NSEC3:
+					n++
+					if v.Header().Rrtype != want {
+						t.Errorf("unexpected %v", v)
+					}
+				}
+			}
+			if m.Rcode != dns.RcodeNameError || n == 0 {
+				t.Errorf("rcode %s, %d denial records: %v", dns.RcodeToString[m.Rcode], n, m.Ns)
+			}
+		})
+	}
+}
