@@ -710,3 +710,19 @@ func TestPresignedAnswersDoNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// The apex NS set is the header's (our name servers, plus the primary's):
+// when the primary signed another set the NS answers cannot validate, and
+// the zone's Problem says so when the version is loaded.
+func TestPresignedApexNSOtherThanOursIsReported(t *testing.T) {
+	h := zonetest.Header(presignedApex, 1)
+	text, _ := signZone(t, h, false, signNow.Add(time.Hour))
+	h.NameServers = append(h.NameServers, "ns.other-provider.test.")
+	z, err := zonecache.Build(zonetest.Zone(t, h, text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := z.Presigned.Problem(); !strings.Contains(p, "apex NS set does not verify") || strings.Contains(p, "apex SOA") {
+		t.Errorf("problem %q, want the apex NS set named (and not the SOA)", p)
+	}
+}

@@ -248,6 +248,17 @@ func indexPresigned(z *Zone) *Presigned {
 	if len(p.negSOASigs) == 0 {
 		p.problem = joinProblem(p.problem, "no RRSIG covers the SOA")
 	}
+	// The apex SOA and NS sets are the header's, not records: the SOA is
+	// the primary's byte for byte, but the NS set is our name servers plus
+	// the primary's, which the primary's signature covers only when it
+	// lists exactly those. Checked once here so that the operator learns
+	// why NS answers do not validate.
+	for _, set := range []*RRset{z.Apex.Set(dns.TypeSOA), z.Apex.Set(dns.TypeNS)} {
+		if set != nil && !apexVerifies(z, set) {
+			p.problem = joinProblem(p.problem, fmt.Sprintf("the served apex %s set does not verify with the primary's RRSIG and DNSKEY (the primary must list exactly the zone's name servers)",
+				dns.TypeToString[set.Type]))
+		}
+	}
 	if len(p.nsec) == 0 && len(p.nsec3) == 0 {
 		p.problem = joinProblem(p.problem, "no NSEC or NSEC3 chain: negative answers carry no proof")
 	}
@@ -274,6 +285,28 @@ func signedNodes(work map[string]*Node) bool {
 	for _, n := range work {
 		for i := range n.recs {
 			if n.recs[i].rr.Header().Rrtype == dns.TypeRRSIG {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// apexVerifies reports whether one of the apex's RRSIGs over set verifies
+// it with a DNSKEY of the apex; true when the apex has no DNSKEY or no
+// RRSIG over the set (reported elsewhere, or nothing to check with).
+func apexVerifies(z *Zone, set *RRset) bool {
+	keys, sigs := z.Apex.Set(dns.TypeDNSKEY), z.Apex.Set(dns.TypeRRSIG)
+	if keys == nil || sigs == nil || !covers(sigs, set.Type) {
+		return true
+	}
+	for _, rr := range sigs.RRs {
+		sig := rr.(*dns.RRSIG)
+		if sig.TypeCovered != set.Type {
+			continue
+		}
+		for _, k := range keys.RRs {
+			if key := k.(*dns.DNSKEY); key.KeyTag() == sig.KeyTag && sig.Verify(key, set.RRs) == nil {
 				return true
 			}
 		}
