@@ -726,3 +726,40 @@ func TestPresignedApexNSOtherThanOursIsReported(t *testing.T) {
 		t.Errorf("problem %q, want the apex NS set named (and not the SOA)", p)
 	}
 }
+
+// BenchmarkAnswerPresigned is the cost of a pre-signed answer made from
+// scratch (a miss of the packed-answer cache): the engine plus the stored
+// records, no signature made; NSEC3 denials hash with the zone's salt and
+// two extra iterations.
+func BenchmarkAnswerPresigned(b *testing.B) {
+	for _, nsec3 := range []bool{false, true} {
+		env := presignedEngine(b, nsec3, nil)
+		chain := "NSEC"
+		if nsec3 {
+			chain = "NSEC3"
+		}
+		for _, bc := range []struct {
+			name  string
+			qname string
+			qtype uint16
+		}{
+			{"Exact", "www.presigned.test.", dns.TypeA},
+			{"NXDOMAIN", "nope.presigned.test.", dns.TypeA},
+			{"NODATA", "www.presigned.test.", dns.TypeAAAA},
+			{"Wildcard", "host.wild.presigned.test.", dns.TypeA},
+		} {
+			b.Run(chain+"/"+bc.name, func(b *testing.B) {
+				req := new(dns.Msg)
+				req.SetQuestion(bc.qname, bc.qtype)
+				resp := new(dns.Msg)
+				ctx := context.Background()
+				b.ReportAllocs()
+				for b.Loop() {
+					resp.Answer, resp.Ns, resp.Extra = resp.Answer[:0], resp.Ns[:0], resp.Extra[:0]
+					resp.Rcode = 0
+					env.e.AnswerQueryDO(ctx, req.Question[0], resp, true, true)
+				}
+			})
+		}
+	}
+}
