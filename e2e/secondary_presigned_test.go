@@ -234,6 +234,16 @@ func TestSecondaryPresignedZoneValidatesInUnbound(t *testing.T) {
 				}
 			})
 		}
+		if zone == "pre-nsec3.test." {
+			// RFC 5155 7.2.8: an NSEC3 owner name is not a name of the
+			// zone; the edge holds it as one, and still denies it.
+			owner := strings.ToLower(dns.HashName("www."+zone, dns.SHA1, 0, "")) + "." + zone
+			t.Run(zone+"/an NSEC3 owner name is NXDOMAIN", func(t *testing.T) {
+				if m := validated(t, res, owner, dns.TypeA); m.Rcode != dns.RcodeNameError || !m.AuthenticatedData {
+					t.Fatalf("rcode %s AD %v, want NXDOMAIN with AD:\n%v", dns.RcodeToString[m.Rcode], m.AuthenticatedData, m)
+				}
+			})
+		}
 		// What unbound validated is the primary's denial chain, not one
 		// made at the edge: the NXDOMAIN's proof at the edge is the
 		// transferred NSEC or NSEC3 records.

@@ -176,9 +176,7 @@ func (e *Engine) AnswerQueryDO(ctx context.Context, q dns.Question, resp *dns.Ms
 	}
 	resp.Authoritative = true
 	a.zone = z
-	if do && z.Presigned != nil && q.Qtype == dns.TypeANY {
-		e.presignedANY(&a, z, name) // the primary signed no HINFO (presigned.go)
-	} else {
+	if z.Presigned == nil || !e.presignedQuery(&a, z, name, q.Qtype, do) { // presigned.go
 		e.inZone(&a, z, name, q.Qtype)
 	}
 	if do && !a.info.Deferred && resp.Rcode != dns.RcodeServerFailure {

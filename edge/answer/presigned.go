@@ -56,6 +56,68 @@ func (e *Engine) presign(a *call, qname string, qtype uint16) {
 	}
 }
 
+// presignedQuery answers the queries a pre-signed zone answers otherwise
+// than any zone, and reports whether it did: names at or below an NSEC3
+// owner, and ANY with DO.
+func (e *Engine) presignedQuery(a *call, z *zonecache.Zone, name string, qtype uint16, do bool) bool {
+	if nsec3Owner(z, name) {
+		// RFC 5155 7.2.8: an NSEC3 owner name is not a name of the zone
+		// (the chain covers it); the proof is the usual one (presign).
+		a.resp.Rcode = dns.RcodeNameError
+		a.resp.Ns = append(a.resp.Ns, z.NegSOA)
+		return true
+	}
+	if do && qtype == dns.TypeANY {
+		e.presignedANY(a, z, name)
+		return true
+	}
+	return false
+}
+
+// nsec3Owner reports whether name is, or is below, the owner of NSEC3
+// records ("<hash>.<zone>", holding nothing else), which the edge holds as a
+// name of the zone. Not when the apex has a wildcard: such a name would
+// then be answered from it, which the edge does not do (the name is
+// answered as it is held; docs/ZONE_TRANSFERS.md). It does not allocate.
+func nsec3Owner(z *zonecache.Zone, name string) bool {
+	if !z.Presigned.HasNSEC3() || z.Apex.Wildcard != nil {
+		return false
+	}
+	// The label right below the apex starts after the last dot before
+	// the zone's name.
+	stop := len(name) - len(z.Name)
+	if z.Name == "." {
+		stop = len(name)
+	}
+	if stop <= 1 {
+		return false // the apex
+	}
+	start := 0
+	for i := 0; i < stop-1; i++ {
+		switch name[i] {
+		case '\\':
+			i++
+		case '.':
+			start = i + 1
+		}
+	}
+	n := z.Node(name[start:])
+	if n == nil {
+		return false
+	}
+	chain := false
+	for i := range n.Sets {
+		switch n.Sets[i].Type {
+		case dns.TypeNSEC3:
+			chain = true
+		case dns.TypeRRSIG:
+		default:
+			return false
+		}
+	}
+	return chain
+}
+
 // presignedANY answers ANY with DO in a pre-signed zone. The usual answer,
 // one synthesized HINFO (RFC 8482), cannot carry the primary's signature;
 // RFC 8482 4.1 also allows "a subset of the available RRsets", so the
@@ -171,11 +233,14 @@ func (ps *presigning) insert(rrs []dns.RR, at int, sig *dns.RRSIG, owner string,
 // encloser; RFC 5155 7.2.2: the closest encloser proof and the NSEC3
 // covering the wildcard).
 func (ps *presigning) nxdomain(ns []dns.RR, name string) []dns.RR {
-	m := ps.z.Lookup(name, false)
-	if m.Kind != zonecache.NXDomain {
+	var ce string
+	if nsec3Owner(ps.z, name) {
+		ce = ps.z.Name // NSEC3 owners sit right below the apex
+	} else if m := ps.z.Lookup(name, false); m.Kind == zonecache.NXDomain {
+		ce = m.Node.Name
+	} else {
 		return ns
 	}
-	ce := m.Node.Name
 	if ps.p.UsesNSEC3() {
 		ns = ps.closestEncloser(ns, name, ce)
 		rr, _, _ := ps.p.NSEC3(ce, true)

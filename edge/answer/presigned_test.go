@@ -456,8 +456,14 @@ func TestPresignedZoneAnswersWithThePrimarysSignatures(t *testing.T) {
 		{name: "ANY: one of the name's RRsets, signed", qname: "www.presigned.test.", qtype: dns.TypeANY, answer: []string{"A"}},
 		{name: "RRSIG: the stored signatures, unsigned themselves", qname: "www.presigned.test.", qtype: dns.TypeRRSIG, answer: []string{"RRSIG"}},
 	}
+	hashOwner := strings.ToLower(dns.HashName("www.presigned.test.", dns.SHA1, testIterations, testSalt)) + ".presigned.test."
 	for _, nsec3 := range []bool{false, true} {
 		env := presignedEngine(t, nsec3, nil)
+		if nsec3 {
+			if resp, _ := askDO(env.e, hashOwner, dns.TypeNSEC3, false); resp.Rcode != dns.RcodeNameError || len(resp.Answer) != 0 {
+				t.Errorf("an NSEC3 owner name without DO: %s %v, want NXDOMAIN", dns.RcodeToString[resp.Rcode], resp.Answer)
+			}
+		}
 		chain := "NSEC"
 		if nsec3 {
 			chain = "NSEC3"
@@ -468,6 +474,11 @@ func TestPresignedZoneAnswersWithThePrimarysSignatures(t *testing.T) {
 				{name: "NSEC3PARAM at the apex", qname: "presigned.test.", qtype: dns.TypeNSEC3PARAM, answer: []string{"NSEC3PARAM"}},
 				{name: "NSEC asked in an NSEC3 zone: NODATA", qname: "www.presigned.test.", qtype: dns.TypeNSEC,
 					nsec3Proof: denial{match: []string{"www.presigned.test."}}},
+				// RFC 5155 7.2.8: NSEC3 owner names are not names of the zone.
+				{name: "an NSEC3 owner name is NXDOMAIN", qname: hashOwner, qtype: dns.TypeNSEC3, rcode: dns.RcodeNameError,
+					nsec3Proof: denial{match: []string{"presigned.test."}, cover: []string{hashOwner, "*.presigned.test."}}},
+				{name: "a name below an NSEC3 owner is NXDOMAIN", qname: "x." + hashOwner, qtype: dns.TypeA, rcode: dns.RcodeNameError,
+					nsec3Proof: denial{match: []string{"presigned.test."}, cover: []string{hashOwner, "*.presigned.test."}}},
 			}
 		}
 		for _, c := range append(slices.Clone(cases), more...) {

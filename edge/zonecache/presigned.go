@@ -33,6 +33,7 @@ type Presigned struct {
 	iterations uint16
 	salt       []byte
 	useNSEC3   bool
+	hasNSEC3   bool
 	// negSOASigs are the apex SOA's RRSIGs with the TTL of the negative SOA
 	// (an RRSIG's TTL is its set's, RFC 4034 3), made once here so that a
 	// denial copies nothing.
@@ -51,6 +52,11 @@ type nsec3Entry struct {
 	rr   *dns.NSEC3
 	node *Node
 }
+
+// HasNSEC3 reports whether the zone holds NSEC3 records (whether or not
+// they are the chain used): their owners are names at the edge that must
+// not exist for clients (HidesOwner).
+func (p *Presigned) HasNSEC3() bool { return p.hasNSEC3 }
 
 // UsesNSEC3 reports whether the zone denies with NSEC3: its apex holds an
 // NSEC3PARAM with SHA-1 and NSEC3 records made with its parameters exist.
@@ -201,6 +207,7 @@ func indexPresigned(z *Zone) *Presigned {
 					p.nsec = append(p.nsec, nsecEntry{key: canonicalKey(nil, n.Name), rr: rr.(*dns.NSEC), node: n})
 				}
 			case dns.TypeNSEC3:
+				p.hasNSEC3 = true
 				for _, rr := range set.RRs {
 					v := rr.(*dns.NSEC3)
 					if param == nil || v.Hash != param.Hash || v.Iterations != param.Iterations || !strings.EqualFold(v.Salt, param.Salt) {
