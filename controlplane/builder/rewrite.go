@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -92,7 +94,7 @@ func (b *Builder) rewriteFromBase(ctx context.Context, name string, st *zoneStat
 	// snapshot: true after a full publication by this builder, not for a
 	// chain recovered from NATS until a rewrite from etcd moved the base
 	// past where keeping started.
-	ok := st.chainOK && st.keptSince <= st.fullVersion
+	ok, since := st.chainOK, st.keptSince
 	zoneID, base, ns := st.zoneID, st.fullVersion, st.ns
 	var chain []*snapshot.ZoneDelta
 	for _, d := range st.kept {
@@ -101,8 +103,20 @@ func (b *Builder) rewriteFromBase(ctx context.Context, name string, st *zoneStat
 		}
 	}
 	b.mu.Unlock()
-	if !ok || ns == nil || zoneID == "" {
+	if !ok || zoneID == "" {
 		return errNoBase
+	}
+	if since > base {
+		// A chain recovered after a restart or a change of leader: the
+		// deltas between the published snapshot and where keeping started
+		// were published before, by this builder or another; read them
+		// back from the delta stream.
+		older, err := b.deltasBetween(ctx, name, zoneID, base, min(since, uint64(rev)))
+		if err != nil {
+			// Whatever failed, the rewrite must still happen: from etcd.
+			return fmt.Errorf("%w: %w", errNoBase, err)
+		}
+		chain = append(older, chain...)
 	}
 	z, err := b.serving(ctx, name, rev)
 	if err != nil {
@@ -128,12 +142,25 @@ func (b *Builder) rewriteFromBase(ctx context.Context, name string, st *zoneStat
 	if h.Transfer, err = b.transferHeader(ctx, z, rev); err != nil {
 		return err
 	}
-	if !equalStrings(glueFingerprint(h, z), ns) {
-		return errNoBase // the builder's glue records differ from the base's
-	}
 	payload, err := b.readBase(ctx, name, zoneID, base)
 	if err != nil {
 		return err
+	}
+	if ns == nil {
+		// A recovered chain does not know the glue of the base: it is the
+		// base's header with the zone as it was at the base's version.
+		bh, err := zoneHeaderOf(payload)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errNoBase, err)
+		}
+		zb, err := b.st.GetZoneAt(ctx, zoneID, int64(base))
+		if err != nil {
+			return fmt.Errorf("%w: zone at the base's version: %w", errNoBase, err)
+		}
+		ns = glueFingerprint(bh, zb)
+	}
+	if !equalStrings(glueFingerprint(h, z), ns) {
+		return errNoBase // the builder's glue records differ from the base's
 	}
 	data, records, err := spliceChain(payload, h, chain, glueOf(z))
 	payload, chain = nil, nil
@@ -141,6 +168,69 @@ func (b *Builder) rewriteFromBase(ctx context.Context, name string, st *zoneStat
 		return fmt.Errorf("%w: %w", errNoBase, err)
 	}
 	return b.putEncoded(ctx, name, h, data, records)
+}
+
+// deltasBetween reads back from the delta stream the name's deltas that
+// take a zone of zoneID from version from to version until, in order,
+// skipping duplicates (a replayed batch); errNoBase unless they chain
+// without a gap (an edge applies a delta with from_version ≤ held <
+// to_version) and are signed by this builder's key.
+func (b *Builder) deltasBetween(ctx context.Context, name, zoneID string, from, until uint64) ([]*snapshot.ZoneDelta, error) {
+	if until <= from {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	s, err := b.js.Stream(ctx, snapshot.DeltaStream)
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", snapshot.DeltaStream, err)
+	}
+	subject := snapshot.DeltaSubject(name)
+	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return nil, fmt.Errorf("read deltas of %s: %w", name, err)
+	}
+	var out []*snapshot.ZoneDelta
+	held := from
+	for held < until {
+		batch, err := c.Fetch(256, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("read deltas of %s: %w", name, err)
+		}
+		n, pending := 0, uint64(1)
+		for m := range batch.Messages() {
+			n++
+			if md, err := m.Metadata(); err == nil {
+				pending = md.NumPending
+			}
+			data, err := b.verify.Open(snapshot.DeltaBinding(subject), m.Data())
+			if err != nil {
+				return nil, fmt.Errorf("%w: delta of %s: %w", errNoBase, name, err)
+			}
+			d, err := snapshot.UnmarshalDelta(data)
+			if err != nil || d.GetZoneId() != zoneID {
+				continue // another zone's chain under the name, before the base
+			}
+			switch {
+			case d.GetToVersion() <= held || held >= until:
+				continue // before the base, a duplicate, or after the range
+			case d.GetFromVersion() > held:
+				return nil, fmt.Errorf("%w: deltas of %s skip from %d to %d", errNoBase, name, held, d.GetFromVersion())
+			}
+			out = append(out, d)
+			held = d.GetToVersion()
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return nil, fmt.Errorf("read deltas of %s: %w", name, err)
+		}
+		if n == 0 || pending == 0 {
+			break
+		}
+	}
+	if held != until {
+		return nil, fmt.Errorf("%w: deltas of %s reach %d, not %d", errNoBase, name, held, until)
+	}
+	return out, nil
 }
 
 // readBase reads back the encoded full snapshot published for the name

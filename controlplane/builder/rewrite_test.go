@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/zonegrid/zonegrid/controlplane/store"
@@ -167,12 +168,13 @@ func TestRewriteFromPublishedSnapshotEqualsCompileFromEtcd(t *testing.T) {
 	}
 }
 
-// TestRewriteWithoutAChainInMemoryReadsEtcd: a builder that recovered a
+// TestRewriteAfterRestartReadsTheChainBack: a builder that recovered a
 // zone's chain from what is published (restart, new leader) does not hold
-// the deltas since the full snapshot, so its first rewrite compiles the
-// zone from etcd; it keeps the deltas from its start, so the rewrite after
-// that is built from the published snapshot again.
-func TestRewriteWithoutAChainInMemoryReadsEtcd(t *testing.T) {
+// the deltas published before it started; its rewrite reads them back from
+// the delta stream (and the glue of the base from the zone at the base's
+// version) and still equals a compile from etcd. Without them in the
+// stream it compiles the zone from etcd.
+func TestRewriteAfterRestartReadsTheChainBack(t *testing.T) {
 	e := newEnv(t, 0)
 	createZone(t, e.st, "big", "acct1", "big.example.", dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE)
 	var rs []*dnsv1.Record
@@ -185,41 +187,56 @@ func TestRewriteWithoutAChainInMemoryReadsEtcd(t *testing.T) {
 		z, err := e.zoneSnapshot(t, "big.example.")
 		return err == nil && len(z.GetRecords()) == 8, fmt.Sprint(err)
 	})
-	putRecords(t, e.st, "big", rec("r8", "h8.big.example.", "192.0.2.8"))
+	updateRecords(t, e.st, "big", store.RecordOp{Put: rec("r8", "h8.big.example.", "192.0.2.8")}, store.RecordOp{DeleteID: "r1"})
 	eventually(t, "delta before the restart", func() (bool, string) {
 		return len(e.deltas(t, "big.example.")) == 1, ""
 	})
-	stop()
-	putRecords(t, e.st, "big", rec("r9", "h9.big.example.", "192.0.2.9"))
-	b, _ := e.startDeltaBuilder(t, Config{DeltaChainMax: 1000, FullEvery: time.Hour})
-	eventually(t, "delta after restart", func() (bool, string) {
+	updateRecords(t, e.st, "big", store.RecordOp{Put: rec("r2", "renamed.big.example.", "192.0.2.2")})
+	eventually(t, "second delta before the restart", func() (bool, string) {
 		return len(e.deltas(t, "big.example.")) == 2, ""
 	})
-	rev := b.published.Load()
-	st := b.state("big.example.")
-	st.fullMu.Lock()
-	err := b.rewriteFromBase(context.Background(), "big.example.", st, rev)
-	st.fullMu.Unlock()
-	if !errors.Is(err, errNoBase) {
-		t.Fatalf("rewrite after recovery: %v, want errNoBase", err)
-	}
-	if err := b.publishFull(context.Background(), "big.example.", rev, true); err != nil {
-		t.Fatal(err)
-	}
-	updateRecords(t, e.st, "big", store.RecordOp{DeleteID: "r0"}, store.RecordOp{Put: rec("r10", "h10.big.example.", "192.0.2.10")})
-	eventually(t, "delta after the rewrite", func() (bool, string) {
+	stop()
+	putRecords(t, e.st, "big", rec("r9", "h9.big.example.", "192.0.2.9"))
+	b, stop2 := e.startDeltaBuilder(t, Config{DeltaChainMax: 1000, FullEvery: time.Hour})
+	eventually(t, "delta after restart", func() (bool, string) {
 		return len(e.deltas(t, "big.example.")) == 3, ""
 	})
-	rev = b.published.Load()
-	st.fullMu.Lock()
-	err = b.rewriteFromBase(context.Background(), "big.example.", st, rev)
-	st.fullMu.Unlock()
+	rewrite := func(b *Builder) (int64, error) {
+		rev := b.published.Load()
+		st := b.state("big.example.")
+		st.fullMu.Lock()
+		defer st.fullMu.Unlock()
+		return rev, b.rewriteFromBase(context.Background(), "big.example.", st, rev)
+	}
+	rev, err := rewrite(b)
 	if err != nil {
-		t.Fatalf("rewrite after a rewrite from etcd: %v, want one from the published snapshot", err)
+		t.Fatalf("rewrite after a restart: %v, want one from the snapshot and the stream", err)
 	}
 	got, err := e.zoneSnapshot(t, "big.example.")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sameZone(t, got, compileFromEtcd(t, b, e, "big.example.", rev))
+
+	// The deltas after the new base gone from the stream: from etcd.
+	updateRecords(t, e.st, "big", store.RecordOp{Put: rec("r10", "h10.big.example.", "192.0.2.10")})
+	eventually(t, "delta after the rewrite", func() (bool, string) {
+		return len(e.deltas(t, "big.example.")) == 4, ""
+	})
+	stop2()
+	putRecords(t, e.st, "big", rec("r11", "h11.big.example.", "192.0.2.11"))
+	b3, _ := e.startDeltaBuilder(t, Config{DeltaChainMax: 1000, FullEvery: time.Hour})
+	eventually(t, "delta after the second restart", func() (bool, string) {
+		return len(e.deltas(t, "big.example.")) == 5, ""
+	})
+	s, err := e.js.Stream(context.Background(), snapshot.DeltaStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Purge(context.Background(), jetstream.WithPurgeSubject(snapshot.DeltaSubject("big.example."))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rewrite(b3); !errors.Is(err, errNoBase) {
+		t.Fatalf("rewrite without the deltas in the stream: %v, want errNoBase", err)
+	}
 }
