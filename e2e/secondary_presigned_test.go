@@ -1,8 +1,8 @@
 package e2e
 
 // Pre-signed DNSSEC at the edge, end to end with a real validating
-// resolver: a zone signed by BIND's dnssec-signzone (NSEC, and NSEC3 with
-// "-3 -"), served by a real BIND primary, transferred to our secondary zone
+// resolver: a zone signed by BIND's dnssec-signzone (NSEC, NSEC3 with
+// "-3 -", and NSEC3 with opt-out), served by a real BIND primary, transferred to our secondary zone
 // marked pre-signed (IncomingTransfer.dnssec_presigned); unbound, given the
 // primary's DS as its trust anchor and the edge as the zones' stub server,
 // must set the AD bit on a plain A, an MX, a wildcard, an NXDOMAIN, a
@@ -53,11 +53,17 @@ insecure IN NS ns.elsewhere.net.
 	return b.String()
 }
 
+// Denial chains dnssec-signzone makes.
+const (
+	chainNSEC   = "nsec"
+	chainNSEC3  = "nsec3"  // no salt, no extra iteration: "-3 - -H 0"
+	chainOptOut = "optout" // NSEC3 with opt-out: "-3 - -H 0 -A"
+)
+
 // signWithBIND signs a zone file with BIND's own tools: a KSK and a ZSK
-// (ECDSA P-256) made by dnssec-keygen, dnssec-signzone with NSEC, or with
-// NSEC3 (no salt, no extra iteration: "-3 - -H 0"). It returns the signed
-// zone file and the KSK's DS record.
-func signWithBIND(t *testing.T, zone, file string, nsec3 bool) (signed, ds string) {
+// (ECDSA P-256) made by dnssec-keygen, dnssec-signzone with the chain
+// asked. It returns the signed zone file and the KSK's DS record.
+func signWithBIND(t *testing.T, zone, file, chain string) (signed, ds string) {
 	t.Helper()
 	keygen := xfrintest.FindTool(t, "dnssec-keygen")
 	signzone := xfrintest.FindTool(t, "dnssec-signzone")
@@ -85,8 +91,11 @@ func signWithBIND(t *testing.T, zone, file string, nsec3 bool) (signed, ds strin
 	}
 	out := filepath.Join(dir, "zone.signed")
 	args := []string{"-q", "-S", "-K", dir, "-d", dir, "-o", zone, "-f", out}
-	if nsec3 {
+	switch chain {
+	case chainNSEC3:
 		args = append(args, "-3", "-", "-H", "0")
+	case chainOptOut:
+		args = append(args, "-3", "-", "-H", "0", "-A")
 	}
 	run(signzone, append(args, in)...)
 	b, err := os.ReadFile(out)
@@ -99,7 +108,7 @@ func signWithBIND(t *testing.T, zone, file string, nsec3 bool) (signed, ds strin
 // presignedSecondary creates the secondary zone name, signs its zone with
 // BIND's tools, serves it from a real BIND primary and transfers it
 // pre-signed; it returns the primary's DS.
-func presignedSecondary(t *testing.T, c *cluster, name string, nsec3 bool) string {
+func presignedSecondary(t *testing.T, c *cluster, name, chain string) string {
 	t.Helper()
 	zone := dns.Fqdn(name)
 	zr, err := c.zones.CreateZone(c.ctx(), &dnsv1.CreateZoneRequest{AccountId: "acme", Name: name, Plan: dnsv1.Plan_PLAN_ENTERPRISE, Type: dnsv1.ZoneType_ZONE_TYPE_SECONDARY})
@@ -110,7 +119,7 @@ func presignedSecondary(t *testing.T, c *cluster, name string, nsec3 bool) strin
 	if len(z.GetNameServers()) == 0 {
 		t.Fatalf("zone %s has no name servers assigned", name)
 	}
-	signed, ds := signWithBIND(t, zone, presignedZoneFile(zone, z.GetNameServers()), nsec3)
+	signed, ds := signWithBIND(t, zone, presignedZoneFile(zone, z.GetNameServers()), chain)
 	key := xfrintest.Key{Name: "xfr." + zone, Secret: "cHJlc2lnbmVkLWVkZ2UtdGVzdC1rZXktMTIzNDU2Nzg="}
 	bind := xfrintest.StartBIND(t, zone, key, signed)
 	bind.WaitSerial(t, zone, key, 2026112801)
@@ -165,9 +174,10 @@ func TestSecondaryPresignedZoneValidatesInUnbound(t *testing.T) {
 	interopTool(t, "unbound")
 	xfrintest.FindTool(t, "named")
 	c := newCluster(t, 1, withLifecycle(lifecycle.Policy{}, 200*time.Millisecond))
-	nsecDS := presignedSecondary(t, c, "pre-nsec.test", false)
-	nsec3DS := presignedSecondary(t, c, "pre-nsec3.test", true)
-	res := unbound(t, c.edges[0].UDPAddr(), []string{nsecDS, nsec3DS}, "pre-nsec.test", "pre-nsec3.test")
+	nsecDS := presignedSecondary(t, c, "pre-nsec.test", chainNSEC)
+	nsec3DS := presignedSecondary(t, c, "pre-nsec3.test", chainNSEC3)
+	optOutDS := presignedSecondary(t, c, "pre-optout.test", chainOptOut)
+	res := unbound(t, c.edges[0].UDPAddr(), []string{nsecDS, nsec3DS, optOutDS}, "pre-nsec.test", "pre-nsec3.test", "pre-optout.test")
 	// The same edge behind a trust anchor that names another key: the
 	// answers must be bogus (SERVFAIL), so the AD bits below come from
 	// validation, not from an unbound that validates nothing.
@@ -182,6 +192,34 @@ func TestSecondaryPresignedZoneValidatesInUnbound(t *testing.T) {
 	bogus := unbound(t, c.edges[0].UDPAddr(), []string{strings.Join(wrong, " ")}, "pre-nsec.test")
 	if m := validated(t, bogus, "www.pre-nsec.test.", dns.TypeA); m.Rcode != dns.RcodeServerFailure {
 		t.Fatalf("with a wrong trust anchor: rcode %s AD %v, want SERVFAIL", dns.RcodeToString[m.Rcode], m.AuthenticatedData)
+	}
+
+	// NSEC3 with opt-out: what exists validates (AD); a proof whose
+	// covering NSEC3 has the opt-out bit (NXDOMAIN, a wildcard, the DS of
+	// an unsigned delegation, which has no NSEC3 of its own: the closest
+	// provable encloser proof) leaves the answer insecure (RFC 5155 6,
+	// "Opt-Out"): no AD, and not bogus (no SERVFAIL).
+	for _, tc := range []struct {
+		name  string
+		qname string
+		qtype uint16
+		rcode int
+		ad    bool
+	}{
+		{"plain A", "www.pre-optout.test.", dns.TypeA, dns.RcodeSuccess, true},
+		{"NODATA", "www.pre-optout.test.", dns.TypeTXT, dns.RcodeSuccess, true},
+		{"a delegation's DS", "secure.pre-optout.test.", dns.TypeDS, dns.RcodeSuccess, true},
+		{"DNSKEY", "pre-optout.test.", dns.TypeDNSKEY, dns.RcodeSuccess, true},
+		{"no DS at an unsigned delegation", "insecure.pre-optout.test.", dns.TypeDS, dns.RcodeSuccess, false},
+		{"NXDOMAIN", "nope.pre-optout.test.", dns.TypeA, dns.RcodeNameError, false},
+		{"wildcard", "anything.wild.pre-optout.test.", dns.TypeA, dns.RcodeSuccess, false},
+	} {
+		t.Run("pre-optout.test./"+tc.name, func(t *testing.T) {
+			m := validated(t, res, tc.qname, tc.qtype)
+			if m.Rcode != tc.rcode || m.AuthenticatedData != tc.ad {
+				t.Fatalf("rcode %s AD %v, want %s AD %v:\n%v", dns.RcodeToString[m.Rcode], m.AuthenticatedData, dns.RcodeToString[tc.rcode], tc.ad, m)
+			}
+		})
 	}
 
 	for _, zone := range []string{"pre-nsec.test.", "pre-nsec3.test."} {
