@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -107,8 +108,8 @@ func signWithBIND(t *testing.T, zone, file, chain string) (signed, ds string) {
 
 // presignedSecondary creates the secondary zone name, signs its zone with
 // BIND's tools, serves it from a real BIND primary and transfers it
-// pre-signed; it returns the primary's DS.
-func presignedSecondary(t *testing.T, c *cluster, name, chain string) string {
+// pre-signed; it returns the primary's DS and address.
+func presignedSecondary(t *testing.T, c *cluster, name, chain string) (ds, primary string) {
 	t.Helper()
 	zone := dns.Fqdn(name)
 	zr, err := c.zones.CreateZone(c.ctx(), &dnsv1.CreateZoneRequest{AccountId: "acme", Name: name, Plan: dnsv1.Plan_PLAN_ENTERPRISE, Type: dnsv1.ZoneType_ZONE_TYPE_SECONDARY})
@@ -158,7 +159,7 @@ func presignedSecondary(t *testing.T, c *cluster, name, chain string) string {
 		}
 		return nil
 	})
-	return ds
+	return ds, bind.Addr
 }
 
 func hasRRSIG(rrs []dns.RR, covered uint16) bool {
@@ -174,9 +175,10 @@ func TestSecondaryPresignedZoneValidatesInUnbound(t *testing.T) {
 	interopTool(t, "unbound")
 	xfrintest.FindTool(t, "named")
 	c := newCluster(t, 1, withLifecycle(lifecycle.Policy{}, 200*time.Millisecond))
-	nsecDS := presignedSecondary(t, c, "pre-nsec.test", chainNSEC)
-	nsec3DS := presignedSecondary(t, c, "pre-nsec3.test", chainNSEC3)
-	optOutDS := presignedSecondary(t, c, "pre-optout.test", chainOptOut)
+	nsecDS, nsecPrimary := presignedSecondary(t, c, "pre-nsec.test", chainNSEC)
+	nsec3DS, nsec3Primary := presignedSecondary(t, c, "pre-nsec3.test", chainNSEC3)
+	optOutDS, optOutPrimary := presignedSecondary(t, c, "pre-optout.test", chainOptOut)
+	primaries := map[string]string{"pre-nsec.test.": nsecPrimary, "pre-nsec3.test.": nsec3Primary, "pre-optout.test.": optOutPrimary}
 	res := unbound(t, c.edges[0].UDPAddr(), []string{nsecDS, nsec3DS, optOutDS}, "pre-nsec.test", "pre-nsec3.test", "pre-optout.test")
 	// The same edge behind a trust anchor that names another key: the
 	// answers must be bogus (SERVFAIL), so the AD bits below come from
@@ -220,6 +222,27 @@ func TestSecondaryPresignedZoneValidatesInUnbound(t *testing.T) {
 				t.Fatalf("rcode %s AD %v, want %s AD %v:\n%v", dns.RcodeToString[m.Rcode], m.AuthenticatedData, dns.RcodeToString[tc.rcode], tc.ad, m)
 			}
 		})
+	}
+
+	// The edge gives the same proofs as the primary serving the same
+	// zone: the same NSEC or NSEC3 records, for every kind of denial.
+	for zone, primary := range primaries {
+		for _, q := range []struct {
+			name  string
+			qtype uint16
+		}{
+			{"nope." + zone, dns.TypeA}, {"x.y.www." + zone, dns.TypeA}, {"www." + zone, dns.TypeTXT},
+			{"b.ent." + zone, dns.TypeA}, {"anything.wild." + zone, dns.TypeA}, {"x.y.wild." + zone, dns.TypeA},
+			{"anything.wild." + zone, dns.TypeMX}, {"insecure." + zone, dns.TypeDS}, {"www.insecure." + zone, dns.TypeA},
+			{"secure." + zone, dns.TypeDS}, {"www.secure." + zone, dns.TypeA},
+		} {
+			t.Run(zone+"/the same proof as BIND: "+q.name+" "+dns.TypeToString[q.qtype], func(t *testing.T) {
+				ours, theirs := askDO(t, c.edges[0].TCPAddr(), q.name, q.qtype), askDO(t, primary, q.name, q.qtype)
+				if ours.Rcode != theirs.Rcode || !slices.Equal(denialOwners(ours.Ns), denialOwners(theirs.Ns)) {
+					t.Errorf("edge: %s %v\nBIND: %s %v", dns.RcodeToString[ours.Rcode], denialOwners(ours.Ns), dns.RcodeToString[theirs.Rcode], denialOwners(theirs.Ns))
+				}
+			})
+		}
 	}
 
 	for _, zone := range []string{"pre-nsec.test.", "pre-nsec3.test."} {
@@ -317,4 +340,30 @@ func TestSecondaryPresignedZoneValidatesInUnbound(t *testing.T) {
 			}
 		})
 	}
+}
+
+// denialOwners returns the NSEC and NSEC3 records of an authority section
+// as "owner type" lines, sorted.
+func denialOwners(rrs []dns.RR) []string {
+	var out []string
+	for _, rr := range rrs {
+		if t := rr.Header().Rrtype; t == dns.TypeNSEC || t == dns.TypeNSEC3 {
+			out = append(out, strings.ToLower(rr.Header().Name)+" "+dns.TypeToString[t])
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// askDO asks a server directly (no recursion) with DO set.
+func askDO(t *testing.T, addr, name string, qtype uint16) *dns.Msg {
+	t.Helper()
+	q := new(dns.Msg)
+	q.SetQuestion(name, qtype)
+	q.SetEdns0(4096, true)
+	m, _, err := (&dns.Client{Net: "tcp", Timeout: 2 * time.Second}).Exchange(q, addr)
+	if err != nil {
+		t.Fatalf("ask %s %s %s: %v", addr, name, dns.TypeToString[qtype], err)
+	}
+	return m
 }
