@@ -774,3 +774,30 @@ func BenchmarkAnswerPresigned(b *testing.B) {
 		}
 	}
 }
+
+// FuzzPresignedAnswer asks pre-signed zones (NSEC, NSEC3) any name and
+// type with DO: no panic, and never SERVFAIL (nothing in them needs an
+// upstream).
+func FuzzPresignedAnswer(f *testing.F) {
+	envs := []presignedEnv{presignedEngine(f, false, nil), presignedEngine(f, true, nil)}
+	for _, s := range []string{"www", "nope", "x.y.www", "host.wild", "a.b.wild", "b.ent", "www.nods", "child", `a\.b`, `\000`, "*", "*.wild", "@"} {
+		f.Add(s, uint16(dns.TypeA))
+		f.Add(s, uint16(dns.TypeDS))
+		f.Add(s, uint16(dns.TypeANY))
+	}
+	f.Fuzz(func(t *testing.T, label string, qtype uint16) {
+		name := label + "." + presignedApex
+		if label == "@" {
+			name = presignedApex
+		}
+		if _, ok := dns.IsDomainName(name); !ok {
+			return
+		}
+		for _, env := range envs {
+			resp, _ := askDO(env.e, name, qtype, true)
+			if resp.Rcode == dns.RcodeServerFailure {
+				t.Errorf("%q %d: SERVFAIL", name, qtype)
+			}
+		}
+	})
+}
