@@ -36,12 +36,14 @@ test-e2e:
 	$(GO) test -count=1 -v ./e2e/...
 
 ## fuzz: short runs of the fuzz targets: the edge's query handler, its NOTIFY
-## handler and its transfer listener, the control plane's RDATA parser, the
-## zone-file reader (cf_tags= grammar) and the zone-transfer reader.
+## handler, its transfer listener and its pre-signed answers, the control
+## plane's RDATA parser, the zone-file reader (cf_tags= grammar) and the
+## zone-transfer reader.
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzServeDNS$$' -fuzztime=$(FUZZTIME) ./edge/dnsserver
 	$(GO) test -run='^$$' -fuzz='^FuzzServeNotify$$' -fuzztime=$(FUZZTIME) ./edge/dnsserver
 	$(GO) test -run='^$$' -fuzz='^FuzzHandle$$' -fuzztime=$(FUZZTIME) ./edge/xfrout
+	$(GO) test -run='^$$' -fuzz='^FuzzPresignedAnswer$$' -fuzztime=$(FUZZTIME) ./edge/answer
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./services/records/rdata
 	$(GO) test -run='^$$' -fuzz=FuzzParseAttributes -fuzztime=$(FUZZTIME) ./services/records/zonefile
 	$(GO) test -run='^$$' -fuzz=FuzzRead -fuzztime=$(FUZZTIME) ./services/records/zonefile
