@@ -217,7 +217,12 @@ func (b *Builder) recoverState(ctx context.Context, name string, st *zoneState) 
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st.zoneID, st.delta, st.ns = h.GetZoneId(), true, nil
-	st.version, st.fullVersion, st.fullAt = version, h.GetVersion(), time.Now()
+	// fullAt is when the full snapshot was published, not now: a builder
+	// that restarts more often than FullEvery (a lease lapsing under load)
+	// must still rewrite it, else the chain outgrows what the delta
+	// stream keeps (2 × DeltaChainMax per subject) and edges starting
+	// later cannot catch up from it.
+	st.version, st.fullVersion, st.fullAt = version, h.GetVersion(), e.Created()
 	// The deltas after the published full snapshot are not in memory:
 	// keep those from here on, so that after the next rewrite (from etcd)
 	// the following ones are built from the published snapshot.
