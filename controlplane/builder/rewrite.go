@@ -90,10 +90,10 @@ func deltaBytes(d *snapshot.ZoneDelta) int {
 // possible; the caller then compiles from etcd. Called with st.fullMu held.
 func (b *Builder) rewriteFromBase(ctx context.Context, name string, st *zoneState, rev int64) error {
 	b.mu.Lock()
-	// The deltas kept must cover every change after the published full
-	// snapshot: true after a full publication by this builder, not for a
-	// chain recovered from NATS until a rewrite from etcd moved the base
-	// past where keeping started.
+	// The deltas kept cover every change after keptSince: the published
+	// full snapshot's version after a full publication by this builder;
+	// later for a chain recovered from NATS or after the kept deltas
+	// overflowed, and then the ones before are read from the stream.
 	ok, since := st.chainOK, st.keptSince
 	zoneID, base, ns := st.zoneID, st.fullVersion, st.ns
 	var chain []*snapshot.ZoneDelta
