@@ -127,6 +127,12 @@ type Store struct {
 
 	mu         sync.Mutex
 	committers map[string]*committer // zone id → its record-write committer
+
+	// largeRanges remembers the ends of ranges found large (streamRange):
+	// they are read through RangeStream at once, without the range request
+	// that would count their keys. Only ranges above largeRangeKeys get an
+	// entry, so it stays as small as the set of huge zones.
+	largeRanges sync.Map // range end → struct{}
 }
 
 // New returns a Store keeping its keys under prefix ("" means DefaultPrefix),
