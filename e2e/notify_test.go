@@ -77,7 +77,7 @@ func newNotifySetup(tb testing.TB, start primaryStarter, signed bool, opts ...cl
 		start, n = xfrintest.StartBINDNotify, xfrintest.Notify{}
 	}
 	s.primary = start(tb, notifyZone, notifyKey, notifyZoneFile(s.serial, ""), n)
-	s.primary.WaitSerialTB(tb, notifyZone, notifyKey, s.serial)
+	s.primary.WaitSerial(tb, notifyZone, notifyKey, s.serial)
 
 	zr, err := c.zones.CreateZone(c.ctx(), &dnsv1.CreateZoneRequest{AccountId: "acme", Name: "notified.test", Plan: dnsv1.Plan_PLAN_ENTERPRISE, Type: dnsv1.ZoneType_ZONE_TYPE_SECONDARY})
 	if err != nil {
@@ -254,7 +254,7 @@ func TestNotifyFromBINDWithAnotherKeyIsNotAuth(t *testing.T) {
 	}
 	s := newNotifySetup(t, start, false)
 	name := s.change(t)
-	s.primary.WaitSerialTB(t, notifyZone, notifyKey, s.serial)
+	s.primary.WaitSerial(t, notifyZone, notifyKey, s.serial)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		notauth := 0.0
@@ -311,7 +311,7 @@ func TestNotifyRefusedUnauthenticatedAndFlooded(t *testing.T) {
 	c := s.c
 	// A change the edges have not heard of.
 	name := s.change(t)
-	s.primary.WaitSerialTB(t, notifyZone, notifyKey, s.serial)
+	s.primary.WaitSerial(t, notifyZone, notifyKey, s.serial)
 	before := s.lastCheck(t)
 	wrong := &xfrintest.Key{Name: notifyKey.Name, Secret: "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktMDA="}
 	for _, e := range c.edges {
@@ -360,7 +360,7 @@ func TestNotifyRefusedUnauthenticatedAndFlooded(t *testing.T) {
 
 	// The primary's address, unsigned (accepted: see dnsserver/notify.go).
 	name = s.change(t)
-	s.primary.WaitSerialTB(t, notifyZone, notifyKey, s.serial)
+	s.primary.WaitSerial(t, notifyZone, notifyKey, s.serial)
 	if r := sendNotify(t, c.edges[0].UDPAddr(), "127.0.0.1", false, nil); r.Rcode != dns.RcodeSuccess || !r.Authoritative {
 		t.Fatalf("NOTIFY from the primary: %v", r)
 	}

@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/miekg/dns"
 )
 
 // BenchPrimary is a running NSD or Knot primary.
@@ -167,19 +165,8 @@ func (p *BenchPrimary) Reload(tb testing.TB) {
 // server answers the zone's SOA with serial want.
 func (p *BenchPrimary) WaitSerial(tb testing.TB, zone string, key Key, want uint32) {
 	tb.Helper()
-	deadline := time.Now().Add(10 * time.Minute)
-	for time.Now().Before(deadline) {
-		m := new(dns.Msg)
-		m.SetQuestion(dns.Fqdn(zone), dns.TypeSOA)
-		m.SetTsig(dns.Fqdn(key.Name), dns.HmacSHA256, 300, time.Now().Unix())
-		c := &dns.Client{Net: "tcp", Timeout: time.Second, TsigSecret: map[string]string{dns.Fqdn(key.Name): key.Secret}}
-		if resp, _, err := c.Exchange(m, p.Addr); err == nil && len(resp.Answer) > 0 {
-			if soa, ok := resp.Answer[0].(*dns.SOA); ok && soa.Serial == want {
-				return
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
+	if _, ok := waitSerial(p.Addr, zone, key, want, 10*time.Minute, 200*time.Millisecond); !ok {
+		out, _ := os.ReadFile(filepath.Join(p.dir, "peer.log"))
+		tb.Fatalf("the primary never served serial %d; log:\n%s", want, out)
 	}
-	out, _ := os.ReadFile(filepath.Join(p.dir, "peer.log"))
-	tb.Fatalf("the primary never served serial %d; log:\n%s", want, out)
 }

@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/miekg/dns"
 )
 
 // The NOTIFY starters take a testing.TB (benchmarks run them too), hence
@@ -98,28 +96,6 @@ func (b *Primary) Update(tb testing.TB, zoneFile string) {
 	if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		tb.Fatal(err)
 	}
-}
-
-// WaitSerialTB is WaitSerial for any testing.TB.
-func (b *Primary) WaitSerialTB(tb testing.TB, zone string, key Key, want uint32) {
-	tb.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		m := new(dns.Msg)
-		m.SetQuestion(dns.Fqdn(zone), dns.TypeSOA)
-		m.SetTsig(dns.Fqdn(key.Name), dns.HmacSHA256, 300, time.Now().Unix())
-		c := &dns.Client{Net: "tcp", Timeout: time.Second, TsigSecret: map[string]string{dns.Fqdn(key.Name): key.Secret}}
-		resp, _, err := c.Exchange(m, b.Addr)
-		if err == nil && len(resp.Answer) > 0 {
-			if soa, ok := resp.Answer[0].(*dns.SOA); ok && soa.Serial == want {
-				return
-			}
-		}
-		last = fmt.Sprintf("%v %v", resp, err)
-		time.Sleep(50 * time.Millisecond)
-	}
-	tb.Fatalf("the primary never served serial %d: %s", want, last)
 }
 
 // Notify says where a primary sends NOTIFY when its zone changes: the

@@ -110,25 +110,34 @@ func (b *Primary) run(t *testing.T, name string, args ...string) {
 
 // WaitSerial waits until the server answers the zone's SOA with serial
 // want (signed with key).
-func (b *Primary) WaitSerial(t *testing.T, zone string, key Key, want uint32) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+func (b *Primary) WaitSerial(tb testing.TB, zone string, key Key, want uint32) {
+	tb.Helper()
+	if last, ok := waitSerial(b.Addr, zone, key, want, 15*time.Second, 50*time.Millisecond); !ok {
+		tb.Fatalf("the primary never served serial %d: %s", want, last)
+	}
+}
+
+// waitSerial asks addr for the zone's SOA (TCP, signed with key) every
+// poll until it answers serial want or within has passed; it returns the
+// last answer or error seen.
+func waitSerial(addr, zone string, key Key, want uint32, within, poll time.Duration) (string, bool) {
+	deadline := time.Now().Add(within)
 	var last string
 	for time.Now().Before(deadline) {
 		m := new(dns.Msg)
 		m.SetQuestion(dns.Fqdn(zone), dns.TypeSOA)
 		m.SetTsig(dns.Fqdn(key.Name), dns.HmacSHA256, 300, time.Now().Unix())
 		c := &dns.Client{Net: "tcp", Timeout: time.Second, TsigSecret: map[string]string{dns.Fqdn(key.Name): key.Secret}}
-		resp, _, err := c.Exchange(m, b.Addr)
+		resp, _, err := c.Exchange(m, addr)
 		if err == nil && len(resp.Answer) > 0 {
 			if soa, ok := resp.Answer[0].(*dns.SOA); ok && soa.Serial == want {
-				return
+				return "", true
 			}
 		}
 		last = fmt.Sprintf("%v %v", resp, err)
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(poll)
 	}
-	t.Fatalf("the primary never served serial %d: %s", want, last)
+	return last, false
 }
 
 func newPeer(t *testing.T, zoneFile string) *Primary {
