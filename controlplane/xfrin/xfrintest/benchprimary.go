@@ -25,20 +25,6 @@ type BenchPrimary struct {
 	sighup func() error
 }
 
-func benchTool(tb testing.TB, name string) string {
-	tb.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/local/sbin"} {
-		if p := filepath.Join(dir, name); fileExists(p) {
-			return p
-		}
-	}
-	tb.Skipf("%s not found", name)
-	return ""
-}
-
 // StartBenchPrimary starts kind ("nsd" or "knot") serving zone from
 // zoneFile with transfers allowed to holders of key.
 func StartBenchPrimary(tb testing.TB, kind, zone string, key Key, zoneFile string) *BenchPrimary {
@@ -80,7 +66,7 @@ zone:
 `, p.dir, portOf(p.Addr), kn, key.Secret, z)), 0o644); err != nil {
 			tb.Fatal(err)
 		}
-		cmd = exec.Command(benchTool(tb, "nsd"), "-d", "-c", conf)
+		cmd = exec.Command(FindTool(tb, "nsd"), "-d", "-c", conf)
 	case "knot":
 		conf := filepath.Join(p.dir, "knot.conf")
 		if err := os.WriteFile(conf, []byte(fmt.Sprintf(`
@@ -110,8 +96,8 @@ log:
 `, p.dir, portOf(p.Addr), kn, key.Secret, z)), 0o644); err != nil {
 			tb.Fatal(err)
 		}
-		knotc := benchTool(tb, "knotc")
-		cmd = exec.Command(benchTool(tb, "knotd"), "-c", conf)
+		knotc := FindTool(tb, "knotc")
+		cmd = exec.Command(FindTool(tb, "knotd"), "-c", conf)
 		p.reload = func() error {
 			out, err := exec.Command(knotc, "-c", conf, "zone-reload", z).CombinedOutput()
 			if err != nil {

@@ -9,74 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
-
-// The NOTIFY starters take a testing.TB (benchmarks run them too), hence
-// their own copies of the helpers of xfrintest.go, which take *testing.T.
-
-func findToolTB(tb testing.TB, name string) string {
-	tb.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/local/sbin"} {
-		if p := filepath.Join(dir, name); fileExists(p) {
-			return p
-		}
-	}
-	if os.Getenv("ZONEGRID_INTEROP") == "required" {
-		tb.Fatalf("%s not found; ZONEGRID_INTEROP=required", name)
-	}
-	tb.Skipf("%s not found; set ZONEGRID_INTEROP=required to fail instead", name)
-	return ""
-}
-
-func newPeerTB(tb testing.TB, zoneFile string) *Primary {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	b := &Primary{dir: tb.TempDir(), Addr: fmt.Sprintf("127.0.0.1:%d", port)}
-	if err := os.WriteFile(filepath.Join(b.dir, "zone.db"), []byte(zoneFile), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	return b
-}
-
-func writeConfTB(tb testing.TB, path, conf string) {
-	tb.Helper()
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-}
-
-func (b *Primary) runTB(tb testing.TB, name string, args ...string) {
-	tb.Helper()
-	b.cmd = exec.Command(name, args...)
-	log, _ := os.Create(filepath.Join(b.dir, "peer.log"))
-	b.cmd.Stdout, b.cmd.Stderr = log, log
-	if err := b.cmd.Start(); err != nil {
-		tb.Fatalf("start %s: %v", name, err)
-	}
-	tb.Cleanup(func() {
-		_ = b.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = b.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = b.cmd.Process.Kill()
-		}
-		if tb.Failed() {
-			out, _ := os.ReadFile(filepath.Join(b.dir, "peer.log"))
-			tb.Logf("%s log:\n%s", name, out)
-		}
-	})
-}
 
 // Update writes a new zone file and makes the primary load it (SIGHUP,
 // or the primary's reload command when it has one and tb is a test).
@@ -119,8 +52,8 @@ func splitHostPort(t testing.TB, addr string) (string, string) {
 // every change (notify explicit, also-notify, no notify delay), signed
 // with n.Key when set. Without targets it sends none.
 func StartBINDNotify(t testing.TB, zone string, key Key, zoneFile string, n Notify) *Primary {
-	named := findToolTB(t, "named")
-	b := newPeerTB(t, zoneFile)
+	named := FindTool(t, "named")
+	b := newPeer(t, zoneFile)
 	var also, keys strings.Builder
 	keys.WriteString(fmt.Sprintf("key %q { algorithm hmac-sha256; secret %q; };\n", strings.TrimSuffix(key.Name, "."), key.Secret))
 	if n.Key != nil && n.Key.Name != key.Name {
@@ -139,7 +72,7 @@ func StartBINDNotify(t testing.TB, zone string, key Key, zoneFile string, n Noti
 		alsoNotify = "also-notify { " + also.String() + "}; "
 	}
 	conf := filepath.Join(b.dir, "named.conf")
-	writeConfTB(t, conf, fmt.Sprintf(`
+	writeConf(t, conf, fmt.Sprintf(`
 options {
 	directory "%[1]s";
 	pid-file "%[1]s/named.pid";
@@ -154,16 +87,16 @@ options {
 %[3]s
 zone "%[5]s" { type primary; file "%[1]s/zone.db"; allow-transfer { key "%[4]s"; }; %[6]s};
 `, b.dir, portOf(b.Addr), keys.String(), strings.TrimSuffix(key.Name, "."), strings.TrimSuffix(zone, "."), alsoNotify))
-	b.runTB(t, named, "-g", "-c", conf, "-n", "1")
+	b.run(t, named, "-g", "-c", conf, "-n", "1")
 	return b
 }
 
 // StartKnotNotify is StartKnot that also sends NOTIFY to n.Targets on
 // every change, signed with n.Key when set (which must then be key).
 func StartKnotNotify(t testing.TB, zone string, key Key, zoneFile string, n Notify) *Primary {
-	knotd := findToolTB(t, "knotd")
-	knotc := findToolTB(t, "knotc")
-	b := newPeerTB(t, zoneFile)
+	knotd := FindTool(t, "knotd")
+	knotc := FindTool(t, "knotc")
+	b := newPeer(t, zoneFile)
 	var remotes strings.Builder
 	var ids []string
 	for i, a := range n.Targets {
@@ -176,7 +109,7 @@ func StartKnotNotify(t testing.TB, zone string, key Key, zoneFile string, n Noti
 		}
 	}
 	conf := filepath.Join(b.dir, "knot.conf")
-	writeConfTB(t, conf, fmt.Sprintf(`
+	writeConf(t, conf, fmt.Sprintf(`
 server:
     rundir: "%[1]s"
     listen: 127.0.0.1@%[2]s
@@ -205,7 +138,7 @@ log:
     any: info
 `, b.dir, portOf(b.Addr), strings.TrimSuffix(key.Name, "."), key.Secret, strings.TrimSuffix(zone, "."),
 		remotes.String(), strings.Join(ids, ", ")))
-	b.runTB(t, knotd, "-c", conf)
+	b.run(t, knotd, "-c", conf)
 	b.reloadCmd = func(t *testing.T) {
 		t.Helper()
 		if out, err := exec.Command(knotc, "-c", conf, "zone-reload", strings.TrimSuffix(zone, ".")).CombinedOutput(); err != nil {
@@ -219,8 +152,8 @@ log:
 // reload changes the zone, signed with n.Key when set (which must then be
 // key).
 func StartNSDNotify(t testing.TB, zone string, key Key, zoneFile string, n Notify) *Primary {
-	nsd := findToolTB(t, "nsd")
-	b := newPeerTB(t, zoneFile)
+	nsd := FindTool(t, "nsd")
+	b := newPeer(t, zoneFile)
 	var notify strings.Builder
 	for _, a := range n.Targets {
 		h, p := splitHostPort(t, a)
@@ -231,7 +164,7 @@ func StartNSDNotify(t testing.TB, zone string, key Key, zoneFile string, n Notif
 		notify.WriteString(fmt.Sprintf("    notify: %s@%s %s\n", h, p, k))
 	}
 	conf := filepath.Join(b.dir, "nsd.conf")
-	writeConfTB(t, conf, fmt.Sprintf(`
+	writeConf(t, conf, fmt.Sprintf(`
 server:
     ip-address: 127.0.0.1
     port: %[2]s
@@ -253,6 +186,6 @@ zone:
     zonefile: "%[1]s/zone.db"
     provide-xfr: 127.0.0.1 %[3]s
 %[6]s`, b.dir, portOf(b.Addr), strings.TrimSuffix(key.Name, "."), key.Secret, strings.TrimSuffix(zone, "."), notify.String()))
-	b.runTB(t, nsd, "-d", "-c", conf)
+	b.run(t, nsd, "-d", "-c", conf)
 	return b
 }

@@ -22,9 +22,9 @@ import (
 // Key is the TSIG key the primary requires: its name and base64 secret.
 type Key struct{ Name, Secret string }
 
-// findTool finds a Debian-packaged peer; without it the test is skipped
+// FindTool finds a Debian-packaged peer; without it the test is skipped
 // unless ZONEGRID_INTEROP=required (as .ci/run sets), then it fails.
-func FindTool(t *testing.T, name string) string {
+func FindTool(t testing.TB, name string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
 		return p
@@ -35,15 +35,15 @@ func FindTool(t *testing.T, name string) string {
 		}
 	}
 	if os.Getenv("ZONEGRID_INTEROP") == "required" {
-		t.Fatalf("%s not found (Debian package bind9); ZONEGRID_INTEROP=required", name)
+		t.Fatalf("%s not found (Debian packages bind9, knot, nsd); ZONEGRID_INTEROP=required", name)
 	}
-	t.Skipf("%s not found (Debian package bind9); set ZONEGRID_INTEROP=required to fail instead", name)
+	t.Skipf("%s not found (Debian packages bind9, knot, nsd); set ZONEGRID_INTEROP=required to fail instead", name)
 	return ""
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -64,7 +64,7 @@ type Primary struct {
 	reloadCmd func(t *testing.T)
 }
 
-func (b *Primary) Write(t *testing.T, zoneFile string) {
+func (b *Primary) Write(t testing.TB, zoneFile string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(b.dir, "zone.db"), []byte(zoneFile), 0o644); err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func (b *Primary) Reload(t *testing.T) {
 
 // run starts the peer's command in the foreground and stops it at the end
 // of the test, showing its log if the test failed.
-func (b *Primary) run(t *testing.T, name string, args ...string) {
+func (b *Primary) run(t testing.TB, name string, args ...string) {
 	t.Helper()
 	b.cmd = exec.Command(name, args...)
 	log, _ := os.Create(filepath.Join(b.dir, "peer.log"))
@@ -140,14 +140,14 @@ func waitSerial(addr, zone string, key Key, want uint32, within, poll time.Durat
 	return last, false
 }
 
-func newPeer(t *testing.T, zoneFile string) *Primary {
+func newPeer(t testing.TB, zoneFile string) *Primary {
 	b := &Primary{dir: t.TempDir()}
 	b.Addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	b.Write(t, zoneFile)
 	return b
 }
 
-func writeConf(t *testing.T, path, conf string) {
+func writeConf(t testing.TB, path, conf string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
