@@ -202,6 +202,17 @@ func TestFenceRefusesWritesOnceTheLeaseIsGone(t *testing.T) {
 	if !ok || time.Until(dl) > 2*time.Second {
 		t.Fatalf("write deadline %v: want one within the lease TTL", dl)
 	}
+	// A long write (a zone object) gets at least half the TTL, renewing
+	// the lease if the proof at hand is shorter.
+	wctx, cancel, err = f.longWriteCtx(ctx)
+	if err != nil {
+		t.Fatalf("live lease, long write: %v", err)
+	}
+	dl, ok = wctx.Deadline()
+	cancel()
+	if left := time.Until(dl); !ok || left < 900*time.Millisecond || left > 2*time.Second {
+		t.Fatalf("long write deadline in %v: want at least half the TTL, within the TTL", left)
+	}
 	if _, err := e.st.Client().Revoke(ctx, sess.Lease()); err != nil {
 		t.Fatal(err)
 	}

@@ -19,12 +19,13 @@ var errDeposed = errors.New("builder: leadership lost")
 //
 // The election key lives on the session's lease, and a rival's campaign
 // completes only once that key is gone, i.e. once the lease expired on the
-// etcd server. A KeepAliveOnce sent at time s that succeeds proves the
-// lease will not expire before s + TTL (the server renews it to its own
-// now + TTL, and its now is later than s). Each write therefore runs under
-// a deadline of s + TTL - margin; a write that would outlive it fails, and
-// a builder that cannot renew (etcd unreachable, lease gone) fails all its
-// writes. The margin absorbs the transit time of a write that leaves just
+// etcd server. A TimeToLive sent at time s that answers r seconds proves
+// the lease will not expire before s + r (the server rounds down, and its
+// now is later than s); a KeepAliveOnce sent at s that succeeds proves
+// s + TTL (the server renews it to its own now + TTL). Each write therefore
+// runs under a deadline of the proven time - margin; a write that would
+// outlive it fails, and a builder that cannot renew (etcd unreachable,
+// lease gone) fails all its writes. The margin absorbs the transit time of a write that leaves just
 // before its deadline and clock-rate differences.
 type fence struct {
 	cli    *clientv3.Client
@@ -43,12 +44,27 @@ func newFence(cli *clientv3.Client, lease clientv3.LeaseID, ttlSeconds int) *fen
 
 // writeCtx returns a context for one write, ending before the lease can
 // have expired; err wraps errDeposed when leadership is not proven. A nil
-// fence (no election, tests) adds no deadline.
+// fence (no election, tests) adds no deadline. The write gets at least
+// shortWrite: enough for KV puts and deltas, proven by a cheap TimeToLive.
 func (f *fence) writeCtx(ctx context.Context) (context.Context, context.CancelFunc, error) {
 	if f == nil {
 		return ctx, func() {}, nil
 	}
-	until, err := f.valid(ctx)
+	return f.writeCtxFor(ctx, f.ttl/8)
+}
+
+// longWriteCtx is writeCtx for a write that may take long (a zone object
+// of many megabytes): it gets at least half the TTL, as every write did
+// before, which may cost a KeepAliveOnce.
+func (f *fence) longWriteCtx(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if f == nil {
+		return ctx, func() {}, nil
+	}
+	return f.writeCtxFor(ctx, f.ttl/2)
+}
+
+func (f *fence) writeCtxFor(ctx context.Context, need time.Duration) (context.Context, context.CancelFunc, error) {
+	until, err := f.valid(ctx, need)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -56,25 +72,49 @@ func (f *fence) writeCtx(ctx context.Context) (context.Context, context.CancelFu
 	return wctx, cancel, nil
 }
 
-// valid returns until when writes are safe, renewing the lease when less
-// than half the TTL is left (at most about twice per TTL under load; the
-// session's own keep-alive runs besides).
-func (f *fence) valid(ctx context.Context) (time.Time, error) {
+// valid returns until when writes are safe, at least need from now.
+//
+// It asks with a TimeToLive (unary) first, and renews with a KeepAliveOnce
+// only when that does not prove enough: clientv3 opens a new stream for
+// every KeepAliveOnce and authenticates again before each stream, which
+// with etcd auth on is a bcrypt check on the server, ~65 ms; done about
+// every second on the publish path, it was the p99 of
+// BenchmarkPropagation. The server reports the remaining seconds rounded
+// down, at a time after sent, so the lease cannot expire before sent + r;
+// with the session's own keep-alive renewing every third of the TTL, r is
+// usually TTL - 1 seconds, which covers the short writes.
+func (f *fence) valid(ctx context.Context, need time.Duration) (time.Time, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if time.Until(f.until) > f.ttl/2 {
+	if time.Until(f.until) >= need {
 		return f.until, nil
 	}
-	sent := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, f.ttl/2)
+	defer cancel()
+	sent := time.Now()
+	ttl, err := f.cli.TimeToLive(rctx, f.lease)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: lease %x time to live: %w", errDeposed, int64(f.lease), err)
+	}
+	if until := sent.Add(time.Duration(ttl.TTL)*time.Second - f.margin); until.After(f.until) {
+		f.until = until
+	}
+	if time.Until(f.until) >= need {
+		return f.until, nil
+	}
+	sent = time.Now()
 	resp, err := f.cli.KeepAliveOnce(rctx, f.lease)
-	cancel()
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: renew lease %x: %w", errDeposed, int64(f.lease), err)
 	}
 	if resp.TTL <= 0 {
 		return time.Time{}, fmt.Errorf("%w: lease %x expired", errDeposed, int64(f.lease))
 	}
-	f.until = sent.Add(min(f.ttl, time.Duration(resp.TTL)*time.Second) - f.margin)
+	if until := sent.Add(min(f.ttl, time.Duration(resp.TTL)*time.Second) - f.margin); until.After(f.until) {
+		f.until = until
+	}
+	if time.Until(f.until) <= 0 {
+		return time.Time{}, fmt.Errorf("%w: lease %x renewed too late", errDeposed, int64(f.lease))
+	}
 	return f.until, nil
 }

@@ -124,7 +124,7 @@ func (b *Builder) putEncoded(ctx context.Context, name string, h *snapshot.ZoneH
 	}
 	chunk := uint32(min(128<<10, b.maxInline()))
 	meta := jetstream.ObjectMeta{Name: key, Opts: &jetstream.ObjectMetaOptions{ChunkSize: chunk}}
-	if err := b.guarded(ctx, func(ctx context.Context) error {
+	if err := b.guardedLong(ctx, func(ctx context.Context) error {
 		_, err := b.objs.Put(ctx, meta, bytes.NewReader(data))
 		return err
 	}); err != nil {
@@ -257,6 +257,16 @@ func (b *Builder) isTombstone(ctx context.Context, key string) bool {
 // ends before the election lease could have expired.
 func (b *Builder) guarded(ctx context.Context, write func(ctx context.Context) error) error {
 	wctx, cancel, err := b.fence.Load().writeCtx(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return write(wctx)
+}
+
+// guardedLong is guarded for a write that may take long (a zone object).
+func (b *Builder) guardedLong(ctx context.Context, write func(ctx context.Context) error) error {
+	wctx, cancel, err := b.fence.Load().longWriteCtx(ctx)
 	if err != nil {
 		return err
 	}
