@@ -488,7 +488,11 @@ func (b *Builder) addEvent(bt *batch, ev *clientv3.Event) {
 			return
 		}
 		bt.names[n] = true
-		if dk.Kind == store.KindZoneSettings || dk.Kind == store.KindDnssec || dk.Kind == store.KindTransferZone {
+		// A record at the apex can change the header too: with
+		// multi-provider DNS the user's apex NS records join the served
+		// NS set (compile.go, servedNameservers).
+		if dk.Kind == store.KindZoneSettings || dk.Kind == store.KindDnssec || dk.Kind == store.KindTransferZone ||
+			(dk.Kind == store.KindRecord && dk.Name == n) {
 			bt.headers[n] = true
 		}
 	}

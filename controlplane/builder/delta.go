@@ -145,7 +145,13 @@ func (b *Builder) publishChange(ctx context.Context, bt *batch, name string) err
 		if err != nil {
 			return err
 		}
-		snap, _ := compileZone(z, zs, nil, bt.rev, b.opts)
+		// The header depends on the apex records alone (the served NS
+		// set with multi-provider DNS, a secondary zone's SOA).
+		apex, err := b.st.RecordsAtNameAt(ctx, zoneID, z.GetName(), bt.rev)
+		if err != nil {
+			return err
+		}
+		snap, _ := compileZone(z, zs, apex, bt.rev, b.opts)
 		header = snap.Header
 		header.Dnssec = dnssecHeader(ds)
 		if header.Transfer, err = b.transferHeader(ctx, z, bt.rev); err != nil {

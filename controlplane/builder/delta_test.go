@@ -296,3 +296,49 @@ func TestZoneCustomNameserversOfALargeZoneArePublishedInFull(t *testing.T) {
 			fmt.Sprintf("%d records, NS %v", len(z.GetRecords()), z.GetHeader().GetNameServers())
 	})
 }
+
+// With multi-provider DNS the user's apex NS records join the served NS
+// set, which the header carries: a delta carrying a new header (here a
+// settings change) must keep them, and adding one must reach the header.
+func TestApexNSRecordsOfAMultiProviderDeltaZoneStayInItsHeader(t *testing.T) {
+	e := newEnv(t, 0)
+	createZone(t, e.st, "big", "acct1", "big.example.", dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE)
+	if _, err := e.st.UpdateZoneSettings(context.Background(), "big", func(_ *dnsv1.Zone, cur *dnsv1.ZoneSettings) (*dnsv1.ZoneSettings, error) {
+		cur.MultiProvider = true
+		return cur, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rs := []*dnsv1.Record{{Id: "ns", Name: "big.example.", Type: "NS", Content: "ns1.other-provider.test.", Ttl: 3600}}
+	for i := range 8 {
+		rs = append(rs, rec(fmt.Sprintf("r%d", i), fmt.Sprintf("h%d.big.example.", i), "192.0.2.1"))
+	}
+	putRecords(t, e.st, "big", rs...)
+	e.startDeltaBuilder(t, Config{DeltaChainMax: 50, FullEvery: time.Hour})
+	var served []string
+	eventually(t, "full snapshot", func() (bool, string) {
+		z, err := e.zoneSnapshot(t, "big.example.")
+		if err != nil {
+			return false, err.Error()
+		}
+		served = z.GetHeader().GetNameServers()
+		return len(z.GetRecords()) == 9, fmt.Sprint(len(z.GetRecords()))
+	})
+	if !slices.Contains(served, "ns1.other-provider.test.") {
+		t.Fatalf("full snapshot NS %v: the user's apex NS is missing", served)
+	}
+	if _, err := e.st.UpdateZoneSettings(context.Background(), "big", func(_ *dnsv1.Zone, cur *dnsv1.ZoneSettings) (*dnsv1.ZoneSettings, error) {
+		cur.NsTtl = 1234
+		return cur, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "header delta", func() (bool, string) {
+		ds := e.deltas(t, "big.example.")
+		if len(ds) == 0 || ds[len(ds)-1].GetHeader().GetNsTtl() != 1234 {
+			return false, fmt.Sprint(len(ds), " deltas")
+		}
+		h := ds[len(ds)-1].GetHeader()
+		return slices.Equal(h.GetNameServers(), served), fmt.Sprint("delta header NS ", h.GetNameServers())
+	})
+}
