@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"net"
 	"net/netip"
 	"time"
 
@@ -85,21 +84,6 @@ func isNotify(query []byte) bool {
 
 // wantsNotify says whether the server must route query to ServeNotify.
 func (h *Handler) wantsNotify(query []byte) bool { return h.notify != nil && isNotify(query) }
-
-// addrOf is the source address of a packet or connection.
-func addrOf(a net.Addr) netip.Addr {
-	var ip net.IP
-	switch a := a.(type) {
-	case *net.UDPAddr:
-		ip = a.IP
-	case *net.TCPAddr:
-		ip = a.IP
-	default:
-		return netip.Addr{}
-	}
-	addr, _ := netip.AddrFromSlice(ip)
-	return addr.Unmap()
-}
 
 // ServeNotify answers a NOTIFY from src (see the rules above) into out.
 // It never panics on bad input and never blocks.

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/ipv6"
 
 	"github.com/zonegrid/zonegrid/edge/rrl"
+	"github.com/zonegrid/zonegrid/edge/xfrauth"
 )
 
 // Limits of the listeners.
@@ -291,7 +292,7 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 			m := &in[i]
 			q := m.Buffers[0][:m.N]
 			if s.h.wantsNotify(q) { // notify.go: needs the source
-				if b := s.h.ServeNotify(q, addrOf(m.Addr), false, outBufs[k]); b != nil {
+				if b := s.h.ServeNotify(q, xfrauth.SourceOf(m.Addr), false, outBufs[k]); b != nil {
 					out[k].Buffers[0], out[k].Addr = b, m.Addr
 					k++
 				}
@@ -418,12 +419,7 @@ func (s *Server) acceptTCP() {
 // tcpSource is the key connections are counted under: the IPv4 address,
 // or the IPv6 /64 (one host may hold a whole /64).
 func tcpSource(a net.Addr) netip.Addr {
-	ta, ok := a.(*net.TCPAddr)
-	if !ok {
-		return netip.Addr{}
-	}
-	ip, _ := netip.AddrFromSlice(ta.IP)
-	ip = ip.Unmap()
+	ip := xfrauth.SourceOf(a)
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)
 		return p.Addr()
@@ -540,7 +536,7 @@ func (s *Server) serveTCP(c *tcpConn) {
 		}
 		var b []byte
 		if s.h.wantsNotify(in) { // notify.go: needs the source
-			b = s.h.ServeNotify(in, addrOf(c.RemoteAddr()), true, out[2:])
+			b = s.h.ServeNotify(in, xfrauth.SourceOf(c.RemoteAddr()), true, out[2:])
 		} else {
 			b = s.h.Serve(s.ctx, in, true, out[2:])
 		}

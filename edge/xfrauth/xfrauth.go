@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 
@@ -97,6 +98,23 @@ func prefixes(in []string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// SourceOf is the address a policy is asked about for a packet's or a
+// connection's peer (IPv4-mapped IPv6 read as IPv4); the zero Addr, which
+// no policy allows, for anything but UDP and TCP.
+func SourceOf(a net.Addr) netip.Addr {
+	var ip net.IP
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.TCPAddr:
+		ip = a.IP
+	default:
+		return netip.Addr{}
+	}
+	addr, _ := netip.AddrFromSlice(ip)
+	return addr.Unmap()
 }
 
 func contains(ps []netip.Prefix, a netip.Addr) bool {

@@ -2,6 +2,7 @@ package xfrauth
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"testing"
 
@@ -104,5 +105,23 @@ func TestTsigOpensWithItsContextOnly(t *testing.T) {
 func TestBadPrefixIsAnError(t *testing.T) {
 	if _, err := Prepare(&snapshot.Transfer{NotifyFrom: []string{"not-an-ip"}}, nil); err == nil {
 		t.Fatal("bad prefix accepted")
+	}
+}
+
+func TestSourceOfReadsUDPAndTCPPeersAsPoliciesSeeThem(t *testing.T) {
+	tests := []struct {
+		name string
+		a    net.Addr
+		want netip.Addr
+	}{
+		{"udp v4", &net.UDPAddr{IP: net.ParseIP("192.0.2.1"), Port: 53}, netip.MustParseAddr("192.0.2.1")},
+		{"tcp v4-mapped", &net.TCPAddr{IP: net.ParseIP("::ffff:192.0.2.1"), Port: 53}, netip.MustParseAddr("192.0.2.1")},
+		{"tcp v6", &net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 53}, netip.MustParseAddr("2001:db8::1")},
+		{"unix", &net.UnixAddr{Name: "/tmp/s", Net: "unix"}, netip.Addr{}},
+	}
+	for _, tt := range tests {
+		if got := SourceOf(tt.a); got != tt.want {
+			t.Errorf("%s: SourceOf = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

@@ -35,7 +35,7 @@ func (s *Server) serveTCP(ctx context.Context, l net.Listener) {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		src := addrOf(c.RemoteAddr())
+		src := xfrauth.SourceOf(c.RemoteAddr())
 		if !s.admit(c, src) {
 			s.m.requests.WithLabelValues("conn", "busy").Inc()
 			c.Close()
@@ -125,23 +125,11 @@ func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) {
 			continue
 		}
 		raw := append([]byte(nil), buf[:n]...)
-		_ = s.handle(ctx, raw, addrOf(from), false, func(b []byte) error {
+		_ = s.handle(ctx, raw, xfrauth.SourceOf(from), false, func(b []byte) error {
 			_, err := pc.WriteTo(b, from)
 			return err
 		})
 	}
-}
-
-func addrOf(a net.Addr) netip.Addr {
-	switch v := a.(type) {
-	case *net.TCPAddr:
-		ip, _ := netip.AddrFromSlice(v.IP)
-		return ip.Unmap()
-	case *net.UDPAddr:
-		ip, _ := netip.AddrFromSlice(v.IP)
-		return ip.Unmap()
-	}
-	return netip.Addr{}
 }
 
 // handle answers one request. The error is a failed write (the connection
