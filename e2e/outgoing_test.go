@@ -364,7 +364,7 @@ func BenchmarkOutgoingAXFR(b *testing.B) {
 	type server struct {
 		name string
 		addr string
-		p    *xfrintest.BenchPrimary
+		p    *xfrintest.Primary
 	}
 	servers := []server{{name: "edge", addr: edgeAddr}}
 	for _, kind := range []string{"nsd", "knot"} {

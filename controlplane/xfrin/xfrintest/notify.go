@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -19,11 +18,7 @@ func (b *Primary) Update(tb testing.TB, zoneFile string) {
 		tb.Fatal(err)
 	}
 	if b.reloadCmd != nil {
-		t, ok := tb.(*testing.T)
-		if !ok {
-			tb.Fatal("this primary reloads only in tests")
-		}
-		b.reloadCmd(t)
+		b.reloadCmd(tb)
 		return
 	}
 	if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -139,12 +134,7 @@ log:
 `, b.dir, portOf(b.Addr), strings.TrimSuffix(key.Name, "."), key.Secret, strings.TrimSuffix(zone, "."),
 		remotes.String(), strings.Join(ids, ", ")))
 	b.run(t, knotd, "-c", conf)
-	b.reloadCmd = func(t *testing.T) {
-		t.Helper()
-		if out, err := exec.Command(knotc, "-c", conf, "zone-reload", strings.TrimSuffix(zone, ".")).CombinedOutput(); err != nil {
-			t.Fatalf("knotc zone-reload: %v: %s", err, out)
-		}
-	}
+	b.reloadCmd = knotReload(knotc, conf, zone)
 	return b
 }
 

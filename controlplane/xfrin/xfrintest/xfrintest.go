@@ -61,7 +61,9 @@ type Primary struct {
 	Addr      string
 	dir       string
 	cmd       *exec.Cmd
-	reloadCmd func(t *testing.T)
+	reloadCmd func(t testing.TB)
+	// waitFor bounds WaitSerial: 15 s, longer for benchmark zones.
+	waitFor time.Duration
 }
 
 func (b *Primary) Write(t testing.TB, zoneFile string) {
@@ -71,7 +73,7 @@ func (b *Primary) Write(t testing.TB, zoneFile string) {
 	}
 }
 
-func (b *Primary) Reload(t *testing.T) {
+func (b *Primary) Reload(t testing.TB) {
 	t.Helper()
 	if b.reloadCmd != nil {
 		b.reloadCmd(t)
@@ -112,7 +114,11 @@ func (b *Primary) run(t testing.TB, name string, args ...string) {
 // want (signed with key).
 func (b *Primary) WaitSerial(tb testing.TB, zone string, key Key, want uint32) {
 	tb.Helper()
-	if last, ok := waitSerial(b.Addr, zone, key, want, 15*time.Second, 50*time.Millisecond); !ok {
+	within := b.waitFor
+	if within == 0 {
+		within = 15 * time.Second
+	}
+	if last, ok := waitSerial(b.Addr, zone, key, want, within, 50*time.Millisecond); !ok {
 		tb.Fatalf("the primary never served serial %d: %s", want, last)
 	}
 }
@@ -185,7 +191,27 @@ func StartKnot(t *testing.T, zone string, key Key, zoneFile string) *Primary {
 	knotc := FindTool(t, "knotc")
 	b := newPeer(t, zoneFile)
 	conf := filepath.Join(b.dir, "knot.conf")
-	writeConf(t, conf, fmt.Sprintf(`
+	writeConf(t, conf, knotPrimaryConf(b, key, zone, "info"))
+	b.run(t, knotd, "-c", conf)
+	b.reloadCmd = knotReload(knotc, conf, zone)
+	return b
+}
+
+// startNSD runs nsd (NSD 4.6): it answers IXFR with the whole zone.
+func StartNSD(t *testing.T, zone string, key Key, zoneFile string) *Primary {
+	nsd := FindTool(t, "nsd")
+	b := newPeer(t, zoneFile)
+	conf := filepath.Join(b.dir, "nsd.conf")
+	writeConf(t, conf, nsdPrimaryConf(b, key, zone))
+	b.run(t, nsd, "-d", "-c", conf)
+	return b
+}
+
+// knotPrimaryConf is knotd's configuration for a primary in b.dir serving
+// zone from zone.db, transfers to holders of key only, IXFR from the
+// differences between reloads.
+func knotPrimaryConf(b *Primary, key Key, zone, logLevel string) string {
+	return fmt.Sprintf(`
 server:
     rundir: "%[1]s"
     listen: 127.0.0.1@%[2]s
@@ -208,23 +234,14 @@ zone:
     semantic-checks: off
 log:
   - target: stderr
-    any: info
-`, b.dir, portOf(b.Addr), strings.TrimSuffix(key.Name, "."), key.Secret, strings.TrimSuffix(zone, ".")))
-	b.run(t, knotd, "-c", conf)
-	b.reloadCmd = func(t *testing.T) {
-		if out, err := exec.Command(knotc, "-c", conf, "zone-reload", strings.TrimSuffix(zone, ".")).CombinedOutput(); err != nil {
-			t.Fatalf("knotc zone-reload: %v: %s", err, out)
-		}
-	}
-	return b
+    any: %[6]s
+`, b.dir, portOf(b.Addr), strings.TrimSuffix(key.Name, "."), key.Secret, strings.TrimSuffix(zone, "."), logLevel)
 }
 
-// startNSD runs nsd (NSD 4.6): it answers IXFR with the whole zone.
-func StartNSD(t *testing.T, zone string, key Key, zoneFile string) *Primary {
-	nsd := FindTool(t, "nsd")
-	b := newPeer(t, zoneFile)
-	conf := filepath.Join(b.dir, "nsd.conf")
-	writeConf(t, conf, fmt.Sprintf(`
+// nsdPrimaryConf is nsd's configuration for a primary in b.dir serving
+// zone from zone.db, transfers to holders of key only.
+func nsdPrimaryConf(b *Primary, key Key, zone string) string {
+	return fmt.Sprintf(`
 server:
     ip-address: 127.0.0.1
     port: %[2]s
@@ -245,7 +262,16 @@ zone:
     name: "%[5]s"
     zonefile: "%[1]s/zone.db"
     provide-xfr: 127.0.0.1 %[3]s
-`, b.dir, portOf(b.Addr), strings.TrimSuffix(key.Name, "."), key.Secret, strings.TrimSuffix(zone, ".")))
-	b.run(t, nsd, "-d", "-c", conf)
-	return b
+`, b.dir, portOf(b.Addr), strings.TrimSuffix(key.Name, "."), key.Secret, strings.TrimSuffix(zone, "."))
+}
+
+// knotReload makes a Knot primary read its zone file again (knotd keeps
+// the difference as IXFR).
+func knotReload(knotc, conf, zone string) func(testing.TB) {
+	return func(tb testing.TB) {
+		tb.Helper()
+		if out, err := exec.Command(knotc, "-c", conf, "zone-reload", strings.TrimSuffix(zone, ".")).CombinedOutput(); err != nil {
+			tb.Fatalf("knotc zone-reload: %v: %s", err, out)
+		}
+	}
 }
