@@ -191,9 +191,15 @@ func (r *Receiver) record(ctx context.Context, n notify.Notice) {
 // on every request written, until ctx ends; a broken watch restarts.
 func (r *Receiver) watch(ctx context.Context) {
 	for ctx.Err() == nil {
+		// The watch starts right after a revision read before the kick:
+		// a request written between the kick's pass and the watch's
+		// registration would otherwise wait for the lifecycle step.
+		opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithFilterDelete()}
+		if resp, err := r.cfg.Store.Client().Get(ctx, r.cfg.Store.NotifyRequestPrefix(), clientv3.WithPrefix(), clientv3.WithCountOnly()); err == nil {
+			opts = append(opts, clientv3.WithRev(resp.Header.Revision+1))
+		}
 		r.poke()
-		wch := r.cfg.Store.Client().Watch(clientv3.WithRequireLeader(ctx), r.cfg.Store.NotifyRequestPrefix(),
-			clientv3.WithPrefix(), clientv3.WithFilterDelete())
+		wch := r.cfg.Store.Client().Watch(clientv3.WithRequireLeader(ctx), r.cfg.Store.NotifyRequestPrefix(), opts...)
 		for resp := range wch {
 			if resp.Err() != nil {
 				r.log.Warn("notify request watch failed, restarting", zap.Error(resp.Err()))
