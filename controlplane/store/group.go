@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -144,26 +145,28 @@ type groupRead struct {
 	settings                                          *dnsv1.ZoneSettings
 }
 
-// readGroup reads zone, settings, zonemark and the record count in one
-// etcd round trip. The count is read only when the committer's index x
-// does not know it: etcd counts a range by walking every key in it (1.28
-// million keys of the reference zone took about as long as the rest of a
+// readGroup reads zone, settings, zonemark and the record count, in one
+// etcd round trip unless the count has to be counted. etcd counts a range
+// by walking every key in it (1.28 million keys of the reference zone took
+// about as long as the rest of a write, and 0.5 s for a committer's first
 // write), and the count changes only with zonemark, which every record
-// write bumps. So the count is asked for in the Else branch of a compare on
-// the mark's revision the index is current with.
+// write bumps. So the count comes, in this order, from the committer's
+// index x when the mark has not moved since (asked for in the Else branch
+// of a compare on the mark's revision), from the mark's value (a group
+// writes the count it leaves there: markValue), and only then from
+// counting.
 func (s *Store) readGroup(ctx context.Context, zoneID string, x *recordIndex) (groupRead, error) {
 	reads := []clientv3.Op{
 		clientv3.OpGet(s.zoneKey(zoneID)),
 		clientv3.OpGet(s.zoneSettingsKey(zoneID)),
 		clientv3.OpGet(s.zoneMarkKey(zoneID)),
 	}
-	count := clientv3.OpGet(s.recordIDsPrefix(zoneID), clientv3.WithPrefix(), clientv3.WithCountOnly())
 	txn := s.kv.Txn(ctx)
 	if x != nil && x.countKnown {
 		txn = txn.If(clientv3.Compare(clientv3.ModRevision(s.zoneMarkKey(zoneID)), "=", x.markRev)).
-			Then(reads...).Else(append(reads, count)...)
+			Then(reads...).Else(reads...)
 	} else {
-		txn = txn.Then(append(reads, count)...)
+		txn = txn.Then(reads...)
 	}
 	tr, err := txn.Commit()
 	if err != nil {
@@ -184,17 +187,51 @@ func (s *Store) readGroup(ctx context.Context, zoneID string, x *recordIndex) (g
 		}
 		g.settingsModRev = kvs[0].ModRevision
 	}
+	counted := false
 	if kvs := tr.Responses[2].GetResponseRange().Kvs; len(kvs) > 0 {
 		g.markRev = kvs[0].ModRevision
+		g.records, counted = markCount(kvs[0].Value)
 	}
-	if len(tr.Responses) > 3 {
-		g.records = tr.Responses[3].GetResponseRange().Count
-	} else {
+	switch {
+	case tr.Succeeded && x != nil && x.countKnown:
 		// The mark has not moved since the index was current: neither has
 		// the count (the caller keeps the index, whose mark matches).
 		g.records = x.count
+	case counted:
+	default:
+		// A mark without a count (written by updateDirect or an older
+		// version) or no mark: count, at the revision read.
+		resp, err := s.getAt(ctx, s.recordIDsPrefix(zoneID), g.rev, clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil {
+			return groupRead{}, fmt.Errorf("count records of zone %s: %w", zoneID, err)
+		}
+		s.metrics.recordCounts.Inc()
+		g.records = resp.Count
 	}
 	return g, nil
+}
+
+// markValue is what a group writes to zonemark/<zone_id>: the revision it
+// read at and the zone's record count after its writes. Every record write
+// bumps the mark and the group's commit compares it, so the count there is
+// exact at the mark's revision; a write that does not know the count
+// (updateDirect) writes the revision alone, and the next group counts.
+func markValue(rev int64, count int) string {
+	return strconv.FormatInt(rev, 10) + " " + strconv.Itoa(count)
+}
+
+// markCount reads the record count from a zonemark value; false when it
+// holds none.
+func markCount(v []byte) (int64, bool) {
+	_, c, ok := strings.Cut(string(v), " ")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(c, 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
 }
 
 // groupOutcome is how one attempt at a group ended.
@@ -406,7 +443,7 @@ func (s *Store) attemptGroup(ctx context.Context, c *committer, batch []*pending
 				clientv3.OpDelete(s.recordIDKey(c.zoneID, id)))
 		}
 	}
-	ops = append(ops, clientv3.OpPut(s.zoneMarkKey(c.zoneID), strconv.FormatInt(g.rev, 10)))
+	ops = append(ops, clientv3.OpPut(s.zoneMarkKey(c.zoneID), markValue(g.rev, count)))
 	ops = append(ops, s.auditOps(now, audits...)...)
 	ops = append(ops, idemPuts...)
 	// A request id remembered since usedRequestIDs read (another control

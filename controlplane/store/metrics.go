@@ -12,6 +12,9 @@ type metrics struct {
 	groupWrites prometheus.Histogram   // writes per committed group
 	indexLoads  *prometheus.CounterVec // by kind
 	queued      prometheus.Gauge       // writes waiting for their zone's committer
+	// recordCounts counts the zones' records etcd counted for a group
+	// (a walk of every key of the zone: 0.5 s on a million records).
+	recordCounts prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,6 +32,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "zonegrid", Subsystem: "store", Name: "record_index_loads_total",
 			Help: "Reads of records into a validation index: full (a zone read whole: first write, or another writer changed it) or on_demand (one lookup or prefetch of a zone too large to preload).",
 		}, []string{"kind"}),
+		recordCounts: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "zonegrid", Subsystem: "store", Name: "record_counts_total",
+			Help: "Zone record counts etcd was asked for by a record write group (its zonemark held no count: first write since an older version or a direct write).",
+		}),
 		queued: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "zonegrid", Subsystem: "store", Name: "record_writes_queued",
 			Help: "Record writes waiting for their zone's committer.",
@@ -39,6 +46,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.groupWrites = register(reg, m.groupWrites)
 		m.indexLoads = register(reg, m.indexLoads)
 		m.queued = register(reg, m.queued)
+		m.recordCounts = register(reg, m.recordCounts)
 	}
 	return m
 }
