@@ -1,8 +1,13 @@
 package zonecache
 
 import (
+	"flag"
 	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -82,4 +87,97 @@ func BenchmarkApplyDelta(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// mixedSnapshot is an encoded zone of n names with benchzone's mix (the
+// zone of docs/BENCHMARKS.md, "A zone of a million records"): 55% A (a third
+// of them with AAAA too), 15% CNAME to an earlier name, 10% AAAA, 10% MX
+// and A, 10% TXT; about 1.28 records per name.
+func mixedSnapshot(b *testing.B, n int) ([]byte, int) {
+	b.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	s := &snapshot.Zone{Header: zonetest.Header("bench.test.", 1)}
+	buf := make([]byte, 512)
+	add := func(rr dns.RR) {
+		m, err := dns.PackRR(rr, buf, 0, nil, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Records = append(s.Records, &snapshot.Record{Id: fmt.Sprintf("%032x", len(s.Records)), Rr: append([]byte(nil), buf[:m]...)})
+	}
+	for i := range n {
+		name := fmt.Sprintf("host%05d.bench.test.", i)
+		hdr := func(t uint16) dns.RR_Header {
+			return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: 300}
+		}
+		a := &dns.A{Hdr: hdr(dns.TypeA), A: []byte{10, byte(i >> 16), byte(i >> 8), byte(i)}}
+		aaaa := &dns.AAAA{Hdr: hdr(dns.TypeAAAA), AAAA: net.ParseIP(fmt.Sprintf("2001:db8::%x:%x", i>>16, i&0xffff))}
+		switch r := rng.IntN(100); {
+		case r < 55:
+			add(a)
+			if rng.IntN(3) == 0 {
+				add(aaaa)
+			}
+		case r < 70:
+			add(&dns.CNAME{Hdr: hdr(dns.TypeCNAME), Target: fmt.Sprintf("host%05d.bench.test.", rng.IntN(max(i, 1)))})
+		case r < 80:
+			add(aaaa)
+		case r < 90:
+			add(&dns.MX{Hdr: hdr(dns.TypeMX), Preference: 10, Mx: fmt.Sprintf("mx%d.example.net.", i%7)})
+			add(a)
+		default:
+			add(&dns.TXT{Hdr: hdr(dns.TypeTXT), Txt: []string{fmt.Sprintf("token-%d-%x", i, rng.Uint64())}})
+		}
+	}
+	data, err := snapshot.MarshalZone(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data, len(s.Records)
+}
+
+// heapProfile names a file for the in-use heap profile taken while the
+// zone of BenchmarkBuildMillion is held (-memprofile is written after the
+// benchmark, when the zone is gone).
+var heapProfile = flag.String("heapprofile", "", "write the heap profile with the million-name zone loaded to this file")
+
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkBuildMillion loads the million-name zone of the bigzone
+// benchmark (1.28 million records) and reports the heap the loaded zone
+// keeps per record and in all. With -heapprofile the in-use profile
+// taken while the zone is held shows where those bytes are.
+//
+//	go test -run '^$' -bench BuildMillion -benchtime 1x -memprofilerate 512 -o zc.test ./zonecache/ -args -heapprofile heap.out
+//	go tool pprof -sample_index inuse_space -top zc.test heap.out
+func BenchmarkBuildMillion(b *testing.B) {
+	data, n := mixedSnapshot(b, 1000000)
+	b.ResetTimer()
+	var z *Zone
+	for range b.N {
+		z = nil
+		before := heapInUse()
+		var err error
+		if z, err = BuildBytes(data); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		inUse := heapInUse() - before
+		b.ReportMetric(float64(inUse)/float64(n), "heap-B/record")
+		b.ReportMetric(float64(inUse)/(1<<20), "heap-MiB")
+		if *heapProfile != "" {
+			writeHeapProfile(b, *heapProfile)
+		}
+		b.StartTimer()
+	}
+	runtime.KeepAlive(z)
 }

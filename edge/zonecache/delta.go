@@ -54,7 +54,7 @@ func ApplyDelta(z *Zone, d *snapshot.ZoneDelta) (*Zone, error) {
 	e := &editor{
 		z:     z,
 		nodes: newWriter(z.nodes),
-		ids:   newWriter(z.ids),
+		ids:   newWriter(z.ids.over),
 		work:  map[string]*Node{},
 		nn:    z.nnodes,
 	}
@@ -82,7 +82,7 @@ func ApplyDelta(z *Zone, d *snapshot.ZoneDelta) (*Zone, error) {
 type editor struct {
 	z     *Zone
 	nodes *writer[string, *Node, nameHash]
-	ids   *writer[idKey, string, idHash]
+	ids   *writer[idKey, string, idHash] // the overlay of z.ids
 	work  map[string]*Node
 	nn    int
 }
@@ -119,11 +119,18 @@ func (e *editor) ensure(name string) *Node {
 
 // remove takes the record with this id out of its node, if held.
 func (e *editor) remove(id idKey) {
-	owner, ok := e.ids.s.lookup(id)
+	x := idIndex{base: e.z.ids.base, over: e.ids.s}
+	owner, ok := x.owner(id)
 	if !ok {
 		return
 	}
-	e.ids.del(id)
+	// An id of the build stays in its sorted array: the overlay says it
+	// is gone. Any other id simply leaves the overlay.
+	if _, built := x.inBase(id); built {
+		e.ids.set(id, "")
+	} else {
+		e.ids.del(id)
+	}
 	n := e.get(owner)
 	if n == nil {
 		return
@@ -175,7 +182,7 @@ func (e *editor) finish(h *snapshot.ZoneHeader) *Zone {
 	// A copied node whose "*" child was not copied still points at that
 	// child, which is unchanged: no fix-up needed.
 	nz.Apex = apex
-	nz.nodes, nz.ids, nz.nnodes = e.nodes.s, e.ids.s, e.nn
+	nz.nodes, nz.ids, nz.nnodes = e.nodes.s, idIndex{base: e.z.ids.base, over: e.ids.s}, e.nn
 	nz.synthesizeApex(h)
 	if e.z.Presigned != nil || signedNodes(e.work) {
 		// Rare: secondary zones are published as full snapshots. The index

@@ -50,10 +50,7 @@ type idHash struct{}
 // sequence would put every id in one shard if only a prefix were used).
 func (idHash) hash(k idKey) uint32 { return fnv1aBytes(k[:]) }
 
-type (
-	nodeIndex = sharded[string, *Node, nameHash]
-	idIndex   = sharded[idKey, string, idHash]
-)
+type nodeIndex = sharded[string, *Node, nameHash]
 
 func newSharded[K comparable, V any, H hasher[K]](n int) sharded[K, V, H] {
 	k := 1
@@ -65,6 +62,16 @@ func newSharded[K comparable, V any, H hasher[K]](n int) sharded[K, V, H] {
 		s.shards[i] = make(map[K]V, n/k+1)
 	}
 	return s
+}
+
+// newShardedEmpty is newSharded with every shard nil, for an overlay that
+// starts empty: a writer makes a shard on its first write.
+func newShardedEmpty[K comparable, V any, H hasher[K]](n int) sharded[K, V, H] {
+	k := 1
+	for k*shardTarget < n {
+		k <<= 1
+	}
+	return sharded[K, V, H]{shards: make([]map[K]V, k), mask: uint32(k - 1)}
 }
 
 func (s *sharded[K, V, H]) shard(k K) uint32 {

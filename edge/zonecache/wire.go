@@ -145,7 +145,7 @@ func (l *loader) flush() error {
 		}
 		nd := l.z.ensure(d.owner)
 		nd.recs = append(nd.recs, d.r)
-		l.z.ids.set(d.r.id, nd.Name)
+		l.z.ids.add(d.r.id, nd)
 	}
 	l.done += len(out)
 	l.pending = l.pending[:0]

@@ -119,7 +119,7 @@ type Zone struct {
 	// only the shards it touches (a few hundred entries each), never the
 	// whole index of a large zone.
 	nodes nodeIndex
-	// ids maps a record id to its owner name, for deletes and renames.
+	// ids maps a record id to its owner, for deletes and renames (ids.go).
 	ids    idIndex
 	nnodes int
 }
@@ -171,7 +171,7 @@ func newZone(h *snapshot.ZoneHeader, name string, n int) *Zone {
 		Version: h.GetVersion(),
 		Header:  h,
 		nodes:   newSharded[string, *Node, nameHash](n + 1),
-		ids:     newSharded[idKey, string, idHash](n + 1),
+		ids:     newIDIndex(n),
 	}
 	z.Apex = z.ensure(served)
 	return z
@@ -201,7 +201,7 @@ func (z *Zone) add(w wireRecord) error {
 	}
 	nd := z.ensure(owner)
 	nd.recs = append(nd.recs, r)
-	z.ids.set(r.id, nd.Name)
+	z.ids.add(r.id, nd)
 	return nil
 }
 
@@ -210,6 +210,14 @@ func (z *Zone) add(w wireRecord) error {
 func (z *Zone) finishBuild(h *snapshot.ZoneHeader) {
 	name := z.Name
 	signed := false
+	// The id index is sorted while the sets are derived (both walk the
+	// whole zone; neither reads what the other writes).
+	sorted := make(chan struct{})
+	go func() {
+		z.ids.sortBase()
+		close(sorted)
+	}()
+	defer func() { <-sorted }()
 	z.nodes.each(func(nd *Node) {
 		nd.derive(name)
 		if nd.isWildcard() && len(nd.recs) > 0 {

@@ -1,0 +1,71 @@
+package zonecache
+
+import (
+	"bytes"
+	"slices"
+)
+
+// idIndex maps a record id to the name holding it, for the deletes and
+// replacements of a delta. A million records make it the largest index of
+// a zone, so a built zone holds it as one sorted array of 24-byte entries
+// (the node, not its name: a pointer instead of a string header), with no
+// map overhead and one object for the collector; the array is shared by
+// every version derived from the build. A delta's changes go to the
+// overlay, a sharded map copied on write like the name index, in which a
+// deleted id maps to "".
+type idIndex struct {
+	base []idEntry
+	over sharded[idKey, string, idHash]
+}
+
+// idEntry is one record of the built zone. node is the node the build made;
+// a later version may hold a copy of it, under the same name.
+type idEntry struct {
+	id   idKey
+	node *Node
+}
+
+func compareID(a, b idKey) int { return bytes.Compare(a[:], b[:]) }
+
+// newIDIndex returns an index for about n records, its overlay with as
+// many (empty) shards as the name index so that a delta copies a small
+// shard, whatever the number of ids changed since the build.
+func newIDIndex(n int) idIndex {
+	return idIndex{base: make([]idEntry, 0, n), over: newShardedEmpty[idKey, string, idHash](n)}
+}
+
+// add appends a record of the zone being built; sortBase orders them.
+func (x *idIndex) add(id idKey, n *Node) { x.base = append(x.base, idEntry{id, n}) }
+
+// sortBase sorts the built entries; of entries with the same id (a
+// snapshot that repeats one) the last added is kept, as a map would.
+func (x *idIndex) sortBase() {
+	slices.SortStableFunc(x.base, func(a, b idEntry) int { return compareID(a.id, b.id) })
+	out := x.base[:0]
+	for i, e := range x.base {
+		if i+1 < len(x.base) && x.base[i+1].id == e.id {
+			continue
+		}
+		out = append(out, e)
+	}
+	clear(x.base[len(out):])
+	x.base = slices.Clip(out)
+}
+
+// owner returns the name holding the record with this id.
+func (x *idIndex) owner(id idKey) (string, bool) {
+	if len(x.over.shards) > 0 {
+		if name, ok := x.over.lookup(id); ok {
+			return name, name != ""
+		}
+	}
+	return x.inBase(id)
+}
+
+func (x *idIndex) inBase(id idKey) (string, bool) {
+	i, ok := slices.BinarySearchFunc(x.base, id, func(e idEntry, k idKey) int { return compareID(e.id, k) })
+	if !ok {
+		return "", false
+	}
+	return x.base[i].node.Name, true
+}
