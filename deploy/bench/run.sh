@@ -4,7 +4,21 @@
 # live next to Knot's online signing (mod-onlinesign) and NSD serving the zone
 # pre-signed by dnssec-signzone. See docs/BENCHMARKS.md for what it measures
 # and how to read it. Usage: deploy/bench/run.sh [--duration SECONDS] [--names N]
-# [--no-signed] [--signed-only]
+# [--runs N] [--mix lower|mixed|both] [--queries-only] [--no-signed] [--signed-only]
+#
+# Every server answers two query mixes: the reference mix as generated (lower
+# case) and the same queries with every name's letters in random case
+# (queries-mixed.txt, as 0x20 resolvers ask); --mix picks one. For each server
+# and mix the table gives queries/s and CPU time per answered query: the
+# server's user+system time (/proc/PID/stat of each of its processes, which
+# sums their threads, read before and after the dnsperf run) divided by
+# dnsperf's "Queries completed", and both as ratios to NSD of the same run.
+# --runs N repeats the whole query part N times in a row (the servers stay
+# up) and prints every run's ratios, then a summary of all runs. --queries-only
+# skips the control-plane writes and the propagation benchmark.
+# PERF_RECORD=1 records each server's call graphs (perf record -g, on the
+# client core) during its first query run into $BENCH_DIR/perf-LABEL.data
+# (the sampling costs the server some CPU: not for figures).
 #
 # --signed-only measures our edge unsigned, then the signed run, without the
 # other peers, the write and the propagation benchmarks. EDGE_ANSWER_CACHE sets
@@ -19,6 +33,9 @@ ROOT=$PWD
 
 DURATION=15
 NAMES=10000
+RUNS=1
+MIX=both
+QUERIES_ONLY=0
 MILLION=0
 SIGNED=1
 SIGNED_ONLY=0
@@ -28,6 +45,10 @@ while [[ $# -gt 0 ]]; do
     --duration) DURATION=$2; shift 2 ;;
     --names) NAMES=$2; shift 2 ;;
     --million) MILLION=1; shift ;;
+    --runs) RUNS=$2; shift 2 ;;
+    --mix) MIX=$2; shift 2 ;;
+    --mixed-case) MIX=mixed; shift ;;
+    --queries-only) QUERIES_ONLY=1; shift ;;
     --no-signed) SIGNED=0; shift ;;
     --signed-only) SIGNED_ONLY=1; shift ;;
     *) echo "unknown flag $1" >&2; exit 2 ;;
@@ -38,10 +59,17 @@ CLIENT_CPU=${CLIENT_CPU:-0}
 OUT=${BENCH_DIR:-$ROOT/.bench}
 ZONE=bench.test.
 COREDNS_VERSION=${COREDNS_VERSION:-v1.15.0}
-PORT_EDGE=5300 PORT_NSD=5301 PORT_KNOT=5302 PORT_COREDNS=5303
-PORT_KNOT_SIGNED=5304 PORT_NSD_SIGNED=5305
-EDGE_METRICS=127.0.0.1:9353
-GRPC=127.0.0.1:50151
+case $MIX in lower) MIXES=(lower) ;; mixed) MIXES=(mixed) ;; both) MIXES=(lower mixed) ;;
+  *) echo "--mix must be lower, mixed or both" >&2; exit 2 ;; esac
+# PORT_BASE moves every port of the harness, so that two harnesses (two
+# checkouts) can run on one machine.
+PORT_BASE=${PORT_BASE:-5300}
+PORT_EDGE=$PORT_BASE PORT_NSD=$((PORT_BASE+1)) PORT_KNOT=$((PORT_BASE+2)) PORT_COREDNS=$((PORT_BASE+3))
+PORT_KNOT_SIGNED=$((PORT_BASE+4)) PORT_NSD_SIGNED=$((PORT_BASE+5))
+EDGE_METRICS=127.0.0.1:$((PORT_BASE+4053))
+GRPC=127.0.0.1:$((PORT_BASE+44851))
+PORT_ETCD=$((PORT_BASE+18491)) PORT_NATS=$((PORT_BASE+36921))
+CLK_TCK=$(getconf CLK_TCK)
 # The edges' IPv6 anycast pool: the default (2001:db8::10-13) is among the
 # reference zone's AAAA addresses (2001:db8::<i>), which the control plane
 # refuses (records may not point at the pool).
@@ -213,7 +241,7 @@ start_zonegrid() {
   # The control plane (with embedded etcd and NATS) runs on the client core so
   # the edge has its core to itself, as the peers do.
   taskset -c "$CLIENT_CPU" bin/controlplane --embedded --data-dir "$OUT/zonegrid" \
-    --embedded-etcd-port 23791 --embedded-nats-port 42221 --grpc-addr $GRPC \
+    --embedded-etcd-port $PORT_ETCD --embedded-nats-port $PORT_NATS --grpc-addr $GRPC \
     --extra-public-suffixes test --anycast-v6 $ANYCAST_V6 >"$OUT/controlplane.log" 2>&1 & pids+=($!)
   for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/${GRPC##*:}) 2>/dev/null && break; sleep 0.1; done
   # The edge's NATS credential and the key it verifies snapshots with were
@@ -224,7 +252,7 @@ start_zonegrid() {
   # data dir): the edge opens the zone's keys with it for the signed run.
   GOMAXPROCS=1 taskset -c "$SERVER_CPU" bin/edge --listen 127.0.0.1:$PORT_EDGE --rrl-rate 0 --anycast-v6 $ANYCAST_V6 --answer-cache "$EDGE_ANSWER_CACHE" \
     --dnssec-kek-file "$OUT/zonegrid/credentials/dnssec.kek" --metrics-addr $EDGE_METRICS \
-    --nats-url nats://127.0.0.1:42221 --nats-nkey-seed "$OUT/zonegrid/credentials/edge.nk" \
+    --nats-url nats://127.0.0.1:$PORT_NATS --nats-nkey-seed "$OUT/zonegrid/credentials/edge.nk" \
     --snapshot-trust-keys "$OUT/zonegrid/credentials/snapshot-signing.pub.pem" \
     >"$OUT/edge.log" 2>&1 & pids+=($!); EDGE_PID=$!
   log "loading the zone through the API"
@@ -232,25 +260,85 @@ start_zonegrid() {
     -proxied-every 20 | tee "$OUT/load.txt" >&2
 }
 
-# perf port label [dnsperf flags] -> prints "label qps avg_ms p99_ms lost"
-# (-D: queries with the DO bit, for the signed run)
+# cpu_ticks PID: user+system clock ticks of PID and its descendants (NSD
+# forks its server processes). /proc/PID/stat of a process sums all its
+# threads, those that ended included.
+cpu_ticks() {
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" 2>/dev/null); do
+    if [[ $p != "$1" ]]; then total=$((total + $(cpu_ticks "$p"))); continue; fi
+    # Fields after the command name, which may hold spaces: utime, stime are
+    # the 12th and 13th.
+    total=$((total + $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{t=$12+$13} END {print t+0}')))
+  done
+  echo "$total"
+}
+
+# perf port label pid [dnsperf flags] -> prints "label qps avg_ms p99_ms lost
+# completed cpu_us_per_answer" (-D: queries with the DO bit, for the signed
+# run). QUERY_FILE is the query mix (default the lower-case one).
 perf() {
-  local port=$1 label=$2 res
-  shift 2
-  res=$(taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$port" -d "$OUT/queries.txt" \
+  local port=$1 label=$2 pid=$3 res qf=${QUERY_FILE:-$OUT/queries.txt}
+  shift 3
+  local t0 t1
+  local rec=
+  if [[ ${PERF_RECORD:-0} == 1 && ! -e $OUT/perf-$label.data ]]; then
+    taskset -c "$CLIENT_CPU" perf record -q -g -p "$(echo $pid $(pgrep -P "$pid") | tr ' ' ,)" -o "$OUT/perf-$label.data" -- sleep $((DURATION > 4 ? DURATION - 2 : DURATION)) \
+      >/dev/null 2>&1 & rec=$!
+  fi
+  t0=$(cpu_ticks "$pid")
+  res=$(taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$port" -d "$qf" \
         -l "$DURATION" -c 8 -q 200 -t 2 "$@" 2>&1)
+  t1=$(cpu_ticks "$pid")
+  [[ -n $rec ]] && wait "$rec"
   echo "$res" >"$OUT/dnsperf-$label.txt"
-  local qps avg lost
+  local qps avg lost ncomp cpu
   qps=$(awk '/Queries per second/ {print $4}' <<<"$res")
   avg=$(awk '/Average Latency/ {print $4*1000}' <<<"$res")
   lost=$(awk '/Queries lost/ {print $3}' <<<"$res")
+  ncomp=$(awk '/Queries completed/ {print $3}' <<<"$res")
+  cpu=$(awk -v t=$((t1-t0)) -v hz="$CLK_TCK" -v n="${ncomp:-0}" 'BEGIN {if (n>0) printf "%.2f", t/hz*1e6/n; else print "n/a"}')
   # p99 at a fixed, moderate rate (dnsperf 2.10 has no histogram): per-query
   # latencies from -v over a short run at 20k qps.
   local p99
-  p99=$(taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$port" -d "$OUT/queries.txt" \
+  p99=$(taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$port" -d "$qf" \
         -l 3 -Q 20000 -c 4 -v "$@" 2>/dev/null | awk '$1==">" {print $NF*1000}' | sort -n |
         awk '{a[NR]=$1} END {if (NR) print a[int(NR*0.99)]; else print "n/a"}')
-  printf '%s %s %s %s %s\n' "$label" "${qps:-0}" "${avg:-n/a}" "${p99:-n/a}" "${lost:-n/a}"
+  printf '%s %s %s %s %s %s %s\n' "$label" "${qps:-0}" "${avg:-n/a}" "${p99:-n/a}" "${lost:-n/a}" "${ncomp:-0}" "$cpu"
+}
+
+# table TITLE REF RESULTS: prints the results of perf with, for each server,
+# ours/peer for queries/s and CPU per answer against server REF's row, then
+# the two ratios against REF that the targets are about.
+table() {
+  local title=$1 ref=$2 results=$3 ours_label=${4:-zonegrid}
+  echo "# $title"
+  printf '%-14s %12s %9s %9s %7s %10s %9s %12s %12s %9s\n' server qps avg_ms p99_ms lost answers us_cpu/ans "qps_ours/it" "cpu_ours/it" rss_MiB
+  local ours ours_cpu
+  ours=$(awk -v l="$ours_label" '$1==l {print $2}' <<<"$results")
+  ours_cpu=$(awk -v l="$ours_label" '$1==l {print $7}' <<<"$results")
+  while read -r label qps avg p99 lost ncomp cpu; do
+    local pid r c rss
+    pid=$(pid_of "$label")
+    r=$(awk -v a="$ours" -v b="$qps" 'BEGIN {if (b>0) printf "%.2f", a/b; else print "n/a"}')
+    c=$(awk -v a="$ours_cpu" -v b="$cpu" 'BEGIN {if (b>0) printf "%.2f", a/b; else print "n/a"}')
+    rss=$(awk -v k="$(rss_kb "$pid" 2>/dev/null || echo 0)" 'BEGIN {printf "%.1f", k/1024}')
+    printf '%-14s %12s %9s %9s %7s %10s %9s %12s %12s %9s\n' "$label" "$qps" "$avg" "$p99" "$lost" "$ncomp" "$cpu" "$r" "$c" "$rss"
+  done <<<"$results"
+  local refq refc
+  refq=$(awk -v l="$ref" '$1==l {print $2}' <<<"$results")
+  refc=$(awk -v l="$ref" '$1==l {print $7}' <<<"$results")
+  awk -v t="$title" -v r="$ref" -v a="$ours" -v b="$refq" -v c="$ours_cpu" -v d="$refc" -v o="$ours_label" 'BEGIN {
+    q = (b>0) ? a/b : 0; u = (d>0) ? c/d : 0
+    printf "RATIO %s: %s/%s qps %.2f (target >= 1.2: %s), cpu/answer %.2f (target <= 0.8: %s)\n", t, o, r, q, (q>=1.2) ? "met" : "NOT met", u, (u>0 && u<=0.8) ? "met" : "NOT met"
+  }'
+}
+
+pid_of() {
+  case $1 in
+    zonegrid*) echo "$EDGE_PID" ;; nsd-presigned) echo "$NSD_SIGNED_PID" ;; nsd*) echo "$NSD_PID" ;;
+    knot-online) echo "$KNOT_SIGNED_PID" ;; knot*) echo "$KNOT_PID" ;; coredns*) echo "$COREDNS_PID" ;;
+  esac
 }
 
 # edge_cache prints the edge's packed-answer cache "hits misses" so far.
@@ -281,27 +369,43 @@ signed_run() {
   log "dnsperf with DO, $DURATION s per server"
   local results c0 c1
   c0=$(edge_cache)
-  results=$( perf $PORT_EDGE zonegrid-do -D )
+  results=$( perf $PORT_EDGE zonegrid-do "$EDGE_PID" -D )
   c1=$(edge_cache)
-  results+=$'\n'$( perf $PORT_EDGE zonegrid-nodo; perf $PORT_KNOT_SIGNED knot-online -D; perf $PORT_NSD_SIGNED nsd-presigned -D )
+  results+=$'\n'$( perf $PORT_EDGE zonegrid-nodo "$EDGE_PID"; perf $PORT_KNOT_SIGNED knot-online "$KNOT_SIGNED_PID" -D
+                    perf $PORT_NSD_SIGNED nsd-presigned "$NSD_SIGNED_PID" -D )
   {
-    echo "# signed: every query with DO (zonegrid-nodo: the same signed zone asked without DO)"
-    printf '%-14s %12s %10s %10s %8s %16s %10s\n' server qps avg_ms p99_ms lost "zonegrid-do/peer" rss_MiB
-    local ours
+    table "signed: every query with DO (zonegrid-nodo: the same signed zone asked without DO)" nsd-presigned "$results" zonegrid-do
+    local ours unsigned_qps
     ours=$(awk '$1=="zonegrid-do" {print $2}' <<<"$results")
-    while read -r label qps avg p99 lost; do
-      local pid ratio rss
-      case $label in zonegrid-*) pid=$EDGE_PID ;; knot-online) pid=$KNOT_SIGNED_PID ;; nsd-presigned) pid=$NSD_SIGNED_PID ;; esac
-      ratio=$(awk -v a="$ours" -v b="$qps" 'BEGIN {if (b>0) printf "%.2f", a/b; else print "n/a"}')
-      rss=$(awk -v k="$(rss_kb "$pid" 2>/dev/null || echo 0)" 'BEGIN {printf "%.1f", k/1024}')
-      printf '%-14s %12s %10s %10s %8s %16s %10s\n' "$label" "$qps" "$avg" "$p99" "$lost" "$ratio" "$rss"
-    done <<<"$results"
-    local unsigned_qps
     unsigned_qps=$(awk '$1=="zonegrid" {print $2}' <<<"$unsigned")
     awk -v s="$ours" -v u="$unsigned_qps" 'BEGIN {if (u>0) printf "# zonegrid signed (DO) / zonegrid unsigned (first run): %.2f\n", s/u}'
     read -r h0 m0 <<<"$c0"; read -r h1 m1 <<<"$c1"
     awk -v h=$((h1-h0)) -v m=$((m1-m0)) 'BEGIN {if (h+m>0) printf "# zonegrid packed-answer cache during the DO runs: %d hits, %d misses, hit rate %.4f\n", h, m, h/(h+m)}'
   } | tee -a "$OUT/results.txt"
+}
+
+# query_runs: --runs times, each mix: every server in turn, one table each.
+query_runs() {
+  local run mix qf results
+  for run in $(seq 1 "$RUNS"); do
+    for mix in "${MIXES[@]}"; do
+      qf=$OUT/queries.txt
+      [[ $mix == mixed ]] && qf=$OUT/queries-mixed.txt
+      log "run $run/$RUNS, $mix-case mix: dnsperf, $DURATION s per server, servers on core $SERVER_CPU, dnsperf on core $CLIENT_CPU"
+      results=$( export QUERY_FILE=$qf
+        perf $PORT_EDGE zonegrid "$EDGE_PID"; perf $PORT_NSD nsd "$NSD_PID"
+        perf $PORT_KNOT knot "$KNOT_PID"; perf $PORT_COREDNS coredns "$COREDNS_PID" )
+      [[ $run == 1 && $mix == "${MIXES[0]}" ]] && FIRST_RESULTS=$results
+      {
+        echo "# $(date -u +%FT%TZ) run $run of $RUNS, $mix-case mix ($(basename "$qf"))"
+        table "run $run $mix" nsd "$results"
+      } | tee -a "$OUT/results.txt"
+    done
+  done
+  if ((RUNS > 1)); then
+    echo "# summary of the $RUNS runs (zonegrid/nsd)" | tee -a "$OUT/results.txt"
+    grep '^RATIO run ' "$OUT/results.txt" | tee -a "$OUT/results-summary.txt"
+  fi
 }
 
 main() {
@@ -313,37 +417,28 @@ main() {
   # private address (services/records, proxiableAddress) and benchload
   # proxies every 20th record: move them to 11.x, public, for every server.
   sed -i -E 's/ IN A 10\./ IN A 11./' "$OUT/zone.db"
+  {
+    echo "# $(date -u +%FT%TZ) $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | xargs)"
+    echo "# zone: $NAMES names; queries: $(wc -l <"$OUT/queries.txt") per mix; $DURATION s per server; $RUNS run(s); mixes: ${MIXES[*]}"
+  } | tee "$OUT/results.txt"
+  rm -f "$OUT/results-summary.txt"
   if ((SIGNED_ONLY)); then
     start_nsd; start_zonegrid # NSD's configuration is the signed NSD's template
     wait_answer $PORT_EDGE "host00000.$ZONE"
     local unsigned
-    unsigned=$(perf $PORT_EDGE zonegrid)
-    echo "# $(date -u +%FT%TZ) $(nproc) cores; unsigned: $unsigned" | tee -a "$OUT/results.txt"
+    unsigned=$(perf $PORT_EDGE zonegrid "$EDGE_PID")
+    echo "# unsigned: $unsigned" | tee -a "$OUT/results.txt"
     signed_run "$unsigned"
     return
   fi
   start_nsd; start_knot; start_coredns; start_zonegrid
   for p in $PORT_NSD $PORT_KNOT $PORT_COREDNS $PORT_EDGE; do wait_answer "$p" "host00000.$ZONE"; done
 
-  log "dnsperf, $DURATION s per server, servers on core $SERVER_CPU, dnsperf on core $CLIENT_CPU"
-  local results
-  results=$( perf $PORT_EDGE zonegrid; perf $PORT_NSD nsd; perf $PORT_KNOT knot; perf $PORT_COREDNS coredns )
-  {
-    echo "# $(date -u +%FT%TZ) $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | xargs)"
-    echo "# zone: $NAMES names; queries: $(wc -l <"$OUT/queries.txt"); $DURATION s per server"
-    printf '%-10s %12s %10s %10s %8s %14s %10s\n' server qps avg_ms p99_ms lost "zonegrid/peer" rss_MiB
-    local ours
-    ours=$(awk '$1=="zonegrid" {print $2}' <<<"$results")
-    while read -r label qps avg p99 lost; do
-      local pid ratio rss
-      case $label in zonegrid) pid=$EDGE_PID ;; nsd) pid=$NSD_PID ;; knot) pid=$KNOT_PID ;; coredns) pid=$COREDNS_PID ;; esac
-      ratio=$(awk -v a="$ours" -v b="$qps" 'BEGIN {if (b>0) printf "%.2f", a/b; else print "n/a"}')
-      rss=$(awk -v k="$(rss_kb "$pid" 2>/dev/null || echo 0)" 'BEGIN {printf "%.1f", k/1024}')
-      printf '%-10s %12s %10s %10s %8s %14s %10s\n' "$label" "$qps" "$avg" "$p99" "$lost" "$ratio" "$rss"
-    done <<<"$results"
-  } | tee "$OUT/results.txt"
+  FIRST_RESULTS=
+  query_runs
 
-  ((SIGNED)) && signed_run "$results"
+  ((SIGNED)) && signed_run "$FIRST_RESULTS"
+  ((QUERIES_ONLY)) && return
 
   log "control-plane writes: single creates into one zone, 256 callers"
   bin/benchload -config "$OUT/zonegrid/dnsctl.json" -endpoint $GRPC -zone writes.test. -writes 10000 -concurrency 256 | tee -a "$OUT/results.txt"

@@ -2,6 +2,10 @@
 // benchmark harness (deploy/bench): about 10,000 names with A, AAAA, CNAME,
 // MX and TXT records, and a dnsperf query file of mostly existing names,
 // about 10% NXDOMAIN and some CNAMEs. The output is deterministic for a seed.
+//
+// It also writes the same queries with the letters of every name in random
+// case (queries-mixed.txt): what resolvers that use 0x20 (draft-vixie-dnsext-
+// dns0x20) send, and what the answer must echo exactly (RFC 4343).
 package main
 
 import (
@@ -12,6 +16,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 func main() {
@@ -90,21 +95,50 @@ func run(zone string, n, nq int, out string, seed uint64) error {
 		return fmt.Errorf("create query file: %w", err)
 	}
 	defer qf.Close()
-	qw := bufio.NewWriter(qf)
+	mf, err := os.Create(filepath.Join(out, "queries-mixed.txt"))
+	if err != nil {
+		return fmt.Errorf("create mixed-case query file: %w", err)
+	}
+	defer mf.Close()
+	qw, mw := bufio.NewWriter(qf), bufio.NewWriter(mf)
+	// A generator of its own for the case, so that queries.txt stays the
+	// same as before the mixed-case file existed.
+	caseRng := rand.New(rand.NewPCG(seed^0x20, seed))
 	for i := 0; i < nq; i++ {
+		var name, t string
 		if rng.IntN(10) == 0 {
-			fmt.Fprintf(qw, "nx%08x.%s A\n", rng.Uint32(), zone)
-			continue
+			name, t = fmt.Sprintf("nx%08x.%s", rng.Uint32(), zone), "A"
+		} else {
+			o := owners[rng.IntN(len(owners))]
+			t = o.types[rng.IntN(len(o.types))]
+			if t == "CNAME" {
+				t = "A" // what a resolver asks; the answer carries the chain
+			}
+			name = o.name + "." + zone
 		}
-		o := owners[rng.IntN(len(owners))]
-		t := o.types[rng.IntN(len(o.types))]
-		if t == "CNAME" {
-			t = "A" // what a resolver asks; the answer carries the chain
-		}
-		fmt.Fprintf(qw, "%s.%s %s\n", o.name, zone, t)
+		fmt.Fprintf(qw, "%s %s\n", name, t)
+		fmt.Fprintf(mw, "%s %s\n", mixCase(caseRng, name), t)
 	}
 	if err := qw.Flush(); err != nil {
 		return fmt.Errorf("write query file: %w", err)
 	}
+	if err := mw.Flush(); err != nil {
+		return fmt.Errorf("write mixed-case query file: %w", err)
+	}
 	return nil
+}
+
+// mixCase returns name with each letter upper-cased with probability one
+// half, as a 0x20 resolver spells a question.
+func mixCase(rng *rand.Rand, name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'a' <= c && c <= 'z' && rng.IntN(2) == 0 {
+			c -= 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
