@@ -530,6 +530,7 @@ func (b *Builder) follow(ctx context.Context, rev int64) (int64, error) {
 	defer tick.Stop()
 	for {
 		bt := newBatch()
+		var tr *batchTrace // nil unless a benchmark traces (trace.go)
 		// Block for the first response, then gather whatever else arrives
 		// within the coalescing window, so a burst compiles each zone once.
 	first:
@@ -552,6 +553,7 @@ func (b *Builder) follow(ctx context.Context, rev int64) (int64, error) {
 					}
 				}
 			case resp, ok := <-wch:
+				tr = newBatchTrace(time.Now())
 				if err := b.absorb(bt, resp, ok); err != nil {
 					return rev, err
 				}
@@ -577,12 +579,22 @@ func (b *Builder) follow(ctx context.Context, rev int64) (int64, error) {
 		if bt.rev <= rev {
 			continue
 		}
+		if tr != nil {
+			tr.t.Coalesced = time.Now()
+		}
 		b.m.lagRevisions.Set(float64(bt.rev - rev))
-		if err := b.publishBatch(ctx, bt); err != nil {
+		if err := b.publishBatch(withTrace(ctx, tr), bt); err != nil {
 			return rev, err
+		}
+		if tr != nil {
+			tr.t.Published = time.Now()
 		}
 		if err := b.st.SetBuilderRevision(ctx, bt.rev); err != nil {
 			return rev, err
+		}
+		if tr != nil {
+			tr.t.Stored = time.Now()
+			tr.report(bt.rev)
 		}
 		rev = bt.rev
 		b.published.Store(rev)

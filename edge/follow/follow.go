@@ -333,6 +333,9 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 		if err := f.fetched(e.Key(), unfetched, inInitial, tryLoaded); err != nil {
 			return err
 		}
+		if bucket == snapshot.ZonesBucket {
+			f.traceApplied(o)
+		}
 		f.m.applySeconds.WithLabelValues(bucket).Observe(time.Since(start).Seconds())
 		f.m.lagSeconds.WithLabelValues(bucket).Observe(max(0, time.Since(e.Created()).Seconds()))
 	}

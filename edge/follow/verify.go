@@ -3,6 +3,7 @@ package follow
 import (
 	"context"
 	"runtime"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -15,6 +16,8 @@ type opened struct {
 	payload []byte
 	err     error
 	done    chan struct{}
+	// received and verified are set only while tracing (trace.go).
+	received, verified time.Time
 }
 
 // verifyAhead verifies the values of in on every core and hands them on
@@ -31,6 +34,9 @@ func (f *Follower) verifyAhead(ctx context.Context, in <-chan jetstream.KeyValue
 		go func() {
 			for o := range work {
 				o.payload, o.err = f.cfg.Verifier.Open(bind(o.e.Key()), o.e.Value())
+				if !o.received.IsZero() {
+					o.verified = time.Now()
+				}
 				close(o.done)
 			}
 		}()
@@ -50,6 +56,9 @@ func (f *Follower) verifyAhead(ctx context.Context, in <-chan jetstream.KeyValue
 				return
 			}
 			o := &opened{e: e, done: make(chan struct{})}
+			if tracing() {
+				o.received = time.Now()
+			}
 			if e == nil || e.Operation() != jetstream.KeyValuePut {
 				close(o.done)
 			} else {
