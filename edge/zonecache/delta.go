@@ -53,7 +53,7 @@ func ApplyDelta(z *Zone, d *snapshot.ZoneDelta) (*Zone, error) {
 	}
 	e := &editor{
 		z:     z,
-		nodes: newWriter(z.nodes),
+		nodes: newNodeWriter(z.nodes),
 		ids:   newWriter(z.ids.over),
 		work:  map[string]*Node{},
 		nn:    z.nnodes,
@@ -81,7 +81,7 @@ func ApplyDelta(z *Zone, d *snapshot.ZoneDelta) (*Zone, error) {
 // editor derives a zone version: nodes it changes are copies in work.
 type editor struct {
 	z     *Zone
-	nodes *writer[string, *Node, nameHash]
+	nodes *nodeWriter
 	ids   *writer[idKey, string, idHash] // the overlay of z.ids
 	work  map[string]*Node
 	nn    int
@@ -177,7 +177,7 @@ func (e *editor) finish(h *snapshot.ZoneHeader) *Zone {
 			continue
 		}
 		n.derive(e.z.Name)
-		e.nodes.set(name, n)
+		e.nodes.set(n)
 	}
 	// A copied node whose "*" child was not copied still points at that
 	// child, which is unchanged: no fix-up needed.

@@ -16,7 +16,10 @@ import (
 // so that two zones can be compared whatever their internal layout.
 func describe(z *Zone) string {
 	var lines []string
-	z.nodes.each(func(n *Node) {
+	z.nodes.each(func(n *Node) bool {
+		if z.Node(n.Name) != n {
+			lines = append(lines, "unreachable in the index: "+n.Name)
+		}
 		var sets []string
 		for _, s := range n.Sets {
 			var rrs []string
@@ -32,6 +35,7 @@ func describe(z *Zone) string {
 			wc = n.Wildcard.Name
 		}
 		lines = append(lines, fmt.Sprintf("%s deleg=%v wc=%s children=%d [%s]", n.Name, n.Delegation, wc, n.children, strings.Join(sets, "; ")))
+		return true
 	})
 	slices.Sort(lines)
 	return fmt.Sprintf("%s v%d serial=%d apex=%v names=%d\n%s", z.Name, z.Version, z.SOA.Serial, z.Apex == z.Node(z.Name), z.Len(), strings.Join(lines, "\n"))

@@ -1,7 +1,6 @@
 package zonecache
 
 import (
-	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -282,15 +281,7 @@ func (a *Accounts) EnforceDNSOnly(id string) bool {
 // EachNode calls fn for every name of z (empty non-terminals included), in
 // no particular order, until fn returns false. For readers that need the
 // whole zone (an outgoing AXFR); the query path never walks a zone.
-func (z *Zone) EachNode(fn func(*Node) bool) {
-	for _, m := range z.nodes.shards {
-		for _, n := range m {
-			if !fn(n) {
-				return
-			}
-		}
-	}
-}
+func (z *Zone) EachNode(fn func(*Node) bool) { z.nodes.each(fn) }
 
 // ChangedNodes calls fn for every name whose node differs between two
 // versions of a zone, with nil on the side where the name does not exist.
@@ -317,24 +308,22 @@ func ChangedNodes(old, new *Zone, fn func(name string, o, n *Node)) {
 		return
 	}
 	for i := range ns {
-		om, nm := os[i], ns[i]
-		if sameMap(om, nm) {
+		ot, nt := os[i], ns[i]
+		if ot == nt {
 			continue
 		}
-		for name, n := range nm {
-			if o := om[name]; o != n {
-				fn(name, o, n)
+		for _, n := range nt.slots {
+			if n == nil {
+				continue
+			}
+			if o := old.nodes.get(n.Name); o != n {
+				fn(n.Name, o, n)
 			}
 		}
-		for name, o := range om {
-			if _, ok := nm[name]; !ok {
-				fn(name, o, nil)
+		for _, o := range ot.slots {
+			if o != nil && new.nodes.get(o.Name) == nil {
+				fn(o.Name, o, nil)
 			}
 		}
 	}
-}
-
-// sameMap reports whether two maps are the same map (not equal contents).
-func sameMap(a, b map[string]*Node) bool {
-	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

@@ -40,17 +40,11 @@ type sharded[K comparable, V any, H hasher[K]] struct {
 // choice costs no allocation.
 type hasher[K any] interface{ hash(K) uint32 }
 
-type nameHash struct{}
-
-func (nameHash) hash(k string) uint32 { return fnv1a(k) }
-
 type idHash struct{}
 
 // hash of an idKey covers all its bytes: ids need not be random (a
 // sequence would put every id in one shard if only a prefix were used).
 func (idHash) hash(k idKey) uint32 { return fnv1aBytes(k[:]) }
-
-type nodeIndex = sharded[string, *Node, nameHash]
 
 func newSharded[K comparable, V any, H hasher[K]](n int) sharded[K, V, H] {
 	k := 1
@@ -101,9 +95,6 @@ func fnv1aBytes(b []byte) uint32 {
 }
 
 func (s *sharded[K, V, H]) get(k K) V { return s.shards[s.shard(k)][k] }
-
-// nodeBytes is get for a name held in a byte slice, without allocating.
-func nodeBytes(s *nodeIndex, k []byte) *Node { return s.shards[fnv1aBytes(k)&s.mask][string(k)] }
 
 func (s *sharded[K, V, H]) lookup(k K) (V, bool) {
 	v, ok := s.shards[s.shard(k)][k]

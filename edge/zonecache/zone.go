@@ -170,7 +170,7 @@ func newZone(h *snapshot.ZoneHeader, name string, n int) *Zone {
 		Labels:  dnsname.CountLabels(served),
 		Version: h.GetVersion(),
 		Header:  h,
-		nodes:   newSharded[string, *Node, nameHash](n + 1),
+		nodes:   newNodeIndex(n + 1),
 		ids:     newIDIndex(n),
 	}
 	z.Apex = z.ensure(served)
@@ -218,12 +218,13 @@ func (z *Zone) finishBuild(h *snapshot.ZoneHeader) {
 		close(sorted)
 	}()
 	defer func() { <-sorted }()
-	z.nodes.each(func(nd *Node) {
+	z.nodes.each(func(nd *Node) bool {
 		nd.derive(name)
 		if nd.isWildcard() && len(nd.recs) > 0 {
 			z.nodes.get(dnsname.Parent(nd.Name)).Wildcard = nd
 		}
 		signed = signed || nd.Set(dns.TypeRRSIG) != nil
+		return true
 	})
 	z.synthesizeApex(h)
 	if signed {
@@ -361,7 +362,7 @@ func (z *Zone) ensure(name string) *Node {
 		return n
 	}
 	n := &Node{Name: name}
-	z.nodes.set(name, n)
+	z.nodes.set(n)
 	z.nnodes++
 	if name != z.Name {
 		z.ensure(dnsname.Parent(name)).children++
