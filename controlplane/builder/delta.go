@@ -63,8 +63,6 @@ type zoneState struct {
 	// recovered state does not know it (nil): its first header change is
 	// published in full.
 	ns []string
-	// enc is the encoding the last rewrite put (rewrite.go).
-	enc keptEncoding
 }
 
 // chain is the number of deltas an edge starting now must replay.
