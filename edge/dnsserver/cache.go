@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,7 +48,14 @@ const (
 )
 
 type cacheEntry struct {
-	name   string // lower-cased, fully qualified
+	// hash is the key's (set by put), compared before the name so that
+	// the other question of a shared slot costs no read of its name.
+	hash uint64
+	// name is the question's, lower-cased and fully qualified. It and
+	// tail are views of one string, so that a hit reads one allocation
+	// besides the entry (every one is a cache miss of the processor at
+	// the rates the edge serves: profiled, docs/BENCHMARKS.md).
+	name   string
 	qtype  uint16
 	qclass uint16
 	// do is the query's DO bit, part of the key: the answer to a DO query
@@ -64,15 +72,18 @@ type cacheEntry struct {
 	// fullLen is the uncompressed length of the whole answer without OPT,
 	// the measure truncation uses.
 	fullLen int
-	// tail is the packed answer after the question, without OPT. Its
-	// compression pointers into the question stay valid because a hit has
-	// the same name, hence the same question length.
-	tail []byte
+	// tail is the packed answer after the question, without OPT, packed
+	// for the lower-cased question. Its compression pointers into the
+	// question stay valid for every spelling of the name: the same labels,
+	// hence the same offsets; they read in the case of the question the
+	// answer is sent with.
+	tail string
 }
 
 type answerCache struct {
 	slots []atomic.Pointer[cacheEntry]
 	mask  uint64
+	seed  maphash.Seed
 }
 
 func newAnswerCache(slots int) *answerCache {
@@ -83,40 +94,41 @@ func newAnswerCache(slots int) *answerCache {
 	for n < slots {
 		n <<= 1
 	}
-	return &answerCache{slots: make([]atomic.Pointer[cacheEntry], n), mask: uint64(n - 1)}
+	return &answerCache{slots: make([]atomic.Pointer[cacheEntry], n), mask: uint64(n - 1), seed: maphash.MakeSeed()}
 }
 
-func cacheHash[T string | []byte](name T, qtype, qclass uint16, do bool) uint64 {
-	// FNV-1a: cheap, allocation-free and good enough for a table whose
-	// worst case (collisions) only costs misses.
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(name); i++ {
-		h ^= uint64(name[i])
-		h *= 1099511628211
-	}
-	h ^= uint64(qtype) | uint64(qclass)<<16
+// keyHash is the hash of a key whose name hashed to h: maphash of the
+// name (hardware AES where there is, several times faster than a
+// byte-at-a-time hash; seeded per process, so that no client can aim names
+// at one slot; maphash.Bytes and String agree), then the type, class and
+// DO bit mixed in by a multiply-xorshift round (splitmix64's), which
+// carries every bit to both halves that pick the two slots.
+func keyHash(h uint64, qtype, qclass uint16, do bool) uint64 {
+	k := uint64(qtype) | uint64(qclass)<<16
 	if do {
-		h ^= 1 << 32
+		k |= 1 << 32
 	}
-	h *= 1099511628211
+	h ^= k
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 31
 	return h
 }
 
 // get returns the entry for the question, or nil; it does not check
 // whether the entry is still valid.
 func (c *answerCache) get(name []byte, qtype, qclass uint16, do bool) *cacheEntry {
-	h := cacheHash(name, qtype, qclass, do)
-	if e := c.slots[h&c.mask].Load(); e.is(name, qtype, qclass, do) {
+	h := keyHash(maphash.Bytes(c.seed, name), qtype, qclass, do)
+	if e := c.slots[h&c.mask].Load(); e.is(h, name, qtype, qclass, do) {
 		return e
 	}
-	if e := c.slots[(h>>32)&c.mask].Load(); e.is(name, qtype, qclass, do) {
+	if e := c.slots[(h>>32)&c.mask].Load(); e.is(h, name, qtype, qclass, do) {
 		return e
 	}
 	return nil
 }
 
-func (e *cacheEntry) is(name []byte, qtype, qclass uint16, do bool) bool {
-	return e != nil && e.qtype == qtype && e.qclass == qclass && e.do == do && e.name == string(name)
+func (e *cacheEntry) is(h uint64, name []byte, qtype, qclass uint16, do bool) bool {
+	return e != nil && e.hash == h && e.qtype == qtype && e.qclass == qclass && e.do == do && e.name == string(name)
 }
 
 // fresh reports whether the entry's signatures may still be served; an
@@ -157,7 +169,8 @@ func (e *cacheEntry) negative() bool { return e.flags3&0x0f != 0 || e.info.Compa
 // a negative one may not: random names asked at a high rate then only
 // churn among themselves and never push the zone's real names out.
 func (c *answerCache) put(e *cacheEntry) {
-	h := cacheHash(e.name, e.qtype, e.qclass, e.do)
+	h := keyHash(maphash.String(c.seed, e.name), e.qtype, e.qclass, e.do)
+	e.hash = h
 	a, b := &c.slots[h&c.mask], &c.slots[(h>>32)&c.mask]
 	oa, ob := a.Load(), b.Load()
 	switch {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/zonegrid/zonegrid/edge/answer"
 	"github.com/zonegrid/zonegrid/edge/internal/zonetest"
@@ -199,6 +202,82 @@ func TestAnswerCacheReplacement(t *testing.T) {
 			}
 			if e := c.get([]byte(tt.want), dns.TypeA, dns.ClassINET, false); e != got {
 				t.Errorf("get(%q) = %v, want the held entry", tt.want, e)
+			}
+		})
+	}
+}
+
+// TestMixedCaseQuestionsShareTheCachedAnswer checks that the spellings of
+// one question (0x20 resolvers randomize the case of every query) share
+// one cache entry, that every answer carries the question exactly as sent
+// (RFC 4343 and what resolvers matching 0x20 check), that names compressed
+// to the question read in its case as NSD's and Knot's do, and that an
+// entry filled by one spelling leaves no trace of that case in the
+// answers to another.
+func TestMixedCaseQuestionsShareTheCachedAnswer(t *testing.T) {
+	tests := []struct {
+		name      string
+		spellings []string // the first fills the cache
+		qtype     uint16
+		// owners are the answer's owner names for the spelling asked;
+		// targets its CNAME targets, case-insensitively.
+		owners  func(asked string) []string
+		targets []string
+	}{
+		{"address, filled lower case", []string{"www.example.com.", "WwW.ExAmPlE.cOm.", "WWW.EXAMPLE.COM."}, dns.TypeA,
+			func(asked string) []string { return []string{asked} }, nil},
+		{"address, filled mixed case", []string{"wWw.EXAMPLE.com.", "www.example.com.", "Www.Example.Com."}, dns.TypeA,
+			func(asked string) []string { return []string{asked} }, nil},
+		{"cname chain: the target keeps its own label, the zone part follows the question",
+			[]string{"ALIAS.example.COM.", "alias.example.com.", "aLiAs.ExAmPlE.cOm."}, dns.TypeA,
+			func(asked string) []string { return []string{asked, "www" + asked[len("alias"):]} }, []string{"www.example.com."}},
+		{"nxdomain", []string{"NoPe.example.com.", "nope.EXAMPLE.com."}, dns.TypeA,
+			func(string) []string { return nil }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := testHandler(t)
+			for i, name := range tt.spellings {
+				hits := testutil.ToFloat64(h.metrics.cacheHits)
+				q := pack(t, query(name, tt.qtype, 1232))
+				b := h.Serve(context.Background(), q, false, nil)
+				if hit := testutil.ToFloat64(h.metrics.cacheHits) > hits; hit != (i > 0) {
+					t.Errorf("%s: cache hit %v, want %v", name, hit, i > 0)
+				}
+				qEnd := questionEnd(q)
+				if !bytes.Equal(b[headerLen:qEnd], q[headerLen:qEnd]) {
+					t.Fatalf("%s: question %q, want %q exactly", name, b[headerLen:qEnd], q[headerLen:qEnd])
+				}
+				var r dns.Msg
+				if err := r.Unpack(b); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				var owners, targets []string
+				for _, rr := range r.Answer {
+					owners = append(owners, rr.Header().Name)
+					if c, ok := rr.(*dns.CNAME); ok {
+						targets = append(targets, c.Target)
+					}
+				}
+				if want := tt.owners(name); !slices.Equal(owners, want) {
+					t.Errorf("%s: owner names %q, want %q", name, owners, want)
+				}
+				if len(targets) != len(tt.targets) {
+					t.Fatalf("%s: targets %q, want %q", name, targets, tt.targets)
+				}
+				for j := range targets {
+					if !strings.EqualFold(targets[j], tt.targets[j]) || !strings.HasPrefix(targets[j], "www.") {
+						t.Errorf("%s: target %q, want %q (the zone's own label as written)", name, targets[j], tt.targets[j])
+					}
+				}
+				// Every spelling gets the answer of the lower-case
+				// question with the question's bytes in place.
+				want := h.Serve(context.Background(), pack(t, query(strings.ToLower(name), tt.qtype, 1232)), false, nil)
+				copy(want[headerLen:qEnd], q[headerLen:qEnd])
+				want[0], want[1] = b[0], b[1]
+				if !bytes.Equal(b, want) {
+					t.Errorf("%s: answer differs from the lower-case question's\n got %x\nwant %x", name, b, want)
+				}
 			}
 		})
 	}

@@ -9,6 +9,9 @@ package dnsserver
 import (
 	"context"
 	"encoding/binary"
+	"hash/maphash"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -113,6 +116,20 @@ func (h *Handler) ServeInlineWildcard(ctx context.Context, query []byte, tcp boo
 // serve answers query; when wild is not nil it receives the zone of a
 // wildcard answer.
 func (h *Handler) serve(ctx context.Context, query []byte, tcp bool, out []byte, upstream bool, wild *string) ([]byte, bool) {
+	var q fastQuery
+	if h.parse(query, &q) {
+		return h.serveFast(ctx, query, &q, tcp, out, upstream, wild)
+	}
+	return h.serveSlow(ctx, query, tcp, out, upstream, wild)
+}
+
+// parse reads query into q and reports whether the fast path answers it.
+func (h *Handler) parse(query []byte, q *fastQuery) bool {
+	return h.ready.Load() && parseFast(query, q) // refuses responses and short packets
+}
+
+// serveSlow answers a query parse refused: drops, then the full parser.
+func (h *Handler) serveSlow(ctx context.Context, query []byte, tcp bool, out []byte, upstream bool, wild *string) ([]byte, bool) {
 	if len(query) < headerLen {
 		h.metrics.dropped("short")
 		return nil, false
@@ -121,13 +138,44 @@ func (h *Handler) serve(ctx context.Context, query []byte, tcp bool, out []byte,
 		h.metrics.dropped("response")
 		return nil, false
 	}
-	if h.ready.Load() {
-		var q fastQuery
-		if parseFast(query, &q) {
-			return h.serveFast(ctx, query, &q, tcp, out, upstream, wild)
+	return h.serveFull(ctx, query, tcp, out, upstream, wild)
+}
+
+// serveUDPParsed is ServeInlineWildcard over UDP for a reader loop that
+// ran parse (fast reports its result) and prefetch on its batch.
+func (h *Handler) serveUDPParsed(ctx context.Context, query []byte, q *fastQuery, fast bool, out []byte, wild *string) ([]byte, bool) {
+	if fast {
+		return h.serveFast(ctx, query, q, false, out, false, wild)
+	}
+	return h.serveSlow(ctx, query, false, out, false, wild)
+}
+
+// prefetch reads the cache slots and entries the parsed queries of a batch
+// (qs[i] where fast[i]) will look up, all before the first is answered.
+// Those reads miss the processor's caches at the rates the edge serves
+// (the profile showed a hit stalled on the slot, then on the entry: most
+// of the lookup's time); issued back to back in a short loop, the misses
+// of the whole batch overlap instead of following one another.
+func (h *Handler) prefetch(qs []fastQuery, fast []bool) {
+	c := h.cache
+	if c == nil {
+		return
+	}
+	var sink uint64
+	for i := range qs {
+		if !fast[i] {
+			continue
+		}
+		q := &qs[i]
+		hs := keyHash(maphash.Bytes(c.seed, q.name()), q.qtype, q.qclass, q.do)
+		if e := c.slots[hs&c.mask].Load(); e != nil {
+			sink += e.hash
+			if len(e.name) > 0 {
+				sink += uint64(e.name[0]) // name and tail share their lines
+			}
 		}
 	}
-	return h.serveFull(ctx, query, tcp, out, upstream, wild)
+	runtime.KeepAlive(sink)
 }
 
 // serveFast answers a query parseFast read: from the answer cache when it
@@ -139,16 +187,14 @@ func (h *Handler) serveFast(ctx context.Context, query []byte, q *fastQuery, tcp
 	if q.edns {
 		optLen = optRRLen
 	}
-	// Only all-lower-case questions use the cache. The packer compresses
-	// names case-sensitively, so an answer packed for one spelling never
-	// points into the question for a name of another case; reused for a
-	// query spelled differently, such pointers would show the client's
-	// case in owner names and rdata. Mixed case (0x20 resolvers) is
-	// answered as it always was, without the cache.
+	// The cache is keyed on the lower-cased question (parseFast made that
+	// copy while reading the name: no second pass, no allocation), so that
+	// every spelling of a name, as 0x20 resolvers vary it, shares one
+	// entry. Every answer is packed for the lower-cased question and sent
+	// with the question's bytes as the client spelled them (packAnswer):
+	// the names compressed to the question then echo the client's case,
+	// as NSD's and Knot's do, and a cached tail is right for any spelling.
 	cache := h.cache
-	if q.mixed {
-		cache = nil
-	}
 	if cache != nil {
 		e := cache.get(q.name(), q.qtype, q.qclass, q.do)
 		if e != nil && e.fullLen+optLen <= limit && h.engine.Unchanged(e.name, &e.info) && e.fresh() {
@@ -169,8 +215,8 @@ func (h *Handler) serveFast(ctx context.Context, query []byte, q *fastQuery, tcp
 	resp.Response = true
 	resp.RecursionDesired = query[2]&flagRD != 0
 	resp.CheckingDisabled = query[3]&flagCD != 0
-	// The question is echoed as asked (the engine lower-cases it itself).
-	x.q[0] = dns.Question{Name: string(q.askedName()), Qtype: q.qtype, Qclass: q.qclass}
+	// Lower-cased: see above; the question goes out as asked (packAnswer).
+	x.q[0] = dns.Question{Name: string(q.name()), Qtype: q.qtype, Qclass: q.qclass}
 	resp.Question = x.q[:]
 	info := h.engine.AnswerQueryDO(ctx, x.q[0], resp, upstream, q.do)
 	if info.Deferred {
@@ -187,8 +233,7 @@ func (h *Handler) serveFast(ctx context.Context, query []byte, q *fastQuery, tcp
 	if info.Cacheable && cache != nil && !resp.Truncated {
 		fullLen = resp.Len() - optLen // uncompressed: truncate left Compress off
 	}
-	resp.Compress = true
-	b, err := resp.PackBuffer(out[:cap(out)])
+	b, err := packAnswer(resp, out, query, q.qEnd, q.mixed)
 	if err != nil {
 		// Every RR we serve was packed once already, so this is a bug;
 		// SERVFAIL rather than silence tells the client to try elsewhere.
@@ -206,6 +251,25 @@ func (h *Handler) serveFast(ctx context.Context, query []byte, q *fastQuery, tcp
 	return b, false
 }
 
+// packAnswer packs resp, whose question is query's lower-cased, into out
+// and puts query's question bytes (query[headerLen:qEnd], the same labels
+// in the client's case) in its place when mixed. Names that the packer
+// compressed to the question or to one of its suffixes (owner names, the
+// zone part of CNAME targets and SOA names) then read in the client's case
+// (RFC 4343 allows either; NSD and Knot answer so); names outside the
+// question's suffixes keep the zone's spelling.
+func packAnswer(resp *dns.Msg, out, query []byte, qEnd int, mixed bool) ([]byte, error) {
+	resp.Compress = true
+	b, err := resp.PackBuffer(out[:cap(out)])
+	if err != nil {
+		return nil, err
+	}
+	if mixed && len(b) >= qEnd {
+		copy(b[headerLen:qEnd], query[headerLen:qEnd])
+	}
+	return b, nil
+}
+
 // newCacheEntry keeps the parts of packed answer b that do not depend on
 // the query.
 func newCacheEntry(q dns.Question, do bool, info answer.Info, b []byte, qEnd, optLen, fullLen int) *cacheEntry {
@@ -217,12 +281,18 @@ func newCacheEntry(q dns.Question, do bool, info answer.Info, b []byte, qEnd, op
 	if info.SigExpire != 0 {
 		staleAt = dnssec.StaleAt(info.SigExpire)
 	}
+	// Name and tail in one allocation (cacheEntry.name).
+	var kt strings.Builder
+	kt.Grow(len(q.Name) + len(b) - optLen - qEnd)
+	kt.WriteString(q.Name)
+	kt.Write(b[qEnd : len(b)-optLen])
+	nt := kt.String()
 	return &cacheEntry{
-		name: q.Name, qtype: q.Qtype, qclass: q.Qclass, do: do, staleAt: staleAt, info: info,
+		name: nt[:len(q.Name)], qtype: q.Qtype, qclass: q.Qclass, do: do, staleAt: staleAt, info: info,
 		flags2: b[2] &^ flagRD, flags3: b[3] &^ flagCD,
 		an: binary.BigEndian.Uint16(b[6:]), ns: binary.BigEndian.Uint16(b[8:]), ar: ar,
 		fullLen: fullLen,
-		tail:    append([]byte(nil), b[qEnd:len(b)-optLen]...),
+		tail:    nt[len(q.Name):],
 	}
 }
 
@@ -295,6 +365,10 @@ func (h *Handler) serveFull(ctx context.Context, query []byte, tcp bool, out []b
 	resp.RecursionDesired = req.RecursionDesired
 	resp.CheckingDisabled = req.CheckingDisabled
 	resp.Question = append(resp.Question[:0], req.Question...)
+	// As serveFast: packed lower-cased, sent as asked. ToLower returns the
+	// name itself when it has no upper case (no allocation); the full
+	// parser's names are ASCII (other bytes are escaped).
+	resp.Question[0].Name = strings.ToLower(resp.Question[0].Name)
 
 	switch {
 	case reqOpt != nil && reqOpt.Version() != 0:
@@ -323,8 +397,10 @@ func (h *Handler) serveFull(ctx context.Context, query []byte, tcp bool, out []b
 		limit = dns.MaxMsgSize
 	}
 	truncate(resp, limit)
-	resp.Compress = true
-	b, err := resp.PackBuffer(out[:cap(out)])
+	// The question goes back as sent when it was read uncompressed (the
+	// packer writes it the same length, lower-cased).
+	qEnd := questionEnd(query)
+	b, err := packAnswer(resp, out, query, qEnd, qEnd > 0 && resp.Question[0].Name != req.Question[0].Name)
 	if err != nil {
 		// Every RR we serve was packed once already, so this is a bug;
 		// SERVFAIL rather than silence tells the client to try elsewhere.

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 
 	"github.com/zonegrid/zonegrid/edge/rrl"
 	"github.com/zonegrid/zonegrid/edge/xfrauth"
@@ -83,6 +81,10 @@ type Options struct {
 	// RRL limits the rate of UDP responses (nil: no limit). TCP answers
 	// are never limited: a TCP client cannot spoof its address.
 	RRL *rrl.Limiter
+
+	// portableUDP forces the portable UDP path (x/net batches) where the
+	// Linux one (udp_linux.go) would serve: for tests and benchmarks.
+	portableUDP bool
 }
 
 // Server serves a Handler on UDP sockets and one TCP listener.
@@ -238,21 +240,6 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// batchConn moves several datagrams per system call: recvmmsg and
-// sendmmsg on Linux, one at a time elsewhere. ipv4.PacketConn and
-// ipv6.PacketConn both are one (their Message types are the same).
-type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
-func newBatchConn(c *net.UDPConn) batchConn {
-	if a, ok := c.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() != nil {
-		return ipv4.NewPacketConn(c)
-	}
-	return ipv6.NewPacketConn(c)
-}
-
 // serveUDP is the reader loop of one socket: it receives a batch, answers
 // every query of it inline (no goroutine per packet: the answers come from
 // memory), and sends the answers in one batch. Only a query whose answer
@@ -260,20 +247,17 @@ func newBatchConn(c *net.UDPConn) batchConn {
 // upstream never stalls the socket.
 func (s *Server) serveUDP(c *net.UDPConn) {
 	defer s.wg.Done()
-	bc := newBatchConn(c)
 	n := s.opts.Batch
-	in := make([]ipv4.Message, n)
-	out := make([]ipv4.Message, n)
+	ub := newUDPBatch(c, n, s.opts.portableUDP)
 	outBufs := make([][]byte, n)
+	replies := make([][]byte, n)
+	qs := make([]fastQuery, n)
+	fast := make([]bool, n)
 	for i := range n {
-		// A larger datagram is cut and then fails to parse (and is
-		// dropped): queries are small.
-		in[i].Buffers = [][]byte{make([]byte, udpReadSize)}
 		outBufs[i] = make([]byte, 0, udpOutSize)
-		out[i].Buffers = make([][]byte, 1)
 	}
 	for {
-		got, err := bc.ReadBatch(in, 0)
+		got, err := ub.read()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -288,56 +272,65 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 		if s.opts.RRL != nil {
 			now = time.Now().UnixNano()
 		}
+		// Parse the whole batch first, then read the cache entries it
+		// will hit at once (Handler.prefetch), then answer.
 		for i := range got {
-			m := &in[i]
-			q := m.Buffers[0][:m.N]
-			if s.h.wantsNotify(q) { // notify.go: needs the source
-				if b := s.h.ServeNotify(q, xfrauth.SourceOf(m.Addr), false, outBufs[k]); b != nil {
-					out[k].Buffers[0], out[k].Addr = b, m.Addr
-					k++
+			q := ub.packet(i)
+			fast[i] = !s.h.wantsNotify(q) && s.h.parse(q, &qs[i])
+		}
+		s.h.prefetch(qs[:got], fast[:got])
+		for i := range got {
+			q := ub.packet(i)
+			var b []byte
+			if !fast[i] && s.h.wantsNotify(q) { // notify.go: needs the source
+				if b = s.h.ServeNotify(q, xfrauth.SourceOf(ub.sourceAddr(i)), false, outBufs[k]); b == nil {
+					continue
 				}
-				continue
+			} else {
+				var deferred bool
+				var wild string
+				b, deferred = s.h.serveUDPParsed(s.ctx, q, &qs[i], fast[i], outBufs[k], &wild)
+				if deferred {
+					s.deferUDP(c, q, ub.sourceAddr(i))
+					continue
+				}
+				if b = s.limit(now, ub.sourceIP(i), b, wild); b == nil {
+					continue
+				}
 			}
-			b, deferred, wild := s.h.ServeInlineWildcard(s.ctx, q, false, outBufs[k])
-			if deferred {
-				s.deferUDP(c, q, m.Addr)
-				continue
-			}
-			if b = s.limit(now, m.Addr, b, wild); b == nil {
-				continue
-			}
-			out[k].Buffers[0] = b
-			out[k].Addr = m.Addr
+			ub.setReply(k, b, i)
+			replies[k] = b
 			k++
 		}
-		s.writeBatch(bc, out[:k])
+		s.writeReplies(ub, k)
 		for i := range k {
 			// Keep the buffers (b may be a grown copy: keep the larger).
-			if b := out[i].Buffers[0]; cap(b) >= udpOutSize {
+			if b := replies[i]; cap(b) >= udpOutSize {
 				outBufs[i] = b[:0]
 			}
-			out[i].Addr = nil
+			replies[i] = nil
 		}
 	}
 }
 
-// writeBatch sends ms, skipping a datagram the kernel refuses (one bad
-// destination must not cost the others their answers).
-func (s *Server) writeBatch(bc batchConn, ms []ipv4.Message) {
-	for len(ms) > 0 {
-		sent, err := bc.WriteBatch(ms, 0)
-		// On an error the count may be -1 (the raw system call's).
-		sent = min(max(sent, 0), len(ms))
+// writeReplies sends the k queued replies, skipping a datagram the kernel
+// refuses (one bad destination must not cost the others their answers).
+func (s *Server) writeReplies(ub udpBatch, k int) {
+	for from := 0; from < k; {
+		sent, err := ub.write(from, k)
+		sent = min(max(sent, 0), k-from)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			if sent < len(ms) {
-				s.log.Debug("udp write failed", zap.Stringer("client", ms[sent].Addr), zap.Error(err))
+			if sent < k-from {
+				s.log.Debug("udp write failed", zap.Stringer("client", ub.replyAddr(from+sent)), zap.Error(err))
 				sent++
 			}
+		} else if sent == 0 {
+			sent = 1 // never loop on a call that moved nothing
 		}
-		ms = ms[sent:]
+		from += sent
 	}
 }
 
@@ -358,10 +351,10 @@ func (s *Server) deferUDP(c *net.UDPConn, query []byte, addr net.Addr) {
 			s.wg.Done()
 		}()
 		b := s.h.Serve(s.ctx, q, false, make([]byte, 0, udpOutSize))
-		if s.opts.RRL != nil {
+		if ua, ok := addr.(*net.UDPAddr); ok && s.opts.RRL != nil {
 			// A wildcard answer waiting on an upstream (flattening) is
 			// rare: counted under its query name.
-			b = s.limit(time.Now().UnixNano(), addr, b, "")
+			b = s.limit(time.Now().UnixNano(), ua.IP, b, "")
 		}
 		if b == nil {
 			return
@@ -372,17 +365,13 @@ func (s *Server) deferUDP(c *net.UDPConn, query []byte, addr net.Addr) {
 	}()
 }
 
-// limit applies response rate limiting to UDP answer b for addr: b, nil
-// (dropped) or the slip answer made of b.
-func (s *Server) limit(now int64, addr net.Addr, b []byte, wildcardZone string) []byte {
-	if s.opts.RRL == nil || b == nil {
+// limit applies response rate limiting to UDP answer b for source ip: b,
+// nil (dropped) or the slip answer made of b.
+func (s *Server) limit(now int64, ip net.IP, b []byte, wildcardZone string) []byte {
+	if s.opts.RRL == nil || b == nil || ip == nil {
 		return b
 	}
-	ua, ok := addr.(*net.UDPAddr)
-	if !ok {
-		return b
-	}
-	switch s.opts.RRL.Check(now, ua.IP, b, wildcardZone) {
+	switch s.opts.RRL.Check(now, ip, b, wildcardZone) {
 	case rrl.Drop:
 		s.h.metrics.rrlDropped.Inc()
 		return nil

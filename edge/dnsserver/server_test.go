@@ -1,8 +1,12 @@
 package dnsserver
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"fmt"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -187,4 +191,72 @@ func benchServerUDP(b *testing.B, l *rrl.Limiter) {
 			}
 		}
 	})
+}
+
+// TestUDPPathsAnswerEveryClient runs the Linux batch path (recvmmsg and
+// sendmmsg over preallocated headers) and the portable one (x/net) on
+// IPv4 and IPv6 with several clients sending bursts at once: every query
+// gets its answer, at the client that sent it, with its id and its
+// question's bytes (mixed case included).
+func TestUDPPathsAnswerEveryClient(t *testing.T) {
+	for _, portable := range []bool{false, true} {
+		for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
+			t.Run(fmt.Sprintf("portable=%v %s", portable, addr), func(t *testing.T) {
+				s, err := ListenOptions(Options{UDPAddr: addr, TCPAddr: addr, UDPSockets: 1, Batch: 8, portableUDP: portable},
+					testHandler(t), zaptest.NewLogger(t))
+				if err != nil {
+					t.Skipf("cannot listen on %s: %v", addr, err)
+				}
+				s.Start(context.Background())
+				t.Cleanup(func() { s.Close() })
+				names := []string{"www.example.com.", "WwW.eXaMpLe.CoM.", "alias.example.com.", "nope.Example.com."}
+				var wg sync.WaitGroup
+				for c := range 4 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						conn, err := net.Dial("udp", s.UDPAddr())
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						defer conn.Close()
+						const burst = 20 // more than a batch
+						sent := map[uint16][]byte{}
+						for i := range burst {
+							m := query(names[(c+i)%len(names)], dns.TypeA, 1232)
+							m.Id = uint16(c<<8 | i)
+							q := pack(t, m)
+							sent[m.Id] = q
+							if _, err := conn.Write(q); err != nil {
+								t.Error(err)
+								return
+							}
+						}
+						buf := make([]byte, 2048)
+						for range burst {
+							conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+							n, err := conn.Read(buf)
+							if err != nil {
+								t.Errorf("client %d: %d of %d answers: %v", c, burst-len(sent), burst, err)
+								return
+							}
+							id := binary.BigEndian.Uint16(buf)
+							q, ok := sent[id]
+							if !ok {
+								t.Errorf("client %d: answer with id %d it did not ask or got twice", c, id)
+								continue
+							}
+							delete(sent, id)
+							qEnd := questionEnd(q)
+							if n < qEnd || !bytes.Equal(buf[headerLen:qEnd], q[headerLen:qEnd]) {
+								t.Errorf("client %d: answer %d has question %q, want %q", c, id, buf[headerLen:min(n, qEnd)], q[headerLen:qEnd])
+							}
+						}
+					}()
+				}
+				wg.Wait()
+			})
+		}
+	}
 }

@@ -33,9 +33,9 @@ type fastQuery struct {
 	// question as sent (its case included), copied into answers.
 	qEnd int
 	// lower is the query name in presentation form, lower-cased and fully
-	// qualified, and asked the name as sent; only [:nameLen] is used.
-	lower, asked [maxNameLen + 1]byte
-	nameLen      int
+	// qualified (the answer cache's key); only [:nameLen] is used.
+	lower   [maxNameLen + 1]byte
+	nameLen int
 	// mixed is set when the name has upper-case letters.
 	mixed   bool
 	qtype   uint16
@@ -47,9 +47,6 @@ type fastQuery struct {
 
 // name returns the lower-cased query name (a view of q.lower).
 func (q *fastQuery) name() []byte { return q.lower[:q.nameLen] }
-
-// askedName returns the query name as sent (a view of q.asked).
-func (q *fastQuery) askedName() []byte { return q.asked[:q.nameLen] }
 
 // parseFast reads a query of the plain shape into q and reports whether it
 // could; false sends the packet to the full parser.
@@ -83,7 +80,6 @@ func parseFast(b []byte, q *fastQuery) bool {
 			return false
 		}
 		for _, c := range b[off : off+l] {
-			q.asked[n] = c
 			switch {
 			case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_', c == '*':
 			case 'A' <= c && c <= 'Z':
@@ -96,12 +92,12 @@ func parseFast(b []byte, q *fastQuery) bool {
 			q.lower[n] = c
 			n++
 		}
-		q.lower[n], q.asked[n] = '.', '.'
+		q.lower[n] = '.'
 		n++
 		off += l
 	}
 	if n == 0 { // the root
-		q.lower[0], q.asked[0] = '.', '.'
+		q.lower[0] = '.'
 		n = 1
 	}
 	if off+4 > len(b) {

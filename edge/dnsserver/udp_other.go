@@ -1,0 +1,9 @@
+//go:build !linux
+
+package dnsserver
+
+import "net"
+
+// newMmsgBatch: recvmmsg and sendmmsg are Linux's; elsewhere the portable
+// path serves.
+func newMmsgBatch(*net.UDPConn, int) udpBatch { return nil }
