@@ -312,9 +312,11 @@ func (n *Node) Start(ctx context.Context) error {
 	n.server, n.nc = srv, nc
 	srv.Start(ctx)
 	n.wg.Add(2)
+	loading := startLoadGC()
 	go func() { defer n.wg.Done(); f.Run(ctx) }()
 	go func() {
 		defer n.wg.Done()
+		defer loading.done()
 		select {
 		case <-f.Ready():
 			n.handler.SetReady(true)

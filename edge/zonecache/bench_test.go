@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"testing"
 
@@ -36,6 +37,14 @@ func bigSnapshot(b *testing.B, n int) []byte {
 		b.Fatal(err)
 	}
 	return data
+}
+
+// cpuSeconds returns the CPU time the collector and the program itself
+// have used so far (runtime/metrics' estimates).
+func cpuSeconds() (gc, user float64) {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/user:cpu-seconds"}}
+	metrics.Read(s)
+	return s[0].Value.Float64(), s[1].Value.Float64()
 }
 
 func heapInUse() uint64 {
@@ -166,11 +175,17 @@ func BenchmarkBuildMillion(b *testing.B) {
 	for range b.N {
 		z = nil
 		before := heapInUse()
+		gc0, user0 := cpuSeconds()
 		var err error
 		if z, err = BuildBytes(data); err != nil {
 			b.Fatal(err)
 		}
+		gc1, user1 := cpuSeconds()
 		b.StopTimer()
+		// CPU seconds, not wall time, on a shared machine: the load's own
+		// work and the collector's (the runtime's estimates).
+		b.ReportMetric(user1-user0, "user-cpu-s")
+		b.ReportMetric(gc1-gc0, "gc-cpu-s")
 		inUse := heapInUse() - before
 		b.ReportMetric(float64(inUse)/float64(n), "heap-B/record")
 		b.ReportMetric(float64(inUse)/(1<<20), "heap-MiB")

@@ -11,7 +11,10 @@ package zonecache
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -208,26 +211,40 @@ func (z *Zone) add(w wireRecord) error {
 // finishBuild derives every node's sets, links wildcards and synthesizes
 // the apex of a zone being built.
 func (z *Zone) finishBuild(h *snapshot.ZoneHeader) {
-	name := z.Name
-	signed := false
-	// The id index is sorted while the sets are derived (both walk the
-	// whole zone; neither reads what the other writes).
+	// The id index is sorted while the sets are derived, and the sets of
+	// the index's shards are derived in parallel: each walks the whole
+	// zone and only writes to its own nodes (a wildcard link writes the
+	// parent's Wildcard field, which no derive reads).
 	sorted := make(chan struct{})
 	go func() {
 		z.ids.sortBase()
 		close(sorted)
 	}()
 	defer func() { <-sorted }()
-	z.nodes.each(func(nd *Node) bool {
-		nd.derive(name)
-		if nd.isWildcard() && len(nd.recs) > 0 {
-			z.nodes.get(dnsname.Parent(nd.Name)).Wildcard = nd
-		}
-		signed = signed || nd.Set(dns.TypeRRSIG) != nil
-		return true
-	})
+	workers := min(runtime.GOMAXPROCS(0), 8, len(z.nodes.shards))
+	signed := make([]bool, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(z.nodes.shards); i += workers {
+				for _, nd := range z.nodes.shards[i].slots {
+					if nd == nil {
+						continue
+					}
+					nd.derive(z.Name)
+					if nd.isWildcard() && len(nd.recs) > 0 {
+						z.nodes.get(dnsname.Parent(nd.Name)).Wildcard = nd
+					}
+					signed[w] = signed[w] || nd.Set(dns.TypeRRSIG) != nil
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	z.synthesizeApex(h)
-	if signed {
+	if slices.Contains(signed, true) {
 		z.Presigned = indexPresigned(z)
 	}
 }
