@@ -204,8 +204,9 @@ func run(o options) error {
 	var edgeAddr string
 	var edge *exec.Cmd
 	var colds []time.Duration
-	var rssReady, hwmReady int
-	for i := range max(1, o.coldStarts) {
+	var rssReady, hwmReady, pssReady int
+	retries := 0
+	for i := 0; i < max(1, o.coldStarts); i++ {
 		if edge != nil {
 			ps.stop(edge)
 		}
@@ -223,12 +224,25 @@ func run(o options) error {
 			return fmt.Errorf("edge: %w", err)
 		}
 		cold := time.Since(start)
+		if answerA(edgeAddr, rec.GetName()) == "" && retries < 3 {
+			// On a loaded machine the edge's fetch of the zone object can
+			// time out (nats: timeout); the edge is then ready without
+			// the zone. Not a cold start of the zone: start again.
+			retries++
+			fmt.Printf("edge cold start %d: ready after %s without the zone (see its log), started again\n", i+1, cold.Round(time.Millisecond))
+			i--
+			continue
+		}
 		colds = append(colds, cold)
-		rssReady, hwmReady = procKB(edge.Process.Pid, "VmRSS"), procKB(edge.Process.Pid, "VmHWM")
-		fmt.Printf("edge cold start %d: %s to ready; RSS %.1f MiB, peak RSS %.1f MiB\n", i+1, cold.Round(time.Millisecond), mib(rssReady), mib(hwmReady))
+		rssReady, hwmReady, pssReady = procKB(edge.Process.Pid, "VmRSS"), procKB(edge.Process.Pid, "VmHWM"), pssKB(edge.Process.Pid)
+		fmt.Printf("edge cold start %d: %s to ready; RSS %.1f MiB, PSS %.1f MiB, peak RSS %.1f MiB\n", i+1, cold.Round(time.Millisecond), mib(rssReady), mib(pssReady), mib(hwmReady))
 	}
-	if got := answerA(edgeAddr, rec.GetName()); got != rec.GetContent() {
+	if got := answerA(edgeAddr, rec.GetName()); got == "" {
 		return fmt.Errorf("edge answers %s A %q, want %q", rec.GetName(), got, rec.GetContent())
+	} else if got != rec.GetContent() {
+		// The published zone is older than etcd's record (a -dir copied
+		// while its control plane ran): the timed changes set it anew.
+		fmt.Printf("warning: edge answers %s A %q, control plane holds %q\n", rec.GetName(), got, rec.GetContent())
 	}
 
 	records := dnsv1.NewRecordServiceClient(conn)
@@ -275,15 +289,21 @@ func run(o options) error {
 		if (i+1)%50 == 0 {
 			fmt.Printf("%d changes: API call → acknowledgement p50 %s max %s\n", i+1, pct(ackTimes, 0.5), pct(ackTimes, 1))
 		}
+		// Memory after many deltas: each one derives a zone version that
+		// shares all but the touched names with the last.
+		if i+1 == 200 || (i+1)%1000 == 0 {
+			fmt.Printf("%d changes: edge RSS %.1f MiB, PSS %.1f MiB\n", i+1, mib(procKB(edge.Process.Pid, "VmRSS")), mib(pssKB(edge.Process.Pid)))
+		}
 		time.Sleep(o.gap)
 	}
-	rssAfter := procKB(edge.Process.Pid, "VmRSS")
+	rssAfter, pssAfter := procKB(edge.Process.Pid, "VmRSS"), pssKB(edge.Process.Pid)
 
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("\n# bigzone %s: %d names, %d records in zone file, machine shared (%d cores, load average %s)\n", time.Now().UTC().Format(time.RFC3339), o.names, countLines(zoneFile)-2, runtime.NumCPU(),
 		strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
 	fmt.Printf("edge cold start (start → /ready): %s\n", durations(colds))
-	fmt.Printf("edge RSS at ready: %.1f MiB (peak during load %.1f MiB); after %d changes: %.1f MiB\n", mib(rssReady), mib(hwmReady), o.changes, mib(rssAfter))
+	fmt.Printf("edge RSS at ready: %.1f MiB, PSS %.1f MiB (peak RSS during load %.1f MiB); after %d changes: RSS %.1f MiB, PSS %.1f MiB\n",
+		mib(rssReady), mib(pssReady), mib(hwmReady), o.changes, mib(rssAfter), mib(pssAfter))
 	if len(ackTimes) > 0 {
 		fmt.Printf("one-record change, API call → acknowledgement, %d changes (%d failed): p50 %s p99 %s max %s\n",
 			len(ackTimes), failed, pct(ackTimes, 0.5), pct(ackTimes, 0.99), pct(ackTimes, 1))
