@@ -150,6 +150,12 @@ func TestServerSlowUpstreamDoesNotStallTheSocket(t *testing.T) {
 // allocate nothing).
 func BenchmarkServerUDP(b *testing.B) { benchServerUDP(b, nil) }
 
+// BenchmarkServerUDPPortable is BenchmarkServerUDP on the portable path
+// (x/net batches) where the Linux one would serve.
+func BenchmarkServerUDPPortable(b *testing.B) {
+	benchServerUDPOptions(b, Options{portableUDP: true})
+}
+
 // BenchmarkServerUDPWithRRL is BenchmarkServerUDP with response rate
 // limiting on (at a rate no query reaches): the limiter's cost per query.
 func BenchmarkServerUDPWithRRL(b *testing.B) {
@@ -160,8 +166,11 @@ func BenchmarkServerUDPWithRRL(b *testing.B) {
 	benchServerUDP(b, l)
 }
 
-func benchServerUDP(b *testing.B, l *rrl.Limiter) {
-	s, err := ListenOptions(Options{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", RRL: l}, testHandler(b), zap.NewNop())
+func benchServerUDP(b *testing.B, l *rrl.Limiter) { benchServerUDPOptions(b, Options{RRL: l}) }
+
+func benchServerUDPOptions(b *testing.B, o Options) {
+	o.UDPAddr, o.TCPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	s, err := ListenOptions(o, testHandler(b), zap.NewNop())
 	if err != nil {
 		b.Fatal(err)
 	}

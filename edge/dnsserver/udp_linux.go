@@ -18,14 +18,12 @@ import (
 // source address copied as the kernel wrote it, never decoded. The socket
 // stays in Go's poller: RawConn.Read and Write wait for readiness.
 //
-// The calls are raw (unix.RawSyscall6, no entersyscall/exitsyscall): the
-// socket is non-blocking, so they never wait, and a sendmmsg of a batch to
-// loopback takes tens of microseconds, long enough for the runtime's
-// monitor to take the processor from a goroutine in a plain system call
-// and hand it to another thread. Profiled on one core (GOMAXPROCS=1) with
-// x/net's plain calls, that hand-off and the monitor polling every 20 µs
-// because it kept finding one were about a sixth of the edge's CPU
-// (context switches, futex, nanosleep): docs/BENCHMARKS.md.
+// The calls are plain system calls (unix.Syscall6, as x/net's). Raw ones
+// (no entersyscall/exitsyscall) were tried, as the profile showed the
+// runtime handing the processor to another thread during long sendmmsg
+// calls: they cut the CPU per answer by another fifth, but with them the
+// runtime idles between batches and the edge answered with milliseconds of
+// latency and half the queries/s under dnsperf (docs/BENCHMARKS.md).
 type mmsgBatch struct {
 	rc            syscall.RawConn
 	in, out       []unix.Mmsghdr
@@ -83,7 +81,7 @@ func newMmsgBatch(c *net.UDPConn, n int) udpBatch {
 // recv is one recvmmsg; false (would block) has the poller wait.
 func (m *mmsgBatch) recv(fd uintptr) bool {
 	for {
-		n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.in[0])), uintptr(len(m.in)), 0, 0, 0)
+		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.in[0])), uintptr(len(m.in)), 0, 0, 0)
 		switch e {
 		case unix.EINTR:
 			continue
@@ -98,7 +96,7 @@ func (m *mmsgBatch) recv(fd uintptr) bool {
 // send is one sendmmsg of replies [from, to).
 func (m *mmsgBatch) send(fd uintptr) bool {
 	for {
-		n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&m.out[m.from])), uintptr(m.to-m.from), 0, 0, 0)
+		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&m.out[m.from])), uintptr(m.to-m.from), 0, 0, 0)
 		switch e {
 		case unix.EINTR:
 			continue
