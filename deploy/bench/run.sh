@@ -19,6 +19,12 @@
 # PERF_RECORD=1 records each server's call graphs (perf record -g, on the
 # client core) during its first query run into $BENCH_DIR/perf-LABEL.data
 # (the sampling costs the server some CPU: not for figures).
+# EDGE_BIN runs another edge binary than bin/edge; BASE_EDGE_BIN runs a second
+# edge (say, one built from an earlier commit) next to it, fed by the same
+# control plane, measured in the same query runs as "zonegrid-base": a
+# before/after in one run. BENCH_HOLD=1 starts the servers, loads the zone,
+# prints their ports and pids and waits (Ctrl-C stops them): for measuring
+# or profiling by hand.
 #
 # --signed-only measures our edge unsigned, then the signed run, without the
 # other peers, the write and the propagation benchmarks. EDGE_ANSWER_CACHE sets
@@ -65,7 +71,9 @@ case $MIX in lower) MIXES=(lower) ;; mixed) MIXES=(mixed) ;; both) MIXES=(lower 
 # checkouts) can run on one machine.
 PORT_BASE=${PORT_BASE:-5300}
 PORT_EDGE=$PORT_BASE PORT_NSD=$((PORT_BASE+1)) PORT_KNOT=$((PORT_BASE+2)) PORT_COREDNS=$((PORT_BASE+3))
-PORT_KNOT_SIGNED=$((PORT_BASE+4)) PORT_NSD_SIGNED=$((PORT_BASE+5))
+PORT_KNOT_SIGNED=$((PORT_BASE+4)) PORT_NSD_SIGNED=$((PORT_BASE+5)) PORT_EDGE_BASE=$((PORT_BASE+6))
+EDGE_BIN=${EDGE_BIN:-bin/edge}
+BASE_EDGE_BIN=${BASE_EDGE_BIN:-}
 EDGE_METRICS=127.0.0.1:$((PORT_BASE+4053))
 GRPC=127.0.0.1:$((PORT_BASE+44851))
 PORT_ETCD=$((PORT_BASE+18491)) PORT_NATS=$((PORT_BASE+36921))
@@ -236,6 +244,15 @@ CONF
   (cd "$d" && GOMAXPROCS=1 exec taskset -c "$SERVER_CPU" "$ROOT/bin/coredns" -conf Corefile -quiet) & pids+=($!); COREDNS_PID=$!
 }
 
+# start_edge BINARY PORT METRICS_ADDR LOGNAME (in the background: $! is its pid)
+start_edge() {
+  GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$1" --listen 127.0.0.1:$2 --rrl-rate 0 --anycast-v6 $ANYCAST_V6 --answer-cache "$EDGE_ANSWER_CACHE" \
+    --dnssec-kek-file "$OUT/zonegrid/credentials/dnssec.kek" --metrics-addr "$3" \
+    --nats-url nats://127.0.0.1:$PORT_NATS --nats-nkey-seed "$OUT/zonegrid/credentials/edge.nk" \
+    --snapshot-trust-keys "$OUT/zonegrid/credentials/snapshot-signing.pub.pem" \
+    >"$OUT/$4.log" 2>&1 & pids+=($!)
+}
+
 start_zonegrid() {
   rm -rf "$OUT/zonegrid"
   # The control plane (with embedded etcd and NATS) runs on the client core so
@@ -250,11 +267,10 @@ start_zonegrid() {
   # client asking the same names thousands of times a second.
   # The DNSSEC key-encryption key is the control plane's (generated under its
   # data dir): the edge opens the zone's keys with it for the signed run.
-  GOMAXPROCS=1 taskset -c "$SERVER_CPU" bin/edge --listen 127.0.0.1:$PORT_EDGE --rrl-rate 0 --anycast-v6 $ANYCAST_V6 --answer-cache "$EDGE_ANSWER_CACHE" \
-    --dnssec-kek-file "$OUT/zonegrid/credentials/dnssec.kek" --metrics-addr $EDGE_METRICS \
-    --nats-url nats://127.0.0.1:$PORT_NATS --nats-nkey-seed "$OUT/zonegrid/credentials/edge.nk" \
-    --snapshot-trust-keys "$OUT/zonegrid/credentials/snapshot-signing.pub.pem" \
-    >"$OUT/edge.log" 2>&1 & pids+=($!); EDGE_PID=$!
+  start_edge "$EDGE_BIN" $PORT_EDGE $EDGE_METRICS edge; EDGE_PID=$!
+  if [[ -n $BASE_EDGE_BIN ]]; then
+    start_edge "$BASE_EDGE_BIN" $PORT_EDGE_BASE 127.0.0.1:$((PORT_BASE+4054)) edge-base; BASE_EDGE_PID=$!
+  fi
   log "loading the zone through the API"
   bin/benchload -config "$OUT/zonegrid/dnsctl.json" -endpoint $GRPC -zone "$ZONE" -zone-file "$OUT/zone.db" -edge 127.0.0.1:$PORT_EDGE \
     -proxied-every 20 | tee "$OUT/load.txt" >&2
@@ -336,7 +352,7 @@ table() {
 
 pid_of() {
   case $1 in
-    zonegrid*) echo "$EDGE_PID" ;; nsd-presigned) echo "$NSD_SIGNED_PID" ;; nsd*) echo "$NSD_PID" ;;
+    zonegrid-base) echo "$BASE_EDGE_PID" ;; zonegrid*) echo "$EDGE_PID" ;; nsd-presigned) echo "$NSD_SIGNED_PID" ;; nsd*) echo "$NSD_PID" ;;
     knot-online) echo "$KNOT_SIGNED_PID" ;; knot*) echo "$KNOT_PID" ;; coredns*) echo "$COREDNS_PID" ;;
   esac
 }
@@ -393,7 +409,9 @@ query_runs() {
       [[ $mix == mixed ]] && qf=$OUT/queries-mixed.txt
       log "run $run/$RUNS, $mix-case mix: dnsperf, $DURATION s per server, servers on core $SERVER_CPU, dnsperf on core $CLIENT_CPU"
       results=$( export QUERY_FILE=$qf
-        perf $PORT_EDGE zonegrid "$EDGE_PID"; perf $PORT_NSD nsd "$NSD_PID"
+        perf $PORT_EDGE zonegrid "$EDGE_PID"
+        [[ -n $BASE_EDGE_BIN ]] && perf $PORT_EDGE_BASE zonegrid-base "$BASE_EDGE_PID"
+        perf $PORT_NSD nsd "$NSD_PID"
         perf $PORT_KNOT knot "$KNOT_PID"; perf $PORT_COREDNS coredns "$COREDNS_PID" )
       [[ $run == 1 && $mix == "${MIXES[0]}" ]] && FIRST_RESULTS=$results
       {
@@ -433,7 +451,16 @@ main() {
   fi
   start_nsd; start_knot; start_coredns; start_zonegrid
   for p in $PORT_NSD $PORT_KNOT $PORT_COREDNS $PORT_EDGE; do wait_answer "$p" "host00000.$ZONE"; done
+  if [[ -n $BASE_EDGE_BIN ]]; then
+    wait_answer $PORT_EDGE_BASE "host00000.$ZONE"
+    # The whole zone, as on the edge the loader waited for.
+    wait_answer $PORT_EDGE_BASE "$(awk '$3=="A" {n=$1} END {print n}' "$OUT/zone.db").$ZONE"
+  fi
 
+  if [[ ${BENCH_HOLD:-0} == 1 ]]; then
+    echo "HOLD edge=$PORT_EDGE/$EDGE_PID base=$PORT_EDGE_BASE/${BASE_EDGE_PID:-} nsd=$PORT_NSD/$NSD_PID knot=$PORT_KNOT/$KNOT_PID coredns=$PORT_COREDNS/$COREDNS_PID queries=$OUT/queries.txt"
+    while :; do sleep 60; done
+  fi
   FIRST_RESULTS=
   query_runs
 
