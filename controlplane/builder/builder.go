@@ -110,6 +110,9 @@ type Builder struct {
 	// shares with the main loop.
 	mu     sync.Mutex
 	zstate map[string]*zoneState
+	// kept holds the encodings rewrites put (rewrite.go); unlike zstate
+	// it outlives a term, since a rewrite checks the version it is of.
+	kept map[string]keptEncoding
 	// rewrites feeds the background full-snapshot writer.
 	rewrites chan string
 	// published is the last revision whose changes are all published.

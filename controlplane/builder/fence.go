@@ -118,3 +118,73 @@ func (f *fence) valid(ctx context.Context, need time.Duration) (time.Time, error
 	}
 	return f.until, nil
 }
+
+// steppedWrite is a fenced context for a write made of many steps (a zone
+// object of ~100 MB sent in chunks at a bounded pace, so that it does not
+// take the CPU from the control plane's record writes): it can outlive one
+// proven window because every step proves the lease again before it
+// starts. The context ends when the window proven last ends, unless a
+// step moved it on before.
+type steppedWrite struct {
+	ctx    context.Context
+	f      *fence
+	cancel context.CancelCauseFunc
+
+	mu    sync.Mutex
+	timer *time.Timer // ends ctx at the proven window's end
+}
+
+// errWindowPassed ends a stepped write whose step came after the window it
+// had proven.
+var errWindowPassed = fmt.Errorf("%w: a step of a long write came after its proven window", errDeposed)
+
+// steppedWriteCtx starts a stepped write with at least need proven. A nil
+// fence (no election, tests) proves nothing and sets no end.
+func (f *fence) steppedWriteCtx(ctx context.Context, need time.Duration) (*steppedWrite, error) {
+	wctx, cancel := context.WithCancelCause(ctx)
+	w := &steppedWrite{ctx: wctx, f: f, cancel: cancel}
+	if f == nil {
+		return w, nil
+	}
+	until, err := f.valid(ctx, need)
+	if err != nil {
+		cancel(err)
+		return nil, err
+	}
+	w.timer = time.AfterFunc(time.Until(until), func() { cancel(errWindowPassed) })
+	return w, nil
+}
+
+// step proves that the next step, taking at most need, ends within the
+// lease, and moves the context's end to the window proven. An error ends
+// the write.
+func (w *steppedWrite) step(need time.Duration) error {
+	if err := context.Cause(w.ctx); err != nil {
+		return err
+	}
+	if w.f == nil {
+		return nil
+	}
+	until, err := w.f.valid(w.ctx, need)
+	if err != nil {
+		w.cancel(err)
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.timer.Stop() {
+		// The window had ended (and ctx with it) before this proof: what
+		// the lease was doing in between is unknown.
+		return errWindowPassed
+	}
+	w.timer.Reset(time.Until(until))
+	return nil
+}
+
+// done releases the write's context.
+func (w *steppedWrite) done() {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.cancel(context.Canceled)
+}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -106,6 +109,11 @@ func (b *Builder) rewriteFromBase(ctx context.Context, name string, st *zoneStat
 	if !ok || zoneID == "" {
 		return errNoBase
 	}
+	// The kept encoding is this rewrite's until it gives it back: a
+	// rewrite of the term before may still run, and the spare buffer is
+	// written into.
+	k := b.takeEncoding(name)
+	defer func() { b.keepEncoding(name, k) }()
 	if since > base {
 		// A chain recovered after a restart or a change of leader: the
 		// deltas between the published snapshot and where keeping started
@@ -123,6 +131,7 @@ func (b *Builder) rewriteFromBase(ctx context.Context, name string, st *zoneStat
 		return err
 	}
 	if z == nil || z.GetId() != zoneID || z.GetType() == dnsv1.ZoneType_ZONE_TYPE_SECONDARY {
+		k = keptEncoding{}
 		return errNoBase // publishName decides (unpublish, another zone, merged records)
 	}
 	zs, err := b.st.ZoneSettingsAt(ctx, zoneID, rev)
@@ -142,10 +151,12 @@ func (b *Builder) rewriteFromBase(ctx context.Context, name string, st *zoneStat
 	if h.Transfer, err = b.transferHeader(ctx, z, rev); err != nil {
 		return err
 	}
-	payload, err := b.readBase(ctx, name, zoneID, base)
+	readStart := time.Now()
+	payload, from, err := b.readBase(ctx, name, zoneID, base, k)
 	if err != nil {
 		return err
 	}
+	read := time.Since(readStart)
 	if ns == nil {
 		// A recovered chain does not know the glue of the base: it is the
 		// base's header with the zone as it was at the base's version.
@@ -162,12 +173,87 @@ func (b *Builder) rewriteFromBase(ctx context.Context, name string, st *zoneStat
 	if !equalStrings(glueFingerprint(h, z), ns) {
 		return errNoBase // the builder's glue records differ from the base's
 	}
-	data, records, err := spliceChain(payload, h, chain, glueOf(z))
-	payload, chain = nil, nil
+	spliceStart := time.Now()
+	// The splice writes into the buffer of the encoding before the base,
+	// when one is kept: no 100 MB allocation per rewrite.
+	data, records, err := spliceChain(k.spare, payload, h, chain, glueOf(z))
+	deltas := len(chain)
+	chain = nil
 	if err != nil {
 		return fmt.Errorf("%w: %w", errNoBase, err)
 	}
-	return b.putEncoded(ctx, name, h, data, records)
+	spliced := time.Since(spliceStart)
+	putStart := time.Now()
+	if int64(len(data)) <= b.maxInline() {
+		k = keptEncoding{} // small: the KV value is read back cheaply
+		return b.putEncoded(ctx, name, h, data, records)
+	}
+	if err := b.putObjectPaced(ctx, name, h, data, records); err != nil {
+		// What the KV value names is still the base: keep it, and reuse
+		// the buffer.
+		k = keptEncoding{zoneID: zoneID, version: base, data: payload, spare: data}
+		return err
+	}
+	k = keptEncoding{zoneID: zoneID, version: uint64(rev), data: data, spare: payload}
+	b.log.Info("full snapshot rewritten from the published one", zap.String("zone", name), zap.Int64("version", rev),
+		zap.String("base_from", from), zap.Int("deltas", deltas), zap.Int("bytes", len(data)),
+		zap.Duration("read", read), zap.Duration("splice", spliced), zap.Duration("put", time.Since(putStart)))
+	return nil
+}
+
+// keptEncoding is the encoded records of the last full snapshot a rewrite
+// put in the object store for a name (data, of zone zoneID at version), so
+// that the next rewrite splices from memory instead of reading ~100 MB
+// back from the object store and verifying it, and the buffer of the one
+// before (spare), which the next splice writes into. On the
+// million-record zone those were ~300 MB of allocations per rewrite, each
+// setting off a collection of the control plane's whole heap (etcd's key
+// index included) that took CPU from the record writes (issue 13). Kept in
+// Builder.kept across terms: a rewrite uses data only when the KV value
+// still names its version.
+type keptEncoding struct {
+	zoneID      string
+	version     uint64
+	data, spare []byte
+}
+
+// maxKeptEncodings bounds the memory all kept encodings take: past it a
+// rewrite keeps no spare buffer, then no encoding (and reads the object
+// back next time).
+const maxKeptEncodings = 768 << 20
+
+// takeEncoding hands the name's kept encoding to a rewrite, which owns its
+// buffers until keepEncoding.
+func (b *Builder) takeEncoding(name string) keptEncoding {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.kept[name]
+	delete(b.kept, name)
+	return e
+}
+
+// keepEncoding keeps e for the name's next rewrite, within
+// maxKeptEncodings.
+func (b *Builder) keepEncoding(name string, e keptEncoding) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	others := 0
+	for n, o := range b.kept {
+		if n != name {
+			others += cap(o.data) + cap(o.spare)
+		}
+	}
+	if others+cap(e.data)+cap(e.spare) > maxKeptEncodings {
+		e.spare = nil
+	}
+	if others+cap(e.data) > maxKeptEncodings || e.data == nil {
+		delete(b.kept, name)
+		return
+	}
+	if b.kept == nil {
+		b.kept = map[string]keptEncoding{}
+	}
+	b.kept[name] = e
 }
 
 // deltasBetween reads back from the delta stream the name's deltas that
@@ -235,48 +321,57 @@ func (b *Builder) deltasBetween(ctx context.Context, name, zoneID string, from, 
 
 // readBase reads back the encoded full snapshot published for the name
 // (the object's when the KV value points at one) and checks it is the one
-// at version of zone zoneID. Only the header is decoded.
-func (b *Builder) readBase(ctx context.Context, name, zoneID string, version uint64) ([]byte, error) {
+// at version of zone zoneID. Only the header is decoded. When the KV value
+// points at the object this builder's last rewrite put and kept (k), the
+// kept encoding is used: neither read nor verified again. from says where
+// the records came from (kv, object, kept).
+func (b *Builder) readBase(ctx context.Context, name, zoneID string, version uint64, k keptEncoding) (payload []byte, from string, err error) {
 	key := snapshot.ZoneKey(name)
 	e, err := b.zones.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, errNoBase
+		return nil, "", errNoBase
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get zone snapshot %s: %w", key, err)
+		return nil, "", fmt.Errorf("get zone snapshot %s: %w", key, err)
 	}
-	payload, err := b.verify.Open(snapshot.ZoneBinding(key), e.Value())
+	payload, err = b.verify.Open(snapshot.ZoneBinding(key), e.Value())
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errNoBase, err)
+		return nil, "", fmt.Errorf("%w: %w", errNoBase, err)
 	}
 	z, err := snapshot.UnmarshalZone(payload)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errNoBase, err)
+		return nil, "", fmt.Errorf("%w: %w", errNoBase, err)
 	}
 	if z.GetTombstone() || z.GetHeader().GetZoneId() != zoneID || z.GetHeader().GetVersion() != version {
-		return nil, errNoBase
+		return nil, "", errNoBase
 	}
 	if z.GetRecordsObject() == "" {
-		return payload, nil
+		return payload, "kv", nil
+	}
+	if k.data != nil && k.zoneID == zoneID && k.version == version {
+		// The object this builder put at version: the KV value still
+		// names it (a full snapshot at a version has the same records
+		// whoever compiled it).
+		return k.data, "kept", nil
 	}
 	data, err := b.objs.GetBytes(ctx, z.GetRecordsObject())
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return nil, errNoBase
+		return nil, "", errNoBase
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get zone object %s: %w", z.GetRecordsObject(), err)
+		return nil, "", fmt.Errorf("get zone object %s: %w", z.GetRecordsObject(), err)
 	}
 	if payload, err = b.verify.Open(snapshot.ObjectBinding(key), data); err != nil {
-		return nil, fmt.Errorf("%w: object %s: %w", errNoBase, key, err)
+		return nil, "", fmt.Errorf("%w: object %s: %w", errNoBase, key, err)
 	}
 	hdr, err := zoneHeaderOf(payload)
 	if err != nil {
-		return nil, fmt.Errorf("%w: object %s: %w", errNoBase, key, err)
+		return nil, "", fmt.Errorf("%w: object %s: %w", errNoBase, key, err)
 	}
 	if hdr.GetZoneId() != zoneID || hdr.GetVersion() != version {
-		return nil, errNoBase
+		return nil, "", errNoBase
 	}
-	return payload, nil
+	return payload, "object", nil
 }
 
 // Field numbers of snapshot.Zone and snapshot.Record
@@ -346,8 +441,10 @@ func recordID(b []byte) ([]byte, error) {
 // out (an SOA record: the header carries the SOA; an address at a name
 // whose glue the builder makes) removes the record instead. Records keep
 // the base's order, changed ones in place, new ones after the others and
-// before the builder's glue records (compileZone puts those last).
-func spliceChain(base []byte, h *snapshot.ZoneHeader, chain []*snapshot.ZoneDelta, glue []*dnsv1.NameserverAddresses) (out []byte, records int, err error) {
+// before the builder's glue records (compileZone puts those last). The
+// result is written into dst's array when it is large enough (dst must
+// not overlap base).
+func spliceChain(dst, base []byte, h *snapshot.ZoneHeader, chain []*snapshot.ZoneDelta, glue []*dnsv1.NameserverAddresses) (out []byte, records int, err error) {
 	glueNames := make(map[string]bool, len(glue))
 	for _, a := range glue {
 		glueNames[strings.ToLower(dns.Fqdn(a.GetName()))] = true
@@ -372,10 +469,11 @@ func spliceChain(base []byte, h *snapshot.ZoneHeader, chain []*snapshot.ZoneDelt
 			}
 		}
 	}
-	if out, err = snapshot.MarshalZone(&snapshot.Zone{Header: h}); err != nil {
+	hdr, err := snapshot.MarshalZone(&snapshot.Zone{Header: h})
+	if err != nil {
 		return nil, 0, err
 	}
-	out = slices.Grow(out, len(base)+1024)
+	out = slices.Grow(append(dst[:0], hdr...), len(base)+1024)
 	appendRecord := func(out []byte, r *snapshot.Record) ([]byte, error) {
 		v, err := recordMarshal.Marshal(r)
 		if err != nil {
@@ -470,4 +568,122 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// How a rewrite sends a zone object: objectStep bytes at a time, at most
+// objectPace bytes per second, proving the lease before each step. Sent at
+// once, the ~110 MB of the million-record zone took the two cores from the
+// control plane's record writes for about a second (publish, and the
+// embedded NATS server storing it) and stalled them for up to 190 ms
+// (issue 13); a rewrite is background work, and taking a few seconds
+// delays no delta.
+var (
+	objectPace = 48 << 20
+	objectStep = 1 << 20
+)
+
+// putObjectPaced puts a rewritten full snapshot too large for a KV value
+// as putEncoded does (object first, then the KV value pointing at it),
+// but signs it without copying it (SealAround) and sends it paced, in a
+// stepped write (fence.go) that may last longer than one proven window.
+// Called with the name's fullMu held.
+func (b *Builder) putObjectPaced(ctx context.Context, name string, h *snapshot.ZoneHeader, data []byte, records int) error {
+	key := snapshot.ZoneKey(name)
+	prefix, suffix, err := b.cfg.Signer.SealAround(snapshot.ObjectBinding(key), data)
+	if err != nil {
+		return err
+	}
+	f := b.fence.Load()
+	var ttl time.Duration
+	if f != nil {
+		ttl = f.ttl
+	}
+	w, err := f.steppedWriteCtx(ctx, ttl/8)
+	if err != nil {
+		return fmt.Errorf("put zone object %s: %w", key, err)
+	}
+	defer w.done()
+	r := &pacedReader{parts: [][]byte{prefix, data, suffix}, left: len(prefix) + len(data) + len(suffix),
+		w: w, stepNeed: ttl / 8, lastNeed: ttl / 2, start: time.Now()}
+	chunk := uint32(min(128<<10, b.maxInline()))
+	meta := jetstream.ObjectMeta{Name: key, Opts: &jetstream.ObjectMetaOptions{ChunkSize: chunk}}
+	if _, err := b.objs.Put(w.ctx, meta, r); err != nil {
+		if cause := context.Cause(w.ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			err = fmt.Errorf("%w (%w)", err, cause)
+		}
+		return fmt.Errorf("put zone object %s: %w", key, err)
+	}
+	b.mu.Lock()
+	b.inObjects[name] = true
+	b.mu.Unlock()
+	ptr, err := snapshot.MarshalZone(&snapshot.Zone{Header: h, RecordsObject: key})
+	if err != nil {
+		return err
+	}
+	if ptr, err = b.cfg.Signer.Seal(snapshot.ZoneBinding(key), ptr); err != nil {
+		return err
+	}
+	if err := b.guarded(ctx, func(ctx context.Context) error {
+		_, err := b.zones.Put(ctx, key, ptr)
+		return err
+	}); err != nil {
+		return fmt.Errorf("put zone snapshot pointer %s: %w", key, err)
+	}
+	b.m.zonesPublished.WithLabelValues("object").Inc()
+	b.log.Info("zone published to object store", zap.String("zone", name), zap.Int64("version", int64(h.GetVersion())),
+		zap.Int("records", records), zap.Int("bytes", r.sent), zap.Int("steps", r.steps))
+	return nil
+}
+
+// pacedReader feeds parts to the object store's Put: objectStep bytes per
+// step, steps no faster than objectPace, and before each step after the
+// first a proof of the lease that covers it (lastNeed for the last, which
+// is followed by the object's meta message and the wait for every chunk's
+// acknowledgement). It pauses only between two reads, so the object's
+// chunks keep their size.
+type pacedReader struct {
+	parts              [][]byte
+	left               int // bytes not yet read
+	w                  *steppedWrite
+	stepNeed, lastNeed time.Duration
+	start              time.Time
+	sent, inStep       int
+	steps              int
+}
+
+func (r *pacedReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	if r.inStep >= objectStep || r.steps == 0 {
+		if r.steps > 0 {
+			if wait := r.start.Add(time.Duration(float64(r.sent) / float64(objectPace) * float64(time.Second))).Sub(time.Now()); wait > 0 {
+				time.Sleep(wait)
+			} else {
+				runtime.Gosched()
+			}
+			need := r.stepNeed
+			if r.left <= objectStep {
+				need = r.lastNeed
+			}
+			if err := r.w.step(need); err != nil {
+				return 0, err
+			}
+		}
+		r.inStep = 0
+		r.steps++
+	}
+	n := 0
+	for n < len(p) && len(r.parts) > 0 {
+		c := copy(p[n:], r.parts[0])
+		r.parts[0] = r.parts[0][c:]
+		if len(r.parts[0]) == 0 {
+			r.parts = r.parts[1:]
+		}
+		n += c
+	}
+	r.left -= n
+	r.sent += n
+	r.inStep += n
+	return n, nil
 }
