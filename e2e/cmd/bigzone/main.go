@@ -224,12 +224,16 @@ func run(o options) error {
 			return fmt.Errorf("edge: %w", err)
 		}
 		cold := time.Since(start)
-		if answerA(edgeAddr, rec.GetName()) == "" && retries < 3 {
+		if answerA(edgeAddr, rec.GetName()) == "" && retries < 10 {
 			// On a loaded machine the edge's fetch of the zone object can
 			// time out (nats: timeout); the edge is then ready without
-			// the zone. Not a cold start of the zone: start again.
+			// the zone. Not a cold start of the zone: start again, after
+			// a pause for the server to drop the last one's consumers.
 			retries++
 			fmt.Printf("edge cold start %d: ready after %s without the zone (see its log), started again\n", i+1, cold.Round(time.Millisecond))
+			ps.stop(edge)
+			edge = nil
+			time.Sleep(5 * time.Second)
 			i--
 			continue
 		}
