@@ -116,9 +116,11 @@ func TestRewriteFromPublishedSnapshotEqualsCompileFromEtcd(t *testing.T) {
 				{{Put: rec("n1", "new1.big.example.", "192.0.2.11")}, {Put: rec("n3", "new3.big.example.", "192.0.2.3")}},
 			}
 			for i, ops := range steps {
+				// Counted before the write: the delta may be out before
+				// the write call returns.
+				n := len(e.deltas(t, "big.example."))
 				updateRecords(t, e.st, "big", ops...)
 				if i%2 == 0 { // several deltas in the chain, some with several changes
-					n := len(e.deltas(t, "big.example."))
 					eventually(t, "a delta", func() (bool, string) { return len(e.deltas(t, "big.example.")) > n, "" })
 				}
 			}
