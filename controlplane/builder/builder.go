@@ -40,10 +40,12 @@ type Config struct {
 	PartialSuffix string
 	// KVReplicas is the replica count of the buckets it creates; default 1.
 	KVReplicas int
-	// Coalesce is how long to wait for more changes after one arrives, so
-	// that a burst compiles each zone once; default 2ms. Changes arriving
-	// while a batch publishes are coalesced into the next batch anyway, so
-	// the window only needs to cover one burst of commits.
+	// Coalesce is the shortest time between the starts of two batches;
+	// default 2ms. A change after a quiet spell is published at once;
+	// one within Coalesce of the last batch's start waits for the rest of
+	// the window, gathering what else arrives, so that a burst compiles
+	// each zone at most once per window. Changes arriving while a batch
+	// publishes are coalesced into the next batch anyway.
 	Coalesce time.Duration
 	// SessionTTL is the leader lease in seconds; default 2. A dead
 	// leader's successor publishes within about this long (plus etcd's
@@ -531,11 +533,20 @@ func (b *Builder) follow(ctx context.Context, rev int64) (int64, error) {
 	// background; checking a few times per FullEvery is enough.
 	tick := time.NewTicker(max(b.cfg.FullEvery/4, 10*time.Millisecond))
 	defer tick.Stop()
+	// started is when the last batch started publishing: batches start at
+	// least Coalesce apart.
+	var started time.Time
+	var storing revisionStore
+	defer func() { _ = storing.wait() }()
 	for {
 		bt := newBatch()
 		var tr *batchTrace // nil unless a benchmark traces (trace.go)
-		// Block for the first response, then gather whatever else arrives
-		// within the coalescing window, so a burst compiles each zone once.
+		// Block for the first response. A change after a quiet spell is
+		// published at once (waiting for more would only delay it); within
+		// Coalesce of the last batch's start, the rest of the window
+		// gathers what else arrives, so a burst compiles each zone at most
+		// once per Coalesce (plus what arrives while a batch publishes,
+		// which joins the next one).
 	first:
 		for {
 			select {
@@ -563,27 +574,15 @@ func (b *Builder) follow(ctx context.Context, rev int64) (int64, error) {
 				break first
 			}
 		}
-		timer := time.NewTimer(b.cfg.Coalesce)
-	gather:
-		for {
-			select {
-			case <-ctx.Done():
-				timer.Stop()
-				return rev, ctx.Err()
-			case <-timer.C:
-				break gather
-			case resp, ok := <-wch:
-				if err := b.absorb(bt, resp, ok); err != nil {
-					timer.Stop()
-					return rev, err
-				}
-			}
+		if err := b.gather(ctx, bt, wch, b.cfg.Coalesce-time.Since(started)); err != nil {
+			return rev, err
 		}
 		if bt.rev <= rev {
 			continue
 		}
+		started = time.Now()
 		if tr != nil {
-			tr.t.Coalesced = time.Now()
+			tr.t.Coalesced = started
 		}
 		b.m.lagRevisions.Set(float64(bt.rev - rev))
 		if err := b.publishBatch(withTrace(ctx, tr), bt); err != nil {
@@ -592,13 +591,15 @@ func (b *Builder) follow(ctx context.Context, rev int64) (int64, error) {
 		if tr != nil {
 			tr.t.Published = time.Now()
 		}
-		if err := b.st.SetBuilderRevision(ctx, bt.rev); err != nil {
+		// The revision is stored while the next batch gathers and
+		// publishes (an etcd write with fsync, milliseconds a change
+		// arriving meanwhile used to wait); one store at a time, in order.
+		// A failure surfaces at the next batch, which restarts the builder
+		// from the revision stored last: publishing stays at-least-once.
+		if err := storing.wait(); err != nil {
 			return rev, err
 		}
-		if tr != nil {
-			tr.t.Stored = time.Now()
-			tr.report(bt.rev)
-		}
+		storing.start(ctx, b.st, bt.rev, tr)
 		rev = bt.rev
 		b.published.Store(rev)
 		b.m.publishedRevision.Set(float64(rev))
@@ -606,6 +607,68 @@ func (b *Builder) follow(ctx context.Context, rev int64) (int64, error) {
 			b.scheduleRewrite(name)
 		}
 		b.m.lagRevisions.Set(0)
+	}
+}
+
+// revisionStore stores the published revision in the background, one
+// store at a time.
+type revisionStore struct {
+	done chan error // nil: none in flight
+}
+
+func (s *revisionStore) start(ctx context.Context, st *store.Store, rev int64, tr *batchTrace) {
+	s.done = make(chan error, 1)
+	go func() {
+		err := st.SetBuilderRevision(ctx, rev)
+		if tr != nil {
+			tr.t.Stored = time.Now()
+			tr.report(rev)
+		}
+		s.done <- err
+	}()
+}
+
+// wait returns the outcome of the store in flight, if any.
+func (s *revisionStore) wait() error {
+	if s.done == nil {
+		return nil
+	}
+	err := <-s.done
+	s.done = nil
+	return err
+}
+
+// gather adds to bt the watch responses arriving within wait, and then
+// those already queued (wait ≤ 0: only those).
+func (b *Builder) gather(ctx context.Context, bt *batch, wch clientv3.WatchChan, wait time.Duration) error {
+	if wait > 0 {
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+	window:
+		for {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-timer.C:
+				break window
+			case resp, ok := <-wch:
+				if err := b.absorb(bt, resp, ok); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case resp, ok := <-wch:
+			if err := b.absorb(bt, resp, ok); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
 	}
 }
 

@@ -38,8 +38,9 @@ type BatchTrace struct {
 	Stored time.Time
 }
 
-// TraceFunc receives one BatchTrace per published batch, from the
-// builder's main loop; it must not block.
+// TraceFunc receives one BatchTrace per published batch, in order, once
+// its revision is stored (from the goroutine storing it); it must not
+// block.
 type TraceFunc func(BatchTrace)
 
 var tracer atomic.Pointer[TraceFunc]

@@ -29,8 +29,6 @@ import (
 // bug) gives nil too: refusing everything is safer than accepting a zone
 // unsigned whose owner asked for a key.
 func (b *Builder) transferHeader(ctx context.Context, z *dnsv1.Zone, rev int64) (*snapshot.Transfer, error) {
-	var peerIDs []string
-	outgoing := false
 	switch z.GetType() {
 	case dnsv1.ZoneType_ZONE_TYPE_SECONDARY, dnsv1.ZoneType_ZONE_TYPE_FULL:
 	default:
@@ -40,6 +38,14 @@ func (b *Builder) transferHeader(ctx context.Context, z *dnsv1.Zone, rev int64) 
 	if err != nil {
 		return nil, fmt.Errorf("transfer header of zone %s: %w", z.GetId(), err)
 	}
+	return b.transferHeaderFrom(ctx, z, in, out, rev)
+}
+
+// transferHeaderFrom is transferHeader given the zone's transfer
+// configuration at rev (read ahead with its other data, publish.go).
+func (b *Builder) transferHeaderFrom(ctx context.Context, z *dnsv1.Zone, in *dnsv1.IncomingTransfer, out *dnsv1.OutgoingTransfer, rev int64) (*snapshot.Transfer, error) {
+	var peerIDs []string
+	outgoing := false
 	switch z.GetType() {
 	case dnsv1.ZoneType_ZONE_TYPE_SECONDARY:
 		// No primary: nothing to refresh from, so no NOTIFY to take.
@@ -52,6 +58,8 @@ func (b *Builder) transferHeader(ctx context.Context, z *dnsv1.Zone, rev int64) 
 			return nil, nil
 		}
 		peerIDs, outgoing = out.GetPeers(), true
+	default:
+		return nil, nil
 	}
 	objs, err := b.st.TransferObjectsAt(ctx, z.GetAccountId(), rev)
 	if err != nil {

@@ -30,14 +30,17 @@ func (f *Follower) verifyAhead(ctx context.Context, in <-chan jetstream.KeyValue
 	workers := runtime.GOMAXPROCS(0)
 	out := make(chan *opened, 64*workers)
 	work := make(chan *opened, 64*workers)
+	open := func(o *opened) {
+		o.payload, o.err = f.cfg.Verifier.Open(bind(o.e.Key()), o.e.Value())
+		if !o.received.IsZero() {
+			o.verified = time.Now()
+		}
+		close(o.done)
+	}
 	for range workers {
 		go func() {
 			for o := range work {
-				o.payload, o.err = f.cfg.Verifier.Open(bind(o.e.Key()), o.e.Value())
-				if !o.received.IsZero() {
-					o.verified = time.Now()
-				}
-				close(o.done)
+				open(o)
 			}
 		}()
 	}
@@ -59,9 +62,16 @@ func (f *Follower) verifyAhead(ctx context.Context, in <-chan jetstream.KeyValue
 			if tracing() {
 				o.received = time.Now()
 			}
-			if e == nil || e.Operation() != jetstream.KeyValuePut {
+			switch {
+			case e == nil || e.Operation() != jetstream.KeyValuePut:
 				close(o.done)
-			} else {
+			case len(in) == 0 && len(work) == 0:
+				// A lone update (the steady state after the first
+				// listing): verified here, without handing it to a
+				// worker and back, each hand-off a goroutine wake-up
+				// (docs/BENCHMARKS.md, "Propagation").
+				open(o)
+			default:
 				select {
 				case work <- o:
 				case <-ctx.Done():
