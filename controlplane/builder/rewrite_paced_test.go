@@ -100,7 +100,8 @@ func TestPacedObjectPutRenewsTheFence(t *testing.T) {
 	}
 	signer := snapshot.NewSigner(priv)
 	b, _ := e.startDeltaBuilder(t, Config{Signer: signer, DeltaChainMax: 1000, FullEvery: time.Hour})
-	eventually(t, "leadership", func() (bool, string) { return b.fence.Load() != nil, "" })
+	// Leading, with the buckets open: the first publication is done.
+	eventually(t, "leadership", func() (bool, string) { return b.fence.Load() != nil && b.published.Load() > 0, "" })
 	f := b.fence.Load()
 
 	data := bytes.Repeat([]byte("a zone's records "), 30000) // 510 kB
