@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"testing"
@@ -187,6 +188,13 @@ func BenchmarkBuildMillion(b *testing.B) {
 		b.ReportMetric(user1-user0, "user-cpu-s")
 		b.ReportMetric(gc1-gc0, "gc-cpu-s")
 		inUse := heapInUse() - before
+		// What the process keeps resident for it, fragmentation included:
+		// the spans in use after the garbage is returned (what the edge
+		// does at ready, edge/node/loadgc.go).
+		debug.FreeOSMemory()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "spans-MiB")
 		b.ReportMetric(float64(inUse)/float64(n), "heap-B/record")
 		b.ReportMetric(float64(inUse)/(1<<20), "heap-MiB")
 		if *heapProfile != "" {
@@ -195,4 +203,62 @@ func BenchmarkBuildMillion(b *testing.B) {
 		b.StartTimer()
 	}
 	runtime.KeepAlive(z)
+}
+
+// BenchmarkDeltasMillion applies 10,000 one-record deltas to the
+// million-name zone, as bigzone's changes do (the same record each time, or
+// a different one each time), and reports the live heap and the heap the
+// process holds (spans in use, before any garbage is returned) after them
+// against after the build: what a stream of deltas costs in memory (the
+// snapshot's bytes, about 100 MiB, are part of the live heap here). The
+// held heap grows with the collector's headroom (GOGC); GOMEMLIMIT bounds it.
+//
+//	go test -run '^$' -bench DeltasMillion -benchtime 1x ./zonecache/
+//	GOMEMLIMIT=560MiB go test -run '^$' -bench DeltasMillion -benchtime 1x ./zonecache/
+func BenchmarkDeltasMillion(b *testing.B) {
+	data, _ := mixedSnapshot(b, 1000000)
+	for _, c := range []struct {
+		name     string
+		distinct bool
+	}{{"same-record", false}, {"distinct-records", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				z, err := BuildBytes(data)
+				if err != nil {
+					b.Fatal(err)
+				}
+				live0 := heapInUse()
+				debug.FreeOSMemory()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				spans0 := ms.HeapInuse
+				buf := make([]byte, 512)
+				b.StartTimer()
+				for i := range 10000 {
+					k := 7
+					if c.distinct {
+						k = i * 97
+					}
+					rr := &dns.A{Hdr: dns.RR_Header{Name: fmt.Sprintf("delta%07d.bench.test.", k), Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 300},
+						A: []byte{10, 9, byte(i >> 8), byte(i)}}
+					m, _ := dns.PackRR(rr, buf, 0, nil, false)
+					d := &snapshot.ZoneDelta{Name: "bench.test.", FromVersion: z.Version, ToVersion: z.Version + 1,
+						Upserts: []*snapshot.Record{{Id: fmt.Sprintf("%032x", 1<<40+k), Rr: append([]byte(nil), buf[:m]...)}}}
+					if z, err = ApplyDelta(z, d); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				runtime.ReadMemStats(&ms)
+				spans1 := ms.HeapInuse
+				live1 := heapInUse()
+				b.ReportMetric(100*(float64(live1)/float64(live0)-1), "live-growth-%")
+				b.ReportMetric(100*(float64(spans1)/float64(spans0)-1), "held-growth-%")
+				b.ReportMetric(float64(live0)/(1<<20), "live-MiB")
+				b.ReportMetric(float64(spans1)/(1<<20), "held-after-MiB")
+				runtime.KeepAlive(z)
+			}
+		})
+	}
 }

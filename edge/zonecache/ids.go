@@ -36,11 +36,15 @@ func compareID(a, b idKey) int {
 	return cmp.Compare(binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]))
 }
 
-// newIDIndex returns an index for about n records, its overlay with as
-// many (empty) shards as the name index so that a delta copies a small
-// shard, whatever the number of ids changed since the build.
+// maxOverlayShards bounds the overlay's shards: a delta copies the list of
+// them (8 bytes each), and the overlay holds only the ids changed since the
+// build, far fewer than the zone's.
+const maxOverlayShards = 64
+
+// newIDIndex returns an index for about n records, with an empty overlay
+// of up to maxOverlayShards shards.
 func newIDIndex(n int) idIndex {
-	return idIndex{base: make([]idEntry, 0, n), over: newShardedEmpty[idKey, string, idHash](n)}
+	return idIndex{base: make([]idEntry, 0, n), over: newShardedEmpty[idKey, string, idHash](min(n, maxOverlayShards*shardTarget))}
 }
 
 // add appends a record of the zone being built; sortBase orders them.

@@ -8,9 +8,17 @@ package zonecache
 // by the low bits of the name's FNV-1a hash, slots by all of it; a version
 // made by a delta shares every shard it did not write to (nodeWriter).
 type nodeIndex struct {
-	shards []*nodeTable
+	// groups holds the shards 64 at a time, so that a delta copies the
+	// list of groups and the one group it writes to (about 1 KB for a
+	// million names) instead of every shard pointer (32 KB): the garbage
+	// a stream of deltas leaves is what makes an edge's heap grow.
+	groups []*nodeGroup
 	mask   uint32
 }
+
+const groupBits = 6
+
+type nodeGroup [1 << groupBits]*nodeTable
 
 // nodeTable is one shard: slots, nil where empty, never more than
 // maxLoad full, so that a probe always reaches an empty slot.
@@ -26,13 +34,25 @@ func newNodeIndex(n int) nodeIndex {
 	for k*shardTarget < n {
 		k <<= 1
 	}
-	x := nodeIndex{shards: make([]*nodeTable, k), mask: uint32(k - 1)}
+	x := nodeIndex{groups: make([]*nodeGroup, (k+len(nodeGroup{})-1)>>groupBits), mask: uint32(k - 1)}
 	per := n/k + 1
-	for i := range x.shards {
-		x.shards[i] = &nodeTable{slots: make([]*Node, per*maxLoadDen/maxLoadNum+1)}
+	for i := range x.groups {
+		x.groups[i] = &nodeGroup{}
+	}
+	for i := range k {
+		*x.at(uint32(i)) = &nodeTable{slots: make([]*Node, per*maxLoadDen/maxLoadNum+1)}
 	}
 	return x
 }
+
+// shards returns the number of shards.
+func (x *nodeIndex) shards() int { return int(x.mask) + 1 }
+
+// at returns the place of shard i.
+func (x *nodeIndex) at(i uint32) **nodeTable { return &x.groups[i>>groupBits][i&(1<<groupBits-1)] }
+
+// table returns the shard of hash h.
+func (x *nodeIndex) table(h uint32) *nodeTable { return *x.at(h & x.mask) }
 
 // home is the first slot to probe for a name of hash h in a table of
 // size slots. Every name of a shard has the same low bits, so the hash is
@@ -49,7 +69,7 @@ func (x *nodeIndex) home(h uint32, size int) int {
 
 func (x *nodeIndex) get(name string) *Node {
 	h := fnv1a(name)
-	t := x.shards[h&x.mask]
+	t := x.table(h)
 	if t == nil || len(t.slots) == 0 {
 		return nil
 	}
@@ -67,7 +87,7 @@ func (x *nodeIndex) get(name string) *Node {
 // nodeBytes is get for a name held in a byte slice, without allocating.
 func nodeBytes(x *nodeIndex, name []byte) *Node {
 	h := fnv1aBytes(name)
-	t := x.shards[h&x.mask]
+	t := x.table(h)
 	if t == nil || len(t.slots) == 0 {
 		return nil
 	}
@@ -86,7 +106,7 @@ func nodeBytes(x *nodeIndex, name []byte) *Node {
 // see yet (Build, or a shard a writer copied).
 func (x *nodeIndex) set(n *Node) {
 	h := fnv1a(n.Name)
-	t := x.shards[h&x.mask]
+	t := x.table(h)
 	if (t.n+1)*maxLoadDen > len(t.slots)*maxLoadNum {
 		x.grow(t)
 	}
@@ -136,7 +156,7 @@ func (x *nodeIndex) place(t *nodeTable, n *Node) {
 // home slot (deletion without tombstones).
 func (x *nodeIndex) del(name string) {
 	h := fnv1a(name)
-	t := x.shards[h&x.mask]
+	t := x.table(h)
 	size := len(t.slots)
 	if size == 0 {
 		return
@@ -175,8 +195,8 @@ func (x *nodeIndex) del(name string) {
 }
 
 func (x *nodeIndex) each(fn func(*Node) bool) {
-	for _, t := range x.shards {
-		for _, s := range t.slots {
+	for i := range x.shards() {
+		for _, s := range (*x.at(uint32(i))).slots {
 			if s != nil && !fn(s) {
 				return
 			}
@@ -185,16 +205,18 @@ func (x *nodeIndex) each(fn func(*Node) bool) {
 }
 
 // nodeWriter edits a copy of a nodeIndex that shares untouched shards
-// with the original: a shard is copied on its first write.
+// (and groups of shards) with the original: each is copied on its first
+// write.
 type nodeWriter struct {
-	s      nodeIndex
-	copied map[uint32]bool
+	s            nodeIndex
+	copied       map[uint32]bool
+	copiedGroups map[uint32]bool
 }
 
 func newNodeWriter(orig nodeIndex) *nodeWriter {
 	s := orig
-	s.shards = append([]*nodeTable(nil), orig.shards...)
-	return &nodeWriter{s: s, copied: map[uint32]bool{}}
+	s.groups = append([]*nodeGroup(nil), orig.groups...)
+	return &nodeWriter{s: s, copied: map[uint32]bool{}, copiedGroups: map[uint32]bool{}}
 }
 
 func (w *nodeWriter) own(name string) {
@@ -203,14 +225,19 @@ func (w *nodeWriter) own(name string) {
 		return
 	}
 	w.copied[i] = true
+	if g := i >> groupBits; !w.copiedGroups[g] {
+		w.copiedGroups[g] = true
+		c := *w.s.groups[g]
+		w.s.groups[g] = &c
+	}
 	t := &nodeTable{}
-	if o := w.s.shards[i]; o != nil {
+	if o := *w.s.at(i); o != nil {
 		t.slots, t.n = append([]*Node(nil), o.slots...), o.n
 	}
 	if len(t.slots) == 0 {
 		t.slots = make([]*Node, 4)
 	}
-	w.s.shards[i] = t
+	*w.s.at(i) = t
 }
 
 func (w *nodeWriter) set(n *Node) { w.own(n.Name); w.s.set(n) }

@@ -12,7 +12,7 @@ import (
 // back) and checks the index against a map after every version, and that
 // older versions are untouched.
 func TestNodeIndexKeepsEveryNameReachable(t *testing.T) {
-	for _, start := range []int{0, 1, 300, 5000} {
+	for _, start := range []int{0, 1, 300, 5000, 40000} { // 40000: three groups of shards
 		t.Run(fmt.Sprint(start), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(start), 7))
 			x := newNodeIndex(start + 1)

@@ -291,8 +291,7 @@ func (z *Zone) EachNode(fn func(*Node) bool) { z.nodes.each(fn) }
 // (full snapshots) are compared name by name. A node reported may hold the
 // same records in both versions (an ancestor whose child count changed).
 func ChangedNodes(old, new *Zone, fn func(name string, o, n *Node)) {
-	os, ns := old.nodes.shards, new.nodes.shards
-	if len(os) != len(ns) {
+	if old.nodes.shards() != new.nodes.shards() {
 		new.EachNode(func(n *Node) bool {
 			if o := old.nodes.get(n.Name); o != n {
 				fn(n.Name, o, n)
@@ -307,8 +306,11 @@ func ChangedNodes(old, new *Zone, fn func(name string, o, n *Node)) {
 		})
 		return
 	}
-	for i := range ns {
-		ot, nt := os[i], ns[i]
+	for i := range new.nodes.shards() {
+		if old.nodes.groups[i>>groupBits] == new.nodes.groups[i>>groupBits] {
+			continue // a group no delta between them wrote to
+		}
+		ot, nt := *old.nodes.at(uint32(i)), *new.nodes.at(uint32(i))
 		if ot == nt {
 			continue
 		}

@@ -221,15 +221,15 @@ func (z *Zone) finishBuild(h *snapshot.ZoneHeader) {
 		close(sorted)
 	}()
 	defer func() { <-sorted }()
-	workers := min(runtime.GOMAXPROCS(0), 8, len(z.nodes.shards))
+	workers := min(runtime.GOMAXPROCS(0), 8, z.nodes.shards())
 	signed := make([]bool, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < len(z.nodes.shards); i += workers {
-				for _, nd := range z.nodes.shards[i].slots {
+			for i := w; i < z.nodes.shards(); i += workers {
+				for _, nd := range (*z.nodes.at(uint32(i))).slots {
 					if nd == nil {
 						continue
 					}
