@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -46,21 +49,34 @@ func (s *Store) ZonesNamedManyAt(ctx context.Context, names []string, rev int64)
 	if len(names) == 0 {
 		return out, nil
 	}
-	ops := make([]clientv3.Op, len(names))
-	for i, n := range names {
-		ops[i] = clientv3.OpGet(s.zoneNamePrefix(n), clientv3.WithPrefix(), clientv3.WithRev(rev))
+	// Serializable at rev, as getAt reads: the builder's first read of
+	// every publication.
+	at := []clientv3.OpOption{clientv3.WithRev(rev)}
+	if rev > 0 {
+		at = append(at, clientv3.WithSerializable())
 	}
-	idx, err := s.readMany(ctx, ops, "zone names")
-	if err != nil {
-		return nil, err
-	}
-	var zops []clientv3.Op
-	for _, kvs := range idx {
-		for _, kv := range kvs {
-			zops = append(zops, clientv3.OpGet(s.zoneKey(string(kv.Value)), clientv3.WithRev(rev)))
+	read := func() ([][]*mvccpb.KeyValue, error) {
+		ops := make([]clientv3.Op, len(names))
+		for i, n := range names {
+			ops[i] = clientv3.OpGet(s.zoneNamePrefix(n), append([]clientv3.OpOption{clientv3.WithPrefix()}, at...)...)
 		}
+		idx, err := s.readMany(ctx, ops, "zone names")
+		if err != nil {
+			return nil, err
+		}
+		var zops []clientv3.Op
+		for _, kvs := range idx {
+			for _, kv := range kvs {
+				zops = append(zops, clientv3.OpGet(s.zoneKey(string(kv.Value)), at...))
+			}
+		}
+		return s.readMany(ctx, zops, "zones by name")
 	}
-	zs, err := s.readMany(ctx, zops, "zones by name")
+	zs, err := read()
+	if errors.Is(err, rpctypes.ErrFutureRev) {
+		at = at[:1] // this member has not applied rev yet: through the leader
+		zs, err = read()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -46,6 +47,19 @@ type zoneRev struct {
 func (s *Store) getAt(ctx context.Context, key string, rev int64, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
 	if rev > 0 {
 		opts = append(opts, clientv3.WithRev(rev))
+		// The data of a revision never changes, so the member may answer
+		// by itself (serializable); one that has not applied rev yet says
+		// ErrFutureRev, and the read goes through the leader. A
+		// linearizable read waits for etcd's raft loop, busy with the
+		// commit and fsync of the change just made: about a millisecond of
+		// every zone publication (docs/BENCHMARKS.md, "Propagation").
+		resp, err := s.kv.Get(ctx, key, append(opts, clientv3.WithSerializable())...)
+		if err == nil {
+			return resp, nil
+		}
+		if !errors.Is(err, rpctypes.ErrFutureRev) {
+			return nil, fmt.Errorf("etcd get %s: %w", key, err)
+		}
 	}
 	resp, err := s.kv.Get(ctx, key, opts...)
 	if err != nil {
