@@ -60,6 +60,7 @@ const zoneName = "bench.test."
 type options struct {
 	names, changes, coldStarts int
 	dir, bin, nsd, trace       string
+	edgeMemLimit               string
 	reuse, resume, waitFull    bool
 	gap                        time.Duration
 }
@@ -75,6 +76,7 @@ func main() {
 	flag.BoolVar(&o.reuse, "reuse", false, "reuse the zone file and loaded data of a previous run in -dir")
 	flag.BoolVar(&o.resume, "resume", false, "reuse the zone file of a previous run in -dir and finish loading it")
 	flag.BoolVar(&o.waitFull, "wait-full", true, "before starting edges, wait until the zone's full snapshot is as new as its last delta (false: edges replay the deltas after it)")
+	flag.StringVar(&o.edgeMemLimit, "edge-memlimit", "", "GOMEMLIMIT of the edge processes only (e.g. 530MiB; empty: none)")
 	flag.DurationVar(&o.gap, "gap", 20*time.Millisecond, "pause between timed changes")
 	flag.StringVar(&o.trace, "trace", "", "write one line per timed change to this file: time of the call (UTC), API call → acknowledgement, acknowledgement → edge answers (ms)")
 	flag.Parse()
@@ -87,11 +89,19 @@ func main() {
 type procs []*exec.Cmd
 
 func (p *procs) start(logPath string, name string, args ...string) (*exec.Cmd, error) {
+	return p.startEnv(logPath, nil, name, args...)
+}
+
+// startEnv is start with variables added to this process's environment.
+func (p *procs) startEnv(logPath string, env []string, name string, args ...string) (*exec.Cmd, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("create log %s: %w", logPath, err)
 	}
 	cmd := exec.Command(name, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -213,7 +223,11 @@ func run(o options) error {
 		edgeAddr = fmt.Sprintf("127.0.0.1:%d", freePort())
 		metrics := fmt.Sprintf("127.0.0.1:%d", freePort())
 		start := time.Now()
-		edge, err = ps.start(filepath.Join(o.dir, fmt.Sprintf("edge%d.log", i)), bin("edge"), "--listen", edgeAddr, "--nats-url", natsURL, "--metrics-addr", metrics,
+		var env []string
+		if o.edgeMemLimit != "" {
+			env = append(env, "GOMEMLIMIT="+o.edgeMemLimit)
+		}
+		edge, err = ps.startEnv(filepath.Join(o.dir, fmt.Sprintf("edge%d.log", i)), env, bin("edge"), "--listen", edgeAddr, "--nats-url", natsURL, "--metrics-addr", metrics,
 			"--nats-nkey-seed", filepath.Join(creds, "edge.nk"), "--snapshot-trust-keys", filepath.Join(creds, "snapshot-signing.pub.pem"),
 			// It polls one name every 200 µs: response rate limiting off.
 			"--rrl-rate", "0")
