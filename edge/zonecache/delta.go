@@ -62,7 +62,7 @@ func ApplyDelta(z *Zone, d *snapshot.ZoneDelta) (*Zone, error) {
 		e.remove(keyOf(id))
 	}
 	for i, rec := range d.GetUpserts() {
-		r, owner, err := unpackRecord(z.key(), z.suffix(), wireRecord{id: rec.GetId(), rr: rec.GetRr(), proxied: rec.GetProxied(),
+		r, owner, err := unpackRecord(z.key(), z.suffix(), wireRecord{id: []byte(rec.GetId()), rr: rec.GetRr(), proxied: rec.GetProxied(),
 			flatten: rec.GetFlattenCname(), managed: managed.FromWire(rec.GetManagedBy())})
 		if err != nil {
 			return nil, fmt.Errorf("zone %q delta to %d upsert %d: %w", z.Name, d.GetToVersion(), i, err)

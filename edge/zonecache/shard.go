@@ -11,16 +11,27 @@ import (
 // any other id is represented by the first 16 bytes of its SHA-256.
 type idKey [16]byte
 
-func keyOf(id string) idKey {
+func keyOf[T string | []byte](id T) idKey {
 	var k idKey
-	if len(id) == 32 {
-		if _, err := hex.Decode(k[:], []byte(id)); err == nil && hex.EncodeToString(k[:]) == id {
+	if len(id) == 32 && lowerHex(id) {
+		if _, err := hex.Decode(k[:], []byte(id)); err == nil {
 			return k
 		}
 	}
 	sum := sha256.Sum256([]byte(id))
 	copy(k[:], sum[:16])
 	return k
+}
+
+// lowerHex reports whether s is lower-case hex digits only: the ids whose
+// decoding is one to one (an upper-case id is another id, hashed).
+func lowerHex[T string | []byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // shardTarget is the number of entries a shard aims at: small enough that

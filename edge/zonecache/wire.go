@@ -144,6 +144,9 @@ func (l *loader) flush() error {
 			continue // not data this zone serves (SOA, apex NS, OPT)
 		}
 		nd := l.z.ensure(d.owner)
+		if d.r.rr.Header().Name == nd.Name {
+			d.r.rr.Header().Name = nd.Name // one string a name, not one a record
+		}
 		nd.recs = append(nd.recs, d.r)
 		l.z.ids.add(d.r.id, nd)
 	}
@@ -152,13 +155,13 @@ func (l *loader) flush() error {
 	return nil
 }
 
-// decodeRecord reads one encoded snapshot.Record; rr aliases b.
+// decodeRecord reads one encoded snapshot.Record; id and rr alias b.
 func decodeRecord(b []byte) (wireRecord, error) {
 	var w wireRecord
 	err := walk(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
 		switch num {
 		case recordIDField:
-			w.id = string(v)
+			w.id = v
 		case recordRRField:
 			w.rr = v
 		case recordProxiedField:

@@ -152,7 +152,7 @@ func Build(s *snapshot.Zone) (*Zone, error) {
 	}
 	z := newZone(h, name, len(s.GetRecords()))
 	for i, rec := range s.GetRecords() {
-		if err := z.add(wireRecord{id: rec.GetId(), rr: rec.GetRr(), proxied: rec.GetProxied(),
+		if err := z.add(wireRecord{id: []byte(rec.GetId()), rr: rec.GetRr(), proxied: rec.GetProxied(),
 			flatten: rec.GetFlattenCname(), managed: managed.FromWire(rec.GetManagedBy())}); err != nil {
 			return nil, fmt.Errorf("zone %q record %d: %w", name, i, err)
 		}
@@ -264,7 +264,9 @@ func checkHeader(h *snapshot.ZoneHeader) (string, error) {
 // wireRecord is a snapshot.Record's content, whether it was decoded into a
 // message or read straight from the encoded snapshot (see BuildBytes).
 type wireRecord struct {
-	id               string
+	// id is a []byte so that BuildBytes reads it in place: a string
+	// copy per record would be garbage next to the index being built.
+	id               []byte
 	rr               []byte
 	proxied, flatten bool
 	managed          managed.Product
@@ -286,11 +288,11 @@ func unpackRecord(zone, suffix string, w wireRecord) (record, string, error) {
 	if rr == nil {
 		return record{}, "", fmt.Errorf("%s: empty rr: %w", w.id, ErrInvalidZone)
 	}
-	if w.id == "" {
+	if len(w.id) == 0 {
 		return record{}, "", fmt.Errorf("record without id: %w", ErrInvalidZone)
 	}
 	hdr := rr.Header()
-	owner, err := dnsname.Normalize(hdr.Name)
+	owner, err := normalize(hdr.Name)
 	if err != nil || !dnsname.IsSubdomain(owner, zone) {
 		return record{}, "", fmt.Errorf("%s owner %q: %w", w.id, hdr.Name, ErrInvalidZone)
 	}
@@ -323,6 +325,37 @@ func unpackRecord(zone, suffix string, w wireRecord) (record, string, error) {
 		hdr.Name = owner
 	}
 	return record{id: keyOf(w.id), rr: rr, proxied: w.proxied, flatten: w.flatten, managed: w.managed}, owner, nil
+}
+
+// normalize is dnsname.Normalize, returning name itself when it is already
+// normalized (lower case, fully qualified, valid labels): the common case of
+// a million owners at load, where a copy per record is garbage next to the
+// index being built.
+func normalize(name string) (string, error) {
+	if len(name) < 2 || len(name)-1 > dnsname.MaxNameLen || name[len(name)-1] != '.' {
+		return dnsname.Normalize(name)
+	}
+	label := 0
+	for i := 0; i < len(name)-1; i++ {
+		switch c := name[i]; {
+		case c == '.':
+			if label == 0 {
+				return dnsname.Normalize(name)
+			}
+			label = 0
+			continue
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_', c == '*':
+		default:
+			return dnsname.Normalize(name)
+		}
+		if label++; label > dnsname.MaxLabelLen {
+			return dnsname.Normalize(name)
+		}
+	}
+	if label == 0 {
+		return dnsname.Normalize(name)
+	}
+	return name, nil
 }
 
 // isWildcard reports whether the node's first label is "*": with records
