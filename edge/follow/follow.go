@@ -209,6 +209,28 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 	// that exist. Both are repaired by the control plane's reconcile,
 	// whose writes arrive on this watch.
 	unfetched := map[string]bool{}
+	// refetch holds the keys whose object could not be fetched, initial
+	// load or not: nothing else delivers their value again until the
+	// control plane publishes a newer version, which for a large zone
+	// written rarely may be hours away. A fetch that fails on a loaded
+	// NATS (a timeout halfway through 100 MB) is retried with backoff.
+	refetch := map[string]bool{}
+	refetchWait := f.cfg.RetryWait
+	var refetchT *time.Timer
+	var refetchC <-chan time.Time
+	defer func() {
+		if refetchT != nil {
+			refetchT.Stop()
+		}
+	}()
+	scheduleRefetch := func() {
+		if refetchC != nil || len(refetch) == 0 {
+			return
+		}
+		refetchT = time.NewTimer(refetchWait)
+		refetchC = refetchT.C
+		refetchWait = min(2*refetchWait, maxRefetchWait)
+	}
 	var recheck <-chan time.Time
 	var recheckT *time.Ticker
 	defer func() {
@@ -248,6 +270,14 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 		f.markLoaded(bucket)
 		return nil
 	}
+	// settled is a key's value applied, gone, or given up on.
+	settled := func(key string) error {
+		delete(refetch, key)
+		if len(refetch) == 0 {
+			refetchWait = f.cfg.RetryWait
+		}
+		return f.fetched(key, unfetched, inInitial, tryLoaded)
+	}
 	for {
 		var o *opened
 		var ok bool
@@ -260,6 +290,21 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 			if err := tryLoaded(); err != nil {
 				return err
 			}
+			continue
+		case <-refetchC:
+			refetchT, refetchC = nil, nil
+			for key := range refetch {
+				done, err := f.refetch(ctx, kv, key, bind, apply)
+				if err != nil {
+					return err
+				}
+				if done {
+					if err := settled(key); err != nil {
+						return err
+					}
+				}
+			}
+			scheduleRefetch()
 			continue
 		case <-stall.C:
 			// Bounded, so that the check never holds the updates back long.
@@ -304,7 +349,7 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 			}
 			drop(e.Key())
 			f.m.updates.WithLabelValues(bucket, "deleted").Inc()
-			if err := f.fetched(e.Key(), unfetched, inInitial, tryLoaded); err != nil {
+			if err := settled(e.Key()); err != nil {
 				return err
 			}
 			continue
@@ -320,8 +365,12 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 			f.rejected(bucket, e.Key(), err)
 			continue
 		} else if err != nil {
-			if errors.Is(err, errObjectUnavailable) && !f.isLoaded(bucket) {
-				unfetched[e.Key()] = true
+			if errors.Is(err, errObjectUnavailable) {
+				if !f.isLoaded(bucket) {
+					unfetched[e.Key()] = true
+				}
+				refetch[e.Key()] = true
+				scheduleRefetch()
 			}
 			// A bad snapshot is skipped, never half-applied: the version
 			// held keeps being served until a good one arrives.
@@ -330,7 +379,7 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 				zap.Uint64("revision", e.Revision()), zap.Error(err))
 			continue
 		}
-		if err := f.fetched(e.Key(), unfetched, inInitial, tryLoaded); err != nil {
+		if err := settled(e.Key()); err != nil {
 			return err
 		}
 		if bucket == snapshot.ZonesBucket {
@@ -385,6 +434,42 @@ func (f *Follower) reconcile(bucket string, listed map[string]struct{}, drop dro
 			f.log.Info("dropping snapshot no longer published", zap.String("bucket", bucket), zap.String("key", k))
 			drop(k)
 		}
+	}
+}
+
+// maxRefetchWait bounds the backoff between fetches of an object that
+// could not be fetched.
+const maxRefetchWait = time.Minute
+
+// refetch reads key's current value and applies it again, for a value
+// whose object could not be fetched. done is false only while the object
+// is still unavailable; a value that applies, a key that is gone and a
+// value that fails otherwise (logged; the next version repairs it, as for
+// any bad snapshot) are done. The error is for the watch: its bucket
+// failed.
+func (f *Follower) refetch(ctx context.Context, kv jetstream.KeyValue, key string, bind bindFunc, apply applyFunc) (done bool, err error) {
+	e, err := kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("kv bucket %q: get %q to fetch its object again: %w", kv.Bucket(), key, err)
+	}
+	payload, err := f.cfg.Verifier.Open(bind(key), e.Value())
+	if err == nil {
+		err = apply(ctx, e, payload)
+	}
+	switch {
+	case err == nil:
+		f.log.Info("zone object fetched on a retry", zap.String("bucket", kv.Bucket()), zap.String("key", key))
+		return true, nil
+	case errors.Is(err, errObjectUnavailable):
+		f.log.Warn("zone object still unavailable", zap.String("bucket", kv.Bucket()), zap.String("key", key), zap.Error(err))
+		return false, nil
+	default:
+		f.log.Error("snapshot not applied", zap.String("bucket", kv.Bucket()), zap.String("key", key),
+			zap.Uint64("revision", e.Revision()), zap.Error(err))
+		return true, nil
 	}
 }
 
@@ -549,17 +634,19 @@ func (f *Follower) loadObject(ctx context.Context, name, object string) (*zoneca
 	defer r.Close()
 	info, err := r.Info()
 	if err != nil {
-		return nil, fmt.Errorf("object %q of zone %q: info: %w", object, name, err)
+		return nil, fmt.Errorf("%w: object %q of zone %q: info: %w", errObjectUnavailable, object, name, err)
 	}
 	// One buffer of the final size: growing one by doubling would hold
 	// up to three times a large zone's bytes at once.
 	b := make([]byte, info.Size)
+	// A read that fails halfway (a timeout on a loaded NATS, the object
+	// replaced while read) is unavailability, retried, not a bad zone.
 	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, fmt.Errorf("read object %q of zone %q: %w", object, name, err)
+		return nil, fmt.Errorf("%w: read object %q of zone %q: %w", errObjectUnavailable, object, name, err)
 	}
 	// Reading on to the end makes the object store check its digest.
 	if n, err := r.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("read object %q of zone %q: longer than its size or corrupt: %v", object, name, err)
+		return nil, fmt.Errorf("%w: read object %q of zone %q: longer than its size or corrupt: %v", errObjectUnavailable, object, name, err)
 	}
 	fetched := time.Now()
 	if b, err = f.cfg.Verifier.Open(snapshot.ObjectBinding(object), b); err != nil {

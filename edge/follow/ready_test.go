@@ -49,6 +49,23 @@ func TestFollowerIsNotReadyOnAnIncompleteListing(t *testing.T) {
 			want: "large.test.",
 		},
 		{
+			// The control plane writes the object before the pointer, so
+			// this is a fetch that failed (a timeout on a loaded NATS):
+			// nothing publishes the pointer again, the edge must retry.
+			name: "zone object missing, then stored without a new pointer",
+			before: func(t *testing.T, url string) *natstest.Publisher {
+				p := natstest.NewPublisher(t, url)
+				p.PutZone(&snapshot.Zone{Header: zone(t, "large.test.", 5).GetHeader(), RecordsObject: snapshot.ZoneKey("large.test.")})
+				return p
+			},
+			repair: func(t *testing.T, url string) *natstest.Publisher {
+				p := natstest.NewPublisher(t, url)
+				p.PutObjectOnly(zone(t, "large.test.", 5))
+				return p
+			},
+			want: "large.test.",
+		},
+		{
 			name: "bucket being refilled",
 			before: func(t *testing.T, url string) *natstest.Publisher {
 				p := natstest.NewPublisher(t, url)
@@ -117,5 +134,41 @@ func setFilling(t *testing.T, p *natstest.Publisher, on bool) {
 	}
 	if _, err := p.JS.UpdateKeyValue(ctx, cfg); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A ready edge whose fetch of a newer version's object failed serves the
+// version it holds and fetches the object again, without waiting for the
+// control plane to publish yet another version.
+func TestFollowerFetchesAnObjectAgainAfterAFailedFetch(t *testing.T) {
+	srv := natstest.Start(t, t.TempDir(), 0)
+	t.Cleanup(srv.Stop)
+	p := natstest.NewPublisher(t, srv.URL())
+	p.PutZoneObject(zone(t, "large.test.", 5))
+	f, zones, _ := startFollower(t, srv.URL())
+	select {
+	case <-f.Ready():
+	case <-time.After(wait):
+		t.Fatal("never ready")
+	}
+	// Version 6's pointer arrives before its object: the fetch fails.
+	if err := p.Objects.Delete(context.Background(), snapshot.ZoneKey("large.test.")); err != nil {
+		t.Fatal(err)
+	}
+	p.PutZone(&snapshot.Zone{Header: zone(t, "large.test.", 6).GetHeader(), RecordsObject: snapshot.ZoneKey("large.test.")})
+	time.Sleep(300 * time.Millisecond)
+	if z := zones.Get("large.test."); z == nil || z.Version != 5 {
+		t.Fatalf("while version 6's object is missing: want version 5 served, got %+v", z)
+	}
+	p.PutObjectOnly(zone(t, "large.test.", 6))
+	deadline := time.Now().Add(wait)
+	for {
+		if z := zones.Get("large.test."); z != nil && z.Version == 6 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("version 6 never served after its object was stored")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

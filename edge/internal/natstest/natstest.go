@@ -212,6 +212,14 @@ func (p *Publisher) PutZoneBytes(key string, b []byte) {
 // too large for a KV value travel.
 func (p *Publisher) PutZoneObject(z *snapshot.Zone) {
 	p.tb.Helper()
+	p.PutObjectOnly(z)
+	p.PutZone(&snapshot.Zone{Header: z.GetHeader(), RecordsObject: snapshot.ZoneKey(z.GetHeader().GetName())})
+}
+
+// PutObjectOnly stores a zone's object without publishing the pointer to
+// it: what an edge finds when it retries a fetch that failed.
+func (p *Publisher) PutObjectOnly(z *snapshot.Zone) {
+	p.tb.Helper()
 	key := snapshot.ZoneKey(z.GetHeader().GetName())
 	b, err := snapshot.MarshalZone(z)
 	if err != nil {
@@ -221,7 +229,6 @@ func (p *Publisher) PutZoneObject(z *snapshot.Zone) {
 	if _, err := p.Objects.Put(context.Background(), jetstream.ObjectMeta{Name: key}, bytes.NewReader(b)); err != nil {
 		p.tb.Fatalf("put object %s: %v", key, err)
 	}
-	p.PutZone(&snapshot.Zone{Header: z.GetHeader(), RecordsObject: key})
 }
 
 // DeleteZone removes a zone.
