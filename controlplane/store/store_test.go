@@ -424,6 +424,44 @@ func TestSettingsDefaultAndUpdate(t *testing.T) {
 	}
 }
 
+// A compile reads a zone's settings and DNSSEC state at its batch's
+// revision: a later change must not show through (it has its own batch).
+func TestSettingsAndDnssecReadAtARevisionAreThatRevisions(t *testing.T) {
+	s := newStore(t)
+	ctx := ctxT(t)
+	z := createZone(t, s, "acct1", "at.example.")
+	setTTL := func(ttl uint32) {
+		t.Helper()
+		if _, err := s.UpdateZoneSettings(ctx, z.GetId(), func(_ *dnsv1.Zone, cur *dnsv1.ZoneSettings) (*dnsv1.ZoneSettings, error) {
+			cur.NsTtl = ttl
+			return cur, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setTTL(600)
+	rev, err := s.CurrentRevision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setTTL(900)
+	if _, err := s.UpdateDnssec(ctx, z.GetId(), "test", func(*dnsv1.Zone, *dnsv1.DnssecState) (*dnsv1.DnssecState, error) {
+		return &dnsv1.DnssecState{}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	zs, err := s.ZoneSettingsAt(ctx, z.GetId(), rev)
+	if err != nil || zs.GetNsTtl() != 600 {
+		t.Fatalf("settings at revision %d: ns_ttl %d (%v), want 600", rev, zs.GetNsTtl(), err)
+	}
+	if st, err := s.DnssecAt(ctx, z.GetId(), rev); err != nil || st != nil {
+		t.Fatalf("DNSSEC state at revision %d = %v, %v; want none (written later)", rev, st, err)
+	}
+	if zs, err = s.GetZoneSettings(ctx, z.GetId()); err != nil || zs.GetNsTtl() != 900 {
+		t.Fatalf("latest settings: ns_ttl %d (%v), want 900", zs.GetNsTtl(), err)
+	}
+}
+
 func TestConcurrentCreatesOfOneNameYieldOneZone(t *testing.T) {
 	s := newStore(t)
 	const n = 8

@@ -79,13 +79,24 @@ func (s *Store) getZoneRev(ctx context.Context, zoneID string, rev int64) (zoneR
 		return zoneRev{}, 0, err
 	}
 	if len(resp.Kvs) == 0 {
-		return zoneRev{}, resp.Header.Revision, fmt.Errorf("zone %s: %w", zoneID, ErrNotFound)
+		return zoneRev{}, readAt(resp, rev), fmt.Errorf("zone %s: %w", zoneID, ErrNotFound)
 	}
 	z, err := unmarshal(resp.Kvs[0].Value, &dnsv1.Zone{}, "zone "+zoneID)
 	if err != nil {
 		return zoneRev{}, 0, err
 	}
-	return zoneRev{zone: z, modRev: resp.Kvs[0].ModRevision}, resp.Header.Revision, nil
+	return zoneRev{zone: z, modRev: resp.Kvs[0].ModRevision}, readAt(resp, rev), nil
+}
+
+// readAt is the revision a read at rev (0 = latest) happened at. etcd's
+// header carries the store's current revision even for a read at an older
+// one: the reads that follow with it (settings, DNSSEC state of a zone
+// read at rev) must use rev, or they mix two states of the store.
+func readAt(resp *clientv3.GetResponse, rev int64) int64 {
+	if rev > 0 {
+		return rev
+	}
+	return resp.Header.Revision
 }
 
 // GetZone returns the zone with this id, or ErrNotFound.
