@@ -252,6 +252,9 @@ func run(o options) error {
 			continue
 		}
 		colds = append(colds, cold)
+		// Measured like NSD's, after 2 s: the edge returns its load's
+		// garbage to the OS right after reporting ready.
+		time.Sleep(2 * time.Second)
 		rssReady, hwmReady, pssReady = procKB(edge.Process.Pid, "VmRSS"), procKB(edge.Process.Pid, "VmHWM"), pssKB(edge.Process.Pid)
 		fmt.Printf("edge cold start %d: %s to ready; RSS %.1f MiB, PSS %.1f MiB, peak RSS %.1f MiB\n", i+1, cold.Round(time.Millisecond), mib(rssReady), mib(pssReady), mib(hwmReady))
 	}
