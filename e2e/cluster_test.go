@@ -15,10 +15,12 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/zonegrid/zonegrid/controlplane/authn"
+	"github.com/zonegrid/zonegrid/controlplane/builder"
 	"github.com/zonegrid/zonegrid/controlplane/clientconfig"
 	"github.com/zonegrid/zonegrid/controlplane/embedded"
 	"github.com/zonegrid/zonegrid/controlplane/lifecycle"
 	"github.com/zonegrid/zonegrid/controlplane/server"
+	"github.com/zonegrid/zonegrid/edge/follow"
 	"github.com/zonegrid/zonegrid/edge/node"
 	"github.com/zonegrid/zonegrid/pkg/keyseal"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
@@ -61,6 +63,9 @@ type cluster struct {
 	records  dnsv1.RecordServiceClient
 	settings dnsv1.SettingsServiceClient
 
+	// followTrace is every edge's follow trace (withTraces).
+	followTrace follow.TraceFunc
+
 	mu        sync.Mutex
 	upstreams []string
 }
@@ -77,6 +82,10 @@ type clusterOptions struct {
 	// lifecycle policy and step interval (zero: the harness's defaults).
 	lifecycle         lifecycle.Policy
 	lifecycleInterval time.Duration
+	// trace functions given to the control plane's builder and to every
+	// edge's follower (the propagation benchmark).
+	builderTrace builder.TraceFunc
+	followTrace  follow.TraceFunc
 }
 
 // withLifecycle gives the control plane a lifecycle policy (e.g. timers of
@@ -99,6 +108,12 @@ func withNonProxiableFile(path string) clusterOption {
 
 func withUpstreams(addrs ...string) clusterOption {
 	return func(o *clusterOptions) { o.upstreams = addrs }
+}
+
+// withTraces has the builder report its batches to bt and every edge's
+// follower the zone values it applies to ft.
+func withTraces(bt builder.TraceFunc, ft follow.TraceFunc) clusterOption {
+	return func(o *clusterOptions) { o.builderTrace, o.followTrace = bt, ft }
 }
 
 // quiet silences logs (benchmarks).
@@ -125,7 +140,7 @@ func newCluster(tb testing.TB, edges int, opts ...clusterOption) *cluster {
 	}
 	tb.Cleanup(func() { _ = srv.Close() })
 
-	c := &cluster{tb: tb, log: log, servers: srv, upstreams: o.upstreams}
+	c := &cluster{tb: tb, log: log, servers: srv, upstreams: o.upstreams, followTrace: o.followTrace}
 	keyDir := tb.TempDir()
 	c.trustKey = filepath.Join(keyDir, "snapshot-signing.pub.pem")
 	if _, err := snapshot.EnsureSigningKey(filepath.Join(keyDir, "snapshot-signing.pem"), c.trustKey); err != nil {
@@ -156,6 +171,7 @@ func newCluster(tb testing.TB, edges int, opts ...clusterOption) *cluster {
 		EtcdPassword:           srv.Credentials().EtcdPassword,
 		NATSNkeySeedFile:       srv.Credentials().ControlPlaneNkeySeedFile,
 		DnssecKEKFiles:         []string{c.kekFile},
+		BuilderTrace:           o.builderTrace,
 	}
 	if o.activation != "" {
 		c.cpCfg.ActivationMode, c.cpCfg.ActivationResolver = o.activation, o.activationResolver
@@ -277,6 +293,7 @@ func (c *cluster) addEdge(ctx context.Context) *node.Node {
 		SnapshotTrustKeyFiles: []string{c.trustKey},
 		NATSNkeySeedFile:      c.servers.Credentials().EdgeNkeySeedFile,
 		DNSSECKEKFiles:        []string{c.kekFile},
+		FollowTrace:           c.followTrace,
 	}, c.log.Named(fmt.Sprintf("edge%d", len(c.edges))))
 	if err != nil {
 		c.tb.Fatalf("new edge: %v", err)

@@ -27,13 +27,12 @@ import (
 func BenchmarkPropagation(b *testing.B) {
 	for _, edges := range []int{1, 2, 3} {
 		b.Run(fmt.Sprintf("edges=%d", edges), func(b *testing.B) {
-			c := newCluster(b, edges, quiet())
+			tr := newPropagationTrace()
+			c := newCluster(b, edges, quiet(), withTraces(tr.batch, tr.apply))
 			z := c.createZone("bench", "propagation.test", dnsv1.Plan_PLAN_FREE)
 			r := c.createRecord(z.GetId(), &dnsv1.Record{Name: "www", Type: "A", Content: "10.0.0.1", Ttl: 60})
 			c.eventually("record loaded", answerIs("www.propagation.test.", dns.TypeA, dns.RcodeSuccess, "10.0.0.1"))
-
-			tr := newPropagationTrace()
-			defer tr.stop()
+			tr.skip() // the set-up's values are no iteration's
 			lat := make([]time.Duration, 0, b.N)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -64,8 +63,6 @@ func BenchmarkPropagation(b *testing.B) {
 // apply traces (controlplane/builder/trace.go, edge/follow/trace.go) and
 // turns them into the per-stage breakdown of each iteration.
 type propagationTrace struct {
-	restore []func()
-
 	mu      sync.Mutex
 	batches map[int64]builder.BatchTrace
 	applied []follow.ApplyTrace // since the last iteration
@@ -80,25 +77,28 @@ type propagationIteration struct {
 }
 
 func newPropagationTrace() *propagationTrace {
-	t := &propagationTrace{batches: map[int64]builder.BatchTrace{}}
-	t.restore = append(t.restore,
-		builder.SetTrace(func(bt builder.BatchTrace) {
-			t.mu.Lock()
-			t.batches[bt.Revision] = bt
-			t.mu.Unlock()
-		}),
-		follow.SetTrace(func(at follow.ApplyTrace) {
-			t.mu.Lock()
-			t.applied = append(t.applied, at)
-			t.mu.Unlock()
-		}))
-	return t
+	return &propagationTrace{batches: map[int64]builder.BatchTrace{}}
 }
 
-func (t *propagationTrace) stop() {
-	for _, r := range t.restore {
-		r()
-	}
+// batch is the builder's trace function (builder.Config.Trace).
+func (t *propagationTrace) batch(bt builder.BatchTrace) {
+	t.mu.Lock()
+	t.batches[bt.Revision] = bt
+	t.mu.Unlock()
+}
+
+// apply is every edge's follow trace function (follow.Config.Trace).
+func (t *propagationTrace) apply(at follow.ApplyTrace) {
+	t.mu.Lock()
+	t.applied = append(t.applied, at)
+	t.mu.Unlock()
+}
+
+// skip forgets the values applied so far.
+func (t *propagationTrace) skip() {
+	t.mu.Lock()
+	t.applied = nil
+	t.mu.Unlock()
 }
 
 func (t *propagationTrace) iteration(sent, acked, answered time.Time) {

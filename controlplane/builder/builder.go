@@ -62,6 +62,10 @@ type Config struct {
 	ID string
 	// Registerer receives the metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
+	// Trace, when set, receives when the stages of each published batch
+	// ended (trace.go; the propagation benchmark); nil: off, a nil check
+	// a batch.
+	Trace TraceFunc
 
 	// DeltaThreshold is the record count from which a zone's changes are
 	// published as deltas (see README.md); default 5000, negative: never.
@@ -567,7 +571,7 @@ func (b *Builder) follow(ctx context.Context, rev int64) (int64, error) {
 					}
 				}
 			case resp, ok := <-wch:
-				tr = newBatchTrace(time.Now())
+				tr = b.newBatchTrace(time.Now())
 				if err := b.absorb(bt, resp, ok); err != nil {
 					return rev, err
 				}

@@ -73,7 +73,13 @@ func newEnv(t *testing.T, maxPayload int32) *env {
 // startBuilder runs a builder until the returned stop is called.
 func (e *env) startBuilder(t *testing.T) (*Builder, func()) {
 	t.Helper()
-	b, err := New(e.st, e.nc, Config{SOARname: "dns.test.", Coalesce: 5 * time.Millisecond}, zaptest.NewLogger(t))
+	return e.startBuilderWith(t, Config{SOARname: "dns.test.", Coalesce: 5 * time.Millisecond})
+}
+
+// startBuilderWith runs a builder of cfg until the test ends (or stop).
+func (e *env) startBuilderWith(t *testing.T, cfg Config) (*Builder, func()) {
+	t.Helper()
+	b, err := New(e.st, e.nc, cfg, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,13 +24,12 @@ func TestBurstOfCommitsStartsBatchesAtLeastCoalesceApart(t *testing.T) {
 		starts []time.Time
 		revs   []int64
 	)
-	defer SetTrace(func(bt BatchTrace) {
+	b, _ := e.startBuilderWith(t, Config{SOARname: "dns.test.", Coalesce: coalesce, Trace: func(bt BatchTrace) {
 		mu.Lock()
 		defer mu.Unlock()
 		starts = append(starts, bt.Coalesced)
 		revs = append(revs, bt.Revision)
-	})()
-	b, _ := e.startBuilder(t)
+	}})
 	createZone(t, e.st, "zone1", "acct1", "burst.example.", dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE)
 	eventually(t, "zone published", func() (bool, string) {
 		_, err := e.zoneSnapshot(t, "burst.example.")

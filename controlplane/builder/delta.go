@@ -242,7 +242,7 @@ func (b *Builder) recoverState(ctx context.Context, name string, st *zoneState) 
 // batch (and the header, if given) as one delta from the name's last
 // published version. It never reads the zone's records.
 func (b *Builder) publishDelta(ctx context.Context, name string, st *zoneState, bt *batch, header *snapshot.ZoneHeader) error {
-	traceStage(ctx, stageRead)
+	b.traceStage(ctx, stageRead)
 	b.mu.Lock()
 	from, zoneID := st.version, st.zoneID
 	b.mu.Unlock()
@@ -289,15 +289,15 @@ func (b *Builder) publishDelta(ctx context.Context, name string, st *zoneState, 
 		// for everyone than a chain of split deltas.
 		return b.publishFull(ctx, name, bt.rev, false)
 	}
-	traceStage(ctx, stageEncoded)
+	b.traceStage(ctx, stageEncoded)
 	if err := b.guarded(ctx, func(ctx context.Context) error {
-		traceStage(ctx, stageFenced)
+		b.traceStage(ctx, stageFenced)
 		_, err := b.js.Publish(ctx, snapshot.DeltaSubject(name), data)
 		return err
 	}); err != nil {
 		return fmt.Errorf("publish delta of zone %s %d→%d: %w", name, from, bt.rev, err)
 	}
-	traceStage(ctx, stagePut)
+	b.traceStage(ctx, stagePut)
 	b.mu.Lock()
 	st.version = uint64(bt.rev)
 	st.deltas++

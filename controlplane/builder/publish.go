@@ -75,7 +75,7 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 	if err != nil {
 		return published{}, err
 	}
-	traceStage(ctx, stageRead)
+	b.traceStage(ctx, stageRead)
 	res := published{zoneID: z.GetId(), records: len(d.recs)}
 	snap, bad := compileZone(z, d.zs, d.recs, rev, b.opts)
 	snap.Header.Dnssec = dnssecHeader(d.ds)
@@ -156,15 +156,15 @@ func (b *Builder) putEncoded(ctx context.Context, name string, h *snapshot.ZoneH
 		return err
 	}
 	if int64(len(inline)) <= b.maxInline() {
-		traceStage(ctx, stageEncoded)
+		b.traceStage(ctx, stageEncoded)
 		if err := b.guarded(ctx, func(ctx context.Context) error {
-			traceStage(ctx, stageFenced)
+			b.traceStage(ctx, stageFenced)
 			_, err := b.zones.Put(ctx, key, inline)
 			return err
 		}); err != nil {
 			return fmt.Errorf("put zone snapshot %s: %w", key, err)
 		}
-		traceStage(ctx, stagePut)
+		b.traceStage(ctx, stagePut)
 		if err := b.dropObject(ctx, name); err != nil {
 			return err
 		}

@@ -3,15 +3,15 @@ package builder
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
 // Tracing the way of a change through the builder, for the propagation
 // benchmark's breakdown (e2e/propagation_bench_test.go, docs/BENCHMARKS.md,
-// "Propagation"): when a trace function is set, every published batch
-// reports when its stages ended. Unset (production), a batch costs one
-// atomic load and a nil check; no clock is read.
+// "Propagation"): when Config.Trace is set, every published batch of that
+// builder reports when its stages ended. Unset (production), a batch costs
+// a nil check; no clock is read. A field of the builder, not of the
+// package: two builders of one process (tests, failover) trace apart.
 
 // BatchTrace is when the stages of one published batch ended. Zone stages
 // hold the latest time over the batch's zones (the one edges wait for);
@@ -43,23 +43,10 @@ type BatchTrace struct {
 // block.
 type TraceFunc func(BatchTrace)
 
-var tracer atomic.Pointer[TraceFunc]
-
-// SetTrace makes every builder of the process report its batches to fn
-// (nil: stop). For benchmarks; it returns a function restoring the
-// previous one.
-func SetTrace(fn TraceFunc) (restore func()) {
-	var p *TraceFunc
-	if fn != nil {
-		p = &fn
-	}
-	old := tracer.Swap(p)
-	return func() { tracer.Store(old) }
-}
-
 // batchTrace collects a batch's stage times while it publishes; zones
 // publish in parallel, hence the lock.
 type batchTrace struct {
+	fn TraceFunc
 	mu sync.Mutex
 	t  BatchTrace
 }
@@ -67,12 +54,12 @@ type batchTrace struct {
 type traceKey struct{}
 
 // newBatchTrace returns a trace for a batch whose first watch response
-// arrived at watched, nil when nobody traces.
-func newBatchTrace(watched time.Time) *batchTrace {
-	if tracer.Load() == nil {
+// arrived at watched, nil when the builder does not trace.
+func (b *Builder) newBatchTrace(watched time.Time) *batchTrace {
+	if b.cfg.Trace == nil {
 		return nil
 	}
-	return &batchTrace{t: BatchTrace{Watched: watched}}
+	return &batchTrace{fn: b.cfg.Trace, t: BatchTrace{Watched: watched}}
 }
 
 // withTrace carries tr to the zone publishers below publishBatch.
@@ -84,9 +71,10 @@ func withTrace(ctx context.Context, tr *batchTrace) context.Context {
 }
 
 // traceStage marks the end of a zone stage of the batch traced in ctx, if
-// any: the latest mark of each stage wins.
-func traceStage(ctx context.Context, stage func(*BatchTrace) *time.Time) {
-	if tracer.Load() == nil {
+// any: the latest mark of each stage wins. Not tracing, it costs a nil
+// check (no context lookup).
+func (b *Builder) traceStage(ctx context.Context, stage func(*BatchTrace) *time.Time) {
+	if b.cfg.Trace == nil {
 		return
 	}
 	tr, _ := ctx.Value(traceKey{}).(*batchTrace)
@@ -111,13 +99,9 @@ func (tr *batchTrace) report(rev int64) {
 	if tr == nil {
 		return
 	}
-	p := tracer.Load()
-	if p == nil {
-		return
-	}
 	tr.mu.Lock()
 	t := tr.t
 	tr.mu.Unlock()
 	t.Revision = rev
-	(*p)(t)
+	tr.fn(t)
 }

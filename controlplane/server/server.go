@@ -163,6 +163,10 @@ type Config struct {
 	// holds with etcd and republishes what is missing or older; 0 = the
 	// builder's default (1 min), negative = only when it becomes leader.
 	ReconcileInterval time.Duration
+	// BuilderTrace receives the builder's per-batch stage times
+	// (builder.Config.Trace); library only, for the propagation benchmark;
+	// nil: off.
+	BuilderTrace builder.TraceFunc
 	// OperatorTokens are the bootstrap credentials (secrets as made by
 	// authn.NewOperatorSecret): every permission on every account, to
 	// create the first account tokens. Kept in memory as hashes only.
@@ -331,6 +335,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Server, error) {
 			DeltaThreshold: cfg.DeltaThreshold, Signer: signer,
 			SessionTTL:        int((cfg.BuilderLeaseTTL + time.Second - 1) / time.Second),
 			ReconcileInterval: cfg.ReconcileInterval,
+			Trace:             cfg.BuilderTrace,
 		}, log.Named("builder")); err != nil {
 			s.closeClients()
 			return nil, err

@@ -58,6 +58,10 @@ type Config struct {
 	// Verifier checks the signature of every value; nil accepts unsigned
 	// values (and signed ones without checking them).
 	Verifier *snapshot.Verifier
+	// Trace, when set, receives when each zone value applied from the
+	// zones bucket's watch passed each stage (trace.go; the propagation
+	// benchmark); nil: off.
+	Trace TraceFunc
 }
 
 // Follower applies snapshots from JetStream to the in-memory sets.

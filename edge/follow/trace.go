@@ -1,7 +1,6 @@
 package follow
 
 import (
-	"sync/atomic"
 	"time"
 
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
@@ -9,9 +8,10 @@ import (
 
 // Tracing the way of a zone snapshot through a follower, for the
 // propagation benchmark's breakdown (e2e/propagation_bench_test.go,
-// docs/BENCHMARKS.md, "Propagation"). Unset (production), a value costs
-// one atomic load and a nil check; no clock is read. Nothing of this is on
-// the query path.
+// docs/BENCHMARKS.md, "Propagation"), when Config.Trace is set. Unset
+// (production), a value costs a nil check; no clock is read. A field of
+// the follower, not of the package: several edges of one process trace
+// apart. Nothing of this is on the query path.
 
 // ApplyTrace is when one zone value applied by a follower passed each
 // stage.
@@ -36,27 +36,13 @@ type ApplyTrace struct {
 // bucket's watch; it runs on the watch's goroutine and must not block.
 type TraceFunc func(ApplyTrace)
 
-var tracer atomic.Pointer[TraceFunc]
-
-// SetTrace makes every follower of the process report the zone values it
-// applies to fn (nil: stop). For benchmarks; it returns a function
-// restoring the previous one.
-func SetTrace(fn TraceFunc) (restore func()) {
-	var p *TraceFunc
-	if fn != nil {
-		p = &fn
-	}
-	old := tracer.Swap(p)
-	return func() { tracer.Store(old) }
-}
-
-// tracing reports whether a trace function is set.
-func tracing() bool { return tracer.Load() != nil }
+// tracing reports whether the follower reports its values.
+func (f *Follower) tracing() bool { return f.cfg.Trace != nil }
 
 // traceApplied reports a zone value applied from the watch.
 func (f *Follower) traceApplied(o *opened) {
-	p := tracer.Load()
-	if p == nil || o.e == nil {
+	fn := f.cfg.Trace
+	if fn == nil || o.e == nil {
 		return
 	}
 	t := ApplyTrace{
@@ -64,5 +50,5 @@ func (f *Follower) traceApplied(o *opened) {
 		Received: o.received, Verified: o.verified, Applied: time.Now(),
 	}
 	t.Version, _ = f.cfg.Zones.Version(snapshot.NameFromKey(t.Key))
-	(*p)(t)
+	fn(t)
 }

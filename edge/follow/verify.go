@@ -59,7 +59,7 @@ func (f *Follower) verifyAhead(ctx context.Context, in <-chan jetstream.KeyValue
 				return
 			}
 			o := &opened{e: e, done: make(chan struct{})}
-			if tracing() {
+			if f.tracing() {
 				o.received = time.Now()
 			}
 			switch {

@@ -95,6 +95,10 @@ type Config struct {
 	// AXFR, IXFR from other providers' secondaries, edge/xfrout); "" (the
 	// default) turns it off.
 	XFRAddr string
+	// FollowTrace receives the follower's per-value stage times
+	// (follow.Config.Trace); library only, for the propagation benchmark;
+	// nil: off.
+	FollowTrace follow.TraceFunc
 }
 
 // TLSFiles names PEM files for a TLS connection; all empty means no TLS.
@@ -265,7 +269,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.noticeConn.nc.Store(nc)
 	f, err := follow.New(follow.Config{Conn: nc, Zones: n.zones, Accounts: n.accounts, Log: n.log.Named("follow"),
-		Registerer: n.reg, Verifier: n.verifier})
+		Registerer: n.reg, Verifier: n.verifier, Trace: n.cfg.FollowTrace})
 	if err != nil {
 		nc.Close()
 		srv.Close()
