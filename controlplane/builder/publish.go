@@ -187,6 +187,13 @@ func (b *Builder) putEncoded(ctx context.Context, name string, h *snapshot.ZoneH
 	}); err != nil {
 		return fmt.Errorf("put zone object %s: %w", key, err)
 	}
+	return b.publishPointer(ctx, name, key, h, records, len(data))
+}
+
+// publishPointer points the zone's KV value at its object, just put:
+// after the object, so that an edge seeing the pointer can always fetch
+// what it points at. extra are further log fields (the paced put's steps).
+func (b *Builder) publishPointer(ctx context.Context, name, key string, h *snapshot.ZoneHeader, records, size int, extra ...zap.Field) error {
 	b.mu.Lock()
 	b.inObjects[name] = true
 	b.mu.Unlock()
@@ -194,10 +201,10 @@ func (b *Builder) putEncoded(ctx context.Context, name string, h *snapshot.ZoneH
 	// where an edge starts replaying the zone's deltas.
 	ptr, err := snapshot.MarshalZone(&snapshot.Zone{Header: h, RecordsObject: key})
 	if err != nil {
-		return err
+		return fmt.Errorf("marshal zone snapshot pointer %s: %w", key, err)
 	}
 	if ptr, err = b.cfg.Signer.Seal(snapshot.ZoneBinding(key), ptr); err != nil {
-		return err
+		return fmt.Errorf("sign zone snapshot pointer %s: %w", key, err)
 	}
 	if err := b.guarded(ctx, func(ctx context.Context) error {
 		_, err := b.zones.Put(ctx, key, ptr)
@@ -206,7 +213,8 @@ func (b *Builder) putEncoded(ctx context.Context, name string, h *snapshot.ZoneH
 		return fmt.Errorf("put zone snapshot pointer %s: %w", key, err)
 	}
 	b.m.zonesPublished.WithLabelValues("object").Inc()
-	b.log.Info("zone published to object store", zap.String("zone", name), zap.Int64("version", rev), zap.Int("records", records), zap.Int("bytes", len(data)))
+	b.log.Info("zone published to object store", append([]zap.Field{zap.String("zone", name),
+		zap.Int64("version", int64(h.GetVersion())), zap.Int("records", records), zap.Int("bytes", size)}, extra...)...)
 	return nil
 }
 

@@ -613,26 +613,7 @@ func (b *Builder) putObjectPaced(ctx context.Context, name string, h *snapshot.Z
 		}
 		return fmt.Errorf("put zone object %s: %w", key, err)
 	}
-	b.mu.Lock()
-	b.inObjects[name] = true
-	b.mu.Unlock()
-	ptr, err := snapshot.MarshalZone(&snapshot.Zone{Header: h, RecordsObject: key})
-	if err != nil {
-		return err
-	}
-	if ptr, err = b.cfg.Signer.Seal(snapshot.ZoneBinding(key), ptr); err != nil {
-		return err
-	}
-	if err := b.guarded(ctx, func(ctx context.Context) error {
-		_, err := b.zones.Put(ctx, key, ptr)
-		return err
-	}); err != nil {
-		return fmt.Errorf("put zone snapshot pointer %s: %w", key, err)
-	}
-	b.m.zonesPublished.WithLabelValues("object").Inc()
-	b.log.Info("zone published to object store", zap.String("zone", name), zap.Int64("version", int64(h.GetVersion())),
-		zap.Int("records", records), zap.Int("bytes", r.sent), zap.Int("steps", r.steps))
-	return nil
+	return b.publishPointer(ctx, name, key, h, records, r.sent, zap.Int("steps", r.steps))
 }
 
 // pacedReader feeds parts to the object store's Put: objectStep bytes per
