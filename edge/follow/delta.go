@@ -135,11 +135,18 @@ func (f *Follower) handleDelta(ctx context.Context, subject string, data []byte,
 	switch res := f.applyDelta(d); res {
 	case "gap":
 		f.m.updates.WithLabelValues(deltasKey, "gap").Inc()
-		f.log.Info("delta gap: reloading zone", zap.String("zone", d.GetName()),
+		name := d.GetName()
+		if !f.gapDue(name, start) {
+			f.m.updates.WithLabelValues(deltasKey, "gap_paused").Inc()
+			return
+		}
+		f.log.Info("delta gap: reloading zone", zap.String("zone", name),
 			zap.Uint64("from", d.GetFromVersion()), zap.Uint64("to", d.GetToVersion()))
-		if err := f.catchUp(ctx, d.GetName()); err != nil {
+		err := f.catchUp(ctx, name)
+		f.gapDone(name, start, err)
+		if err != nil {
 			f.log.Error("zone not caught up after a delta gap; the held version keeps being served",
-				zap.String("zone", d.GetName()), zap.Error(err))
+				zap.String("zone", name), zap.Error(err))
 		}
 	default:
 		f.m.updates.WithLabelValues(deltasKey, res).Inc()
@@ -148,6 +155,45 @@ func (f *Follower) handleDelta(ctx context.Context, subject string, data []byte,
 			f.m.lagSeconds.WithLabelValues(deltasKey).Observe(max(0, time.Since(published).Seconds()))
 		}
 	}
+}
+
+// gapRetry is when a zone whose catch-up failed may try again. A zone
+// whose stream lost the deltas after its full snapshot fails every
+// catch-up until the builder publishes its next full snapshot; without a
+// pause each of its queued deltas (thousands, after a restart) tried again,
+// each opening a consumer on the stream, which exhausted the stream's
+// consumer limit for the other edges.
+type gapRetry struct {
+	held uint64 // the version held when the catch-up failed
+	next time.Time
+	wait time.Duration
+}
+
+// gapDue reports whether a gap of zone name may be caught up now: no
+// catch-up of it failed, the version held changed since (a full snapshot
+// came through the bucket), or the pause is over. Callers hold deltaMu.
+func (f *Follower) gapDue(name string, now time.Time) bool {
+	g, ok := f.gaps[name]
+	return !ok || g.held != f.heldVersion(name) || !now.Before(g.next)
+}
+
+// gapDone records how a catch-up of zone name ended: a failure pauses the
+// next one, RetryWait doubling up to a minute while the version held stays
+// the same. Callers hold deltaMu.
+func (f *Follower) gapDone(name string, now time.Time, err error) {
+	if err == nil {
+		delete(f.gaps, name)
+		return
+	}
+	held := f.heldVersion(name)
+	wait := f.cfg.RetryWait
+	if g, ok := f.gaps[name]; ok && g.held == held {
+		wait = min(2*g.wait, maxRefetchWait)
+	}
+	if f.gaps == nil {
+		f.gaps = map[string]gapRetry{}
+	}
+	f.gaps[name] = gapRetry{held: held, next: now.Add(wait), wait: wait}
 }
 
 // applyDelta installs the version d produces from the zone held and says

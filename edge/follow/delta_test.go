@@ -166,6 +166,79 @@ func TestFollowerReloadsOnGapAndReplaysDeltas(t *testing.T) {
 	}
 }
 
+// A zone whose stream lost the deltas after its full snapshot cannot catch
+// up until the next full snapshot: its queued deltas must not each try
+// again (each try opens a consumer on the stream).
+func TestRepeatedGapsOfAZoneThatCannotCatchUpArePaced(t *testing.T) {
+	srv := natstest.Start(t, t.TempDir(), 0)
+	t.Cleanup(srv.Stop)
+	pub := natstest.NewPublisher(t, srv.URL())
+	deltaStream(t, pub)
+	pub.PutZone(zone(t, "big.test.", 12))
+	// 12→15 is gone from the stream; 15→18 is left.
+	publishDelta(t, pub, delta(t, "big.test.", 15, 18, "b IN A 192.0.2.2"))
+
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	zones := zonecache.NewSet()
+	held, err := zonecache.Build(zone(t, "big.test.", 12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zones.Put(held)
+	const retry = 200 * time.Millisecond
+	f, err := New(Config{Conn: nc, Zones: zones, Accounts: zonecache.NewAccounts(), Log: zaptest.NewLogger(t), RetryWait: retry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if f.stream, err = f.js.Stream(ctx, snapshot.DeltaStream); err != nil {
+		t.Fatal(err)
+	}
+	unrecoverable := func() float64 {
+		return testutil.ToFloat64(f.m.updates.WithLabelValues(deltasKey, "unrecoverable"))
+	}
+	paused := func() float64 { return testutil.ToFloat64(f.m.updates.WithLabelValues(deltasKey, "gap_paused")) }
+	b, _ := snapshot.MarshalDelta(delta(t, "big.test.", 18, 19, "c IN A 192.0.2.3"))
+	begin := time.Now()
+	for range 50 {
+		f.handleDelta(ctx, snapshot.DeltaSubject("big.test."), b, time.Now())
+	}
+	if time.Since(begin) < retry {
+		if n := unrecoverable(); n != 1 {
+			t.Fatalf("50 queued deltas of a zone that cannot catch up tried %v times, want 1", n)
+		}
+		if n := paused(); n != 49 {
+			t.Fatalf("%v gaps paused, want 49", n)
+		}
+	}
+	if v := f.heldVersion("big.test."); v != 12 {
+		t.Fatalf("version %d served, want 12 (the full snapshot)", v)
+	}
+	// After the pause it tries again.
+	time.Sleep(retry + 50*time.Millisecond)
+	f.handleDelta(ctx, snapshot.DeltaSubject("big.test."), b, time.Now())
+	if n := unrecoverable(); n < 2 {
+		t.Fatalf("no new try after the pause (%v)", n)
+	}
+	// A new full snapshot (a version held that changed) may catch up at
+	// once, pause or not.
+	publishDelta(t, pub, delta(t, "big.test.", 20, 21, "d IN A 192.0.2.4"))
+	pub.PutZone(zone(t, "big.test.", 20))
+	if err := f.catchUp(ctx, "big.test."); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = snapshot.MarshalDelta(delta(t, "big.test.", 25, 26, "e IN A 192.0.2.5"))
+	before := paused()
+	f.handleDelta(ctx, snapshot.DeltaSubject("big.test."), b, time.Now())
+	if n := paused(); n != before {
+		t.Fatalf("a gap after a new full snapshot was paused (%v → %v)", before, n)
+	}
+}
+
 // The bucket watch may install a full snapshot after the delta consumer
 // passed the deltas that follow it: they are replayed then.
 func TestFollowerReplaysDeltasAfterALateFullSnapshot(t *testing.T) {

@@ -89,6 +89,9 @@ type Follower struct {
 	// deltaChecks carries zones whose full snapshot was installed after
 	// the delta consumer started: deltas it passed may follow it.
 	deltaChecks chan string
+	// gaps holds the zones whose catch-up after a delta gap failed, and
+	// when to try again (delta.go; guarded by deltaMu).
+	gaps map[string]gapRetry
 }
 
 // New returns a Follower; Run starts it.
@@ -719,7 +722,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "zonegrid", Subsystem: "edge", Name: "snapshot_updates_total",
-			Help: "Snapshot updates received, by bucket and result (applied, stale, deleted, failed).",
+			Help: "Snapshot updates received, by bucket and result (applied, stale, deleted, failed; deltas also duplicate, ignored, gap, gap_paused, unrecoverable).",
 		}, []string{"bucket", "result"}),
 		watchRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "zonegrid", Subsystem: "edge", Name: "snapshot_watch_restarts_total",
