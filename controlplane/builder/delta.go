@@ -220,8 +220,22 @@ func (b *Builder) recoverState(ctx context.Context, name string, st *zoneState) 
 		}
 		version = max(version, d.GetToVersion())
 	}
+	// The deltas already published after the full snapshot count towards
+	// DeltaChainMax: else every restart (or new leader) starts the count
+	// again and the chain outgrows what the stream keeps. Read back once,
+	// at recovery; a chain the stream no longer holds whole counts as
+	// full, so that the next delta rewrites the snapshot.
+	chain, err := b.deltasBetween(ctx, name, h.GetZoneId(), h.GetVersion(), version)
+	n := len(chain)
+	switch {
+	case errors.Is(err, errNoBase):
+		n = b.cfg.DeltaChainMax
+	case err != nil:
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	st.chainBase = st.deltas - n
 	st.zoneID, st.delta, st.ns = h.GetZoneId(), true, nil
 	// fullAt is when the full snapshot was published, not now: a builder
 	// that restarts more often than FullEvery (a lease lapsing under load)
@@ -234,7 +248,7 @@ func (b *Builder) recoverState(ctx context.Context, name string, st *zoneState) 
 	// the following ones are built from the published snapshot.
 	st.startChain(version)
 	b.log.Info("delta chain recovered", zap.String("zone", name), zap.Uint64("version", version),
-		zap.Uint64("full_version", h.GetVersion()))
+		zap.Uint64("full_version", h.GetVersion()), zap.Int("chain", n))
 	return nil
 }
 

@@ -242,3 +242,42 @@ func TestRewriteAfterRestartReadsTheChainBack(t *testing.T) {
 		t.Fatalf("rewrite without the deltas in the stream: %v, want errNoBase", err)
 	}
 }
+
+// TestRecoveredChainCountsTowardsDeltaChainMax: the deltas published
+// before a restart count towards the rewrite trigger of the builder that
+// recovers the chain; before, the count started again from zero at every
+// restart and a zone's chain could outgrow what the stream keeps.
+func TestRecoveredChainCountsTowardsDeltaChainMax(t *testing.T) {
+	e := newEnv(t, 0)
+	createZone(t, e.st, "big", "acct1", "big.example.", dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE)
+	var rs []*dnsv1.Record
+	for i := range 8 {
+		rs = append(rs, rec(fmt.Sprintf("r%d", i), fmt.Sprintf("h%d.big.example.", i), "192.0.2.1"))
+	}
+	putRecords(t, e.st, "big", rs...)
+	cfg := Config{DeltaChainMax: 3, FullEvery: time.Hour}
+	_, stop := e.startDeltaBuilder(t, cfg)
+	var full uint64
+	eventually(t, "full snapshot", func() (bool, string) {
+		z, err := e.zoneSnapshot(t, "big.example.")
+		full = z.GetHeader().GetVersion()
+		return err == nil && len(z.GetRecords()) == 8, fmt.Sprint(err)
+	})
+	for i := range 2 {
+		updateRecords(t, e.st, "big", store.RecordOp{Put: rec(fmt.Sprintf("a%d", i), fmt.Sprintf("a%d.big.example.", i), "192.0.2.9")})
+		eventually(t, "delta before the restart", func() (bool, string) {
+			return len(e.deltas(t, "big.example.")) == i+1, ""
+		})
+	}
+	stop()
+	e.startDeltaBuilder(t, cfg)
+	updateRecords(t, e.st, "big", store.RecordOp{Put: rec("a2", "a2.big.example.", "192.0.2.9")})
+	eventually(t, "the third delta of the chain rewrites the full snapshot", func() (bool, string) {
+		z, err := e.zoneSnapshot(t, "big.example.")
+		if err != nil {
+			return false, err.Error()
+		}
+		v := z.GetHeader().GetVersion()
+		return v > full && len(z.GetRecords()) == 11, fmt.Sprintf("full snapshot at %d (was %d), %d records", v, full, len(z.GetRecords()))
+	})
+}
