@@ -112,6 +112,31 @@ func TestFollowerAppliesDeltasInOrderAndIgnoresDuplicates(t *testing.T) {
 	}
 }
 
+// heldFollower is a follower, not running, that holds zone z and has the
+// delta stream open: for calling handleDelta directly.
+func heldFollower(t *testing.T, url string, z *snapshot.Zone, retry time.Duration) (*Follower, *zonecache.Set) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	zones := zonecache.NewSet()
+	held, err := zonecache.Build(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zones.Put(held)
+	f, err := New(Config{Conn: nc, Zones: zones, Accounts: zonecache.NewAccounts(), Log: zaptest.NewLogger(t), RetryWait: retry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.stream, err = f.js.Stream(context.Background(), snapshot.DeltaStream); err != nil {
+		t.Fatal(err)
+	}
+	return f, zones
+}
+
 func TestFollowerReloadsOnGapAndReplaysDeltas(t *testing.T) {
 	srv := natstest.Start(t, t.TempDir(), 0)
 	t.Cleanup(srv.Stop)
@@ -121,25 +146,8 @@ func TestFollowerReloadsOnGapAndReplaysDeltas(t *testing.T) {
 	publishDelta(t, pub, delta(t, "big.test.", 12, 15, "a IN A 192.0.2.1"))
 	publishDelta(t, pub, delta(t, "big.test.", 15, 18, "b IN A 192.0.2.2"))
 
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	zones := zonecache.NewSet()
-	old, err := zonecache.Build(zone(t, "big.test.", 5))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zones.Put(old)
-	f, err := New(Config{Conn: nc, Zones: zones, Accounts: zonecache.NewAccounts(), Log: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, zones := heldFollower(t, srv.URL(), zone(t, "big.test.", 5), 0)
 	ctx := context.Background()
-	if f.stream, err = f.js.Stream(ctx, snapshot.DeltaStream); err != nil {
-		t.Fatal(err)
-	}
 	// The edge holds version 5 and sees 15→18: it missed something.
 	b, _ := snapshot.MarshalDelta(delta(t, "big.test.", 15, 18, "b IN A 192.0.2.2"))
 	f.handleDelta(ctx, snapshot.DeltaSubject("big.test."), b, time.Now())
@@ -178,26 +186,9 @@ func TestRepeatedGapsOfAZoneThatCannotCatchUpArePaced(t *testing.T) {
 	// 12→15 is gone from the stream; 15→18 is left.
 	publishDelta(t, pub, delta(t, "big.test.", 15, 18, "b IN A 192.0.2.2"))
 
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	zones := zonecache.NewSet()
-	held, err := zonecache.Build(zone(t, "big.test.", 12))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zones.Put(held)
 	const retry = 200 * time.Millisecond
-	f, err := New(Config{Conn: nc, Zones: zones, Accounts: zonecache.NewAccounts(), Log: zaptest.NewLogger(t), RetryWait: retry})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, _ := heldFollower(t, srv.URL(), zone(t, "big.test.", 12), retry)
 	ctx := context.Background()
-	if f.stream, err = f.js.Stream(ctx, snapshot.DeltaStream); err != nil {
-		t.Fatal(err)
-	}
 	unrecoverable := func() float64 {
 		return testutil.ToFloat64(f.m.updates.WithLabelValues(deltasKey, "unrecoverable"))
 	}
