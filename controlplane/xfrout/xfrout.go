@@ -517,7 +517,12 @@ func (w *Worker) notifyPeers(ctx context.Context, j *job) (bool, error) {
 		if errors.Is(err, store.ErrNotFound) {
 			return true, nil // the zone is gone
 		}
-		return len(errs) == 0, fmt.Errorf("outgoing status of %s: %w", j.zoneID, err)
+		// Not done even when every peer acknowledged: the round is tried
+		// again (acknowledged peers are not sent to again) so that the
+		// status catches up. Done, the job was dropped with the error
+		// unlogged and the status stayed at the serial before until the
+		// zone's next version.
+		return false, fmt.Errorf("outgoing status of %s: %w", j.zoneID, err)
 	}
 	return len(errs) == 0, nil
 }
