@@ -355,9 +355,12 @@ func TestCorruptZoneDoesNotStallOthers(t *testing.T) {
 		_, err := e.zoneSnapshot(t, "good.example.")
 		return err == nil, fmt.Sprint(err)
 	})
-	if testutil.ToFloat64(b.m.skipped) == 0 {
-		t.Fatal("bad zone not reported as skipped")
-	}
+	// Zones of a batch publish in no fixed order: the bad one may be
+	// skipped just after the good one is out.
+	eventually(t, "bad zone reported as skipped", func() (bool, string) {
+		n := testutil.ToFloat64(b.m.skipped)
+		return n > 0, fmt.Sprint(n)
+	})
 }
 
 func TestCompactedHistoryTriggersFullRebuild(t *testing.T) {
