@@ -248,6 +248,7 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 	stall := time.NewTicker(f.cfg.StallCheck)
 	defer stall.Stop()
 	var delivered uint64 // highest revision the watch delivered
+	var refilledTo uint64 // the bucket's last revision when its filling mark was seen gone
 	var checked stallState
 	tryLoaded := func() error {
 		if f.isLoaded(bucket) {
@@ -258,7 +259,7 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 				zap.String("bucket", bucket), zap.Int("zones", len(unfetched)))
 			return nil
 		}
-		filling, err := bucketFilling(ctx, kv)
+		filling, last, err := bucketFilling(ctx, kv)
 		if err != nil {
 			return err
 		}
@@ -269,6 +270,19 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 				recheck = recheckT.C
 			}
 			return nil
+		}
+		if recheckT != nil {
+			// The mark is gone, but the zones the control plane wrote
+			// before removing it may not have come through the watch
+			// yet: ready once it delivered what the bucket held when the
+			// mark was first seen gone (a fixed target, so that writes
+			// after it do not hold ready back).
+			if refilledTo == 0 {
+				refilledTo = last
+			}
+			if delivered < refilledTo {
+				return nil
+			}
 		}
 		if recheckT != nil {
 			recheckT.Stop()
@@ -495,14 +509,18 @@ func (f *Follower) fetched(key string, unfetched map[string]bool, inInitial bool
 }
 
 // bucketFilling reports whether the control plane marked the bucket as
-// being refilled (snapshot.FillingMetadata): its listing is incomplete.
-func bucketFilling(ctx context.Context, kv jetstream.KeyValue) (bool, error) {
+// being refilled (snapshot.FillingMetadata): its listing is incomplete;
+// last is the bucket's last revision (stream sequence).
+func bucketFilling(ctx context.Context, kv jetstream.KeyValue) (filling bool, last uint64, err error) {
 	st, err := kv.Status(ctx)
 	if err != nil {
-		return false, fmt.Errorf("kv bucket %q status: %w", kv.Bucket(), err)
+		return false, 0, fmt.Errorf("kv bucket %q status: %w", kv.Bucket(), err)
 	}
-	_, filling := st.Metadata()[snapshot.FillingMetadata]
-	return filling, nil
+	_, filling = st.Metadata()[snapshot.FillingMetadata]
+	if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+		last = bs.StreamInfo().State.LastSeq
+	}
+	return filling, last, nil
 }
 
 func (f *Follower) isLoaded(bucket string) bool {
