@@ -247,7 +247,7 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 	}()
 	stall := time.NewTicker(f.cfg.StallCheck)
 	defer stall.Stop()
-	var delivered uint64 // highest revision the watch delivered
+	var delivered uint64  // highest revision the watch delivered
 	var refilledTo uint64 // the bucket's last revision when its filling mark was seen gone
 	var checked stallState
 	tryLoaded := func() error {
