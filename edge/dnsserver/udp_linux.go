@@ -80,30 +80,26 @@ func newMmsgBatch(c *net.UDPConn, n int) udpBatch {
 
 // recv is one recvmmsg; false (would block) has the poller wait.
 func (m *mmsgBatch) recv(fd uintptr) bool {
-	for {
-		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.in[0])), uintptr(len(m.in)), 0, 0, 0)
-		switch e {
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false
-		}
-		m.done, m.errno = int(n), e
-		return true
-	}
+	return m.call(unix.SYS_RECVMMSG, fd, unsafe.Pointer(&m.in[0]), len(m.in))
 }
 
 // send is one sendmmsg of replies [from, to).
 func (m *mmsgBatch) send(fd uintptr) bool {
+	return m.call(unix.SYS_SENDMMSG, fd, unsafe.Pointer(&m.out[m.from]), m.to-m.from)
+}
+
+// call is one recvmmsg or sendmmsg of n headers at hdrs, retried on EINTR;
+// false when it would block.
+func (m *mmsgBatch) call(trap, fd uintptr, hdrs unsafe.Pointer, n int) bool {
 	for {
-		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&m.out[m.from])), uintptr(m.to-m.from), 0, 0, 0)
+		done, _, e := unix.Syscall6(trap, fd, uintptr(hdrs), uintptr(n), 0, 0, 0)
 		switch e {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
 			return false
 		}
-		m.done, m.errno = int(n), e
+		m.done, m.errno = int(done), e
 		return true
 	}
 }
