@@ -25,6 +25,7 @@ import (
 	"io"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -92,6 +93,9 @@ type Follower struct {
 	// gaps holds the zones whose catch-up after a delta gap failed, and
 	// when to try again (delta.go; guarded by deltaMu).
 	gaps map[string]gapRetry
+	// releases counts the memory releases asked for while one runs
+	// (releaseMemory).
+	releases atomic.Int32
 }
 
 // New returns a Follower; Run starts it.
@@ -621,13 +625,55 @@ func (f *Follower) applyZonePayload(ctx context.Context, e jetstream.KeyValueEnt
 	f.m.version.Set(float64(z.Version))
 	f.log.Debug("zone applied", zap.String("zone", name), zap.Uint64("version", z.Version), zap.Int("names", z.Len()))
 	if s.GetRecordsObject() != "" {
-		// Loading a large zone leaves hundreds of MB of garbage (the
-		// encoded object, the zone version replaced) that the runtime would
-		// otherwise hand back to the OS only over minutes: return it now,
-		// so the edge's RSS is what it serves from.
-		debug.FreeOSMemory()
+		f.releaseMemory()
 	}
 	return nil
+}
+
+// releaseMemory returns a large zone's load garbage (the encoded object,
+// the zone version replaced: hundreds of MB) to the OS. The runtime's
+// scavenger would keep it: it returns only what lies beyond GOGC's
+// headroom over the live heap, twice the zones at the default.
+//
+// Not before the follower is ready: a full collection of a million-record
+// zone's heap takes 0.6-1.3 s on two cores, and the cold start would wait
+// for it once per large zone. Whoever waits for Ready returns the initial
+// load's garbage once, after reporting ready (edge/node/loadgc.go). After
+// ready, in the background and one at a time, so the watch goes on
+// applying updates meanwhile: a release asked for while one runs makes it
+// run once more.
+func (f *Follower) releaseMemory() {
+	select {
+	case <-f.ready:
+	default:
+		return
+	}
+	if f.releases.Add(1) != 1 {
+		return
+	}
+	go func() {
+		for {
+			n := f.releases.Load()
+			debug.FreeOSMemory()
+			if f.releases.CompareAndSwap(n, 0) {
+				return
+			}
+			f.releases.Store(1)
+		}
+	}()
+}
+
+// minObjectRate is the slowest transfer of a zone object taken as progress.
+// The object store client bounds a whole fetch by its default timeout (5 s)
+// when the context has no deadline of its own: on a loaded two-core machine
+// a 106 MB object took 2.7-4.7 s and often more, failed at 5 s ("nats:
+// timeout", "read pipe: i/o timeout") and was fetched again from the start
+// after a backoff, adding 10-80 s to the cold start.
+const minObjectRate = 4 << 20 // bytes a second
+
+// objectDeadline is how long fetching an object of size bytes may take.
+func objectDeadline(size uint64) time.Duration {
+	return 5*time.Second + time.Duration(size/minObjectRate)*time.Second
 }
 
 // errObjectUnavailable marks a zone whose object could not be fetched (it
@@ -652,7 +698,13 @@ func (f *Follower) loadObject(ctx context.Context, name, object string) (*zoneca
 		f.mu.Unlock()
 	}
 	start := time.Now()
-	r, err := os.Get(ctx, object)
+	meta, err := os.GetInfo(ctx, object)
+	if err != nil {
+		return nil, fmt.Errorf("%w: fetch object %q of zone %q: %w", errObjectUnavailable, object, name, err)
+	}
+	fctx, cancel := context.WithTimeout(ctx, objectDeadline(meta.Size))
+	defer cancel()
+	r, err := os.Get(fctx, object)
 	if err != nil {
 		return nil, fmt.Errorf("%w: fetch object %q of zone %q: %w", errObjectUnavailable, object, name, err)
 	}

@@ -193,3 +193,21 @@ func TestFollowerDropsZonesMissingFromAFreshListing(t *testing.T) {
 		t.Error("listed zone not loaded")
 	}
 }
+
+func TestObjectDeadlineGrowsWithTheObject(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		size uint64
+		want time.Duration
+	}{
+		{"empty object: the client's request timeout", 0, 5 * time.Second},
+		{"below one step", minObjectRate - 1, 5 * time.Second},
+		{"106 MB zone object", 106371315, 30 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := objectDeadline(tc.size); got != tc.want {
+				t.Fatalf("objectDeadline(%d) = %s, want %s", tc.size, got, tc.want)
+			}
+		})
+	}
+}

@@ -16,7 +16,10 @@
 // start → /ready), and nsd. -reuse keeps the loaded data of a previous run
 // in -dir; -resume finishes an interrupted load; -wait-full=false starts the
 // edges without waiting for the full snapshot to catch up with the deltas
-// (they replay the deltas after it).
+// (they replay the deltas after it). -edge-bin times other edge builds (a
+// list: the cold starts alternate between them, to compare builds in the
+// same minutes of a shared machine); -edge-trace writes an execution trace
+// and CPU profile of each edge's start (edge<i>.trace, edge<i>.trace.cpu).
 package main
 
 import (
@@ -25,6 +28,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -60,7 +64,8 @@ const zoneName = "bench.test."
 type options struct {
 	names, changes, coldStarts int
 	dir, bin, nsd, trace       string
-	edgeMemLimit               string
+	edgeMemLimit, edgeBin      string
+	edgeTrace                  time.Duration
 	reuse, resume, waitFull    bool
 	gap                        time.Duration
 }
@@ -77,6 +82,8 @@ func main() {
 	flag.BoolVar(&o.resume, "resume", false, "reuse the zone file of a previous run in -dir and finish loading it")
 	flag.BoolVar(&o.waitFull, "wait-full", true, "before starting edges, wait until the zone's full snapshot is as new as its last delta (false: edges replay the deltas after it)")
 	flag.StringVar(&o.edgeMemLimit, "edge-memlimit", "", "GOMEMLIMIT of the edge processes only (e.g. 530MiB; empty: none)")
+	flag.StringVar(&o.edgeBin, "edge-bin", "", "edge binary to time (empty: edge in -bin); a comma-separated list: the cold starts take them in turn, to compare builds on the same loaded data in the same minutes")
+	flag.DurationVar(&o.edgeTrace, "edge-trace", 0, "with a duration: start each edge with --pprof and write an execution trace of its first so long (from its metrics port opening) to edge<i>.trace in -dir (go tool trace), and its CPU profile to edge<i>.trace.cpu")
 	flag.DurationVar(&o.gap, "gap", 20*time.Millisecond, "pause between timed changes")
 	flag.StringVar(&o.trace, "trace", "", "write one line per timed change to this file: time of the call (UTC), API call → acknowledgement, acknowledgement → edge answers (ms)")
 	flag.Parse()
@@ -227,17 +234,32 @@ func run(o options) error {
 		if o.edgeMemLimit != "" {
 			env = append(env, "GOMEMLIMIT="+o.edgeMemLimit)
 		}
-		edge, err = ps.startEnv(filepath.Join(o.dir, fmt.Sprintf("edge%d.log", i)), env, bin("edge"), "--listen", edgeAddr, "--nats-url", natsURL, "--metrics-addr", metrics,
+		edgeBin := bin("edge")
+		if o.edgeBin != "" {
+			bins := strings.Split(o.edgeBin, ",")
+			edgeBin = bins[i%len(bins)]
+		}
+		args := []string{"--listen", edgeAddr, "--nats-url", natsURL, "--metrics-addr", metrics,
 			"--nats-nkey-seed", filepath.Join(creds, "edge.nk"), "--snapshot-trust-keys", filepath.Join(creds, "snapshot-signing.pub.pem"),
 			// It polls one name every 200 µs: response rate limiting off.
-			"--rrl-rate", "0")
+			"--rrl-rate", "0"}
+		if o.edgeTrace > 0 {
+			args = append(args, "--pprof")
+		}
+		edge, err = ps.startEnv(filepath.Join(o.dir, fmt.Sprintf("edge%d.log", i)), env, edgeBin, args...)
 		if err != nil {
 			return err
+		}
+		var traced chan error
+		if o.edgeTrace > 0 {
+			traced = make(chan error, 1)
+			go func(path string) { traced <- fetchTrace(metrics, o.edgeTrace, path) }(filepath.Join(o.dir, fmt.Sprintf("edge%d.trace", i)))
 		}
 		if err := waitReady(metrics, 5*time.Minute); err != nil {
 			return fmt.Errorf("edge: %w", err)
 		}
 		cold := time.Since(start)
+		rssAtReady := procKB(edge.Process.Pid, "VmRSS")
 		if answerA(edgeAddr, rec.GetName()) == "" && retries < 10 {
 			// On a loaded machine the edge's fetch of the zone object can
 			// time out (nats: timeout); the edge is then ready without
@@ -256,7 +278,17 @@ func run(o options) error {
 		// garbage to the OS right after reporting ready.
 		time.Sleep(2 * time.Second)
 		rssReady, hwmReady, pssReady = procKB(edge.Process.Pid, "VmRSS"), procKB(edge.Process.Pid, "VmHWM"), pssKB(edge.Process.Pid)
-		fmt.Printf("edge cold start %d: %s to ready; RSS %.1f MiB, PSS %.1f MiB, peak RSS %.1f MiB\n", i+1, cold.Round(time.Millisecond), mib(rssReady), mib(pssReady), mib(hwmReady))
+		// And once more 3 s later: the edge returns the load's garbage
+		// after reporting ready, which on a loaded machine can take more
+		// than 2 s (a full collection of the zone's heap).
+		time.Sleep(3 * time.Second)
+		rss5 := procKB(edge.Process.Pid, "VmRSS")
+		fmt.Printf("edge cold start %d (%s): %s to ready; RSS %.1f MiB at ready, %.1f MiB 2 s after (PSS %.1f MiB), %.1f MiB 5 s after, peak RSS %.1f MiB\n", i+1, edgeBin, cold.Round(time.Millisecond), mib(rssAtReady), mib(rssReady), mib(pssReady), mib(rss5), mib(hwmReady))
+		if traced != nil {
+			if err := <-traced; err != nil {
+				fmt.Printf("edge cold start %d: trace: %v\n", i+1, err)
+			}
+		}
 	}
 	if got := answerA(edgeAddr, rec.GetName()); got == "" {
 		return fmt.Errorf("edge answers %s A %q, want %q", rec.GetName(), got, rec.GetContent())
@@ -511,6 +543,53 @@ func waitReady(addr string, timeout time.Duration) error {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return fmt.Errorf("not ready after %s", timeout)
+}
+
+// fetchTrace writes an execution trace of the edge's first d (from when its
+// metrics port answers) to path: the wall-clock breakdown of a cold start.
+func fetchTrace(metrics string, d time.Duration, path string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		c, err := net.DialTimeout("tcp", metrics, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("metrics port %s: %w", metrics, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	// The CPU profile of the same window: the trace then holds its
+	// samples too (go tool trace, "Profile").
+	profiled := make(chan error, 1)
+	go func() {
+		profiled <- getTo(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%g", metrics, d.Seconds()), d, path+".cpu")
+	}()
+	err := getTo(fmt.Sprintf("http://%s/debug/pprof/trace?seconds=%g", metrics, d.Seconds()), d, path)
+	return errors.Join(err, <-profiled)
+}
+
+// getTo writes what url answers to path.
+func getTo(url string, d time.Duration, path string) error {
+	cl := &http.Client{Timeout: d + time.Minute}
+	resp, err := cl.Get(url)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("get %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 func answerA(addr, name string) string {
