@@ -285,11 +285,11 @@ func (e *Engine) atNode(a *call, z *zonecache.Zone, n *zonecache.Node, owner str
 		})
 		return "", false
 	}
-	if set := n.Set(qtype); set != nil {
-		resp.Answer = appendSet(resp.Answer, set, owner, synth, 0)
+	if set := z.RRset(n, qtype); set != nil {
+		resp.Answer = appendSet(resp.Answer, z, set, owner, synth, 0)
 		return "", false
 	}
-	if c := n.Set(dns.TypeCNAME); c != nil {
+	if c := z.RRset(n, dns.TypeCNAME); c != nil {
 		// Not in a pre-signed zone: the primary signed the CNAME, not
 		// the addresses it would be flattened to.
 		if z.Presigned == nil && e.flattens(z, n, c) {
@@ -302,7 +302,7 @@ func (e *Engine) atNode(a *call, z *zonecache.Zone, n *zonecache.Node, owner str
 			}
 			return "", false
 		}
-		resp.Answer = appendSet(resp.Answer, c, owner, synth, 0)
+		resp.Answer = appendSet(resp.Answer, z, c, owner, synth, 0)
 		return c.RRs[0].(*dns.CNAME).Target, true
 	}
 	nodata(z, resp)
@@ -317,7 +317,7 @@ func nodata(z *zonecache.Zone, resp *dns.Msg) {
 // glue for in-zone name servers, not authoritative.
 func referral(z *zonecache.Zone, cut *zonecache.Node, resp *dns.Msg) {
 	resp.Authoritative = false
-	ns := cut.Set(dns.TypeNS)
+	ns := z.RRset(cut, dns.TypeNS)
 	resp.Ns = append(resp.Ns, ns.RRs...)
 	for _, rr := range ns.RRs {
 		target := rr.(*dns.NS).Ns
@@ -328,23 +328,28 @@ func referral(z *zonecache.Zone, cut *zonecache.Node, resp *dns.Msg) {
 		if g == nil {
 			continue
 		}
-		if a := g.Set(dns.TypeA); a != nil {
+		if a := z.RRset(g, dns.TypeA); a != nil {
 			resp.Extra = append(resp.Extra, a.RRs...)
 		}
-		if aaaa := g.Set(dns.TypeAAAA); aaaa != nil {
+		if aaaa := z.RRset(g, dns.TypeAAAA); aaaa != nil {
 			resp.Extra = append(resp.Extra, aaaa.RRs...)
 		}
 	}
 }
 
-// appendSet appends the records of set; synthesized (wildcard) records are
-// copies owned by owner. A non-zero ttl replaces the records' TTL.
-func appendSet(dst []dns.RR, set *zonecache.RRset, owner string, synth bool, ttl uint32) []dns.RR {
+// appendSet appends the records of set, z's; synthesized (wildcard) records
+// are owned by owner. A non-zero ttl replaces the records' TTL. The records
+// of a set decoded for this answer are changed in place; those of a
+// pre-signed zone are shared (zonecache.Zone.RRset) and copied.
+func appendSet(dst []dns.RR, z *zonecache.Zone, set *zonecache.RRset, owner string, synth bool, ttl uint32) []dns.RR {
 	if !synth && ttl == 0 {
 		return append(dst, set.RRs...)
 	}
 	for _, rr := range set.RRs {
-		c := shallowCopy(rr)
+		c := rr
+		if z.Presigned != nil {
+			c = shallowCopy(rr)
+		}
 		h := c.Header()
 		h.Name = owner
 		if ttl != 0 {

@@ -106,8 +106,9 @@ func nsec3Owner(z *zonecache.Zone, name string) bool {
 		return false
 	}
 	chain := false
-	for i := range n.Sets {
-		switch n.Sets[i].Type {
+	var buf [8]uint16
+	for _, t := range n.Types(buf[:0]) {
+		switch t {
 		case dns.TypeNSEC3:
 			chain = true
 		case dns.TypeRRSIG:
@@ -132,11 +133,12 @@ func (e *Engine) presignedANY(a *call, z *zonecache.Zone, name string) {
 	}
 	wild := m.Kind == zonecache.Wildcard
 	a.info.Wildcard = wild
-	for i := range m.Node.Sets {
-		switch set := &m.Node.Sets[i]; set.Type {
+	var buf [8]uint16
+	for _, t := range m.Node.Types(buf[:0]) {
+		switch t {
 		case dns.TypeRRSIG, dns.TypeNSEC, dns.TypeNSEC3:
 		default:
-			a.resp.Answer = appendSet(a.resp.Answer, set, name, wild, 0)
+			a.resp.Answer = appendSet(a.resp.Answer, z, z.RRset(m.Node, t), name, wild, 0)
 			return
 		}
 	}
@@ -189,7 +191,7 @@ func (ps *presigning) sign(rrs []dns.RR, proofs *[]dns.RR) []dns.RR {
 			}
 		}
 		if n != nil {
-			if rs := n.Set(dns.TypeRRSIG); rs != nil {
+			if rs := z.RRset(n, dns.TypeRRSIG); rs != nil {
 				for _, rr := range rs.RRs {
 					if sig := rr.(*dns.RRSIG); sig.TypeCovered == t {
 						rrs, j = ps.insert(rrs, j, sig, owner, ttl, rename)
@@ -294,7 +296,7 @@ func (ps *presigning) referral(ns []dns.RR) []dns.RR {
 	if n == nil {
 		return ns
 	}
-	if ds := n.Set(dns.TypeDS); ds != nil {
+	if ds := ps.z.RRset(n, dns.TypeDS); ds != nil {
 		return append(ns, ds.RRs...)
 	}
 	if ps.p.UsesNSEC3() {

@@ -23,14 +23,15 @@ const ProxiedTTL = 300
 // deleted zone answers DNS-only: "an active domain status is a requirement
 // for your application services configurations to be applied"), and either the
 // account does not enforce DNS-only or the set is exempt from it.
-func (e *Engine) proxiedSet(a *call, z *zonecache.Zone, set *zonecache.RRset) bool {
-	if set == nil || !set.Proxied {
+func (e *Engine) proxiedSet(a *call, z *zonecache.Zone, n *zonecache.Node, t uint16) bool {
+	set, ok := n.Info(t)
+	if !ok || !set.Proxied {
 		return false
 	}
 	if st := z.Header.GetStatus(); st != snapshot.ZoneStatus_ZONE_STATUS_ACTIVE && st != snapshot.ZoneStatus_ZONE_STATUS_UNSPECIFIED {
 		return false
 	}
-	if e.exemptFromEnforce(set) {
+	if e.exemptFromEnforce(n, &set) {
 		return true
 	}
 	enforce := e.accounts.EnforceDNSOnly(z.Header.GetAccountId())
@@ -50,18 +51,23 @@ func (e *Engine) proxiedSet(a *call, z *zonecache.Zone, set *zonecache.RRset) bo
 // are forced DNS-only like any record (E1).
 var enforceExempt = managed.Of(managed.R2, managed.Spectrum, managed.Tunnel, managed.Web3, managed.Workers)
 
-// exemptFromEnforce reports whether set keeps its proxied answers while the
-// account enforces DNS-only: a record of an exempt product (E2), or a CNAME
-// pointing to a tunnel subdomain (E3: "CNAME records pointing to a tunnel
-// subdomain", recognised by its target, with or without managed_by).
-func (e *Engine) exemptFromEnforce(set *zonecache.RRset) bool {
+// exemptFromEnforce reports whether set (n's, its records not decoded)
+// keeps its proxied answers while the account enforces DNS-only: a record
+// of an exempt product (E2), or a CNAME pointing to a tunnel subdomain (E3:
+// "CNAME records pointing to a tunnel subdomain", recognised by its target,
+// with or without managed_by).
+func (e *Engine) exemptFromEnforce(n *zonecache.Node, set *zonecache.RRset) bool {
 	if set.Managed.Any(enforceExempt) {
 		return true
 	}
-	if set.Type != dns.TypeCNAME || e.tunnel == "" || len(set.RRs) == 0 {
+	if set.Type != dns.TypeCNAME || e.tunnel == "" {
 		return false
 	}
-	t := set.RRs[0].(*dns.CNAME).Target
+	c := n.Set(dns.TypeCNAME)
+	if c == nil || len(c.RRs) == 0 {
+		return false
+	}
+	t := c.RRs[0].(*dns.CNAME).Target
 	return len(t) > len(e.tunnel) && dnsname.IsSubdomain(t, e.tunnel)
 }
 
@@ -78,9 +84,9 @@ func tunnelDomain(d string) string {
 // anycast pools: any proxied A or AAAA makes the whole name proxied (P2),
 // and so does a proxied CNAME (P3).
 func (e *Engine) proxiedName(a *call, z *zonecache.Zone, n *zonecache.Node) bool {
-	return e.proxiedSet(a, z, n.Set(dns.TypeA)) ||
-		e.proxiedSet(a, z, n.Set(dns.TypeAAAA)) ||
-		e.proxiedSet(a, z, n.Set(dns.TypeCNAME))
+	return e.proxiedSet(a, z, n, dns.TypeA) ||
+		e.proxiedSet(a, z, n, dns.TypeAAAA) ||
+		e.proxiedSet(a, z, n, dns.TypeCNAME)
 }
 
 // proxyRules answers the queries a proxied name answers differently (rows
@@ -95,7 +101,7 @@ func (e *Engine) proxyRules(a *call, z *zonecache.Zone, n *zonecache.Node, owner
 		e.anycast(z, owner, qtype, a.resp)
 		return true
 	case dns.TypeHTTPS:
-		if n.Set(dns.TypeHTTPS) != nil || !e.proxiedName(a, z, n) {
+		if n.Has(dns.TypeHTTPS) || !e.proxiedName(a, z, n) {
 			return false
 		}
 		e.syntheticHTTPS(z, owner, a.resp)
@@ -150,11 +156,11 @@ func (e *Engine) flatten(a *call, z *zonecache.Zone, owner string, c *zonecache.
 			e.anycast(tz, owner, qtype, resp)
 			return
 		}
-		if set := n.Set(qtype); set != nil {
-			resp.Answer = appendSet(resp.Answer, set, owner, true, min(ttl, set.MinTTL))
+		if set := tz.RRset(n, qtype); set != nil {
+			resp.Answer = appendSet(resp.Answer, tz, set, owner, true, min(ttl, set.MinTTL))
 			return
 		}
-		next := n.Set(dns.TypeCNAME)
+		next := tz.RRset(n, dns.TypeCNAME)
 		if next == nil {
 			nodata(z, resp)
 			return

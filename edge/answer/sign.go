@@ -194,15 +194,11 @@ func (sg *signing) signSection(z *zonecache.Zone, rrs []dns.RR, wild bool, proof
 }
 
 // stored reports whether set is the zone's own RRset of owner and type, as
-// held (not a copy: proxied, flattened, synthesized and wildcard answers
-// are made per answer), whose signature the signer may reuse.
+// held (the same records: proxied, flattened, synthesized and wildcard
+// answers are made per answer), whose signature the signer may reuse.
 func stored(z *zonecache.Zone, owner string, rrtype uint16, set []dns.RR) bool {
 	n := z.Node(owner)
-	if n == nil {
-		return false
-	}
-	s := n.Set(rrtype)
-	return s != nil && len(s.RRs) == len(set) && len(set) > 0 && s.RRs[0] == set[0]
+	return n != nil && n.Holds(rrtype, set)
 }
 
 func copySig(s *dns.RRSIG) *dns.RRSIG {
@@ -262,12 +258,13 @@ func nodeTypes(z *zonecache.Zone, n *zonecache.Node, qtype uint16, t []uint16) [
 	switch {
 	case n.Delegation:
 		t = append(t, dns.TypeNS)
-		if n.Set(dns.TypeDS) != nil {
+		if n.Has(dns.TypeDS) {
 			t = append(t, dns.TypeDS)
 		}
 	default:
-		for i := range n.Sets {
-			set := &n.Sets[i]
+		var buf [8]uint16
+		for _, typ := range n.Types(buf[:0]) {
+			set, _ := n.Info(typ)
 			switch set.Type {
 			case dns.TypeCNAME:
 				t = append(t, dns.TypeA, dns.TypeAAAA)
@@ -329,7 +326,7 @@ func (e *Engine) nsec3Denial(a *call, qname string, qtype uint16) {
 	case resp.Rcode == dns.RcodeSuccess && !resp.Authoritative && len(resp.Ns) > 0:
 		cut := resp.Ns[0].Header().Name
 		if n := z.Node(cut); n != nil {
-			if ds := n.Set(dns.TypeDS); ds != nil {
+			if ds := z.RRset(n, dns.TypeDS); ds != nil {
 				resp.Ns = append(resp.Ns, ds.RRs...)
 			} else {
 				resp.Ns = append(resp.Ns, dnssec.NSEC3Match(cut, z.Name, ttl, []uint16{dns.TypeNS}))
@@ -347,7 +344,7 @@ func appendCutProof(z *zonecache.Zone, ns []dns.RR) []dns.RR {
 	if n == nil {
 		return ns
 	}
-	if ds := n.Set(dns.TypeDS); ds != nil {
+	if ds := z.RRset(n, dns.TypeDS); ds != nil {
 		return append(ns, ds.RRs...)
 	}
 	return append(ns, dnssec.CompactNODATA(cut, negTTL(z), []uint16{dns.TypeNS}))

@@ -109,7 +109,7 @@ func (e *Engine) Transfer(z *zonecache.Zone, enforce bool) *Transfer {
 // ctx bounds upstream lookups of external flattening targets.
 func (t *Transfer) Node(ctx context.Context, n *zonecache.Node, dst []dns.RR) ([]dns.RR, TransferInfo) {
 	var info TransferInfo
-	if n == nil || len(n.Sets) == 0 {
+	if n == nil || n.Empty() {
 		return dst, info
 	}
 	z, e := t.zone, &t.e
@@ -120,13 +120,14 @@ func (t *Transfer) Node(ctx context.Context, n *zonecache.Node, dst []dns.RR) ([
 	t.msg.Answer, t.msg.Ns, t.msg.Rcode = dst, t.msg.Ns[:0], dns.RcodeSuccess
 	t.a = call{ctx: ctx, resp: &t.msg, upstream: true, info: Info{Cacheable: true}, zone: z}
 	a := &t.a
-	cname := n.Set(dns.TypeCNAME)
+	cname := z.RRset(n, dns.TypeCNAME)
 	switch {
 	case e.proxiedName(a, z, n):
 		e.anycast(z, n.Name, dns.TypeA, a.resp)
 		e.anycast(z, n.Name, dns.TypeAAAA, a.resp)
-		for i := range n.Sets {
-			s := &n.Sets[i]
+		sets := n.Sets()
+		for i := range sets {
+			s := &sets[i]
 			switch {
 			case s.Type == dns.TypeA, s.Type == dns.TypeAAAA, s.Type == dns.TypeCNAME:
 			case apex && s.Type == dns.TypeSOA:
@@ -136,15 +137,16 @@ func (t *Transfer) Node(ctx context.Context, n *zonecache.Node, dst []dns.RR) ([
 		}
 	case cname != nil && e.flattens(z, n, cname):
 		info.Dynamic = true
-		for i := range n.Sets {
+		sets := n.Sets()
+		for i := range sets {
 			// Other types at the name answer from their sets, as atNode
 			// does (the apex's served NS among them).
-			if s := &n.Sets[i]; s.Type != dns.TypeCNAME && !(apex && s.Type == dns.TypeSOA) {
+			if s := &sets[i]; s.Type != dns.TypeCNAME && !(apex && s.Type == dns.TypeSOA) {
 				a.resp.Answer = append(a.resp.Answer, s.RRs...)
 			}
 		}
 		for _, qt := range [2]uint16{dns.TypeA, dns.TypeAAAA} {
-			if n.Set(qt) != nil {
+			if n.Has(qt) {
 				continue
 			}
 			start := len(a.resp.Answer)
@@ -165,11 +167,12 @@ func (t *Transfer) Node(ctx context.Context, n *zonecache.Node, dst []dns.RR) ([
 
 // appendStored appends every set of n as stored, but the apex SOA.
 func appendStored(dst []dns.RR, n *zonecache.Node, apex bool) []dns.RR {
-	for i := range n.Sets {
-		if apex && n.Sets[i].Type == dns.TypeSOA {
+	sets := n.Sets()
+	for i := range sets {
+		if apex && sets[i].Type == dns.TypeSOA {
 			continue
 		}
-		dst = append(dst, n.Sets[i].RRs...)
+		dst = append(dst, sets[i].RRs...)
 	}
 	return dst
 }

@@ -132,12 +132,13 @@ type Zone struct {
 // large zone costs at most a few MiB and still serves its hot sets.
 const MaxStoredSigs = 1 << 14
 
-// storedKey identifies one of a version's own RRsets by its first record
-// (the same pointer in every answer: zone data is never modified) and
-// its size.
+// storedKey identifies one of a version's own RRsets by its owner and
+// type (a version holds one set of each; zone data is never modified, and
+// each version has its own Zone) and its size.
 type storedKey struct {
-	first dns.RR
-	n     int
+	owner  string
+	rrtype uint16
+	n      int
 }
 
 type storedSig struct {
@@ -333,14 +334,16 @@ func (z *Zone) Sign(rrset []dns.RR, now time.Time) (*dns.RRSIG, error) {
 }
 
 // SignStored is Sign for one of the zone version's own RRsets, passed as
-// the very records the version holds (never copies: the first record's
-// pointer identifies the set). Its signature is reused for up to Reuse
+// the version holds them (the records of its owner and type, none added,
+// left out or changed: the owner and type identify the set; the caller
+// checks that it is the stored one, edge/answer's stored). Its signature is reused for up to Reuse
 // while the signing ZSK is the same, so an answer that left the
 // packed-answer cache (evicted by other questions) costs a copy instead of
 // an ECDSA signature. The RRSIG returned is the caller's to modify.
 func (z *Zone) SignStored(rrset []dns.RR, now time.Time) (*dns.RRSIG, error) {
 	k := z.zsk(now.Unix())
-	key, t := storedKey{first: rrset[0], n: len(rrset)}, now.Unix()
+	h := rrset[0].Header()
+	key, t := storedKey{owner: h.Name, rrtype: h.Rrtype, n: len(rrset)}, now.Unix()
 	z.smu.Lock()
 	c, ok := z.stored[key]
 	z.smu.Unlock()

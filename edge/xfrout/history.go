@@ -185,7 +185,7 @@ func (s *Server) fresh(ctx context.Context, z *zonecache.Zone) *served {
 		if n.Delegation {
 			st.cuts[n.Name] = true
 		}
-		if n.Set(dns.TypeCNAME) == nil {
+		if !n.Has(dns.TypeCNAME) {
 			return true
 		}
 		rrs, info := s.render(ctx, r, n)

@@ -56,6 +56,7 @@ func ApplyDelta(z *Zone, d *snapshot.ZoneDelta) (*Zone, error) {
 		nodes: newNodeWriter(z.nodes),
 		ids:   newWriter(z.ids.over),
 		work:  map[string]*Node{},
+		recs:  map[*Node][]byte{},
 		nn:    z.nnodes,
 	}
 	for _, id := range d.GetDeletes() {
@@ -71,8 +72,12 @@ func ApplyDelta(z *Zone, d *snapshot.ZoneDelta) (*Zone, error) {
 		if r.rr == nil {
 			continue
 		}
+		var enc string
+		if enc, e.scratch, err = encodeRecord(r, rec.GetRr(), e.scratch); err != nil {
+			return nil, fmt.Errorf("zone %q delta to %d upsert %d: pack: %w", z.Name, d.GetToVersion(), i, err)
+		}
 		n := e.ensure(owner)
-		n.recs = append(n.recs, r)
+		e.recs[n] = append(e.recs[n], enc...)
 		e.ids.set(r.id, n.Name)
 	}
 	return e.finish(h), nil
@@ -84,7 +89,11 @@ type editor struct {
 	nodes *nodeWriter
 	ids   *writer[idKey, string, idHash] // the overlay of z.ids
 	work  map[string]*Node
-	nn    int
+	// recs holds the encoded records of the nodes in work while the delta
+	// edits them; finish stores them in the nodes.
+	recs    map[*Node][]byte
+	scratch []byte
+	nn      int
 }
 
 // get returns the editable copy of an existing node, or nil.
@@ -97,7 +106,8 @@ func (e *editor) get(name string) *Node {
 		return nil
 	}
 	n := *old
-	n.recs = slices.Clone(old.recs)
+	e.recs[&n] = []byte(withoutSynth(old.data))
+	n.data = ""
 	e.work[name] = &n
 	return &n
 }
@@ -110,6 +120,7 @@ func (e *editor) ensure(name string) *Node {
 	}
 	n := &Node{Name: name}
 	e.work[name] = n
+	e.recs[n] = nil
 	e.nn++
 	if name != e.z.Name {
 		e.ensure(dnsname.Parent(name)).children++
@@ -135,7 +146,17 @@ func (e *editor) remove(id idKey) {
 	if n == nil {
 		return
 	}
-	n.recs = slices.DeleteFunc(n.recs, func(r record) bool { return r.id == id })
+	b := e.recs[n]
+	for off := 0; off < len(b); {
+		r := packedRec{unsafeString(b), off}
+		end := r.end()
+		if r.id() == id {
+			b = append(b[:off], b[end:]...)
+			continue
+		}
+		off = end
+	}
+	e.recs[n] = b
 }
 
 // finish drops names left empty, fixes wildcard links, derives the sets of
@@ -145,7 +166,7 @@ func (e *editor) finish(h *snapshot.ZoneHeader) *Zone {
 	// parent may then be an empty non-terminal with nothing below it.
 	dead := map[string]bool{}
 	for _, name := range sortedKeys(e.work) {
-		for n := e.work[name]; n != nil && n.Name != e.z.Name && len(n.recs) == 0 && n.children == 0 && !dead[n.Name]; {
+		for n := e.work[name]; n != nil && n.Name != e.z.Name && len(e.recs[n]) == 0 && n.children == 0 && !dead[n.Name]; {
 			dead[n.Name] = true
 			p := e.ensure(dnsname.Parent(n.Name))
 			p.children--
@@ -160,7 +181,7 @@ func (e *editor) finish(h *snapshot.ZoneHeader) *Zone {
 		}
 		p := e.get(dnsname.Parent(name))
 		switch {
-		case dead[name] || len(n.recs) == 0:
+		case dead[name] || len(e.recs[n]) == 0:
 			if p.Wildcard != nil && p.Wildcard.Name == name {
 				p.Wildcard = nil
 			}
@@ -176,6 +197,7 @@ func (e *editor) finish(h *snapshot.ZoneHeader) *Zone {
 			e.nn--
 			continue
 		}
+		n.data = string(e.recs[n])
 		n.derive(e.z.Name)
 		e.nodes.set(n)
 	}

@@ -21,7 +21,7 @@ func describe(z *Zone) string {
 			lines = append(lines, "unreachable in the index: "+n.Name)
 		}
 		var sets []string
-		for _, s := range n.Sets {
+		for _, s := range n.Sets() {
 			var rrs []string
 			for _, rr := range s.RRs {
 				rrs = append(rrs, rr.String())
@@ -273,7 +273,7 @@ func TestApplyDeltaIsSafeForConcurrentReaders(t *testing.T) {
 				return
 			}
 			last = z.Version
-			if m := z.Lookup("www.example.com.", false); m.Kind != Exact || len(m.Node.Sets) != 1 {
+			if m := z.Lookup("www.example.com.", false); m.Kind != Exact || len(m.Node.Sets()) != 1 {
 				t.Errorf("version %d: www %v", z.Version, m)
 				return
 			}

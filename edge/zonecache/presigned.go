@@ -39,6 +39,25 @@ type Presigned struct {
 	// denial copies nothing.
 	negSOASigs []dns.RR
 	problem    string
+	// sets are every node's sets, decoded: a pre-signed zone (a secondary
+	// zone, at most 20,000 records) answers from them without decoding
+	// anything per answer (Zone.RRset), as its answers copy no signature.
+	sets map[*Node][]RRset
+}
+
+// set returns n's decoded set of type t (nil when it has none), and false
+// when n is not a node of the zone indexed.
+func (p *Presigned) set(n *Node, t uint16) (*RRset, bool) {
+	sets, ok := p.sets[n]
+	if !ok {
+		return nil, false
+	}
+	for i := range sets {
+		if sets[i].Type == t {
+			return &sets[i], true
+		}
+	}
+	return nil, true
 }
 
 type nsecEntry struct {
@@ -168,7 +187,7 @@ const maxWireName = 255
 // most 20,000 records, published as full snapshots), after the apex is
 // synthesized.
 func indexPresigned(z *Zone) *Presigned {
-	p := &Presigned{}
+	p := &Presigned{sets: make(map[*Node][]RRset, z.Len())}
 	var unsigned, badNSEC3, otherParams int
 	signed := false
 	var param *dns.NSEC3PARAM
@@ -192,13 +211,20 @@ func indexPresigned(z *Zone) *Presigned {
 		}
 	}
 	z.EachNode(func(n *Node) bool {
-		rs := n.Set(dns.TypeRRSIG)
-		signed = signed || rs != nil
-		if rs == nil && len(n.Sets) > 0 && n != z.Apex && z.Lookup(n.Name, false).Kind != Delegation {
-			unsigned += len(n.Sets) // data above the cuts without any signature
+		sets := n.Sets()
+		p.sets[n] = sets
+		var rs *RRset
+		for i := range sets {
+			if sets[i].Type == dns.TypeRRSIG {
+				rs = &sets[i]
+			}
 		}
-		for i := range n.Sets {
-			set := &n.Sets[i]
+		signed = signed || rs != nil
+		if rs == nil && len(sets) > 0 && n != z.Apex && z.Lookup(n.Name, false).Kind != Delegation {
+			unsigned += len(sets) // data above the cuts without any signature
+		}
+		for i := range sets {
+			set := &sets[i]
 			switch set.Type {
 			case dns.TypeRRSIG:
 				continue
@@ -290,10 +316,8 @@ func indexPresigned(z *Zone) *Presigned {
 // RRSIG (ApplyDelta: a zone that becomes pre-signed by a delta).
 func signedNodes(work map[string]*Node) bool {
 	for _, n := range work {
-		for i := range n.recs {
-			if n.recs[i].rr.Header().Rrtype == dns.TypeRRSIG {
-				return true
-			}
+		if n.Has(dns.TypeRRSIG) {
+			return true
 		}
 	}
 	return false

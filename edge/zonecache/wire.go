@@ -110,7 +110,8 @@ type loader struct {
 }
 
 type decoded struct {
-	r     record
+	id    idKey
+	enc   string // "" for a record the zone does not serve
 	owner string
 	err   error
 }
@@ -124,13 +125,23 @@ func (l *loader) flush() error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var scratch []byte
 			for i := lo; i < hi; i++ {
 				w, err := decodeRecord(l.pending[i])
 				if err != nil {
 					out[i].err = err
 					continue
 				}
-				out[i].r, out[i].owner, out[i].err = unpackRecord(l.z.key(), l.z.suffix(), w)
+				r, owner, err := unpackRecord(l.z.key(), l.z.suffix(), w)
+				if err != nil || r.rr == nil {
+					out[i].err = err
+					continue
+				}
+				out[i].id, out[i].owner = r.id, owner
+				out[i].enc, scratch, out[i].err = encodeRecord(r, w.rr, scratch)
+				if out[i].err != nil {
+					out[i].err = fmt.Errorf("%s: pack: %w", w.id, out[i].err)
+				}
 			}
 		}()
 	}
@@ -140,15 +151,10 @@ func (l *loader) flush() error {
 		if d.err != nil {
 			return fmt.Errorf("record %d: %w", l.done+i, d.err)
 		}
-		if d.r.rr == nil {
+		if d.enc == "" {
 			continue // not data this zone serves (SOA, apex NS, OPT)
 		}
-		nd := l.z.ensure(d.owner)
-		if d.r.rr.Header().Name == nd.Name {
-			d.r.rr.Header().Name = nd.Name // one string a name, not one a record
-		}
-		nd.recs = append(nd.recs, d.r)
-		l.z.ids.add(d.r.id, nd)
+		l.z.addEncoded(d.owner, d.id, d.enc)
 	}
 	l.done += len(out)
 	l.pending = l.pending[:0]

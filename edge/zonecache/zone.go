@@ -1,7 +1,8 @@
 // Package zonecache holds the zones an edge serves as immutable in-memory
 // indexes, and the set of them the answer engine reads without locks.
 //
-// A Zone is built from a snapshot.Zone (every record unpacked at load time)
+// A Zone is built from a snapshot.Zone (every record checked by unpacking
+// it at load time, then kept in wire form and decoded per read: packed.go)
 // and never changed afterwards, so any number of readers may use it while a
 // newer version is being built. A newer version of a large zone is usually
 // derived from the held one by ApplyDelta, which copies only the names a
@@ -46,20 +47,21 @@ type RRset struct {
 	MinTTL uint32
 }
 
-// Node is one name of a zone. A node without sets is an empty
+// Node is one name of a zone. A node without records is an empty
 // non-terminal: it exists (NODATA, not NXDOMAIN) and stops wildcards.
 //
-// Field order keeps the struct at 80 bytes (a million names: 16 MB less
-// than with the bool between the slices).
+// Its records are kept in wire form (packed.go) and decoded by Set and
+// Sets: 48 bytes a node plus the encoded records, instead of decoded sets.
 type Node struct {
 	Name string
-	Sets []RRset
 	// Wildcard is the "*." child of this name, if any.
 	Wildcard *Node
 
-	// recs are the snapshot records at this name, by id, from which Sets
-	// are derived; a delta edits them and derives the sets again.
-	recs []record
+	// data is the node's records, encoded (packed.go): the snapshot
+	// records at this name in the order they came, duplicates flagged,
+	// and at the apex the SOA and NS synthesized from the header. A delta
+	// edits a copy of it.
+	data string
 	// children counts the names directly below this one, so that a delta
 	// removing the last record of a leaf also removes the empty
 	// non-terminals that only existed for it.
@@ -69,23 +71,16 @@ type Node struct {
 	Delegation bool
 }
 
-// record is one snapshot record held at a node.
+// record is one snapshot record being added to a node.
 type record struct {
 	id      idKey
 	rr      dns.RR
 	proxied bool
 	flatten bool
 	managed managed.Product
-}
-
-// Set returns the RRset of type t, or nil.
-func (n *Node) Set(t uint16) *RRset {
-	for i := range n.Sets {
-		if n.Sets[i].Type == t {
-			return &n.Sets[i]
-		}
-	}
-	return nil
+	// end is where rr ends in the snapshot record's wire form: its rdata
+	// is reused as it is when nothing in it is rewritten (encodeRecord).
+	end int
 }
 
 // Zone is an immutable, indexed served zone.
@@ -125,6 +120,9 @@ type Zone struct {
 	// ids maps a record id to its owner, for deletes and renames (ids.go).
 	ids    idIndex
 	nnodes int
+	// grow holds the records of the nodes of a zone being built that
+	// have more than a few (addEncoded); nil once built.
+	grow map[*Node][]byte
 }
 
 // Node returns the node of a normalized name, or nil when the name does
@@ -134,6 +132,29 @@ func (z *Zone) Node(name string) *Node { return z.nodes.get(name) }
 // NodeBytes is Node for a name held in a byte slice; the lookup does not
 // allocate.
 func (z *Zone) NodeBytes(name []byte) *Node { return nodeBytes(&z.nodes, name) }
+
+// RRset returns n's set of type t, or nil: n.Set(t), but without decoding
+// for a pre-signed zone, which keeps its sets decoded (the sets of such a
+// zone's nodes are shared: callers must not modify them).
+func (z *Zone) RRset(n *Node, t uint16) *RRset {
+	var s RRset // inlined: on the caller's stack unless it keeps the set
+	if !z.rrset(n, t, &s) {
+		return nil
+	}
+	return &s
+}
+
+func (z *Zone) rrset(n *Node, t uint16, s *RRset) bool {
+	if z.Presigned != nil {
+		if p, ok := z.Presigned.set(n, t); ok {
+			if p != nil {
+				*s = *p
+			}
+			return p != nil
+		}
+	}
+	return n.set(t, s, true)
+}
 
 // Len returns the number of names (including empty non-terminals).
 func (z *Zone) Len() int { return z.nnodes }
@@ -202,10 +223,36 @@ func (z *Zone) add(w wireRecord) error {
 	if r.rr == nil {
 		return nil // not data this zone serves (SOA, apex NS, OPT)
 	}
-	nd := z.ensure(owner)
-	nd.recs = append(nd.recs, r)
-	z.ids.add(r.id, nd)
+	enc, _, err := encodeRecord(r, w.rr, nil)
+	if err != nil {
+		return fmt.Errorf("%s: pack: %w", w.id, err)
+	}
+	z.addEncoded(owner, r.id, enc)
 	return nil
+}
+
+// addEncoded appends one encoded record to the node of owner in a zone
+// being built. A node's records are one string: most nodes get one record
+// and keep the string made for it; a node past a few records grows in a
+// buffer (z.grow) so that a name with thousands of records is not copied
+// once per record.
+func (z *Zone) addEncoded(owner string, id idKey, enc string) {
+	nd := z.ensure(owner)
+	switch b, ok := z.grow[nd]; {
+	case ok:
+		z.grow[nd] = append(b, enc...)
+	case nd.data == "":
+		nd.data = enc
+	case len(nd.data) < 256:
+		nd.data += enc
+	default:
+		if z.grow == nil {
+			z.grow = map[*Node][]byte{}
+		}
+		z.grow[nd] = append([]byte(nd.data), enc...)
+		nd.data = ""
+	}
+	z.ids.add(id, nd)
 }
 
 // finishBuild derives every node's sets, links wildcards and synthesizes
@@ -215,6 +262,10 @@ func (z *Zone) finishBuild(h *snapshot.ZoneHeader) {
 	// the index's shards are derived in parallel: each walks the whole
 	// zone and only writes to its own nodes (a wildcard link writes the
 	// parent's Wildcard field, which no derive reads).
+	for nd, b := range z.grow {
+		nd.data = string(b)
+	}
+	z.grow = nil
 	sorted := make(chan struct{})
 	go func() {
 		z.ids.sortBase()
@@ -234,10 +285,10 @@ func (z *Zone) finishBuild(h *snapshot.ZoneHeader) {
 						continue
 					}
 					nd.derive(z.Name)
-					if nd.isWildcard() && len(nd.recs) > 0 {
+					if nd.isWildcard() && !nd.Empty() {
 						z.nodes.get(dnsname.Parent(nd.Name)).Wildcard = nd
 					}
-					signed[w] = signed[w] || nd.Set(dns.TypeRRSIG) != nil
+					signed[w] = signed[w] || nd.Has(dns.TypeRRSIG)
 				}
 			}
 		}()
@@ -281,7 +332,7 @@ type wireRecord struct {
 // DNS-only CNAME at a partial zone's apex is not served: partial setups
 // get no apex flattening.
 func unpackRecord(zone, suffix string, w wireRecord) (record, string, error) {
-	rr, _, err := dns.UnpackRR(w.rr, 0)
+	rr, end, err := dns.UnpackRR(w.rr, 0)
 	if err != nil {
 		return record{}, "", fmt.Errorf("%s: unpack: %w", w.id, err)
 	}
@@ -324,7 +375,7 @@ func unpackRecord(zone, suffix string, w wireRecord) (record, string, error) {
 		owner += suffix
 		hdr.Name = owner
 	}
-	return record{id: keyOf(w.id), rr: rr, proxied: w.proxied, flatten: w.flatten, managed: w.managed}, owner, nil
+	return record{id: keyOf(w.id), rr: rr, proxied: w.proxied, flatten: w.flatten, managed: w.managed, end: end}, owner, nil
 }
 
 // normalize is dnsname.Normalize, returning name itself when it is already
@@ -362,46 +413,6 @@ func normalize(name string) (string, error) {
 // of its own it is the wildcard of its parent; "*" elsewhere is a literal.
 func (n *Node) isWildcard() bool {
 	return len(n.Name) > 2 && n.Name[0] == '*' && n.Name[1] == '.'
-}
-
-// derive computes the node's sets and delegation flag from its records.
-// The apex's synthesized SOA and NS sets are added by synthesizeApex.
-func (n *Node) derive(zone string) {
-	n.Sets = nil
-	n.Delegation = false
-	for i := range n.recs {
-		r := &n.recs[i]
-		hdr := r.rr.Header()
-		set := n.Set(hdr.Rrtype)
-		if set == nil {
-			n.Sets = append(n.Sets, RRset{Type: hdr.Rrtype, MinTTL: hdr.Ttl})
-			set = &n.Sets[len(n.Sets)-1]
-		}
-		if dupRR(set.RRs, r.rr) {
-			continue
-		}
-		set.RRs = append(set.RRs, r.rr)
-		set.MinTTL = min(set.MinTTL, hdr.Ttl)
-		if r.proxied {
-			set.Proxied = true
-			set.Managed = set.Managed.With(r.managed)
-		}
-		if r.flatten {
-			set.Flatten = true
-		}
-		if hdr.Rrtype == dns.TypeNS && n.Name != zone {
-			n.Delegation = true
-		}
-	}
-}
-
-func dupRR(rrs []dns.RR, rr dns.RR) bool {
-	for _, o := range rrs {
-		if dns.IsDuplicate(o, rr) {
-			return true
-		}
-	}
-	return false
 }
 
 // ensure returns the node of name, creating it and every missing name
@@ -454,10 +465,12 @@ func (z *Zone) synthesizeApex(h *snapshot.ZoneHeader) {
 			Ns:  dns.Fqdn(ns),
 		})
 	}
-	// Kept as ordinary sets too, so that SOA and NS queries at the apex take
-	// the same path as any other exact match.
-	z.Apex.Sets = append(z.Apex.Sets, RRset{Type: dns.TypeSOA, RRs: []dns.RR{z.SOA}, MinTTL: z.SOA.Hdr.Ttl})
-	if len(z.NS) > 0 {
-		z.Apex.Sets = append(z.Apex.Sets, RRset{Type: dns.TypeNS, RRs: z.NS, MinTTL: h.GetNsTtl()})
+	// Kept as ordinary records too, so that SOA and NS queries at the apex
+	// take the same path as any other exact match.
+	b := []byte(withoutSynth(z.Apex.data))
+	b = appendSynth(b, z.SOA)
+	for _, ns := range z.NS {
+		b = appendSynth(b, ns)
 	}
+	z.Apex.data = string(b)
 }
