@@ -18,14 +18,22 @@ import (
 // source address copied as the kernel wrote it, never decoded. The socket
 // stays in Go's poller: RawConn.Read and Write wait for readiness.
 //
-// The calls are plain system calls (unix.Syscall6, as x/net's). Raw ones
-// (no entersyscall/exitsyscall) were tried, as the profile showed the
-// runtime handing the processor to another thread during long sendmmsg
-// calls: they cut the CPU per answer by another fifth, but with them the
-// runtime idles between batches and the edge answered with milliseconds of
-// latency and half the queries/s under dnsperf (docs/BENCHMARKS.md).
+// The calls are plain system calls (unix.Syscall6, as x/net's) unless raw
+// is set (Options.UDPRawSyscalls). A plain call tells the scheduler it
+// entered the kernel: the first one after the reader parked wakes sysmon
+// from its deep sleep, which then runs every 20 µs while the reader is busy
+// (it shares the reader's core: two context switches each time) and takes
+// the processor away from a sendmmsg longer than a tick, handing it to
+// another thread. In the profile under dnsperf that is 13-16 % of the
+// edge's CPU. Raw calls (the socket is non-blocking: they never wait)
+// leave sysmon asleep and the processor where it is: 30-40 % less CPU per
+// answer in the same runs, but on a core shared with other busy processes
+// the one thread then gets the core later, and the edge answered with
+// NSD's queries/s and latency rather than two to three times NSD's
+// (docs/BENCHMARKS.md, "Fewer wake-ups"). Hence off by default.
 type mmsgBatch struct {
 	rc            syscall.RawConn
+	raw           bool // raw system calls (see above)
 	in, out       []unix.Mmsghdr
 	inIov, outIov []unix.Iovec
 	// inName and outName hold IPv4 or IPv6 socket addresses (an IPv4
@@ -41,13 +49,13 @@ type mmsgBatch struct {
 	readFn, writeFn func(fd uintptr) bool
 }
 
-func newMmsgBatch(c *net.UDPConn, n int) udpBatch {
+func newMmsgBatch(c *net.UDPConn, n int, raw bool) udpBatch {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil
 	}
 	m := &mmsgBatch{
-		rc: rc,
+		rc: rc, raw: raw,
 		in: make([]unix.Mmsghdr, n), out: make([]unix.Mmsghdr, n),
 		inIov: make([]unix.Iovec, n), outIov: make([]unix.Iovec, n),
 		inName: make([]unix.RawSockaddrInet6, n), outName: make([]unix.RawSockaddrInet6, n),
@@ -92,7 +100,13 @@ func (m *mmsgBatch) send(fd uintptr) bool {
 // false when it would block.
 func (m *mmsgBatch) call(trap, fd uintptr, hdrs unsafe.Pointer, n int) bool {
 	for {
-		done, _, e := unix.Syscall6(trap, fd, uintptr(hdrs), uintptr(n), 0, 0, 0)
+		var done uintptr
+		var e syscall.Errno
+		if m.raw {
+			done, _, e = unix.RawSyscall6(trap, fd, uintptr(hdrs), uintptr(n), 0, 0, 0)
+		} else {
+			done, _, e = unix.Syscall6(trap, fd, uintptr(hdrs), uintptr(n), 0, 0, 0)
+		}
 		switch e {
 		case unix.EINTR:
 			continue

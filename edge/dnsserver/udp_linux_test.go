@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -9,17 +10,22 @@ import (
 // TestMmsgBatchReadsSourcesAsTheKernelWroteThem checks the Linux batch's
 // view of a datagram's source, which the rate limiter (sourceIP), NOTIFY
 // access control and deferred answers (sourceAddr) rely on, on IPv4 and
-// IPv6, and that a reply queued for a datagram reaches its sender.
+// IPv6, and that a reply queued for a datagram reaches its sender, with
+// plain and with raw system calls.
 func TestMmsgBatchReadsSourcesAsTheKernelWroteThem(t *testing.T) {
-	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
-		t.Run(addr, func(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		raw  bool
+	}{{"127.0.0.1:0", false}, {"[::1]:0", false}, {"127.0.0.1:0", true}, {"[::1]:0", true}} {
+		addr := tc.addr
+		t.Run(fmt.Sprintf("%s raw=%v", addr, tc.raw), func(t *testing.T) {
 			conns, err := listenUDP(addr, 1)
 			if err != nil {
 				t.Skipf("cannot listen on %s: %v", addr, err)
 			}
 			srv := conns[0]
 			defer srv.Close()
-			ub := newMmsgBatch(srv, 4)
+			ub := newMmsgBatch(srv, 4, tc.raw)
 			if ub == nil {
 				t.Fatal("no Linux batch for a UDP socket")
 			}

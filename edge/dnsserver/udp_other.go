@@ -6,4 +6,4 @@ import "net"
 
 // newMmsgBatch: recvmmsg and sendmmsg are Linux's; elsewhere the portable
 // path serves.
-func newMmsgBatch(*net.UDPConn, int) udpBatch { return nil }
+func newMmsgBatch(*net.UDPConn, int, bool) udpBatch { return nil }
