@@ -81,6 +81,17 @@ type Config struct {
 	DeltaMaxAge   time.Duration
 	DeltaMaxBytes int64
 
+	// CacheZoneRecords is the largest zone (in records) whose records the
+	// builder keeps in memory between compiles (cache.go); default 10,000,
+	// negative: no zone cache (every compile reads etcd). CacheRecords
+	// bounds the records kept for all zones (default 100,000, ~50 MB) and
+	// CacheZones the zones whose zone, settings, DNSSEC state and transfer
+	// configuration are kept (default 50,000); past them, random others
+	// are forgotten and read from etcd again when they change.
+	CacheZoneRecords int
+	CacheRecords     int
+	CacheZones       int
+
 	// Signer signs every value published (zone and account values, zone
 	// objects, deltas; see pkg/snapshot/sign.go); nil publishes them
 	// unsigned. With a signer, a name no longer served gets a signed
@@ -111,6 +122,9 @@ type Builder struct {
 	// tree holds every zone name at the revision being followed, to find
 	// the zones below a change (shadow.go). Only the main loop uses it.
 	tree *nameTree
+	// cache holds small zones' data at the revision being followed, fed
+	// by the watch, so that a compile reads nothing from etcd (cache.go).
+	cache *zoneCache
 
 	// mu guards inObjects and zstate, which the background rewriter
 	// shares with the main loop.
@@ -179,8 +193,10 @@ func New(st *store.Store, nc *nats.Conn, cfg Config, log *zap.Logger) (*Builder,
 		}
 		log.Info("snapshots are signed", zap.String("key_id", cfg.Signer.KeyID()))
 	}
+	m := newMetrics(cfg.Registerer)
 	return &Builder{
-		st: st, nc: nc, js: js, cfg: cfg, log: log, m: newMetrics(cfg.Registerer), verify: verify,
+		st: st, nc: nc, js: js, cfg: cfg, log: log, m: m, verify: verify,
+		cache:     newZoneCache(cfg, st.DataPrefix()+"records/", m),
 		opts:      CompileOptions{SOARname: cfg.SOARname, PartialSuffix: cfg.PartialSuffix},
 		inObjects: map[string]bool{},
 		names:     map[string]string{},
@@ -268,7 +284,10 @@ func (b *Builder) runOnce(ctx context.Context) error {
 		}
 	}()
 	// Another builder may have published meanwhile: what this one knew
-	// about versions and delta chains is void.
+	// about versions and delta chains is void. The zone cache starts over
+	// with each watch (loadTree).
+	b.cache.reset(0, nil)
+	defer b.cache.reset(0, nil)
 	b.mu.Lock()
 	b.zstate = map[string]*zoneState{}
 	b.mu.Unlock()
@@ -451,6 +470,9 @@ func newBatch() *batch {
 
 func (b *Builder) addEvent(bt *batch, ev *clientv3.Event) {
 	dk := b.st.ParseDataKey(string(ev.Kv.Key))
+	var zone *dnsv1.Zone  // a zone put's value, decoded
+	var rec *dnsv1.Record // a record put's value, decoded
+	defer func() { b.cache.apply(dk, ev, zone, rec) }()
 	switch dk.Kind {
 	case store.KindAccountSettings:
 		bt.accounts[dk.AccountID] = true
@@ -473,6 +495,7 @@ func (b *Builder) addEvent(bt *batch, ev *clientv3.Event) {
 		}
 		z := &dnsv1.Zone{}
 		if err := proto.Unmarshal(ev.Kv.Value, z); err == nil && z.GetName() != "" {
+			zone = z
 			bt.names[z.GetName()] = true
 			bt.headers[z.GetName()] = true
 			b.names[dk.ZoneID] = z.GetName()
@@ -485,7 +508,7 @@ func (b *Builder) addEvent(bt *batch, ev *clientv3.Event) {
 		bt.addTransferAccount(dk.AccountID)
 	case store.KindZoneSettings, store.KindRecord, store.KindRecordID, store.KindZoneMark, store.KindDnssec, store.KindTransferZone:
 		if dk.Kind == store.KindRecord {
-			bt.addRecordEvent(dk.ZoneID, ev)
+			rec = bt.addRecordEvent(dk.ZoneID, ev)
 			b.delegationEvent(bt, dk)
 		}
 		n, ok := b.names[dk.ZoneID]
@@ -513,6 +536,9 @@ func (b *Builder) follow(ctx context.Context, rev int64) (int64, error) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	wch := b.st.Client().Watch(wctx, b.st.DataPrefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	// The zone cache mirrors this watch (from loadTree's revision on);
+	// whatever follows it starts it over.
+	defer b.cache.reset(0, nil)
 	b.log.Info("builder following changes", zap.Int64("from_revision", rev+1))
 	// What NATS holds is compared with etcd before anything else and then
 	// every ReconcileInterval (reconcile.go): a store lost while no
@@ -686,11 +712,26 @@ func (b *Builder) absorb(bt *batch, resp clientv3.WatchResponse, ok bool) error 
 	if err := resp.Err(); err != nil {
 		return fmt.Errorf("etcd watch: %w", err)
 	}
+	// The revision the response covers: with events, its last event's.
+	// etcd's header may name a later one: a watch more than 1,000
+	// revisions behind (a builder resuming after writes made without it)
+	// gets them in several responses, each with the header of the store's
+	// current revision (mvcc watchBatchMaxRevs). A batch at the header's
+	// revision published zones changed in the responses still to come as
+	// if they had not changed, stored that revision, and dropped those
+	// responses as already published (bt.rev ≤ rev); clientv3 resumes a
+	// watch from the last event too.
+	covered := resp.Header.Revision
+	if n := len(resp.Events); n > 0 {
+		covered = resp.Events[n-1].Kv.ModRevision
+	}
+	b.cache.absorbing()
 	for _, ev := range resp.Events {
 		b.addEvent(bt, ev)
 	}
-	if resp.Header.Revision > bt.rev {
-		bt.rev = resp.Header.Revision
+	b.cache.done(covered)
+	if covered > bt.rev {
+		bt.rev = covered
 	}
 	return nil
 }

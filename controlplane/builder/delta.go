@@ -88,8 +88,9 @@ type recordChange struct {
 
 // addRecordEvent remembers the final state of a record id in the batch.
 // A rename deletes the old key and puts the new one in one revision, in
-// either order: within a revision a put wins.
-func (bt *batch) addRecordEvent(zoneID string, ev *clientv3.Event) {
+// either order: within a revision a put wins. It returns the put's
+// record, nil when none or when it does not decode.
+func (bt *batch) addRecordEvent(zoneID string, ev *clientv3.Event) *dnsv1.Record {
 	key := string(ev.Kv.Key)
 	id := key[strings.LastIndexByte(key, '/')+1:]
 	rc := &recordChange{rev: ev.Kv.ModRevision}
@@ -107,9 +108,10 @@ func (bt *batch) addRecordEvent(zoneID string, ev *clientv3.Event) {
 		bt.records[zoneID] = recs
 	}
 	if old := recs[id]; old != nil && old.rev == rc.rev && rc.rec == nil && !rc.bad {
-		return // the delete half of a rename
+		return nil // the delete half of a rename
 	}
 	recs[id] = rc
+	return rc.rec
 }
 
 // publishChange publishes a touched name: as a delta when the name is known

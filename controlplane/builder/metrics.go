@@ -15,6 +15,7 @@ type metrics struct {
 	fullRewrites      prometheus.Counter
 	reconciles        *prometheus.CounterVec
 	reconcileFixed    *prometheus.CounterVec
+	cacheLookups      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -68,11 +69,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "zonegrid_builder_reconcile_republished_total",
 			Help: "Zones and accounts republished by a reconcile, by reason (missing, older, divergent, object_missing, refill, account).",
 		}, []string{"reason"}),
+		cacheLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zonegrid_builder_cache_lookups_total",
+			Help: "Compiles whose zone data came from the builder's in-memory zone cache (hit) or from etcd (miss).",
+		}, []string{"result"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.zonesPublished, m.accountsPublished, m.publishSeconds, m.lagRevisions,
 			m.publishedRevision, m.leader, m.fullRebuilds, m.badRecords, m.skipped, m.fullRewrites,
-			m.reconciles, m.reconcileFixed)
+			m.reconciles, m.reconcileFixed, m.cacheLookups)
 	}
 	return m
 }

@@ -38,18 +38,7 @@ type published struct {
 // zones bucket, or deletes the key when no zone serves the name. Callers
 // hold the name's zoneState.fullMu (see publishFull).
 func (b *Builder) publishName(ctx context.Context, name string, rev int64) (published, error) {
-	// The zone's data is read while serving decides which zone serves the
-	// name, guessing it is the one published last (nearly always): one
-	// etcd round trip less on every change (docs/BENCHMARKS.md,
-	// "Propagation"). A wrong guess is read again.
-	guess := b.publishedZoneID(name)
-	var ahead func() (zoneData, error)
-	if guess != "" {
-		actx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		ahead = b.readZoneData(actx, guess, rev)
-	}
-	z, err := b.serving(ctx, name, rev)
+	z, d, err := b.compileInput(ctx, name, rev)
 	if err != nil {
 		return published{}, err
 	}
@@ -64,22 +53,11 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 		b.log.Debug("zone unpublished", zap.String("zone", name), zap.Int64("revision", rev))
 		return published{}, nil
 	}
-	if ahead == nil || z.GetId() != guess {
-		ahead = b.readZoneData(ctx, z.GetId(), rev)
-	}
-	d, err := ahead()
-	if err != nil {
-		return published{}, err
-	}
-	xfr, err := b.transferHeaderFrom(ctx, z, d.in, d.out, rev)
-	if err != nil {
-		return published{}, err
-	}
-	b.traceStage(ctx, stageRead)
 	res := published{zoneID: z.GetId(), records: len(d.recs)}
-	snap, bad := compileZone(z, d.zs, d.recs, rev, b.opts)
-	snap.Header.Dnssec = dnssecHeader(d.ds)
-	snap.Header.Transfer = xfr
+	snap, bad, err := b.compileSnapshot(ctx, z, d, rev)
+	if err != nil {
+		return published{}, err
+	}
 	res.ns = glueFingerprint(snap.GetHeader(), z)
 	for _, e := range bad {
 		b.m.badRecords.Inc()
@@ -92,10 +70,62 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 	return res, nil
 }
 
+// compileSnapshot compiles zone z with its data d at rev (the transfer
+// header's account objects are read from etcd, the only read left when z
+// has a transfer configuration).
+func (b *Builder) compileSnapshot(ctx context.Context, z *dnsv1.Zone, d zoneData, rev int64) (*snapshot.Zone, []error, error) {
+	xfr, err := b.transferHeaderFrom(ctx, z, d.in, d.out, rev)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.traceStage(ctx, stageRead)
+	snap, bad := compileZone(z, d.zs, d.recs, rev, b.opts)
+	snap.Header.Dnssec = dnssecHeader(d.ds)
+	snap.Header.Transfer = xfr
+	return snap, bad, nil
+}
+
+// compileInput returns the zone that serves name at rev (nil: none) and
+// its data: from the zone cache when it holds them at rev (cache.go),
+// else read from etcd, and then kept in the cache for the next compile.
+func (b *Builder) compileInput(ctx context.Context, name string, rev int64) (*dnsv1.Zone, zoneData, error) {
+	if z, d, ok := b.cachedInput(ctx, name, rev); ok {
+		return z, d, nil
+	}
+	// The zone's data is read while serving decides which zone serves the
+	// name, guessing it is the one published last (nearly always): one
+	// etcd round trip less on every change (docs/BENCHMARKS.md,
+	// "Propagation"). A wrong guess is read again.
+	guess := b.publishedZoneID(name)
+	var ahead func() (zoneData, error)
+	if guess != "" {
+		actx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		ahead = b.readZoneData(actx, guess, rev)
+	}
+	z, err := b.serving(ctx, name, rev)
+	if err != nil || z == nil {
+		return nil, zoneData{}, err
+	}
+	if ahead == nil || z.GetId() != guess {
+		ahead = b.readZoneData(ctx, z.GetId(), rev)
+	}
+	d, err := ahead()
+	if err != nil {
+		return nil, zoneData{}, err
+	}
+	b.cache.keepData(rev, z.GetId(), d, d.keys)
+	d.keys = nil
+	return z, d, nil
+}
+
 // zoneData is what a compile reads of a zone besides the zone itself.
 type zoneData struct {
 	zs   *dnsv1.ZoneSettings
 	recs []*dnsv1.Record
+	// keys are the records' keys (store.ZoneRecordsKeyed), for the cache;
+	// nil when they come from it.
+	keys []string
 	ds   *dnsv1.DnssecState
 	in   *dnsv1.IncomingTransfer
 	out  *dnsv1.OutgoingTransfer
@@ -108,7 +138,7 @@ func (b *Builder) readZoneData(ctx context.Context, zoneID string, rev int64) fu
 	var d zoneData
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) { d.zs, err = b.st.ZoneSettingsAt(gctx, zoneID, rev); return err })
-	g.Go(func() (err error) { d.recs, err = b.st.ZoneRecords(gctx, zoneID, rev); return err })
+	g.Go(func() (err error) { d.recs, d.keys, err = b.st.ZoneRecordsKeyed(gctx, zoneID, rev); return err })
 	g.Go(func() (err error) { d.ds, err = b.st.DnssecAt(gctx, zoneID, rev); return err })
 	g.Go(func() (err error) {
 		if d.in, d.out, err = b.st.TransferConfigAt(gctx, zoneID, rev); err != nil {

@@ -20,21 +20,30 @@ import (
 // zones at or below it change; nameTree finds those descendants in memory.
 
 // serving returns the zone that serves name at rev, nil when none may:
-// choose's pick, subject to the ancestors (see allowed).
+// choose's pick, subject to the ancestors (see allowed). What it reads is
+// kept in the builder's zone cache when that is at rev (cache.go).
 func (b *Builder) serving(ctx context.Context, name string, rev int64) (*dnsv1.Zone, error) {
-	var names []string
-	for a := name; a != "."; a = dnsname.Parent(a) {
-		names = append(names, a)
-	}
+	names := ancestry(name)
 	byName, err := b.st.ZonesNamedManyAt(ctx, names, rev)
 	if err != nil {
 		return nil, err
 	}
+	b.cache.keepZones(rev, byName)
+	return b.decide(ctx, name, names, byName, rev, b.st.RecordsAtNameAt)
+}
+
+// recordsAtFunc reads the records of a zone named exactly name at rev:
+// store.RecordsAtNameAt, or the zone cache's copy.
+type recordsAtFunc func(ctx context.Context, zoneID, name string, rev int64) ([]*dnsv1.Record, error)
+
+// decide is serving given the zones at name and its ancestors (names,
+// nearest first), read at rev.
+func (b *Builder) decide(ctx context.Context, name string, names []string, byName map[string][]*dnsv1.Zone, rev int64, recordsAt recordsAtFunc) (*dnsv1.Zone, error) {
 	z := choose(byName[name])
 	if z == nil {
 		return nil, nil
 	}
-	ok, err := b.allowed(ctx, z, names[1:], byName, rev)
+	ok, err := allowed(ctx, z, names[1:], byName, rev, recordsAt)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -52,7 +61,7 @@ func (b *Builder) serving(ctx context.Context, name string, rev int64) (*dnsv1.Z
 //     assigned nameservers (NS RRset at z's name in the parent's records);
 //   - a PENDING z is served only if no ancestor zone is active: pending
 //     zones never shadow anything.
-func (b *Builder) allowed(ctx context.Context, z *dnsv1.Zone, ancestors []string, byName map[string][]*dnsv1.Zone, rev int64) (bool, error) {
+func allowed(ctx context.Context, z *dnsv1.Zone, ancestors []string, byName map[string][]*dnsv1.Zone, rev int64, recordsAt recordsAtFunc) (bool, error) {
 	var parent *dnsv1.Zone
 	anyActive := false
 	for i := len(ancestors) - 1; i >= 0; i-- {
@@ -61,7 +70,7 @@ func (b *Builder) allowed(ctx context.Context, z *dnsv1.Zone, ancestors []string
 			continue
 		}
 		anyActive = true
-		ok, err := b.governedBy(ctx, parent, a, rev)
+		ok, err := governedBy(ctx, parent, a, rev, recordsAt)
 		if err != nil {
 			return false, err
 		}
@@ -72,16 +81,16 @@ func (b *Builder) allowed(ctx context.Context, z *dnsv1.Zone, ancestors []string
 	if z.GetStatus() != dnsv1.ZoneStatus_ZONE_STATUS_ACTIVE {
 		return !anyActive, nil
 	}
-	return b.governedBy(ctx, parent, z, rev)
+	return governedBy(ctx, parent, z, rev, recordsAt)
 }
 
 // governedBy tells whether the active zone child may be served under the
 // governing parent (nil: none).
-func (b *Builder) governedBy(ctx context.Context, parent, child *dnsv1.Zone, rev int64) (bool, error) {
+func governedBy(ctx context.Context, parent, child *dnsv1.Zone, rev int64, recordsAt recordsAtFunc) (bool, error) {
 	if parent == nil || parent.GetAccountId() == child.GetAccountId() {
 		return true, nil
 	}
-	recs, err := b.st.RecordsAtNameAt(ctx, parent.GetId(), child.GetName(), rev)
+	recs, err := recordsAt(ctx, parent.GetId(), child.GetName(), rev)
 	if err != nil {
 		return false, err
 	}
@@ -228,7 +237,7 @@ func (b *Builder) delegationEvent(bt *batch, dk store.DataKey) {
 }
 
 // loadTree fills the name tree with every zone name at rev, the revision
-// the watch continues from.
+// the watch continues from, and starts the zone cache over at rev.
 func (b *Builder) loadTree(ctx context.Context, rev int64) error {
 	keys, err := b.st.ZoneNameKeysAt(ctx, rev)
 	if err != nil {
@@ -239,5 +248,8 @@ func (b *Builder) loadTree(ctx context.Context, rev int64) error {
 		t.add(k.Name, k.AccountID)
 	}
 	b.tree = t
+	// The zone cache starts over at the revision the watch continues
+	// from, with the same index (cache.go).
+	b.cache.reset(rev, keys)
 	return nil
 }

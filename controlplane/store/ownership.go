@@ -18,26 +18,35 @@ import (
 // "Served zone of a name"): the zones at a name's ancestors, a parent
 // zone's NS records at a child's name, and every (name, account) pair.
 
-// ZoneNameKey is one zonenames index entry: a zone name held by an account.
+// ZoneNameKey is one zonenames index entry: a zone name held by an
+// account, and the id of that account's zone of the name.
 type ZoneNameKey struct {
 	Name      string
 	AccountID string
+	ZoneID    string
 }
 
-// ZoneNameKeysAt returns every zonenames entry at rev (keys only: one range
-// read however many zones there are).
+// ZoneNameKeysAt returns every zonenames entry at rev, with the zone id
+// each holds (range reads of scanBatch keys; the values are zone ids, a
+// few bytes each).
 func (s *Store) ZoneNameKeysAt(ctx context.Context, rev int64) ([]ZoneNameKey, error) {
-	keys, err := s.keysAt(ctx, s.zoneNamesPrefix(), rev)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]ZoneNameKey, 0, len(keys))
-	for _, k := range keys {
-		if dk := s.ParseDataKey(k); dk.Kind == KindZoneName {
-			out = append(out, ZoneNameKey{Name: dk.Name, AccountID: dk.AccountID})
+	var out []ZoneNameKey
+	start, end := s.zoneNamesPrefix(), prefixEnd(s.zoneNamesPrefix())
+	for {
+		resp, err := s.getAt(ctx, start, rev, clientv3.WithRange(end), clientv3.WithLimit(scanBatch))
+		if err != nil {
+			return nil, err
 		}
+		for _, kv := range resp.Kvs {
+			if dk := s.ParseDataKey(string(kv.Key)); dk.Kind == KindZoneName {
+				out = append(out, ZoneNameKey{Name: dk.Name, AccountID: dk.AccountID, ZoneID: string(kv.Value)})
+			}
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return out, nil
+		}
+		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
-	return out, nil
 }
 
 // ZonesNamedManyAt returns, for each name, every zone of that name (all

@@ -96,6 +96,26 @@ func (s *Store) ZoneRecords(ctx context.Context, zoneID string, rev int64) ([]*d
 	return out, err
 }
 
+// ZoneRecordsKeyed is ZoneRecords with each record's key below the zone's
+// records prefix ("<reversed owner name>/<record id>", the order of the
+// records), for the builder's in-memory copy of small zones, which the
+// watch's record events then update by key.
+func (s *Store) ZoneRecordsKeyed(ctx context.Context, zoneID string, rev int64) ([]*dnsv1.Record, []string, error) {
+	p := s.recordsPrefix(zoneID)
+	var recs []*dnsv1.Record
+	var keys []string
+	err := s.streamRange(ctx, p, prefixEnd(p), rev, func(kv *mvccpb.KeyValue) (bool, error) {
+		r, err := unmarshal(kv.Value, &dnsv1.Record{}, "record "+string(kv.Key))
+		if err != nil {
+			return false, err
+		}
+		recs = append(recs, r)
+		keys = append(keys, string(kv.Key[len(p):]))
+		return true, nil
+	})
+	return recs, keys, err
+}
+
 // scanZone calls fn for every record of a zone at rev, in key order. A
 // whole zone is read through etcd's RangeStream (streamRange), not range
 // requests a batch at a time: etcd counts a range to its end on every
