@@ -120,11 +120,18 @@ func encodeRecord(r record, wire []byte, scratch []byte) (string, []byte, error)
 	if end := r.end; rawRdata(hdr.Rrtype) && int(hdr.Rdlength) <= end && end <= len(wire) {
 		rdata = wire[r.end-int(hdr.Rdlength) : r.end]
 	} else {
-		if cap(scratch) < dns.MaxMsgSize {
-			scratch = make([]byte, dns.MaxMsgSize)
+		// Room for the usual record; a large one (TXT aside, which does
+		// not get here: long keys, certificates) is packed again in room
+		// for any.
+		if cap(scratch) < 4096 {
+			scratch = make([]byte, 4096)
 		}
 		scratch = scratch[:cap(scratch)]
 		off, err := dns.PackRR(r.rr, scratch, 0, nil, false)
+		if err != nil && len(scratch) < dns.MaxMsgSize {
+			scratch = make([]byte, dns.MaxMsgSize)
+			off, err = dns.PackRR(r.rr, scratch, 0, nil, false)
+		}
 		if err != nil {
 			return "", scratch, err
 		}
@@ -496,15 +503,18 @@ func withoutSynth(data string) string {
 	return string(b)
 }
 
-// appendSynth encodes a synthesized record (apex SOA or NS) onto dst.
-func appendSynth(dst []byte, rr dns.RR) []byte {
-	buf := make([]byte, dns.MaxMsgSize)
-	off, err := dns.PackRR(rr, buf, 0, nil, false)
+// appendSynth encodes a synthesized record (apex SOA or NS) onto dst, with
+// scratch (room for one record of two names) as the packing buffer.
+func appendSynth(dst, scratch []byte, rr dns.RR) []byte {
+	off, err := dns.PackRR(rr, scratch, 0, nil, false)
 	if err != nil {
 		// A header's SOA and NS always pack (names were checked by the
 		// control plane); dropping one would be worse than a visible crash.
 		panic("zonecache: synthesized apex record does not pack: " + err.Error())
 	}
 	h := rr.Header()
-	return appendRecord(dst, idKey{}, flagSynth, 0, h.Rrtype, h.Ttl, buf[off-int(h.Rdlength):off])
+	return appendRecord(dst, idKey{}, flagSynth, 0, h.Rrtype, h.Ttl, scratch[off-int(h.Rdlength):off])
 }
+
+// synthScratch is room for the apex SOA: three names and 30 bytes.
+const synthScratch = 3*(maxWireName+1) + 64

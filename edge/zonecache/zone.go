@@ -468,9 +468,10 @@ func (z *Zone) synthesizeApex(h *snapshot.ZoneHeader) {
 	// Kept as ordinary records too, so that SOA and NS queries at the apex
 	// take the same path as any other exact match.
 	b := []byte(withoutSynth(z.Apex.data))
-	b = appendSynth(b, z.SOA)
+	scratch := make([]byte, synthScratch)
+	b = appendSynth(b, scratch, z.SOA)
 	for _, ns := range z.NS {
-		b = appendSynth(b, ns)
+		b = appendSynth(b, scratch, ns)
 	}
 	z.Apex.data = string(b)
 }
