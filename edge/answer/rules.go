@@ -84,9 +84,9 @@ func tunnelDomain(d string) string {
 // anycast pools: any proxied A or AAAA makes the whole name proxied (P2),
 // and so does a proxied CNAME (P3).
 func (e *Engine) proxiedName(a *call, z *zonecache.Zone, n *zonecache.Node) bool {
-	return e.proxiedSet(a, z, n, dns.TypeA) ||
+	return n.Proxied() && (e.proxiedSet(a, z, n, dns.TypeA) ||
 		e.proxiedSet(a, z, n, dns.TypeAAAA) ||
-		e.proxiedSet(a, z, n, dns.TypeCNAME)
+		e.proxiedSet(a, z, n, dns.TypeCNAME))
 }
 
 // proxyRules answers the queries a proxied name answers differently (rows

@@ -184,23 +184,34 @@ func (n *Node) Info(t uint16) (RRset, bool) {
 
 // Has reports whether the node holds records of type t.
 func (n *Node) Has(t uint16) bool {
-	found := false
-	each(n.data, func(r packedRec) bool {
-		found = r.rrtype() == t
-		return !found
-	})
-	return found
+	for off := 0; off < len(n.data); {
+		r := packedRec{n.data, off}
+		if r.rrtype() == t {
+			return true
+		}
+		off = r.end()
+	}
+	return false
 }
+
+// Proxied reports whether any record of the node is proxied: without one,
+// no set of it is (Info), and the proxy rules need not look further.
+func (n *Node) Proxied() bool { return n.proxied }
 
 // Empty reports whether the node holds no record (an empty non-terminal).
 func (n *Node) Empty() bool { return n.data == "" }
 
 // set fills s with the set of type t; with decode, its records too.
 func (n *Node) set(t uint16, s *RRset, decode bool) bool {
-	count := 0
-	each(n.data, func(r packedRec) bool {
+	count, first := 0, 0
+	for off := 0; off < len(n.data); {
+		r := packedRec{n.data, off}
+		off = r.end()
 		if r.rrtype() != t || !r.served() {
-			return true
+			continue
+		}
+		if count == 0 {
+			first = r.off
 		}
 		ttl := r.ttl()
 		if count == 0 || ttl < s.MinTTL {
@@ -215,13 +226,16 @@ func (n *Node) set(t uint16, s *RRset, decode bool) bool {
 		if f&flagFlatten != 0 {
 			s.Flatten = true
 		}
-		return true
-	})
+	}
 	if count == 0 {
 		return false
 	}
 	s.Type = t
 	if !decode {
+		return true
+	}
+	if count == 1 {
+		s.RRs = packedRec{n.data, first}.decodeOne(n.Name)
 		return true
 	}
 	s.RRs = n.decodeSet(t, count)
@@ -423,12 +437,15 @@ func (n *Node) Sets() []RRset {
 // derive sets the node's duplicate flags and delegation flag from its
 // records, leaving the data shared when nothing changed.
 func (n *Node) derive(zone string) {
-	n.Delegation = false
+	n.Delegation, n.proxied = false, false
 	var changed []byte
 	each(n.data, func(r packedRec) bool {
 		t := r.rrtype()
 		if t == dns.TypeNS && r.flags()&flagSynth == 0 && n.Name != zone {
 			n.Delegation = true
+		}
+		if r.flags()&flagProxied != 0 {
+			n.proxied = true
 		}
 		dup := false
 		if r.flags()&flagSynth == 0 {

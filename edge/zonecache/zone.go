@@ -69,6 +69,8 @@ type Node struct {
 	// Delegation is set for a name below the apex that holds NS records:
 	// the zone is cut there and everything at or below it is referred.
 	Delegation bool
+	// proxied is set when any record of the node is proxied (Proxied).
+	proxied bool
 }
 
 // record is one snapshot record being added to a node.
