@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
 )
 
 // A CNAME target decoded by plainName reads exactly as dns.UnpackDomainName
@@ -107,5 +109,45 @@ func TestSetsReadBackAsLoaded(t *testing.T) {
 	}
 	if n.Set(dns.TypeA).RRs[0].(*dns.A).A[3] != 1 {
 		t.Error("changing a decoded record changed the stored one")
+	}
+}
+
+// A record that duplicates an earlier one of its set (dns.IsDuplicate:
+// names compared without case, TTL ignored) is not served and does not
+// lower the set's TTL, and is served again once a delta deletes the earlier
+// one.
+func TestDuplicatesAreHiddenUntilTheFirstGoes(t *testing.T) {
+	z := build(t, "example.com.", 1, `
+m      IN MX 10 mail.example.net.
+m      IN MX 10 MAIL.Example.NET.
+m      IN MX 20 other.example.net.
+d  300 IN A 192.0.2.1
+d   60 IN A 192.0.2.1
+`)
+	targets := func(z *Zone) []string {
+		var out []string
+		for _, rr := range z.Node("m.example.com.").Set(dns.TypeMX).RRs {
+			out = append(out, rr.(*dns.MX).Mx)
+		}
+		return out
+	}
+	if got := targets(z); len(got) != 2 || got[0] != "mail.example.net." || got[1] != "other.example.net." {
+		t.Fatalf("MX %v, want the first two distinct ones", got)
+	}
+	if a := z.Node("d.example.com.").Set(dns.TypeA); len(a.RRs) != 1 || a.MinTTL != 300 || a.RRs[0].Header().Ttl != 300 {
+		t.Fatalf("A %v MinTTL %d, want the first record alone, TTL 300", a.RRs, a.MinTTL)
+	}
+	nz, err := ApplyDelta(z, &snapshot.ZoneDelta{Name: "example.com.", FromVersion: 1, ToVersion: 2, Deletes: []string{"ra0", "rd3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := targets(nz); len(got) != 2 || got[0] != "MAIL.Example.NET." {
+		t.Fatalf("MX after deleting the first %v, want its duplicate served", got)
+	}
+	if a := nz.Node("d.example.com.").Set(dns.TypeA); len(a.RRs) != 1 || a.MinTTL != 60 {
+		t.Fatalf("A after deleting the first %v MinTTL %d, want the duplicate, TTL 60", a.RRs, a.MinTTL)
+	}
+	if got := targets(z); len(got) != 2 || got[0] != "mail.example.net." {
+		t.Fatalf("the held version changed: MX %v", got)
 	}
 }
