@@ -5,28 +5,27 @@ import (
 	"sync"
 )
 
-// loadGCPercent is the garbage collector's GOGC while an edge loads its
-// zones. Indexing a million-record zone allocates millions of small
-// objects into a heap that only grows; at the default 100 the collector
-// runs about ten times during the load and marks the whole growing index
-// each time, about half of the load's CPU (BenchmarkBuildMillion's CPU
-// profile, docs/BENCHMARKS.md "A zone of a million records"). The price is
-// a higher peak heap during the load only; a GOMEMLIMIT still caps it.
-const loadGCPercent = 400
-
-// loadGC raises GOGC while any node of the process is loading (tests run
-// several) and puts the operator's value back after the last one; then it
-// returns the load's garbage (fetched snapshot objects, replaced versions)
-// to the OS at once, so that the resident size after the load is the
-// zones': the background scavenger keeps what lies within GOGC's headroom.
-// This runs after the node reported ready, and is the only release of the
+// loadGC returns the initial load's garbage (fetched snapshot objects,
+// replaced versions: for a million-record zone about 350 MB, more than the
+// zone itself) to the OS once the last node of the process that is loading
+// (tests run several) is ready. The background scavenger would keep it: it
+// returns only what lies beyond GOGC's headroom over the live heap. This
+// runs after the node reported ready, and is the only release of the
 // initial load (the follower releases only after ready): the full
-// collection it needs takes 0.6-2.6 s on two cores for a million-record
-// zone, during which the edge already answers.
+// collection it needs and the madvise calls take 0.2-2.6 s on two cores
+// (docs/BENCHMARKS.md, "Cold start (2026-11-28)"), during which the edge
+// already answers.
+//
+// The load runs at the operator's GOGC. It used to run at 400: with every
+// record decoded into pointers, collecting at 100 was half the load's CPU.
+// With records kept in wire form the heap holds few pointers and a
+// collection of it is cheap, while the heap a higher GOGC lets grow is
+// fresh memory to fault in: at 400 BenchmarkBuildMillion took 1.5-2.9
+// times the CPU it takes at 100 on the shared machine, and the edge's peak
+// RSS while loading was 544-552 MiB instead of 407-413 MiB.
 var loadGC struct {
 	mu      sync.Mutex
 	loading int
-	prev    int
 }
 
 type loadGCToken struct{ once sync.Once }
@@ -34,12 +33,6 @@ type loadGCToken struct{ once sync.Once }
 func startLoadGC() *loadGCToken {
 	loadGC.mu.Lock()
 	defer loadGC.mu.Unlock()
-	if loadGC.loading == 0 {
-		loadGC.prev = debug.SetGCPercent(loadGCPercent)
-		if loadGC.prev < 0 || loadGC.prev >= loadGCPercent {
-			debug.SetGCPercent(loadGC.prev) // GOGC=off or already higher: the operator's choice
-		}
-	}
 	loadGC.loading++
 	return &loadGCToken{}
 }
@@ -50,9 +43,6 @@ func (t *loadGCToken) done() {
 		loadGC.mu.Lock()
 		loadGC.loading--
 		last := loadGC.loading == 0
-		if last {
-			debug.SetGCPercent(loadGC.prev)
-		}
 		loadGC.mu.Unlock()
 		if last {
 			debug.FreeOSMemory()
