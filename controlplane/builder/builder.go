@@ -84,7 +84,7 @@ type Config struct {
 	// CacheZoneRecords is the largest zone (in records) whose records the
 	// builder keeps in memory between compiles (cache.go); default 10,000,
 	// negative: no zone cache (every compile reads etcd). CacheRecords
-	// bounds the records kept for all zones (default 100,000, ~50 MB) and
+	// bounds the records kept for all zones (default 100,000, ~70 MB) and
 	// CacheZones the zones whose zone, settings, DNSSEC state and transfer
 	// configuration are kept (default 50,000); past them, random others
 	// are forgotten and read from etcd again when they change.

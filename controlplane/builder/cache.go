@@ -6,11 +6,13 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/miekg/dns"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
@@ -60,6 +62,8 @@ type zoneCache struct {
 	recordsPrefix string
 	// disabled: Config.CacheZoneRecords < 0.
 	disabled bool
+	// buf is packing's scratch space; used under the write lock.
+	buf []byte
 
 	hits, misses func() // metrics
 }
@@ -93,6 +97,15 @@ type cachedZone struct {
 type keyedRecord struct {
 	key string // below the zone's records prefix: "<reversed name>/<id>"
 	rec *dnsv1.Record
+	// packed is rec compiled (packSnapshotRecord), nil when it does not
+	// compile (the compile then reports it, as from etcd).
+	packed *snapshot.Record
+}
+
+// keyed returns the cache's form of a record.
+func keyed(key string, r *dnsv1.Record, buf []byte) keyedRecord {
+	p, _ := packSnapshotRecord(r, buf)
+	return keyedRecord{key: key, rec: r, packed: p}
 }
 
 func newZoneCache(cfg Config, recordsPrefix string, m *metrics) *zoneCache {
@@ -108,6 +121,7 @@ func newZoneCache(cfg Config, recordsPrefix string, m *metrics) *zoneCache {
 		maxZones:       max(def(cfg.CacheZones, defaultCacheZones), 0),
 		disabled:       cfg.CacheZoneRecords < 0,
 		recordsPrefix:  recordsPrefix,
+		buf:            make([]byte, dns.MaxMsgSize),
 		hits:           m.cacheLookups.WithLabelValues("hit").Inc,
 		misses:         m.cacheLookups.WithLabelValues("miss").Inc,
 	}
@@ -254,14 +268,14 @@ func (c *zoneCache) apply(dk store.DataKey, ev *clientv3.Event, z *dnsv1.Zone, r
 			}
 		}
 		if found {
-			e.recs[i].rec = rec
+			e.recs[i] = keyed(key, rec, c.buf)
 			return
 		}
 		if len(e.recs) >= c.maxZoneRecords || c.records >= c.maxRecords {
 			c.dropRecords(e) // grown past the bound: read from etcd
 			return
 		}
-		e.recs = slices.Insert(e.recs, i, keyedRecord{key: key, rec: rec})
+		e.recs = slices.Insert(e.recs, i, keyed(key, rec, c.buf))
 		c.records++
 	}
 }
@@ -343,9 +357,10 @@ func (b *Builder) cachedInput(ctx context.Context, name string, rev int64) (z *d
 		c.misses()
 		return nil, zoneData{}, false
 	}
-	d = zoneData{zs: e.settings, ds: e.dnssec, in: e.xfrIn, out: e.xfrOut, recs: make([]*dnsv1.Record, len(e.recs))}
+	d = zoneData{zs: e.settings, ds: e.dnssec, in: e.xfrIn, out: e.xfrOut,
+		recs: make([]*dnsv1.Record, len(e.recs)), packed: make([]*snapshot.Record, len(e.recs))}
 	for i, k := range e.recs {
-		d.recs[i] = k.rec
+		d.recs[i], d.packed[i] = k.rec, k.packed
 	}
 	c.hits()
 	return z, d, true
@@ -431,7 +446,7 @@ func (c *zoneCache) keepData(rev int64, zoneID string, d zoneData, keys []string
 	}
 	e.recs = make([]keyedRecord, len(d.recs))
 	for i, r := range d.recs {
-		e.recs[i] = keyedRecord{key: keys[i], rec: r}
+		e.recs[i] = keyed(keys[i], r, c.buf)
 	}
 	e.hasRecs = true
 	c.records += len(d.recs)

@@ -63,7 +63,7 @@ func (b *Builder) publishName(ctx context.Context, name string, rev int64) (publ
 		b.m.badRecords.Inc()
 		b.log.Warn("record skipped: does not compile", zap.String("zone", name), zap.String("zone_id", z.GetId()), zap.Error(e))
 	}
-	d.recs = nil // a million decoded records: let them go before encoding
+	d.recs, d.packed = nil, nil // a million decoded records: let them go before encoding
 	if err := b.putZone(ctx, name, snap); err != nil {
 		return published{}, err
 	}
@@ -79,7 +79,7 @@ func (b *Builder) compileSnapshot(ctx context.Context, z *dnsv1.Zone, d zoneData
 		return nil, nil, err
 	}
 	b.traceStage(ctx, stageRead)
-	snap, bad := compileZone(z, d.zs, d.recs, rev, b.opts)
+	snap, bad := compilePacked(z, d.zs, d.recs, d.packed, rev, b.opts)
 	snap.Header.Dnssec = dnssecHeader(d.ds)
 	snap.Header.Transfer = xfr
 	return snap, bad, nil
@@ -126,9 +126,11 @@ type zoneData struct {
 	// keys are the records' keys (store.ZoneRecordsKeyed), for the cache;
 	// nil when they come from it.
 	keys []string
-	ds   *dnsv1.DnssecState
-	in   *dnsv1.IncomingTransfer
-	out  *dnsv1.OutgoingTransfer
+	// packed are the records compiled, from the cache (compilePacked).
+	packed []*snapshot.Record
+	ds     *dnsv1.DnssecState
+	in     *dnsv1.IncomingTransfer
+	out    *dnsv1.OutgoingTransfer
 }
 
 // readZoneData starts reading the data of zone zoneID at rev, the reads

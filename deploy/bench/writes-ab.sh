@@ -4,7 +4,9 @@
 # Usage: deploy/bench/writes-ab.sh CONTROLPLANE_BIN LABEL
 # PIN=0 pins the control plane to core 0, as deploy/bench/run.sh does; unset,
 # it uses every core. Run two binaries alternating for a before/after
-# (docs/BENCHMARKS.md, "Control-plane writes").
+# (docs/BENCHMARKS.md, "Control-plane writes"). Each zone's line ends with the
+# control plane's CPU time (user+system, /proc) per 1,000 writes: on a shared
+# machine a steadier figure than writes/s.
 set -euo pipefail
 cp=$1 label=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,7 +19,12 @@ pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$d" "$d.log"' EXIT
 for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/50252) 2>/dev/null && break; sleep 0.1; done
 sleep 1
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; } # clock ticks
+tick=$(getconf CLK_TCK)
 for z in a b; do
-  "$root/bin/benchload" -config "$d/dnsctl.json" -endpoint 127.0.0.1:50252 -zone "w$z.test." \
-    -writes 10000 -concurrency 256 2>&1 | grep 'single creates' | sed "s/^/$label: /"
+  c0=$(cpu)
+  out=$("$root/bin/benchload" -config "$d/dnsctl.json" -endpoint 127.0.0.1:50252 -zone "w$z.test." \
+    -writes 10000 -concurrency 256 2>&1 | grep 'single creates' || true)
+  c1=$(cpu)
+  echo "$label: $out; control plane CPU $(( (c1 - c0) * 1000 / tick / 10 )) ms per 1,000 writes"
 done
