@@ -24,13 +24,14 @@ import (
 // from its deep sleep, which then runs every 20 µs while the reader is busy
 // (it shares the reader's core: two context switches each time) and takes
 // the processor away from a sendmmsg longer than a tick, handing it to
-// another thread. In the profile under dnsperf that is 13-16 % of the
-// edge's CPU. Raw calls (the socket is non-blocking: they never wait)
-// leave sysmon asleep and the processor where it is: 30-40 % less CPU per
-// answer in the same runs, but on a core shared with other busy processes
-// the one thread then gets the core later, and the edge answered with
-// NSD's queries/s and latency rather than two to three times NSD's
-// (docs/BENCHMARKS.md, "Fewer wake-ups"). Hence off by default.
+// another thread. In the profile under dnsperf that is 12-16 % of the
+// edge's CPU (sysmon) and 6 % (hand-offs). Raw calls (the socket is
+// non-blocking: they never wait) leave sysmon asleep and the processor
+// where it is: 26-44 % less CPU per answer in the same runs, but on a core
+// shared with other busy processes the one thread then gets the core later
+// (sysmon's ticks are what brings it back promptly) and the edge answered
+// 31-89k queries/s against 80-121k with plain calls, about NSD's rate and
+// latency (docs/BENCHMARKS.md, "Fewer wake-ups"). Hence off by default.
 type mmsgBatch struct {
 	rc            syscall.RawConn
 	raw           bool // raw system calls (see above)
