@@ -20,9 +20,10 @@ import (
 // record decoded into pointers, collecting at 100 was half the load's CPU.
 // With records kept in wire form the heap holds few pointers and a
 // collection of it is cheap, while the heap a higher GOGC lets grow is
-// fresh memory to fault in: at 400 BenchmarkBuildMillion took 1.5-2.9
-// times the CPU it takes at 100 on the shared machine, and the edge's peak
-// RSS while loading was 544-552 MiB instead of 407-413 MiB.
+// fresh memory to fault in: at 400 BenchmarkBuildMillion took 0.95-2.4
+// times the wall time it takes at 100 (5 alternating pairs on the shared
+// machine, slower at 400 in 4), and the edge's peak RSS while loading was
+// 544-553 MiB instead of 398-413 MiB.
 var loadGC struct {
 	mu      sync.Mutex
 	loading int
