@@ -227,9 +227,9 @@ func (w *Worker) watchZones(ctx context.Context, loaded chan struct{}) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	kv, err := js.KeyValue(ctx, snapshot.ZonesBucket)
-	if err != nil {
-		return fmt.Errorf("zones bucket: %w", err)
+	kv, err := waitZonesBucket(ctx, js)
+	if err != nil || kv == nil {
+		return err
 	}
 	wa, err := kv.WatchAll(ctx)
 	if err != nil {
@@ -267,6 +267,34 @@ func (w *Worker) watchZones(ctx context.Context, loaded chan struct{}) error {
 			h := z.GetHeader()
 			w.seen(name, h.GetVersion(), h)
 		}
+	}
+}
+
+// waitZonesBucket returns the zones bucket once it exists, or nil when ctx
+// ends first. The builder creates it with its first publication; until
+// then there is nothing to announce. Waiting here, within the term, keeps
+// the election still: returning an error would resign and campaign again,
+// two etcd writes per backoff step for as long as nothing is published
+// (tests that assert a refused call leaves etcd's revision alone saw them).
+func waitZonesBucket(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
+	delay := 100 * time.Millisecond
+	for {
+		kv, err := js.KeyValue(ctx, snapshot.ZonesBucket)
+		if err == nil {
+			return kv, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		if !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, fmt.Errorf("zones bucket: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
 	}
 }
 

@@ -89,11 +89,13 @@ type env struct {
 	st   *store.Store
 	nc   *nats.Conn
 	ring *keyseal.Ring
+	cli  *clientv3.Client
 }
 
-// newEnv starts real etcd and NATS and a builder publishing every change
-// as a delta (the delta stream path) once a zone has a record.
-func newEnv(t *testing.T) *env {
+// newEnv starts real etcd and NATS and, with builderToo, a builder
+// publishing every change as a delta (the delta stream path) once a zone
+// has a record.
+func newEnv(t *testing.T, builderToo bool) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -113,10 +115,18 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	e := &env{st: store.New(cli, "/zg", log), nc: nc}
+	e := &env{st: store.New(cli, "/zg", log), nc: nc, cli: cli}
 	kek, _ := keyseal.Generate()
 	e.ring, _ = keyseal.New(kek)
-	b, err := builder.New(e.st, nc, builder.Config{SOARname: "dns.test.", DeltaThreshold: 1}, log.Named("builder"))
+	if builderToo {
+		e.startBuilder(t)
+	}
+	return e
+}
+
+func (e *env) startBuilder(t *testing.T) {
+	t.Helper()
+	b, err := builder.New(e.st, e.nc, builder.Config{SOARname: "dns.test.", DeltaThreshold: 1}, zaptest.NewLogger(t).Named("builder"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +134,6 @@ func newEnv(t *testing.T) *env {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = b.Run(bctx) }()
 	t.Cleanup(func() { bcancel(); <-done })
-	return e
 }
 
 // outgoingZone creates example.test. (full, active) with one record and a
@@ -214,7 +223,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // going from FAILING to OK with the peer's acknowledged serial; a record
 // change (published as a delta) is announced with its new serial.
 func TestNotifyRetriedUntilAcknowledged(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, true)
 	r := startReceiver(t, 2)
 	e.outgoingZone(t, r.addr)
 	e.startWorker(t)
@@ -252,7 +261,7 @@ func TestNotifyRetriedUntilAcknowledged(t *testing.T) {
 
 // Outgoing transfers disabled: nothing is sent.
 func TestNoNotifyWithOutgoingDisabled(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, true)
 	r := startReceiver(t, 0)
 	e.outgoingZone(t, r.addr)
 	if _, err := e.st.UpdateOutgoingTransfer(context.Background(), "z1", []string{"p1"}, func(_ *dnsv1.Zone, _ *dnsv1.OutgoingTransfer, _ []*dnsv1.Peer) (*dnsv1.OutgoingTransfer, error) {
@@ -267,4 +276,36 @@ func TestNoNotifyWithOutgoingDisabled(t *testing.T) {
 	if got, _, _ := r.snapshot(); len(got) != 0 {
 		t.Fatalf("NOTIFY sent for a zone with outgoing transfers off: %v", got)
 	}
+}
+
+// Before the builder's first publication the zones bucket does not exist:
+// the leader waits for it within its term instead of resigning and
+// campaigning again (each a write to etcd, seen by tests that assert a
+// refused call leaves etcd's revision alone), and announces the zone once
+// the builder publishes it.
+func TestLeaderWaitsForTheZonesBucketWithoutCampaigningAgain(t *testing.T) {
+	e := newEnv(t, false)
+	r := startReceiver(t, 0)
+	e.outgoingZone(t, r.addr)
+	e.startWorker(t)
+	ctx := context.Background()
+	eventually(t, "the worker leads", func() bool {
+		resp, err := e.cli.Get(ctx, e.st.Prefix()+"/meta/xfrout/election", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		return err == nil && resp.Count == 1
+	})
+	before, err := e.st.CurrentRevision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The old restart loop resigned and campaigned again after 200, 400 and
+	// 800 ms of backoff: at least four writes in this time.
+	time.Sleep(1600 * time.Millisecond)
+	if after, err := e.st.CurrentRevision(ctx); err != nil || after != before {
+		t.Fatalf("etcd revision %d → %d (%v) while no zone was published: the worker wrote to etcd", before, after, err)
+	}
+	e.startBuilder(t)
+	eventually(t, "the zone announced once published", func() bool {
+		got, _, _ := r.snapshot()
+		return len(got) > 0 && e.status(t).GetState() == dnsv1.TransferState_TRANSFER_STATE_OK
+	})
 }
