@@ -67,6 +67,7 @@ type options struct {
 	edgeMemLimit, edgeBin      string
 	edgeTrace                  time.Duration
 	reuse, resume, waitFull    bool
+	nsdEach                    bool
 	gap                        time.Duration
 }
 
@@ -84,6 +85,7 @@ func main() {
 	flag.StringVar(&o.edgeMemLimit, "edge-memlimit", "", "GOMEMLIMIT of the edge processes only (e.g. 530MiB; empty: none)")
 	flag.StringVar(&o.edgeBin, "edge-bin", "", "edge binary to time (empty: edge in -bin); a comma-separated list: the cold starts take them in turn, to compare builds on the same loaded data in the same minutes")
 	flag.DurationVar(&o.edgeTrace, "edge-trace", 0, "with a duration: start each edge with --pprof and write an execution trace of its first so long (from its metrics port opening) to edge<i>.trace in -dir (go tool trace), and its CPU profile to edge<i>.trace.cpu")
+	flag.BoolVar(&o.nsdEach, "nsd-each", false, "also start NSD cold after each edge cold start (NSD's figures then come from the same minutes as each edge's on a shared machine)")
 	flag.DurationVar(&o.gap, "gap", 20*time.Millisecond, "pause between timed changes")
 	flag.StringVar(&o.trace, "trace", "", "write one line per timed change to this file: time of the call (UTC), API call → acknowledgement, acknowledgement → edge answers (ms)")
 	flag.Parse()
@@ -220,7 +222,7 @@ func run(o options) error {
 
 	var edgeAddr string
 	var edge *exec.Cmd
-	var colds []time.Duration
+	var colds, nsdColds []time.Duration
 	var rssReady, hwmReady, pssReady int
 	retries := 0
 	for i := 0; i < max(1, o.coldStarts); i++ {
@@ -289,6 +291,14 @@ func run(o options) error {
 				fmt.Printf("edge cold start %d: trace: %v\n", i+1, err)
 			}
 		}
+		if o.nsdEach && o.nsd != "" {
+			cold, rss, pss, err := runNSD(o, &ps, zoneFile)
+			if err != nil {
+				return fmt.Errorf("nsd: %w", err)
+			}
+			nsdColds = append(nsdColds, cold)
+			fmt.Printf("NSD cold start after edge cold start %d: %s; RSS sum %.1f MiB, PSS sum %.1f MiB\n", i+1, cold.Round(time.Millisecond), mib(rss), mib(pss))
+		}
 	}
 	if got := answerA(edgeAddr, rec.GetName()); got == "" {
 		return fmt.Errorf("edge answers %s A %q, want %q", rec.GetName(), got, rec.GetContent())
@@ -355,6 +365,9 @@ func run(o options) error {
 	fmt.Printf("\n# bigzone %s: %d names, %d records in zone file, machine shared (%d cores, load average %s)\n", time.Now().UTC().Format(time.RFC3339), o.names, countLines(zoneFile)-2, runtime.NumCPU(),
 		strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
 	fmt.Printf("edge cold start (start → /ready): %s\n", durations(colds))
+	if len(nsdColds) > 0 {
+		fmt.Printf("NSD cold starts between them (start → answers the zone file's last name): %s\n", durations(nsdColds))
+	}
 	fmt.Printf("edge RSS at ready: %.1f MiB, PSS %.1f MiB (peak RSS during load %.1f MiB); after %d changes: RSS %.1f MiB, PSS %.1f MiB\n",
 		mib(rssReady), mib(pssReady), mib(hwmReady), o.changes, mib(rssAfter), mib(pssAfter))
 	if len(ackTimes) > 0 {
