@@ -17,6 +17,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/zonegrid/zonegrid/edge/dnsserver"
+	"github.com/zonegrid/zonegrid/edge/heapgoal"
 	"github.com/zonegrid/zonegrid/edge/node"
 	"github.com/zonegrid/zonegrid/edge/rrl"
 )
@@ -61,6 +62,7 @@ func run(args []string) error {
 		kekFiles = fs.String("dnssec-kek-file", "", "key-encryption key files opening zones' DNSSEC keys, comma-separated (the control plane's --dnssec-kek-file: DATA_DIR/credentials/dnssec.kek); empty: zones are served unsigned")
 		pprofOn  = fs.Bool("pprof", false, "serve /debug/pprof/ on --metrics-addr")
 		xfrAddr  = fs.String("xfr-listen", "", "outgoing zone transfers: TCP and UDP address answering SOA, AXFR and IXFR for zones with outgoing transfers enabled (docs/ZONE_TRANSFERS.md); empty: off")
+		headroom = fs.Float64("heap-headroom", heapgoal.DefaultConfig.Headroom, "once ready, GOGC is set so the heap grows at most this fraction over its live data (at least 8 MiB) between collections (edge/heapgoal); 0: the runtime's GOGC (also when GOGC is set in the environment)")
 		debug    = fs.Bool("debug", false, "debug logging")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -133,6 +135,15 @@ func run(args []string) error {
 		return err
 	}
 	fmt.Printf("edge listening on udp %s tcp %s\n", n.UDPAddr(), n.TCPAddr())
+	go func() {
+		select {
+		case <-n.Ready():
+			hc := heapgoal.DefaultConfig
+			hc.Headroom = *headroom
+			heapgoal.Run(ctx, hc, log.Named("heapgoal"))
+		case <-ctx.Done():
+		}
+	}()
 	<-ctx.Done()
 	log.Info("shutting down")
 	return n.Close()
