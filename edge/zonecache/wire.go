@@ -86,7 +86,7 @@ func BuildBytes(b []byte) (*Zone, error) {
 		return nil
 	})
 	if err == nil {
-		err = l.flush()
+		err = l.finish()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("zone %q: %w", name, err)
@@ -96,16 +96,21 @@ func BuildBytes(b []byte) (*Zone, error) {
 }
 
 // loadChunk is how many records BuildBytes decodes in parallel at a time:
-// enough to keep the workers busy, little enough that the decoded chunk
-// (~80 bytes a record) is small next to the zone.
+// enough to keep the workers busy, little enough that the decoded chunks
+// (~80 bytes a record, two chunks at a time) are small next to the zone.
 const loadChunk = 16384
 
 // loader decodes records in parallel (unpacking wire-format RRs is most of
-// a load) and inserts them into the index in order, on one goroutine.
+// a load) and inserts them into the index in order, on one goroutine. The
+// insert of one chunk runs while the workers decode the next: inserting is
+// the one step that cannot be split (every name creates its missing
+// ancestors in the one index), so the load takes about as long as it.
 type loader struct {
 	z       *Zone
 	workers int
 	pending [][]byte
+	decoded []decoded // the chunk decoded last, not inserted yet
+	spare   []decoded
 	done    int // records inserted so far
 }
 
@@ -116,8 +121,14 @@ type decoded struct {
 	err   error
 }
 
+// flush starts decoding the pending records, inserts the chunk decoded
+// before them meanwhile, and waits for the decoding.
 func (l *loader) flush() error {
-	out := make([]decoded, len(l.pending))
+	out := l.spare[:0]
+	if cap(out) < len(l.pending) {
+		out = make([]decoded, len(l.pending))
+	}
+	out = out[:len(l.pending)]
 	var wg sync.WaitGroup
 	per := (len(l.pending) + l.workers - 1) / l.workers
 	for lo := 0; lo < len(l.pending); lo += per {
@@ -125,29 +136,60 @@ func (l *loader) flush() error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var scratch []byte
-			for i := lo; i < hi; i++ {
-				w, err := decodeRecord(l.pending[i])
-				if err != nil {
-					out[i].err = err
-					continue
-				}
-				r, owner, err := unpackRecord(l.z.key(), l.z.suffix(), w)
-				if err != nil || r.rr == nil {
-					out[i].err = err
-					continue
-				}
-				out[i].id, out[i].owner = r.id, owner
-				out[i].enc, scratch, out[i].err = encodeRecord(r, w.rr, scratch)
-				if out[i].err != nil {
-					out[i].err = fmt.Errorf("%s: pack: %w", w.id, out[i].err)
-				}
-			}
+			l.decode(l.pending[lo:hi], out[lo:hi])
 		}()
 	}
+	err := l.insert()
 	wg.Wait()
-	for i := range out {
+	l.pending = l.pending[:0]
+	l.spare, l.decoded = l.decoded, out
+	return err
+}
+
+// finish inserts the last decoded chunk.
+func (l *loader) finish() error {
+	if len(l.pending) > 0 {
+		if err := l.flush(); err != nil {
+			return err
+		}
+	}
+	return l.insert()
+}
+
+// decode decodes recs into out (of the same length), on a worker.
+func (l *loader) decode(recs [][]byte, out []decoded) {
+	var scratch []byte
+	key, suffix := l.z.key(), l.z.suffix()
+	for i, b := range recs {
 		d := &out[i]
+		*d = decoded{}
+		w, err := decodeRecord(b)
+		if err != nil {
+			d.err = err
+			continue
+		}
+		var ok bool
+		if d.enc, d.owner, d.id, ok = fastRecord(key, suffix, w); ok {
+			continue
+		}
+		r, owner, err := unpackRecord(key, suffix, w)
+		if err != nil || r.rr == nil {
+			d.err = err
+			continue
+		}
+		d.id, d.owner = r.id, owner
+		d.enc, scratch, d.err = encodeRecord(r, w.rr, scratch)
+		if d.err != nil {
+			d.err = fmt.Errorf("%s: pack: %w", w.id, d.err)
+		}
+	}
+}
+
+// insert adds the decoded chunk to the zone, or returns the first error
+// in it.
+func (l *loader) insert() error {
+	for i := range l.decoded {
+		d := &l.decoded[i]
 		if d.err != nil {
 			return fmt.Errorf("record %d: %w", l.done+i, d.err)
 		}
@@ -156,8 +198,8 @@ func (l *loader) flush() error {
 		}
 		l.z.addEncoded(d.owner, d.id, d.enc)
 	}
-	l.done += len(out)
-	l.pending = l.pending[:0]
+	l.done += len(l.decoded)
+	l.decoded = l.decoded[:0]
 	return nil
 }
 
