@@ -67,8 +67,11 @@ func (x *nodeIndex) home(h uint32, size int) int {
 	return int((uint64(h) * uint64(size)) >> 32)
 }
 
-func (x *nodeIndex) get(name string) *Node {
-	h := fnv1a(name)
+func (x *nodeIndex) get(name string) *Node { return x.getHash(name, fnv1a(name)) }
+
+// getHash is get for a name whose hash the caller has (the loader's
+// workers compute it).
+func (x *nodeIndex) getHash(name string, h uint32) *Node {
 	t := x.table(h)
 	if t == nil || len(t.slots) == 0 {
 		return nil
@@ -104,8 +107,11 @@ func nodeBytes(x *nodeIndex, name []byte) *Node {
 
 // set puts n under its name, in place: only for a table nobody else can
 // see yet (Build, or a shard a writer copied).
-func (x *nodeIndex) set(n *Node) {
-	h := fnv1a(n.Name)
+func (x *nodeIndex) set(n *Node) { x.setHash(n, fnv1a(n.Name)) }
+
+// setHash is set for a node whose name's hash the caller has. Writers of
+// different shards (h&mask) do not touch each other's memory.
+func (x *nodeIndex) setHash(n *Node, h uint32) {
 	t := x.table(h)
 	if (t.n+1)*maxLoadDen > len(t.slots)*maxLoadNum {
 		x.grow(t)

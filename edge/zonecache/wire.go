@@ -91,6 +91,7 @@ func BuildBytes(b []byte) (*Zone, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zone %q: %w", name, err)
 	}
+	l.mergeGrow()
 	z.finishBuild(h)
 	return z, nil
 }
@@ -101,23 +102,29 @@ func BuildBytes(b []byte) (*Zone, error) {
 const loadChunk = 16384
 
 // loader decodes records in parallel (unpacking wire-format RRs is most of
-// a load) and inserts them into the index in order, on one goroutine. The
-// insert of one chunk runs while the workers decode the next: inserting is
-// the one step that cannot be split (every name creates its missing
-// ancestors in the one index), so the load takes about as long as it.
+// a load) and inserts them into the index in record order. The insert of
+// one chunk runs while the workers decode the next, and is itself split by
+// index shard: each inserter creates the nodes of its shards and appends
+// their records (a name's records all go to one inserter, in order), then
+// one goroutine links the new nodes to their parents (creating the empty
+// non-terminals, in any shard) and fills the id index in record order.
 type loader struct {
 	z       *Zone
 	workers int
 	pending [][]byte
 	decoded []decoded // the chunk decoded last, not inserted yet
 	spare   []decoded
-	done    int // records inserted so far
+	grow    []map[*Node][]byte // each inserter's (appendData)
+	done    int                // records inserted so far
 }
 
 type decoded struct {
 	id    idKey
 	enc   string // "" for a record the zone does not serve
 	owner string
+	hash  uint32 // fnv1a(owner)
+	isNew bool   // the record created its node (insert)
+	node  *Node
 	err   error
 }
 
@@ -170,6 +177,7 @@ func (l *loader) decode(recs [][]byte, out []decoded) {
 		}
 		var ok bool
 		if d.enc, d.owner, d.id, ok = fastRecord(key, suffix, w); ok {
+			d.hash = fnv1a(d.owner)
 			continue
 		}
 		r, owner, err := unpackRecord(key, suffix, w)
@@ -177,7 +185,7 @@ func (l *loader) decode(recs [][]byte, out []decoded) {
 			d.err = err
 			continue
 		}
-		d.id, d.owner = r.id, owner
+		d.id, d.owner, d.hash = r.id, owner, fnv1a(owner)
 		d.enc, scratch, d.err = encodeRecord(r, w.rr, scratch)
 		if d.err != nil {
 			d.err = fmt.Errorf("%s: pack: %w", w.id, d.err)
@@ -189,18 +197,61 @@ func (l *loader) decode(recs [][]byte, out []decoded) {
 // in it.
 func (l *loader) insert() error {
 	for i := range l.decoded {
-		d := &l.decoded[i]
-		if d.err != nil {
-			return fmt.Errorf("record %d: %w", l.done+i, d.err)
+		if err := l.decoded[i].err; err != nil {
+			return fmt.Errorf("record %d: %w", l.done+i, err)
 		}
+	}
+	z := l.z
+	if l.grow == nil {
+		l.grow = make([]map[*Node][]byte, l.workers)
+	}
+	var wg sync.WaitGroup
+	for w := range l.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range l.decoded {
+				d := &l.decoded[i]
+				if d.enc == "" || int(d.hash&z.nodes.mask)%l.workers != w {
+					continue
+				}
+				if d.node = z.nodes.getHash(d.owner, d.hash); d.node == nil {
+					d.node = &Node{Name: d.owner}
+					z.nodes.setHash(d.node, d.hash)
+					d.isNew = true
+				}
+				appendData(d.node, d.enc, &l.grow[w])
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range l.decoded {
+		d := &l.decoded[i]
 		if d.enc == "" {
 			continue // not data this zone serves (SOA, apex NS, OPT)
 		}
-		l.z.addEncoded(d.owner, d.id, d.enc)
+		if d.isNew {
+			z.nnodes++
+			z.linkParent(d.node.Name)
+		}
+		z.ids.add(d.id, d.node)
 	}
 	l.done += len(l.decoded)
 	l.decoded = l.decoded[:0]
 	return nil
+}
+
+// mergeGrow hands the inserters' growing records to the zone, for
+// finishBuild.
+func (l *loader) mergeGrow() {
+	for _, g := range l.grow {
+		for nd, b := range g {
+			if l.z.grow == nil {
+				l.z.grow = map[*Node][]byte{}
+			}
+			l.z.grow[nd] = b
+		}
+	}
 }
 
 // decodeRecord reads one encoded snapshot.Record; id and rr alias b.

@@ -2,7 +2,11 @@ package zonecache
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"testing"
+
+	"github.com/miekg/dns"
 
 	"github.com/zonegrid/zonegrid/edge/internal/zonetest"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
@@ -73,5 +77,74 @@ func TestBuildBytesRejectsBadInput(t *testing.T) {
 				t.Errorf("error %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestBuildBytesOfManyChunksEqualsBuild loads a zone of several decoding
+// chunks whose names' records are spread over them (so that the parallel
+// insert must keep each name's records in snapshot order: the first of two
+// equal records is the one served) and compares every node's stored
+// records with Build's.
+func TestBuildBytesOfManyChunksEqualsBuild(t *testing.T) {
+	s := &snapshot.Zone{Header: zonetest.Header("example.com.", 7)}
+	buf := make([]byte, 1024)
+	add := func(rr dns.RR) {
+		n, err := dns.PackRR(rr, buf, 0, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Records = append(s.Records, &snapshot.Record{Id: fmt.Sprintf("%032x", len(s.Records)), Rr: append([]byte(nil), buf[:n]...),
+			Proxied: len(s.Records)%7 == 0})
+	}
+	for i := range 3 * loadChunk {
+		name := fmt.Sprintf("h%d.s%d.example.com.", i%9000, i%13)
+		if i%11 == 0 {
+			name = fmt.Sprintf("H%d.Example.COM.", i%500) // general path
+		}
+		hdr := func(t uint16) dns.RR_Header {
+			return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: uint32(60 + i%5)}
+		}
+		switch i % 5 {
+		case 0:
+			add(&dns.A{Hdr: hdr(dns.TypeA), A: net.IPv4(10, 0, byte(i>>8), byte(i%3))})
+		case 1:
+			add(&dns.TXT{Hdr: hdr(dns.TypeTXT), Txt: []string{fmt.Sprint("t", i%4)}})
+		case 2:
+			add(&dns.MX{Hdr: hdr(dns.TypeMX), Preference: 10, Mx: fmt.Sprintf("MX%d.example.net.", i%3)})
+		case 3:
+			add(&dns.AAAA{Hdr: hdr(dns.TypeAAAA), AAAA: net.ParseIP(fmt.Sprintf("2001:db8::%x", i%2))})
+		default:
+			hdr := dns.RR_Header{Name: "big.example.com.", Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60}
+			add(&dns.TXT{Hdr: hdr, Txt: []string{fmt.Sprint("big", i%50)}})
+		}
+	}
+	b, err := snapshot.MarshalZone(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Build(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := BuildBytes(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Len() != want.Len() {
+		t.Fatalf("%d names, want %d", got.Len(), want.Len())
+	}
+	want.nodes.each(func(w *Node) bool {
+		g := got.Node(w.Name)
+		if g == nil || g.data != w.data || g.children != w.children || g.Delegation != w.Delegation || g.proxied != w.proxied {
+			t.Fatalf("node %s differs from Build's", w.Name)
+		}
+		return true
+	})
+	if g, w := describe(got), describe(want); g != w {
+		t.Errorf("BuildBytes differs from Build")
+	}
+	d := &snapshot.ZoneDelta{Name: "example.com.", FromVersion: 7, ToVersion: 8, Deletes: []string{s.Records[4].Id, s.Records[len(s.Records)-1].Id}}
+	if _, err := ApplyDelta(got, d); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -240,21 +240,27 @@ func (z *Zone) add(w wireRecord) error {
 // once per record.
 func (z *Zone) addEncoded(owner string, id idKey, enc string) {
 	nd := z.ensure(owner)
-	switch b, ok := z.grow[nd]; {
+	appendData(nd, enc, &z.grow)
+	z.ids.add(id, nd)
+}
+
+// appendData appends enc to the records of nd, a node of a zone being
+// built, growing it in *grow past a few records.
+func appendData(nd *Node, enc string, grow *map[*Node][]byte) {
+	switch b, ok := (*grow)[nd]; {
 	case ok:
-		z.grow[nd] = append(b, enc...)
+		(*grow)[nd] = append(b, enc...)
 	case nd.data == "":
 		nd.data = enc
 	case len(nd.data) < 256:
 		nd.data += enc
 	default:
-		if z.grow == nil {
-			z.grow = map[*Node][]byte{}
+		if *grow == nil {
+			*grow = map[*Node][]byte{}
 		}
-		z.grow[nd] = append([]byte(nd.data), enc...)
+		(*grow)[nd] = append([]byte(nd.data), enc...)
 		nd.data = ""
 	}
-	z.ids.add(id, nd)
 }
 
 // finishBuild derives every node's sets, links wildcards and synthesizes
@@ -427,10 +433,22 @@ func (z *Zone) ensure(name string) *Node {
 	n := &Node{Name: name}
 	z.nodes.set(n)
 	z.nnodes++
-	if name != z.Name {
-		z.ensure(dnsname.Parent(name)).children++
-	}
+	z.linkParent(name)
 	return n
+}
+
+// linkParent counts a new node of name (not the apex) as a child of its
+// parent, creating the parent if needed.
+func (z *Zone) linkParent(name string) {
+	if name == z.Name {
+		return
+	}
+	p := dnsname.Parent(name)
+	if p == z.Name {
+		z.Apex.children++ // the parent of most names, without a lookup
+		return
+	}
+	z.ensure(p).children++
 }
 
 // synthesizeApex sets SOA and NS from the header and appends them to the
