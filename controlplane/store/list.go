@@ -587,6 +587,13 @@ func (s *Store) streamRange(ctx context.Context, start, end string, rev int64, f
 			if rev == 0 {
 				rev = resp.Header.Revision
 			}
+			// Before fn, which may stop the read: a listing's first page
+			// stops after a hundred keys, and a large zone's count was
+			// then paid again by every first page (1.9 -> 136 ms on a
+			// million records, BenchmarkListRecordsMillion).
+			if resp.Count > largeRangeKeys {
+				s.largeRanges.Store(end, struct{}{})
+			}
 			for _, kv := range resp.Kvs {
 				more, err := fn(kv)
 				if err != nil || !more {
@@ -597,9 +604,6 @@ func (s *Store) streamRange(ctx context.Context, start, end string, rev int64, f
 				return nil
 			}
 			start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
-			if resp.Count > largeRangeKeys {
-				s.largeRanges.Store(end, struct{}{})
-			}
 			if resp.Count-int64(len(resp.Kvs)) > streamAboveKeys {
 				break
 			}

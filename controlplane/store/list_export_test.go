@@ -23,6 +23,17 @@ func (s *Store) ReadRange(ctx context.Context, start, end string, rev int64) ([]
 	return keys, err
 }
 
+// ReadRangeFirst is ReadRange stopping after n keys, as a listing's page
+// does.
+func (s *Store) ReadRangeFirst(ctx context.Context, start, end string, rev int64, n int) ([]string, error) {
+	var keys []string
+	err := s.streamRange(ctx, start, end, rev, func(kv *mvccpb.KeyValue) (bool, error) {
+		keys = append(keys, string(kv.Key))
+		return len(keys) < n, nil
+	})
+	return keys, err
+}
+
 // LargeRange says whether streamRange remembers the range ending at end
 // as large.
 func (s *Store) LargeRange(end string) bool {

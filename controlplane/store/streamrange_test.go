@@ -60,6 +60,18 @@ func TestRangeReadsAreWholeOrderedAndAtOneRevision(t *testing.T) {
 			}
 			// Written after rev: a read at rev must not see them.
 			putKeys(t, prefix+"~", 5)
+			// A read stopped after a few keys (a listing's first page)
+			// learns the range's size all the same.
+			first, err := s.ReadRangeFirst(ctx, prefix, end, rev, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(first) != min(100, tt.n) {
+				t.Fatalf("first keys: %d, want %d", len(first), min(100, tt.n))
+			}
+			if got := s.LargeRange(end); got != tt.large {
+				t.Fatalf("after a read of 100 keys: remembered as large = %v, want %v", got, tt.large)
+			}
 			for pass := 0; pass < 2; pass++ {
 				keys, err := s.ReadRange(ctx, prefix, end, rev)
 				if err != nil {
