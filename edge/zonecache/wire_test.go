@@ -22,18 +22,7 @@ deleg     IN NS ns.deleg
 alias     IN CNAME www ; flatten
 @         IN NS ignored.example.net.
 `)
-	b, err := snapshot.MarshalZone(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := Build(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := BuildBytes(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got, want := buildBoth(t, s)
 	if g, w := describe(got), describe(want); g != w {
 		t.Errorf("BuildBytes differs from Build\n got: %s\nwant: %s", g, w)
 	}
@@ -118,18 +107,7 @@ func TestBuildBytesOfManyChunksEqualsBuild(t *testing.T) {
 			add(&dns.TXT{Hdr: hdr, Txt: []string{fmt.Sprint("big", i%50)}})
 		}
 	}
-	b, err := snapshot.MarshalZone(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := Build(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := BuildBytes(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got, want := buildBoth(t, s)
 	if got.Len() != want.Len() {
 		t.Fatalf("%d names, want %d", got.Len(), want.Len())
 	}
@@ -147,4 +125,20 @@ func TestBuildBytesOfManyChunksEqualsBuild(t *testing.T) {
 	if _, err := ApplyDelta(got, d); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// buildBoth builds s from its encoding (BuildBytes) and decoded (Build).
+func buildBoth(t *testing.T, s *snapshot.Zone) (got, want *Zone) {
+	t.Helper()
+	b, err := snapshot.MarshalZone(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, err = Build(s); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = BuildBytes(b); err != nil {
+		t.Fatal(err)
+	}
+	return got, want
 }
