@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/zonegrid/zonegrid/pkg/dnsname"
@@ -49,17 +50,26 @@ func (s *Store) CurrentRevision(ctx context.Context) (int64, error) {
 // keysAt returns every key under prefix at rev, without values.
 func (s *Store) keysAt(ctx context.Context, prefix string, rev int64) ([]string, error) {
 	var out []string
+	err := s.pagesAt(ctx, prefix, rev, func(kv *mvccpb.KeyValue) { out = append(out, string(kv.Key)) }, clientv3.WithKeysOnly())
+	return out, err
+}
+
+// pagesAt calls fn for every key under prefix at rev, read with range
+// requests of scanBatch keys (for small ranges such as the zone names;
+// whole zones go through streamRange).
+func (s *Store) pagesAt(ctx context.Context, prefix string, rev int64, fn func(*mvccpb.KeyValue), opts ...clientv3.OpOption) error {
 	start, end := prefix, prefixEnd(prefix)
+	opts = append(opts, clientv3.WithRange(end), clientv3.WithLimit(scanBatch))
 	for {
-		resp, err := s.getAt(ctx, start, rev, clientv3.WithRange(end), clientv3.WithKeysOnly(), clientv3.WithLimit(scanBatch))
+		resp, err := s.getAt(ctx, start, rev, opts...)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, kv := range resp.Kvs {
-			out = append(out, string(kv.Key))
+			fn(kv)
 		}
 		if !resp.More || len(resp.Kvs) == 0 {
-			return out, nil
+			return nil
 		}
 		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}

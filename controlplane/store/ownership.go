@@ -31,22 +31,12 @@ type ZoneNameKey struct {
 // few bytes each).
 func (s *Store) ZoneNameKeysAt(ctx context.Context, rev int64) ([]ZoneNameKey, error) {
 	var out []ZoneNameKey
-	start, end := s.zoneNamesPrefix(), prefixEnd(s.zoneNamesPrefix())
-	for {
-		resp, err := s.getAt(ctx, start, rev, clientv3.WithRange(end), clientv3.WithLimit(scanBatch))
-		if err != nil {
-			return nil, err
+	err := s.pagesAt(ctx, s.zoneNamesPrefix(), rev, func(kv *mvccpb.KeyValue) {
+		if dk := s.ParseDataKey(string(kv.Key)); dk.Kind == KindZoneName {
+			out = append(out, ZoneNameKey{Name: dk.Name, AccountID: dk.AccountID, ZoneID: string(kv.Value)})
 		}
-		for _, kv := range resp.Kvs {
-			if dk := s.ParseDataKey(string(kv.Key)); dk.Kind == KindZoneName {
-				out = append(out, ZoneNameKey{Name: dk.Name, AccountID: dk.AccountID, ZoneID: string(kv.Value)})
-			}
-		}
-		if !resp.More || len(resp.Kvs) == 0 {
-			return out, nil
-		}
-		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
-	}
+	})
+	return out, err
 }
 
 // ZonesNamedManyAt returns, for each name, every zone of that name (all

@@ -101,17 +101,11 @@ func (s *Store) ZoneRecords(ctx context.Context, zoneID string, rev int64) ([]*d
 // records), for the builder's in-memory copy of small zones, which the
 // watch's record events then update by key.
 func (s *Store) ZoneRecordsKeyed(ctx context.Context, zoneID string, rev int64) ([]*dnsv1.Record, []string, error) {
-	p := s.recordsPrefix(zoneID)
 	var recs []*dnsv1.Record
 	var keys []string
-	err := s.streamRange(ctx, p, prefixEnd(p), rev, func(kv *mvccpb.KeyValue) (bool, error) {
-		r, err := unmarshal(kv.Value, &dnsv1.Record{}, "record "+string(kv.Key))
-		if err != nil {
-			return false, err
-		}
+	err := s.scanZoneKeyed(ctx, zoneID, rev, func(key string, r *dnsv1.Record) {
 		recs = append(recs, r)
-		keys = append(keys, string(kv.Key[len(p):]))
-		return true, nil
+		keys = append(keys, key)
 	})
 	return recs, keys, err
 }
@@ -122,13 +116,19 @@ func (s *Store) ZoneRecordsKeyed(ctx context.Context, zoneID string, rev int64) 
 // request, which made reading a 1,000,000-record zone that way take over
 // a minute (docs/BENCHMARKS.md, "Record listing").
 func (s *Store) scanZone(ctx context.Context, zoneID string, rev int64, fn func(r *dnsv1.Record)) error {
+	return s.scanZoneKeyed(ctx, zoneID, rev, func(_ string, r *dnsv1.Record) { fn(r) })
+}
+
+// scanZoneKeyed is scanZone giving fn each record's key below the zone's
+// records prefix too.
+func (s *Store) scanZoneKeyed(ctx context.Context, zoneID string, rev int64, fn func(key string, r *dnsv1.Record)) error {
 	p := s.recordsPrefix(zoneID)
 	return s.streamRange(ctx, p, prefixEnd(p), rev, func(kv *mvccpb.KeyValue) (bool, error) {
 		r, err := unmarshal(kv.Value, &dnsv1.Record{}, "record "+string(kv.Key))
 		if err != nil {
 			return false, err
 		}
-		fn(r)
+		fn(string(kv.Key[len(p):]), r)
 		return true, nil
 	})
 }
