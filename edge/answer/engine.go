@@ -286,7 +286,7 @@ func (e *Engine) atNode(a *call, z *zonecache.Zone, n *zonecache.Node, owner str
 		return "", false
 	}
 	if set := z.RRset(n, qtype); set != nil {
-		resp.Answer = appendSet(resp.Answer, z, set, owner, synth, 0)
+		resp.Answer = appendSet(resp.Answer, set, owner, synth, 0)
 		return "", false
 	}
 	if c := z.RRset(n, dns.TypeCNAME); c != nil {
@@ -302,7 +302,7 @@ func (e *Engine) atNode(a *call, z *zonecache.Zone, n *zonecache.Node, owner str
 			}
 			return "", false
 		}
-		resp.Answer = appendSet(resp.Answer, z, c, owner, synth, 0)
+		resp.Answer = appendSet(resp.Answer, c, owner, synth, 0)
 		return c.RRs[0].(*dns.CNAME).Target, true
 	}
 	nodata(z, resp)
@@ -337,17 +337,17 @@ func referral(z *zonecache.Zone, cut *zonecache.Node, resp *dns.Msg) {
 	}
 }
 
-// appendSet appends the records of set, z's; synthesized (wildcard) records
-// are owned by owner. A non-zero ttl replaces the records' TTL. The records
-// of a set decoded for this answer are changed in place; those of a
-// pre-signed zone are shared (zonecache.Zone.RRset) and copied.
-func appendSet(dst []dns.RR, z *zonecache.Zone, set *zonecache.RRset, owner string, synth bool, ttl uint32) []dns.RR {
+// appendSet appends the records of set; synthesized (wildcard) records are
+// owned by owner. A non-zero ttl replaces the records' TTL. The records of
+// a set decoded for this answer are changed in place; shared ones
+// (RRset.Shared: a pre-signed zone's) are copied.
+func appendSet(dst []dns.RR, set *zonecache.RRset, owner string, synth bool, ttl uint32) []dns.RR {
 	if !synth && ttl == 0 {
 		return append(dst, set.RRs...)
 	}
 	for _, rr := range set.RRs {
 		c := rr
-		if z.Presigned != nil {
+		if set.Shared {
 			c = shallowCopy(rr)
 		}
 		h := c.Header()

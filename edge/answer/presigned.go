@@ -138,7 +138,7 @@ func (e *Engine) presignedANY(a *call, z *zonecache.Zone, name string) {
 		switch t {
 		case dns.TypeRRSIG, dns.TypeNSEC, dns.TypeNSEC3:
 		default:
-			a.resp.Answer = appendSet(a.resp.Answer, z, z.RRset(m.Node, t), name, wild, 0)
+			a.resp.Answer = appendSet(a.resp.Answer, z.RRset(m.Node, t), name, wild, 0)
 			return
 		}
 	}

@@ -801,3 +801,35 @@ func FuzzPresignedAnswer(f *testing.F) {
 		}
 	})
 }
+
+// A pre-signed zone's sets are shared by every answer (RRset.Shared): a
+// wildcard answer renames copies, never the stored records, so the next
+// answer from the same wildcard carries its own owner and the wildcard
+// itself keeps "*".
+func TestPresignedWildcardAnswersDoNotRenameTheStoredRecords(t *testing.T) {
+	env := presignedEngine(t, false, nil)
+	for _, q := range []string{"one.wild.presigned.test.", "two.wild.presigned.test."} {
+		resp, _ := askDO(env.e, q, dns.TypeA, false)
+		if len(resp.Answer) == 0 {
+			t.Fatalf("%s: no answer", q)
+		}
+		for _, rr := range resp.Answer {
+			if rr.Header().Name != q {
+				t.Fatalf("%s: answer owned by %s", q, rr.Header().Name)
+			}
+		}
+	}
+	n := env.zone.Node("*.wild.presigned.test.")
+	if n == nil {
+		t.Fatal("no wildcard in the test zone")
+	}
+	set := env.zone.RRset(n, dns.TypeA)
+	if set == nil || !set.Shared {
+		t.Fatalf("the wildcard's A set %v is not the zone's shared one", set)
+	}
+	for _, rr := range set.RRs {
+		if rr.Header().Name != "*.wild.presigned.test." {
+			t.Fatalf("the stored wildcard record was renamed to %s", rr.Header().Name)
+		}
+	}
+}

@@ -157,7 +157,7 @@ func (e *Engine) flatten(a *call, z *zonecache.Zone, owner string, c *zonecache.
 			return
 		}
 		if set := tz.RRset(n, qtype); set != nil {
-			resp.Answer = appendSet(resp.Answer, tz, set, owner, true, min(ttl, set.MinTTL))
+			resp.Answer = appendSet(resp.Answer, set, owner, true, min(ttl, set.MinTTL))
 			return
 		}
 		next := tz.RRset(n, dns.TypeCNAME)

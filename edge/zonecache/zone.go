@@ -45,6 +45,10 @@ type RRset struct {
 	Flatten bool
 	// MinTTL is the lowest TTL of the set.
 	MinTTL uint32
+	// Shared is true when RRs are the zone's own, held for every answer
+	// (a pre-signed zone's sets): a caller changing a record copies it
+	// first. Otherwise the records were decoded for this caller.
+	Shared bool
 }
 
 // Node is one name of a zone. A node without records is an empty
@@ -151,6 +155,7 @@ func (z *Zone) rrset(n *Node, t uint16, s *RRset) bool {
 		if p, ok := z.Presigned.set(n, t); ok {
 			if p != nil {
 				*s = *p
+				s.Shared = true
 			}
 			return p != nil
 		}
