@@ -341,7 +341,7 @@ func (b *Builder) cachedInput(ctx context.Context, name string, rev int64) (z *d
 			}
 			byName[n] = append(byName[n], e.zone)
 		}
-		sortOldestFirst(byName[n])
+		store.SortZonesOldestFirst(byName[n])
 	}
 	z, err := b.decide(ctx, name, names, byName, rev, c.recordsAt)
 	if err != nil {
@@ -459,14 +459,4 @@ func ancestry(name string) []string {
 		names = append(names, a)
 	}
 	return names
-}
-
-// sortOldestFirst orders zones of one name as store.ZonesNamedManyAt does.
-func sortOldestFirst(zs []*dnsv1.Zone) {
-	slices.SortStableFunc(zs, func(a, b *dnsv1.Zone) int {
-		if c := a.GetCreatedOn().AsTime().Compare(b.GetCreatedOn().AsTime()); c != 0 {
-			return c
-		}
-		return strings.Compare(a.GetId(), b.GetId())
-	})
 }

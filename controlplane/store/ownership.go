@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"slices"
-	"strings"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -89,12 +87,7 @@ func (s *Store) ZonesNamedManyAt(ctx context.Context, names []string, rev int64)
 		}
 	}
 	for _, group := range out {
-		slices.SortStableFunc(group, func(a, b *dnsv1.Zone) int {
-			if c := a.GetCreatedOn().AsTime().Compare(b.GetCreatedOn().AsTime()); c != 0 {
-				return c
-			}
-			return strings.Compare(a.GetId(), b.GetId())
-		})
+		SortZonesOldestFirst(group)
 	}
 	return out, nil
 }

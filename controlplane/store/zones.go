@@ -142,13 +142,20 @@ func (s *Store) ZonesNamedAt(ctx context.Context, name string, rev int64) ([]*dn
 	for i, zr := range zrs {
 		out[i] = zr.zone
 	}
-	slices.SortStableFunc(out, func(a, b *dnsv1.Zone) int {
+	SortZonesOldestFirst(out)
+	return out, nil
+}
+
+// SortZonesOldestFirst orders zones of one name oldest first (ties by id),
+// the order in which the store returns them; the builder's zone cache
+// orders its copies the same, so a compile decides alike from either.
+func SortZonesOldestFirst(zs []*dnsv1.Zone) {
+	slices.SortStableFunc(zs, func(a, b *dnsv1.Zone) int {
 		if c := a.GetCreatedOn().AsTime().Compare(b.GetCreatedOn().AsTime()); c != 0 {
 			return c
 		}
 		return strings.Compare(a.GetId(), b.GetId())
 	})
-	return out, nil
 }
 
 // relatedZones reads zones at ancestors and descendants of name at rev.
