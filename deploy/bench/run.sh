@@ -5,6 +5,7 @@
 # pre-signed by dnssec-signzone. See docs/BENCHMARKS.md for what it measures
 # and how to read it. Usage: deploy/bench/run.sh [--duration SECONDS] [--names N]
 # [--runs N] [--mix lower|mixed|both] [--queries-only] [--no-signed] [--signed-only]
+# [--client dnsperf|kxdpgun]
 #
 # Every server answers two query mixes: the reference mix as generated (lower
 # case) and the same queries with every name's letters in random case
@@ -32,7 +33,23 @@
 # uses the binaries in bin/ as they are.
 #
 # Every server is pinned to core $SERVER_CPU (taskset) and limited to one
-# thread/worker; dnsperf runs on core $CLIENT_CPU.
+# thread/worker; the client runs on core $CLIENT_CPU.
+#
+# --client picks the load generator of the query runs. dnsperf (the default)
+# is one process on one core: on a 2-core machine it is the ceiling before
+# the faster servers are (every server at 100-125k answers/s, the client's
+# core at 100 %), so its queries/s compare the client, not the servers.
+# --client kxdpgun uses Knot's XDP load generator (Debian's knot-dnsutils):
+# it builds and reads frames through an AF_XDP socket, no system call per
+# query, and sends at a fixed rate ($KX_QPS, default 400,000/s) above every
+# server's capacity; a server's queries/s is then what it answers on its one
+# core, and the queries it drops under that overload are its lost column.
+# kxdpgun needs a real Ethernet device: the harness makes a network namespace
+# ($KX_NS) with a veth pair, the client end inside (10.99.0.2), the servers'
+# end (10.99.0.1) outside, where every server listens. Root only. Latency
+# (avg_ms, p99_ms) is dnsperf's at 20k queries/s in both modes; kxdpgun gives
+# none. The signed run always uses dnsperf (kxdpgun's D flag would do, but the
+# signed run compares signing costs, which dnsperf reaches).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -46,6 +63,7 @@ MILLION=0
 SIGNED=1
 SIGNED_ONLY=0
 EDGE_ANSWER_CACHE=${EDGE_ANSWER_CACHE:-0}
+CLIENT=dnsperf
 while [[ $# -gt 0 ]]; do
   case $1 in
     --duration) DURATION=$2; shift 2 ;;
@@ -57,6 +75,7 @@ while [[ $# -gt 0 ]]; do
     --queries-only) QUERIES_ONLY=1; shift ;;
     --no-signed) SIGNED=0; shift ;;
     --signed-only) SIGNED_ONLY=1; shift ;;
+    --client) CLIENT=$2; shift 2 ;;
     *) echo "unknown flag $1" >&2; exit 2 ;;
   esac
 done
@@ -78,6 +97,13 @@ EDGE_METRICS=127.0.0.1:$((PORT_BASE+4053))
 GRPC=127.0.0.1:$((PORT_BASE+44851))
 PORT_ETCD=$((PORT_BASE+18491)) PORT_NATS=$((PORT_BASE+36921))
 CLK_TCK=$(getconf CLK_TCK)
+KX_QPS=${KX_QPS:-400000}
+KX_NS=${KX_NS:-zgbench-client}
+case $CLIENT in
+  dnsperf) DNS_ADDR=127.0.0.1 ;;
+  kxdpgun) DNS_ADDR=10.99.0.1 ;;
+  *) echo "--client must be dnsperf or kxdpgun" >&2; exit 2 ;;
+esac
 # The edges' IPv6 anycast pool: the default (2001:db8::10-13) is among the
 # reference zone's AAAA addresses (2001:db8::<i>), which the control plane
 # refuses (records may not point at the pool).
@@ -93,6 +119,10 @@ install_tools() {
   command -v taskset >/dev/null || need+=(util-linux)
   command -v dnssec-signzone >/dev/null || need+=(bind9-utils)
   command -v curl >/dev/null || need+=(curl)
+  if [[ $CLIENT == kxdpgun ]]; then
+    command -v kxdpgun >/dev/null || [[ -x /usr/sbin/kxdpgun ]] || need+=(knot-dnsutils)
+    command -v ip >/dev/null || need+=(iproute2)
+  fi
   if ((${#need[@]})); then
     log "installing ${need[*]} from Debian"
     apt-get update -qq
@@ -115,12 +145,30 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  [[ $CLIENT == kxdpgun ]] && ip netns del "$KX_NS" 2>/dev/null || true
+}
+
+# client_net: for kxdpgun, the client's network namespace and the veth pair
+# (zgb0 outside with $DNS_ADDR, zgb1 inside); deleting the namespace removes
+# both ends.
+client_net() {
+  [[ $CLIENT == kxdpgun ]] || return 0
+  ip netns del "$KX_NS" 2>/dev/null || true
+  ip link del zgb0 2>/dev/null || true
+  ip netns add "$KX_NS"
+  ip link add zgb0 type veth peer name zgb1
+  ip link set zgb1 netns "$KX_NS"
+  ip addr add "$DNS_ADDR/24" dev zgb0
+  ip link set zgb0 up
+  ip netns exec "$KX_NS" ip addr add 10.99.0.2/24 dev zgb1
+  ip netns exec "$KX_NS" ip link set zgb1 up
+  ip netns exec "$KX_NS" ip link set lo up
 }
 trap cleanup EXIT
 
 wait_answer() { # port name
   for _ in $(seq 1 600); do
-    if dig +short +time=1 +tries=1 @127.0.0.1 -p "$1" "$2" A 2>/dev/null | grep -q .; then return 0; fi
+    if dig +short +time=1 +tries=1 @$DNS_ADDR -p "$1" "$2" A 2>/dev/null | grep -q .; then return 0; fi
     sleep 0.1
   done
   echo "server on port $1 never answered $2" >&2; return 1
@@ -141,7 +189,7 @@ start_nsd() {
   local d=$OUT/nsd; mkdir -p "$d"
   cat >"$d/nsd.conf" <<CONF
 server:
-  ip-address: 127.0.0.1@$PORT_NSD
+  ip-address: $DNS_ADDR@$PORT_NSD
   server-count: 1
   username: ""
   chroot: ""
@@ -179,7 +227,7 @@ sign_zone() {
 
 start_nsd_signed() {
   local d=$OUT/nsd-signed; mkdir -p "$d"
-  sed -e "s|127.0.0.1@$PORT_NSD|127.0.0.1@$PORT_NSD_SIGNED|" -e "s|$OUT/nsd/|$d/|g" \
+  sed -e "s|$DNS_ADDR@$PORT_NSD|$DNS_ADDR@$PORT_NSD_SIGNED|" -e "s|$OUT/nsd/|$d/|g" \
       -e 's|zonefile: zone.db|zonefile: signed/zone.signed|' "$OUT/nsd/nsd.conf" >"$d/nsd.conf"
   taskset -c "$SERVER_CPU" nsd -d -c "$d/nsd.conf" & pids+=($!); NSD_SIGNED_PID=$!
 }
@@ -190,7 +238,7 @@ start_knot_signed() {
   local d=$OUT/knot-signed; rm -rf "$d"; mkdir -p "$d"
   cat >"$d/knot.conf" <<CONF
 server:
-  listen: 127.0.0.1@$PORT_KNOT_SIGNED
+  listen: $DNS_ADDR@$PORT_KNOT_SIGNED
   rundir: "$d"
   udp-workers: 1
   tcp-workers: 1
@@ -214,7 +262,7 @@ start_knot() {
   local d=$OUT/knot; mkdir -p "$d"
   cat >"$d/knot.conf" <<CONF
 server:
-  listen: 127.0.0.1@$PORT_KNOT
+  listen: $DNS_ADDR@$PORT_KNOT
   rundir: "$d"
   udp-workers: 1
   tcp-workers: 1
@@ -237,7 +285,7 @@ start_coredns() {
   local d=$OUT/coredns; mkdir -p "$d"
   cat >"$d/Corefile" <<CONF
 $ZONE:$PORT_COREDNS {
-  bind 127.0.0.1
+  bind $DNS_ADDR
   file $OUT/zone.db
 }
 CONF
@@ -246,7 +294,7 @@ CONF
 
 # start_edge BINARY PORT METRICS_ADDR LOGNAME (in the background: $! is its pid)
 start_edge() {
-  GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$1" --listen 127.0.0.1:$2 --rrl-rate 0 --anycast-v6 $ANYCAST_V6 --answer-cache "$EDGE_ANSWER_CACHE" \
+  GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$1" --listen $DNS_ADDR:$2 --rrl-rate 0 --anycast-v6 $ANYCAST_V6 --answer-cache "$EDGE_ANSWER_CACHE" \
     --dnssec-kek-file "$OUT/zonegrid/credentials/dnssec.kek" --metrics-addr "$3" \
     --nats-url nats://127.0.0.1:$PORT_NATS --nats-nkey-seed "$OUT/zonegrid/credentials/edge.nk" \
     --snapshot-trust-keys "$OUT/zonegrid/credentials/snapshot-signing.pub.pem" \
@@ -272,7 +320,7 @@ start_zonegrid() {
     start_edge "$BASE_EDGE_BIN" $PORT_EDGE_BASE 127.0.0.1:$((PORT_BASE+4054)) edge-base; BASE_EDGE_PID=$!
   fi
   log "loading the zone through the API"
-  bin/benchload -config "$OUT/zonegrid/dnsctl.json" -endpoint $GRPC -zone "$ZONE" -zone-file "$OUT/zone.db" -edge 127.0.0.1:$PORT_EDGE \
+  bin/benchload -config "$OUT/zonegrid/dnsctl.json" -endpoint $GRPC -zone "$ZONE" -zone-file "$OUT/zone.db" -edge $DNS_ADDR:$PORT_EDGE \
     -proxied-every 20 | tee "$OUT/load.txt" >&2
 }
 
@@ -290,6 +338,14 @@ cpu_ticks() {
   echo "$total"
 }
 
+# core_stat: "busy softirq total" clock ticks of the server core so far
+# (/proc/stat): whether a server had its core to the full during its run, and
+# how much of the core went to packet work in softirq, which no process is
+# charged with.
+core_stat() {
+  awk -v c="cpu$SERVER_CPU" '$1==c {t=0; for (i=2; i<=NF; i++) t+=$i; print t-$5-$6, $8, t}' /proc/stat
+}
+
 # perf port label pid [dnsperf flags] -> prints "label qps avg_ms p99_ms lost
 # completed cpu_us_per_answer" (-D: queries with the DO bit, for the signed
 # run). QUERY_FILE is the query mix (default the lower-case one).
@@ -302,25 +358,40 @@ perf() {
     taskset -c "$CLIENT_CPU" perf record -q -g -p "$(echo $pid $(pgrep -P "$pid") | tr ' ' ,)" -o "$OUT/perf-$label.data" -- sleep $((DURATION > 4 ? DURATION - 2 : DURATION)) \
       >/dev/null 2>&1 & rec=$!
   fi
-  t0=$(cpu_ticks "$pid")
-  res=$(taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$port" -d "$qf" \
-        -l "$DURATION" -c 8 -q 200 -t 2 "$@" 2>&1)
-  t1=$(cpu_ticks "$pid")
+  local qps avg= lost ncomp cpu c0 c1 busy
+  if [[ $CLIENT == kxdpgun && $# == 0 ]]; then
+    t0=$(cpu_ticks "$pid"); c0=$(core_stat)
+    res=$(ip netns exec "$KX_NS" kxdpgun -t "$DURATION" -Q "$KX_QPS" -F "$CLIENT_CPU" -p "$port" \
+          -i "$qf" -I zgb1 "$DNS_ADDR" 2>&1)
+    t1=$(cpu_ticks "$pid"); c1=$(core_stat)
+    echo "$res" >"$OUT/kxdpgun-$label.txt"
+    # "total replies:     759080 (151816 pps) (37%)"
+    qps=$(awk '/^total replies/ {gsub(/[()]/, "", $4); print $4}' <<<"$res")
+    ncomp=$(awk '/^total replies/ {print $3}' <<<"$res")
+    lost=$(awk '/^total queries/ {q=$3} /^total replies/ {r=$3} END {print q-r}' <<<"$res")
+  else
+    t0=$(cpu_ticks "$pid"); c0=$(core_stat)
+    res=$(taskset -c "$CLIENT_CPU" dnsperf -s $DNS_ADDR -p "$port" -d "$qf" \
+          -l "$DURATION" -c 8 -q 200 -t 2 "$@" 2>&1)
+    t1=$(cpu_ticks "$pid"); c1=$(core_stat)
+    echo "$res" >"$OUT/dnsperf-$label.txt"
+    qps=$(awk '/Queries per second/ {print $4}' <<<"$res")
+    avg=$(awk '/Average Latency/ {print $4*1000}' <<<"$res")
+    lost=$(awk '/Queries lost/ {print $3}' <<<"$res")
+    ncomp=$(awk '/Queries completed/ {print $3}' <<<"$res")
+  fi
   [[ -n $rec ]] && wait "$rec"
-  echo "$res" >"$OUT/dnsperf-$label.txt"
-  local qps avg lost ncomp cpu
-  qps=$(awk '/Queries per second/ {print $4}' <<<"$res")
-  avg=$(awk '/Average Latency/ {print $4*1000}' <<<"$res")
-  lost=$(awk '/Queries lost/ {print $3}' <<<"$res")
-  ncomp=$(awk '/Queries completed/ {print $3}' <<<"$res")
   cpu=$(awk -v t=$((t1-t0)) -v hz="$CLK_TCK" -v n="${ncomp:-0}" 'BEGIN {if (n>0) printf "%.2f", t/hz*1e6/n; else print "n/a"}')
+  busy=$(awk -v a="$c0" -v b="$c1" 'BEGIN {split(a, x, " "); split(b, y, " "); t=y[3]-x[3]
+    if (t>0) printf "%.0f/%.0f", 100*(y[1]-x[1])/t, 100*(y[2]-x[2])/t; else print "n/a"}')
   # p99 at a fixed, moderate rate (dnsperf 2.10 has no histogram): per-query
   # latencies from -v over a short run at 20k qps.
-  local p99
-  p99=$(taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$port" -d "$qf" \
-        -l 3 -Q 20000 -c 4 -v "$@" 2>/dev/null | awk '$1==">" {print $NF*1000}' | sort -n |
-        awk '{a[NR]=$1} END {if (NR) print a[int(NR*0.99)]; else print "n/a"}')
-  printf '%s %s %s %s %s %s %s\n' "$label" "${qps:-0}" "${avg:-n/a}" "${p99:-n/a}" "${lost:-n/a}" "${ncomp:-0}" "$cpu"
+  local p99 lat
+  lat=$(taskset -c "$CLIENT_CPU" dnsperf -s $DNS_ADDR -p "$port" -d "$qf" \
+        -l 3 -Q 20000 -c 4 -v "$@" 2>/dev/null | awk '$1==">" {print $NF*1000}' | sort -n)
+  p99=$(awk '{a[NR]=$1} END {if (NR) print a[int(NR*0.99)]; else print "n/a"}' <<<"$lat")
+  [[ -z $avg ]] && avg=$(awk '{s+=$1} END {if (NR) printf "%.3f", s/NR; else print "n/a"}' <<<"$lat")
+  printf '%s %s %s %s %s %s %s %s\n' "$label" "${qps:-0}" "${avg:-n/a}" "${p99:-n/a}" "${lost:-n/a}" "${ncomp:-0}" "$cpu" "$busy"
 }
 
 # table TITLE REF RESULTS: prints the results of perf with, for each server,
@@ -329,17 +400,17 @@ perf() {
 table() {
   local title=$1 ref=$2 results=$3 ours_label=${4:-zonegrid} targets=${5:-targets}
   echo "# $title"
-  printf '%-14s %12s %9s %9s %7s %10s %9s %12s %12s %9s\n' server qps avg_ms p99_ms lost answers us_cpu/ans "qps_ours/it" "cpu_ours/it" rss_MiB
+  printf '%-14s %12s %9s %9s %7s %10s %9s %12s %12s %9s %9s\n' server qps avg_ms p99_ms lost answers us_cpu/ans "qps_ours/it" "cpu_ours/it" rss_MiB "core%/sirq%"
   local ours ours_cpu
   ours=$(awk -v l="$ours_label" '$1==l {print $2}' <<<"$results")
   ours_cpu=$(awk -v l="$ours_label" '$1==l {print $7}' <<<"$results")
-  while read -r label qps avg p99 lost ncomp cpu; do
+  while read -r label qps avg p99 lost ncomp cpu busy; do
     local pid r c rss
     pid=$(pid_of "$label")
     r=$(awk -v a="$ours" -v b="$qps" 'BEGIN {if (b>0) printf "%.2f", a/b; else print "n/a"}')
     c=$(awk -v a="$ours_cpu" -v b="$cpu" 'BEGIN {if (b>0) printf "%.2f", a/b; else print "n/a"}')
     rss=$(awk -v k="$(rss_kb "$pid" 2>/dev/null || echo 0)" 'BEGIN {printf "%.1f", k/1024}')
-    printf '%-14s %12s %9s %9s %7s %10s %9s %12s %12s %9s\n' "$label" "$qps" "$avg" "$p99" "$lost" "$ncomp" "$cpu" "$r" "$c" "$rss"
+    printf '%-14s %12s %9s %9s %7s %10s %9s %12s %12s %9s %9s\n' "$label" "$qps" "$avg" "$p99" "$lost" "$ncomp" "$cpu" "$r" "$c" "$rss" "$busy"
   done <<<"$results"
   local refq refc
   refq=$(awk -v l="$ref" '$1==l {print $2}' <<<"$results")
@@ -370,18 +441,20 @@ edge_cache() {
 # API (the edge signs live), Knot signing online and NSD serving the zone
 # pre-signed; every query with DO, same mix, same pinning.
 signed_run() {
-  local unsigned=$1
+  local unsigned=$1 query_client=$CLIENT
+  # dnsperf for the signed run in both modes (the usage above says why).
+  local CLIENT=dnsperf
   log "signed run: pre-signing the zone for NSD (dnssec-signzone), Knot with mod-onlinesign"
   sign_zone
   start_nsd_signed; start_knot_signed
   bin/dnsctl --config "$OUT/zonegrid/dnsctl.json" --account bench dnssec enable "${ZONE%.}" >"$OUT/dnssec-enable.txt"
   for _ in $(seq 1 300); do
-    dig +dnssec +norec +time=1 +tries=1 @127.0.0.1 -p $PORT_EDGE "$ZONE" DNSKEY 2>/dev/null | grep -q RRSIG && break
+    dig +dnssec +norec +time=1 +tries=1 @$DNS_ADDR -p $PORT_EDGE "$ZONE" DNSKEY 2>/dev/null | grep -q RRSIG && break
     sleep 0.1
   done
   for p in $PORT_NSD_SIGNED $PORT_KNOT_SIGNED; do wait_answer "$p" "host00000.$ZONE"; done
   for p in $PORT_EDGE $PORT_NSD_SIGNED $PORT_KNOT_SIGNED; do
-    dig +dnssec +norec @127.0.0.1 -p "$p" "host00000.$ZONE" A | grep -q 'RRSIG' || { echo "port $p: no signed answer" >&2; return 1; }
+    dig +dnssec +norec @$DNS_ADDR -p "$p" "host00000.$ZONE" A | grep -q 'RRSIG' || { echo "port $p: no signed answer" >&2; return 1; }
   done
   log "dnsperf with DO, $DURATION s per server"
   local results c0 c1
@@ -395,6 +468,8 @@ signed_run() {
     local ours unsigned_qps
     ours=$(awk '$1=="zonegrid-do" {print $2}' <<<"$results")
     unsigned_qps=$(awk '$1=="zonegrid" {print $2}' <<<"$unsigned")
+    # Unsigned queries/s from kxdpgun are not comparable with dnsperf's.
+    [[ $query_client == dnsperf ]] || unsigned_qps=0
     awk -v s="$ours" -v u="$unsigned_qps" 'BEGIN {if (u>0) printf "# zonegrid signed (DO) / zonegrid unsigned (first run): %.2f\n", s/u}'
     read -r h0 m0 <<<"$c0"; read -r h1 m1 <<<"$c1"
     awk -v h=$((h1-h0)) -v m=$((m1-m0)) 'BEGIN {if (h+m>0) printf "# zonegrid packed-answer cache during the DO runs: %d hits, %d misses, hit rate %.4f\n", h, m, h/(h+m)}'
@@ -408,7 +483,7 @@ query_runs() {
     for mix in "${MIXES[@]}"; do
       qf=$OUT/queries.txt
       [[ $mix == mixed ]] && qf=$OUT/queries-mixed.txt
-      log "run $run/$RUNS, $mix-case mix: dnsperf, $DURATION s per server, servers on core $SERVER_CPU, dnsperf on core $CLIENT_CPU"
+      log "run $run/$RUNS, $mix-case mix: $CLIENT, $DURATION s per server, servers on core $SERVER_CPU, $CLIENT on core $CLIENT_CPU"
       # With a second edge, the two take turns at going first (the load
       # of a shared machine drifts).
       results=$( export QUERY_FILE=$qf
@@ -436,6 +511,7 @@ query_runs() {
 main() {
   install_tools
   mkdir -p "$OUT"
+  client_net
   log "generating the reference zone ($NAMES names) and query mix"
   bin/benchzone -out "$OUT" -names "$NAMES"
   # benchzone's IPv4 addresses are 10.x; the record API refuses to proxy a
@@ -444,14 +520,14 @@ main() {
   sed -i -E 's/ IN A 10\./ IN A 11./' "$OUT/zone.db"
   {
     echo "# $(date -u +%FT%TZ) $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | xargs)"
-    echo "# zone: $NAMES names; queries: $(wc -l <"$OUT/queries.txt") per mix; $DURATION s per server; $RUNS run(s); mixes: ${MIXES[*]}"
+    echo "# zone: $NAMES names; queries: $(wc -l <"$OUT/queries.txt") per mix; $DURATION s per server; $RUNS run(s); mixes: ${MIXES[*]}; client: $CLIENT$([[ $CLIENT == kxdpgun ]] && echo " at $KX_QPS queries/s")"
   } | tee "$OUT/results.txt"
   rm -f "$OUT/results-summary.txt"
   if ((SIGNED_ONLY)); then
     start_nsd; start_zonegrid # NSD's configuration is the signed NSD's template
     wait_answer $PORT_EDGE "host00000.$ZONE"
     local unsigned
-    unsigned=$(perf $PORT_EDGE zonegrid "$EDGE_PID")
+    unsigned=$(CLIENT=dnsperf perf $PORT_EDGE zonegrid "$EDGE_PID")
     echo "# unsigned: $unsigned" | tee -a "$OUT/results.txt"
     signed_run "$unsigned"
     return
