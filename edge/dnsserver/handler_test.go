@@ -315,8 +315,16 @@ func BenchmarkServeFullParser(b *testing.B) {
 // BenchmarkServeMix answers a mix like the benchmark harness's
 // (deploy/bench): 10,000 names with A, AAAA, CNAME, MX and TXT, every
 // twentieth address proxied, queries spread over them with one in ten for
-// a missing name never asked before (as random-name queries are).
+// a missing name never asked before (as random-name queries are). The
+// mixed-case run asks every name with its letters in random case, as 0x20
+// resolvers do (the harness's queries-mixed.txt).
 func BenchmarkServeMix(b *testing.B) {
+	for _, mixed := range []bool{false, true} {
+		b.Run(map[bool]string{false: "lower", true: "mixed"}[mixed], func(b *testing.B) { benchServeMix(b, mixed) })
+	}
+}
+
+func benchServeMix(b *testing.B, mixed bool) {
 	var zone strings.Builder
 	for i := range 10000 {
 		proxied := ""
@@ -353,6 +361,9 @@ func BenchmarkServeMix(b *testing.B) {
 		if i%10 == 0 {
 			name, qtype = "nx00000000.bench.test.", dns.TypeA
 		}
+		if mixed {
+			name = randomCase(name, uint32(i))
+		}
 		queries[i] = pack(b, query(name, qtype, 0))
 	}
 	out := make([]byte, 0, 4096)
@@ -373,4 +384,20 @@ func BenchmarkServeMix(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// randomCase returns name with each letter upper-cased or not by the bits
+// of a xorshift sequence seeded from seed: the same spelling every run.
+func randomCase(name string, seed uint32) string {
+	x := seed*2654435761 + 1
+	r := []byte(name)
+	for i, c := range r {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		if c >= 'a' && c <= 'z' && x&1 == 1 {
+			r[i] = c - 'a' + 'A'
+		}
+	}
+	return string(r)
 }
