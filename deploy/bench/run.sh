@@ -258,6 +258,15 @@ CONF
   taskset -c "$SERVER_CPU" knotd -c "$d/knot.conf" & pids+=($!); KNOT_SIGNED_PID=$!
 }
 
+# pin_threads PID: every thread of PID onto the server core again. Knot
+# binds each UDP worker thread to a CPU of its own choosing when it starts
+# it (the first worker to CPU 0), whatever taskset gave the process: before
+# this, Knot's one UDP worker answered from the client's core, sharing it
+# with the client, in every run of this harness.
+pin_threads() {
+  taskset -a -p -c "$SERVER_CPU" "$1" >/dev/null
+}
+
 start_knot() {
   local d=$OUT/knot; mkdir -p "$d"
   cat >"$d/knot.conf" <<CONF
@@ -453,6 +462,7 @@ signed_run() {
     sleep 0.1
   done
   for p in $PORT_NSD_SIGNED $PORT_KNOT_SIGNED; do wait_answer "$p" "host00000.$ZONE"; done
+  pin_threads "$KNOT_SIGNED_PID"
   for p in $PORT_EDGE $PORT_NSD_SIGNED $PORT_KNOT_SIGNED; do
     dig +dnssec +norec @$DNS_ADDR -p "$p" "host00000.$ZONE" A | grep -q 'RRSIG' || { echo "port $p: no signed answer" >&2; return 1; }
   done
@@ -534,6 +544,7 @@ main() {
   fi
   start_nsd; start_knot; start_coredns; start_zonegrid
   for p in $PORT_NSD $PORT_KNOT $PORT_COREDNS $PORT_EDGE; do wait_answer "$p" "host00000.$ZONE"; done
+  pin_threads "$KNOT_PID"
   if [[ -n $BASE_EDGE_BIN ]]; then
     wait_answer $PORT_EDGE_BASE "host00000.$ZONE"
     # The whole zone, as on the edge the loader waited for.
