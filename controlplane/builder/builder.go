@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/zonegrid/zonegrid/controlplane/leader"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -211,78 +212,18 @@ func New(st *store.Store, nc *nats.Conn, cfg Config, log *zap.Logger) (*Builder,
 // last stored revision (publishing is at-least-once, edges ignore versions
 // they already have).
 func (b *Builder) Run(ctx context.Context) error {
-	var backoff time.Duration
-	for {
-		started := time.Now()
-		err := b.runOnce(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		backoff = restartBackoff(backoff, err, time.Since(started))
-		b.log.Warn("builder stopped, restarting", zap.Error(err), zap.Duration("backoff", backoff))
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-	}
+	leader.Run(ctx, leader.Config{
+		Client: b.st.Client(), Key: b.st.Prefix() + "/meta/builder/election", ID: b.cfg.ID, TTL: b.cfg.SessionTTL,
+		Name: "builder", Log: b.log, Leading: b.m.leader,
+		Deposed: func(err error) bool { return errors.Is(err, errDeposed) },
+	}, b.term)
+	return nil
 }
 
-// minBackoff and maxBackoff bound the wait before a stopped builder
-// campaigns again.
-const (
-	minBackoff = 200 * time.Millisecond
-	maxBackoff = 10 * time.Second
-)
-
-// restartBackoff is the wait before campaigning again after a run that
-// lasted ran and ended with err; prev is the previous wait (0 before the
-// first restart). Failures in a row double it (a crash loop, e.g. NATS
-// away); a run that worked for a minute starts over. Leadership lost
-// (errDeposed: a lease renewal too slow on a loaded machine, with a 2 s
-// lease) is no crash: campaigning again at once is what fencing expects,
-// a rival's campaign blocks it, and doubling there left a lone builder
-// publishing nothing for up to 10 s after each lapse (found by the soak,
-// docs/BENCHMARKS.md).
-func restartBackoff(prev time.Duration, err error, ran time.Duration) time.Duration {
-	if prev == 0 || ran > time.Minute || errors.Is(err, errDeposed) {
-		return minBackoff
-	}
-	return min(prev*2, maxBackoff)
-}
-
-func (b *Builder) runOnce(ctx context.Context) error {
-	// Granted with ctx: with etcd away, a stop must not wait for etcd.
-	sess, err := concurrency.NewSession(b.st.Client(), concurrency.WithTTL(b.cfg.SessionTTL), concurrency.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("builder election session: %w", err)
-	}
-	defer sess.Close()
-	el := concurrency.NewElection(sess, b.st.Prefix()+"/meta/builder/election")
-	if err := el.Campaign(ctx, b.cfg.ID); err != nil {
-		return fmt.Errorf("builder campaign: %w", err)
-	}
+// term is one term's duties: publishing under the session's lease.
+func (b *Builder) term(ctx context.Context, sess *concurrency.Session) error {
 	b.fence.Store(newFence(b.st.Client(), sess.Lease(), b.cfg.SessionTTL))
 	defer b.fence.Store(nil)
-	b.log.Info("builder is leader", zap.String("id", b.cfg.ID), zap.Int("lease_ttl_seconds", b.cfg.SessionTTL))
-	b.m.leader.Set(1)
-	defer b.m.leader.Set(0)
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = el.Resign(rctx)
-	}()
-
-	// Leading ends when the lease does: stop publishing at once.
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-sess.Done():
-			cancel()
-		case <-lctx.Done():
-		}
-	}()
 	// Another builder may have published meanwhile: what this one knew
 	// about versions and delta chains is void. The zone cache starts over
 	// with each watch (loadTree).
@@ -291,11 +232,11 @@ func (b *Builder) runOnce(ctx context.Context) error {
 	b.mu.Lock()
 	b.zstate = map[string]*zoneState{}
 	b.mu.Unlock()
-	if err := b.ensureBuckets(lctx, true); err != nil {
+	if err := b.ensureBuckets(ctx, true); err != nil {
 		return err
 	}
-	go b.rewriter(lctx)
-	return b.lead(lctx)
+	go b.rewriter(ctx)
+	return b.lead(ctx)
 }
 
 // ensureBuckets opens the buckets, the object store and the delta stream,

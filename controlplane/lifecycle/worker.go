@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/zonegrid/zonegrid/controlplane/leader"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
@@ -97,52 +98,15 @@ func New(st *store.Store, cfg Config, log *zap.Logger) *Worker {
 // Run campaigns for leadership and, while leader, runs Step every
 // Interval. It returns when ctx ends.
 func (w *Worker) Run(ctx context.Context) error {
-	backoff := 200 * time.Millisecond
-	for {
-		err := w.lead(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		w.log.Warn("lifecycle worker stopped, restarting", zap.Error(err), zap.Duration("backoff", backoff))
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 10*time.Second)
-	}
+	leader.Run(ctx, leader.Config{
+		Client: w.st.Client(), Key: w.st.LifecycleElectionKey(), ID: w.cfg.ID, TTL: w.cfg.SessionTTL,
+		Name: "lifecycle worker", Log: w.log, Leading: w.leader,
+	}, w.lead)
+	return nil
 }
 
-func (w *Worker) lead(ctx context.Context) error {
-	// The session's lease is granted with ctx: with etcd away, a stop must not
-	// wait for etcd to answer.
-	sess, err := concurrency.NewSession(w.st.Client(), concurrency.WithTTL(w.cfg.SessionTTL), concurrency.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("lifecycle election session: %w", err)
-	}
-	defer sess.Close()
-	el := concurrency.NewElection(sess, w.st.LifecycleElectionKey())
-	// A campaign cancelled by ctx resigns with the etcd client's own
-	// context, which hangs while etcd is away: do not wait for it then (it
-	// ends when etcd answers or the client closes).
-	won := make(chan error, 1)
-	go func() { won <- el.Campaign(ctx, w.cfg.ID) }()
-	select {
-	case err := <-won:
-		if err != nil {
-			return fmt.Errorf("lifecycle campaign: %w", err)
-		}
-	case <-ctx.Done():
-		return nil
-	}
-	w.log.Info("lifecycle worker is leader", zap.String("id", w.cfg.ID))
-	w.leader.Set(1)
-	defer w.leader.Set(0)
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = el.Resign(rctx)
-	}()
+// lead is one term's duties: a Step every Interval.
+func (w *Worker) lead(ctx context.Context, _ *concurrency.Session) error {
 	t := time.NewTicker(w.cfg.Interval)
 	defer t.Stop()
 	for {
@@ -152,8 +116,6 @@ func (w *Worker) lead(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-sess.Done():
-			return errors.New("lifecycle election lease lost")
 		case <-t.C:
 		}
 	}

@@ -31,6 +31,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/zonegrid/zonegrid/controlplane/leader"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
@@ -149,47 +150,15 @@ func (w *Worker) electionKey() string { return w.st.Prefix() + "/meta/xfrout/ele
 // Run campaigns for leadership and, while leader, follows the published
 // versions and sends the NOTIFY messages. It returns when ctx ends.
 func (w *Worker) Run(ctx context.Context) error {
-	backoff := 200 * time.Millisecond
-	for {
-		err := w.lead(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		w.log.Warn("notify worker stopped, restarting", zap.Error(err), zap.Duration("backoff", backoff))
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 10*time.Second)
-	}
+	leader.Run(ctx, leader.Config{
+		Client: w.st.Client(), Key: w.electionKey(), ID: w.cfg.ID, TTL: w.cfg.SessionTTL,
+		Name: "notify worker", Log: w.log, Leading: w.leader,
+	}, w.lead)
+	return nil
 }
 
-func (w *Worker) lead(ctx context.Context) error {
-	sess, err := concurrency.NewSession(w.st.Client(), concurrency.WithTTL(w.cfg.SessionTTL), concurrency.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("notify election session: %w", err)
-	}
-	defer sess.Close()
-	el := concurrency.NewElection(sess, w.electionKey())
-	won := make(chan error, 1)
-	go func() { won <- el.Campaign(ctx, w.cfg.ID) }()
-	select {
-	case err := <-won:
-		if err != nil {
-			return fmt.Errorf("notify campaign: %w", err)
-		}
-	case <-ctx.Done():
-		return nil
-	}
-	w.log.Info("notify worker is leader", zap.String("id", w.cfg.ID))
-	w.leader.Set(1)
-	defer w.leader.Set(0)
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = el.Resign(rctx)
-	}()
+// lead is one term's duties.
+func (w *Worker) lead(ctx context.Context, _ *concurrency.Session) error {
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w.mu.Lock()
@@ -212,8 +181,6 @@ func (w *Worker) lead(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return nil
-	case <-sess.Done():
-		return errors.New("notify election lease lost")
 	case err := <-errs:
 		return err
 	}
