@@ -206,6 +206,10 @@ server:
   rrl-whitelist-ratelimit: 0
   receive-buffer-size: 8388608
   send-buffer-size: 8388608
+  # Answers with the sections ours and Knot's have: NSD's default adds the
+  # zone's NS set (authority) and their addresses to every answer, twice the
+  # bytes (126 against 68 on the reference mix) and more work per answer.
+  minimal-responses: yes
 remote-control:
   control-enable: no
 zone:
