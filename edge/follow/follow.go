@@ -682,7 +682,7 @@ func objectDeadline(size uint64) time.Duration {
 var errObjectUnavailable = errors.New("zone object unavailable")
 
 // loadObject loads a zone too large for a KV value from the object store,
-// indexing it straight from the encoded bytes.
+// indexing its records as they arrive.
 func (f *Follower) loadObject(ctx context.Context, name, object string) (*zonecache.Zone, error) {
 	f.mu.Lock()
 	os := f.objects
@@ -709,36 +709,48 @@ func (f *Follower) loadObject(ctx context.Context, name, object string) (*zoneca
 		return nil, fmt.Errorf("%w: fetch object %q of zone %q: %w", errObjectUnavailable, object, name, err)
 	}
 	defer r.Close()
-	info, err := r.Info()
-	if err != nil {
-		return nil, fmt.Errorf("%w: object %q of zone %q: info: %w", errObjectUnavailable, object, name, err)
-	}
-	// One buffer of the final size: growing one by doubling would hold
-	// up to three times a large zone's bytes at once.
-	b := make([]byte, info.Size)
-	// A read that fails halfway (a timeout on a loaded NATS, the object
-	// replaced while read) is unavailability, retried, not a bad zone.
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, fmt.Errorf("%w: read object %q of zone %q: %w", errObjectUnavailable, object, name, err)
-	}
-	// Reading on to the end makes the object store check its digest.
-	if n, err := r.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: read object %q of zone %q: longer than its size or corrupt: %v", errObjectUnavailable, object, name, err)
-	}
+	// The zone is indexed while the object arrives (the transfer and the
+	// index take turns otherwise, and a copy of the whole object would be
+	// held meanwhile). What the stream built is served only once the
+	// object store's digest and the signature checked out at its end.
+	sr := &sizeReader{r: r}
+	st := zonecache.NewStream(int(meta.Size))
+	err = f.cfg.Verifier.OpenReader(snapshot.ObjectBinding(object), sr, st)
 	fetched := time.Now()
-	if b, err = f.cfg.Verifier.Open(snapshot.ObjectBinding(object), b); err != nil {
+	var readErr *snapshot.ReadError
+	switch {
+	case errors.As(err, &readErr):
+		// A read that fails halfway (a timeout on a loaded NATS, the
+		// object replaced while read, its digest not matching) is
+		// unavailability, retried, not a bad zone.
+		return nil, fmt.Errorf("%w: read object %q of zone %q: %w", errObjectUnavailable, object, name, readErr.Err)
+	case err != nil:
 		return nil, fmt.Errorf("object %q of zone %q: %w", object, name, err)
+	case sr.n != meta.Size:
+		return nil, fmt.Errorf("%w: read object %q of zone %q: %d bytes, its size is %d", errObjectUnavailable, object, name, sr.n, meta.Size)
 	}
-	z, err := zonecache.BuildBytes(b)
+	z, err := st.Finish()
 	if err != nil {
 		return nil, fmt.Errorf("object %q of zone %q: %w", object, name, err)
 	}
-	f.log.Info("large zone loaded", zap.String("zone", name), zap.Uint64("version", z.Version), zap.Int("bytes", len(b)),
+	f.log.Info("large zone loaded", zap.String("zone", name), zap.Uint64("version", z.Version), zap.Uint64("bytes", meta.Size),
 		zap.Int("names", z.Len()), zap.Duration("fetch", fetched.Sub(start)), zap.Duration("index", time.Since(fetched)))
 	if z.Key != name {
 		return nil, fmt.Errorf("object %q holds zone %q, want %q", object, z.Key, name)
 	}
 	return z, nil
+}
+
+// sizeReader counts what was read through it.
+type sizeReader struct {
+	r io.Reader
+	n uint64
+}
+
+func (s *sizeReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.n += uint64(n)
+	return n, err
 }
 
 func (f *Follower) dropZone(key string) {

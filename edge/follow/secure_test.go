@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,6 +218,29 @@ func TestVerifyingFollowerKeepsVersionOnForgedValues(t *testing.T) {
 		mustMarshal2(t, delta(t, "big.test.", 10, 11, "evil IN A 203.0.113.66\n")))
 	forgedAccount, _ := snapshot.MarshalAccount(&snapshot.Account{Format: snapshot.FormatVersion, AccountId: "acct-1", Version: 9, EnforceDnsOnly: true})
 
+	// Signed objects of big.test whose records are indexed while they
+	// arrive (several decoding chunks, the forged record first) before
+	// the signature at their end fails: none may be served.
+	var lines strings.Builder
+	lines.WriteString("evil IN A 203.0.113.66\n")
+	for i := range 40000 {
+		fmt.Fprintf(&lines, "h%d IN A 192.0.2.%d\n", i, i%250)
+	}
+	bigForged := mustMarshal(t, zonetest.Zone(t, zonetest.Header("big.test.", 20), lines.String()))
+	objectBinding := snapshot.ObjectBinding("big.test")
+	bigSealed, _ := signer.Seal(objectBinding, bigForged)
+	bigTampered := bytes.Replace(bigSealed, []byte{192, 0, 2, 7}, []byte{203, 0, 113, 66}, 1)
+	bigByAttacker, _ := attacker.Seal(objectBinding, bigForged)
+	bigTruncated := bigSealed[:len(bigSealed)-len(bigForged)/3]
+	putObject := func(obj []byte) {
+		if _, err := pub.Objects.Put(ctx, jetstream.ObjectMeta{Name: "big.test"}, bytes.NewReader(obj)); err != nil {
+			t.Fatal(err)
+		}
+		ptr, _ := snapshot.MarshalZone(&snapshot.Zone{Header: zonetest.Header("big.test.", 20), RecordsObject: "big.test"})
+		sealed, _ := signer.Seal(snapshot.ZoneBinding("big.test"), ptr)
+		pub.PutZoneBytes("big.test", sealed)
+	}
+
 	rejected := func(bucket, reason string) float64 {
 		return testutil.ToFloat64(f.m.rejected.WithLabelValues(bucket, reason))
 	}
@@ -261,6 +286,9 @@ func TestVerifyingFollowerKeepsVersionOnForgedValues(t *testing.T) {
 			sealed, _ := signer.Seal(snapshot.ZoneBinding("big.test"), ptr)
 			pub.PutZoneBytes("big.test", sealed)
 		}, snapshot.ZonesBucket, "unsigned"},
+		{"large object tampered after signing", func() { putObject(bigTampered) }, snapshot.ZonesBucket, "bad_signature"},
+		{"large object signed by an untrusted key", func() { putObject(bigByAttacker) }, snapshot.ZonesBucket, "unknown_key"},
+		{"large object cut short", func() { putObject(bigTruncated) }, snapshot.ZonesBucket, "malformed"},
 	}
 	for _, s := range steps {
 		t.Run("drops "+s.name, func(t *testing.T) {

@@ -262,3 +262,33 @@ func BenchmarkDeltasMillion(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStreamMillion is BenchmarkBuildMillion through a Stream, the
+// encoding written in the object store's 128 KiB chunks (what an edge's
+// cold start does while the object arrives).
+//
+//	go test -run '^$' -bench 'BuildMillion|StreamMillion' -benchtime 3x ./zonecache/
+func BenchmarkStreamMillion(b *testing.B) {
+	data, n := mixedSnapshot(b, 1000000)
+	b.ReportMetric(float64(len(data))/float64(n), "encoded-B/record")
+	b.ResetTimer()
+	var z *Zone
+	for range b.N {
+		z = nil
+		gc0, user0 := cpuSeconds()
+		s := NewStream(len(data))
+		for rest := data; len(rest) > 0; {
+			n := min(128<<10, len(rest))
+			s.Write(rest[:n])
+			rest = rest[n:]
+		}
+		var err error
+		if z, err = s.Finish(); err != nil {
+			b.Fatal(err)
+		}
+		gc1, user1 := cpuSeconds()
+		b.ReportMetric(user1-user0, "user-cpu-s")
+		b.ReportMetric(gc1-gc0, "gc-cpu-s")
+	}
+	runtime.KeepAlive(z)
+}

@@ -50,16 +50,20 @@ func newIDIndex(n int) idIndex {
 // add appends a record of the zone being built; sortBase orders them.
 func (x *idIndex) add(id idKey, n *Node) { x.base = append(x.base, idEntry{id, n}) }
 
+// compareEntry orders entries by id, then name: sortBase keeps the last
+// of equal ids.
+func compareEntry(a, b idEntry) int {
+	if c := compareID(a.id, b.id); c != 0 {
+		return c
+	}
+	return strings.Compare(a.node.Name, b.node.Name)
+}
+
 // sortBase sorts the built entries; of entries with the same id (a
 // snapshot that repeats one, which the control plane never writes) the one
 // of the greatest name is kept, whatever the order of the records.
 func (x *idIndex) sortBase() {
-	slices.SortFunc(x.base, func(a, b idEntry) int {
-		if c := compareID(a.id, b.id); c != 0 {
-			return c
-		}
-		return strings.Compare(a.node.Name, b.node.Name)
-	})
+	radixSort(x.base, 0)
 	out := x.base[:0]
 	for i, e := range x.base {
 		if i+1 < len(x.base) && x.base[i+1].id == e.id {
@@ -68,7 +72,65 @@ func (x *idIndex) sortBase() {
 		out = append(out, e)
 	}
 	clear(x.base[len(out):])
-	x.base = slices.Clip(out)
+	if cap(out)-len(out) > len(out)/8 {
+		// Sized by an estimate (a streamed load) or thinned by repeated
+		// ids: the largest array of a zone is kept at its size.
+		x.base = slices.Clone(out)
+	} else {
+		x.base = slices.Clip(out)
+	}
+}
+
+// radixSortMin is the size below which radixSort compares instead.
+const radixSortMin = 48
+
+// radixSort puts a, whose ids agree on their first d bytes, in
+// compareEntry's order: in place, bucketing by byte d (American flag
+// sort) and recursing into each bucket, comparing only small buckets. Ids
+// are random hex, so two passes leave buckets of a few entries: for a
+// million-record zone's ids it takes 0.26 s against 0.77-1.08 s for the
+// comparison sort (BenchmarkSortIDs), on the cold start's critical path.
+func radixSort(a []idEntry, d int) {
+	for {
+		if len(a) <= radixSortMin || d == len(idKey{}) {
+			slices.SortFunc(a, compareEntry)
+			return
+		}
+		var count [256]int
+		for i := range a {
+			count[a[i].id[d]]++
+		}
+		if count[a[0].id[d]] == len(a) {
+			d++ // one bucket: on to the next byte
+			continue
+		}
+		var next, end [256]int
+		sum := 0
+		for b, c := range count {
+			next[b] = sum
+			sum += c
+			end[b] = sum
+		}
+		for b := range 256 {
+			for next[b] < end[b] {
+				e := a[next[b]]
+				for t := e.id[d]; int(t) != b; t = e.id[d] {
+					e, a[next[t]] = a[next[t]], e
+					next[t]++
+				}
+				a[next[b]] = e
+				next[b]++
+			}
+		}
+		lo := 0
+		for _, c := range count {
+			if c > 1 {
+				radixSort(a[lo:lo+c], d+1)
+			}
+			lo += c
+		}
+		return
+	}
 }
 
 // owner returns the name holding the record with this id.

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/zonegrid/zonegrid/edge/internal/zonetest"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
@@ -65,6 +67,15 @@ func TestBuildBytesRejectsBadInput(t *testing.T) {
 			if tt.want != nil && !errors.Is(err, tt.want) {
 				t.Errorf("error %v, want %v", err, tt.want)
 			}
+			for _, piece := range []int{1, 3, 1 << 20} {
+				z, serr := streamBuild(tt.b, piece)
+				if serr == nil {
+					t.Fatalf("streamed in pieces of %d bytes: built %s", piece, z.Name)
+				}
+				if tt.want != nil && !errors.Is(serr, tt.want) {
+					t.Errorf("streamed in pieces of %d bytes: error %v, want %v", piece, serr, tt.want)
+				}
+			}
 		})
 	}
 }
@@ -121,6 +132,23 @@ func TestBuildBytesOfManyChunksEqualsBuild(t *testing.T) {
 	if g, w := describe(got), describe(want); g != w {
 		t.Errorf("BuildBytes differs from Build")
 	}
+	// Streamed, it holds about a decoding chunk of the encoding at a
+	// time, not all of it.
+	b, _ := snapshot.MarshalZone(s)
+	st := NewStream(len(b))
+	held := 0
+	for rest := b; len(rest) > 0; {
+		n := min(128<<10, len(rest))
+		st.Write(rest[:n])
+		rest = rest[n:]
+		held = max(held, cap(st.buf))
+	}
+	if _, err := st.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if held > len(b)*3/4 {
+		t.Errorf("streaming %d bytes held a buffer of %d", len(b), held)
+	}
 	d := &snapshot.ZoneDelta{Name: "example.com.", FromVersion: 7, ToVersion: 8, Deletes: []string{s.Records[4].Id, s.Records[len(s.Records)-1].Id}}
 	if _, err := ApplyDelta(got, d); err != nil {
 		t.Fatal(err)
@@ -140,5 +168,69 @@ func buildBoth(t *testing.T, s *snapshot.Zone) (got, want *Zone) {
 	if got, err = BuildBytes(b); err != nil {
 		t.Fatal(err)
 	}
+	// Streamed in pieces of any size, the same zone comes out.
+	for _, piece := range []int{1, 5, 4093, 256 << 10} {
+		z, err := streamBuild(b, piece)
+		if err != nil {
+			t.Fatalf("streamed in pieces of %d bytes: %v", piece, err)
+		}
+		if g, w := describe(z), describe(got); g != w {
+			t.Fatalf("streamed in pieces of %d bytes, differs from BuildBytes\n got: %s\nwant: %s", piece, g, w)
+		}
+	}
 	return got, want
+}
+
+// streamBuild writes b to a Stream in pieces of the given size.
+func streamBuild(b []byte, piece int) (*Zone, error) {
+	s := NewStream(len(b))
+	for len(b) > 0 {
+		n := min(piece, len(b))
+		if m, err := s.Write(b[:n]); m != n || err != nil {
+			return nil, fmt.Errorf("write: %d, %v", m, err)
+		}
+		b = b[n:]
+	}
+	return s.Finish()
+}
+
+// TestStreamFieldOrder: a snapshot whose records come before its header
+// (the control plane writes the header first) still loads when streamed,
+// as BuildBytes loads it; a second header after the records started is
+// refused (BuildBytes would build with it, the stream decoded records
+// with the first).
+func TestStreamFieldOrder(t *testing.T) {
+	hdr, err := proto.Marshal(zonetest.Header("example.com.", 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := proto.Marshal(zonetest.Header("example.com.", 8))
+	s := zonetest.Zone(t, zonetest.Header("example.com.", 7), "www IN A 192.0.2.1\nmail IN TXT \"x\"")
+	var records []byte
+	for _, r := range s.Records {
+		rb, _ := proto.Marshal(r)
+		records = protowire.AppendTag(records, zoneRecordsField, protowire.BytesType)
+		records = protowire.AppendBytes(records, rb)
+	}
+	field := func(num protowire.Number, v []byte) []byte {
+		return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), v)
+	}
+	recordsFirst := append(append([]byte(nil), records...), field(zoneHeaderField, hdr)...)
+	want, err := BuildBytes(recordsFirst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, piece := range []int{1, 1 << 20} {
+		got, err := streamBuild(recordsFirst, piece)
+		if err != nil {
+			t.Fatalf("records before the header, pieces of %d: %v", piece, err)
+		}
+		if g, w := describe(got), describe(want); g != w {
+			t.Fatalf("records before the header, pieces of %d: differs from BuildBytes\n got: %s\nwant: %s", piece, g, w)
+		}
+	}
+	twoHeaders := append(append(field(zoneHeaderField, hdr), records...), field(zoneHeaderField, other)...)
+	if _, err := streamBuild(twoHeaders, 1<<20); !errors.Is(err, ErrInvalidZone) {
+		t.Fatalf("a header after the records: %v, want %v", err, ErrInvalidZone)
+	}
 }

@@ -22,9 +22,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/sha512"
 	"crypto/x509"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -93,9 +91,7 @@ func KeyID(pub ed25519.PublicKey) string {
 // digest is what is signed: the binding, length-prefixed so that binding
 // and payload cannot trade bytes, then the payload.
 func digest(binding string, payload []byte) []byte {
-	h := sha512.New()
-	h.Write(binary.AppendUvarint(nil, uint64(len(binding))))
-	h.Write([]byte(binding))
+	h := newDigest(binding)
 	h.Write(payload)
 	return h.Sum(nil)
 }
@@ -143,49 +139,14 @@ func (s *Signer) Seal(binding string, payload []byte) ([]byte, error) {
 // IsSigned reports whether data is a signed envelope.
 func IsSigned(data []byte) bool { return bytes.HasPrefix(data, []byte(SignedMagic)) }
 
-// envelope is a parsed Signed message; payload aliases the input.
-type envelope struct {
-	payload, sig []byte
-	keyID        string
-}
-
 // parseEnvelope reads a signed value without copying its payload (a zone
-// object may be hundreds of MB).
-func parseEnvelope(data []byte) (envelope, error) {
-	var e envelope
-	b := data[len(SignedMagic):]
-	seen := false
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return e, ErrMalformed
-		}
-		b = b[n:]
-		if typ != protowire.BytesType {
-			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-				return e, ErrMalformed
-			}
-			b = b[n:]
-			continue
-		}
-		v, n := protowire.ConsumeBytes(b)
-		if n < 0 {
-			return e, ErrMalformed
-		}
-		b = b[n:]
-		switch num {
-		case 1:
-			e.payload, seen = v, true
-		case 2:
-			e.sig = v
-		case 3:
-			e.keyID = string(v)
-		}
+// object may be hundreds of MB); the payload aliases data.
+func parseEnvelope(data []byte) (fields, error) {
+	e, err := parseFields(data[len(SignedMagic):])
+	if err == nil && !e.payloadSeen {
+		err = ErrMalformed
 	}
-	if !seen {
-		return e, ErrMalformed
-	}
-	return e, nil
+	return e, err
 }
 
 // Verifier checks values against a set of trusted public keys (several
@@ -236,14 +197,23 @@ func (v *Verifier) Open(binding string, data []byte) ([]byte, error) {
 	if v == nil {
 		return e.payload, nil
 	}
-	pub, ok := v.keys[e.keyID]
-	if !ok {
-		return nil, fmt.Errorf("%w (key id %q)", ErrUnknownKey, e.keyID)
-	}
-	if ed25519.VerifyWithOptions(pub, digest(binding, e.payload), e.sig, signOpts) != nil {
-		return nil, fmt.Errorf("%w (key id %q, bound to %s)", ErrBadSignature, e.keyID, binding)
+	if err := v.check(binding, digest(binding, e.payload), e); err != nil {
+		return nil, err
 	}
 	return e.payload, nil
+}
+
+// check verifies e's signature of sum, the digest of its payload bound to
+// binding.
+func (v *Verifier) check(binding string, sum []byte, e fields) error {
+	pub, ok := v.keys[e.keyID]
+	if !ok {
+		return fmt.Errorf("%w (key id %q)", ErrUnknownKey, e.keyID)
+	}
+	if ed25519.VerifyWithOptions(pub, sum, e.sig, signOpts) != nil {
+		return fmt.Errorf("%w (key id %q, bound to %s)", ErrBadSignature, e.keyID, binding)
+	}
+	return nil
 }
 
 // Key files are PEM: the private key PKCS #8 ("PRIVATE KEY"), public keys
