@@ -1,6 +1,8 @@
 package zonecache
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -83,5 +85,50 @@ func BenchmarkSortIDs(b *testing.B) {
 				s.sort(a)
 			}
 		})
+	}
+}
+
+// TestKeyOfDecodesLowerHexOnly: a 32-character lower-case hex id is its 16
+// bytes; any other id (upper case, another length, other characters) is
+// the first 16 bytes of its SHA-256, as before the one-pass decoding.
+func TestKeyOfDecodesLowerHexOnly(t *testing.T) {
+	reference := func(id string) idKey {
+		var k idKey
+		lower := true
+		for _, c := range []byte(id) {
+			lower = lower && ('0' <= c && c <= '9' || 'a' <= c && c <= 'f')
+		}
+		if len(id) == 32 && lower {
+			if _, err := hex.Decode(k[:], []byte(id)); err == nil {
+				return k
+			}
+		}
+		sum := sha256.Sum256([]byte(id))
+		copy(k[:], sum[:16])
+		return k
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	ids := []string{"", "x", "0123456789abcdef0123456789abcdef", "0123456789ABCDEF0123456789abcdef",
+		"0123456789abcdef0123456789abcde", "0123456789abcdef0123456789abcdefa", "0123456789abcdef0123456789abcdeg",
+		"g123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcde\xff", "rec-1"}
+	const alphabet = "0123456789abcdefABCDEFgz/:@`\x00\xff"
+	for range 20000 {
+		b := make([]byte, 32)
+		for i := range b {
+			if rng.IntN(200) == 0 {
+				b[i] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				b[i] = "0123456789abcdef"[rng.IntN(16)]
+			}
+		}
+		ids = append(ids, string(b))
+	}
+	for _, id := range ids {
+		if got, want := keyOf(id), reference(id); got != want {
+			t.Fatalf("keyOf(%q) = %x, want %x", id, got, want)
+		}
+		if got, want := keyOf([]byte(id)), reference(id); got != want {
+			t.Fatalf("keyOf([]byte(%q)) = %x, want %x", id, got, want)
+		}
 	}
 }
