@@ -168,22 +168,28 @@ func buildBoth(t *testing.T, s *snapshot.Zone) (got, want *Zone) {
 	if got, err = BuildBytes(b); err != nil {
 		t.Fatal(err)
 	}
-	// Streamed in pieces of any size, the same zone comes out.
-	for _, piece := range []int{1, 5, 4093, 256 << 10} {
-		z, err := streamBuild(b, piece)
+	// Streamed in pieces of any size, the same zone comes out, and so it
+	// does when the size the index is made for is far off (tables that
+	// grow while the inserters probe them, or many more shards).
+	for _, c := range []struct{ piece, hint int }{{1, len(b)}, {5, len(b)}, {4093, len(b)}, {256 << 10, len(b)},
+		{4093, 1}, {4093, 64 * len(b)}} {
+		z, err := streamBuildHint(b, c.piece, c.hint)
 		if err != nil {
-			t.Fatalf("streamed in pieces of %d bytes: %v", piece, err)
+			t.Fatalf("streamed in pieces of %d bytes, size hint %d: %v", c.piece, c.hint, err)
 		}
 		if g, w := describe(z), describe(got); g != w {
-			t.Fatalf("streamed in pieces of %d bytes, differs from BuildBytes\n got: %s\nwant: %s", piece, g, w)
+			t.Fatalf("streamed in pieces of %d bytes, size hint %d: differs from BuildBytes\n got: %s\nwant: %s", c.piece, c.hint, g, w)
 		}
 	}
 	return got, want
 }
 
 // streamBuild writes b to a Stream in pieces of the given size.
-func streamBuild(b []byte, piece int) (*Zone, error) {
-	s := NewStream(len(b))
+func streamBuild(b []byte, piece int) (*Zone, error) { return streamBuildHint(b, piece, len(b)) }
+
+// streamBuildHint is streamBuild with the Stream told to expect hint bytes.
+func streamBuildHint(b []byte, piece, hint int) (*Zone, error) {
+	s := NewStream(hint)
 	for len(b) > 0 {
 		n := min(piece, len(b))
 		if m, err := s.Write(b[:n]); m != n || err != nil {
