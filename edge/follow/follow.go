@@ -712,12 +712,18 @@ func (f *Follower) loadObject(ctx context.Context, name, object string) (*zoneca
 		return nil, fmt.Errorf("%w: fetch object %q of zone %q: %w", errObjectUnavailable, object, name, err)
 	}
 	defer r.Close()
+	// The size of what Get reads (the object may have been replaced since
+	// GetInfo).
+	info, err := r.Info()
+	if err != nil {
+		return nil, fmt.Errorf("%w: object %q of zone %q: info: %w", errObjectUnavailable, object, name, err)
+	}
 	// The zone is indexed while the object arrives (the transfer and the
 	// index take turns otherwise, and a copy of the whole object would be
 	// held meanwhile). What the stream built is served only once the
 	// object store's digest and the signature checked out at its end.
 	sr := &sizeReader{r: r}
-	st := zonecache.NewStream(int(meta.Size))
+	st := zonecache.NewStream(int(info.Size))
 	err = f.cfg.Verifier.OpenReader(snapshot.ObjectBinding(object), sr, st)
 	fetched := time.Now()
 	var readErr *snapshot.ReadError
@@ -729,14 +735,14 @@ func (f *Follower) loadObject(ctx context.Context, name, object string) (*zoneca
 		return nil, fmt.Errorf("%w: read object %q of zone %q: %w", errObjectUnavailable, object, name, readErr.Err)
 	case err != nil:
 		return nil, fmt.Errorf("object %q of zone %q: %w", object, name, err)
-	case sr.n != meta.Size:
-		return nil, fmt.Errorf("%w: read object %q of zone %q: %d bytes, its size is %d", errObjectUnavailable, object, name, sr.n, meta.Size)
+	case sr.n != info.Size:
+		return nil, fmt.Errorf("%w: read object %q of zone %q: %d bytes, its size is %d", errObjectUnavailable, object, name, sr.n, info.Size)
 	}
 	z, err := st.Finish()
 	if err != nil {
 		return nil, fmt.Errorf("object %q of zone %q: %w", object, name, err)
 	}
-	f.log.Info("large zone loaded", zap.String("zone", name), zap.Uint64("version", z.Version), zap.Uint64("bytes", meta.Size),
+	f.log.Info("large zone loaded", zap.String("zone", name), zap.Uint64("version", z.Version), zap.Uint64("bytes", info.Size),
 		zap.Int("names", z.Len()), zap.Duration("fetch", fetched.Sub(start)), zap.Duration("index", time.Since(fetched)))
 	if z.Key != name {
 		return nil, fmt.Errorf("object %q holds zone %q, want %q", object, z.Key, name)
