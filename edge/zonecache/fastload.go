@@ -9,7 +9,8 @@ import (
 )
 
 // fastRecord is unpackRecord followed by encodeRecord for the records most
-// of a large zone is made of: A, AAAA and TXT at a plain owner name
+// of a large zone is made of: A, AAAA, TXT, and outside partial zones
+// CNAME and MX with a plain target, at a plain owner name
 // (lower-case letters, digits, '-', '_', '*', no compression pointer), with
 // well-formed rdata. Their rdata is stored as it is, so nothing needs
 // dns.UnpackRR's decoded record (which allocates the record, its name and
@@ -69,6 +70,13 @@ func fastRecord(zone, suffix string, w wireRecord) (enc, owner string, id idKey,
 		ok = rdlen == 16
 	case dns.TypeTXT:
 		ok = wellFormedTXT(rdata)
+	case dns.TypeCNAME:
+		// The general path lower-cases the target and, in a partial
+		// zone, renames it: a plain target outside partial zones is
+		// packed again as it is.
+		ok = suffix == "" && plainWireName(rdata)
+	case dns.TypeMX:
+		ok = suffix == "" && rdlen > 2 && plainWireName(rdata[2:])
 	}
 	if !ok {
 		return "", "", id, false
@@ -90,6 +98,34 @@ func fastRecord(zone, suffix string, w wireRecord) (enc, owner string, id idKey,
 	id = keyOf(w.id)
 	var buf [recHdrLen + 64]byte
 	return string(appendRecord(buf[:0], id, flags, w.managed, rrtype, ttl, rdata)), owner, id, true
+}
+
+// plainWireName reports whether b is exactly one uncompressed domain name
+// (not the root) of plain labels (plainOwnerByte), within the limits the
+// owner is held to: what dns.UnpackRR reads as it is and dns.PackRR writes
+// back byte for byte.
+func plainWireName(b []byte) bool {
+	n, off := 0, 0
+	for {
+		if off >= len(b) {
+			return false
+		}
+		l := int(b[off])
+		off++
+		if l == 0 {
+			return n > 0 && off == len(b)
+		}
+		if l > dnsname.MaxLabelLen || off+l > len(b) || n+l+1 > dnsname.MaxNameLen+1 {
+			return false
+		}
+		for _, c := range b[off : off+l] {
+			if !plainOwnerByte(c) {
+				return false
+			}
+		}
+		n += l + 1
+		off += l
+	}
 }
 
 // plainOwnerByte reports whether c may be in an owner label taken as it is:

@@ -66,6 +66,10 @@ func fastSeeds(t testing.TB) [][]byte {
 		packed(t, &dns.TXT{Hdr: hdr("t.example.com.", dns.TypeTXT), Txt: []string{"v=spf1 -all", "", "x\"y"}}),
 		packed(t, &dns.A{Hdr: hdr("www.example.net.", dns.TypeA), A: net.IPv4(192, 0, 2, 1)}),
 		packed(t, &dns.CNAME{Hdr: hdr("c.example.com.", dns.TypeCNAME), Target: "www.example.com."}),
+		packed(t, &dns.CNAME{Hdr: hdr("c.example.com.", dns.TypeCNAME), Target: "elsewhere.example.net."}),
+		packed(t, &dns.CNAME{Hdr: hdr("c.example.com.", dns.TypeCNAME), Target: "Mixed.Example.COM."}),
+		packed(t, &dns.MX{Hdr: hdr("example.com.", dns.TypeMX), Preference: 10, Mx: "mx1.example.net."}),
+		packed(t, &dns.MX{Hdr: hdr("m.example.com.", dns.TypeMX), Preference: 0, Mx: "MX.example.net."}),
 	}
 }
 
@@ -100,8 +104,10 @@ func TestFastRecordStoresWhatTheGeneralPathStores(t *testing.T) {
 			}
 		}
 	}
-	if taken != 2*5 {
-		t.Errorf("fast path took %d of the well-formed in-zone A/AAAA/TXT records, want 10", taken)
+	// A, A, A, AAAA, TXT in both zones; CNAME, CNAME, MX (lower-case
+	// targets) outside the partial one.
+	if taken != 2*5+3 {
+		t.Errorf("fast path took %d of the well-formed in-zone records with plain names, want 13", taken)
 	}
 }
 
