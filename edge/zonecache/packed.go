@@ -525,8 +525,9 @@ func withoutSynth(data string) string {
 func appendSynth(dst, scratch []byte, rr dns.RR) []byte {
 	off, err := dns.PackRR(rr, scratch, 0, nil, false)
 	if err != nil {
-		// A header's SOA and NS always pack (names were checked by the
-		// control plane); dropping one would be worse than a visible crash.
+		// A header's SOA and NS always pack: checkHeader refused every
+		// header whose records do not (checkApex); dropping one would be
+		// worse than a visible crash.
 		panic("zonecache: synthesized apex record does not pack: " + err.Error())
 	}
 	h := rr.Header()

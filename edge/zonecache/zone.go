@@ -322,6 +322,25 @@ func checkHeader(h *snapshot.ZoneHeader) (string, error) {
 	if err != nil || name != h.GetName() {
 		return "", fmt.Errorf("zone snapshot name %q: %w", h.GetName(), ErrInvalidZone)
 	}
+	// A partial zone is served as its name with the suffix appended
+	// (suffix() cuts it there): anything else would index names outside
+	// the zone, and a served name shorter than the name would not cut at
+	// all. Checked before any record: a large zone's records are indexed
+	// as they arrive, before the signature at the end is.
+	if sn := h.GetServedName(); sn != "" {
+		served, err := dnsname.Normalize(sn)
+		if err != nil || served != sn || !strings.HasPrefix(served, name) ||
+			(served != name && !dnsname.IsSubdomain(served[len(name):], ".")) {
+			return "", fmt.Errorf("zone snapshot %q served name %q: %w", name, sn, ErrInvalidZone)
+		}
+	}
+	served := name
+	if sn := h.GetServedName(); sn != "" {
+		served = sn
+	}
+	if err := checkApex(h, served); err != nil {
+		return "", err
+	}
 	return name, nil
 }
 
@@ -456,22 +475,22 @@ func (z *Zone) linkParent(name string) {
 	z.ensure(p).children++
 }
 
-// synthesizeApex sets SOA and NS from the header and appends them to the
-// apex's sets; the apex node must be owned by the caller.
-func (z *Zone) synthesizeApex(h *snapshot.ZoneHeader) {
+// apexRecords returns the SOA and NS records that header h gives the zone
+// served as served.
+func apexRecords(h *snapshot.ZoneHeader, served string) (*dns.SOA, []dns.RR) {
 	soa := h.GetSoa()
 	mname, rname := soa.GetMname(), soa.GetRname()
 	if mname == "" && len(h.GetNameServers()) > 0 {
 		mname = h.GetNameServers()[0]
 	}
 	if mname == "" {
-		mname = z.Name
+		mname = served
 	}
 	if rname == "" {
-		rname = "hostmaster." + z.Name
+		rname = "hostmaster." + served
 	}
-	z.SOA = &dns.SOA{
-		Hdr:     dns.RR_Header{Name: z.Name, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: soa.GetTtl()},
+	s := &dns.SOA{
+		Hdr:     dns.RR_Header{Name: served, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: soa.GetTtl()},
 		Ns:      dns.Fqdn(mname),
 		Mbox:    dns.Fqdn(rname),
 		Serial:  soa.GetSerial(),
@@ -480,16 +499,39 @@ func (z *Zone) synthesizeApex(h *snapshot.ZoneHeader) {
 		Expire:  soa.GetExpire(),
 		Minttl:  soa.GetMinimum(),
 	}
-	neg := *z.SOA
-	neg.Hdr.Ttl = min(soa.GetTtl(), soa.GetMinimum())
-	z.NegSOA = &neg
-	z.NS = nil
-	for _, ns := range h.GetNameServers() {
-		z.NS = append(z.NS, &dns.NS{
-			Hdr: dns.RR_Header{Name: z.Name, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: h.GetNsTtl()},
-			Ns:  dns.Fqdn(ns),
+	var ns []dns.RR
+	for _, n := range h.GetNameServers() {
+		ns = append(ns, &dns.NS{
+			Hdr: dns.RR_Header{Name: served, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: h.GetNsTtl()},
+			Ns:  dns.Fqdn(n),
 		})
 	}
+	return s, ns
+}
+
+// checkApex refuses a header whose SOA or NS records do not pack (a name
+// that is no domain name): synthesizeApex could not store them.
+func checkApex(h *snapshot.ZoneHeader, served string) error {
+	soa, ns := apexRecords(h, served)
+	scratch := make([]byte, synthScratch)
+	if _, err := dns.PackRR(soa, scratch, 0, nil, false); err != nil {
+		return fmt.Errorf("zone snapshot %q SOA: %w: %w", served, err, ErrInvalidZone)
+	}
+	for _, r := range ns {
+		if _, err := dns.PackRR(r, scratch, 0, nil, false); err != nil {
+			return fmt.Errorf("zone snapshot %q NS %q: %w: %w", served, r.(*dns.NS).Ns, err, ErrInvalidZone)
+		}
+	}
+	return nil
+}
+
+// synthesizeApex sets SOA and NS from the header and appends them to the
+// apex's sets; the apex node must be owned by the caller.
+func (z *Zone) synthesizeApex(h *snapshot.ZoneHeader) {
+	z.SOA, z.NS = apexRecords(h, z.Name)
+	neg := *z.SOA
+	neg.Hdr.Ttl = min(h.GetSoa().GetTtl(), h.GetSoa().GetMinimum())
+	z.NegSOA = &neg
 	// Kept as ordinary records too, so that SOA and NS queries at the apex
 	// take the same path as any other exact match.
 	b := []byte(withoutSynth(z.Apex.data))
