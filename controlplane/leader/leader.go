@@ -78,6 +78,9 @@ func Term(ctx context.Context, cfg Config, duties Duties) error {
 	// for etcd to answer.
 	sess, err := concurrency.NewSession(cfg.Client, concurrency.WithTTL(cfg.TTL), concurrency.WithContext(ctx))
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while the lease was being granted
+		}
 		return fmt.Errorf("%s election session: %w", cfg.Name, err)
 	}
 	defer sess.Close()

@@ -141,6 +141,16 @@ func TestTermEndsQuietlyWhenStoppedWhileCampaigning(t *testing.T) {
 	}
 }
 
+func TestTermEndsQuietlyWhenStoppedBeforeItsSession(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Term(ctx, config(t, "a"), func(context.Context, *concurrency.Session) error {
+		return errors.New("led with a stopped context")
+	}); err != nil {
+		t.Fatalf("Term stopped before its session = %v, want nil", err)
+	}
+}
+
 func TestDutiesThatFailAreReported(t *testing.T) {
 	boom := errors.New("connect to NATS: connection refused")
 	err := Term(context.Background(), config(t, "a"), func(context.Context, *concurrency.Session) error { return boom })
