@@ -50,6 +50,11 @@
 # (avg_ms, p99_ms) is dnsperf's at 20k queries/s in both modes; kxdpgun gives
 # none. The signed run always uses dnsperf (kxdpgun's D flag would do, but the
 # signed run compares signing costs, which dnsperf reaches).
+#
+# BENCH_HOG=1 runs a busy loop on the server core while each server is
+# measured (its queries/s and latency runs): the servers then share their
+# core with a process that never sleeps, as on a machine busy with other
+# work. CPU per answer still counts the server's own time only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -143,6 +148,7 @@ install_tools() {
 
 pids=()
 cleanup() {
+  [[ -n ${HOG_PID:-} ]] && kill "$HOG_PID" 2>/dev/null || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [[ $CLIENT == kxdpgun ]] && ip netns del "$KX_NS" 2>/dev/null || true
@@ -372,6 +378,10 @@ perf() {
       >/dev/null 2>&1 & rec=$!
   fi
   local qps avg= lost ncomp cpu c0 c1 busy
+  if [[ ${BENCH_HOG:-0} == 1 ]]; then
+    # timeout: it ends by itself should this subshell be killed.
+    timeout $((DURATION + 30)) taskset -c "$SERVER_CPU" sh -c 'while :; do :; done' & HOG_PID=$!
+  fi
   if [[ $CLIENT == kxdpgun && $# == 0 ]]; then
     t0=$(cpu_ticks "$pid"); c0=$(core_stat)
     res=$(ip netns exec "$KX_NS" kxdpgun -t "$DURATION" -Q "$KX_QPS" -F "$CLIENT_CPU" -p "$port" \
@@ -404,6 +414,7 @@ perf() {
         -l 3 -Q 20000 -c 4 -v "$@" 2>/dev/null | awk '$1==">" {print $NF*1000}' | sort -n)
   p99=$(awk '{a[NR]=$1} END {if (NR) print a[int(NR*0.99)]; else print "n/a"}' <<<"$lat")
   [[ -z $avg ]] && avg=$(awk '{s+=$1} END {if (NR) printf "%.3f", s/NR; else print "n/a"}' <<<"$lat")
+  if [[ -n ${HOG_PID:-} ]]; then kill "$HOG_PID"; wait "$HOG_PID" 2>/dev/null || true; HOG_PID=; fi
   printf '%s %s %s %s %s %s %s %s\n' "$label" "${qps:-0}" "${avg:-n/a}" "${p99:-n/a}" "${lost:-n/a}" "${ncomp:-0}" "$cpu" "$busy"
 }
 
