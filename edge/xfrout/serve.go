@@ -338,6 +338,29 @@ func (s *Server) axfr(ctx context.Context, st *served, c *chunker) error {
 	if err := c.add(st.soa); err != nil {
 		return err
 	}
+	var err error
+	if st.zone.Presigned != nil {
+		// Not transferred out (secondary zones), but should one be, its
+		// names go the general way: sendWire is not checked for it.
+		err = s.eachRendered(ctx, st, func(rrs []dns.RR) error { return c.add(rrs...) })
+	} else {
+		err = s.sendWire(ctx, st, c)
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.add(st.soa); err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+// eachRendered calls fn with the records of every name of st's zone as
+// the answer rules render them (answer.Transfer.Node, or the flattened
+// names' records the state holds), in the order of the zone's walk: the
+// general way of an AXFR, which sendWire takes only for the names that
+// render other than they are stored.
+func (s *Server) eachRendered(ctx context.Context, st *served, fn func([]dns.RR) error) error {
 	r := s.engine.Transfer(st.zone, st.enforce)
 	r.SetCuts(st.cuts)
 	var buf []dns.RR
@@ -347,20 +370,64 @@ func (s *Server) axfr(ctx context.Context, st *served, c *chunker) error {
 			return false
 		}
 		if rrs, ok := st.dyn[n.Name]; ok {
-			err = c.add(rrs...)
+			err = fn(rrs)
 			return err == nil
 		}
 		buf, _ = r.Node(ctx, n, buf[:0])
-		err = c.add(buf...)
+		err = fn(buf)
+		return err == nil
+	})
+	return err
+}
+
+// sendWire adds the records of every name of st's zone to c, in the order
+// of eachRendered and the same records: as stored (addWire) for the names
+// whose rendering is their stored records (render), as eachRendered
+// renders them for the others. The names are read a batch at a time
+// (warm).
+func (s *Server) sendWire(ctx context.Context, st *served, c *chunker) error {
+	r := s.engine.Transfer(st.zone, st.enforce)
+	r.SetCuts(st.cuts)
+	var buf []dns.RR
+	var recs []zonecache.WireRecord
+	send := func(batch []*zonecache.Node) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.sink ^= warm(batch)
+		for _, n := range batch {
+			if n.Empty() {
+				continue
+			}
+			recs = n.AppendWire(recs[:0])
+			var err error
+			switch rrs, how := st.render(n, recs); how {
+			case renderDyn:
+				err = c.add(rrs...)
+			case renderRules:
+				buf, _ = r.Node(ctx, n, buf[:0])
+				err = c.add(buf...)
+			default:
+				err = c.addWire(n.Name, recs)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var err error
+	batch := make([]*zonecache.Node, 0, warmBatch)
+	st.zone.EachNode(func(n *zonecache.Node) bool {
+		if batch = append(batch, n); len(batch) == warmBatch {
+			err, batch = send(batch), batch[:0]
+		}
 		return err == nil
 	})
 	if err != nil {
 		return err
 	}
-	if err := c.add(st.soa); err != nil {
-		return err
-	}
-	return c.flush()
+	return send(batch)
 }
 
 // chunker packs records into messages of about chunkBytes.
@@ -371,6 +438,10 @@ type chunker struct {
 	rrs  []dns.RR
 	size int
 	sent int
+	// slab holds the stored records of the message being filled
+	// (addWire).
+	slab []wireRR
+	sink byte // warm's
 }
 
 func (c *chunker) add(rrs ...dns.RR) error {
@@ -391,11 +462,13 @@ func (c *chunker) flush() error {
 		return nil
 	}
 	m := c.s.reply(c.req, c.rrs...)
+	m.Compress = compressXfr
 	if err := c.w.send(m); err != nil {
 		return err
 	}
 	c.sent += len(c.rrs)
-	c.rrs, c.size = c.rrs[:0], 0
+	clear(c.rrs) // nothing kept alive by the slice's spare room
+	c.rrs, c.size, c.slab = c.rrs[:0], 0, c.slab[:0]
 	return nil
 }
 
