@@ -79,32 +79,35 @@ func (w *Watchdog) Busy() { w.busy.Store(true) }
 // Waiting records that the consumer waits for its next message.
 func (w *Watchdog) Waiting() { w.busy.Store(false) }
 
-// Run checks every interval until ctx ends (nil) or the consumer stalled
-// (a *Stall). A check whose stream request fails (NATS away, bounded by
-// the interval) judges nothing and starts the comparison over: reconnects
-// are the client's business.
+// Run checks at once and then every interval until ctx ends (nil) or the
+// consumer stalled (a *Stall). The first check is where growth is counted
+// from: start Run with the consumer, so that a message published after it
+// and never delivered is found without waiting for another one. A check
+// whose stream request fails (NATS away, bounded by the interval) judges
+// nothing and starts the comparison over: reconnects are the client's
+// business.
 func (w *Watchdog) Run(ctx context.Context) error {
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
 	var c checker
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
 		cctx, cancel := context.WithTimeout(ctx, w.interval)
 		last, err := w.last(cctx)
 		cancel()
 		if err != nil {
 			c = checker{}
-			continue
+		} else {
+			// Read after the stream: a message delivered while the
+			// request was out counts as progress, never as a stall.
+			s := sample{last: last, waiting: !w.busy.Load(), delivered: w.delivered.Load()}
+			if st := c.observe(s); st != nil {
+				return st
+			}
 		}
-		// Read after the stream: a message delivered while the request
-		// was out counts as progress, never as a stall.
-		s := sample{last: last, waiting: !w.busy.Load(), delivered: w.delivered.Load()}
-		if st := c.observe(s); st != nil {
-			return st
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
 		}
 	}
 }
