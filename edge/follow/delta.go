@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zonegrid/zonegrid/edge/zonecache"
+	"github.com/zonegrid/zonegrid/pkg/jsstall"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 )
 
@@ -40,8 +41,7 @@ func (f *Follower) followDeltas(ctx context.Context) {
 			return
 		}
 		if !errors.Is(err, jetstream.ErrStreamNotFound) {
-			f.m.watchRestarts.WithLabelValues(deltasKey).Inc()
-			f.log.Warn("delta consumer ended; consuming again", zap.Uint64("after_sequence", seq), zap.Error(err))
+			f.restarted(deltasKey, "delta consumer ended; consuming again", err, zap.Uint64("after_sequence", seq))
 		}
 	}
 }
@@ -77,6 +77,17 @@ func (f *Follower) consumeDeltas(ctx context.Context, seq *uint64) error {
 	}
 	done := make(chan struct{})
 	defer close(done)
+	// The iterator's Next blocks: the watchdog runs beside it, and a stall
+	// stops the iterator like a reconnect does.
+	wctx, stopWatchdog := context.WithCancel(ctx)
+	defer stopWatchdog()
+	wd := jsstall.New(f.cfg.StallCheck, *seq, streamLast(s))
+	stalled := make(chan error, 1)
+	go func() {
+		if err := wd.Run(wctx); err != nil {
+			stalled <- err
+		}
+	}()
 	stopped := make(chan error, 1)
 	go func() {
 		select {
@@ -84,11 +95,14 @@ func (f *Follower) consumeDeltas(ctx context.Context, seq *uint64) error {
 			stopped <- ctx.Err()
 		case <-f.kick[deltasKey]:
 			stopped <- errors.New("nats reconnected")
+		case err := <-stalled:
+			stopped <- fmt.Errorf("delta consumer: %w", err)
 		case <-done:
 		}
 		it.Stop()
 	}()
 	for {
+		wd.Waiting()
 		msg, err := it.Next()
 		if err != nil {
 			select {
@@ -102,6 +116,7 @@ func (f *Follower) consumeDeltas(ctx context.Context, seq *uint64) error {
 		if err != nil {
 			return fmt.Errorf("delta metadata: %w", err)
 		}
+		wd.Received(md.Sequence.Stream)
 		*seq = md.Sequence.Stream
 		f.deltaMu.Lock()
 		f.handleDelta(ctx, msg.Subject(), msg.Data(), md.Timestamp)
@@ -109,6 +124,18 @@ func (f *Follower) consumeDeltas(ctx context.Context, seq *uint64) error {
 		if md.NumPending == 0 {
 			f.markLoaded(deltasKey)
 		}
+	}
+}
+
+// streamLast is the delta stream's last sequence, for its consumer's
+// watchdog.
+func streamLast(s jetstream.Stream) jsstall.LastFunc {
+	return func(ctx context.Context) (uint64, error) {
+		info, err := s.Info(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("stream %q info: %w", snapshot.DeltaStream, err)
+		}
+		return info.State.LastSeq, nil
 	}
 }
 

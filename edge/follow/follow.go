@@ -34,6 +34,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zonegrid/zonegrid/edge/zonecache"
+	"github.com/zonegrid/zonegrid/pkg/jsstall"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 )
 
@@ -48,13 +49,15 @@ type Config struct {
 	// RetryWait is the pause before watching again after a failure
 	// (default 1s).
 	RetryWait time.Duration
-	// StallCheck is how often a bucket's watch is checked for a stall
-	// (default 2s): a watch whose consumer the server lost (the NATS
-	// server hosting it died while the connection, to another server,
-	// stayed up) delivers nothing until the client's heartbeat check
-	// notices, 10 to 20 s later. When the bucket's last sequence grew
-	// between two checks while the watch delivered nothing and is behind
-	// it, the watch starts over. Costs one stream info request a check.
+	// StallCheck is how often each bucket's watch and the delta consumer
+	// are checked for a stall (default 2s; pkg/jsstall): a consumer the
+	// server lost (the NATS server hosting it died while the connection,
+	// to another server, stayed up) delivers nothing until the client's
+	// heartbeat check notices, 10 to 20 s later, and one the server keeps
+	// sending heartbeats for while delivering nothing (paused, wedged)
+	// never. When a message the stream held at one check is still not
+	// delivered at the next, the consumer waiting meanwhile, the watch or
+	// consumer starts over. Costs one stream info request a check each.
 	StallCheck time.Duration
 	// Verifier checks the signature of every value; nil accepts unsigned
 	// values (and signed ones without checking them).
@@ -189,9 +192,21 @@ func (f *Follower) follow(ctx context.Context, bucket string, bind bindFunc, app
 		if ctx.Err() != nil {
 			return
 		}
-		f.m.watchRestarts.WithLabelValues(bucket).Inc()
-		f.log.Warn("snapshot watch ended; watching again", zap.String("bucket", bucket), zap.Error(err))
+		f.restarted(bucket, "snapshot watch ended; watching again", err)
 	}
+}
+
+// restarted counts and logs a bucket watch or the delta consumer that
+// ended and is started again; a stall is also counted on its own, with
+// where the consumer stood.
+func (f *Follower) restarted(bucket, msg string, err error, fields ...zap.Field) {
+	f.m.watchRestarts.WithLabelValues(bucket).Inc()
+	var st *jsstall.Stall
+	if errors.As(err, &st) {
+		f.m.watchStalls.WithLabelValues(bucket).Inc()
+		fields = append(fields, zap.Uint64("delivered_sequence", st.Delivered), zap.Uint64("stream_last_sequence", st.Last))
+	}
+	f.log.Warn(msg, append(fields, zap.String("bucket", bucket), zap.Error(err))...)
 }
 
 func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, apply applyFunc, drop dropFunc, held keysFunc) error {
@@ -249,11 +264,15 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 			recheckT.Stop()
 		}
 	}()
-	stall := time.NewTicker(f.cfg.StallCheck)
-	defer stall.Stop()
+	wd := jsstall.New(f.cfg.StallCheck, 0, bucketLast(kv))
+	stalled := make(chan error, 1)
+	go func() {
+		if err := wd.Run(vctx); err != nil {
+			stalled <- err
+		}
+	}()
 	var delivered uint64  // highest revision the watch delivered
 	var refilledTo uint64 // the bucket's last revision when its filling mark was seen gone
-	var checked stallState
 	tryLoaded := func() error {
 		if f.isLoaded(bucket) {
 			return nil
@@ -306,17 +325,22 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 	for {
 		var o *opened
 		var ok bool
+		wd.Waiting()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-f.kick[bucket]:
 			return errors.New("nats reconnected")
+		case err := <-stalled:
+			return fmt.Errorf("watch of kv bucket %q: %w", bucket, err)
 		case <-recheck:
+			wd.Busy()
 			if err := tryLoaded(); err != nil {
 				return err
 			}
 			continue
 		case <-refetchC:
+			wd.Busy()
 			refetchT, refetchC = nil, nil
 			for key := range refetch {
 				done, err := f.refetch(ctx, kv, key, bind, apply)
@@ -331,25 +355,17 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 			}
 			scheduleRefetch()
 			continue
-		case <-stall.C:
-			// Bounded, so that the check never holds the updates back long.
-			cctx, cancel := context.WithTimeout(ctx, f.cfg.StallCheck)
-			err := checked.check(cctx, kv, delivered)
-			cancel()
-			if err != nil {
-				return fmt.Errorf("watch of kv bucket %q: %w", bucket, err)
-			}
-			continue
 		case o, ok = <-updates:
 		}
 		if !ok {
 			return fmt.Errorf("watch of kv bucket %q closed", bucket)
 		}
-		<-o.done
 		e := o.e
 		if e != nil {
+			wd.Received(e.Revision())
 			delivered = max(delivered, e.Revision())
 		}
+		<-o.done
 		if e == nil {
 			if inInitial {
 				inInitial = false
@@ -413,37 +429,6 @@ func (f *Follower) watch(ctx context.Context, bucket string, bind bindFunc, appl
 		f.m.applySeconds.WithLabelValues(bucket).Observe(time.Since(start).Seconds())
 		f.m.lagSeconds.WithLabelValues(bucket).Observe(max(0, time.Since(e.Created()).Seconds()))
 	}
-}
-
-// stallState is what the previous stall check saw.
-type stallState struct {
-	delivered, last uint64
-	valid           bool
-}
-
-// check compares the bucket's last sequence with the highest revision the
-// watch delivered: the watch stalled when, since the previous check, the
-// bucket grew while the watch delivered nothing and it is behind. A growing
-// bucket is required because its last message may be gone (purged), which
-// a live watch never delivers. A failed request (NATS away) checks nothing:
-// the reconnect restarts the watch.
-func (s *stallState) check(ctx context.Context, kv jetstream.KeyValue, delivered uint64) error {
-	st, err := kv.Status(ctx)
-	if err != nil {
-		s.valid = false
-		return nil
-	}
-	bs, ok := st.(*jetstream.KeyValueBucketStatus)
-	if !ok {
-		return nil
-	}
-	last := bs.StreamInfo().State.LastSeq
-	prev := *s
-	*s = stallState{delivered: delivered, last: last, valid: true}
-	if prev.valid && delivered == prev.delivered && last > prev.last && last > delivered {
-		return fmt.Errorf("stalled: delivered nothing past revision %d while the bucket grew from %d to %d", delivered, prev.last, last)
-	}
-	return nil
 }
 
 // reconcile drops what is held but was not in a fresh watch's listing: it
@@ -510,6 +495,14 @@ func (f *Follower) fetched(key string, unfetched map[string]bool, inInitial bool
 		return nil
 	}
 	return tryLoaded()
+}
+
+// bucketLast is a bucket's last revision, for its watch's watchdog.
+func bucketLast(kv jetstream.KeyValue) jsstall.LastFunc {
+	return func(ctx context.Context) (uint64, error) {
+		_, last, err := bucketFilling(ctx, kv)
+		return last, err
+	}
 }
 
 // bucketFilling reports whether the control plane marked the bucket as
@@ -802,6 +795,7 @@ func (f *Follower) rejected(bucket, key string, err error) {
 type metrics struct {
 	updates       *prometheus.CounterVec
 	watchRestarts *prometheus.CounterVec
+	watchStalls   *prometheus.CounterVec
 	applySeconds  *prometheus.HistogramVec
 	lagSeconds    *prometheus.HistogramVec
 	zones         prometheus.Gauge
@@ -818,6 +812,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		watchRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "zonegrid", Subsystem: "edge", Name: "snapshot_watch_restarts_total",
 			Help: "Times a bucket watch had to be started again.",
+		}, []string{"bucket"}),
+		watchStalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "zonegrid", Subsystem: "edge", Name: "snapshot_watch_stalls_total",
+			Help: "Times a bucket watch or the delta consumer was found stalled (a message its stream held went undelivered for a whole StallCheck) and started again; also counted in snapshot_watch_restarts_total.",
 		}, []string{"bucket"}),
 		applySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "zonegrid", Subsystem: "edge", Name: "snapshot_apply_seconds",
@@ -843,7 +841,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"bucket", "reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.updates, m.watchRestarts, m.applySeconds, m.lagSeconds, m.zones, m.version, m.rejected)
+		reg.MustRegister(m.updates, m.watchRestarts, m.watchStalls, m.applySeconds, m.lagSeconds, m.zones, m.version, m.rejected)
 	}
 	return m
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/zonegrid/zonegrid/edge/internal/natstest"
@@ -133,4 +134,56 @@ func TestFollowerWatchesAgainWithoutWaitingForTheOldConsumer(t *testing.T) {
 		t.Fatalf("version 2 applied %v after the watch started over, want well under the 5 s a consumer deletion may wait", d.Round(time.Millisecond))
 	}
 	t.Logf("version 2 applied %v after the watch started over", time.Since(start).Round(time.Millisecond))
+}
+
+// A delta consumer that stops delivering while the connection stays up and
+// the server goes on sending its heartbeats (paused here; a consumer the
+// server wedged looks the same) is never started over by nats.go. The
+// follower finds it stalled within a few checks and consumes again after
+// the last delta it handled.
+func TestFollowerConsumesDeltasAgainWhenItsConsumerStalls(t *testing.T) {
+	srv := natstest.Start(t, t.TempDir(), 0)
+	t.Cleanup(srv.Stop)
+	pub := natstest.NewPublisher(t, srv.URL())
+	s := deltaStream(t, pub)
+	pub.PutZone(zone(t, "big.test.", 10))
+	pub.PutAccount(&snapshot.Account{Format: snapshot.FormatVersion, AccountId: "acct-1", Version: 1})
+
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	zones := zonecache.NewSet()
+	f, err := New(Config{Conn: nc, Zones: zones, Accounts: zonecache.NewAccounts(), Log: zaptest.NewLogger(t),
+		RetryWait: 100 * time.Millisecond, StallCheck: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	natstest.Eventually(t, wait, "version 10", hasVersion(zones, "big.test.", 10))
+	publishDelta(t, pub, delta(t, "big.test.", 10, 11, "a IN A 192.0.2.11"))
+	natstest.Eventually(t, wait, "version 11 from a delta", hasVersion(zones, "big.test.", 11))
+
+	paused := 0
+	names := s.ConsumerNames(ctx)
+	for name := range names.Name() {
+		if _, err := s.PauseConsumer(ctx, name, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		paused++
+	}
+	if paused == 0 {
+		t.Fatal("no consumer on the delta stream")
+	}
+	start := time.Now()
+	publishDelta(t, pub, delta(t, "big.test.", 11, 12, "b IN A 192.0.2.12"))
+	natstest.Eventually(t, 5*time.Second, "version 12 past the stalled consumer", hasVersion(zones, "big.test.", 12))
+	t.Logf("version 12 applied %v after its delta, past the stalled consumer", time.Since(start).Round(time.Millisecond))
+	if n := testutil.ToFloat64(f.m.watchStalls.WithLabelValues(deltasKey)); n < 1 {
+		t.Fatalf("delta consumer stalls counted: %v, want at least 1", n)
+	}
 }
