@@ -169,18 +169,27 @@ func (e *env) outgoingZone(t *testing.T, addr string) string {
 	return "z1"
 }
 
+// putRecord writes a record and returns the lowest revision the write can
+// have: the version it makes, and the serial announcing it, are at least
+// that. Not etcd's revision read after the write: a test goroutine
+// descheduled between the two (a loaded machine) reads it after the
+// builder stored its published revision and the worker its status (each a
+// write), above the version's serial, and waits for a serial that never
+// comes. A 300 ms pause there failed TestNotifyRetriedUntilAcknowledged
+// every time exactly as CI once did ("never: the change announced" after
+// 20 s, nothing logged), though the delta had been delivered and announced.
 func (e *env) putRecord(t *testing.T, id, name, content string) int64 {
 	t.Helper()
+	before, err := e.st.CurrentRevision(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := e.st.UpdateRecords(context.Background(), "z1", func(context.Context, store.ZoneView) ([]store.RecordOp, error) {
 		return []store.RecordOp{{Put: &dnsv1.Record{Id: id, Name: name, Type: "A", Content: content, Ttl: 300}}}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	rev, err := e.st.CurrentRevision(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rev
+	return before + 1
 }
 
 func (e *env) startWorker(t *testing.T) {
