@@ -33,6 +33,7 @@ import (
 
 	"github.com/zonegrid/zonegrid/controlplane/leader"
 	"github.com/zonegrid/zonegrid/controlplane/store"
+	"github.com/zonegrid/zonegrid/pkg/jsstall"
 	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
@@ -58,7 +59,16 @@ type Config struct {
 	// until it acknowledges, a newer version replaces the NOTIFY, or the
 	// zone stops transferring out.
 	MinBackoff, MaxBackoff time.Duration
-	Registerer             prometheus.Registerer
+	// StallCheck is how often the zones bucket's watch and the delta
+	// consumer are checked for a stall (2 s; pkg/jsstall): nats.go notices
+	// a consumer that stopped delivering while the connection stayed up
+	// only by missing heartbeats, 10 to 20 s late, and never while the
+	// server keeps sending them. When a message the stream held at one
+	// check is still not delivered at the next, the watch or consumer
+	// starts over from what it handled last. One stream info request a
+	// check each.
+	StallCheck time.Duration
+	Registerer prometheus.Registerer
 }
 
 // Worker sends the NOTIFY messages.
@@ -71,6 +81,7 @@ type Worker struct {
 	sent    *prometheus.CounterVec
 	pending prometheus.Gauge
 	leader  prometheus.Gauge
+	stalls  *prometheus.CounterVec
 
 	mu sync.Mutex
 	// zones by published name: what the last published version said.
@@ -121,6 +132,9 @@ func New(st *store.Store, nc *nats.Conn, cfg Config, log *zap.Logger) *Worker {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 5 * time.Minute
 	}
+	if cfg.StallCheck <= 0 {
+		cfg.StallCheck = 2 * time.Second
+	}
 	w := &Worker{
 		st: st, nc: nc, cfg: cfg, log: log,
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -134,12 +148,16 @@ func New(st *store.Store, nc *nats.Conn, cfg Config, log *zap.Logger) *Worker {
 		leader: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "zonegrid_xfrout_leader", Help: "1 while this control plane sends the NOTIFY of outgoing transfers.",
 		}),
+		stalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zonegrid_xfrout_watch_stalls_total",
+			Help: "Times the leader's zones bucket watch or delta consumer was found stalled (a message its stream held went undelivered for a whole StallCheck) and started again, by watch (zones, deltas).",
+		}, []string{"watch"}),
 		zones: map[string]*zoneInfo{},
 		jobs:  map[string]*job{},
 		wake:  make(chan struct{}, 1),
 	}
 	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(w.sent, w.pending, w.leader)
+		cfg.Registerer.MustRegister(w.sent, w.pending, w.leader, w.stalls)
 	}
 	return w
 }
@@ -188,7 +206,8 @@ func (w *Worker) lead(ctx context.Context, _ *concurrency.Session) error {
 
 // watchZones follows the zones bucket: its current values (a new leader
 // announces every outgoing zone; loaded is closed after them) and every
-// update.
+// update. A stalled watch starts over: its listing repeats versions
+// already seen, which announce nothing again.
 func (w *Worker) watchZones(ctx context.Context, loaded chan struct{}) error {
 	js, err := jetstream.New(w.nc)
 	if err != nil {
@@ -198,26 +217,65 @@ func (w *Worker) watchZones(ctx context.Context, loaded chan struct{}) error {
 	if err != nil || kv == nil {
 		return err
 	}
+	for {
+		err := w.followZones(ctx, kv, &loaded)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !w.countStall("zones", err) {
+			return err
+		}
+	}
+}
+
+func (w *Worker) followZones(ctx context.Context, kv jetstream.KeyValue, loaded *chan struct{}) error {
 	wa, err := kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("watch zones bucket: %w", err)
 	}
-	defer wa.Stop()
+	// Stopped in the background, as the edge's watch is: stopping deletes
+	// the consumer, a request that goes unanswered for its whole timeout
+	// while JetStream elects a stream leader, and the next watch must not
+	// wait for it.
+	defer func() { go func() { _ = wa.Stop() }() }()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wd := jsstall.New(w.cfg.StallCheck, 0, func(ctx context.Context) (uint64, error) {
+		st, err := kv.Status(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("zones bucket status: %w", err)
+		}
+		bs, ok := st.(*jetstream.KeyValueBucketStatus)
+		if !ok {
+			return 0, errors.New("zones bucket status without stream info")
+		}
+		return bs.StreamInfo().State.LastSeq, nil
+	})
+	stalled := make(chan error, 1)
+	go func() {
+		if err := wd.Run(wctx); err != nil {
+			stalled <- err
+		}
+	}()
 	for {
+		wd.Waiting()
 		select {
 		case <-ctx.Done():
 			return nil
+		case err := <-stalled:
+			return fmt.Errorf("zones bucket watch: %w", err)
 		case e, ok := <-wa.Updates():
 			if !ok {
 				return errors.New("zones bucket watch closed")
 			}
 			if e == nil {
-				if loaded != nil {
-					close(loaded)
-					loaded = nil
+				if *loaded != nil {
+					close(*loaded)
+					*loaded = nil
 				}
 				continue
 			}
+			wd.Received(e.Revision())
 			if e.Operation() != jetstream.KeyValuePut {
 				continue
 			}
@@ -235,6 +293,19 @@ func (w *Worker) watchZones(ctx context.Context, loaded chan struct{}) error {
 			w.seen(name, h.GetVersion(), h)
 		}
 	}
+}
+
+// countStall counts and logs a watch (zones, deltas) that ended because
+// it stalled, to be started again; false for any other end.
+func (w *Worker) countStall(watch string, err error, fields ...zap.Field) bool {
+	var st *jsstall.Stall
+	if !errors.As(err, &st) {
+		return false
+	}
+	w.stalls.WithLabelValues(watch).Inc()
+	w.log.Warn("notify worker's watch stalled; starting it again", append(fields, zap.String("watch", watch),
+		zap.Uint64("delivered_sequence", st.Delivered), zap.Uint64("stream_last_sequence", st.Last), zap.Error(err))...)
+	return true
 }
 
 // waitZonesBucket returns the zones bucket once it exists, or nil when ctx
@@ -267,7 +338,8 @@ func waitZonesBucket(ctx context.Context, js jetstream.JetStream) (jetstream.Key
 
 // watchDeltas follows the delta stream from its first message: each delta
 // is a new version of a large zone. Deltas not newer than what the zones
-// bucket said are skipped, so the replay announces only what is current.
+// bucket said are skipped, so the replay announces only what is current. A
+// stalled consumer starts over after the last delta handled.
 func (w *Worker) watchDeltas(ctx context.Context) error {
 	js, err := jetstream.New(w.nc)
 	if err != nil {
@@ -277,8 +349,25 @@ func (w *Worker) watchDeltas(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("delta stream: %w", err)
 	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{snapshot.DeltaSubjectPrefix + ">"}, DeliverPolicy: jetstream.DeliverAllPolicy})
+	var seq uint64 // the stream sequence of the last delta handled
+	for {
+		err := w.consumeDeltas(ctx, s, &seq)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !w.countStall("deltas", err, zap.Uint64("after_sequence", seq)) {
+			return err
+		}
+	}
+}
+
+func (w *Worker) consumeDeltas(ctx context.Context, s jetstream.Stream, seq *uint64) error {
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{snapshot.DeltaSubjectPrefix + ">"}, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if *seq > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, *seq+1
+	}
+	cons, err := s.OrderedConsumer(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("delta consumer: %w", err)
 	}
@@ -286,15 +375,44 @@ func (w *Worker) watchDeltas(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("delta consumer messages: %w", err)
 	}
-	go func() { <-ctx.Done(); it.Stop() }()
+	// Next blocks: the watchdog runs beside it and stops the iterator when
+	// the consumer stalled, as the end of ctx (or of this call) does.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wd := jsstall.New(w.cfg.StallCheck, *seq, func(ctx context.Context) (uint64, error) {
+		info, err := s.Info(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("delta stream info: %w", err)
+		}
+		return info.State.LastSeq, nil
+	})
+	stalled := make(chan error, 1)
+	go func() {
+		if err := wd.Run(wctx); err != nil {
+			stalled <- err
+		}
+		it.Stop()
+	}()
 	for {
+		wd.Waiting()
 		msg, err := it.Next()
 		if err != nil {
+			select {
+			case err := <-stalled:
+				return fmt.Errorf("delta consumer: %w", err)
+			default:
+			}
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("delta consumer: %w", err)
 		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("delta metadata: %w", err)
+		}
+		wd.Received(md.Sequence.Stream)
+		*seq = md.Sequence.Stream
 		d, err := decodeDelta(msg.Data())
 		if err != nil {
 			w.log.Warn("delta not understood", zap.String("subject", msg.Subject()), zap.Error(err))

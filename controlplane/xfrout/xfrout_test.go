@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -20,6 +23,7 @@ import (
 	"github.com/zonegrid/zonegrid/controlplane/embedded"
 	"github.com/zonegrid/zonegrid/controlplane/store"
 	"github.com/zonegrid/zonegrid/pkg/keyseal"
+	"github.com/zonegrid/zonegrid/pkg/snapshot"
 	dnsv1 "github.com/zonegrid/zonegrid/proto/dns/v1"
 )
 
@@ -192,18 +196,24 @@ func (e *env) putRecord(t *testing.T, id, name, content string) int64 {
 	return before + 1
 }
 
-func (e *env) startWorker(t *testing.T) {
+// startWorker runs a worker; opts change its test configuration.
+func (e *env) startWorker(t *testing.T, opts ...func(*Config)) *Worker {
 	t.Helper()
-	w := New(e.st, e.nc, Config{
+	cfg := Config{
 		OpenTsig: func(s *dnsv1.StoredTsig) ([]byte, error) {
 			return e.ring.Open(s.GetSealedSecret(), keyseal.TSIGContext(s.GetTsig().GetAccountId(), s.GetTsig().GetId()))
 		},
 		ID: "test", Delay: 10 * time.Millisecond, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-	}, zaptest.NewLogger(t))
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	w := New(e.st, e.nc, cfg, zaptest.NewLogger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	return w
 }
 
 func (e *env) status(t *testing.T) *dnsv1.TransferStatus {
@@ -317,4 +327,126 @@ func TestLeaderWaitsForTheZonesBucketWithoutCampaigningAgain(t *testing.T) {
 		got, _, _ := r.snapshot()
 		return len(got) > 0 && e.status(t).GetState() == dnsv1.TransferState_TRANSFER_STATE_OK
 	})
+}
+
+// stallCheck is the tests' StallCheck: short, so that a stall is found
+// in well under a second.
+func stallCheck(c *Config) { c.StallCheck = 100 * time.Millisecond }
+
+// pauseConsumers pauses every consumer of stream for an hour and returns
+// how many. A paused consumer is the stall nats.go cannot see: the server
+// keeps sending the heartbeats of its pull requests (and of a push
+// consumer) while delivering nothing, so the client never starts it over;
+// a consumer the server wedged, or lost while the heartbeats' absence goes
+// unnoticed for 10 to 20 s, looks the same to the worker.
+func pauseConsumers(t *testing.T, nc *nats.Conn, stream string) int {
+	t.Helper()
+	ctx := context.Background()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	names := s.ConsumerNames(ctx)
+	for name := range names.Name() {
+		if _, err := s.PauseConsumer(ctx, name, time.Now().Add(time.Hour)); err != nil {
+			t.Fatalf("pause consumer %s of %s: %v", name, stream, err)
+		}
+		n++
+	}
+	if err := names.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// announced waits until the peer acknowledged a NOTIFY of serial at least
+// min and the status says so.
+func (e *env) announced(t *testing.T, r *receiver, min uint32) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("serial %d announced", min), func() bool {
+		got, _, _ := r.snapshot()
+		return len(got) > 0 && got[len(got)-1] >= min && e.status(t).GetSerial() == got[len(got)-1] &&
+			e.status(t).GetState() == dnsv1.TransferState_TRANSFER_STATE_OK
+	})
+}
+
+// A delta consumer that stops delivering while the connection stays up
+// (CI once saw a change go unannounced for 20 s, nothing logged) is found
+// stalled within a few checks and consumed again after the last delta
+// handled: the change published meanwhile is announced, and the stall is
+// counted.
+func TestNotifyFollowsDeltasPastAStalledConsumer(t *testing.T) {
+	e := newEnv(t, true)
+	r := startReceiver(t, 0)
+	e.outgoingZone(t, r.addr)
+	w := e.startWorker(t, stallCheck)
+	e.announced(t, r, 1)
+	// A change, published as a delta: the consumer delivers.
+	e.announced(t, r, uint32(e.putRecord(t, "r2", "new.example.test.", "192.0.2.2")))
+
+	if pauseConsumers(t, e.nc, snapshot.DeltaStream) == 0 {
+		t.Fatal("no consumer on the delta stream")
+	}
+	start := time.Now()
+	e.announced(t, r, uint32(e.putRecord(t, "r3", "newer.example.test.", "192.0.2.3")))
+	t.Logf("announced %v after the change, past the stalled consumer", time.Since(start).Round(time.Millisecond))
+	if n := testutil.ToFloat64(w.stalls.WithLabelValues("deltas")); n < 1 {
+		t.Fatalf("deltas stalls counted: %v, want at least 1", n)
+	}
+}
+
+// The zones bucket's watch likewise: a stalled watch starts over, and the
+// version published meanwhile is announced.
+func TestNotifyFollowsZonesPastAStalledWatch(t *testing.T) {
+	e := newEnv(t, false)
+	r := startReceiver(t, 0)
+	e.outgoingZone(t, r.addr)
+	// The builder's buckets, written here directly: every version is a
+	// full snapshot, so the zones watch alone carries them.
+	ctx := context.Background()
+	js, err := jetstream.New(e.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: snapshot.ZonesBucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: snapshot.DeltaStream, Subjects: []string{snapshot.DeltaSubjectPrefix + ">"}}); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(version uint64) {
+		t.Helper()
+		b, err := snapshot.MarshalZone(&snapshot.Zone{Header: &snapshot.ZoneHeader{
+			Format: snapshot.FormatVersion, ZoneId: "z1", AccountId: "acct", Name: "example.test.", Version: version,
+			Soa: &snapshot.Soa{Serial: uint32(version)}, Transfer: &snapshot.Transfer{Outgoing: true},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kv.Put(ctx, snapshot.ZoneKey("example.test."), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(100)
+	w := e.startWorker(t, stallCheck)
+	e.announced(t, r, 100)
+	publish(101)
+	e.announced(t, r, 101)
+
+	if pauseConsumers(t, e.nc, "KV_"+snapshot.ZonesBucket) == 0 {
+		t.Fatal("no consumer on the zones bucket")
+	}
+	start := time.Now()
+	publish(102)
+	e.announced(t, r, 102)
+	t.Logf("announced %v after the version, past the stalled watch", time.Since(start).Round(time.Millisecond))
+	if n := testutil.ToFloat64(w.stalls.WithLabelValues("zones")); n < 1 {
+		t.Fatalf("zones stalls counted: %v, want at least 1", n)
+	}
 }
