@@ -156,9 +156,9 @@ const compressXfr = false
 const warmBatch = 64
 
 // warm reads the memory the AXFR is about to read for each node of batch
-// (the node, then its name's and its records' first bytes), a batch of
-// independent loads at a time. Walking a large zone, each of the three is
-// a cache miss (the zone heap is far larger than the caches); reading
+// (the node, then its name's and its records' first and last bytes: a
+// string may cross a cache line), a batch of independent loads at a time.
+// Walking a large zone, each of the three is a cache miss (the zone heap is far larger than the caches); reading
 // them one node after the other waited for each miss in turn, about half
 // of a transfer's time in the profile (docs/BENCHMARKS.md), where a loop
 // of independent loads has the processor wait for many at once. The
@@ -171,7 +171,7 @@ func warm(batch []*zonecache.Node) byte {
 	}
 	for i, n := range batch {
 		if lens[i] > 0 {
-			x ^= n.Name[0]
+			x ^= n.Name[0] ^ n.Name[lens[i]-1]
 		}
 		x ^= n.Touch()
 	}
