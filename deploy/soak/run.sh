@@ -5,6 +5,9 @@
 #   deploy/soak/run.sh [--duration 10m] [--fraction 0.8] [--peak QPS]
 #                      [--peak-duration 15] [--write-interval 100ms] [--names N]
 #
+# EDGE_FLAGS adds flags to the edge's command line (e.g.
+# --udp-plain-syscalls).
+#
 # 1. Starts the system as `make run` does (control plane with embedded etcd and
 #    NATS, one edge) and loads the reference zone of `make bench` through the
 #    API (e2e/cmd/benchzone, e2e/cmd/benchload; every 20th A/AAAA/CNAME record
@@ -126,7 +129,7 @@ start_zonegrid() {
   GOMAXPROCS=1 taskset -c "$SERVER_CPU" bin/edge --listen "127.0.0.1:$PORT_EDGE" --rrl-rate 0 --anycast-v6 "$ANYCAST_V6" \
     --nats-url "nats://127.0.0.1:$NATS_PORT" --nats-nkey-seed "$OUT/zonegrid/credentials/edge.nk" \
     --snapshot-trust-keys "$OUT/zonegrid/credentials/snapshot-signing.pub.pem" \
-    --metrics-addr "$EDGE_METRICS" --pprof \
+    --metrics-addr "$EDGE_METRICS" --pprof ${EDGE_FLAGS:-} \
     >"$OUT/edge.log" 2>&1 & pids+=($!); EDGE_PID=$!
   log "loading the zone through the API"
   bin/benchload -config "$OUT/zonegrid/dnsctl.json" -endpoint "$GRPC" -zone "$ZONE" -zone-file "$OUT/zone.db" \

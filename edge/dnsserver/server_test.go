@@ -203,19 +203,19 @@ func benchServerUDPOptions(b *testing.B, o Options) {
 }
 
 // TestUDPPathsAnswerEveryClient runs the Linux batch path (recvmmsg and
-// sendmmsg over preallocated headers, as raw system calls, the default,
-// and as plain ones)
+// sendmmsg over preallocated headers, as plain system calls, the
+// default, and as raw ones)
 // and the portable one (x/net) on IPv4 and IPv6 with several clients
 // sending bursts at once: every query gets its answer, at the client that
 // sent it, with its id and its question's bytes (mixed case included).
 func TestUDPPathsAnswerEveryClient(t *testing.T) {
 	for _, path := range []struct {
-		name            string
-		portable, plain bool
-	}{{"linux", false, false}, {"linux-plain", false, true}, {"portable", true, false}} {
+		name          string
+		portable, raw bool
+	}{{"linux", false, false}, {"linux-raw", false, true}, {"portable", true, false}} {
 		for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
 			t.Run(fmt.Sprintf("%s %s", path.name, addr), func(t *testing.T) {
-				o := Options{UDPAddr: addr, TCPAddr: addr, UDPSockets: 1, Batch: 8, portableUDP: path.portable, UDPPlainSyscalls: path.plain}
+				o := Options{UDPAddr: addr, TCPAddr: addr, UDPSockets: 1, Batch: 8, portableUDP: path.portable, UDPRawSyscalls: path.raw}
 				s, err := ListenOptions(o,
 					testHandler(t), zaptest.NewLogger(t))
 				if err != nil {

@@ -18,23 +18,23 @@ import (
 // source address copied as the kernel wrote it, never decoded. The socket
 // stays in Go's poller: RawConn.Read and Write wait for readiness.
 //
-// The calls are raw system calls (unix.RawSyscall6) unless raw is unset
-// (Options.UDPPlainSyscalls). The socket is non-blocking, so a call never
-// waits: the reader parks only in the poller, as with plain calls. A plain
-// call (unix.Syscall6, as x/net's) tells the scheduler it entered the
-// kernel: the first one after the reader parked wakes sysmon from its deep
-// sleep, which then runs every 20 µs while the reader is busy (it shares
-// the reader's core: two context switches each time) and takes the
-// processor away from a sendmmsg longer than a tick, handing it to another
-// thread. In the profile under dnsperf that is 12-16 % of the edge's CPU
-// (sysmon) and 6 % (hand-offs). Raw calls leave sysmon asleep and the
-// processor where it is: less CPU per answer when half idle, and 1.4 x the
-// queries/s at capacity (docs/BENCHMARKS.md, "Raw system calls by
-// default"). What a raw call gives up is the scheduler's view of a long
-// call; these calls are short, and a garbage collection that must stop the
-// reader waits for one of them at most. An earlier shared-machine run in
-// which raw calls lost queries/s did not reproduce on a core shared with
-// busy loops, where raw calls answered more than plain ones.
+// The calls are plain system calls (unix.Syscall6, as x/net's) unless raw
+// is set (Options.UDPRawSyscalls). A plain call tells the scheduler it
+// entered the kernel: the first one after the reader parked wakes sysmon
+// from its deep sleep, which then runs every 20 µs while the reader is busy
+// (it shares the reader's core: two context switches each time) and takes
+// the processor away from a sendmmsg longer than a tick, handing it to
+// another thread. In the profile under dnsperf that is 12-16 % of the
+// edge's CPU (sysmon) and 6 % (hand-offs). Raw calls (the socket is
+// non-blocking: they never wait) leave sysmon asleep and the processor
+// where it is: less CPU per answer, and 1.4 x the queries/s at capacity on
+// a core the edge has to itself (docs/BENCHMARKS.md, "Raw system calls").
+// The price is on a core shared with other busy processes: a reader the
+// kernel descheduled keeps its processor, which sysmon takes back only
+// from a thread inside a plain system call, so the edge's other goroutines
+// (the snapshot follower, TCP) wait for it; in a soak beside other builds
+// a change took twice as long to reach the edge's answers (p99 199-232
+// against 86-101 ms). Hence off by default.
 type mmsgBatch struct {
 	rc            syscall.RawConn
 	raw           bool // raw system calls (see above)

@@ -49,7 +49,7 @@ func run(args []string) error {
 		tunnel   = fs.String("tunnel-domain", "cfargotunnel.com", "the platform's tunnel domain: proxied CNAMEs to names below it stay proxied under enforce DNS-only (empty: none)")
 		upstream = fs.String("upstream", "", "host:port resolvers for flattening external CNAME targets, comma-separated")
 		sockets  = fs.Int("udp-sockets", 0, "SO_REUSEPORT UDP sockets, one reader each (0: GOMAXPROCS; Linux only)")
-		plainUDP = fs.Bool("udp-plain-syscalls", false, "call recvmmsg/sendmmsg as plain system calls the Go scheduler sees, not raw ones (Linux; raw cost less CPU per answer: docs/BENCHMARKS.md)")
+		rawUDP   = fs.Bool("udp-raw-syscalls", false, "call recvmmsg/sendmmsg as raw system calls the Go scheduler does not see (Linux): less CPU per answer and more queries/s on cores the edge has to itself, slower on cores shared with other busy processes (edge/dnsserver/README.md)")
 		cache    = fs.Int("answer-cache", 0, "slots of the packed-answer cache (0: default, negative: off)")
 		tcpMax   = fs.Int("tcp-max-conns", dnsserver.DefaultTCPMaxConns, "TCP connections open at once; when full, a new one evicts the connection idle longest")
 		tcpPer   = fs.Int("tcp-max-conns-per-source", dnsserver.DefaultTCPMaxConnsPerSource, "TCP connections per IPv4 address or IPv6 /64 (more are refused; negative: no limit)")
@@ -78,7 +78,7 @@ func run(args []string) error {
 		SnapshotTrustKeyFiles: splitList(*trust),
 		DNSSECKEKFiles:        splitList(*kekFiles),
 		Upstreams:             splitList(*upstream),
-		UDPSockets:            *sockets, UDPPlainSyscalls: *plainUDP, AnswerCacheSlots: *cache, Pprof: *pprofOn,
+		UDPSockets:            *sockets, UDPRawSyscalls: *rawUDP, AnswerCacheSlots: *cache, Pprof: *pprofOn,
 		XFRAddr:     *xfrAddr,
 		TCPMaxConns: *tcpMax, TCPMaxConnsPerSource: *tcpPer, TCPIdleTimeout: *tcpIdle,
 		RRL: rrl.Config{Rate: *rrlRate, Slip: *rrlSlip, Window: *rrlWin,
