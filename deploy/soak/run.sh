@@ -6,7 +6,7 @@
 #                      [--peak-duration 15] [--write-interval 100ms] [--names N]
 #
 # EDGE_FLAGS adds flags to the edge's command line (e.g.
-# --udp-plain-syscalls).
+# --udp-raw-syscalls); EDGE_GOMAXPROCS sets its GOMAXPROCS (default 1).
 #
 # 1. Starts the system as `make run` does (control plane with embedded etcd and
 #    NATS, one edge) and loads the reference zone of `make bench` through the
@@ -126,7 +126,7 @@ start_zonegrid() {
     --metrics-addr "$CP_METRICS" --extra-public-suffixes test --anycast-v6 "$ANYCAST_V6" >"$OUT/controlplane.log" 2>&1 & pids+=($!); CP_PID=$!
   for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/${GRPC##*:}") 2>/dev/null && break; sleep 0.1; done
   # Response rate limiting off (--rrl-rate 0): see the top of this file.
-  GOMAXPROCS=1 taskset -c "$SERVER_CPU" bin/edge --listen "127.0.0.1:$PORT_EDGE" --rrl-rate 0 --anycast-v6 "$ANYCAST_V6" \
+  GOMAXPROCS=${EDGE_GOMAXPROCS:-1} taskset -c "$SERVER_CPU" bin/edge --listen "127.0.0.1:$PORT_EDGE" --rrl-rate 0 --anycast-v6 "$ANYCAST_V6" \
     --nats-url "nats://127.0.0.1:$NATS_PORT" --nats-nkey-seed "$OUT/zonegrid/credentials/edge.nk" \
     --snapshot-trust-keys "$OUT/zonegrid/credentials/snapshot-signing.pub.pem" \
     --metrics-addr "$EDGE_METRICS" --pprof ${EDGE_FLAGS:-} \
