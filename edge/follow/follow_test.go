@@ -41,6 +41,20 @@ func startFollower(t *testing.T, url string) (*Follower, *zonecache.Set, *zoneca
 	return f, zones, accts
 }
 
+// runFollower runs a follower of cfg until the test ends.
+func runFollower(t *testing.T, cfg Config) *Follower {
+	t.Helper()
+	f, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return f
+}
+
 func hasVersion(zones *zonecache.Set, name string, v uint64) func() bool {
 	return func() bool { got, ok := zones.Version(name); return ok && got == v }
 }
@@ -177,14 +191,7 @@ func TestFollowerDropsZonesMissingFromAFreshListing(t *testing.T) {
 	}
 	zones.Put(stale)
 	accts.Put(&snapshot.Account{AccountId: "gone-account", Version: 1, EnforceDnsOnly: true})
-	f, err := New(Config{Conn: nc, Zones: zones, Accounts: accts, Log: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { f.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	f := runFollower(t, Config{Conn: nc, Zones: zones, Accounts: accts, Log: zaptest.NewLogger(t)})
 	<-f.Ready()
 	if zones.Get("gone.test.") != nil || accts.EnforceDNSOnly("gone-account") {
 		t.Error("snapshots missing from the listing still held")

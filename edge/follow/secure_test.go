@@ -41,15 +41,8 @@ func startFollowerWith(t *testing.T, url string, v *snapshot.Verifier, opts ...n
 	}
 	t.Cleanup(nc.Close)
 	zones, accts := zonecache.NewSet(), zonecache.NewAccounts()
-	f, err := New(Config{Conn: nc, Zones: zones, Accounts: accts, Log: zaptest.NewLogger(t),
+	f := runFollower(t, Config{Conn: nc, Zones: zones, Accounts: accts, Log: zaptest.NewLogger(t),
 		RetryWait: 100 * time.Millisecond, Verifier: v})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { f.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
 	select {
 	case <-f.Ready():
 	case <-time.After(wait):

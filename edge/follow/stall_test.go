@@ -1,7 +1,6 @@
 package follow
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -34,15 +33,9 @@ func TestFollowerWatchesAgainWhenItsConsumerIsLost(t *testing.T) {
 	}
 	t.Cleanup(nc.Close)
 	zones := zonecache.NewSet()
-	f, err := New(Config{Conn: nc, Zones: zones, Accounts: zonecache.NewAccounts(), Log: zaptest.NewLogger(t),
+	runFollower(t, Config{Conn: nc, Zones: zones, Accounts: zonecache.NewAccounts(), Log: zaptest.NewLogger(t),
 		RetryWait: 100 * time.Millisecond, StallCheck: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { f.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	ctx := t.Context()
 	natstest.Eventually(t, wait, "version 1", hasVersion(zones, "stall.test.", 1))
 
 	// The server forgets the watch's consumer, as when the server hosting
@@ -114,15 +107,8 @@ func TestFollowerWatchesAgainWithoutWaitingForTheOldConsumer(t *testing.T) {
 	}
 	t.Cleanup(nc.Close)
 	zones := zonecache.NewSet()
-	f, err := New(Config{Conn: nc, Zones: zones, Accounts: zonecache.NewAccounts(), Log: zaptest.NewLogger(t),
+	f := runFollower(t, Config{Conn: nc, Zones: zones, Accounts: zonecache.NewAccounts(), Log: zaptest.NewLogger(t),
 		RetryWait: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { f.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
 	natstest.Eventually(t, wait, "version 1", hasVersion(zones, "again.test.", 1))
 
 	// What a reconnect does: every watch starts over.
@@ -155,15 +141,9 @@ func TestFollowerConsumesDeltasAgainWhenItsConsumerStalls(t *testing.T) {
 	}
 	t.Cleanup(nc.Close)
 	zones := zonecache.NewSet()
-	f, err := New(Config{Conn: nc, Zones: zones, Accounts: zonecache.NewAccounts(), Log: zaptest.NewLogger(t),
+	f := runFollower(t, Config{Conn: nc, Zones: zones, Accounts: zonecache.NewAccounts(), Log: zaptest.NewLogger(t),
 		RetryWait: 100 * time.Millisecond, StallCheck: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { f.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	ctx := t.Context()
 	natstest.Eventually(t, wait, "version 10", hasVersion(zones, "big.test.", 10))
 	publishDelta(t, pub, delta(t, "big.test.", 10, 11, "a IN A 192.0.2.11"))
 	natstest.Eventually(t, wait, "version 11 from a delta", hasVersion(zones, "big.test.", 11))
