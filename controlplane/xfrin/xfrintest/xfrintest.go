@@ -7,6 +7,7 @@ package xfrintest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -43,14 +44,30 @@ func FindTool(t testing.TB, name string) string {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
+// freePort returns a loopback port free for TCP and UDP, below the
+// kernel's ephemeral range (32768-60999 by default). A port the kernel
+// hands out for port 0 comes from that range and may be handed out again,
+// to any outgoing connection on the machine, before the peer binds it: NSD
+// then failed with "can't bind tcp socket: Address already in use" while a
+// benchmark ran beside the tests.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		u, err := net.ListenPacket("udp", addr)
+		l.Close()
+		if err != nil {
+			continue
+		}
+		u.Close()
+		return l.Addr().(*net.TCPAddr).Port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free loopback port in 20000-31999")
+	return 0
 }
 
 // Primary is a real primary server from Debian, serving zone from a
