@@ -32,9 +32,10 @@ import (
 // The price is on a core shared with other busy processes: a reader the
 // kernel descheduled keeps its processor, which sysmon takes back only
 // from a thread inside a plain system call, so the edge's other goroutines
-// (the snapshot follower, TCP) wait for it; in a soak beside other builds
-// a change took twice as long to reach the edge's answers (p99 199-232
-// against 86-101 ms). Hence off by default.
+// (the snapshot follower, TCP) wait for it; in soaks beside other tests
+// and benchmarks a change took twice as long to reach the edge's answers
+// (p99 199-232 against 86-101 ms), beside a build loop 18-25 % longer.
+// Hence off by default.
 type mmsgBatch struct {
 	rc            syscall.RawConn
 	raw           bool // raw system calls (see above)
