@@ -5,8 +5,9 @@
 #   deploy/soak/run.sh [--duration 10m] [--fraction 0.8] [--peak QPS]
 #                      [--peak-duration 15] [--write-interval 100ms] [--names N]
 #
-# EDGE_FLAGS adds flags to the edge's command line (e.g.
-# --udp-raw-syscalls); EDGE_GOMAXPROCS sets its GOMAXPROCS (default 1).
+# EDGE_BIN runs another edge binary than bin/edge; EDGE_FLAGS adds flags to
+# its command line (e.g. --udp-raw-syscalls); EDGE_GOMAXPROCS sets its
+# GOMAXPROCS (default 1).
 #
 # 1. Starts the system as `make run` does (control plane with embedded etcd and
 #    NATS, one edge) and loads the reference zone of `make bench` through the
@@ -126,7 +127,7 @@ start_zonegrid() {
     --metrics-addr "$CP_METRICS" --extra-public-suffixes test --anycast-v6 "$ANYCAST_V6" >"$OUT/controlplane.log" 2>&1 & pids+=($!); CP_PID=$!
   for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/${GRPC##*:}") 2>/dev/null && break; sleep 0.1; done
   # Response rate limiting off (--rrl-rate 0): see the top of this file.
-  GOMAXPROCS=${EDGE_GOMAXPROCS:-1} taskset -c "$SERVER_CPU" bin/edge --listen "127.0.0.1:$PORT_EDGE" --rrl-rate 0 --anycast-v6 "$ANYCAST_V6" \
+  GOMAXPROCS=${EDGE_GOMAXPROCS:-1} taskset -c "$SERVER_CPU" "${EDGE_BIN:-bin/edge}" --listen "127.0.0.1:$PORT_EDGE" --rrl-rate 0 --anycast-v6 "$ANYCAST_V6" \
     --nats-url "nats://127.0.0.1:$NATS_PORT" --nats-nkey-seed "$OUT/zonegrid/credentials/edge.nk" \
     --snapshot-trust-keys "$OUT/zonegrid/credentials/snapshot-signing.pub.pem" \
     --metrics-addr "$EDGE_METRICS" --pprof ${EDGE_FLAGS:-} \
@@ -250,7 +251,7 @@ main() {
 
   {
     echo "# soak $(date -u +%FT%TZ) $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | xargs)"
-    echo "# zone: $NAMES names; queries: $(wc -l <"$OUT/queries.txt"); edge on core $SERVER_CPU (GOMAXPROCS=1, --rrl-rate 0); dnsperf, control plane, writer on core $CLIENT_CPU"
+    echo "# zone: $NAMES names; queries: $(wc -l <"$OUT/queries.txt"); edge on core $SERVER_CPU (GOMAXPROCS=${EDGE_GOMAXPROCS:-1}, --rrl-rate 0${EDGE_FLAGS:+, $EDGE_FLAGS}); dnsperf, control plane, writer on core $CLIENT_CPU"
     echo "peak_qps=$PEAK ($PEAK_FROM)"
     echo "soak: duration=${DUR_S}s target_qps=$rate (${FRACTION} of peak) write_interval=$WRITE_INTERVAL"
     echo "queries: sent=$sent answered=$completed lost=$lost achieved_qps=$qps avg_latency_ms=$(dnsperf_field "$OUT/dnsperf-soak.txt" avg)"

@@ -82,14 +82,14 @@ type Options struct {
 	// are never limited: a TCP client cannot spoof its address.
 	RRL *rrl.Limiter
 
-	// UDPRawSyscalls makes the Linux UDP path call recvmmsg and sendmmsg
-	// as raw system calls, which the Go scheduler does not see, rather than
-	// plain ones (udp_linux.go explains the difference): less CPU per answer
-	// and 1.4 x the queries/s at capacity on a core the edge has to itself,
-	// but on a core shared with other busy processes the edge's other work
-	// (the snapshot follower, TCP) waits longer (docs/BENCHMARKS.md, "Raw
-	// system calls"). Off by default.
-	UDPRawSyscalls bool
+	// UDPPlainSyscalls makes the Linux UDP path call recvmmsg and
+	// sendmmsg as plain system calls, which the Go scheduler sees, rather
+	// than raw ones (udp_linux.go explains the difference). Raw calls cost
+	// less CPU per answer and answer 1.4 x the queries/s at capacity; plain
+	// ones suit an edge that shares its cgroup with other busy processes,
+	// where raw calls slow the propagation of changes at saturation
+	// (docs/BENCHMARKS.md, "Raw system calls by default").
+	UDPPlainSyscalls bool
 
 	// portableUDP forces the portable UDP path (x/net batches) where the
 	// Linux one (udp_linux.go) would serve: for tests and benchmarks.
@@ -257,7 +257,7 @@ func (s *Server) Close() error {
 func (s *Server) serveUDP(c *net.UDPConn) {
 	defer s.wg.Done()
 	n := s.opts.Batch
-	ub := newUDPBatch(c, n, s.opts.portableUDP, s.opts.UDPRawSyscalls)
+	ub := newUDPBatch(c, n, s.opts.portableUDP, !s.opts.UDPPlainSyscalls)
 	outBufs := make([][]byte, n)
 	replies := make([][]byte, n)
 	qs := make([]fastQuery, n)

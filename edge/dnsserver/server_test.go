@@ -215,7 +215,7 @@ func TestUDPPathsAnswerEveryClient(t *testing.T) {
 	}{{"linux", false, false}, {"linux-raw", false, true}, {"portable", true, false}} {
 		for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
 			t.Run(fmt.Sprintf("%s %s", path.name, addr), func(t *testing.T) {
-				o := Options{UDPAddr: addr, TCPAddr: addr, UDPSockets: 1, Batch: 8, portableUDP: path.portable, UDPRawSyscalls: path.raw}
+				o := Options{UDPAddr: addr, TCPAddr: addr, UDPSockets: 1, Batch: 8, portableUDP: path.portable, UDPPlainSyscalls: !path.raw}
 				s, err := ListenOptions(o,
 					testHandler(t), zaptest.NewLogger(t))
 				if err != nil {

@@ -38,7 +38,7 @@ type udpBatch interface {
 
 // newUDPBatch returns the batch mover of c for batches of n datagrams:
 // the Linux one unless portable is set or it cannot be had (raw: its
-// system calls raw, Options.UDPRawSyscalls).
+// system calls raw, unless Options.UDPPlainSyscalls).
 func newUDPBatch(c *net.UDPConn, n int, portable, raw bool) udpBatch {
 	if !portable {
 		if b := newMmsgBatch(c, n, raw); b != nil {

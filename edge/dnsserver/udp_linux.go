@@ -18,8 +18,8 @@ import (
 // source address copied as the kernel wrote it, never decoded. The socket
 // stays in Go's poller: RawConn.Read and Write wait for readiness.
 //
-// The calls are plain system calls (unix.Syscall6, as x/net's) unless raw
-// is set (Options.UDPRawSyscalls). A plain call tells the scheduler it
+// The calls are raw system calls unless Options.UDPPlainSyscalls asks for
+// plain ones (unix.Syscall6, as x/net's). A plain call tells the scheduler it
 // entered the kernel: the first one after the reader parked wakes sysmon
 // from its deep sleep, which then runs every 20 µs while the reader is busy
 // (it shares the reader's core: two context switches each time) and takes
@@ -29,13 +29,20 @@ import (
 // non-blocking: they never wait) leave sysmon asleep and the processor
 // where it is: less CPU per answer, and 1.4 x the queries/s at capacity on
 // a core the edge has to itself (docs/BENCHMARKS.md, "Raw system calls").
-// The price is on a core shared with other busy processes: a reader the
-// kernel descheduled keeps its processor, which sysmon takes back only
-// from a thread inside a plain system call, so the edge's other goroutines
-// (the snapshot follower, TCP) wait for it; in soaks beside other tests
-// and benchmarks a change took twice as long to reach the edge's answers
-// (p99 199-232 against 86-101 ms), beside a build loop 18-25 % longer.
-// Hence off by default.
+// The price is on a core shared with other busy processes of the same
+// cgroup: a reader the kernel descheduled keeps its processor, which
+// sysmon takes back only from a thread inside a plain system call, so the
+// edge's other goroutines (the snapshot follower, TCP) wait for it, and
+// the kernel shares the core among threads, where plain calls' extra
+// threads win the edge a larger share. In 2-minute soaks at the edge's
+// saturation beside a test loop in the same cgroup, a change reached the
+// answers 1.4-1.8 x later at p99 with raw calls (31-42 against 22-24 ms);
+// with the edge in a cgroup of its own (a container, a systemd service)
+// raw calls were not slower (62-80 against 102-227 ms). A processor kept
+// spare for the other goroutines (GOMAXPROCS above the sockets) cost raw
+// calls 35-45 % of their queries/s on one core: the reader then hops
+// between threads. Hence raw by default in the edge's command, plain for
+// edges sharing their cgroup (docs/BENCHMARKS.md, "Raw system calls").
 type mmsgBatch struct {
 	rc            syscall.RawConn
 	raw           bool // raw system calls (see above)

@@ -67,9 +67,9 @@ type Config struct {
 	// UDPSockets is how many SO_REUSEPORT sockets serve UDPAddr (Linux),
 	// each with its own reader loop; 0 means GOMAXPROCS.
 	UDPSockets int
-	// UDPRawSyscalls serves UDP with raw rather than plain system calls
-	// (dnsserver.Options.UDPRawSyscalls; Linux).
-	UDPRawSyscalls bool
+	// UDPPlainSyscalls serves UDP with plain rather than raw system calls
+	// (dnsserver.Options.UDPPlainSyscalls; Linux).
+	UDPPlainSyscalls bool
 	// AnswerCacheSlots sizes the packed-answer cache; 0 means
 	// dnsserver.DefaultCacheSlots, negative turns it off.
 	AnswerCacheSlots int
@@ -241,8 +241,8 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 func (n *Node) Start(ctx context.Context) error {
 	srv, err := dnsserver.ListenOptions(dnsserver.Options{
 		UDPAddr: n.cfg.UDPAddr, TCPAddr: n.cfg.TCPAddr, UDPSockets: n.cfg.UDPSockets,
-		UDPRawSyscalls: n.cfg.UDPRawSyscalls,
-		TCPMaxConns:    n.cfg.TCPMaxConns, TCPMaxConnsPerSource: n.cfg.TCPMaxConnsPerSource,
+		UDPPlainSyscalls: n.cfg.UDPPlainSyscalls,
+		TCPMaxConns:      n.cfg.TCPMaxConns, TCPMaxConnsPerSource: n.cfg.TCPMaxConnsPerSource,
 		TCPIdleTimeout: n.cfg.TCPIdleTimeout, RRL: n.rrl,
 	}, n.handler, n.log.Named("dns"))
 	if err != nil {

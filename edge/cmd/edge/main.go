@@ -29,7 +29,16 @@ func main() {
 	}
 }
 
-func run(args []string) error {
+// settings are the command line, parsed and checked.
+type settings struct {
+	cfg      node.Config
+	headroom float64 // --heap-headroom
+	debug    bool
+}
+
+// parseFlags turns the command line into the node's configuration, or an
+// error naming the flag at fault.
+func parseFlags(args []string) (settings, error) {
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
 	var (
 		listen   = fs.String("listen", "127.0.0.1:8053", "UDP and TCP listen address (shorthand for --udp-addr and --tcp-addr)")
@@ -49,7 +58,7 @@ func run(args []string) error {
 		tunnel   = fs.String("tunnel-domain", "cfargotunnel.com", "the platform's tunnel domain: proxied CNAMEs to names below it stay proxied under enforce DNS-only (empty: none)")
 		upstream = fs.String("upstream", "", "host:port resolvers for flattening external CNAME targets, comma-separated")
 		sockets  = fs.Int("udp-sockets", 0, "SO_REUSEPORT UDP sockets, one reader each (0: GOMAXPROCS; Linux only)")
-		rawUDP   = fs.Bool("udp-raw-syscalls", false, "call recvmmsg/sendmmsg as raw system calls the Go scheduler does not see (Linux): less CPU per answer and more queries/s on cores the edge has to itself, slower on cores shared with other busy processes (edge/dnsserver/README.md)")
+		rawUDP   = fs.Bool("udp-raw-syscalls", true, "call recvmmsg/sendmmsg as raw system calls the Go scheduler does not see (Linux): less CPU per answer and more queries/s; false (plain calls) for an edge sharing its cgroup with other busy processes, where raw calls slow the propagation of changes at saturation (edge/dnsserver/README.md)")
 		cache    = fs.Int("answer-cache", 0, "slots of the packed-answer cache (0: default, negative: off)")
 		tcpMax   = fs.Int("tcp-max-conns", dnsserver.DefaultTCPMaxConns, "TCP connections open at once; when full, a new one evicts the connection idle longest")
 		tcpPer   = fs.Int("tcp-max-conns-per-source", dnsserver.DefaultTCPMaxConnsPerSource, "TCP connections per IPv4 address or IPv6 /64 (more are refused; negative: no limit)")
@@ -67,7 +76,7 @@ func run(args []string) error {
 		debug    = fs.Bool("debug", false, "debug logging")
 	)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return settings{}, err
 	}
 	cfg := node.Config{
 		UDPAddr: *udpAddr, TCPAddr: *tcpAddr, MetricsAddr: *metrics,
@@ -78,14 +87,14 @@ func run(args []string) error {
 		SnapshotTrustKeyFiles: splitList(*trust),
 		DNSSECKEKFiles:        splitList(*kekFiles),
 		Upstreams:             splitList(*upstream),
-		UDPSockets:            *sockets, UDPRawSyscalls: *rawUDP, AnswerCacheSlots: *cache, Pprof: *pprofOn,
+		UDPSockets:            *sockets, UDPPlainSyscalls: !*rawUDP, AnswerCacheSlots: *cache, Pprof: *pprofOn,
 		XFRAddr:     *xfrAddr,
 		TCPMaxConns: *tcpMax, TCPMaxConnsPerSource: *tcpPer, TCPIdleTimeout: *tcpIdle,
 		RRL: rrl.Config{Rate: *rrlRate, Slip: *rrlSlip, Window: *rrlWin,
 			IPv4PrefixLen: *rrlV4, IPv6PrefixLen: *rrlV6, TableSize: *rrlTable},
 	}
 	if *tcpMax <= 0 || *tcpIdle <= 0 {
-		return errors.New("--tcp-max-conns and --tcp-idle-timeout must be positive")
+		return settings{}, errors.New("--tcp-max-conns and --tcp-idle-timeout must be positive")
 	}
 	if cfg.UDPAddr == "" {
 		cfg.UDPAddr = *listen
@@ -98,26 +107,34 @@ func run(args []string) error {
 		}
 	}
 	if len(cfg.SnapshotTrustKeyFiles) == 0 && !*insecure {
-		return errors.New("--snapshot-trust-keys is required (the control plane's public key; " +
+		return settings{}, errors.New("--snapshot-trust-keys is required (the control plane's public key; " +
 			"`make run` writes it to DATA_DIR/credentials/snapshot-signing.pub.pem), or --insecure-unsigned-snapshots")
 	}
 	if len(cfg.SnapshotTrustKeyFiles) > 0 && *insecure {
-		return errors.New("--snapshot-trust-keys and --insecure-unsigned-snapshots exclude each other")
+		return settings{}, errors.New("--snapshot-trust-keys and --insecure-unsigned-snapshots exclude each other")
 	}
 	var err error
 	if cfg.AnycastIPv4, err = parseAddrs(*v4); err != nil {
-		return fmt.Errorf("--anycast-v4: %w", err)
+		return settings{}, fmt.Errorf("--anycast-v4: %w", err)
 	}
 	if cfg.AnycastIPv6, err = parseAddrs(*v6); err != nil {
-		return fmt.Errorf("--anycast-v6: %w", err)
+		return settings{}, fmt.Errorf("--anycast-v6: %w", err)
 	}
 	if _, ok := dns.IsDomainName(*tunnel); *tunnel != "" && !ok {
-		return fmt.Errorf("--tunnel-domain: %q is not a domain name", *tunnel)
+		return settings{}, fmt.Errorf("--tunnel-domain: %q is not a domain name", *tunnel)
 	}
 	cfg.TunnelDomain = *tunnel
+	return settings{cfg: cfg, headroom: *headroom, debug: *debug}, nil
+}
 
+func run(args []string) error {
+	set, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	cfg := set.cfg
 	zc := zap.NewProductionConfig()
-	if *debug {
+	if set.debug {
 		zc.Level = zap.NewAtomicLevelAt(zap.DebugLevel)
 	}
 	log, err := zc.Build()
@@ -140,7 +157,7 @@ func run(args []string) error {
 		select {
 		case <-n.Ready():
 			hc := heapgoal.DefaultConfig
-			hc.Headroom = *headroom
+			hc.Headroom = set.headroom
 			heapgoal.Run(ctx, hc, log.Named("heapgoal"))
 		case <-ctx.Done():
 		}

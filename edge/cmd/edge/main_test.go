@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/zonegrid/zonegrid/edge/node"
 )
 
 func TestRunRejectsBadFlags(t *testing.T) {
@@ -38,5 +40,40 @@ func TestParseAddrsSkipsBlanks(t *testing.T) {
 	got, err := parseAddrs(" 192.0.2.10, ,192.0.2.11,")
 	if err != nil || len(got) != 2 || got[1].String() != "192.0.2.11" {
 		t.Errorf("parseAddrs = %v, %v", got, err)
+	}
+}
+
+// TestFlagsReachTheNodeConfig: what the command line says is what the
+// node is given, defaults included.
+func TestFlagsReachTheNodeConfig(t *testing.T) {
+	base := []string{"--insecure-unsigned-snapshots"}
+	tests := []struct {
+		name  string
+		args  []string
+		check func(node.Config) bool
+	}{
+		{"raw UDP system calls by default", nil, func(c node.Config) bool { return !c.UDPPlainSyscalls }},
+		{"plain UDP system calls on request", []string{"--udp-raw-syscalls=false"}, func(c node.Config) bool { return c.UDPPlainSyscalls }},
+		{"UDP sockets", []string{"--udp-sockets", "3"}, func(c node.Config) bool { return c.UDPSockets == 3 }},
+		{"--listen serves UDP and TCP", []string{"--listen", "127.0.0.1:5353"}, func(c node.Config) bool {
+			return c.UDPAddr == "127.0.0.1:5353" && c.TCPAddr == "127.0.0.1:5353"
+		}},
+		{"TCP follows --udp-addr", []string{"--udp-addr", "127.0.0.1:5354"}, func(c node.Config) bool {
+			return c.UDPAddr == "127.0.0.1:5354" && c.TCPAddr == "127.0.0.1:5354"
+		}},
+		{"answer cache and RRL", []string{"--answer-cache", "-1", "--rrl-rate", "0"}, func(c node.Config) bool {
+			return c.AnswerCacheSlots == -1 && c.RRL.Rate == 0
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set, err := parseFlags(append(append([]string(nil), base...), tt.args...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(set.cfg) {
+				t.Errorf("parseFlags(%q) gave %+v", tt.args, set.cfg)
+			}
+		})
 	}
 }
