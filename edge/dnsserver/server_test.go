@@ -203,11 +203,11 @@ func benchServerUDPOptions(b *testing.B, o Options) {
 }
 
 // TestUDPPathsAnswerEveryClient runs the Linux batch path (recvmmsg and
-// sendmmsg over preallocated headers, as plain system calls, the
-// default, and as raw ones)
-// and the portable one (x/net) on IPv4 and IPv6 with several clients
-// sending bursts at once: every query gets its answer, at the client that
-// sent it, with its id and its question's bytes (mixed case included).
+// sendmmsg over preallocated headers, as raw system calls, the default,
+// and as plain ones) and the portable one (x/net) on IPv4 and IPv6 with
+// several clients sending bursts at once: every query gets its answer, at
+// the client that sent it, with its id and its question's bytes (mixed
+// case included).
 func TestUDPPathsAnswerEveryClient(t *testing.T) {
 	for _, path := range []struct {
 		name          string

@@ -41,8 +41,8 @@ import (
 // raw calls were not slower (62-80 against 102-227 ms). A processor kept
 // spare for the other goroutines (GOMAXPROCS above the sockets) cost raw
 // calls 35-45 % of their queries/s on one core: the reader then hops
-// between threads. Hence raw by default in the edge's command, plain for
-// edges sharing their cgroup (docs/BENCHMARKS.md, "Raw system calls").
+// between threads. Hence raw by default, plain for edges sharing their
+// cgroup (docs/BENCHMARKS.md, "Raw system calls by default").
 type mmsgBatch struct {
 	rc            syscall.RawConn
 	raw           bool // raw system calls (see above)
